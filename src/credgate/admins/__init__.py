@@ -1,0 +1,1 @@
+"""Administrators: local accounts, personal API tokens and browser sessions."""

@@ -1,0 +1,305 @@
+"""API credentials: create, list, show, edit, delete, and regenerate the secret.
+
+The secret exists in plaintext only in the value returned by :meth:`create` and
+:meth:`regenerate`; the store keeps its keyed hash (see :mod:`credgate.security.secrets`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from credgate.apicredentials.models import ApiCredential, ApiCredentialSecret
+from credgate.audit.services import Actor, record
+from credgate.cluster.changes import publish
+from credgate.db import Database, utcnow
+from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.platform.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
+from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
+
+__all__ = ["MAX_OVERLAP", "ApiCredentialService", "CreatedSecret", "CredentialView"]
+
+MAX_OVERLAP = dt.timedelta(days=30)
+_NAME_MAX = 200
+_DESCRIPTION_MAX = 2000
+CHANGE_KIND = "client"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialView:
+    """What may be shown about a credential: everything but its secret."""
+
+    client_id: str
+    name: str
+    description: str
+    permissions: tuple[str, ...]
+    disabled: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: str
+    secret_overlap_until: dt.datetime | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "client_id": self.client_id,
+            "name": self.name,
+            "description": self.description,
+            "permissions": list(self.permissions),
+            "disabled": self.disabled,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "created_by": self.created_by,
+            "secret_overlap_until": (
+                self.secret_overlap_until.isoformat() if self.secret_overlap_until else None
+            ),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedSecret:
+    """The one moment a secret is seen. Its repr hides it."""
+
+    credential: CredentialView
+    client_secret: str = field(repr=False)
+
+
+def _view(row: ApiCredential, now: dt.datetime) -> CredentialView:
+    live = [s for s in row.secrets if s.expires_at is None or s.expires_at > now]
+    overlap = [s.expires_at for s in live if s.expires_at is not None]
+    return CredentialView(
+        client_id=row.client_id,
+        name=row.name,
+        description=row.description,
+        permissions=tuple(p.id for p in CATALOGUE if p.id in set(row.permissions)),
+        disabled=row.disabled,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        created_by=row.created_by,
+        secret_overlap_until=max(overlap) if overlap else None,
+    )
+
+
+def _check_fields(
+    name: str | None, description: str | None, permissions: Iterable[str] | None
+) -> tuple[str | None, str | None, frozenset[str] | None]:
+    errors: list[FieldError] = []
+    clean_name = None
+    if name is not None:
+        clean_name = name.strip()
+        if not clean_name:
+            errors.append(FieldError("name", "is required"))
+        elif len(clean_name) > _NAME_MAX:
+            errors.append(FieldError("name", f"must be at most {_NAME_MAX} characters"))
+        elif any(ord(ch) < 32 for ch in clean_name):
+            errors.append(FieldError("name", "must not contain control characters"))
+    if description is not None and len(description) > _DESCRIPTION_MAX:
+        errors.append(FieldError("description", f"must be at most {_DESCRIPTION_MAX} characters"))
+    perms = None
+    if permissions is not None:
+        try:
+            perms = parse_permissions(permissions)
+        except UnknownPermissionError as exc:
+            errors.append(FieldError("permissions", str(exc)))
+        else:
+            if not perms:
+                errors.append(FieldError("permissions", "choose at least one permission"))
+    if errors:
+        raise InvalidInputError(errors)
+    return clean_name, description, perms
+
+
+@contextmanager
+def _translate_conflicts() -> Iterator[None]:
+    """A concurrent create or rename that lost the race for a name becomes a 409."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if "name" in str(exc.orig).lower():
+            raise ConflictError("name", "an API credential with this name already exists") from exc
+        raise
+
+
+class ApiCredentialService:
+    def __init__(
+        self,
+        db: Database,
+        hasher: SecretHasher,
+        on_change: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._hasher = hasher
+        self._on_change = on_change or (lambda _kind, _key: None)
+
+    # Queries ---------------------------------------------------------------------------------
+
+    def list(self) -> list[CredentialView]:
+        now = utcnow()
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(ApiCredential)
+                .options(selectinload(ApiCredential.secrets))
+                .order_by(ApiCredential.name)
+            ).all()
+            return [_view(row, now) for row in rows]
+
+    def get(self, client_id: str) -> CredentialView:
+        with self._db.session() as session:
+            return _view(self._row(session, client_id), utcnow())
+
+    def find(self, ref: str) -> CredentialView:
+        """By client id, or else by name (what a person types on the command line)."""
+        with self._db.session() as session:
+            row = session.scalar(
+                select(ApiCredential)
+                .options(selectinload(ApiCredential.secrets))
+                .where((ApiCredential.client_id == ref) | (ApiCredential.name == ref))
+            )
+            if row is None:
+                raise NotFoundError(f"no API credential with client id or name {ref!r}")
+            return _view(row, utcnow())
+
+    # Commands --------------------------------------------------------------------------------
+
+    def create(
+        self, *, name: str, description: str = "", permissions: Iterable[str], actor: Actor
+    ) -> CreatedSecret:
+        clean_name, clean_description, perms = _check_fields(
+            name, description or "", list(permissions)
+        )
+        if clean_name is None or perms is None:  # _check_fields raised for these already
+            raise InvalidInputError([FieldError("name", "is required")])
+        secret = generate_secret()
+        client_id = generate_client_id()
+        with _translate_conflicts(), self._db.session() as session:
+            row = ApiCredential(
+                client_id=client_id,
+                name=clean_name,
+                description=clean_description or "",
+                permissions=sorted(perms),
+                created_by=actor.name,
+            )
+            row.secrets.append(ApiCredentialSecret(secret_hash=self._hasher.hash(secret)))
+            session.add(row)
+            session.flush()
+            publish(session, CHANGE_KIND, client_id)
+            record(
+                session,
+                actor,
+                "api_credential.create",
+                "api_credential",
+                client_id,
+                ["name", "description", "permissions", "client_secret"],
+            )
+            view = _view(row, utcnow())
+        self._on_change(CHANGE_KIND, client_id)
+        return CreatedSecret(credential=view, client_secret=secret)
+
+    def update(
+        self,
+        client_id: str,
+        *,
+        actor: Actor,
+        name: str | None = None,
+        description: str | None = None,
+        permissions: Iterable[str] | None = None,
+        disabled: bool | None = None,
+    ) -> CredentialView:
+        clean_name, clean_description, perms = _check_fields(
+            name, description, None if permissions is None else list(permissions)
+        )
+        with _translate_conflicts(), self._db.session() as session:
+            row = self._row(session, client_id)
+            changed: list[str] = []
+            if clean_name is not None and clean_name != row.name:
+                row.name = clean_name
+                changed.append("name")
+            if clean_description is not None and clean_description != row.description:
+                row.description = clean_description
+                changed.append("description")
+            if perms is not None and sorted(perms) != sorted(row.permissions):
+                row.permissions = sorted(perms)
+                changed.append("permissions")
+            if disabled is not None and disabled != row.disabled:
+                row.disabled = disabled
+                changed.append("disabled")
+            if changed:
+                row.updated_at = utcnow()
+                publish(session, CHANGE_KIND, client_id)
+                record(
+                    session, actor, "api_credential.update", "api_credential", client_id, changed
+                )
+            session.flush()
+            view = _view(row, utcnow())
+        if changed:
+            self._on_change(CHANGE_KIND, client_id)
+        return view
+
+    def delete(self, client_id: str, *, actor: Actor) -> None:
+        with self._db.session() as session:
+            row = self._row(session, client_id)
+            session.delete(row)
+            publish(session, CHANGE_KIND, client_id)
+            record(session, actor, "api_credential.delete", "api_credential", client_id)
+        self._on_change(CHANGE_KIND, client_id)
+
+    def regenerate(
+        self, client_id: str, *, actor: Actor, overlap: dt.timedelta = dt.timedelta(0)
+    ) -> CreatedSecret:
+        """A new secret. The old ones stay valid for ``overlap`` (0: they stop at once)."""
+        if overlap < dt.timedelta(0) or overlap > MAX_OVERLAP:
+            raise InvalidInputError(
+                [FieldError("overlap", f"must be between 0 and {MAX_OVERLAP.days} days")]
+            )
+        secret = generate_secret()
+        now = utcnow()
+        with self._db.session() as session:
+            row = self._row(session, client_id)
+            for old in list(row.secrets):
+                if overlap and (old.expires_at is None or old.expires_at > now):
+                    old.expires_at = min(old.expires_at or now + overlap, now + overlap)
+                else:
+                    row.secrets.remove(old)
+            row.secrets.append(ApiCredentialSecret(secret_hash=self._hasher.hash(secret)))
+            row.updated_at = now
+            session.flush()
+            publish(session, CHANGE_KIND, client_id)
+            record(
+                session,
+                actor,
+                "api_credential.regenerate",
+                "api_credential",
+                client_id,
+                ["client_secret"],
+            )
+            view = _view(row, now)
+        self._on_change(CHANGE_KIND, client_id)
+        return CreatedSecret(credential=view, client_secret=secret)
+
+    # Helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(session: Session, client_id: str) -> ApiCredential:
+        row = session.scalar(
+            select(ApiCredential)
+            .options(selectinload(ApiCredential.secrets))
+            .where(ApiCredential.client_id == client_id)
+        )
+        if row is None:
+            raise NotFoundError(f"no API credential with client id {client_id!r}")
+        return row
+
+
+def active_secret_hashes(
+    rows: Sequence[ApiCredentialSecret], now: dt.datetime
+) -> tuple[tuple[str, float | None], ...]:
+    return tuple(
+        (s.secret_hash, s.expires_at.timestamp() if s.expires_at else None)
+        for s in rows
+        if s.expires_at is None or s.expires_at > now
+    )

@@ -1,0 +1,123 @@
+"""Admin REST API for API credentials. Thin: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from credgate.platform.permissions import CATALOGUE
+from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+
+router = APIRouter(prefix="/admin/api/v1", tags=["API credentials"])
+
+
+class CredentialIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    permissions: Annotated[list[str], Field(min_length=1, max_length=50)]
+
+
+class CredentialPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    permissions: Annotated[list[str], Field(min_length=1, max_length=50)] | None = None
+    disabled: bool | None = None
+
+
+class RegenerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 0
+
+
+@router.get("/permissions", summary="The permission catalogue")
+def list_permissions(_admin: CurrentAdmin) -> list[dict[str, str]]:
+    return [{"id": p.id, "label": p.label, "description": p.description} for p in CATALOGUE]
+
+
+@router.get("/api-credentials", summary="List API credentials")
+def list_credentials(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [c.as_dict() for c in runtime.api_credentials.list()]
+    return {"total": len(items), "items": items}
+
+
+@router.post(
+    "/api-credentials",
+    status_code=201,
+    summary="Create an API credential (the secret is shown once)",
+)
+def create_credential(
+    body: CredentialIn,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+) -> dict[str, Any]:
+    created = runtime.api_credentials.create(
+        name=body.name,
+        description=body.description,
+        permissions=body.permissions,
+        actor=admin_actor(request, runtime, admin),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return {**created.credential.as_dict(), "client_secret": created.client_secret}
+
+
+@router.get("/api-credentials/{client_id}", summary="Show an API credential")
+def get_credential(client_id: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return runtime.api_credentials.get(client_id).as_dict()
+
+
+@router.patch(
+    "/api-credentials/{client_id}", summary="Edit name, description, permissions or disabled"
+)
+def update_credential(
+    client_id: str,
+    body: CredentialPatch,
+    request: Request,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+) -> dict[str, Any]:
+    return runtime.api_credentials.update(
+        client_id,
+        actor=admin_actor(request, runtime, admin),
+        name=body.name,
+        description=body.description,
+        permissions=body.permissions,
+        disabled=body.disabled,
+    ).as_dict()
+
+
+@router.delete("/api-credentials/{client_id}", status_code=204, summary="Delete an API credential")
+def delete_credential(
+    client_id: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    runtime.api_credentials.delete(client_id, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api-credentials/{client_id}/regenerate",
+    summary="New secret, optionally overlapping the old one",
+)
+def regenerate_secret(
+    client_id: str,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+    body: RegenerateIn | None = None,
+) -> dict[str, Any]:
+    overlap = dt.timedelta(seconds=(body or RegenerateIn()).overlap_seconds)
+    created = runtime.api_credentials.regenerate(
+        client_id, actor=admin_actor(request, runtime, admin), overlap=overlap
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return {**created.credential.as_dict(), "client_secret": created.client_secret}

@@ -1,0 +1,145 @@
+"""The ASGI application: a dispatcher in front of the framework.
+
+Exact-path lean routes (token endpoints, JWKS, metadata, health, metrics, the benchmark's echo)
+are answered straight from the ASGI scope; everything else goes to the FastAPI application,
+which serves the admin REST API and its OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from credgate import __version__
+from credgate.admins.views import router as admin_router
+from credgate.apicredentials.views import router as api_credentials_router
+from credgate.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
+from credgate.config import Settings
+from credgate.connectors.credentials.views import router as connector_credentials_router
+from credgate.connectors.views import router as connectors_router
+from credgate.health.views import health_routes
+from credgate.oauth.views import OAuthRoutes
+from credgate.resource.bearer import guard_for
+from credgate.resource.forward_auth import ForwardAuth
+from credgate.runtime import Runtime
+from credgate.web.api import install_error_handlers
+from credgate.web.ui import install_admin_ui
+
+__all__ = ["CredgateApp", "create_app"]
+
+
+async def _bench_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Reads the form body and answers it back: the benchmark's baseline, no framework at all."""
+    body = await read_body(receive, 1 << 16)
+    await PlainResponse(200, body, [(b"content-type", b"application/x-www-form-urlencoded")])(
+        scope, receive, send
+    )
+
+
+class CredgateApp:
+    def __init__(self, runtime: Runtime, framework: FastAPI) -> None:
+        self.runtime = runtime
+        self.framework = framework
+        self.routes: dict[str, ASGIApp] = {}
+        self.routes.update(OAuthRoutes(runtime).routes)
+        self.routes.update(health_routes(runtime))
+        self.routes["/forward-auth"] = ForwardAuth(guard_for(runtime))
+        if runtime.settings.bench_echo:
+            self.routes["/_bench/echo"] = _bench_echo
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.routes.get(scope["path"])
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await self.framework(scope, receive, send)
+
+
+def _document_lean_routes(framework: FastAPI) -> None:
+    """Add the lean OAuth routes to the framework's OpenAPI document."""
+    from fastapi.openapi.utils import get_openapi
+
+    from credgate.oauth.openapi import oauth_paths
+
+    def openapi() -> dict[str, Any]:
+        if framework.openapi_schema is None:
+            document = get_openapi(
+                title=framework.title,
+                version=framework.version,
+                summary=framework.summary,
+                routes=framework.routes,
+            )
+            from credgate.platform.openapi import document_platform
+
+            document_platform(document)
+            paths, schemes = oauth_paths()
+            document["paths"] = {**paths, **document.get("paths", {})}
+            document.setdefault("components", {}).setdefault("securitySchemes", {}).update(schemes)
+            framework.openapi_schema = document
+        return framework.openapi_schema
+
+    framework.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, bootstrap: bool = False
+) -> CredgateApp:
+    if runtime is None:
+        from credgate.config import load_settings
+
+        runtime = Runtime.open(settings or load_settings(), bootstrap=bootstrap)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(runtime.run_sync_loop(stop), name="credgate-sync")
+        tasks = [task]
+        if runtime.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
+            worker = runtime.outbound.worker.run(stop)
+            tasks.append(asyncio.create_task(worker, name="credgate-outbound"))
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+
+    framework = FastAPI(
+        title="credgate",
+        version=__version__,
+        summary="Integration credentials: OAuth 2.0 API credentials inbound, connector credentials outbound.",
+        lifespan=lifespan,
+    )
+    framework.state.runtime = runtime
+    _document_lean_routes(framework)
+    install_error_handlers(framework)
+    framework.include_router(admin_router)
+    framework.include_router(api_credentials_router)
+    framework.include_router(connector_credentials_router)
+    framework.include_router(connectors_router)
+    from credgate.connectors.outbound_views import router as outbound_router
+
+    framework.include_router(outbound_router)
+
+    from credgate.platform.admin_views import router as platform_admin_router
+    from credgate.platform.views import install_platform
+
+    framework.include_router(platform_admin_router)
+    from credgate.outbound.views import router as outbound_router
+
+    framework.include_router(outbound_router)
+    install_platform(framework)
+
+    from credgate.classic import views as classic_views
+    from credgate.users.views import router as users_router
+
+    framework.include_router(users_router)
+    framework.include_router(classic_views.admin_router)
+    framework.include_router(classic_views.router)
+
+    install_admin_ui(framework)
+    return CredgateApp(runtime, framework)

@@ -1,0 +1,276 @@
+"""The classic APIs (NXQL, Engines, Audit trail) and the admin REST API of the engines registry.
+
+Thin: authenticate the caller (:mod:`credgate.classic.auth`), parse, call the framework-free
+modules, shape the answer. Every classic route admits a classic user over HTTP Basic, or a bearer
+token holding the route's permission (``nql``, ``engines``, ``audit-trail``).
+
+``GET|POST /2/query`` takes, in the query string or (POST) a form body: ``query`` (NXQL, see
+:mod:`credgate.classic.nxql`), ``platform`` (windows, mac_os, mobile; may repeat; keeps devices
+whose ``platform`` field is one of them), ``format`` (csv, the default, json, xml, html), ``hr``
+(human-readable values) and ``p1``, ``p2``, ... for ``%1``, ``%2``, ... At most 100,000 rows are
+answered; when rows were cut off the answer carries ``X-Truncated: true``.
+
+The audit-trail routes take ``from``/``to`` (ISO 8601) and ``offset``/``limit`` (1 to 1000,
+default 100), answer a JSON array oldest first, and give the number of matching entries in
+``X-Total-Count``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from credgate.classic.audit_trail import AuditQuery, parse_instant, read_audit_trail
+from credgate.classic.auth import ClassicAuthError, ClassicPrincipal
+from credgate.classic.nxql import NxqlSyntaxError, parse_nxql
+from credgate.classic.nxql_output import FORMATS, MEDIA_TYPES, render
+from credgate.errors import FieldError, InvalidInputError
+from credgate.platform.nql.engine import (
+    ParameterError,
+    QueryDefinitionError,
+    QueryExecutionError,
+    execute,
+)
+from credgate.platform.permissions import AUDIT_TRAIL, ENGINES, NQL
+from credgate.runtime import Runtime
+from credgate.web.api import ApiError, CurrentAdmin, RuntimeDep, admin_actor, client_address
+
+__all__ = ["admin_router", "router"]
+
+router = APIRouter(tags=["Classic APIs"])
+admin_router = APIRouter(prefix="/admin/api/v1", tags=["Engines registry"])
+
+PLATFORMS = ("windows", "mac_os", "mobile")
+MAX_ROWS = 100_000
+MAX_FORM_BYTES = 64 * 1024
+_TRUE = frozenset({"true", "1", "yes", "on"})
+
+
+def classic_caller(permission: str) -> Callable[[Request, Runtime], Awaitable[ClassicPrincipal]]:
+    """A dependency admitting a classic user over Basic, or a token holding ``permission``."""
+
+    async def dependency(request: Request, runtime: RuntimeDep) -> ClassicPrincipal:
+        address = client_address(request, runtime.settings.trusted_proxies)
+        try:
+            return await runtime.classic_auth.authenticate(
+                request.headers.get("authorization"), address, permission
+            )
+        except ClassicAuthError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, exc.headers) from None
+
+    return dependency
+
+
+NxqlCaller = Annotated[ClassicPrincipal, Depends(classic_caller(NQL.id))]
+EnginesCaller = Annotated[ClassicPrincipal, Depends(classic_caller(ENGINES.id))]
+AuditCaller = Annotated[ClassicPrincipal, Depends(classic_caller(AUDIT_TRAIL.id))]
+
+
+# NXQL -------------------------------------------------------------------------------------------
+
+
+async def _nxql_parameters(request: Request) -> list[tuple[str, str]]:
+    pairs = list(request.query_params.multi_items())
+    if request.method == "POST":
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidInputError([FieldError("body", f"is larger than {MAX_FORM_BYTES} bytes")])
+        if body:
+            if media != "application/x-www-form-urlencoded":
+                raise InvalidInputError(
+                    [FieldError("body", "send the parameters as application/x-www-form-urlencoded")]
+                )
+            try:
+                pairs.extend(parse_qsl(body.decode("utf-8"), keep_blank_values=False))
+            except (UnicodeDecodeError, ValueError):
+                raise InvalidInputError([FieldError("body", "is not a valid form")]) from None
+    return pairs
+
+
+def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
+    values = [v for k, v in pairs if k == name]
+    if len(values) > 1:
+        raise InvalidInputError([FieldError(name, "is repeated")])
+    return values[0] if values else None
+
+
+async def _run_nxql(request: Request, runtime: Runtime) -> Response:
+    pairs = await _nxql_parameters(request)
+    text = _single(pairs, "query")
+    if not text or not text.strip():
+        raise InvalidInputError([FieldError("query", "is required")])
+    fmt = (_single(pairs, "format") or "csv").lower()
+    if fmt not in FORMATS:
+        raise InvalidInputError(
+            [FieldError("format", f"{fmt!r} is not one of: {', '.join(FORMATS)}")]
+        )
+    hr = (_single(pairs, "hr") or "false").lower() in _TRUE
+    platforms = {v for k, v in pairs if k == "platform"}
+    bad = sorted(platforms - set(PLATFORMS))
+    if bad:
+        raise InvalidInputError(
+            [FieldError("platform", f"{bad[0]!r} is not one of: {', '.join(PLATFORMS)}")]
+        )
+    parameters = {k: v for k, v in pairs if k[:1] == "p" and k[1:].isdigit()}
+    try:
+        query = parse_nxql(text)
+    except NxqlSyntaxError as exc:
+        raise InvalidInputError([FieldError("query", str(exc))]) from None
+    except QueryDefinitionError as exc:
+        raise InvalidInputError([FieldError("query", str(exc))]) from None
+    obj = query.definition.object
+
+    def run() -> tuple[str, bool]:
+        rows = runtime.classic_inventory.rows(obj)
+        if platforms and obj == "devices":
+            rows = (r for r in rows if r.get("platform") is None or r.get("platform") in platforms)
+        result = execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
+        return render(result, fmt, table=query.table, hr=hr), result.truncated
+
+    try:
+        body, truncated = await anyio.to_thread.run_sync(run)
+    except ParameterError as exc:
+        raise InvalidInputError([FieldError(exc.name, exc.reason)]) from None
+    except QueryExecutionError as exc:
+        raise InvalidInputError([FieldError("query", str(exc))]) from None
+    headers = {"Cache-Control": "no-store"}
+    if truncated:
+        headers["X-Truncated"] = "true"
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+@router.get("/2/query", summary="NXQL query (classic)")
+async def nxql_get(request: Request, runtime: RuntimeDep, _caller: NxqlCaller) -> Response:
+    return await _run_nxql(request, runtime)
+
+
+@router.post("/2/query", summary="NXQL query (classic), parameters in a form body")
+async def nxql_post(request: Request, runtime: RuntimeDep, _caller: NxqlCaller) -> Response:
+    return await _run_nxql(request, runtime)
+
+
+# Engines ----------------------------------------------------------------------------------------
+
+
+@router.get("/api/configuration/v1/engines", summary="The engines (classic)")
+def list_engines(runtime: RuntimeDep, _caller: EnginesCaller) -> list[dict[str, Any]]:
+    return [e.as_wire() for e in runtime.engines.list()]
+
+
+# Audit trail ------------------------------------------------------------------------------------
+
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _audit(
+    runtime: Runtime,
+    response: Response,
+    scope: Literal["portal", "engines", "engine"],
+    engine: str | None,
+    since: str | None,
+    until: str | None,
+    offset: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    page = read_audit_trail(
+        runtime.db,
+        AuditQuery(
+            scope=scope,
+            engine=engine,
+            since=parse_instant("from", since),
+            until=parse_instant("to", until),
+            offset=offset,
+            limit=limit,
+        ),
+    )
+    response.headers["X-Total-Count"] = str(page.total)
+    return page.items
+
+
+@router.get("/audit-trail/api/v1/portal/type/auditlog", summary="Audit trail of the portal")
+def audit_portal(
+    runtime: RuntimeDep,
+    response: Response,
+    _caller: AuditCaller,
+    since: Annotated[str | None, Query(alias="from")] = None,
+    until: Annotated[str | None, Query(alias="to")] = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    return _audit(runtime, response, "portal", None, since, until, offset, limit)
+
+
+@router.get("/audit-trail/api/v1/engines/type/auditlog", summary="Audit trail of all engines")
+def audit_engines(
+    runtime: RuntimeDep,
+    response: Response,
+    _caller: AuditCaller,
+    since: Annotated[str | None, Query(alias="from")] = None,
+    until: Annotated[str | None, Query(alias="to")] = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    return _audit(runtime, response, "engines", None, since, until, offset, limit)
+
+
+@router.get(
+    "/audit-trail/api/v1/engine/{engine}/type/auditlog", summary="Audit trail of one engine"
+)
+def audit_engine(
+    engine: str,
+    runtime: RuntimeDep,
+    response: Response,
+    _caller: AuditCaller,
+    since: Annotated[str | None, Query(alias="from")] = None,
+    until: Annotated[str | None, Query(alias="to")] = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    return _audit(runtime, response, "engine", engine, since, until, offset, limit)
+
+
+# Engines registry (admin) -----------------------------------------------------------------------
+
+
+class EngineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    database_uid: Annotated[str, Field(max_length=100)] = ""
+    machine_id: Annotated[str, Field(max_length=100)] = ""
+    description: Annotated[str, Field(max_length=2000)] = ""
+    status: Literal["CONNECTED", "DISCONNECTED", "CONNECTING"] = "CONNECTED"
+    address: Annotated[str, Field(max_length=255)] = ""
+    port: Annotated[int, Field(ge=1, le=65535)] = 999
+    timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    version: Annotated[str, Field(max_length=50)] = ""
+
+
+@admin_router.get("/engines", summary="List the engines registry")
+def admin_list_engines(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [e.as_wire() for e in runtime.engines.list()]
+    return {"total": len(items), "items": items}
+
+
+@admin_router.post("/engines", status_code=201, summary="Add an engine")
+def admin_add_engine(
+    body: EngineIn, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    values = body.model_dump()
+    name = values.pop("name")
+    return runtime.engines.add(name, actor=admin_actor(request, runtime, admin), **values).as_wire()
+
+
+@admin_router.delete("/engines/{name}", status_code=204, summary="Remove an engine")
+def admin_delete_engine(
+    name: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    runtime.engines.delete(name, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)

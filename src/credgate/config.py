@@ -1,0 +1,319 @@
+"""Settings, read from ``CREDGATE_*`` environment variables and an optional TOML file.
+
+Precedence, highest first: keyword arguments, environment variables, the file named by
+``CREDGATE_CONFIG_FILE``, then the defaults below. Every field is documented in the README's
+configuration table, which a test keeps in step with this class.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["REGIONS", "Settings", "load_settings", "settings_table"]
+
+REGIONS = ("us", "eu", "pac", "meta")
+_INSTANCE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class Settings(BaseSettings):
+    """credgate's settings. Field descriptions are the documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CREDGATE_",
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    data_dir: Path = Field(
+        Path("var"), description="Directory for the SQLite file, key files and exports."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/credgate.db`. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+    host: str = Field("127.0.0.1", description="Address `credgate serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `credgate serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes for `credgate serve`.")
+    public_base_url: str | None = Field(
+        None,
+        description="External base URL (scheme://host[:port]) when behind a load balancer. "
+        "Empty means `http://<host>:<port>`.",
+    )
+    instance: str | None = Field(
+        None, description="Instance name for the documented host patterns."
+    )
+    region: Literal["us", "eu", "pac", "meta"] | None = Field(
+        None, description="Region for the documented host patterns (us, eu, pac, meta)."
+    )
+    domain: str | None = Field(None, description="Domain for the documented host patterns.")
+    audience: str = Field("api://default", description="`aud` claim of access tokens.")
+    token_ttl_seconds: int = Field(
+        900, ge=1, le=86400, description="Access-token lifetime in seconds."
+    )
+    token_leeway_seconds: int = Field(
+        30,
+        ge=0,
+        le=300,
+        description="Clock skew tolerated when checking `exp`/`iat` of bearer tokens.",
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Master keys for the vault, `VERSION:BASE64` comma-separated, newest used for "
+        "encryption. Empty means the file `<data_dir>/master.key`.",
+    )
+    pepper: SecretStr | None = Field(
+        None,
+        description="Server-side pepper for secret hashes (base64, 32 bytes). Empty means the file "
+        "`<data_dir>/pepper.key`.",
+    )
+    admin_username: str = Field(
+        "admin", min_length=1, max_length=100, description="First administrator's name."
+    )
+    admin_password: SecretStr | None = Field(
+        None,
+        description="First administrator's password. Empty means one is generated and printed once.",
+    )
+    key_rotation_days: int = Field(
+        0,
+        ge=0,
+        le=3650,
+        description="Rotate the signing key automatically after this many days (0: only on command).",
+    )
+    sync_interval_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=5,
+        description="How often each node reads the change log (revocations, deleted clients, keys).",
+    )
+    max_form_bytes: int = Field(
+        8192, ge=512, le=1_048_576, description="Largest token-endpoint body accepted."
+    )
+    auth_failure_limit: int = Field(
+        10,
+        ge=1,
+        le=10000,
+        description="Failed client authentications per key and window before 429.",
+    )
+    auth_failure_slowdown_after: int = Field(
+        3,
+        ge=0,
+        le=10000,
+        description="Failures after which each further failure answers more slowly.",
+    )
+    auth_failure_window_seconds: int = Field(
+        60, ge=1, le=86400, description="Window for counting failures."
+    )
+    auth_lockout_seconds: int = Field(
+        300, ge=1, le=86400, description="How long a key stays refused (Retry-After)."
+    )
+    # Outbound connectors: webhook delivery policy, the outbound worker, exporters.
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts per webhook delivery before it is marked failed."
+    )
+    webhook_backoff_base_seconds: float = Field(
+        5.0, gt=0, le=3600, description="First retry delay; doubles per attempt, with jitter."
+    )
+    webhook_backoff_max_seconds: float = Field(
+        3600.0, gt=0, le=86400, description="Longest retry delay (also caps Retry-After)."
+    )
+    webhook_timeout_seconds: float = Field(
+        15.0, gt=0, le=300, description="How long one webhook request may take."
+    )
+    worker_in_serve: bool = Field(
+        True,
+        description="Run the outbound worker inside `credgate serve` (else: `credgate worker`).",
+    )
+    worker_batch_size: int = Field(
+        20, ge=1, le=1000, description="Deliveries one worker claims and sends at a time."
+    )
+    worker_poll_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often an idle outbound worker looks for due work."
+    )
+    worker_lease_seconds: float = Field(
+        60.0, ge=1, le=3600, description="How long a claimed delivery stays with its worker."
+    )
+    exporter_max_rows: int = Field(
+        1_000_000, ge=1, le=100_000_000, description="Most rows one exporter run sends."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses whose X-Forwarded-For is believed (comma-separated).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+    log_format: Literal["json", "text"] = Field("json", description="Log format.")
+    upstream_workflows_url: str | None = Field(
+        None, description="Upstream base URL the Workflows API forwards to (empty: built-in)."
+    )
+    upstream_remote_actions_url: str | None = Field(
+        None, description="Upstream base URL the Remote Actions API forwards to (empty: built-in)."
+    )
+    upstream_nql_url: str | None = Field(
+        None, description="Upstream base URL the NQL API forwards to (empty: built-in)."
+    )
+    upstream_enrichment_url: str | None = Field(
+        None, description="Upstream base URL the Enrichment API forwards to (empty: built-in)."
+    )
+    upstream_campaigns_url: str | None = Field(
+        None, description="Upstream base URL the Campaigns API forwards to (empty: built-in)."
+    )
+    upstream_spark_url: str | None = Field(
+        None, description="Upstream base URL the Spark API forwards to (empty: built-in)."
+    )
+    upstream_data_management_url: str | None = Field(
+        None, description="Upstream base URL the Data management API forwards to (empty: built-in)."
+    )
+    upstream_timeout_seconds: float = Field(
+        30, gt=0, le=300, description="Timeout of a request forwarded to an upstream."
+    )
+    classic_basic_auth: bool = Field(
+        True,
+        description="Accept HTTP Basic with a classic user account on the classic APIs (NXQL, "
+        "engines, audit trail). When off, Basic requests get 401; classic OAuth tokens still work.",
+    )
+    outbound_ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of CA certificates that outbound HTTPS (connector tests, webhooks, exporters) trusts instead of the system store (a private CA). TLS verification is always on.",
+    )
+    outbound_connect_timeout_seconds: float = Field(
+        5, gt=0, le=120, description="Outbound HTTPS: time to connect to a connector's host."
+    )
+    outbound_read_timeout_seconds: float = Field(
+        30, gt=0, le=600, description="Outbound HTTPS: time to wait for each read or write."
+    )
+    bench_echo: bool = Field(
+        False,
+        description="Mount the benchmark baselines: a raw-ASGI echo at `/_bench/echo` and the unprotected workflow list at `/_bench/workflows`.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CREDGATE_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "upstream_workflows_url",
+        "upstream_remote_actions_url",
+        "upstream_nql_url",
+        "upstream_enrichment_url",
+        "upstream_campaigns_url",
+        "upstream_spark_url",
+        "upstream_data_management_url",
+    )
+    @classmethod
+    def _check_upstream(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError("an upstream URL must look like https://host[:port][/path]")
+        return value.rstrip("/")
+
+    @field_validator("instance")
+    @classmethod
+    def _check_instance(cls, value: str | None) -> str | None:
+        if value is not None and not _INSTANCE_RE.match(value):
+            raise ValueError("instance must be a DNS label: lowercase letters, digits and '-'")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/?#\s]+$", value.rstrip("/")):
+            raise ValueError("public_base_url must look like https://host[:port], without a path")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_hosts(self) -> Settings:
+        given = [self.instance is not None, self.region is not None, self.domain is not None]
+        if any(given) and not all(given):
+            raise ValueError("instance, region and domain go together: set all three or none")
+        return self
+
+    # Derived values -------------------------------------------------------------------------
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'credgate.db').resolve()}"
+
+    @cached_property
+    def base_url(self) -> str:
+        """Where this node is reached when no documented host pattern is configured."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @cached_property
+    def login_base_url(self) -> str:
+        """`https://<instance>-login.<region>.<domain>`, or the plain base URL."""
+        if self.instance and self.region and self.domain:
+            return f"https://{self.instance}-login.{self.region}.{self.domain}"
+        return self.base_url
+
+    @cached_property
+    def api_base_url(self) -> str:
+        """`https://<instance>.api.<region>.<domain>`, or the plain base URL."""
+        if self.instance and self.region and self.domain:
+            return f"https://{self.instance}.api.{self.region}.{self.domain}"
+        return self.base_url
+
+    @cached_property
+    def issuer(self) -> str:
+        return f"{self.login_base_url}/oauth2/default"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; raise ``pydantic.ValidationError`` naming each bad ``CREDGATE_*`` value."""
+    return Settings(**overrides)
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from :class:`Settings` (a test compares)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default: Any = field.get_default(call_default_factory=True)
+        if isinstance(default, Path):
+            shown = f"`{default}`"
+        elif default is None or default == []:
+            shown = "(empty)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        else:
+            shown = f"`{default}`"
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `CREDGATE_{name.upper()}` | {shown} | {description} |")
+    return "\n".join(rows)

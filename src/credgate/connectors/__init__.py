@@ -1,0 +1,1 @@
+"""Outbound connectors: credentials, their authentication runtime, SSH host keys and SFTP."""

@@ -1,0 +1,319 @@
+"""The outbound runtime: stored connector credentials turned into working connections.
+
+:class:`OutboundRuntime` (``runtime.connections``) builds, per credential,
+
+* the ``httpx.Auth`` of its authorization type (:meth:`OutboundRuntime.auth_for`), the OAuth 2.0
+  types backed by a :class:`~credgate.connectors.tokenstore.DatabaseTokenStore`;
+* HTTPS clients with the installation's TLS trust and timeouts (:meth:`http_client`,
+  :meth:`async_http_client`);
+* SFTP connections with the pinned host key (:meth:`sftp_connect`);
+* the "Test" verdict, recorded on the credential (:meth:`test`);
+* the consent round-trip of authorization code credentials (:meth:`start_consent`,
+  :meth:`finish_consent`).
+
+One auth object per credential per process is cached, so every sender of the process shares its
+single-flight renewal. The change log drops it when the credential is edited or deleted (a new
+``updated_at``); token saves and status changes, which publish on the same kind, keep it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+import httpx
+
+from credgate.connectors.auth import (
+    STATUS_OK,
+    BasicAuth,
+    BearerAuth,
+    ConsentError,
+    InsecureTransportError,
+    NoAuth,
+    OAuth2AuthorizationCodeAuth,
+    OAuth2ClientCredentialsAuth,
+    RenewalError,
+    afinish_consent,
+    make_async_client,
+    make_client,
+)
+from credgate.connectors.auth import start_consent as make_consent_request
+from credgate.connectors.consent import ConsentStore
+from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
+from credgate.connectors.credentials.services import CHANGE_KIND
+from credgate.connectors.sftp import SftpClient, Timeouts, Verdict, check_credential
+from credgate.connectors.sftp import connect_credential as sftp_connect_credential
+from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.errors import FieldError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from credgate.runtime import Runtime
+
+__all__ = ["ConsentFailed", "OutboundRuntime", "Verdict"]
+
+log = logging.getLogger("credgate.connectors.outbound")
+
+_REFUSED: Final = frozenset({401, 403})
+
+
+class ConsentFailed(Exception):
+    """The consent callback cannot complete; the message is safe to show the administrator."""
+
+    def __init__(self, message: str, *, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass
+class _Cached:
+    auth: httpx.Auth
+    updated_at: dt.datetime
+    checked: bool = True
+
+
+class OutboundRuntime:
+    """Outbound connections of one process (see the module docstring)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self._credentials = runtime.connector_credentials
+        self._db = runtime.db
+        self.ca_bundle: Path | None = settings.outbound_ca_bundle
+        self.timeout = httpx.Timeout(
+            connect=settings.outbound_connect_timeout_seconds,
+            read=settings.outbound_read_timeout_seconds,
+            write=settings.outbound_read_timeout_seconds,
+            pool=settings.outbound_connect_timeout_seconds,
+        )
+        self.sftp_timeouts = Timeouts()  # SSH needs a key exchange and sign-in to connect
+        self.consents = ConsentStore(runtime.db, runtime.vault)
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+        runtime.feed.subscribe(self._on_change)
+
+    # The cache --------------------------------------------------------------------------------
+
+    def _on_change(self, kind: str, key: str) -> None:
+        if kind != CHANGE_KIND:
+            return
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                cached.checked = False  # looked at again on the next use
+
+    def forget(self, credential_id: str) -> None:
+        """Drop the cached auth of a credential (the next use builds it from storage)."""
+        with self._lock:
+            self._cache.pop(credential_id, None)
+
+    def auth_for(self, credential_id: str) -> httpx.Auth:
+        """The ``httpx.Auth`` of an HTTPS credential, shared by every sender of this process.
+
+        Raises ``NotFoundError`` for an unknown credential and ``InvalidInputError`` for an
+        SFTP one.
+        """
+        with self._lock:
+            cached = self._cache.get(credential_id)
+            if cached is not None and cached.checked:
+                return cached.auth
+        try:
+            updated_at = self._credentials.get(credential_id).updated_at
+        except NotFoundError:
+            self.forget(credential_id)
+            raise
+        with self._lock:
+            cached = self._cache.get(credential_id)
+            if cached is not None and cached.updated_at == updated_at:
+                cached.checked = True
+                return cached.auth
+        auth = self._build(credential_id, self._credentials.load(credential_id))
+        with self._lock:
+            current = self._cache.get(credential_id)
+            if current is not None and current.updated_at == updated_at:
+                return current.auth  # another thread built it meanwhile: share that one
+            self._cache[credential_id] = _Cached(auth, updated_at)
+        return auth
+
+    def _build(self, credential_id: str, cred: ValidatedCredential) -> httpx.Auth:
+        if cred.protocol is not Protocol.HTTPS:
+            raise InvalidInputError(
+                [FieldError("protocol", "an SFTP credential has no HTTPS authorization")]
+            )
+        fields, secrets = cred.authorization, cred.secrets
+        match cred.auth_type:
+            case AuthType.NONE:
+                return NoAuth()
+            case AuthType.BASIC:
+                return BasicAuth(fields["username"], secrets["password"])
+            case AuthType.BEARER:
+                return BearerAuth(secrets["token"], fields.get("header_prefix"))
+            case AuthType.OAUTH2_CLIENT_CREDENTIALS:
+                return OAuth2ClientCredentialsAuth(
+                    fields["client_id"],
+                    secrets["client_secret"],
+                    fields["access_token_url"],
+                    fields.get("scope"),
+                    store=self._store(credential_id),
+                    on_status=self._status_recorder(credential_id),
+                )
+            case AuthType.OAUTH2_AUTHORIZATION_CODE:
+                return OAuth2AuthorizationCodeAuth(
+                    fields["client_id"],
+                    secrets["client_secret"],
+                    fields["access_token_url"],
+                    store=self._store(credential_id),
+                    on_status=self._status_recorder(credential_id),
+                )
+        raise InvalidInputError(  # pragma: no cover - every type is matched above
+            [FieldError("authorization.type", f"unsupported type {cred.auth_type}")]
+        )
+
+    def _store(self, credential_id: str) -> DatabaseTokenStore:
+        return DatabaseTokenStore(self._db, self._credentials, credential_id)
+
+    def _status_recorder(self, credential_id: str) -> Callable[[str], None]:
+        def record(status: str) -> None:
+            # "ok", "renewal failing: <RFC 6749 error code>" or "reconnect needed": no secret.
+            self._credentials.set_status(credential_id, status)
+
+        return record
+
+    # Clients ----------------------------------------------------------------------------------
+
+    def http_client(self, credential_id: str) -> httpx.AsyncClient:
+        """An asyncio HTTPS client that authenticates as the credential."""
+        return make_async_client(
+            self.auth_for(credential_id), ca_bundle=self.ca_bundle, timeout=self.timeout
+        )
+
+    def sync_http_client(self, credential_id: str) -> httpx.Client:
+        """The threaded twin of :meth:`http_client`."""
+        return make_client(
+            self.auth_for(credential_id), ca_bundle=self.ca_bundle, timeout=self.timeout
+        )
+
+    async def sftp_connect(self, credential_id: str) -> SftpClient:
+        """An SFTP session as the credential, after the pinned host key was verified."""
+        cred = self._credentials.load(credential_id)
+        return await sftp_connect_credential(cred, timeouts=self.sftp_timeouts)
+
+    # Test connection --------------------------------------------------------------------------
+
+    async def test(self, credential_id: str) -> Verdict:
+        """Reach the tool and authenticate; record and return the verdict (never raises for a
+        failed connection; ``NotFoundError`` for an unknown credential)."""
+        cred = self._credentials.load(credential_id)
+        if cred.protocol is Protocol.SFTP:
+            verdict = await check_credential(cred, timeouts=self.sftp_timeouts)
+        else:
+            verdict = await self._test_https(credential_id, cred)
+        self._credentials.record_test_result(credential_id, ok=verdict.ok, detail=verdict.detail)
+        log.info("connection test of connector credential %s: %s", credential_id, verdict.code)
+        return verdict
+
+    async def _test_https(self, credential_id: str, cred: ValidatedCredential) -> Verdict:
+        host = urlsplit(cred.url).netloc
+        oauth = cred.auth_type in (
+            AuthType.OAUTH2_CLIENT_CREDENTIALS,
+            AuthType.OAUTH2_AUTHORIZATION_CODE,
+        )
+        try:
+            async with self.http_client(credential_id) as client:
+                response = await client.get(cred.url)
+        except RenewalError as exc:
+            return Verdict(False, "authentication_failed", f"no token: {exc.status}")
+        except InsecureTransportError as exc:
+            return Verdict(False, "insecure_transport", str(exc))
+        except httpx.TimeoutException:
+            return Verdict(False, "connection_failed", f"{host} did not answer in time")
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            return Verdict(False, "connection_failed", f"could not reach {host}: {reason[:300]}")
+        status = response.status_code
+        if cred.auth_type is not AuthType.NONE and status in _REFUSED:
+            what = "a token was obtained, but " if oauth else ""
+            return Verdict(
+                False,
+                "authentication_failed",
+                f"{what}{host} refused the credentials (HTTP {status})",
+            )
+        got = "obtained a token and " if oauth else ""
+        return Verdict(True, "ok", f"{got}reached {host} (HTTP {status})")
+
+    # Consent (OAuth 2.0 authorization code) ---------------------------------------------------
+
+    def start_consent(self, credential_id: str) -> str:
+        """Begin the consent round-trip; returns the authorization URL to send the browser to."""
+        cred = self._credentials.load(credential_id)
+        if cred.auth_type is not AuthType.OAUTH2_AUTHORIZATION_CODE:
+            raise InvalidInputError(
+                [
+                    FieldError(
+                        "authorization.type",
+                        "only OAUTH2_AUTHORIZATION_CODE credentials are connected by consent",
+                    )
+                ]
+            )
+        fields = cred.authorization
+        request = make_consent_request(
+            fields["client_id"],
+            fields["authorization_url"],
+            self._credentials.redirect_url(credential_id),
+            fields.get("scope"),
+        )
+        self.consents.put(credential_id, state=request.state, code_verifier=request.code_verifier)
+        return request.url
+
+    async def finish_consent(self, credential_id: str, params: Mapping[str, str]) -> None:
+        """Complete the consent from the callback's query parameters; raise
+        :class:`ConsentFailed` with a message for the administrator otherwise."""
+        pending = self.consents.take(credential_id)
+        if pending is None:
+            raise ConsentFailed(
+                "No consent is waiting for this credential: it was already used or never "
+                "started. Start the connection again."
+            )
+        if pending.expired:
+            raise ConsentFailed("The consent took too long and expired. Start it again.")
+        try:
+            cred = self._credentials.load(credential_id)
+        except NotFoundError as exc:  # deleted meanwhile
+            raise ConsentFailed("The connector credential no longer exists.") from exc
+        if cred.auth_type is not AuthType.OAUTH2_AUTHORIZATION_CODE:
+            raise ConsentFailed("The credential is no longer of type OAUTH2_AUTHORIZATION_CODE.")
+        fields = cred.authorization
+        try:
+            async with make_async_client(ca_bundle=self.ca_bundle, timeout=self.timeout) as client:
+                token = await afinish_consent(
+                    client,
+                    client_id=fields["client_id"],
+                    client_secret=cred.secrets["client_secret"],
+                    token_url=fields["access_token_url"],
+                    redirect_uri=self._credentials.redirect_url(credential_id),
+                    expected_state=pending.state,
+                    code_verifier=pending.code_verifier,
+                    callback_params=params,
+                )
+        except ConsentError as exc:
+            if exc.error == "state_mismatch":
+                raise ConsentFailed(
+                    "The state parameter does not match the consent that was started. "
+                    "Start the connection again."
+                ) from exc
+            raise ConsentFailed(f"The provider did not grant access: {exc.error}.") from exc
+        except RenewalError as exc:
+            raise ConsentFailed(f"The provider refused to exchange the code: {exc.error}.") from exc
+        except httpx.TransportError as exc:
+            raise ConsentFailed(
+                "The provider's token endpoint could not be reached.", status_code=502
+            ) from exc
+        self._store(credential_id).save(token)
+        self.forget(credential_id)  # a cached auth may still hold the old token and status
+        self._credentials.set_status(credential_id, STATUS_OK)
+        log.info("connector credential %s connected by consent", credential_id)

@@ -1,0 +1,51 @@
+"""Prometheus metrics. Counters are bound to their labels once, so the hot path only adds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.tokens_issued = Counter(
+            "credgate_tokens_issued",
+            "Access tokens issued by the token endpoint.",
+            registry=self.registry,
+        )
+        self.token_errors = Counter(
+            "credgate_token_errors",
+            "Token endpoint errors by RFC 6749 error code.",
+            ["error"],
+            registry=self.registry,
+        )
+        self.bearer_rejections = Counter(
+            "credgate_bearer_rejections",
+            "Bearer checks that failed, by error.",
+            ["error"],
+            registry=self.registry,
+        )
+        self.client_cache_loads = Gauge(
+            "credgate_client_cache_loads",
+            "Client records loaded from the database by this process.",
+            registry=self.registry,
+        )
+        self.changes_applied = Counter(
+            "credgate_changes_applied",
+            "Change-log entries applied by this process.",
+            registry=self.registry,
+        )
+        self._error_children: dict[str, Any] = {}
+
+    def token_error(self, error: str) -> None:
+        child = self._error_children.get(error)
+        if child is None:
+            child = self._error_children[error] = self.token_errors.labels(error=error)
+        child.inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

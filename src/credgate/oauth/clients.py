@@ -1,0 +1,126 @@
+"""The client registry: what the token endpoint and bearer checks know about each client.
+
+Records are cached per node, so a token request costs no database round-trip. A change to a
+client (edit, disable, delete, new secret) evicts it: at once on the node that made it, and on
+every other node at its next poll of the change log.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from credgate.apicredentials.models import ApiCredential
+from credgate.apicredentials.services import CHANGE_KIND, active_secret_hashes
+from credgate.db import Database, utcnow
+from credgate.security.secrets import SecretHasher
+
+__all__ = ["ClientRecord", "ClientRegistry", "database_loader"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    client_id: str
+    name: str
+    permissions: frozenset[str]
+    disabled: bool
+    # (keyed hash, expiry as a UNIX time or None): one entry, or two during an overlap window.
+    secret_hashes: tuple[tuple[str, float | None], ...] = field(repr=False)
+
+    def check_secret(self, hasher: SecretHasher, secret: str, now: float) -> bool:
+        """Constant-time check against every live secret; all are compared, whatever matches."""
+        candidate = hasher.hash(secret)
+        ok = False
+        for stored, expires in self.secret_hashes:
+            match = hmac.compare_digest(candidate, stored)
+            ok |= match and (expires is None or expires > now)
+        return ok
+
+    @property
+    def active(self) -> bool:
+        return not self.disabled
+
+
+Loader = Callable[[str], "ClientRecord | None"]
+
+
+def database_loader(db: Database) -> Loader:
+    def load(client_id: str) -> ClientRecord | None:
+        now = utcnow()
+        with db.session() as session:
+            row = session.scalar(
+                select(ApiCredential)
+                .options(selectinload(ApiCredential.secrets))
+                .where(ApiCredential.client_id == client_id)
+            )
+            if row is None:
+                return None
+            return ClientRecord(
+                client_id=row.client_id,
+                name=row.name,
+                permissions=frozenset(row.permissions),
+                disabled=row.disabled,
+                secret_hashes=active_secret_hashes(row.secrets, now),
+            )
+
+    return load
+
+
+_MISSING = object()
+
+
+class ClientRegistry:
+    """A per-node cache of client records, kept current by the change log."""
+
+    def __init__(self, loader: Loader, *, max_entries: int = 100_000) -> None:
+        self._load = loader
+        self._records: dict[str, ClientRecord | None] = {}
+        self._max = max_entries
+        self._epoch = 0  # bumped by every eviction; a load that raced one is not cached
+        self.loads = 0
+
+    def on_change(self, kind: str, key: str) -> None:
+        if kind == CHANGE_KIND:
+            self.evict(key)
+
+    def evict(self, client_id: str) -> None:
+        self._epoch += 1
+        self._records.pop(client_id, None)
+
+    def clear(self) -> None:
+        self._epoch += 1
+        self._records.clear()
+
+    def _store(self, client_id: str, record: ClientRecord | None, epoch: int) -> None:
+        if epoch != self._epoch:
+            return
+        if len(self._records) >= self._max:
+            self._records.clear()
+        self._records[client_id] = record
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """Blocking lookup (for use off the event loop)."""
+        hit = self._records.get(client_id, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        epoch = self._epoch
+        record = self._load(client_id)
+        self.loads += 1
+        self._store(client_id, record, epoch)
+        return record
+
+    async def aget(self, client_id: str) -> ClientRecord | None:
+        """Lookup from the event loop: a cache hit costs a dict lookup, a miss a worker thread."""
+        hit = self._records.get(client_id, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        epoch = self._epoch
+        record = await anyio.to_thread.run_sync(self._load, client_id)
+        self.loads += 1
+        self._store(client_id, record, epoch)
+        return record

@@ -1,0 +1,72 @@
+"""Token introspection, `RFC 7662 <https://www.rfc-editor.org/rfc/rfc7662>`_.
+
+§2.1: the caller authenticates as a client and posts ``token`` (and an optional
+``token_type_hint``). §2.2: the answer is ``{"active": false}`` for anything that is not a live
+token *of this caller*; a client may introspect only the tokens issued to it, so introspection
+cannot be used to probe other clients' tokens.
+"""
+
+from __future__ import annotations
+
+from credgate.asgi import PlainResponse, json_response
+from credgate.oauth.clients import ClientRegistry
+from credgate.oauth.errors import InvalidRequest, InvalidToken, OAuth2Error
+from credgate.oauth.revocation import RevocationList
+from credgate.oauth.rfc6749 import ClientAuthenticator, parse_form
+from credgate.oauth.rfc9068 import AccessTokenVerifier
+
+__all__ = ["IntrospectionEndpoint"]
+
+_INACTIVE = {"active": False}
+
+
+class IntrospectionEndpoint:
+    def __init__(
+        self,
+        *,
+        authenticator: ClientAuthenticator,
+        verifier: AccessTokenVerifier,
+        registry: ClientRegistry,
+        revoked: RevocationList,
+    ) -> None:
+        self._authenticator = authenticator
+        self._verifier = verifier
+        self._registry = registry
+        self._revoked = revoked
+
+    async def handle(
+        self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
+    ) -> PlainResponse:
+        try:
+            form = parse_form(content_type, body, allow_empty=False)
+            caller = await self._authenticator.authenticate(authorization, form, address)
+            token = form.get("token")
+            if token is None:
+                raise InvalidRequest("token is required")
+        except OAuth2Error as error:
+            return error.response()
+        try:
+            verified = self._verifier.verify(token)
+        except InvalidToken:
+            return json_response(200, _INACTIVE)
+        if verified.client_id != caller.record.client_id or verified.jti in self._revoked:
+            return json_response(200, _INACTIVE)
+        owner = await self._registry.aget(verified.client_id)
+        if owner is None or not owner.active:
+            return json_response(200, _INACTIVE)
+        claims = verified.claims
+        return json_response(
+            200,
+            {
+                "active": True,
+                "scope": claims.get("scope", ""),
+                "client_id": verified.client_id,
+                "token_type": "Bearer",
+                "exp": claims["exp"],
+                "iat": claims["iat"],
+                "sub": claims["sub"],
+                "aud": claims["aud"],
+                "iss": claims["iss"],
+                "jti": verified.jti,
+            },
+        )

@@ -1,0 +1,202 @@
+"""``credgate webhooks|deliveries|exporters ...`` and ``credgate worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from credgate.audit.services import Actor
+
+__all__ = ["deliveries_app", "exporters_app", "webhooks_app", "worker"]
+
+webhooks_app = typer.Typer(help="Webhooks: requests sent on platform events.", no_args_is_help=True)
+deliveries_app = typer.Typer(
+    help="The webhook delivery log; replay failed deliveries.", no_args_is_help=True
+)
+exporters_app = typer.Typer(
+    help="Data exporters: saved queries sent on a schedule.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+DataArg = Annotated[str, typer.Option("--data", help="A JSON object, or @file.json.")]
+
+
+def _data(raw: str) -> dict[str, Any]:
+    from credgate.cli import fail
+
+    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        fail(f"--data: not JSON: {exc}")
+    if not isinstance(value, dict):
+        fail("--data: must be a JSON object")
+    return value
+
+
+def _print(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@webhooks_app.command("list")
+def webhooks_list(as_json: JsonOpt = False) -> None:
+    """List webhooks."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        items = runtime.outbound.webhooks.list()
+    if as_json:
+        _print(items)
+    for w in [] if as_json else items:
+        state = "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})"
+        typer.echo(f"{w['id']}  {w['name']}  {w['method']} {w['resource']}  {state}")
+
+
+@webhooks_app.command("create")
+def webhooks_create(data: DataArg) -> None:
+    """Create a webhook from a JSON object (a generated signing secret is printed once)."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        view, secret = runtime.outbound.webhooks.create(_data(data), actor=Actor.cli())
+    _print(view if secret is None else {**view, "signing_secret": secret})
+
+
+@webhooks_app.command("show")
+def webhooks_show(ref: str) -> None:
+    """Show a webhook."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(runtime.outbound.webhooks.get(ref))
+
+
+@webhooks_app.command("delete")
+def webhooks_delete(ref: str) -> None:
+    """Delete a webhook and its deliveries."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        runtime.outbound.webhooks.delete(ref, actor=Actor.cli())
+    typer.echo(f"deleted webhook {ref}")
+
+
+@webhooks_app.command("send")
+def webhooks_send(ref: str, data: DataArg = "{}") -> None:
+    """Queue an explicit send with a JSON payload."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        typer.echo(runtime.outbound.webhooks.send(ref, _data(data), actor=Actor.cli()))
+
+
+@webhooks_app.command("test")
+def webhooks_test(ref: str, event: str = "explicit") -> None:
+    """Send one request now with an event type's sample data."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(asyncio.run(runtime.outbound.worker.test_send(ref, event)))
+
+
+@deliveries_app.command("list")
+def deliveries_list(
+    webhook: Annotated[str | None, typer.Option(help="A webhook id or name.")] = None,
+    state: Annotated[str | None, typer.Option(help="pending, delivered or failed.")] = None,
+    limit: int = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """The delivery log, newest first."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        items = runtime.outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
+    if as_json:
+        _print(items)
+        return
+    for d in items:
+        typer.echo(
+            f"{d['id']}  {d['event_type']}  {d['state']}  attempts={d['attempts']}  {d['last_error']}"
+        )
+
+
+@deliveries_app.command("show")
+def deliveries_show(delivery_id: str) -> None:
+    """One delivery with every attempt."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(runtime.outbound.webhooks.delivery(delivery_id))
+
+
+@deliveries_app.command("replay")
+def deliveries_replay(delivery_id: str) -> None:
+    """Queue a failed delivery again (same webhook-id)."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(runtime.outbound.webhooks.replay(delivery_id, actor=Actor.cli()))
+
+
+@exporters_app.command("list")
+def exporters_list() -> None:
+    """List data exporters."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(runtime.outbound.exporters.list())
+
+
+@exporters_app.command("create")
+def exporters_create(data: DataArg) -> None:
+    """Create a data exporter from a JSON object."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(runtime.outbound.exporters.create(_data(data), actor=Actor.cli()))
+
+
+@exporters_app.command("run")
+def exporters_run(ref: str) -> None:
+    """Run an exporter now and print the run."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        exporter_id = runtime.outbound.exporters.get(ref)["id"]
+        _print(asyncio.run(runtime.outbound.worker.run_export(exporter_id, "manual")))
+
+
+@exporters_app.command("runs")
+def exporters_runs(ref: str) -> None:
+    """The history of an exporter's runs."""
+    from credgate.cli import runtime_for_cli
+
+    with runtime_for_cli() as runtime:
+        _print(runtime.outbound.exporters.runs(ref))
+
+
+def worker() -> None:
+    """Deliver webhooks and run exporters, without serving HTTP (for scale-out)."""
+    from credgate.cli import runtime_for_cli, settings_or_exit
+    from credgate.logs import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def main(runtime: Any) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        sync = asyncio.create_task(runtime.run_sync_loop(stop))
+        await runtime.outbound.worker.run(stop)
+        await sync
+
+    with runtime_for_cli() as runtime:
+        typer.echo(f"credgate worker {runtime.outbound.worker.worker_id} started", err=True)
+        asyncio.run(main(runtime))

@@ -1,0 +1,155 @@
+"""Tables of the outbound connectors: webhooks, their delivery queue and log, exporters and runs.
+
+``webhook_deliveries`` is the outbox: a row is written in the same transaction as the platform
+request that caused it, and workers claim rows (``claimed_by``/``claim_until``) to deliver them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from credgate.db import Base, UTCDateTime, utcnow
+
+__all__ = [
+    "DeliveryAttempt",
+    "Exporter",
+    "ExporterRun",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookSecret",
+    "signing_secret_context",
+]
+
+
+def signing_secret_context(webhook_id: str) -> str:
+    """The vault context of a webhook's signing secret."""
+    return f"webhook:{webhook_id}:signing_secret"
+
+
+class Webhook(Base):
+    """A request sent to a connector credential's tool when a platform event happens.
+
+    ``credential_id`` is deliberately not a foreign key: deleting the credential leaves the
+    webhook in place, and its deliveries then fail with "credential missing".
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    credential_id: Mapped[str] = mapped_column(String(36), index=True)
+    method: Mapped[str] = mapped_column(String(8))
+    resource: Mapped[str] = mapped_column(String(2048))
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    payload_template: Mapped[str] = mapped_column(Text, default="")
+    triggers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Webhook(id={self.id!r}, name={self.name!r})"
+
+
+class WebhookSecret(Base):
+    """A webhook's signing secret (``whsec_...``), sealed by the vault; never the plaintext."""
+
+    __tablename__ = "webhook_secrets"
+
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True
+    )
+    ciphertext: Mapped[str] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"WebhookSecret(webhook_id={self.webhook_id!r})"
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook; ``id`` is the ``webhook-id`` header, the same on each attempt.
+
+    ``state``: pending, delivered, failed (after the last attempt; replayable) or cancelled.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claim_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """One attempt of a delivery: when, the answer's status, how long, the error, the first KB."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Exporter(Base):
+    """A saved NQL query's results sent on a schedule to SFTP or HTTPS.
+
+    ``destination`` holds the SFTP ``directory`` and ``file_pattern``, or the HTTPS ``path`` and
+    ``body`` (``json_lines``, ``json_array`` or ``json_object`` with ``array_key``).
+    """
+
+    __tablename__ = "exporters"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    query_id: Mapped[str] = mapped_column(String(300))
+    parameters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    format: Mapped[str] = mapped_column(String(16))
+    credential_id: Mapped[str] = mapped_column(String(36), index=True)
+    destination: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    schedule: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claim_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExporterRun(Base):
+    """One run of an exporter: when, how it was started, rows sent, where, and the error."""
+
+    __tablename__ = "exporter_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exporter_id: Mapped[str] = mapped_column(
+        ForeignKey("exporters.id", ondelete="CASCADE"), index=True
+    )
+    trigger: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    target: Mapped[str] = mapped_column(String(2048), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

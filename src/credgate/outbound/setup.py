@@ -1,0 +1,90 @@
+"""Wires the outbound connectors into a :class:`~credgate.runtime.Runtime`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from credgate.errors import NotFoundError
+from credgate.outbound.exporters import ExporterService
+from credgate.outbound.transport import CredentialTransport, RuntimeTransport
+from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.worker import DeliveryPolicy, OutboundWorker
+
+if TYPE_CHECKING:
+    from credgate.runtime import Runtime
+
+__all__ = ["Outbound", "open_outbound"]
+
+
+@dataclass(eq=False)
+class Outbound:
+    webhooks: WebhookService
+    exporters: ExporterService
+    transport: CredentialTransport
+    worker: OutboundWorker
+
+
+def open_outbound(runtime: Runtime) -> Outbound:
+    s = runtime.settings
+    credentials = runtime.connector_credentials
+
+    def credential_id(ref: str) -> str | None:
+        try:
+            return credentials.find(ref).id
+        except NotFoundError:
+            return None
+
+    def credential_protocol(ref: str) -> tuple[str, str] | None:
+        try:
+            view = credentials.find(ref)
+        except NotFoundError:
+            return None
+        return view.id, str(credentials.load(view.id).protocol)
+
+    def protocol_of(credential_id: str) -> str | None:
+        try:
+            return str(credentials.load(credential_id).protocol)
+        except NotFoundError:
+            return None
+
+    def query_exists(query_id: str) -> bool:
+        return runtime.definitions.find("query", query_id) is not None
+
+    def query_rows(
+        query_id: str, parameters: Mapping[str, str]
+    ) -> tuple[list[str], list[list[object]]]:
+        from credgate.platform.definitions import to_query
+
+        found = runtime.definitions.find("query", query_id)
+        if found is None:
+            raise LookupError(f"the saved NQL query {query_id!r} no longer exists")
+        result = runtime.platform.run_query(
+            to_query(found), parameters, max_rows=s.exporter_max_rows
+        )
+        return list(result.headers), result.rows
+
+    webhooks = WebhookService(runtime.db, runtime.vault, credential_exists=credential_id)
+    exporters = ExporterService(
+        runtime.db, credential_protocol=credential_protocol, query_exists=query_exists
+    )
+    transport = RuntimeTransport(credentials, runtime.connections)
+    policy = DeliveryPolicy(
+        max_attempts=s.webhook_max_attempts,
+        backoff_base=s.webhook_backoff_base_seconds,
+        backoff_max=s.webhook_backoff_max_seconds,
+        timeout=s.webhook_timeout_seconds,
+    )
+    worker = OutboundWorker(
+        webhooks,
+        exporters,
+        transport,
+        policy,
+        batch_size=s.worker_batch_size,
+        poll_interval=s.worker_poll_interval_seconds,
+        lease_seconds=s.worker_lease_seconds,
+        export_query=query_rows,
+        protocol_of=protocol_of,
+    )
+    return Outbound(webhooks, exporters, transport, worker)

@@ -1,0 +1,169 @@
+"""Admin REST API for webhooks, their deliveries and data exporters. Thin: call the services."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES
+from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/admin/api/v1", tags=["Webhooks and exporters"])
+
+Json = Annotated[dict[str, Any], Body(description="A JSON object.")]
+
+
+def _with_secret(view: dict[str, Any], secret: str | None, response: Response) -> dict[str, Any]:
+    if secret is not None:
+        response.headers["Cache-Control"] = "no-store"
+        return {**view, "signing_secret": secret}
+    return view
+
+
+@router.get("/webhooks/events", summary="Event types that trigger webhooks, with their variables")
+def list_events(_admin: CurrentAdmin) -> dict[str, Any]:
+    return {
+        "common_variables": list(COMMON_VARIABLES),
+        "items": [
+            {
+                "event": e.name,
+                "description": e.description,
+                "payload_variables": list(e.payload_variables),
+                "sample_payload": dict(e.sample_payload),
+            }
+            for e in EVENT_TYPES.values()
+        ],
+    }
+
+
+@router.get("/webhooks", summary="List webhooks")
+def list_webhooks(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = runtime.outbound.webhooks.list()
+    return {"total": len(items), "items": items}
+
+
+@router.post(
+    "/webhooks", status_code=201, summary="Create a webhook (a generated secret is shown once)"
+)
+def create_webhook(
+    body: Json, request: Request, response: Response, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    view, secret = runtime.outbound.webhooks.create(
+        body, actor=admin_actor(request, runtime, admin)
+    )
+    return _with_secret(view, secret, response)
+
+
+@router.get("/webhooks/{ref}", summary="Show a webhook")
+def get_webhook(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return runtime.outbound.webhooks.get(ref)
+
+
+@router.put("/webhooks/{ref}", summary="Replace a webhook's fields")
+def update_webhook(
+    ref: str,
+    body: Json,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+) -> dict[str, Any]:
+    view, secret = runtime.outbound.webhooks.update(
+        ref, body, actor=admin_actor(request, runtime, admin)
+    )
+    return _with_secret(view, secret, response)
+
+
+@router.delete("/webhooks/{ref}", status_code=204, summary="Delete a webhook and its deliveries")
+def delete_webhook(
+    ref: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    runtime.outbound.webhooks.delete(ref, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/{ref}/send", status_code=202, summary="Queue an explicit send")
+def send_webhook(
+    ref: str, body: Json, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    mid = runtime.outbound.webhooks.send(ref, body, actor=admin_actor(request, runtime, admin))
+    return {"id": mid, "state": "pending"}
+
+
+@router.post("/webhooks/{ref}/test", summary="Send one request now with sample data")
+async def send_test(
+    ref: str,
+    runtime: RuntimeDep,
+    _admin: CurrentAdmin,
+    event: Annotated[
+        str, Query(description="The event type whose sample data is used.")
+    ] = "explicit",
+) -> dict[str, Any]:
+    return await runtime.outbound.worker.test_send(ref, event)
+
+
+@router.get("/deliveries", summary="The delivery log, newest first")
+def list_deliveries(
+    runtime: RuntimeDep,
+    _admin: CurrentAdmin,
+    webhook: Annotated[str | None, Query(description="A webhook id or name.")] = None,
+    state: Annotated[str | None, Query(description="pending, delivered or failed")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    items = runtime.outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
+    return {"total": len(items), "items": items}
+
+
+@router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
+def get_delivery(delivery_id: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return runtime.outbound.webhooks.delivery(delivery_id)
+
+
+@router.post("/deliveries/{delivery_id}/replay", summary="Queue a finished delivery again")
+def replay_delivery(
+    delivery_id: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    return runtime.outbound.webhooks.replay(delivery_id, actor=admin_actor(request, runtime, admin))
+
+
+@router.get("/exporters", summary="List data exporters")
+def list_exporters(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = runtime.outbound.exporters.list()
+    return {"total": len(items), "items": items}
+
+
+@router.post("/exporters", status_code=201, summary="Create a data exporter")
+def create_exporter(
+    body: Json, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    return runtime.outbound.exporters.create(body, actor=admin_actor(request, runtime, admin))
+
+
+@router.get("/exporters/{ref}", summary="Show a data exporter")
+def get_exporter(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return runtime.outbound.exporters.get(ref)
+
+
+@router.delete("/exporters/{ref}", status_code=204, summary="Delete a data exporter and its runs")
+def delete_exporter(
+    ref: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    runtime.outbound.exporters.delete(ref, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)
+
+
+@router.post("/exporters/{ref}/run", summary="Run now; answers the run")
+async def run_exporter(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    import anyio.to_thread
+
+    view = await anyio.to_thread.run_sync(runtime.outbound.exporters.get, ref)
+    return await runtime.outbound.worker.run_export(view["id"], "manual")
+
+
+@router.get("/exporters/{ref}/runs", summary="History of runs, newest first")
+def list_runs(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = runtime.outbound.exporters.runs(ref)
+    return {"total": len(items), "items": items}

@@ -1,0 +1,540 @@
+"""Webhooks: definitions, the outbox they are fed from, replays and the delivery log.
+
+Blocking (SQLAlchemy): call it off the event loop. :meth:`WebhookService.enqueue` runs inside the
+caller's transaction, so an event is queued if and only if the action that caused it is stored.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import re
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from credgate.audit.services import Actor, record
+from credgate.db import Database, utcnow
+from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES, sample_context
+from credgate.outbound.models import (
+    DeliveryAttempt,
+    Webhook,
+    WebhookDelivery,
+    WebhookSecret,
+    signing_secret_context,
+)
+from credgate.outbound.signing import generate_secret, parse_secret
+from credgate.outbound.templates import (
+    TemplateProblem,
+    check_variables,
+    render_header,
+    render_payload,
+    render_resource,
+)
+from credgate.security.vault import Vault
+
+__all__ = ["METHODS", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
+
+METHODS: Final = ("POST", "PUT", "PATCH")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_RESERVED = {
+    "host",
+    "content-length",
+    "authorization",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "transfer-encoding",
+    "connection",
+}
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_hex(16)
+
+
+class WebhookIn(BaseModel):
+    """A webhook as entered. ``signing_secret``: ``whsec_<base64>``, ``"generate"`` or null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    credential: str = Field(min_length=1, description="Connector credential id or name.")
+    method: str = "POST"
+    resource: str = Field("", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+    payload_template: str = Field("", max_length=65536)
+    triggers: list[str] = Field(default_factory=list)
+    signing_secret: str | None = None
+    enabled: bool = True
+
+
+def _field_errors(exc: ValidationError) -> InvalidInputError:
+    return InvalidInputError(
+        [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
+    )
+
+
+def check_templates(data: WebhookIn) -> list[FieldError]:
+    """Render every template against each trigger's sample data; report what fails."""
+    problems: list[FieldError] = []
+    sources = [("resource", data.resource), ("payload_template", data.payload_template)]
+    sources += [(f"headers.{k}", v) for k, v in data.headers.items()]
+    for field, source in sources:
+        try:
+            check_variables(field, source, [*COMMON_VARIABLES, "event_id"])
+        except TemplateProblem as exc:
+            problems.append(FieldError(exc.field, exc.message))
+    if problems:
+        return problems
+    for event in data.triggers or ["explicit"]:
+        context = sample_context(event)
+        try:
+            render_resource(data.resource, context)
+            for name, value in data.headers.items():
+                render_header(name, value, context)
+            render_payload(data.payload_template, context)
+        except TemplateProblem as exc:
+            problems.append(FieldError(exc.field, f"{exc.message} (with the sample {event} event)"))
+            break
+    return problems
+
+
+def _validate(data: WebhookIn) -> None:
+    problems: list[FieldError] = []
+    if data.method.upper() not in METHODS:
+        problems.append(FieldError("method", f"must be one of {', '.join(METHODS)}"))
+    data.method = data.method.upper()
+    if data.resource and not data.resource.startswith("/"):
+        problems.append(
+            FieldError("resource", "must start with '/' (it is appended to the credential's URL)")
+        )
+    for event in data.triggers:
+        if event not in EVENT_TYPES:
+            problems.append(
+                FieldError("triggers", f"unknown event {event!r}; use {', '.join(EVENT_TYPES)}")
+            )
+    for name in data.headers:
+        if not _HEADER_NAME.match(name):
+            problems.append(FieldError(f"headers.{name}", "not a valid header name"))
+        elif name.lower() in _RESERVED:
+            problems.append(FieldError(f"headers.{name}", "this header is set by credgate"))
+    if data.signing_secret not in (None, "", "generate"):
+        try:
+            parse_secret(data.signing_secret)
+        except ValueError as exc:
+            problems.append(FieldError("signing_secret", str(exc).split(": ", 1)[-1]))
+    if problems:
+        raise InvalidInputError(problems)
+    problems = check_templates(data)
+    if problems:
+        raise InvalidInputError(problems)
+
+
+def webhook_view(row: Webhook, signed: bool) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "credential_id": row.credential_id,
+        "method": row.method,
+        "resource": row.resource,
+        "headers": dict(row.headers),
+        "payload_template": row.payload_template,
+        "triggers": list(row.triggers),
+        "signed": signed,
+        "enabled": row.enabled,
+        "disabled_reason": row.disabled_reason,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def delivery_view(
+    row: WebhookDelivery, attempts: Sequence[DeliveryAttempt] | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.id,
+        "webhook_id": row.webhook_id,
+        "event_type": row.event_type,
+        "state": row.state,
+        "attempts": row.attempts,
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "last_error": row.last_error,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+    if attempts is not None:
+        out["log"] = [
+            {
+                "attempted_at": a.attempted_at.isoformat(),
+                "status_code": a.status_code,
+                "duration_ms": a.duration_ms,
+                "error": a.error,
+                "response": a.response_excerpt,
+            }
+            for a in attempts
+        ]
+    return out
+
+
+class WebhookService:
+    def __init__(self, db: Database, vault: Vault, *, credential_exists: Any) -> None:
+        self._db = db
+        self._vault = vault
+        self._credential_exists = credential_exists
+
+    # Definitions ---------------------------------------------------------------------------
+
+    def _parse(self, data: object) -> WebhookIn:
+        try:
+            parsed = WebhookIn.model_validate(data)
+        except ValidationError as exc:
+            raise _field_errors(exc) from None
+        _validate(parsed)
+        return parsed
+
+    def _credential_id(self, ref: str) -> str:
+        found = self._credential_exists(ref)
+        if found is None:
+            raise InvalidInputError([FieldError("credential", f"no connector credential {ref!r}")])
+        return str(found)
+
+    def create(self, data: object, *, actor: Actor) -> tuple[dict[str, Any], str | None]:
+        """Store a webhook; answer its view and, when one was generated, its signing secret."""
+        parsed = self._parse(data)
+        credential_id = self._credential_id(parsed.credential)
+        wid = str(uuid.uuid4())
+        secret = (
+            generate_secret()
+            if parsed.signing_secret == "generate"
+            else parsed.signing_secret or None
+        )
+        with self._db.session() as session:
+            self._refuse_taken(session, parsed.name, None)
+            row = Webhook(
+                id=wid,
+                name=parsed.name,
+                credential_id=credential_id,
+                method=parsed.method,
+                resource=parsed.resource,
+                headers=parsed.headers,
+                payload_template=parsed.payload_template,
+                triggers=parsed.triggers,
+                enabled=parsed.enabled,
+            )
+            session.add(row)
+            session.flush()
+            self._set_secret(session, wid, secret)
+            record(
+                session, actor, "webhook.create", "webhook", wid, sorted(parsed.model_fields_set)
+            )
+            view = webhook_view(row, secret is not None)
+        return view, (secret if parsed.signing_secret == "generate" else None)
+
+    def update(self, ref: str, data: object, *, actor: Actor) -> tuple[dict[str, Any], str | None]:
+        """Replace a webhook's fields; ``signing_secret`` absent or null keeps the stored one,
+        ``""`` removes it, ``"generate"`` makes a new one (answered once)."""
+        raw = dict(data) if isinstance(data, Mapping) else {}
+        keep_secret = raw.get("signing_secret") is None
+        parsed = self._parse(data)
+        credential_id = self._credential_id(parsed.credential)
+        new_secret = (
+            generate_secret() if parsed.signing_secret == "generate" else parsed.signing_secret
+        )
+        with self._db.session() as session:
+            row = self._get(session, ref)
+            self._refuse_taken(session, parsed.name, row.id)
+            row.name = parsed.name
+            row.credential_id = credential_id
+            row.method = parsed.method
+            row.resource = parsed.resource
+            row.headers = parsed.headers
+            row.payload_template = parsed.payload_template
+            row.triggers = parsed.triggers
+            if parsed.enabled and not row.enabled:
+                row.disabled_reason = ""
+            row.enabled = parsed.enabled
+            if not keep_secret:
+                self._set_secret(session, row.id, new_secret or None)
+                session.flush()
+            row.updated_at = utcnow()
+            record(
+                session, actor, "webhook.update", "webhook", row.id, sorted(parsed.model_fields_set)
+            )
+            view = webhook_view(row, session.get(WebhookSecret, row.id) is not None)
+        return view, (new_secret if parsed.signing_secret == "generate" else None)
+
+    def delete(self, ref: str, *, actor: Actor) -> None:
+        with self._db.session() as session:
+            row = self._get(session, ref)
+            session.execute(
+                delete(DeliveryAttempt).where(
+                    DeliveryAttempt.delivery_id.in_(
+                        select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == row.id)
+                    )
+                )
+            )
+            session.execute(delete(WebhookDelivery).where(WebhookDelivery.webhook_id == row.id))
+            session.execute(delete(WebhookSecret).where(WebhookSecret.webhook_id == row.id))
+            session.delete(row)
+            record(session, actor, "webhook.delete", "webhook", row.id, [])
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._db.session() as session:
+            signed = set(session.scalars(select(WebhookSecret.webhook_id)))
+            return [
+                webhook_view(r, r.id in signed)
+                for r in session.scalars(select(Webhook).order_by(Webhook.name))
+            ]
+
+    def get(self, ref: str) -> dict[str, Any]:
+        with self._db.session() as session:
+            row = self._get(session, ref)
+            return webhook_view(row, session.get(WebhookSecret, row.id) is not None)
+
+    def _set_secret(self, session: Session, webhook_id: str, secret: str | None) -> None:
+        stored = session.get(WebhookSecret, webhook_id)
+        if secret is None:
+            if stored is not None:
+                session.delete(stored)
+            return
+        sealed = self._vault.encrypt(secret, context=signing_secret_context(webhook_id))
+        if stored is None:
+            session.add(WebhookSecret(webhook_id=webhook_id, ciphertext=sealed))
+        else:
+            stored.ciphertext = sealed
+
+    def _secret(self, session: Session, webhook_id: str) -> str | None:
+        stored = session.get(WebhookSecret, webhook_id)
+        if stored is None:
+            return None
+        return self._vault.decrypt_text(
+            stored.ciphertext, context=signing_secret_context(webhook_id)
+        )
+
+    def load(self, webhook_id: str) -> tuple[Webhook, str | None] | None:
+        """The webhook row (detached) and its decrypted signing secret, for the worker."""
+        with self._db.session() as session:
+            row = session.get(Webhook, webhook_id)
+            if row is None:
+                return None
+            secret = self._secret(session, row.id)
+            session.expunge(row)
+            return row, secret
+
+    def disable(self, webhook_id: str, reason: str) -> None:
+        with self._db.session() as session:
+            row = session.get(Webhook, webhook_id)
+            if row is not None:
+                row.enabled = False
+                row.disabled_reason = reason[:500]
+                row.updated_at = utcnow()
+
+    @staticmethod
+    def _get(session: Session, ref: str) -> Webhook:
+        row = session.get(Webhook, ref) or session.scalar(
+            select(Webhook).where(Webhook.name == ref)
+        )
+        if row is None:
+            raise NotFoundError(f"no webhook with id or name {ref!r}")
+        return row
+
+    @staticmethod
+    def _refuse_taken(session: Session, name: str, own_id: str | None) -> None:
+        other = session.scalar(select(Webhook.id).where(Webhook.name == name))
+        if other is not None and other != own_id:
+            raise ConflictError("name", f"a webhook named {name!r} already exists")
+
+    # The outbox ------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        session: Session,
+        event_type: str,
+        context: Mapping[str, Any],
+        *,
+        webhook_id: str | None = None,
+    ) -> builtins.list[str]:
+        """Queue ``event_type`` for every enabled webhook it triggers (or only ``webhook_id``),
+        in ``session``'s transaction. Answers the message ids."""
+        query = select(Webhook).where(Webhook.enabled.is_(True))
+        if webhook_id is not None:
+            query = query.where(Webhook.id == webhook_id)
+        ids: list[str] = []
+        now = utcnow()
+        for hook in session.scalars(query):
+            if webhook_id is None and event_type not in hook.triggers:
+                continue
+            mid = new_message_id()
+            data = {**context, "event": event_type, "occurred_at": now.isoformat()}
+            session.add(
+                WebhookDelivery(
+                    id=mid,
+                    webhook_id=hook.id,
+                    event_type=event_type,
+                    data=data,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            ids.append(mid)
+        return ids
+
+    def on_platform_request(self, session: Session, request: Any) -> None:
+        """The platform's hook: a stored request becomes its event, in the same transaction."""
+        if request.kind not in EVENT_TYPES:
+            return
+        self.enqueue(
+            session,
+            request.kind,
+            {
+                "request_id": request.id,
+                "client_id": request.client_id,
+                "state": request.state,
+                "target": request.target,
+                "payload": request.payload,
+                "result": request.result,
+            },
+        )
+
+    def send(self, ref: str, payload: Mapping[str, Any], *, actor: Actor) -> str:
+        """An explicit send: queue one ``explicit`` event for one webhook."""
+        with self._db.session() as session:
+            row = self._get(session, ref)
+            if not row.enabled:
+                raise ConflictError(
+                    "enabled",
+                    f"the webhook is disabled: {row.disabled_reason or 'by an administrator'}",
+                )
+            context = {
+                "request_id": "",
+                "client_id": actor.name,
+                "state": "",
+                "target": "",
+                "payload": dict(payload),
+                "result": None,
+            }
+            ids = self.enqueue(session, "explicit", context, webhook_id=row.id)
+        return str(ids[0])
+
+    # The delivery log ------------------------------------------------------------------------
+
+    def deliveries(
+        self, *, webhook: str | None = None, state: str | None = None, limit: int = 100
+    ) -> builtins.list[dict[str, Any]]:
+        query = select(WebhookDelivery).order_by(WebhookDelivery.created_at.desc()).limit(limit)
+        with self._db.session() as session:
+            if webhook is not None:
+                query = query.where(WebhookDelivery.webhook_id == self._get(session, webhook).id)
+            if state is not None:
+                query = query.where(WebhookDelivery.state == state)
+            return [delivery_view(r) for r in session.scalars(query)]
+
+    def delivery(self, delivery_id: str) -> dict[str, Any]:
+        with self._db.session() as session:
+            row = session.get(WebhookDelivery, delivery_id)
+            if row is None:
+                raise NotFoundError(f"no delivery {delivery_id!r}")
+            attempts = session.scalars(
+                select(DeliveryAttempt)
+                .where(DeliveryAttempt.delivery_id == row.id)
+                .order_by(DeliveryAttempt.id)
+            ).all()
+            return delivery_view(row, attempts)
+
+    def replay(self, delivery_id: str, *, actor: Actor) -> dict[str, Any]:
+        """Queue a failed delivery again, with the same ``webhook-id``."""
+        with self._db.session() as session:
+            row = session.get(WebhookDelivery, delivery_id)
+            if row is None:
+                raise NotFoundError(f"no delivery {delivery_id!r}")
+            if row.state == "pending":
+                raise ConflictError("state", "the delivery is still pending")
+            row.state = "pending"
+            row.attempts = 0
+            row.next_attempt_at = utcnow()
+            row.claimed_by = None
+            row.claim_until = None
+            row.updated_at = utcnow()
+            record(session, actor, "webhook_delivery.replay", "webhook_delivery", row.id, [])
+            return delivery_view(row)
+
+    def counts(self) -> dict[str, int]:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
+            ).all()
+            return {str(s): int(n) for s, n in rows}
+
+    # Claims ----------------------------------------------------------------------------------
+
+    def claim(
+        self, worker: str, limit: int, lease: float
+    ) -> builtins.list[tuple[str, str, str, dict[str, Any], int]]:
+        """Claim up to ``limit`` due deliveries for ``lease`` seconds.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
+        workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
+        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim.
+        """
+        now = utcnow()
+        token = f"{worker}:{uuid.uuid4().hex[:12]}"
+        due = (
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.state == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                (WebhookDelivery.claim_until.is_(None)) | (WebhookDelivery.claim_until < now),
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+        if self._db.is_postgresql:
+            due = due.with_for_update(skip_locked=True)
+        with self._db.session() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+                .values(claimed_by=token, claim_until=now + dt.timedelta(seconds=lease))
+                .execution_options(synchronize_session=False)
+            )
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.claimed_by == token)
+            ).all()
+            return [(r.id, r.webhook_id, r.event_type, dict(r.data), r.attempts) for r in rows]
+
+    def finish(
+        self,
+        delivery_id: str,
+        *,
+        state: str,
+        attempts: int,
+        next_attempt_at: dt.datetime | None,
+        error: str,
+        attempt: DeliveryAttempt,
+    ) -> None:
+        """Record one attempt and the delivery's new state, and release the claim."""
+        with self._db.session() as session:
+            row = session.get(WebhookDelivery, delivery_id)
+            if row is None:  # the webhook was deleted meanwhile
+                return
+            attempt.delivery_id = delivery_id
+            session.add(attempt)
+            if row.state == "delivered":
+                return
+            row.state = state
+            row.attempts = attempts
+            row.last_error = error[:2000]
+            if next_attempt_at is not None:
+                row.next_attempt_at = next_attempt_at
+            row.claimed_by = None
+            row.claim_until = None
+            row.updated_at = utcnow()

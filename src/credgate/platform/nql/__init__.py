@@ -1,0 +1,1 @@
+"""The NQL selection engine, its renderers (v1/v2 JSON, CSV) and the export writer."""

@@ -1,0 +1,379 @@
+"""What the platform APIs do when no upstream is configured: keep requests, keep the inventory.
+
+- **Requests are records.** Every request a family accepts is stored in ``platform_requests``
+  with its kind, the client that sent it, its payload and a state; administrators list them.
+- **Inventory.** Devices, users, binaries and packages, created and updated by enrichment,
+  removed by device deletions; saved NQL queries select from them.
+- **Exports.** An NQL export writes its results file under ``<data_dir>/exports`` and is served
+  through a signed link valid for 15 minutes (:meth:`PlatformService.results_link`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from credgate.db import Database, utcnow
+from credgate.platform.definitions import DefinitionService
+from credgate.platform.models import InventoryObject, PlatformRequest
+from credgate.platform.nql.engine import (
+    ObjectName,
+    ParameterError,
+    QueryDefinition,
+    Result,
+    execute,
+)
+from credgate.platform.nql.export import RESULTS_URL_TTL, SUFFIXES, write_export
+from credgate.platform.schemas.enrichment import (
+    Enrichment,
+    EnrichmentError,
+    EnrichmentRequest,
+    ErrorDetail,
+)
+from credgate.platform.schemas.nql import Compression
+from credgate.security.secrets import SecretHasher
+
+__all__ = ["KIND_NAMES", "PlatformService", "RequestView", "field_key"]
+
+KIND_NAMES: Final = (
+    "workflow_execution",
+    "remote_action",
+    "campaign",
+    "handoff",
+    "device_deletion",
+    "enrichment",
+    "nql_export",
+)
+
+_OBJECTS: Final[dict[str, ObjectName]] = {
+    "device": "devices",
+    "user": "users",
+    "binary": "binaries",
+    "package": "packages",
+}
+_ID_COLUMNS: Final = {"name": "name", "uid": "uid", "sid": "sid", "upn": "upn"}
+_CHUNK: Final = 500
+
+
+def field_key(name: str) -> str:
+    """The NQL field an enrichment field writes: ``device/device/virtualization/type`` ->
+    ``virtualization.type``; ``user/user/#team`` -> ``#team``."""
+    rest = name.split("/", 2)[2]
+    return rest.replace("/", ".")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    id: str
+    kind: str
+    client_id: str
+    target: str
+    state: str
+    payload: Mapping[str, Any]
+    result: Mapping[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "clientId": self.client_id,
+            "target": self.target,
+            "state": self.state,
+            "payload": self.payload,
+            "result": self.result,
+            "createdAt": self.created_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat(),
+        }
+
+
+def _view(row: PlatformRequest) -> RequestView:
+    return RequestView(
+        row.id,
+        row.kind,
+        row.client_id,
+        row.target,
+        row.state,
+        row.payload,
+        row.result,
+        row.created_at,
+        row.updated_at,
+    )
+
+
+class PlatformService:
+    """Requests, inventory and exports. Blocking: call it off the event loop."""
+
+    def __init__(
+        self,
+        db: Database,
+        definitions: DefinitionService,
+        hasher: SecretHasher,
+        exports_dir: Path,
+    ) -> None:
+        self._db = db
+        self._definitions = definitions
+        self._hasher = hasher
+        self.exports_dir = exports_dir
+        #: Called with the session and each stored request, in its transaction (webhook outbox).
+        self.on_record: Callable[[Session, PlatformRequest], None] | None = None
+
+    # Requests ----------------------------------------------------------------------------------
+
+    def record(
+        self,
+        kind: str,
+        client_id: str,
+        *,
+        state: str,
+        payload: Mapping[str, Any],
+        result: Mapping[str, Any] | None = None,
+        target: str = "",
+        request_id: str | None = None,
+    ) -> str:
+        rid = request_id or str(uuid.uuid4())
+        with self._db.session() as session:
+            row = PlatformRequest(
+                id=rid,
+                kind=kind,
+                client_id=client_id,
+                target=target[:300],
+                state=state,
+                payload=dict(payload),
+                result=dict(result) if result is not None else None,
+            )
+            session.add(row)
+            if self.on_record is not None:
+                self.on_record(session, row)
+        return rid
+
+    def update_request(self, request_id: str, *, state: str, result: Mapping[str, Any]) -> None:
+        with self._db.session() as session:
+            row = session.get(PlatformRequest, request_id)
+            if row is not None:
+                row.state = state
+                row.result = dict(result)
+                row.updated_at = utcnow()
+
+    def get_request(self, request_id: str) -> RequestView | None:
+        with self._db.session() as session:
+            row = session.get(PlatformRequest, request_id)
+            return _view(row) if row is not None else None
+
+    def list_requests(self, kind: str | None = None, *, limit: int = 100) -> list[RequestView]:
+        query = select(PlatformRequest).order_by(PlatformRequest.created_at.desc()).limit(limit)
+        if kind:
+            query = query.where(PlatformRequest.kind == kind)
+        with self._db.session() as session:
+            return [_view(r) for r in session.scalars(query).all()]
+
+    # Inventory ---------------------------------------------------------------------------------
+
+    def rows(self, object_name: ObjectName) -> list[dict[str, Any]]:
+        """Every object of one type as NQL rows: identification columns, then its fields."""
+        singular = {v: k for k, v in _OBJECTS.items()}[object_name]
+        with self._db.session() as session:
+            found = session.scalars(
+                select(InventoryObject)
+                .where(InventoryObject.object == singular)
+                .order_by(InventoryObject.id)
+            ).all()
+            out = []
+            for obj in found:
+                row: dict[str, Any] = {"uid": obj.uid}
+                for column in ("name", "sid", "upn"):
+                    value = getattr(obj, column)
+                    if value is not None:
+                        row[column] = value
+                row.update(obj.fields)
+                out.append(row)
+            return out
+
+    def _custom_fields(self) -> dict[str, str]:
+        """Defined custom enrichment fields enabled for the API, with their value type."""
+        return {
+            d.key: str(d.data.get("type", "string"))
+            for d in self._definitions.list("enrichment_field")
+            if d.api_enabled
+        }
+
+    def apply_enrichment(self, request: EnrichmentRequest) -> EnrichmentRequest:
+        """Write every valid enrichment; return the request with custom fields that are not
+        defined (or not of their declared type) moved to its errors."""
+        custom = self._custom_fields()
+        valid: list[Enrichment] = []
+        errors = list(request.errors)
+        for item in request.enrichments:
+            problems = _custom_field_problems(item, custom)
+            if problems:
+                ident = ({"name": item.identification.name, "value": item.identification.value},)
+                errors.append(EnrichmentError(item.index, ident, tuple(problems)))
+            else:
+                valid.append(item)
+        if valid:
+            self._write(valid)
+        errors.sort(key=lambda e: e.index)
+        return EnrichmentRequest(request.domain, tuple(valid), tuple(errors))
+
+    def _write(self, items: Sequence[Enrichment]) -> None:
+        with self._db.session() as session:
+            groups: dict[tuple[str, str], list[Enrichment]] = {}
+            for item in items:
+                obj, _, column = item.identification.name.split("/")
+                groups.setdefault((obj, _ID_COLUMNS[column]), []).append(item)
+            for (obj, column), group in groups.items():
+                attribute = getattr(InventoryObject, column)
+                known: dict[str, InventoryObject] = {}
+                values = sorted({i.identification.value for i in group})
+                for start in range(0, len(values), _CHUNK):
+                    chunk = values[start : start + _CHUNK]
+                    for found in session.scalars(
+                        select(InventoryObject).where(
+                            InventoryObject.object == obj, attribute.in_(chunk)
+                        )
+                    ):
+                        known.setdefault(getattr(found, column), found)
+                for item in group:
+                    value = item.identification.value
+                    target = known.get(value)
+                    if target is None:
+                        target = InventoryObject(object=obj, fields={})
+                        target.uid = value if column == "uid" else str(uuid.uuid4())
+                        if column != "uid":
+                            setattr(target, column, value)
+                        session.add(target)
+                        known[value] = target
+                    fields = dict(target.fields or {})
+                    for f in item.fields:
+                        key = field_key(f.name)
+                        if f.clears:
+                            fields.pop(key, None)
+                        else:
+                            fields[key] = f.value
+                    target.fields = fields
+                    target.updated_at = utcnow()
+
+    def delete_devices(self, uids: Iterable[str]) -> int:
+        wanted = sorted(set(uids))
+        removed = 0
+        with self._db.session() as session:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                result = session.execute(
+                    delete(InventoryObject).where(
+                        InventoryObject.object == "device", InventoryObject.uid.in_(chunk)
+                    )
+                )
+                removed += int(getattr(result, "rowcount", 0) or 0)
+        return removed
+
+    # NQL ---------------------------------------------------------------------------------------
+
+    def run_query(
+        self, query: QueryDefinition, parameters: Mapping[str, str], *, max_rows: int
+    ) -> Result:
+        return execute(query, parameters, self.rows(query.object), max_rows=max_rows)
+
+    def export(
+        self,
+        export_id: str,
+        query: QueryDefinition,
+        parameters: Mapping[str, str],
+        compression: Compression,
+        *,
+        max_rows: int,
+    ) -> tuple[str, dict[str, Any]]:
+        """Run and write an export; return its final state and result record.
+
+        A :class:`ParameterError` is the caller's mistake and propagates; anything else that
+        goes wrong becomes the export's ``ERROR`` state.
+        """
+        self.exports_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = self.run_query(query, parameters, max_rows=max_rows)
+            written = write_export(result, self.exports_dir, export_id, compression)
+        except ParameterError:
+            raise
+        except (ValueError, OSError) as exc:
+            return "ERROR", {"errorDescription": _export_error(exc)}
+        return "COMPLETED", {
+            "file": written.path.name,
+            "size": written.size,
+            "compression": compression,
+            "rows": len(result.rows),
+            "truncated": result.truncated,
+        }
+
+    def _signature(self, export_id: str, expires: int) -> str:
+        return self._hasher.hash(f"nql-export|{export_id}|{expires}")
+
+    def results_link(self, base_url: str, export_id: str, *, now: float | None = None) -> str:
+        """A download link for an export's file, valid for 15 minutes from now."""
+        expires = int((time.time() if now is None else now) + RESULTS_URL_TTL.total_seconds())
+        query = urlencode({"expires": expires, "signature": self._signature(export_id, expires)})
+        return f"{base_url}/exports/{export_id}?{query}"
+
+    def check_link(self, export_id: str, expires: str, signature: str) -> bool:
+        """Whether a download link is authentic and unexpired (constant-time comparison)."""
+        if not expires.isdigit() or int(expires) < time.time():
+            return False
+        return self._hasher.verify(f"nql-export|{export_id}|{expires}", signature)
+
+    def export_file(self, export_id: str) -> Path | None:
+        view = self.get_request(export_id)
+        if (
+            view is None
+            or view.kind != "nql_export"
+            or view.state != "COMPLETED"
+            or not view.result
+        ):
+            return None
+        name = str(view.result.get("file", ""))
+        if name not in {export_id + suffix for suffix in SUFFIXES.values()}:
+            return None
+        path = self.exports_dir / name
+        return path if path.is_file() else None
+
+
+def _export_error(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return "the results file could not be written"
+    return str(exc)
+
+
+def _custom_field_problems(item: Enrichment, custom: Mapping[str, str]) -> list[ErrorDetail]:
+    problems = []
+    for n, f in enumerate(item.fields):
+        if "/#" not in f.name:
+            continue
+        where = f"enrichments[{item.index}].fields[{n}]"
+        declared = custom.get(f.name)
+        if declared is None:
+            problems.append(
+                ErrorDetail(
+                    f"{where}.name: {f.name} is not a defined custom field", "UNKNOWN_FIELD"
+                )
+            )
+        elif not f.clears and not _fits(f.value, declared):
+            problems.append(
+                ErrorDetail(f"{where}.value: {f.name} holds a {declared}", "INVALID_FIELD_VALUE")
+            )
+    return problems
+
+
+def _fits(value: object, declared: str) -> bool:
+    if declared == "boolean":
+        return isinstance(value, bool)
+    if declared == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, str)

@@ -1,0 +1,726 @@
+"""The seven platform API families under ``/api/v1`` and ``/api/v2``.
+
+Thin: each route is protected by its family's permission (RFC 6750, :mod:`credgate.resource.bearer`),
+hands the raw request to the family's framework-free parser (which raises the documented error
+body), then either forwards to the family's upstream or answers from credgate's own store.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, TypeVar
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import FileResponse, Response
+
+from credgate.oauth.errors import OAuth2Error
+from credgate.oauth.rfc9068 import VerifiedToken
+from credgate.platform import permissions
+from credgate.platform.definitions import (
+    Kind,
+    StoredDefinition,
+    to_query,
+    to_remote_action,
+    to_workflow,
+)
+from credgate.platform.nql.engine import ParameterError, QueryDefinition, QueryExecutionError
+from credgate.platform.nql.export import ExportJob
+from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_csv, render_v1, render_v2
+from credgate.platform.schemas import (
+    campaigns,
+    devices,
+    enrichment,
+    nql,
+    remote_actions,
+    spark,
+    workflows,
+)
+from credgate.platform.schemas._common import RequestError
+from credgate.platform.upstream import UpstreamError, forward
+from credgate.resource.bearer import require
+from credgate.runtime import Runtime
+
+__all__ = ["install_platform", "router"]
+
+T = TypeVar("T")
+
+MAX_BODY: Final = 32 * 1024 * 1024
+"""Largest body accepted: 10,000 enrichments with a few fields each fit well within it."""
+MAX_EXECUTE_ROWS: Final = 100_000
+MAX_EXPORT_ROWS: Final = 1_000_000
+_JSON: Final = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One API family: its permission, its upstream setting and its error body."""
+
+    name: str
+    permission: str
+    upstream_setting: str
+    error: Callable[[str, str, str, int], dict[str, object]]
+
+    def fail(self, status: int, code: str, message: str, source: str = "body") -> RequestError:
+        return RequestError(status, self.error(code, message, source, status))
+
+    def upstream(self, runtime: Runtime) -> str | None:
+        value: str | None = getattr(runtime.settings, self.upstream_setting)
+        return value
+
+
+def _enrichment_error(code: str, message: str, _source: str, status: int) -> dict[str, object]:
+    if status == 403:
+        return enrichment.forbidden_body(message)
+    detail = enrichment.EnrichmentError(-1, (), (enrichment.ErrorDetail(message, code),))
+    return enrichment.error_body([detail])
+
+
+WORKFLOWS = Family(
+    "workflows",
+    permissions.WORKFLOWS.id,
+    "upstream_workflows_url",
+    lambda code, msg, _src, _st: workflows.error_body(code, msg),
+)
+REMOTE_ACTIONS = Family(
+    "remote-actions",
+    permissions.REMOTE_ACTIONS.id,
+    "upstream_remote_actions_url",
+    lambda code, msg, _src, _st: remote_actions.error_body(code, msg),
+)
+NQL = Family(
+    "nql",
+    permissions.NQL.id,
+    "upstream_nql_url",
+    lambda code, msg, src, _st: nql.error_body(msg, code, src),
+)
+ENRICHMENT = Family(
+    "enrichment", permissions.ENRICHMENT.id, "upstream_enrichment_url", _enrichment_error
+)
+CAMPAIGNS = Family(
+    "campaigns",
+    permissions.CAMPAIGNS.id,
+    "upstream_campaigns_url",
+    lambda code, msg, _src, _st: campaigns.error_body(code, msg),
+)
+SPARK = Family(
+    "spark",
+    permissions.SPARK.id,
+    "upstream_spark_url",
+    lambda _code, msg, _src, _st: spark.error_body(msg),
+)
+DATA_MANAGEMENT = Family(
+    "data-management",
+    permissions.DATA_MANAGEMENT.id,
+    "upstream_data_management_url",
+    lambda code, msg, _src, _st: {"code": code, "message": msg},
+)
+
+router = APIRouter(tags=["Platform APIs"])
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
+
+
+def _request_id(request: Request) -> str:
+    value = request.headers.get("x-request-id", "").strip()
+    return value[:200] if value else str(uuid.uuid4())
+
+
+def _answer(request: Request, status: int, body: object | None) -> Response:
+    headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(content, status_code=status, media_type=_JSON, headers=headers)
+
+
+async def _body(request: Request, family: Family) -> bytes:
+    """The raw JSON body, refusing another content type or an oversized body."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media and media != _JSON and not media.endswith("+json"):
+            raise family.fail(
+                400,
+                "INVALID_REQUEST",
+                f"Content-Type: must be application/json, not {media[:80]!r}",
+                "Content-Type",
+            )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise family.fail(413, "PAYLOAD_TOO_LARGE", f"body: at most {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _relay(
+    request: Request, family: Family, base_url: str, body: bytes, token: VerifiedToken
+) -> Response:
+    runtime = _runtime(request)
+    try:
+        answer = await forward(
+            base_url,
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            headers=dict(request.headers),
+            body=body,
+            token=token,
+            timeout_seconds=runtime.settings.upstream_timeout_seconds,
+        )
+    except UpstreamError as exc:
+        raise family.fail(502, "UPSTREAM_UNAVAILABLE", str(exc)) from None
+    headers = dict(answer.headers)
+    headers.setdefault("x-request-id", _request_id(request))
+    return Response(answer.body, status_code=answer.status, headers=headers)
+
+
+async def _relay_and_record(
+    request: Request,
+    family: Family,
+    base_url: str,
+    body: bytes,
+    token: VerifiedToken,
+    kind: str,
+    payload: dict[str, Any],
+    target: str = "",
+) -> Response:
+    runtime = _runtime(request)
+    try:
+        response = await _relay(request, family, base_url, body, token)
+    except RequestError:
+        await _run(
+            runtime.platform.record,
+            kind,
+            token.client_id,
+            state="UPSTREAM_UNAVAILABLE",
+            payload=payload,
+            target=target,
+        )
+        raise
+    await _run(
+        runtime.platform.record,
+        kind,
+        token.client_id,
+        state="FORWARDED",
+        payload=payload,
+        result={"upstreamStatus": response.status_code},
+        target=target,
+    )
+    return response
+
+
+def _find(runtime: Runtime, kind: Kind, key: str) -> StoredDefinition | None:
+    found = runtime.definitions.find(kind, key)
+    if found is not None:
+        return found
+    return next((d for d in runtime.definitions.list(kind) if d.uuid == key), None)
+
+
+def _payload(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return dumped
+
+
+# Workflows -------------------------------------------------------------------------------------
+
+WorkflowsToken = Annotated[VerifiedToken, Depends(require(WORKFLOWS.permission))]
+
+
+async def _list_workflows(request: Request) -> list[dict[str, object]]:
+    filters = workflows.parse_list_filters(dict(request.query_params))
+    runtime = _runtime(request)
+    stored = runtime.definitions.cached("workflow")
+    if stored is None:
+        stored = await _run(runtime.definitions.list, "workflow")
+    items = (to_workflow(d) for d in stored)
+    return [workflows.workflow_body(w) for w in items if w.matches(filters)]
+
+
+@router.get("/api/v1/workflows", summary="List workflows")
+async def list_workflows(request: Request, token: WorkflowsToken) -> Response:
+    if (base := WORKFLOWS.upstream(_runtime(request))) is not None:
+        workflows.parse_list_filters(dict(request.query_params))
+        return await _relay(request, WORKFLOWS, base, b"", token)
+    return _answer(request, 200, await _list_workflows(request))
+
+
+async def bench_list_workflows(request: Request) -> Response:
+    """The same handler without protection: the benchmark's baseline (``bench_echo`` only)."""
+    return _answer(request, 200, await _list_workflows(request))
+
+
+@router.get("/api/v1/workflows/details", summary="Workflow details")
+async def workflow_details(request: Request, token: WorkflowsToken) -> Response:
+    nql_id = workflows.parse_details_query(dict(request.query_params))
+    runtime = _runtime(request)
+    if (base := WORKFLOWS.upstream(runtime)) is not None:
+        return await _relay(request, WORKFLOWS, base, b"", token)
+    found = await _run(_find, runtime, "workflow", nql_id)
+    if found is None:
+        raise WORKFLOWS.fail(404, "NOT_FOUND", f"no workflow with id {nql_id!r}")
+    return _answer(request, 200, [workflows.workflow_body(to_workflow(found))])
+
+
+async def _execute_workflow(
+    request: Request, token: VerifiedToken, parse: Callable[[bytes], Any]
+) -> Response:
+    body = await _body(request, WORKFLOWS)
+    parsed = parse(body)
+    payload = _payload(parsed)
+    runtime = _runtime(request)
+    if (base := WORKFLOWS.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request, WORKFLOWS, base, body, token, "workflow_execution", payload, parsed.workflow_id
+        )
+    found = await _run(_find, runtime, "workflow", parsed.workflow_id)
+    if found is None:
+        raise WORKFLOWS.fail(404, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
+    if not found.api_enabled:
+        raise WORKFLOWS.fail(
+            400,
+            "NOT_API_TRIGGERABLE",
+            f"workflowId: workflow {parsed.workflow_id!r} is inactive or cannot be triggered "
+            "through the API",
+        )
+    request_uuid, execution = str(uuid.uuid4()), str(uuid.uuid4())
+    result = workflows.execute_response(request_uuid, [execution])
+    await _run(
+        runtime.platform.record,
+        "workflow_execution",
+        token.client_id,
+        state="SUBMITTED",
+        payload=payload,
+        result=result,
+        target=found.key,
+        request_id=request_uuid,
+    )
+    return _answer(request, 200, result)
+
+
+@router.post("/api/v1/workflows/execute", summary="Execute a workflow (v1)")
+async def execute_workflow_v1(request: Request, token: WorkflowsToken) -> Response:
+    return await _execute_workflow(request, token, workflows.parse_execute_v1)
+
+
+@router.post("/api/v2/workflows/execute", summary="Execute a workflow (v2)")
+async def execute_workflow_v2(request: Request, token: WorkflowsToken) -> Response:
+    return await _execute_workflow(request, token, workflows.parse_execute_v2)
+
+
+# Remote actions --------------------------------------------------------------------------------
+
+RemoteActionsToken = Annotated[VerifiedToken, Depends(require(REMOTE_ACTIONS.permission))]
+
+
+@router.get("/api/v1/act/remote-action", summary="List remote actions")
+async def list_remote_actions(request: Request, token: RemoteActionsToken) -> Response:
+    runtime = _runtime(request)
+    if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
+        return await _relay(request, REMOTE_ACTIONS, base, b"", token)
+    stored = await _run(runtime.definitions.list, "remote_action")
+    body = [remote_actions.remote_action_body(to_remote_action(d)) for d in stored]
+    return _answer(request, 200, body)
+
+
+@router.get("/api/v1/act/remote-action/details", summary="Remote action details")
+async def remote_action_details(request: Request, token: RemoteActionsToken) -> Response:
+    nql_id = remote_actions.parse_details_query(dict(request.query_params))
+    runtime = _runtime(request)
+    if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
+        return await _relay(request, REMOTE_ACTIONS, base, b"", token)
+    found = await _run(_find, runtime, "remote_action", nql_id)
+    if found is None:
+        raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"no remote action with id {nql_id!r}")
+    return _answer(request, 200, remote_actions.remote_action_body(to_remote_action(found)))
+
+
+@router.post("/api/v1/act/execute", summary="Execute a remote action")
+async def execute_remote_action(request: Request, token: RemoteActionsToken) -> Response:
+    body = await _body(request, REMOTE_ACTIONS)
+    parsed = remote_actions.parse_execute(body)
+    payload = _payload(parsed)
+    runtime = _runtime(request)
+    if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request,
+            REMOTE_ACTIONS,
+            base,
+            body,
+            token,
+            "remote_action",
+            payload,
+            parsed.remote_action_id,
+        )
+    found = await _run(_find, runtime, "remote_action", parsed.remote_action_id)
+    if found is None:
+        raise REMOTE_ACTIONS.fail(
+            404, "NOT_FOUND", f"remoteActionId: no remote action {parsed.remote_action_id!r}"
+        )
+    if not found.api_enabled:
+        raise REMOTE_ACTIONS.fail(
+            400,
+            "NOT_API_ENABLED",
+            f"remoteActionId: remote action {parsed.remote_action_id!r} is not enabled for the API",
+        )
+    request_id = str(uuid.uuid4())
+    result = remote_actions.execute_response(request_id, parsed.expires_in_minutes)
+    await _run(
+        runtime.platform.record,
+        "remote_action",
+        token.client_id,
+        state="SUBMITTED",
+        payload=payload,
+        result=result,
+        target=found.key,
+        request_id=request_id,
+    )
+    return _answer(request, 200, result)
+
+
+# NQL -------------------------------------------------------------------------------------------
+
+NqlToken = Annotated[VerifiedToken, Depends(require(NQL.permission))]
+
+
+def _load_query(runtime: Runtime, query_id: str) -> QueryDefinition:
+    found = runtime.definitions.find("query", query_id)
+    if found is None or not found.api_enabled:
+        raise nql.not_found(query_id)
+    return to_query(found)
+
+
+async def _run_query(
+    runtime: Runtime, query: QueryDefinition, parameters: dict[str, str], max_rows: int
+) -> Any:
+    try:
+        return await _run(runtime.platform.run_query, query, parameters, max_rows=max_rows)
+    except ParameterError as exc:
+        raise nql.parameter_error(exc) from None
+    except QueryExecutionError as exc:
+        raise NQL.fail(400, "INVALID_QUERY", str(exc), "queryId") from None
+
+
+async def _nql_execute(request: Request, token: VerifiedToken, version: int) -> Response:
+    output = nql.negotiate_format(request.headers.get("accept"))
+    body = await _body(request, NQL)
+    parsed = nql.parse_execute(body)
+    runtime = _runtime(request)
+    if (base := NQL.upstream(runtime)) is not None:
+        return await _relay(request, NQL, base, body, token)
+    query = await _run(_load_query, runtime, parsed.query_id)
+    result = await _run_query(runtime, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
+    executed_at = datetime.now(UTC)
+    if output == "csv":
+        headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
+        return Response(render_csv(result), media_type=CSV_MEDIA_TYPE, headers=headers)
+    render = render_v1 if version == 1 else render_v2
+    return _answer(request, 200, render(result, executed_at))
+
+
+@router.post("/api/v1/nql/execute", summary="Run a saved NQL query (v1)")
+async def nql_execute_v1(request: Request, token: NqlToken) -> Response:
+    return await _nql_execute(request, token, 1)
+
+
+@router.post("/api/v2/nql/execute", summary="Run a saved NQL query (v2)")
+async def nql_execute_v2(request: Request, token: NqlToken) -> Response:
+    return await _nql_execute(request, token, 2)
+
+
+async def _nql_export(
+    request: Request, token: VerifiedToken, parsed: nql.ExportRequest, body: bytes
+) -> Response:
+    runtime = _runtime(request)
+    payload = _payload(parsed)
+    if (base := NQL.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request, NQL, base, body, token, "nql_export", payload, parsed.query_id
+        )
+    query = await _run(_load_query, runtime, parsed.query_id)
+    export_id = str(uuid.uuid4())
+    await _run(
+        runtime.platform.record,
+        "nql_export",
+        token.client_id,
+        state="SUBMITTED",
+        payload=payload,
+        target=parsed.query_id,
+        request_id=export_id,
+    )
+    try:
+        state, result = await _run(
+            runtime.platform.export,
+            export_id,
+            query,
+            dict(parsed.parameters),
+            parsed.compression,
+            max_rows=MAX_EXPORT_ROWS,
+        )
+    except ParameterError as exc:
+        await _run(
+            runtime.platform.update_request,
+            export_id,
+            state="ERROR",
+            result={"errorDescription": str(exc)},
+        )
+        raise nql.parameter_error(exc) from None
+    await _run(runtime.platform.update_request, export_id, state=state, result=result)
+    return _answer(request, 200, nql.export_response(export_id))
+
+
+@router.get("/api/v1/nql/export", summary="Export a saved NQL query's results")
+async def nql_export_get(request: Request, token: NqlToken) -> Response:
+    parsed = nql.parse_export_query(request.query_params.multi_items())
+    return await _nql_export(request, token, parsed, b"")
+
+
+@router.post("/api/v1/nql/export", summary="Export a saved NQL query's results")
+async def nql_export_post(request: Request, token: NqlToken) -> Response:
+    body = await _body(request, NQL)
+    return await _nql_export(request, token, nql.parse_export(body), body)
+
+
+@router.get("/api/v1/nql/status/{export_id}", summary="Status of an NQL export")
+async def nql_status(export_id: str, request: Request, token: NqlToken) -> Response:
+    runtime = _runtime(request)
+    if (base := NQL.upstream(runtime)) is not None:
+        return await _relay(request, NQL, base, b"", token)
+    view = await _run(runtime.platform.get_request, export_id)
+    if view is None or view.kind != "nql_export" or view.client_id != token.client_id:
+        raise NQL.fail(404, "NOT_FOUND", f"No export with the ID {export_id[:80]}", "exportId")
+    result = view.result or {}
+    job = ExportJob(export_id)
+    if view.state == "COMPLETED":
+        link = runtime.platform.results_link(runtime.settings.api_base_url, export_id)
+        job = job.complete(link, truncated=bool(result.get("truncated")))
+    elif view.state == "ERROR":
+        job = job.fail(str(result.get("errorDescription", "the export failed")))
+    elif view.state == "IN_PROGRESS":
+        job = job.start()
+    return _answer(request, job.http_status, job.body())
+
+
+_MEDIA: Final = {".csv": "text/csv", ".gz": "application/gzip", ".zst": "application/zstd"}
+
+
+@router.get("/exports/{export_id}", summary="Download an NQL export (signed link)")
+async def download_export(export_id: str, request: Request) -> Response:
+    """The results file behind the 15-minute link the status endpoint hands out."""
+    runtime = _runtime(request)
+    expires = request.query_params.get("expires", "")
+    signature = request.query_params.get("signature", "")
+    if not runtime.platform.check_link(export_id, expires, signature):
+        return _answer(request, 403, {"message": "the link is invalid or has expired"})
+    path = await _run(runtime.platform.export_file, export_id)
+    if path is None:
+        return _answer(request, 404, {"message": "the results file is gone"})
+    return FileResponse(
+        path,
+        media_type=_MEDIA.get(path.suffix, "application/octet-stream"),
+        filename=path.name,
+        headers={"cache-control": "no-store"},
+    )
+
+
+# Enrichment ------------------------------------------------------------------------------------
+
+EnrichmentToken = Annotated[VerifiedToken, Depends(require(ENRICHMENT.permission))]
+
+
+def _enrichment_payload(parsed: enrichment.EnrichmentRequest) -> dict[str, Any]:
+    return {
+        "domain": parsed.domain,
+        "enrichments": [
+            {
+                "identification": [
+                    {"name": e.identification.name, "value": e.identification.value}
+                ],
+                "fields": [{"name": f.name, "value": f.value} for f in e.fields],
+            }
+            for e in parsed.enrichments
+        ],
+        "invalid": len(parsed.errors),
+    }
+
+
+@router.post("/api/v1/enrichment/data/fields", summary="Write enrichment fields")
+async def enrich(request: Request, token: EnrichmentToken) -> Response:
+    body = await _body(request, ENRICHMENT)
+    parsed = enrichment.parse_fields(body)
+    runtime = _runtime(request)
+    if (base := ENRICHMENT.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request, ENRICHMENT, base, body, token, "enrichment", _enrichment_payload(parsed)
+        )
+    applied = await _run(runtime.platform.apply_enrichment, parsed)
+    status, answer = enrichment.decide(applied)
+    await _run(
+        runtime.platform.record,
+        "enrichment",
+        token.client_id,
+        state=str(answer["status"]).upper(),
+        payload=_enrichment_payload(applied),
+        result=answer,
+        target=parsed.domain,
+    )
+    return _answer(request, status, answer)
+
+
+# Campaigns -------------------------------------------------------------------------------------
+
+CampaignsToken = Annotated[VerifiedToken, Depends(require(CAMPAIGNS.permission))]
+
+
+@router.post("/api/v1/euf/campaign/trigger", summary="Trigger a campaign")
+async def trigger_campaign(request: Request, token: CampaignsToken) -> Response:
+    body = await _body(request, CAMPAIGNS)
+    parsed = campaigns.parse_trigger(body)
+    payload = _payload(parsed)
+    runtime = _runtime(request)
+    if (base := CAMPAIGNS.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request, CAMPAIGNS, base, body, token, "campaign", payload, parsed.campaign_nql_id
+        )
+    found = await _run(_find, runtime, "campaign", parsed.campaign_nql_id)
+    if found is None:
+        raise CAMPAIGNS.fail(
+            404, "NOT_FOUND", f"campaignNqlId: no campaign {parsed.campaign_nql_id!r}"
+        )
+    if not found.api_enabled:
+        raise CAMPAIGNS.fail(
+            400,
+            "NOT_API_ENABLED",
+            f"campaignNqlId: campaign {parsed.campaign_nql_id!r} is inactive or not enabled "
+            "for the API",
+        )
+    declared = set(found.data.get("parameters", []))
+    unknown = sorted(set(parsed.parameters) - declared)
+    if unknown:
+        raise CAMPAIGNS.fail(
+            400,
+            "INVALID_PARAMETER",
+            f"parameters: the campaign has no parameter {', '.join(map(repr, unknown[:10]))}",
+        )
+    outcomes = [campaigns.TriggerOutcome(sid, request_id=uuid.uuid4()) for sid in parsed.user_sid]
+    result = campaigns.trigger_response(outcomes)
+    await _run(
+        runtime.platform.record,
+        "campaign",
+        token.client_id,
+        state="SUBMITTED",
+        payload=payload,
+        result=result,
+        target=found.key,
+    )
+    return _answer(request, 200, result)
+
+
+# Spark -----------------------------------------------------------------------------------------
+
+SparkToken = Annotated[VerifiedToken, Depends(require(SPARK.permission))]
+
+
+@router.post("/api/v1/spark/handoff", summary="Hand a conversation over to Spark", status_code=204)
+async def spark_handoff(request: Request, token: SparkToken) -> Response:
+    body = await _body(request, SPARK)
+    handoff = spark.parse_handoff(dict(request.headers), body)
+    payload = {
+        "userPrincipalName": handoff.user_principal_name,
+        "timezone": handoff.timezone.key if handoff.timezone else None,
+        "body": _payload(handoff.body),
+    }
+    runtime = _runtime(request)
+    if (base := SPARK.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request, SPARK, base, body, token, "handoff", payload, handoff.user_principal_name
+        )
+    await _run(
+        runtime.platform.record,
+        "handoff",
+        token.client_id,
+        state="RECEIVED",
+        payload=payload,
+        target=handoff.user_principal_name,
+    )
+    return _answer(request, 204, None)
+
+
+# Data management -------------------------------------------------------------------------------
+
+DataToken = Annotated[VerifiedToken, Depends(require(DATA_MANAGEMENT.permission))]
+
+
+@router.post(
+    "/api/v1/data-management/device/deletions",
+    summary="Schedule device deletions",
+    status_code=202,
+)
+async def delete_devices(request: Request, token: DataToken) -> Response:
+    body = await _body(request, DATA_MANAGEMENT)
+    parsed = devices.parse_deletions(body)
+    payload = _payload(parsed)
+    runtime = _runtime(request)
+    if (base := DATA_MANAGEMENT.upstream(runtime)) is not None:
+        return await _relay_and_record(
+            request, DATA_MANAGEMENT, base, body, token, "device_deletion", payload
+        )
+    outcomes = [
+        devices.DeletionOutcome(d.uid, d.name, devices.initial_status(d)) for d in parsed.devices
+    ]
+    scheduled = [o.uid for o in outcomes if o.status == "SCHEDULED"]
+    removed = await _run(runtime.platform.delete_devices, scheduled)
+    result = devices.deletion_response(outcomes)
+    await _run(
+        runtime.platform.record,
+        "device_deletion",
+        token.client_id,
+        state="COMPLETED",
+        payload=payload,
+        result={**result, "removedFromInventory": removed},
+    )
+    return _answer(request, 202, result)
+
+
+# Installation ----------------------------------------------------------------------------------
+
+
+def install_platform(framework: FastAPI) -> None:
+    """Add the platform routes and the renderers of their errors to ``framework``."""
+
+    @framework.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
+        return _answer(request, exc.status, exc.body)
+
+    @framework.exception_handler(OAuth2Error)
+    async def _oauth_error(request: Request, exc: OAuth2Error) -> Response:
+        # RFC 6750 §3: the challenge says what is wrong; the body repeats it, with the
+        # ``message`` key several families document for their 401/403 bodies.
+        body = {"error": exc.error, "error_description": exc.description, "message": str(exc)}
+        headers = {k.decode(): v.decode() for k, v in exc.headers()}
+        headers["x-request-id"] = _request_id(request)
+        headers["cache-control"] = "no-store"
+        content = json.dumps(body, separators=(",", ":")).encode()
+        return Response(content, status_code=exc.status, media_type=_JSON, headers=headers)
+
+    framework.include_router(router)
+    runtime: Runtime = framework.state.runtime
+    if runtime.settings.bench_echo:
+        framework.add_api_route(
+            "/_bench/workflows", bench_list_workflows, methods=["GET"], include_in_schema=False
+        )

@@ -1,0 +1,1 @@
+"""Resource servers: protecting routes with credgate-issued bearer tokens."""

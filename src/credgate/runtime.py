@@ -1,0 +1,239 @@
+"""Everything one credgate process holds: settings, storage, keys, caches and the endpoints.
+
+Built once per process by :meth:`Runtime.open`; the ASGI app, the CLI and the tests use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+
+from credgate.admins.services import AdminService
+from credgate.apicredentials.services import ApiCredentialService
+from credgate.bootstrap import check_keys, initialise, open_keys
+from credgate.cluster.changes import ChangeFeed
+from credgate.config import Settings
+from credgate.connectors.credentials.services import ConnectorCredentialService
+from credgate.connectors.services import ConnectorService
+from credgate.db import Database, utcnow
+from credgate.metrics import Metrics
+from credgate.oauth.clients import ClientRegistry, database_loader
+from credgate.oauth.revocation import RevocationList
+from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
+from credgate.oauth.rfc7009 import RevocationEndpoint
+from credgate.oauth.rfc7662 import IntrospectionEndpoint
+from credgate.oauth.rfc9068 import AccessTokenVerifier
+from credgate.oauth.throttle import AuthThrottle, DatabaseFailureStore
+from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
+from credgate.security.secrets import SecretHasher
+from credgate.security.vault import Vault
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("credgate.runtime")
+KEY_CHANGE = "signing_key"
+
+
+@dataclass(eq=False)
+class Runtime:
+    settings: Settings
+    db: Database
+    vault: Vault = field(repr=False)
+    hasher: SecretHasher = field(repr=False)
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.feed = ChangeFeed(self.db)
+        self.registry = ClientRegistry(database_loader(self.db))
+        self.revoked = RevocationList()
+        self.revoked.load(self.db)
+        self._keys = self._load_keys()
+        self.feed.subscribe(self.registry.on_change)
+        self.feed.subscribe(self.revoked.on_change)
+        self.feed.subscribe(self._on_key_change)
+        self.failure_store = DatabaseFailureStore(self.db)
+        self.throttle = AuthThrottle(
+            self.failure_store,
+            limit=s.auth_failure_limit,
+            slowdown_after=s.auth_failure_slowdown_after,
+            window=s.auth_failure_window_seconds,
+            lockout=s.auth_lockout_seconds,
+        )
+        self.authenticator = ClientAuthenticator(self.registry, self.hasher, self.throttle)
+        issued = self.metrics.tokens_issued
+        self.token_endpoint = TokenEndpoint(
+            authenticator=self.authenticator,
+            keys=self.keys,
+            issuer=s.issuer,
+            audience=s.audience,
+            ttl=s.token_ttl_seconds,
+            on_issued=lambda _client: issued.inc(),
+            on_error=self.metrics.token_error,
+        )
+        self.verifier = AccessTokenVerifier(
+            self.keys, issuer=s.issuer, audience=s.audience, leeway=s.token_leeway_seconds
+        )
+        self.introspection = IntrospectionEndpoint(
+            authenticator=self.authenticator,
+            verifier=self.verifier,
+            registry=self.registry,
+            revoked=self.revoked,
+        )
+        self.revocation = RevocationEndpoint(
+            db=self.db,
+            authenticator=self.authenticator,
+            verifier=self.verifier,
+            revoked=self.revoked,
+            on_change=self.feed.notify_local,
+        )
+        self.api_credentials = ApiCredentialService(self.db, self.hasher, self.feed.notify_local)
+        self.admins = AdminService(self.db, self.hasher)
+        # Outbound: connector credentials (secrets sealed by the vault) and connector records.
+        self.connector_credentials = ConnectorCredentialService(
+            self.db, self.vault, base_url=s.base_url, on_change=self.feed.notify_local
+        )
+        self.connectors = ConnectorService(self.db)
+        # Outbound runtime: auths, clients, SFTP, connection tests and consent per credential.
+        from credgate.connectors.runtime import OutboundRuntime
+
+        self.connections = OutboundRuntime(self)
+
+        # Protected platform APIs: definitions, requests, inventory and exports.
+        from credgate.platform.definitions import DefinitionService
+        from credgate.platform.services import PlatformService
+
+        self.definitions = DefinitionService(self.db)
+        self.feed.subscribe(self.definitions.on_change)
+        self.platform = PlatformService(
+            self.db, self.definitions, self.hasher, s.data_dir / "exports"
+        )
+
+        # Classic integration methods (SPEC section 6): users, engines, Basic or classic tokens.
+        from credgate.classic.auth import ClassicAuthenticator
+        from credgate.classic.engines import EngineService
+        from credgate.classic.inventory import InventorySource
+        from credgate.users.services import UserService
+
+        self.users = UserService(self.db)
+        self.engines = EngineService(self.db)
+        # NXQL answers from the same inventory as the built-in NQL (enrichment fills it).
+        self.classic_inventory: InventorySource = self.platform
+        self.classic_auth = ClassicAuthenticator(
+            check_password=lambda u, p: anyio.to_thread.run_sync(self.users.check_password, u, p),
+            throttle=self.throttle,
+            verifier=self.verifier,
+            revoked=self.revoked,
+            registry=self.registry,
+            basic_enabled=s.classic_basic_auth,
+        )
+
+        # Outbound connectors: webhooks (queued with the platform request that causes them),
+        # data exporters and the worker that delivers and runs them.
+        from credgate.outbound.setup import open_outbound
+
+        self.outbound = open_outbound(self)
+        self.platform.on_record = self.outbound.webhooks.on_platform_request
+
+    # Construction -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, *, bootstrap: bool = False) -> Runtime:
+        """Open an installation; with ``bootstrap``, run init's idempotent steps first."""
+        db = Database(settings.resolved_database_url)
+        try:
+            if bootstrap:
+                vault, pepper, report = initialise(settings, db)
+                if report.admin_password:
+                    # Printed once, to the console of whoever started the service, never logged.
+                    print(
+                        f"credgate: created administrator {report.admin_username!r} with password "
+                        f"{report.admin_password}  (shown once; change it or set CREDGATE_ADMIN_PASSWORD)",
+                        flush=True,
+                    )
+            else:
+                vault, pepper = open_keys(settings)
+                check_keys(db, vault, pepper)
+            return cls(settings=settings, db=db, vault=vault, hasher=SecretHasher(pepper))
+        except BaseException:
+            db.dispose()
+            raise
+
+    # Signing keys -----------------------------------------------------------------------------
+
+    def _load_keys(self) -> KeySet:
+        with self.db.session() as session:
+            return load_key_set(session, self.vault)
+
+    def keys(self) -> KeySet:
+        return self._keys
+
+    def reload_keys(self) -> None:
+        self._keys = self._load_keys()
+
+    def _on_key_change(self, kind: str, _key: str) -> None:
+        if kind == KEY_CHANGE:
+            self.reload_keys()
+
+    def rotate_keys(self) -> str:
+        from credgate.cluster.changes import publish
+
+        publish_for = dt.timedelta(
+            seconds=self.settings.token_ttl_seconds + self.settings.token_leeway_seconds
+        )
+        with self.db.session() as session:
+            row = rotate_signing_key(session, self.vault, publish_for=publish_for)
+            publish(session, KEY_CHANGE, row.kid)
+            kid = row.kid
+        self.reload_keys()
+        return kid
+
+    def _rotation_due(self) -> bool:
+        days = self.settings.key_rotation_days
+        return bool(days) and utcnow() - self._keys.active.created_at >= dt.timedelta(days=days)
+
+    # Background work --------------------------------------------------------------------------
+
+    def sync_once(self) -> None:
+        """Apply the change log; drop expired keys and revocations; rotate a key when due."""
+        applied = self.feed.poll()
+        if applied:
+            self.metrics.changes_applied.inc(applied)
+        self.metrics.client_cache_loads.set(self.registry.loads)
+        keys = self._keys
+        now = utcnow()
+        if any(k.publish_until is not None and k.publish_until <= now for k in keys.published):
+            self.reload_keys()
+        if self._rotation_due():
+            with contextlib.suppress(Exception):  # another node rotated first (unique generation)
+                self.rotate_keys()
+                log.info("signing key rotated on schedule", extra={"kid": self._keys.active.kid})
+
+    def housekeeping(self) -> None:
+        self.revoked.prune()
+        self.feed.prune()
+        self.failure_store.prune(older_than=max(3600, self.settings.auth_lockout_seconds * 2))
+
+    async def run_sync_loop(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set. Stopping waits for a poll in flight, never cuts it off."""
+        interval = self.settings.sync_interval_seconds
+        last_housekeeping = time.monotonic()
+        while not stop.is_set():
+            try:
+                await anyio.to_thread.run_sync(self.sync_once)
+                if time.monotonic() - last_housekeeping > 300:
+                    last_housekeeping = time.monotonic()
+                    await anyio.to_thread.run_sync(self.housekeeping)
+            except Exception:  # keep syncing through a database hiccup
+                log.exception("change-log sync failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    def close(self) -> None:
+        self.db.dispose()

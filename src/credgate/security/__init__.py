@@ -1,0 +1,1 @@
+"""Secrets, their hashes, the AES-GCM vault and the token-signing keys."""

@@ -1,0 +1,345 @@
+"""Master-key rotation: add a key version, re-encrypt every sealed value under it, retire the old.
+
+Every vault ciphertext in the database is listed in :data:`SEALED_COLUMNS` (a feature that seals
+a new column adds it there). :func:`reencrypt_all` walks them in batches, one transaction per
+batch, and rewrites each value that is not yet under the current key version. The update of a
+row only applies if the row still holds the ciphertext that was read, so a value changed by a
+running node in the meantime is never overwritten with an older one.
+
+Once nothing is sealed under an older version, :func:`retire_old_versions` drops the older
+versions' check markers (see :mod:`credgate.bootstrap`), and the older keys may be removed from
+the key source: credgate then starts without them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import CursorResult, Table, and_, delete, select, update
+
+from credgate.bootstrap import (
+    _VAULT_CHECK,
+    _VAULT_MARKER,
+    BootstrapError,
+    check_keys,
+    master_key_path,
+    open_keys,
+)
+from credgate.cluster.models import MetaEntry
+from credgate.config import Settings
+from credgate.connectors.consent import ConnectorConsent, consent_context
+from credgate.connectors.credentials.models import ConnectorCredentialSecret, secret_context
+from credgate.db import Database
+from credgate.outbound.models import WebhookSecret, signing_secret_context
+from credgate.security.models import SigningKey
+from credgate.security.vault import (
+    Vault,
+    VaultError,
+    format_master_keys,
+    new_master_key,
+    parse_master_keys,
+)
+
+__all__ = [
+    "SEALED_COLUMNS",
+    "KeyProposal",
+    "ReencryptReport",
+    "RotationError",
+    "SealedColumn",
+    "add_key_version",
+    "count_outdated",
+    "keys_from_environment",
+    "propose_key",
+    "reencrypt_all",
+    "reencrypt_installation",
+    "retire_old_versions",
+    "rotate_key_file",
+    "versions_in_use",
+    "write_key_file",
+]
+
+
+class RotationError(Exception):
+    """Re-encryption stopped; the message names the record (never its value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SealedColumn:
+    """A column that holds vault ciphertexts, and how to rebuild each value's context."""
+
+    label: str
+    table: Table
+    keys: tuple[str, ...]
+    column: str
+    context: Callable[[Mapping[str, Any]], str]
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+SEALED_COLUMNS: tuple[SealedColumn, ...] = (
+    SealedColumn(
+        "signing key",
+        _table(SigningKey),
+        ("kid",),
+        "private_key",
+        lambda k: f"signing_key:{k['kid']}",
+    ),
+    SealedColumn(
+        "connector credential secret",
+        _table(ConnectorCredentialSecret),
+        ("credential_id", "field"),
+        "ciphertext",
+        lambda k: secret_context(str(k["credential_id"]), str(k["field"])),
+    ),
+    SealedColumn(
+        "webhook signing secret",
+        _table(WebhookSecret),
+        ("webhook_id",),
+        "ciphertext",
+        lambda k: signing_secret_context(str(k["webhook_id"])),
+    ),
+    SealedColumn(
+        "pending connector consent",
+        _table(ConnectorConsent),
+        ("credential_id",),
+        "sealed",
+        lambda k: consent_context(str(k["credential_id"])),
+    ),
+)
+
+
+@dataclass
+class ReencryptReport:
+    """What a run did: values rewritten, and values left under older versions (by version)."""
+
+    current_version: int
+    reencrypted: int = 0
+    remaining: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.remaining
+
+
+def _prefix(version: int) -> str:
+    return f"v1.{version}."
+
+
+def versions_in_use(db: Database) -> dict[int, int]:
+    """How many sealed values each key version holds (check markers not counted)."""
+    counts: Counter[int] = Counter()
+    with db.session() as session:
+        for sealed in SEALED_COLUMNS:
+            for (value,) in session.execute(select(sealed.table.c[sealed.column])):
+                try:
+                    counts[Vault.key_version(value)] += 1
+                except VaultError:
+                    counts[0] += 1  # not a vault value at all: reported as version 0
+    return dict(sorted(counts.items()))
+
+
+def count_outdated(db: Database, vault: Vault) -> int:
+    """Sealed values not under the vault's current key version."""
+    return sum(n for v, n in versions_in_use(db).items() if v != vault.current_version)
+
+
+def reencrypt_all(
+    db: Database,
+    vault: Vault,
+    *,
+    batch_size: int = 200,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReencryptReport:
+    """Rewrite every sealed value under ``vault.current_version``, ``batch_size`` per commit.
+
+    ``on_progress(n)`` is called after each batch with the number of values it handled.
+    Raises :class:`RotationError` when a value cannot be decrypted with the keys in hand.
+    """
+    report = ReencryptReport(current_version=vault.current_version)
+    prefix = _prefix(vault.current_version)
+    for sealed in SEALED_COLUMNS:
+        table, column = sealed.table, sealed.table.c[sealed.column]
+        key_columns = [table.c[name] for name in sealed.keys]
+        while True:
+            with db.session() as session:
+                rows = session.execute(
+                    select(*key_columns, column)
+                    .where(~column.startswith(prefix))
+                    .order_by(*key_columns)
+                    .limit(batch_size)
+                ).all()
+                if not rows:
+                    break
+                rewritten = 0
+                for row in rows:
+                    keys = dict(zip(sealed.keys, row[:-1], strict=True))
+                    old = row[-1]
+                    try:
+                        new = vault.reencrypt(old, context=sealed.context(keys))
+                    except VaultError as exc:
+                        where = ", ".join(f"{k}={v}" for k, v in keys.items())
+                        raise RotationError(
+                            f"{sealed.label} ({where}) cannot be decrypted with the master keys "
+                            f"in hand: {exc}"
+                        ) from None
+                    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                        update(table)
+                        .where(and_(*(c == keys[c.name] for c in key_columns)), column == old)
+                        .values({sealed.column: new})
+                    )
+                    rewritten += result.rowcount
+            report.reencrypted += rewritten
+            if on_progress is not None:
+                on_progress(len(rows))
+            if rewritten == 0:
+                break  # what is left keeps changing under us; reported as remaining
+    report.remaining = {v: n for v, n in versions_in_use(db).items() if v != vault.current_version}
+    return report
+
+
+def retire_old_versions(db: Database, vault: Vault) -> list[int]:
+    """Make the check marker of the current version the only one, if nothing older is in use.
+
+    Returns the versions still in use by sealed values other than the current one (empty when
+    the older keys may now be removed from the key source).
+    """
+    still_used = [v for v in versions_in_use(db) if v != vault.current_version]
+    with db.session() as session:
+        current = f"{_VAULT_CHECK}:{vault.current_version}"
+        if session.get(MetaEntry, current) is None:
+            session.add(
+                MetaEntry(key=current, value=vault.encrypt(_VAULT_MARKER, context=_VAULT_CHECK))
+            )
+        if not still_used:
+            session.execute(
+                delete(MetaEntry).where(
+                    MetaEntry.key.startswith(f"{_VAULT_CHECK}:"), MetaEntry.key != current
+                )
+            )
+    return still_used
+
+
+def add_key_version(keys: Mapping[int, bytes]) -> tuple[int, dict[int, bytes]]:
+    """A new random AES-256 key as the next version, with the given ones kept for decryption."""
+    version = max(keys, default=0) + 1
+    return version, {**keys, version: new_master_key()}
+
+
+def write_key_file(path: Path, keys: Mapping[int, bytes]) -> None:
+    """Replace the key file atomically (owner-only), so a crash leaves the old or the new one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(format_master_keys(keys) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+# The operator's commands -----------------------------------------------------------------------
+
+
+def keys_from_environment(settings: Settings) -> bool:
+    """Whether the master keys come from ``CREDGATE_MASTER_KEY`` (else from the key file)."""
+    return settings.master_key is not None
+
+
+def _open_checked(settings: Settings, db: Database) -> tuple[Vault, bytes]:
+    """The keys in hand, checked against the database's markers (a wrong key stops here)."""
+    vault, pepper = open_keys(settings)
+    check_keys(db, vault, pepper)
+    return vault, pepper
+
+
+def reencrypt_installation(
+    settings: Settings,
+    db: Database,
+    *,
+    drop_old: bool = False,
+    batch_size: int = 200,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ReencryptReport:
+    """Re-encrypt everything under the newest key version in hand; retire older markers.
+
+    With ``drop_old`` and keys from the key file, the file keeps only the newest version once
+    nothing uses the older ones. (Keys from the environment are the operator's to edit.)
+    """
+    vault, _pepper = _open_checked(settings, db)
+    if on_start is not None:
+        on_start(count_outdated(db, vault))
+    report = reencrypt_all(db, vault, batch_size=batch_size, on_progress=on_progress)
+    still_used = retire_old_versions(db, vault)
+    report.remaining = {v: n for v, n in report.remaining.items() if v in still_used}
+    if drop_old and not still_used and not keys_from_environment(settings):
+        path = master_key_path(settings)
+        keys = parse_master_keys(path.read_text(encoding="utf-8"))
+        write_key_file(path, {vault.current_version: keys[vault.current_version]})
+    return report
+
+
+def rotate_key_file(
+    settings: Settings,
+    db: Database,
+    *,
+    drop_old: bool = False,
+    batch_size: int = 200,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[int, ReencryptReport]:
+    """Append a new key version to the key file, then re-encrypt everything under it.
+
+    The file is written before any value is re-encrypted and keeps the older versions, so an
+    interruption leaves an installation that starts and reads everything; running
+    :func:`reencrypt_installation` finishes the work.
+    """
+    if keys_from_environment(settings):
+        raise BootstrapError(
+            "the master keys come from CREDGATE_MASTER_KEY; use propose_key and set the new value"
+        )
+    vault, _pepper = _open_checked(settings, db)
+    path = master_key_path(settings)
+    keys = parse_master_keys(path.read_text(encoding="utf-8"))
+    if set(keys) != set(vault.versions):  # pragma: no cover - open_keys read this very file
+        raise BootstrapError(f"{path} changed while rotating; run the command again")
+    version, new_keys = add_key_version(keys)
+    write_key_file(path, new_keys)
+    report = reencrypt_installation(
+        settings,
+        db,
+        drop_old=drop_old,
+        batch_size=batch_size,
+        on_start=on_start,
+        on_progress=on_progress,
+    )
+    return version, report
+
+
+@dataclass(frozen=True)
+class KeyProposal:
+    """A new ``CREDGATE_MASTER_KEY`` value: the new version first, the older ones kept."""
+
+    version: int
+    value: str = field(repr=False)
+
+
+def propose_key(settings: Settings, db: Database) -> KeyProposal:
+    """For keys from the environment: the value to set (nothing is changed anywhere)."""
+    if settings.master_key is None:
+        raise BootstrapError("the master keys come from the key file; rotate it in place")
+    _open_checked(settings, db)  # a wrong key in hand stops here, before anything is proposed
+    keys = parse_master_keys(settings.master_key.get_secret_value())
+    version, new_keys = add_key_version(keys)
+    return KeyProposal(version=version, value=format_master_keys(new_keys))

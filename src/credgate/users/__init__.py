@@ -1,0 +1,1 @@
+"""Classic user accounts and their profiles (SPEC section 6)."""

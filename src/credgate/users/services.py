@@ -1,0 +1,196 @@
+"""Classic users and profiles: create, list, delete, and check a password.
+
+Passwords are hashed with argon2id (:mod:`credgate.security.passwords`). Every change appends an
+audit entry that names the fields, never a password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credgate.audit.services import Actor, record
+from credgate.db import Database
+from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.security.passwords import hash_password, needs_rehash, verify_password
+from credgate.users.models import DATA_PRIVACY_LEVELS, Profile, User
+
+__all__ = ["ClassicUser", "ProfileView", "UserService", "UserView"]
+
+MIN_PASSWORD = 12
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    id: int
+    name: str
+    data_privacy: str
+    finder_access: bool
+
+    @property
+    def may_use_classic_apis(self) -> bool:
+        """Data privacy "none" (full access) and Finder access: the documented condition."""
+        return self.data_privacy == "none" and self.finder_access
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "data_privacy": self.data_privacy,
+            "finder_access": self.finder_access,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: int
+    username: str
+    profile: ProfileView
+    disabled: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "profile": self.profile.name,
+            "disabled": self.disabled,
+        }
+
+
+ClassicUser = UserView
+"""A user whose password was just checked."""
+
+
+def _profile_view(row: Profile) -> ProfileView:
+    return ProfileView(row.id, row.name, row.data_privacy, row.finder_access)
+
+
+def _user_view(row: User) -> UserView:
+    return UserView(row.id, row.username, _profile_view(row.profile), row.disabled)
+
+
+def _check_name(field: str, value: str, errors: list[FieldError]) -> str:
+    clean = value.strip()
+    if not clean or len(clean) > 100:
+        errors.append(FieldError(field, "must be 1 to 100 characters"))
+    elif ":" in clean and field == "username":
+        errors.append(FieldError(field, "must not contain ':' (HTTP Basic separates on it)"))
+    return clean
+
+
+class UserService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # Profiles ---------------------------------------------------------------------------------
+
+    def create_profile(
+        self, name: str, *, data_privacy: str, finder_access: bool, actor: Actor
+    ) -> ProfileView:
+        errors: list[FieldError] = []
+        clean = _check_name("name", name, errors)
+        if data_privacy not in DATA_PRIVACY_LEVELS:
+            errors.append(
+                FieldError(
+                    "data_privacy",
+                    f"{data_privacy!r} is not one of: {', '.join(DATA_PRIVACY_LEVELS)}",
+                )
+            )
+        if errors:
+            raise InvalidInputError(errors)
+        with self._db.session() as session:
+            if session.scalar(select(Profile.id).where(Profile.name == clean)) is not None:
+                raise ConflictError("name", f"a profile named {clean!r} already exists")
+            row = Profile(name=clean, data_privacy=data_privacy, finder_access=finder_access)
+            session.add(row)
+            session.flush()
+            record(
+                session,
+                actor,
+                "profile.create",
+                "profile",
+                clean,
+                ["name", "data_privacy", "finder_access"],
+            )
+            return _profile_view(row)
+
+    def list_profiles(self) -> list[ProfileView]:
+        with self._db.session() as session:
+            rows = session.scalars(select(Profile).order_by(Profile.name)).all()
+            return [_profile_view(r) for r in rows]
+
+    def delete_profile(self, name: str, *, actor: Actor) -> None:
+        with self._db.session() as session:
+            row = self._profile(session, name)
+            if session.scalar(select(User.id).where(User.profile_id == row.id).limit(1)):
+                raise ConflictError("name", f"the profile {name!r} is still given to users")
+            session.delete(row)
+            record(session, actor, "profile.delete", "profile", name)
+
+    @staticmethod
+    def _profile(session: Session, name: str) -> Profile:
+        row = session.scalar(select(Profile).where(Profile.name == name))
+        if row is None:
+            raise NotFoundError(f"no profile named {name!r}")
+        return row
+
+    # Users ------------------------------------------------------------------------------------
+
+    def create_user(self, username: str, password: str, *, profile: str, actor: Actor) -> UserView:
+        errors: list[FieldError] = []
+        clean = _check_name("username", username, errors)
+        if len(password) < MIN_PASSWORD:
+            errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
+        if errors:
+            raise InvalidInputError(errors)
+        with self._db.session() as session:
+            found = session.scalar(select(Profile).where(Profile.name == profile))
+            if found is None:
+                raise InvalidInputError([FieldError("profile", f"no profile named {profile!r}")])
+            if session.scalar(select(User.id).where(User.username == clean)) is not None:
+                raise ConflictError("username", f"a user named {clean!r} already exists")
+            row = User(username=clean, password_hash=hash_password(password), profile=found)
+            session.add(row)
+            session.flush()
+            record(
+                session, actor, "user.create", "user", clean, ["username", "password", "profile"]
+            )
+            return _user_view(row)
+
+    def list_users(self) -> list[UserView]:
+        with self._db.session() as session:
+            rows = session.scalars(select(User).order_by(User.username)).all()
+            return [_user_view(r) for r in rows]
+
+    def get_user(self, username: str) -> UserView:
+        with self._db.session() as session:
+            return _user_view(self._user(session, username))
+
+    def delete_user(self, username: str, *, actor: Actor) -> None:
+        with self._db.session() as session:
+            session.delete(self._user(session, username))
+            record(session, actor, "user.delete", "user", username)
+
+    @staticmethod
+    def _user(session: Session, username: str) -> User:
+        row = session.scalar(select(User).where(User.username == username))
+        if row is None:
+            raise NotFoundError(f"no user named {username!r}")
+        return row
+
+    def check_password(self, username: str, password: str) -> UserView | None:
+        """The user when the password is right and the account enabled, else None.
+
+        An unknown user costs the same argon2 verification as a known one.
+        """
+        with self._db.session() as session:
+            row = session.scalar(select(User).where(User.username == username))
+            ok = verify_password(password, row.password_hash if row else None)
+            if not ok or row is None or row.disabled:
+                return None
+            if needs_rehash(row.password_hash):
+                row.password_hash = hash_password(password)
+            return _user_view(row)

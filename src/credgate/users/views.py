@@ -1,0 +1,85 @@
+"""Admin REST API for classic users and profiles. Thin: parse, call the service, shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+
+router = APIRouter(prefix="/admin/api/v1", tags=["Classic users"])
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    data_privacy: Literal["none", "partial", "full"]
+    finder_access: bool = False
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
+    profile: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+@router.get("/profiles", summary="List profiles")
+def list_profiles(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [p.as_dict() for p in runtime.users.list_profiles()]
+    return {"total": len(items), "items": items}
+
+
+@router.post("/profiles", status_code=201, summary="Create a profile")
+def create_profile(
+    body: ProfileIn, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    return runtime.users.create_profile(
+        body.name,
+        data_privacy=body.data_privacy,
+        finder_access=body.finder_access,
+        actor=admin_actor(request, runtime, admin),
+    ).as_dict()
+
+
+@router.delete("/profiles/{name}", status_code=204, summary="Delete a profile no user has")
+def delete_profile(
+    name: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    runtime.users.delete_profile(name, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)
+
+
+@router.get("/users", summary="List classic users")
+def list_users(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [u.as_dict() for u in runtime.users.list_users()]
+    return {"total": len(items), "items": items}
+
+
+@router.post("/users", status_code=201, summary="Create a classic user")
+def create_user(
+    body: UserIn, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    return runtime.users.create_user(
+        body.username,
+        body.password,
+        profile=body.profile,
+        actor=admin_actor(request, runtime, admin),
+    ).as_dict()
+
+
+@router.get("/users/{username}", summary="Show a classic user")
+def get_user(username: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return runtime.users.get_user(username).as_dict()
+
+
+@router.delete("/users/{username}", status_code=204, summary="Delete a classic user")
+def delete_user(
+    username: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    runtime.users.delete_user(username, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)

@@ -1,0 +1,143 @@
+"""The admin REST API application: error rendering and the administrator dependency.
+
+Every error answers JSON ``{"error": code, "message": text, "errors": [{"field", "message"}]}``
+and names the field at fault; a request never gets a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credgate.admins.services import AdminIdentity
+from credgate.audit.services import Actor
+from credgate.errors import CredgateError
+from credgate.runtime import Runtime
+
+__all__ = ["CurrentAdmin", "RuntimeDep", "admin_actor", "client_address", "install_error_handlers"]
+
+SESSION_COOKIE = "credgate_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str:
+    peer = request.client.host if request.client else ""
+    if peer in trusted_proxies:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in trusted_proxies:
+                return hop
+    return peer
+
+
+def require_admin(request: Request, runtime: RuntimeDep) -> AdminIdentity:
+    """An admin API token (``Authorization: Bearer cgat_…``) or a session cookie.
+
+    A session also needs the ``X-CSRF-Token`` header on every state-changing request: a cookie
+    is sent by the browser on its own, the header only by credgate's own pages.
+    """
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        identity = runtime.admins.check_token(value.strip())
+        if identity is None:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "the admin API token is invalid or expired",
+                {"WWW-Authenticate": 'Bearer realm="credgate-admin"'},
+            )
+        return identity
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        identity = runtime.admins.check_session(session_id)
+        if identity is not None:
+            if request.method not in _SAFE and not runtime.admins.check_csrf(
+                identity, request.headers.get(CSRF_HEADER)
+            ):
+                raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header")
+            return identity
+    raise ApiError(
+        401,
+        "unauthenticated",
+        "sign in, or send an admin API token as a Bearer token",
+        {"WWW-Authenticate": 'Bearer realm="credgate-admin"'},
+    )
+
+
+CurrentAdmin = Annotated[AdminIdentity, Depends(require_admin)]
+
+
+def admin_actor(request: Request, runtime: Runtime, admin: AdminIdentity) -> Actor:
+    return Actor(
+        name=admin.username, source=client_address(request, runtime.settings.trusted_proxies)
+    )
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CredgateError)
+    async def _credgate(_request: Request, exc: CredgateError) -> JSONResponse:
+        errors = [e.as_dict() for e in getattr(exc, "errors", [])] or None
+        return _error(exc.status, exc.code, str(exc), errors)
+
+    @app.exception_handler(ApiError)
+    async def _api(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for item in exc.errors():
+            message = str(item.get("msg", "is not valid"))
+            field = _field_name(tuple(item.get("loc", ())))
+            if item.get("type") == "json_invalid":
+                # its location holds a character offset, not a field: the body is at fault
+                message, field = "the body is not valid JSON", "body"
+            errors.append({"field": field, "message": message})
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return _error(422, "invalid_input", summary, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))

@@ -1,0 +1,290 @@
+"""Plumbing of the administration pages: templates, browser sessions, CSRF and headers.
+
+Browser sessions reuse the admin accounts (``runtime.admins``): the session id lives in an
+``HttpOnly`` cookie, ``SameSite=Lax``, ``Secure`` when the base URL is https. Every form carries
+a CSRF token in a hidden field, checked against the hash kept with the session
+(``runtime.admins.check_csrf``); only the hash is stored, so the page reads the plaintext token
+from a second ``HttpOnly`` cookie set at sign-in. A cross-site page can neither read that cookie
+nor the token in a form, so it cannot forge a post (OWASP "synchronizer token" pattern). The
+sign-in form, before any session exists, uses a double-submit cookie instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.staticfiles import StaticFiles
+
+from credgate.admins.services import AdminIdentity
+from credgate.audit.services import Actor
+from credgate.db import utcnow
+from credgate.runtime import Runtime
+from credgate.web.api import SESSION_COOKIE, client_address
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "LOGIN_CSRF_COOKIE",
+    "MAX_FORM_BYTES",
+    "PREFIX",
+    "CsrfRefused",
+    "FormTooLarge",
+    "LoginRequired",
+    "UiSession",
+    "age",
+    "form_list",
+    "form_text",
+    "install_page_handlers",
+    "read_form",
+    "redirect",
+    "render",
+    "require_post",
+    "require_session",
+    "runtime_of",
+    "ui_actor",
+]
+
+PREFIX = "/admin"
+CSRF_COOKIE = "credgate_csrf"
+LOGIN_CSRF_COOKIE = "credgate_login_csrf"
+CSRF_FIELD = "csrf_token"
+#: No administration form comes near this (the longest field, a host key, is 8 KiB).
+MAX_FORM_BYTES = 256 * 1024
+_HERE = Path(__file__).parent
+
+# No inline script or style anywhere: the policy forbids them, so injected markup cannot run.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Pages may show secrets once and always show administrative data: never keep them.
+    "Cache-Control": "no-store",
+}
+
+
+def _age(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    if value is None:
+        return ""
+    seconds = int(((now or utcnow()) - value).total_seconds())
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "just now"  # pragma: no cover
+
+
+age = _age
+
+
+def _ago(value: dt.datetime | None) -> str:
+    text = _age(value)
+    return text if text in ("", "just now") else f"{text} ago"
+
+
+def _datetime(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["age"] = _age
+_env.filters["ago"] = _ago
+_env.filters["datetime"] = _datetime
+_env.globals["prefix"] = PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class UiSession:
+    admin: AdminIdentity
+    csrf_token: str
+
+
+class LoginRequired(Exception):
+    """No valid session: the page answers with a redirect to the sign-in form."""
+
+
+class FormTooLarge(Exception):
+    """A form body over :data:`MAX_FORM_BYTES`: refused with 413 before it is parsed."""
+
+
+class CsrfRefused(Exception):
+    """A post without the right CSRF token: refused with 403, nothing changed."""
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def secure_cookies(runtime: Runtime) -> bool:
+    return runtime.settings.base_url.startswith("https://")
+
+
+async def current_session(request: Request) -> UiSession | None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    runtime = runtime_of(request)
+    identity = await anyio.to_thread.run_sync(runtime.admins.check_session, session_id)
+    csrf = request.cookies.get(CSRF_COOKIE, "")
+    # A session opened elsewhere (the REST API's sign-in) has no token for these forms: sign in
+    # here again rather than render forms that would all be refused.
+    if identity is None or not runtime.admins.check_csrf(identity, csrf):
+        return None
+    return UiSession(identity, csrf)
+
+
+async def require_session(request: Request) -> UiSession:
+    session = await current_session(request)
+    if session is None:
+        raise LoginRequired
+    return session
+
+
+async def read_form(request: Request) -> FormData:
+    """The posted form, refused unread when its body is larger than :data:`MAX_FORM_BYTES`."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormTooLarge
+    request._body = body  # starlette's cache: request.form() parses what was read here
+    return await request.form()
+
+
+async def require_post(request: Request) -> tuple[UiSession, FormData]:
+    """A signed-in administrator's form, with its CSRF token checked."""
+    session = await require_session(request)
+    form = await read_form(request)
+    token = form.get(CSRF_FIELD)
+    if not isinstance(token, str) or not runtime_of(request).admins.check_csrf(
+        session.admin, token
+    ):
+        raise CsrfRefused
+    return session, form
+
+
+def check_login_csrf(request: Request, form: FormData) -> None:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    sent = form.get(CSRF_FIELD)
+    if not cookie or not isinstance(sent, str) or not hmac.compare_digest(cookie, sent):
+        raise CsrfRefused
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def ui_actor(request: Request, session: UiSession) -> Actor:
+    runtime = runtime_of(request)
+    return Actor(
+        name=session.admin.username,
+        source=client_address(request, runtime.settings.trusted_proxies),
+    )
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def form_list(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str)]
+
+
+def render(
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    session: UiSession | None = None,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    values: dict[str, Any] = {
+        "admin": session.admin.username if session else None,
+        "csrf_token": session.csrf_token if session else "",
+        "errors": [],
+        "notice": "",
+        "nav": "",
+        **context,
+    }
+    body = _env.get_template(template).render(values)
+    return HTMLResponse(body, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})})
+
+
+def redirect(path: str) -> RedirectResponse:
+    """303 See Other after a successful post, so a reload does not post again."""
+    return RedirectResponse(path, status_code=303, headers=_SECURITY_HEADERS)
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Service or validation errors as the error box lists them (``field`` and ``message``)."""
+    return [
+        {
+            "field": str(e.field),
+            "message": str(e.message),
+            "label": str(e.field).replace("_", " ").capitalize() or "Form",
+            "input": f"f-{e.field}",
+        }
+        for e in errors
+    ]
+
+
+def install_page_handlers(framework: FastAPI) -> None:
+    """The exception handlers and the static files of the pages."""
+
+    @framework.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        response = redirect(f"{PREFIX}/login")
+        if request.method == "GET":
+            response.headers["location"] = f"{PREFIX}/login?next={request.url.path}"
+        return response
+
+    @framework.exception_handler(CsrfRefused)
+    async def _csrf(_request: Request, _exc: CsrfRefused) -> Response:
+        return render(
+            "error.html",
+            {
+                "title": "Request refused",
+                "message": "The form was missing its security token or the token was wrong "
+                "(a form from another site, or an old page). Nothing was changed. Reload the "
+                "page and try again.",
+            },
+            status=403,
+        )
+
+    @framework.exception_handler(FormTooLarge)
+    async def _too_large(_request: Request, _exc: FormTooLarge) -> Response:
+        return render(
+            "error.html",
+            {
+                "title": "Form too large",
+                "message": f"A form may hold at most {MAX_FORM_BYTES // 1024} KiB. Nothing "
+                "was changed.",
+            },
+            status=413,
+        )
+
+    framework.mount(f"{PREFIX}/static", StaticFiles(directory=_HERE / "static"), name="ui-static")

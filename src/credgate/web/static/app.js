@@ -1,0 +1,144 @@
+// credgate administration: copy buttons, confirmation dialogs, the one-time secret modal,
+// and connector-credential fields that follow the chosen protocol and authorization type.
+"use strict";
+
+(function () {
+  function copyFrom(button) {
+    var target = document.querySelector(button.getAttribute("data-copy"));
+    if (!target) { return; }
+    var label = button.querySelector("span");
+    var done = function () {
+      if (label) {
+        label.textContent = "Copied";
+        window.setTimeout(function () { label.textContent = "Copy"; }, 2000);
+      }
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(target.value).then(done, function () {
+        target.select(); document.execCommand("copy"); done();
+      });
+    } else {
+      target.select();
+      document.execCommand("copy");
+      done();
+    }
+  }
+
+  function setupCopy() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () { copyFrom(button); });
+    });
+  }
+
+  // A form with data-confirm asks first, in an accessible <dialog>.
+  function setupConfirm() {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") { return; }
+    var message = document.getElementById("confirm-message");
+    var ok = document.getElementById("confirm-ok");
+    var pending = null;
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        pending = form;
+        message.textContent = form.getAttribute("data-confirm");
+        ok.textContent = form.getAttribute("data-confirm-label") || "Delete";
+        ok.className = "button " + (form.getAttribute("data-confirm-label") ? "primary" : "danger");
+        dialog.returnValue = "";
+        dialog.showModal();
+      });
+    });
+    dialog.addEventListener("close", function () {
+      if (dialog.returnValue === "confirm" && pending) {
+        var form = pending;
+        pending = null;
+        HTMLFormElement.prototype.submit.call(form);
+      } else {
+        pending = null;
+      }
+    });
+  }
+
+  // The one-time secret: opened as a modal; the address bar no longer names the post, so a
+  // reload fetches the list again and the secret is gone for good.
+  function setupSecretDialog() {
+    var dialog = document.querySelector("dialog[data-show-modal]");
+    if (!dialog) { return; }
+    var url = dialog.getAttribute("data-replace-url");
+    if (url && window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", url);
+    }
+    // Rendered open, so that the secret shows even without script; made modal here. Removing
+    // the attribute (rather than close()) fires no close event, which would discard the secret.
+    if (typeof dialog.showModal === "function") {
+      dialog.removeAttribute("open");
+      dialog.showModal();
+    }
+    dialog.addEventListener("close", function () {
+      dialog.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      dialog.remove();
+    });
+  }
+
+  // Connector credentials: show the fields of the chosen protocol and authorization type,
+  // disable the hidden ones so that they are not sent.
+  function setupConnectorForm() {
+    var form = document.getElementById("connector-form");
+    if (!form) { return; }
+    var protocol = document.getElementById("f-protocol");
+    var authType = document.getElementById("f-auth_type");
+    var options = JSON.parse(authType.getAttribute("data-options"));
+    var urlLabel = form.querySelector("label[for=f-url]");
+
+    function fillTypes() {
+      var wanted = options[protocol.value] || [];
+      var previous = authType.value;
+      var keep = wanted.some(function (o) { return o[0] === previous; });
+      authType.innerHTML = "";
+      wanted.forEach(function (o) {
+        var option = document.createElement("option");
+        option.value = o[0];
+        option.textContent = o[1];
+        authType.appendChild(option);
+      });
+      authType.value = keep ? previous : (wanted.length ? wanted[0][0] : "");
+    }
+
+    function update() {
+      var current = protocol.value + ":" + authType.value;
+      form.querySelectorAll("[data-shown-by]").forEach(function (block) {
+        var shown = block.getAttribute("data-shown-by").split(" ").indexOf(current) !== -1;
+        block.hidden = !shown;
+        block.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (input) {
+          input.disabled = !shown;
+        });
+      });
+      form.querySelectorAll("[data-for-protocol]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-for-protocol") !== protocol.value;
+      });
+      form.querySelectorAll("[data-for-type]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-for-type") !== current;
+      });
+      urlLabel.textContent = protocol.value === "SFTP" ? "Hostname" : "URL";
+      var prefix = document.getElementById("f-header_prefix");
+      if (prefix && current === "HTTPS:BEARER" && !prefix.value) { prefix.value = "Bearer"; }
+    }
+
+    protocol.addEventListener("change", function () { fillTypes(); update(); });
+    authType.addEventListener("change", update);
+    update();
+  }
+
+  function focusErrors() {
+    var box = document.getElementById("error-box");
+    if (box) { box.focus(); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupCopy();
+    setupConfirm();
+    setupSecretDialog();
+    setupConnectorForm();
+    focusErrors();
+  });
+})();

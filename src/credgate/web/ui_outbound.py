@@ -1,0 +1,610 @@
+"""Administration → Webhooks, the delivery log and data exporters (SPEC §7).
+
+Thin views over ``runtime.outbound``: the form is shaped into the admin REST body the services
+accept (:class:`credgate.outbound.webhooks.WebhookIn`, :class:`credgate.outbound.exporters.ExporterIn`),
+and every :class:`InvalidInputError` or :class:`ConflictError` they raise is shown in the error
+box, naming the field, with what was typed kept. A generated signing secret is shown once, on
+the answer to the form, with ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.outbound.events import EVENT_TYPES
+from credgate.outbound.webhooks import METHODS
+from credgate.web.pages import (
+    PREFIX,
+    UiSession,
+    field_errors,
+    form_list,
+    form_text,
+    redirect,
+    render,
+    require_post,
+    require_session,
+    runtime_of,
+    ui_actor,
+)
+
+__all__ = ["FORMATS", "SCHEDULES", "exporter_body", "parse_lines", "router", "webhook_body"]
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+FORMATS = (("csv", "CSV"), ("jsonl", "JSON lines"))
+SCHEDULES = (("hourly", "Hourly"), ("daily", "Daily"), ("weekly", "Weekly"))
+BODIES = (
+    ("json_lines", "JSON lines"),
+    ("json_array", "A JSON array"),
+    ("json_object", "A JSON object holding the array"),
+)
+_DELIVERY_LIMIT = 200
+_FIELD_MAX = 65536
+_WEBHOOK_FIELDS = ("name", "credential", "method", "resource", "headers", "payload_template")
+_EXPORTER_FIELDS = (
+    "name",
+    "query_id",
+    "parameters",
+    "format",
+    "credential",
+    "directory",
+    "file_pattern",
+    "path",
+    "body",
+    "array_key",
+    "schedule",
+)
+_LABELS = {
+    "name": "Name",
+    "credential": "Connector credential",
+    "method": "Method",
+    "resource": "Resource path",
+    "headers": "Headers",
+    "payload_template": "Payload template",
+    "triggers": "Trigger events",
+    "signing_secret": "Signing secret",
+    "enabled": "Enabled",
+    "query_id": "Saved query",
+    "parameters": "Query parameters",
+    "format": "Format",
+    "directory": "Directory",
+    "file_pattern": "File name pattern",
+    "path": "Resource path",
+    "body": "Body shape",
+    "array_key": "Array key",
+    "schedule": "Schedule",
+    "event": "Test event",
+    "body.": "Form",
+}
+_NOTICES = {
+    "created": "Saved.",
+    "updated": "Saved.",
+    "deleted": "Deleted.",
+    "replayed": "The delivery is queued again; the worker sends it shortly.",
+}
+
+
+def parse_lines(text: str, separator: str, field: str) -> tuple[dict[str, str], list[FieldError]]:
+    """``Name<separator>value`` per line as a mapping; a line without the separator is an error."""
+    found: dict[str, str] = {}
+    problems: list[FieldError] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(separator)
+        if not sep or not name.strip():
+            problems.append(FieldError(field, f"line {number} is not 'name{separator} value'"))
+            continue
+        found[name.strip()] = value.strip()
+    return found, problems
+
+
+def _boxed(errors: list[FieldError]) -> list[dict[str, str]]:
+    boxed = []
+    for e in field_errors(errors):
+        top = e["field"].split(".", 1)[0]
+        e["label"] = _LABELS.get(top, e["field"]) + (
+            f" ({e['field'].split('.', 1)[1]})" if "." in e["field"] else ""
+        )
+        e["input"] = f"f-{top}"
+        boxed.append(e)
+    return boxed
+
+
+def _too_long(values: dict[str, Any]) -> list[FieldError]:
+    return [
+        FieldError(k, f"must be at most {_FIELD_MAX} characters")
+        for k, v in values.items()
+        if isinstance(v, str) and len(v) > _FIELD_MAX
+    ]
+
+
+def _outbound(request: Request) -> Any:
+    return getattr(runtime_of(request), "outbound", None)
+
+
+def _credentials(request: Request) -> list[Any]:
+    store = getattr(runtime_of(request), "connector_credentials", None)
+    return list(store.list(offset=0, limit=500).items) if store is not None else []
+
+
+def _not_found(session: UiSession, what: str) -> Response:
+    return render(
+        "error.html",
+        {"title": "Not found", "message": f"There is no {what} with this id. It may be deleted."},
+        session=session,
+        status=404,
+    )
+
+
+def _unavailable(session: UiSession, nav: str) -> Response:
+    return render(
+        "error.html",
+        {
+            "title": "Not enabled",
+            "message": "This installation has no outbound runtime.",
+            "nav": nav,
+        },
+        session=session,
+        status=404,
+    )
+
+
+def _notice(request: Request) -> str:
+    return _NOTICES.get(request.query_params.get("notice", ""), "")
+
+
+# Webhooks --------------------------------------------------------------------------------------
+
+
+def webhook_body(values: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+    """The form's values as the admin REST body of a webhook, and the problems of its shape."""
+    headers, problems = parse_lines(values["headers"], ":", "headers")
+    body: dict[str, Any] = {
+        "name": values["name"],
+        "credential": values["credential"],
+        "method": values["method"],
+        "resource": values["resource"],
+        "headers": headers,
+        "payload_template": values["payload_template"],
+        "triggers": list(values["triggers"]),
+        "enabled": bool(values["enabled"]),
+    }
+    secret = values.get("secret_choice", "keep")
+    if secret == "generate":
+        body["signing_secret"] = "generate"
+    elif secret == "none":
+        body["signing_secret"] = ""
+    return body, problems
+
+
+def _webhook_values(form: FormData | None, view: dict[str, Any] | None) -> dict[str, Any]:
+    if form is not None:
+        values: dict[str, Any] = {name: form_text(form, name) for name in _WEBHOOK_FIELDS}
+        values["triggers"] = form_list(form, "triggers")
+        values["enabled"] = form_text(form, "enabled") == "on"
+        values["secret_choice"] = form_text(form, "secret_choice") or "keep"
+        return values
+    if view is None:
+        return {
+            **dict.fromkeys(_WEBHOOK_FIELDS, ""),
+            "method": "POST",
+            "triggers": [],
+            "enabled": True,
+            "secret_choice": "none",
+        }
+    return {
+        "name": view["name"],
+        "credential": view["credential_id"],
+        "method": view["method"],
+        "resource": view["resource"],
+        "headers": "\n".join(f"{k}: {v}" for k, v in view["headers"].items()),
+        "payload_template": view["payload_template"],
+        "triggers": view["triggers"],
+        "enabled": view["enabled"],
+        "secret_choice": "keep",
+    }
+
+
+async def _webhook_form(
+    request: Request,
+    session: UiSession,
+    values: dict[str, Any],
+    *,
+    view: dict[str, Any] | None,
+    errors: list[FieldError] | None = None,
+    status: int = 200,
+) -> Response:
+    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    boxed = _boxed(errors or [])
+    return render(
+        "webhook_form.html",
+        {
+            "nav": "webhooks",
+            "values": values,
+            "record": view,
+            "errors": boxed,
+            "bad": {e["input"].removeprefix("f-") for e in boxed},
+            "credentials": credentials,
+            "methods": METHODS,
+            "events": EVENT_TYPES,
+        },
+        session=session,
+        status=status,
+    )
+
+
+async def _webhooks_page(
+    request: Request,
+    session: UiSession,
+    *,
+    secret: tuple[str, str] | None = None,
+    verdict: tuple[str, dict[str, Any]] | None = None,
+    status: int = 200,
+) -> Response:
+    outbound = _outbound(request)
+    hooks = await anyio.to_thread.run_sync(outbound.webhooks.list)
+    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    return render(
+        "webhooks.html",
+        {
+            "nav": "webhooks",
+            "records": hooks,
+            "credential_names": {c.id: c.name for c in credentials},
+            "notice": _notice(request),
+            "secret": secret,
+            "verdict": verdict,
+        },
+        session=session,
+        status=status,
+        headers={"Cache-Control": "no-store"} if secret else None,
+    )
+
+
+@router.get("/webhooks")
+async def list_webhooks(request: Request) -> Response:
+    session = await require_session(request)
+    if _outbound(request) is None:
+        return _unavailable(session, "webhooks")
+    return await _webhooks_page(request, session)
+
+
+@router.get("/webhooks/new")
+async def new_webhook(request: Request) -> Response:
+    session = await require_session(request)
+    if _outbound(request) is None:
+        return _unavailable(session, "webhooks")
+    return await _webhook_form(request, session, _webhook_values(None, None), view=None)
+
+
+async def _save_webhook(request: Request, ref: str | None) -> Response:
+    session, form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "webhooks")
+    view: dict[str, Any] | None = None
+    if ref is not None:
+        try:
+            view = await anyio.to_thread.run_sync(outbound.webhooks.get, ref)
+        except NotFoundError:
+            return _not_found(session, "webhook")
+    values = _webhook_values(form, None)
+    if ref is None and values["secret_choice"] == "keep":
+        values["secret_choice"] = "none"
+    body, errors = webhook_body(values)
+    errors += _too_long(values)
+    if not errors:
+        actor = ui_actor(request, session)
+        try:
+            if ref is None:
+                saved, secret = await anyio.to_thread.run_sync(
+                    lambda: outbound.webhooks.create(body, actor=actor)
+                )
+            else:
+                saved, secret = await anyio.to_thread.run_sync(
+                    lambda: outbound.webhooks.update(ref, body, actor=actor)
+                )
+        except NotFoundError:
+            return _not_found(session, "webhook")
+        except (InvalidInputError, ConflictError) as exc:
+            errors = list(exc.errors)
+        else:
+            if secret is not None:
+                return await _webhooks_page(request, session, secret=(saved["name"], secret))
+            return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
+    return await _webhook_form(request, session, values, view=view, errors=errors, status=422)
+
+
+@router.post("/webhooks")
+async def create_webhook(request: Request) -> Response:
+    return await _save_webhook(request, None)
+
+
+@router.get("/webhooks/{ref}")
+async def edit_webhook(request: Request, ref: str) -> Response:
+    session = await require_session(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "webhooks")
+    try:
+        view = await anyio.to_thread.run_sync(outbound.webhooks.get, ref)
+    except NotFoundError:
+        return _not_found(session, "webhook")
+    return await _webhook_form(request, session, _webhook_values(None, view), view=view)
+
+
+@router.post("/webhooks/{ref}")
+async def update_webhook(request: Request, ref: str) -> Response:
+    return await _save_webhook(request, ref)
+
+
+@router.post("/webhooks/{ref}/delete")
+async def delete_webhook(request: Request, ref: str) -> Response:
+    session, _form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "webhooks")
+    actor = ui_actor(request, session)
+    try:
+        await anyio.to_thread.run_sync(lambda: outbound.webhooks.delete(ref, actor=actor))
+    except NotFoundError:
+        return _not_found(session, "webhook")
+    return redirect(f"{PREFIX}/webhooks?notice=deleted")
+
+
+@router.post("/webhooks/{ref}/test")
+async def test_webhook(request: Request, ref: str) -> Response:
+    session, form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "webhooks")
+    event = form_text(form, "event") or "explicit"
+    try:
+        view = await anyio.to_thread.run_sync(outbound.webhooks.get, ref)
+        result = await outbound.worker.test_send(view["id"], event)
+    except NotFoundError:
+        return _not_found(session, "webhook")
+    except InvalidInputError as exc:
+        result = {"outcome": "failed", "status_code": None, "duration_ms": 0, "response": ""}
+        result["error"] = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+    return await _webhooks_page(request, session, verdict=(view["name"], result))
+
+
+# Deliveries ------------------------------------------------------------------------------------
+
+
+@router.get("/deliveries")
+async def list_deliveries(request: Request) -> Response:
+    session = await require_session(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "deliveries")
+    webhook = request.query_params.get("webhook") or None
+    try:
+        items = await anyio.to_thread.run_sync(
+            lambda: outbound.webhooks.deliveries(webhook=webhook, limit=_DELIVERY_LIMIT)
+        )
+    except NotFoundError:
+        return _not_found(session, "webhook")
+    hooks = await anyio.to_thread.run_sync(outbound.webhooks.list)
+    return render(
+        "deliveries.html",
+        {
+            "nav": "deliveries",
+            "records": items,
+            "hook_names": {h["id"]: h["name"] for h in hooks},
+            "notice": _notice(request),
+            "limit": _DELIVERY_LIMIT,
+        },
+        session=session,
+    )
+
+
+@router.get("/deliveries/{delivery_id}")
+async def show_delivery(request: Request, delivery_id: str) -> Response:
+    session = await require_session(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "deliveries")
+    try:
+        item = await anyio.to_thread.run_sync(outbound.webhooks.delivery, delivery_id)
+    except NotFoundError:
+        return _not_found(session, "delivery")
+    hooks = await anyio.to_thread.run_sync(outbound.webhooks.list)
+    return render(
+        "delivery.html",
+        {
+            "nav": "deliveries",
+            "d": item,
+            "hook_names": {h["id"]: h["name"] for h in hooks},
+            "notice": _notice(request),
+        },
+        session=session,
+    )
+
+
+@router.post("/deliveries/{delivery_id}/replay")
+async def replay_delivery(request: Request, delivery_id: str) -> Response:
+    session, _form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "deliveries")
+    actor = ui_actor(request, session)
+    try:
+        await anyio.to_thread.run_sync(lambda: outbound.webhooks.replay(delivery_id, actor=actor))
+    except NotFoundError:
+        return _not_found(session, "delivery")
+    except ConflictError:
+        pass  # still pending: it is on its way already
+    return redirect(f"{PREFIX}/deliveries/{delivery_id}?notice=replayed")
+
+
+# Exporters -------------------------------------------------------------------------------------
+
+
+def exporter_body(values: dict[str, str]) -> tuple[dict[str, Any], list[FieldError]]:
+    """The form's values as the admin REST body of an exporter, and the problems of its shape."""
+    parameters, problems = parse_lines(values["parameters"], "=", "parameters")
+    body: dict[str, Any] = {k: v for k, v in values.items() if k != "parameters"}
+    body["parameters"] = parameters
+    return body, problems
+
+
+def _exporter_values(form: FormData | None) -> dict[str, str]:
+    if form is not None:
+        return {name: form_text(form, name) for name in _EXPORTER_FIELDS}
+    values = dict.fromkeys(_EXPORTER_FIELDS, "")
+    values.update(
+        format="csv",
+        directory="/",
+        file_pattern="{name}-{timestamp}.{ext}",
+        path="/",
+        body="json_lines",
+        array_key="items",
+        schedule="daily",
+    )
+    return values
+
+
+async def _exporter_form(
+    request: Request,
+    session: UiSession,
+    values: dict[str, str],
+    *,
+    errors: list[FieldError] | None = None,
+    status: int = 200,
+) -> Response:
+    runtime = runtime_of(request)
+    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    queries = await anyio.to_thread.run_sync(lambda: runtime.definitions.list("query"))
+    boxed = _boxed(errors or [])
+    return render(
+        "exporter_form.html",
+        {
+            "nav": "exporters",
+            "values": values,
+            "errors": boxed,
+            "bad": {e["input"].removeprefix("f-") for e in boxed},
+            "credentials": credentials,
+            "queries": [q.key for q in queries],
+            "formats": FORMATS,
+            "schedules": SCHEDULES,
+            "bodies": BODIES,
+        },
+        session=session,
+        status=status,
+    )
+
+
+async def _exporters_page(
+    request: Request, session: UiSession, run: tuple[str, dict[str, Any]] | None = None
+) -> Response:
+    outbound = _outbound(request)
+    items = await anyio.to_thread.run_sync(outbound.exporters.list)
+    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    return render(
+        "exporters.html",
+        {
+            "nav": "exporters",
+            "records": items,
+            "credential_names": {c.id: c.name for c in credentials},
+            "notice": _notice(request),
+            "run": run,
+        },
+        session=session,
+    )
+
+
+@router.get("/exporters")
+async def list_exporters(request: Request) -> Response:
+    session = await require_session(request)
+    if _outbound(request) is None:
+        return _unavailable(session, "exporters")
+    return await _exporters_page(request, session)
+
+
+@router.get("/exporters/new")
+async def new_exporter(request: Request) -> Response:
+    session = await require_session(request)
+    if _outbound(request) is None:
+        return _unavailable(session, "exporters")
+    return await _exporter_form(request, session, _exporter_values(None))
+
+
+@router.post("/exporters")
+async def create_exporter(request: Request) -> Response:
+    session, form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "exporters")
+    values = _exporter_values(form)
+    body, errors = exporter_body(values)
+    errors += _too_long(dict(values))
+    if not errors:
+        actor = ui_actor(request, session)
+        try:
+            await anyio.to_thread.run_sync(lambda: outbound.exporters.create(body, actor=actor))
+        except (InvalidInputError, ConflictError) as exc:
+            errors = list(exc.errors)
+        else:
+            return redirect(f"{PREFIX}/exporters?notice=created")
+    return await _exporter_form(request, session, values, errors=errors, status=422)
+
+
+@router.get("/exporters/{ref}")
+async def show_exporter(request: Request, ref: str) -> Response:
+    session = await require_session(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "exporters")
+    try:
+        view = await anyio.to_thread.run_sync(outbound.exporters.get, ref)
+        runs = await anyio.to_thread.run_sync(outbound.exporters.runs, ref)
+    except NotFoundError:
+        return _not_found(session, "exporter")
+    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    return render(
+        "exporter.html",
+        {
+            "nav": "exporters",
+            "e": view,
+            "runs": runs,
+            "credential_names": {c.id: c.name for c in credentials},
+            "notice": _notice(request),
+        },
+        session=session,
+    )
+
+
+@router.post("/exporters/{ref}/run")
+async def run_exporter(request: Request, ref: str) -> Response:
+    session, _form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "exporters")
+    try:
+        view = await anyio.to_thread.run_sync(outbound.exporters.get, ref)
+    except NotFoundError:
+        return _not_found(session, "exporter")
+    await outbound.worker.run_export(view["id"], "manual")
+    return redirect(f"{PREFIX}/exporters/{view['id']}")
+
+
+@router.post("/exporters/{ref}/delete")
+async def delete_exporter(request: Request, ref: str) -> Response:
+    session, _form = await require_post(request)
+    outbound = _outbound(request)
+    if outbound is None:
+        return _unavailable(session, "exporters")
+    actor = ui_actor(request, session)
+    try:
+        await anyio.to_thread.run_sync(lambda: outbound.exporters.delete(ref, actor=actor))
+    except NotFoundError:
+        return _not_found(session, "exporter")
+    return redirect(f"{PREFIX}/exporters?notice=deleted")

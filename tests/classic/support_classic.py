@@ -1,0 +1,60 @@
+"""Helpers for the classic API tests: users with each kind of profile, tokens, Basic headers."""
+
+from __future__ import annotations
+
+import base64
+
+from starlette.testclient import TestClient
+
+from credgate.audit.services import Actor
+from credgate.runtime import Runtime
+
+ACTOR = Actor("tests", "pytest")
+PASSWORD = "classic password 1234"
+TOKEN_URL = "/oauth2/default/v1/token"
+
+# username -> (profile, data privacy, Finder access)
+USERS = {
+    "finder": ("analysts", "none", True),
+    "partial": ("partial-privacy", "partial", True),
+    "private": ("full-privacy", "full", True),
+    "nofinder": ("no-finder", "none", False),
+}
+
+
+def add_users(runtime: Runtime, *usernames: str) -> None:
+    """Add the named users of :data:`USERS` (all of them when none is named)."""
+    for username in usernames or tuple(USERS):
+        profile, privacy, finder = USERS[username]
+        names = {p.name for p in runtime.users.list_profiles()}
+        if profile not in names:
+            runtime.users.create_profile(
+                profile, data_privacy=privacy, finder_access=finder, actor=ACTOR
+            )
+        runtime.users.create_user(username, PASSWORD, profile=profile, actor=ACTOR)
+
+
+def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def credential(runtime: Runtime, *permissions: str) -> tuple[str, str]:
+    created = runtime.api_credentials.create(
+        name=f"classic {'-'.join(permissions) or 'none'}",
+        permissions=list(permissions),
+        actor=ACTOR,
+    )
+    return created.credential.client_id, created.client_secret
+
+
+def token(client: TestClient, client_id: str, secret: str, scope: str) -> str:
+    answer = client.post(
+        TOKEN_URL,
+        auth=(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": scope},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["scope"] == scope
+    value: str = answer.json()["access_token"]
+    return value

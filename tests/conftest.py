@@ -1,0 +1,173 @@
+"""Shared fixtures.
+
+Storage-facing tests run on both back ends: ``backend`` is parametrised over SQLite (a fresh file
+per test) and PostgreSQL (one database per run, created here and emptied between tests). When
+PostgreSQL does not answer, its half is skipped with the reason printed in the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from starlette.testclient import TestClient
+
+from credgate.app import CredgateApp, create_app
+from credgate.bootstrap import initialise
+from credgate.config import Settings
+from credgate.db import Database
+from credgate.models import metadata
+from credgate.runtime import Runtime
+from support import LiveServer, free_port, make_key_material, make_settings
+
+PG_ADMIN_URL = os.environ.get(
+    "CREDGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(
+            PG_ADMIN_URL, connect_args={"connect_timeout": 3}, poolclass=NullPool
+        )
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"PostgreSQL at {PG_ADMIN_URL} does not answer ({type(exc).__name__}); its tests are skipped"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database for this run, dropped at the end."""
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    name = f"credgate_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_pg(url: str) -> None:
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        tables = [t.name for t in metadata.sorted_tables]
+        existing = {
+            r[0]
+            for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+        }
+        present = [t for t in tables if t in existing]
+        if present:
+            conn.execute(text(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'credgate.db'}"
+        return
+    url: str = request.getfixturevalue("pg_database")
+    _empty_pg(url)
+    yield url
+    _empty_pg(url)
+
+
+@pytest.fixture
+def key_material() -> dict[str, str]:
+    return make_key_material()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for the runtime fixtures."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path,
+    database_url: str,
+    key_material: dict[str, str],
+    settings_overrides: dict[str, Any],
+) -> Settings:
+    return make_settings(tmp_path, database_url, key_material, **settings_overrides)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    db = Database(settings.resolved_database_url)
+    initialise(settings, db, create_keys=False)
+    db.dispose()
+    rt = Runtime.open(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> CredgateApp:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def client(app: CredgateApp) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://127.0.0.1:8080") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def admin_token(runtime: Runtime) -> str:
+    from credgate.audit.services import Actor
+
+    return runtime.admins.issue_token("admin", "tests", actor=Actor("tests", "pytest")).token
+
+
+@pytest.fixture
+def admin_client(client: TestClient, admin_token: str) -> TestClient:
+    client.headers["Authorization"] = f"Bearer {admin_token}"
+    return client
+
+
+@pytest.fixture
+def live_settings_overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    tmp_path: Path, key_material: dict[str, str], live_settings_overrides: dict[str, Any]
+) -> Iterator[LiveServer]:
+    """A real server on a free port, on SQLite, whose issuer matches its address."""
+    port = free_port()
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'live.db'}",
+        key_material,
+        port=port,
+        **live_settings_overrides,
+    )
+    db = Database(settings.resolved_database_url)
+    initialise(settings, db, create_keys=False)
+    db.dispose()
+    runtime = Runtime.open(settings)
+    with LiveServer(create_app(runtime=runtime), port) as server:
+        yield server
+    runtime.close()

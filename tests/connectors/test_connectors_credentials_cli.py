@@ -1,0 +1,297 @@
+"""`credgate connector-credentials …` and `credgate vault …`: secrets go in unechoed and never
+come out; rotation from the key file and from the environment; a wrong key stops with a reason."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from credgate.audit.services import Actor
+from credgate.cli import app
+from credgate.connectors.credentials import MASK
+from credgate.connectors.credentials.models import ConnectorCredentialSecret
+from credgate.db import Database
+from credgate.runtime import Runtime
+
+PASSWORD = "Pw-cli-4b3a2c1d"
+TOKEN = "Tk-cli-9e8f7a6b"
+
+
+def env_of(runtime: Runtime, **extra: str | None) -> dict[str, str | None]:
+    settings = runtime.settings
+    assert settings.master_key is not None
+    assert settings.pepper is not None
+    env: dict[str, str | None] = {
+        "CREDGATE_DATA_DIR": str(settings.data_dir),
+        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
+        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
+        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_CONFIG_FILE": None,
+    }
+    env.update(extra)
+    return env
+
+
+def run(env: dict[str, str | None], *args: str, stdin: str | None = None) -> Any:
+    return CliRunner().invoke(app, list(args), env=env, input=stdin)
+
+
+def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> None:
+    env = env_of(runtime)
+    created = run(
+        env,
+        "connector-credentials",
+        "create",
+        "--name",
+        "ServiceNow",
+        "--protocol",
+        "HTTPS",
+        "--url",
+        "https://ven01063.service-now.com/",
+        "--type",
+        "BASIC",
+        "--field",
+        "username=svc",
+        "--secret-stdin",
+        "--json",
+        stdin=PASSWORD + "\n",
+    )
+    assert created.exit_code == 0, created.output
+    data = json.loads(created.output)
+    assert data["authorization"] == {"type": "BASIC", "username": "svc", "password": MASK}
+    credential_id = data["id"]
+    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {"password": PASSWORD}
+
+    # a prompt that does not echo
+    prompted = run(
+        env,
+        "connector-credentials",
+        "create",
+        "--name",
+        "Freshservice",
+        "--protocol",
+        "https",
+        "--url",
+        "https://api.freshservice.com/",
+        "--type",
+        "bearer",
+        stdin=TOKEN + "\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    assert "token" in prompted.output.lower()
+    assert TOKEN not in prompted.output
+    fresh = runtime.connector_credentials.find("Freshservice").id
+    assert dict(runtime.connector_credentials.load_secrets(fresh)) == {"token": TOKEN}
+
+    # from a file
+    body = {
+        "name": "Exports",
+        "protocol": "SFTP",
+        "url": "sftp://sftp.example.com:2222/",
+        "authorization": {
+            "username": "exporter",
+            "password": "Pw-file-1122",
+            "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+        },
+    }
+    path = tmp_path / "exports.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    from_file = run(env, "connector-credentials", "create", "--file", str(path))
+    assert from_file.exit_code == 0, from_file.output
+    assert "Pw-file-1122" not in from_file.output
+
+    listed = run(env, "connector-credentials", "list", "--protocol", "SFTP", "--json")
+    assert listed.exit_code == 0, listed.output
+    page = json.loads(listed.output)
+    assert page["total"] == 1
+    assert [item["name"] for item in page["items"]] == ["Exports"]
+    everything = run(env, "connector-credentials", "list")
+    assert "3 connector credential(s)" in everything.output
+
+    shown = run(env, "connector-credentials", "show", "ServiceNow")
+    assert shown.exit_code == 0
+    assert "svc" in shown.output
+    assert MASK in shown.output
+    assert PASSWORD not in shown.output
+
+    # update keeps the secret behind the mask, or takes a new one
+    renamed = run(env, "connector-credentials", "update", "ServiceNow", "--field", "username=svc2")
+    assert renamed.exit_code == 0, renamed.output
+    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {"password": PASSWORD}
+    assert runtime.connector_credentials.get(credential_id).masked["authorization"]["username"] == (
+        "svc2"
+    )
+    changed = run(
+        env,
+        "connector-credentials",
+        "update",
+        credential_id,
+        "--change-secret",
+        stdin="Pw-cli-new\n",
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "Pw-cli-new" not in changed.output
+    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {
+        "password": "Pw-cli-new"
+    }
+    retyped = run(
+        env,
+        "connector-credentials",
+        "update",
+        credential_id,
+        "--type",
+        "BEARER",
+        "--field",
+        "header_prefix=Token",
+        "--secret-stdin",
+        stdin="Tk-retyped\n",
+    )
+    assert retyped.exit_code == 0, retyped.output
+    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {
+        "token": "Tk-retyped"
+    }
+
+    # delete while a connector uses it
+    runtime.connectors.create(
+        name="Incidents", kind="webhook", credential_id=credential_id, actor=Actor("t", "t")
+    )
+    refused = run(env, "connector-credentials", "delete", "ServiceNow", stdin="n\n")
+    assert refused.exit_code == 1
+    assert "1 connector(s) use it" in refused.output
+    deleted = run(env, "connector-credentials", "delete", "ServiceNow", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert [c.state for c in runtime.connectors.list()] == ["credential missing"]
+
+
+def test_mistakes_are_listed_and_nothing_is_saved(runtime: Runtime) -> None:
+    env = env_of(runtime)
+    result = run(
+        env,
+        "connector-credentials",
+        "create",
+        "--name",
+        "x",
+        "--protocol",
+        "SFTP",
+        "--url",
+        "sftp://host/",
+        "--field",
+        "host_key=da:47:93:b4:3a:90:5b:50:1f:20:a8:f9:b7:a1:d0:e1",
+        "--field",
+        "username=u",
+        "--secret-stdin",
+        stdin="Pw-never-saved\n",
+    )
+    assert result.exit_code == 2
+    assert "url:" in result.output
+    assert "authorization.host_key:" in result.output
+    assert "Pw-never-saved" not in result.output
+    assert runtime.connector_credentials.list().total == 0
+    bad_field = run(env, "connector-credentials", "create", "--field", "nonsense")
+    assert bad_field.exit_code == 2
+    assert "NAME=VALUE" in bad_field.output
+
+
+def test_wrong_master_key_stops_the_cli(runtime: Runtime) -> None:
+    wrong = f"1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+    result = run(env_of(runtime, CREDGATE_MASTER_KEY=wrong), "connector-credentials", "list")
+    assert result.exit_code == 2
+    assert "master key version 1 does not match" in result.output
+    status = run(env_of(runtime, CREDGATE_MASTER_KEY=wrong), "vault", "rotate-key")
+    assert status.exit_code == 2
+    assert "does not match" in status.output
+
+
+def test_rotate_key_from_the_environment_prints_the_new_value(runtime: Runtime) -> None:
+    env = env_of(runtime)
+    created = runtime.connector_credentials.create(
+        {
+            "name": "Freshservice",
+            "protocol": "HTTPS",
+            "url": "https://api.freshservice.com/",
+            "authorization": {"type": "BEARER", "token": TOKEN},
+        },
+        actor=Actor("t", "t"),
+    )
+    proposed = run(env, "vault", "rotate-key")
+    assert proposed.exit_code == 0, proposed.output
+    line = next(li for li in proposed.output.splitlines() if li.startswith("CREDGATE_MASTER_KEY="))
+    value = line.removeprefix("CREDGATE_MASTER_KEY=")
+    assert value.startswith("2:")
+    assert value.endswith(str(env["CREDGATE_MASTER_KEY"]))
+    with runtime.db.session() as session:
+        assert all(
+            c.startswith("v1.1.")
+            for c in session.scalars(select(ConnectorCredentialSecret.ciphertext))
+        )
+    done = run({**env, "CREDGATE_MASTER_KEY": value}, "vault", "reencrypt")
+    assert done.exit_code == 0, done.output
+    assert "you may remove the older entries" in done.output
+    with runtime.db.session() as session:
+        assert all(
+            c.startswith("v1.2.")
+            for c in session.scalars(select(ConnectorCredentialSecret.ciphertext))
+        )
+    status = run({**env, "CREDGATE_MASTER_KEY": value.split(",")[0]}, "vault", "status", "--json")
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["values_by_version"] == {"2": 2}
+    assert TOKEN not in done.output + status.output
+    assert created.id
+
+
+def test_rotate_key_file_with_progress(tmp_path: Path, key_material: dict[str, str]) -> None:
+    env: dict[str, str | None] = {
+        "CREDGATE_DATA_DIR": str(tmp_path / "var"),
+        "CREDGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'file.db'}",
+        "CREDGATE_MASTER_KEY": None,
+        "CREDGATE_PEPPER": key_material["pepper"],
+        "CREDGATE_ADMIN_PASSWORD": "correct horse battery staple",
+        "CREDGATE_CONFIG_FILE": None,
+    }
+    assert run(env, "init").exit_code == 0
+    assert (
+        run(
+            env,
+            "connector-credentials",
+            "create",
+            "--name",
+            "Jira",
+            "--protocol",
+            "HTTPS",
+            "--url",
+            "https://myco.atlassian.net/",
+            "--type",
+            "BASIC",
+            "--field",
+            "username=u",
+            "--secret-stdin",
+            stdin=PASSWORD + "\n",
+        ).exit_code
+        == 0
+    )
+    rotated = run(env, "vault", "rotate-key", "--drop-old")
+    assert rotated.exit_code == 0, rotated.output
+    assert "added master key version 2" in rotated.output
+    assert "re-encrypted 2 value(s)" in rotated.output  # the password and the signing key
+    assert "now holds only version 2" in rotated.output
+    key_file = tmp_path / "var" / "master.key"
+    assert key_file.read_text().startswith("2:")
+    assert "," not in key_file.read_text()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    shown = run(env, "connector-credentials", "show", "Jira", "--json")
+    assert shown.exit_code == 0, shown.output
+    settings_db = Database(f"sqlite:///{tmp_path / 'file.db'}")
+    try:
+        with settings_db.session() as session:
+            assert all(
+                c.startswith("v1.2.")
+                for c in session.scalars(select(ConnectorCredentialSecret.ciphertext))
+            )
+    finally:
+        settings_db.dispose()

@@ -1,0 +1,329 @@
+"""The token endpoint answers the documented requests exactly, and every mistake with its
+RFC 6749 §5.2 error: never a 500."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from starlette.testclient import TestClient
+
+from credgate.audit.services import Actor
+from credgate.runtime import Runtime
+
+ACTOR = Actor("tests", "pytest")
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+@pytest.fixture
+def credential(runtime: Runtime) -> tuple[str, str]:
+    created = runtime.api_credentials.create(
+        name="Agent Studio", description="workflows", permissions=["workflows", "nql"], actor=ACTOR
+    )
+    return created.credential.client_id, created.client_secret
+
+
+def test_documented_curl_to_current_endpoint(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers={**FORM, **basic(client_id, secret)},
+        content="grant_type=client_credentials&scope=service%3Aintegration",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body) == ["token_type", "expires_in", "access_token", "scope"]
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 900
+    assert body["scope"] == "service:integration"
+    assert response.headers["cache-control"] == "no-store"
+    token = jwt.decode(
+        body["access_token"], KeySet.import_key_set(runtime.keys().jwks()), algorithms=["ES256"]
+    )
+    assert token.header["typ"] == "at+jwt"
+    assert token.header["kid"] == runtime.keys().active.kid
+    claims = token.claims
+    assert set(claims) == {"iss", "sub", "client_id", "aud", "iat", "exp", "jti", "scope"}
+    assert claims["sub"] == claims["client_id"] == client_id
+    assert claims["exp"] - claims["iat"] == 900
+    assert claims["iss"] == runtime.settings.issuer
+    assert claims["aud"] == runtime.settings.audience
+    assert claims["scope"].split() == ["workflows", "nql"]
+
+
+def test_legacy_endpoint_with_basic_header_and_no_body(
+    client: TestClient, credential: tuple[str, str]
+) -> None:
+    client_id, secret = credential
+    response = client.post("/api/v1/token", headers=basic(client_id, secret))
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body) == ["token_type", "expires_in", "access_token", "scope"]
+    assert body["scope"] == "service:integration"
+
+
+def test_client_secret_post(client: TestClient, credential: tuple[str, str]) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_subset_scope_is_granted_and_echoed(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers=basic(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": "nql"},
+    )
+    assert response.status_code == 200
+    assert response.json()["scope"] == "nql"
+    token = runtime.verifier.verify(response.json()["access_token"])
+    assert token.scopes == {"nql"}
+
+
+def _error(response: object) -> tuple[int, str]:
+    status = response.status_code  # type: ignore[attr-defined]
+    assert status != 500
+    return status, response.json()["error"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        ("campaigns", "invalid_scope"),
+        ("no-such-scope", "invalid_scope"),
+        ("nql spark", "invalid_scope"),
+    ],
+)
+def test_scope_not_held_is_invalid_scope(
+    client: TestClient, credential: tuple[str, str], scope: str, expected: str
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers=basic(client_id, secret),
+        data={"grant_type": "client_credentials", "scope": scope},
+    )
+    assert _error(response) == (400, expected)
+
+
+def test_wrong_secret_unknown_client_and_deleted_client_read_the_same(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    client_id, secret = credential
+    other = runtime.api_credentials.create(name="other", permissions=["nql"], actor=ACTOR)
+    wrong_secret = client.post("/api/v1/token", headers=basic(client_id, other.client_secret))
+    unknown = client.post("/api/v1/token", headers=basic("nosuchclient", secret))
+    runtime.api_credentials.delete(client_id, actor=ACTOR)
+    deleted = client.post("/api/v1/token", headers=basic(client_id, secret))
+    bodies = []
+    for response in (wrong_secret, unknown, deleted):
+        assert _error(response) == (401, "invalid_client")
+        assert response.headers["www-authenticate"].startswith("Basic ")
+        bodies.append(response.json())
+    assert bodies[0] == bodies[1] == bodies[2], "the answer must not tell which half was wrong"
+
+
+def test_disabled_client_gets_no_token_at_once(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    client_id, secret = credential
+    assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
+    runtime.api_credentials.update(client_id, actor=ACTOR, disabled=True)
+    assert _error(client.post("/api/v1/token", headers=basic(client_id, secret))) == (
+        401,
+        "invalid_client",
+    )
+    runtime.api_credentials.update(client_id, actor=ACTOR, disabled=False)
+    assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
+
+
+def test_unsupported_grant(client: TestClient, credential: tuple[str, str]) -> None:
+    client_id, secret = credential
+    for grant in ("password", "authorization_code", "refresh_token", "urn:x"):
+        response = client.post(
+            "/oauth2/default/v1/token", headers=basic(client_id, secret), data={"grant_type": grant}
+        )
+        assert _error(response) == (400, "unsupported_grant_type")
+
+
+def test_missing_grant_type_on_current_endpoint(
+    client: TestClient, credential: tuple[str, str]
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token", headers=basic(client_id, secret), data={"scope": "nql"}
+    )
+    assert _error(response) == (400, "invalid_request")
+    empty = client.post("/oauth2/default/v1/token", headers=basic(client_id, secret))
+    assert _error(empty) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic !!!notbase64",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
+        "Bearer abc",
+    ],
+)
+def test_malformed_authorization_header(client: TestClient, authorization: str) -> None:
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers={"Authorization": authorization},
+        data={"grant_type": "client_credentials"},
+    )
+    assert _error(response) == (401, "invalid_client")
+
+
+def test_both_authentication_methods_at_once(
+    client: TestClient, credential: tuple[str, str]
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers=basic(client_id, secret),
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert _error(response) == (400, "invalid_request")
+
+
+def test_no_client_authentication(client: TestClient) -> None:
+    response = client.post("/oauth2/default/v1/token", data={"grant_type": "client_credentials"})
+    assert _error(response) == (401, "invalid_client")
+
+
+def test_body_over_limit(client: TestClient, credential: tuple[str, str], runtime: Runtime) -> None:
+    client_id, secret = credential
+    big = "grant_type=client_credentials&pad=" + "x" * (runtime.settings.max_form_bytes + 10)
+    response = client.post(
+        "/oauth2/default/v1/token", headers={**FORM, **basic(client_id, secret)}, content=big
+    )
+    assert _error(response) == (413, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/plain", "multipart/form-data; boundary=x"]
+)
+def test_non_form_content_type(
+    client: TestClient, credential: tuple[str, str], content_type: str
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers={"Content-Type": content_type, **basic(client_id, secret)},
+        content=json.dumps({"grant_type": "client_credentials"}),
+    )
+    assert _error(response) == (400, "invalid_request")
+    assert "application/x-www-form-urlencoded" in response.json()["error_description"]
+
+
+def test_repeated_parameter(client: TestClient, credential: tuple[str, str]) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers={**FORM, **basic(client_id, secret)},
+        content="grant_type=client_credentials&grant_type=client_credentials",
+    )
+    assert _error(response) == (400, "invalid_request")
+
+
+def test_get_is_refused_with_allow_header(client: TestClient) -> None:
+    response = client.get("/oauth2/default/v1/token")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_regenerate_with_overlap_keeps_both_secrets_until_the_window_ends(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from credgate.apicredentials.models import ApiCredentialSecret
+    from credgate.db import utcnow
+
+    client_id, old_secret = credential
+    new = runtime.api_credentials.regenerate(client_id, actor=ACTOR, overlap=dt.timedelta(hours=1))
+    assert new.client_secret != old_secret
+    assert client.post("/api/v1/token", headers=basic(client_id, old_secret)).status_code == 200
+    assert (
+        client.post("/api/v1/token", headers=basic(client_id, new.client_secret)).status_code == 200
+    )
+    # End the window (as time would), and let the change reach the cache.
+    with runtime.db.session() as session:
+        session.execute(
+            update(ApiCredentialSecret)
+            .where(ApiCredentialSecret.expires_at.is_not(None))
+            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+    runtime.registry.evict(client_id)
+    assert _error(client.post("/api/v1/token", headers=basic(client_id, old_secret))) == (
+        401,
+        "invalid_client",
+    )
+    assert (
+        client.post("/api/v1/token", headers=basic(client_id, new.client_secret)).status_code == 200
+    )
+
+
+def test_regenerate_without_overlap_stops_the_old_secret_at_once(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    client_id, old_secret = credential
+    assert client.post("/api/v1/token", headers=basic(client_id, old_secret)).status_code == 200
+    new = runtime.api_credentials.regenerate(client_id, actor=ACTOR)
+    assert _error(client.post("/api/v1/token", headers=basic(client_id, old_secret))) == (
+        401,
+        "invalid_client",
+    )
+    assert (
+        client.post("/api/v1/token", headers=basic(client_id, new.client_secret)).status_code == 200
+    )
+
+
+def test_cached_overlap_expiry_is_honoured_without_a_reload(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    """The cache keeps each secret's expiry, so a window ends on time even with no change event."""
+    import datetime as dt
+
+    client_id, old_secret = credential
+    runtime.api_credentials.regenerate(client_id, actor=ACTOR, overlap=dt.timedelta(seconds=1))
+    assert client.post("/api/v1/token", headers=basic(client_id, old_secret)).status_code == 200
+    import time
+
+    time.sleep(1.2)
+    assert _error(client.post("/api/v1/token", headers=basic(client_id, old_secret))) == (
+        401,
+        "invalid_client",
+    )
+
+
+def test_token_endpoint_uses_the_cache_not_the_database(
+    client: TestClient, credential: tuple[str, str], runtime: Runtime
+) -> None:
+    import time
+
+    client_id, secret = credential
+    time.sleep(3 * runtime.settings.sync_interval_seconds)  # let the poll see the creation first
+    before = runtime.registry.loads
+    for _ in range(20):
+        assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
+    assert runtime.registry.loads - before <= 1

@@ -1,0 +1,138 @@
+"""Remote Actions API: every documented limit, just inside and just outside."""
+
+import uuid
+from typing import Any
+
+import pytest
+
+from credgate.platform.schemas import RequestError, remote_actions
+
+DEVICE = "0b7c1c9e-2f5a-4d0e-9a51-1d2f3c4b5a69"
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"remoteActionId": "#get_info", "devices": [DEVICE]}
+    base.update(changes)
+    return base
+
+
+def test_minimal_request_and_defaults() -> None:
+    request = remote_actions.parse_execute(body())
+    assert request.remote_action_id == "#get_info"
+    assert request.devices == [DEVICE]
+    assert request.params == {}
+    assert request.expires_in_minutes == 60
+    assert request.trigger_info is None
+
+
+def test_full_request() -> None:
+    request = remote_actions.parse_execute(
+        body(
+            params={"k": "v"},
+            expiresInMinutes=120,
+            triggerInfo={"externalSource": "ITSM", "reason": "ticket", "externalReference": "T1"},
+        )
+    )
+    assert request.params == {"k": "v"}
+    assert request.trigger_info is not None
+    assert request.trigger_info.external_source == "ITSM"
+    assert request.trigger_info.external_reference == "T1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "valid", "message"),
+    [
+        ({"devices": [DEVICE] * 1}, True, ""),
+        ({"devices": [DEVICE] * 10_000}, True, ""),
+        ({"devices": []}, False, "devices: must not be empty"),
+        ({"devices": [DEVICE] * 10_001}, False, "devices: at most 10000 items"),
+        ({"expiresInMinutes": 60}, True, ""),
+        ({"expiresInMinutes": 10_080}, True, ""),
+        ({"expiresInMinutes": 59}, False, "expiresInMinutes: must be at least 60"),
+        ({"expiresInMinutes": 10_081}, False, "expiresInMinutes: must be at most 10080"),
+        ({"expiresInMinutes": "60"}, False, "expiresInMinutes: must be an integer"),
+        ({"expiresInMinutes": True}, False, "expiresInMinutes: must be an integer"),
+        ({"triggerInfo": {"reason": "r" * 500}}, True, ""),
+        (
+            {"triggerInfo": {"reason": "r" * 501}},
+            False,
+            "triggerInfo.reason: at most 500 characters",
+        ),
+        ({"params": {"a": 1}}, False, "params.a: must be a string"),
+        ({"params": []}, False, "params: must be an object"),
+        ({"devices": ["not-a-uuid"]}, False, "devices[0]: must be a UUID"),
+        ({"remoteActionId": ""}, False, "remoteActionId: must not be empty"),
+        ({"remoteActionId": None}, False, "remoteActionId: must be a string"),
+    ],
+)
+def test_limits(changes: dict[str, Any], valid: bool, message: str) -> None:
+    if valid:
+        remote_actions.parse_execute(body(**changes))
+        return
+    with pytest.raises(RequestError) as info:
+        remote_actions.parse_execute(body(**changes))
+    assert info.value.status == 400
+    assert info.value.body == {"code": "INVALID_REQUEST", "message": message}
+
+
+@pytest.mark.parametrize("missing", ["remoteActionId", "devices"])
+def test_required_fields(missing: str) -> None:
+    data = body()
+    del data[missing]
+    with pytest.raises(RequestError) as info:
+        remote_actions.parse_execute(data)
+    assert info.value.body["message"] == f"{missing}: is required"
+
+
+def test_every_problem_is_named_at_once() -> None:
+    with pytest.raises(RequestError) as info:
+        remote_actions.parse_execute({"devices": [], "expiresInMinutes": 1})
+    message = str(info.value.body["message"])
+    for name in ("remoteActionId", "devices", "expiresInMinutes"):
+        assert name in message
+
+
+def test_details_query() -> None:
+    assert remote_actions.parse_details_query({"nql-id": "#ra"}) == "#ra"
+    with pytest.raises(RequestError) as info:
+        remote_actions.parse_details_query({})
+    assert info.value.body == {"code": "INVALID_REQUEST", "message": "nql-id: is required"}
+
+
+def test_execute_response() -> None:
+    request_id = uuid.uuid4()
+    assert remote_actions.execute_response(request_id, 60) == {
+        "requestId": str(request_id),
+        "expiresInMinutes": 60,
+    }
+
+
+def test_remote_action_shape() -> None:
+    action = remote_actions.RemoteAction(
+        id="#get_info",
+        uuid=DEVICE,
+        name="Get info",
+        purpose=("DATA_COLLECTION",),
+        targeting=remote_actions.Targeting(api_enabled=True),
+        script_info=remote_actions.ScriptInfo(has_script_windows=True, inputs=({"name": "x"},)),
+    )
+    shaped = remote_actions.remote_action_body(action)
+    assert set(shaped) == {
+        "id", "uuid", "name", "description", "origin", "builtInContentVersion",
+        "purpose", "targeting", "scriptInfo",
+    }  # fmt: skip
+    assert shaped["targeting"] == {
+        "apiEnabled": True,
+        "manualEnabled": False,
+        "workflowEnabled": False,
+        "manualAllowMultipleDevices": False,
+    }
+    script_info = shaped["scriptInfo"]
+    assert isinstance(script_info, dict)
+    assert set(script_info) == {
+        "executionServiceDelegate", "runAs", "timeoutSeconds", "hasScriptWindows",
+        "hasScriptMacOs", "inputs", "outputs",
+    }  # fmt: skip
+    assert shaped["purpose"] == ["DATA_COLLECTION"]
+    assert action.api_triggerable
+    assert not remote_actions.RemoteAction(id="#x", uuid=DEVICE, name="x").api_triggerable

@@ -1,0 +1,160 @@
+"""The RFC 6750 guard on its own: the cache, the adapters for FastAPI and plain ASGI apps."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from fastapi import Depends, FastAPI
+from resource_support import ACTOR, fetch_token
+from starlette.testclient import TestClient
+
+from credgate.asgi import Receive, Scope, Send, json_response
+from credgate.oauth.errors import InsufficientScope, InvalidToken
+from credgate.oauth.rfc9068 import VerifiedToken
+from credgate.resource.bearer import (
+    BearerGuard,
+    BearerMiddleware,
+    bearer_token,
+    guard_for,
+    require,
+    verified_token,
+)
+from credgate.runtime import Runtime
+
+
+@pytest.fixture
+def issued(client: TestClient, runtime: Runtime) -> tuple[str, str, str]:
+    created = runtime.api_credentials.create(
+        name=f"guarded-{uuid.uuid4().hex[:8]}", permissions=["nql"], actor=ACTOR
+    )
+    cid, secret = created.credential.client_id, created.client_secret
+    return cid, secret, fetch_token(client, cid, secret)
+
+
+def test_header_parsing() -> None:
+    assert bearer_token("Bearer abc.def.ghi") == "abc.def.ghi"
+    assert bearer_token(b"bearer   abc") == "abc"
+    for bad in (None, "", "Basic abc", "Bearer", "Bearer a b", "Token abc"):
+        with pytest.raises(InvalidToken):
+            bearer_token(bad)
+
+
+def test_cache_hits_still_check_revocation_and_the_client(
+    runtime: Runtime, issued: tuple[str, str, str]
+) -> None:
+    cid, _secret, token = issued
+    guard = BearerGuard.for_runtime(runtime)
+    calls: list[str] = []
+    original = runtime.verifier.verify
+
+    def counting(token: str, *, now: int | None = None) -> VerifiedToken:
+        calls.append(token)
+        return original(token, now=now)
+
+    runtime.verifier.verify = counting  # type: ignore[method-assign]
+    try:
+        header = f"Bearer {token}"
+        first = asyncio.run(guard.authorize(header, "nql"))
+        second = asyncio.run(guard.authorize(header, "nql"))
+        assert first == second
+        assert len(calls) == 1  # the signature was checked once
+        assert len(guard) == 1
+        with pytest.raises(InsufficientScope) as denied:
+            asyncio.run(guard.authorize(header, "workflows"))
+        assert denied.value.scope == "workflows"
+        assert asyncio.run(guard.authorize(header, None)).client_id == cid
+        runtime.revoked.add(first.jti, first.expires_at)
+        with pytest.raises(InvalidToken, match="revoked"):
+            asyncio.run(guard.authorize(header, "nql"))
+        assert len(calls) == 1  # refused from the cache, without re-verifying
+    finally:
+        runtime.verifier.verify = original  # type: ignore[method-assign]
+
+
+def test_cache_is_bounded_and_expired_entries_go(
+    runtime: Runtime, client: TestClient, issued: tuple[str, str, str]
+) -> None:
+    cid, secret, _token = issued
+    guard = BearerGuard(runtime.verifier, runtime.registry.aget, runtime.revoked, max_entries=3)
+    tokens = [fetch_token(client, cid, secret) for _ in range(5)]
+    for token in tokens:
+        asyncio.run(guard.authorize(f"Bearer {token}", "nql"))
+        assert len(guard) <= 3
+    guard.forget()
+    assert len(guard) == 0
+
+
+def test_guard_for_shares_one_guard_per_runtime(runtime: Runtime) -> None:
+    assert guard_for(runtime) is guard_for(runtime)
+
+
+async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
+    token = verified_token(scope)
+    await json_response(200, {"client": token.client_id if token else None})(scope, receive, send)
+
+
+def test_plain_asgi_middleware(runtime: Runtime, issued: tuple[str, str, str]) -> None:
+    cid, _secret, token = issued
+    guard = BearerGuard.for_runtime(runtime)
+    app = BearerMiddleware(_hello, guard, "nql")
+    test_client = TestClient(app)  # no lifespan: the inner app is HTTP-only
+    ok = test_client.get("/", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+    assert ok.json() == {"client": cid}
+    missing = test_client.get("/")
+    assert missing.status_code == 401
+    assert 'error="invalid_token"' in missing.headers["www-authenticate"]
+    assert missing.json()["error"] == "invalid_token"
+    per_route = BearerMiddleware(
+        _hello,
+        guard,
+        None,
+        permission_for=lambda scope: "spark" if scope["path"] == "/s" else "nql",
+    )
+    test_client = TestClient(per_route)
+    assert test_client.get("/n", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    denied = test_client.get("/s", headers={"Authorization": f"Bearer {token}"})
+    assert denied.status_code == 403
+    assert 'scope="spark"' in denied.headers["www-authenticate"]
+
+
+def test_fastapi_dependency_in_another_app(runtime: Runtime, issued: tuple[str, str, str]) -> None:
+    cid, _secret, token = issued
+    other = FastAPI()
+    guard = BearerGuard.for_runtime(runtime)
+
+    @other.get("/reports")
+    async def reports(
+        verified: VerifiedToken = Depends(require("nql", guard=guard)),
+    ) -> dict[str, str]:
+        return {"client": verified.client_id}
+
+    @other.exception_handler(InvalidToken)
+    async def _invalid(_request: object, exc: InvalidToken) -> object:
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse(
+            {"error": exc.error},
+            status_code=exc.status,
+            headers={k.decode(): v.decode() for k, v in exc.headers()},
+        )
+
+    with TestClient(other) as test_client:
+        ok = test_client.get("/reports", headers={"Authorization": f"Bearer {token}"})
+        assert ok.json() == {"client": cid}
+        refused = test_client.get("/reports", headers={"Authorization": "Bearer nope"})
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith("Bearer ")
+
+
+def test_a_signing_key_change_drops_cached_verifications(
+    runtime: Runtime, issued: tuple[str, str, str]
+) -> None:
+    _cid, _secret, token = issued
+    guard = guard_for(runtime)
+    asyncio.run(guard.authorize(f"Bearer {token}", "nql"))
+    assert len(guard) >= 1
+    runtime.feed.notify_local("signing_key", "some-kid")
+    assert len(guard) == 0

@@ -1,0 +1,77 @@
+"""`credgate webhooks|deliveries ...`: create, explicit send, the delivery log and replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+from webhooks_receiver import Receiver, ca_bundle
+
+from credgate.audit.services import Actor
+from credgate.cli import app
+from credgate.runtime import Runtime
+
+ACTOR = Actor("tests", "pytest")
+
+
+@pytest.fixture
+def settings_overrides(tmp_path: Path) -> dict[str, Any]:
+    return {"outbound_ca_bundle": ca_bundle(tmp_path), "worker_in_serve": False}
+
+
+def env_of(runtime: Runtime) -> dict[str, str | None]:
+    s = runtime.settings
+    assert s.master_key is not None
+    assert s.pepper is not None
+    return {
+        "CREDGATE_DATA_DIR": str(s.data_dir),
+        "CREDGATE_DATABASE_URL": s.resolved_database_url,
+        "CREDGATE_MASTER_KEY": s.master_key.get_secret_value(),
+        "CREDGATE_PEPPER": s.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_CA_BUNDLE": str(s.outbound_ca_bundle),
+        "CREDGATE_CONFIG_FILE": None,
+    }
+
+
+def run(env: dict[str, str | None], *args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def test_cli_create_send_log_and_replay(runtime: Runtime) -> None:
+    env = env_of(runtime)
+    with Receiver(script=[(500, {}, b"down")]) as receiver:
+        runtime.connector_credentials.create(
+            {
+                "name": "tool",
+                "protocol": "HTTPS",
+                "url": receiver.url + "/",
+                "authorization": {"type": "BEARER", "token": "Tk-cli-hook-1"},
+            },
+            actor=ACTOR,
+        )
+        body = {
+            "name": "cli hook",
+            "credential": "tool",
+            "resource": "/hook",
+            "signing_secret": "generate",
+        }
+        created = run(env, "webhooks", "create", "--data", json.dumps(body))
+        assert created.exit_code == 0, created.output
+        assert json.loads(created.output)["signing_secret"].startswith("whsec_")
+        bad = run(env, "webhooks", "create", "--data", json.dumps({**body, "method": "GET"}))
+        assert bad.exit_code != 0
+        assert "method" in bad.output
+        sent = run(env, "webhooks", "send", "cli hook", "--data", '{"x": 1}')
+        assert sent.exit_code == 0, sent.output
+        mid = sent.output.strip()
+        asyncio.run(runtime.outbound.worker.run_once())
+        log = run(env, "deliveries", "show", mid)
+        assert json.loads(log.output)["log"][0]["status_code"] == 500
+        listed = run(env, "deliveries", "list", "--webhook", "cli hook")
+        assert mid in listed.output
+        assert "HTTP 500" in listed.output
+        assert "whsec_" not in run(env, "webhooks", "show", "cli hook").output

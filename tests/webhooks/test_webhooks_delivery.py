@@ -1,0 +1,364 @@
+"""Webhook delivery against a real recording receiver on 127.0.0.1, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import standardwebhooks
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from webhooks_receiver import Receiver, ca_bundle
+
+from credgate.audit.services import Actor
+from credgate.errors import InvalidInputError
+from credgate.outbound.models import WebhookDelivery
+from credgate.runtime import Runtime
+
+ACTOR = Actor("tests", "pytest")
+PASSWORD = "Pw-5e1c9a7b-receiver"
+
+
+@pytest.fixture
+def settings_overrides(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "outbound_ca_bundle": ca_bundle(tmp_path),
+        "webhook_backoff_base_seconds": 0.01,
+        "webhook_backoff_max_seconds": 0.05,
+        "webhook_max_attempts": 5,
+        "worker_in_serve": False,
+    }
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def basic_credential(runtime: Runtime, url: str, name: str = "ServiceNow") -> str:
+    view = runtime.connector_credentials.create(
+        {
+            "name": name,
+            "protocol": "HTTPS",
+            "url": url + "/",
+            "authorization": {"type": "BASIC", "username": "svc", "password": PASSWORD},
+        },
+        actor=ACTOR,
+    )
+    return view.id
+
+
+def make_webhook(
+    runtime: Runtime, credential: str, **fields: Any
+) -> tuple[dict[str, Any], str | None]:
+    body = {
+        "name": "incidents",
+        "credential": credential,
+        "method": "POST",
+        "resource": "/api/now/table/incident",
+        "triggers": ["workflow_execution"],
+        **fields,
+    }
+    return runtime.outbound.webhooks.create(body, actor=ACTOR)
+
+
+def drain(runtime: Runtime, rounds: int = 200) -> None:
+    """Run the worker until nothing is pending (short backoffs make this quick)."""
+
+    async def go() -> None:
+        for _ in range(rounds):
+            await runtime.outbound.worker.run_once()
+            if not runtime.outbound.webhooks.counts().get("pending"):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("deliveries still pending")
+
+    asyncio.run(go())
+
+
+def test_receiver_gets_rendered_signed_request(runtime: Runtime, receiver: Receiver) -> None:
+    cred = basic_credential(runtime, receiver.url)
+    view, secret = make_webhook(
+        runtime,
+        cred,
+        method="PUT",
+        resource="/api/now/table/incident/{{ payload.workflowId }}?sysparm_display_value=true&who={{ client_id }}",
+        headers={"X-Source": "credgate {{ event }}"},
+        payload_template='{"short_description": "{{ payload.params.reason }}", "devices": {{ payload.devices }}}',
+        signing_secret="generate",
+    )
+    assert secret is not None
+    assert secret.startswith("whsec_")
+    assert view["signed"] is True
+    # the platform records a request: the event is queued in the same transaction
+    runtime.platform.record(
+        "workflow_execution",
+        "client a&b",
+        state="ACCEPTED",
+        payload={
+            "workflowId": "wf/1 2",
+            "params": {"reason": 'disk "C:" full\n'},
+            "devices": ["PC-1"],
+        },
+    )
+    runtime.platform.record("nql_export", "client", state="ACCEPTED", payload={})  # not a trigger
+    drain(runtime)
+    assert len(receiver.requests) == 1
+    got = receiver.requests[0]
+    assert got.method == "PUT"
+    assert (
+        got.path
+        == "/api/now/table/incident/wf%2F1%202?sysparm_display_value=true&who=client%20a%26b"
+    )
+    assert got.headers["x-source"] == "credgate workflow_execution"
+    assert (
+        got.headers["authorization"]
+        == "Basic " + base64.b64encode(f"svc:{PASSWORD}".encode()).decode()
+    )
+    assert json.loads(got.body) == {"short_description": 'disk "C:" full\n', "devices": ["PC-1"]}
+    # Standard Webhooks: the package verifies the signature with the secret shown at creation
+    verified = standardwebhooks.Webhook(secret).verify(got.body, got.headers)
+    assert verified["devices"] == ["PC-1"]
+    [delivery] = runtime.outbound.webhooks.deliveries()
+    assert delivery["state"] == "delivered"
+    assert got.headers["webhook-id"] == delivery["id"]
+    tampered = dict(got.headers, **{"webhook-id": "msg_other"})
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(secret).verify(got.body, tampered)
+
+
+def test_retries_until_success_with_same_webhook_id(runtime: Runtime, receiver: Receiver) -> None:
+    failures = 3
+    receiver.script = [
+        (503, {}, b"busy"),
+        (500, {}, f"oops, my password is {PASSWORD}".encode()),
+        (429, {"Retry-After": "0"}, b"slow down"),
+    ]
+    cred = basic_credential(runtime, receiver.url)
+    view, _ = make_webhook(runtime, cred, triggers=[])
+    mid = runtime.outbound.webhooks.send(view["id"], {"n": 1}, actor=ACTOR)
+    drain(runtime)
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert ids == [mid] * (failures + 1)
+    log = runtime.outbound.webhooks.delivery(mid)
+    assert log["state"] == "delivered"
+    assert [a["status_code"] for a in log["log"]] == [503, 500, 429, 200]
+    assert [bool(a["error"]) for a in log["log"]] == [True, True, True, False]
+    assert log["log"][0]["response"] == "busy"
+    # the receiver echoed the credential's password: the log keeps it scrubbed
+    assert PASSWORD not in json.dumps(log)
+    assert "oops, my password is" in log["log"][1]["response"]
+
+
+def test_last_attempt_fails_then_replay_delivers(runtime: Runtime, receiver: Receiver) -> None:
+    receiver.script = [(500, {}, b"no")] * 5
+    cred = basic_credential(runtime, receiver.url)
+    view, _ = make_webhook(runtime, cred, triggers=[])
+    mid = runtime.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
+    drain(runtime)
+    assert runtime.outbound.webhooks.delivery(mid)["state"] == "failed"
+    assert len(receiver.requests) == 5
+    runtime.outbound.webhooks.replay(mid, actor=ACTOR)
+    drain(runtime)
+    assert runtime.outbound.webhooks.delivery(mid)["state"] == "delivered"
+    assert receiver.requests[-1].headers["webhook-id"] == mid
+
+
+def test_gone_disables_the_webhook(runtime: Runtime, receiver: Receiver) -> None:
+    receiver.script = [(410, {}, b"gone")]
+    cred = basic_credential(runtime, receiver.url)
+    view, _ = make_webhook(runtime, cred, triggers=[])
+    mid = runtime.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
+    drain(runtime)
+    assert runtime.outbound.webhooks.delivery(mid)["state"] == "failed"
+    shown = runtime.outbound.webhooks.get(view["id"])
+    assert shown["enabled"] is False
+    assert "410" in shown["disabled_reason"]
+    assert len(receiver.requests) == 1
+
+
+def test_deleted_credential_fails_with_credential_missing(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    cred = basic_credential(runtime, receiver.url)
+    view, _ = make_webhook(runtime, cred, triggers=[])
+    runtime.connector_credentials.delete(cred, actor=ACTOR)
+    mid = runtime.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
+    drain(runtime)
+    log = runtime.outbound.webhooks.delivery(mid)
+    assert log["state"] == "failed"
+    assert "credential missing" in log["last_error"]
+    assert "credential missing" in log["log"][0]["error"]
+    assert receiver.requests == []
+
+
+def test_bad_templates_are_refused_naming_the_field(runtime: Runtime, receiver: Receiver) -> None:
+    cred = basic_credential(runtime, receiver.url)
+    cases = {
+        "payload_template": {"payload_template": '{"a": {{ payload.workflowId }'},
+        "resource": {"resource": "/x/{{ nothing.here }}"},
+        "method": {"method": "GET"},
+        "triggers": {"triggers": ["nope"]},
+        "signing_secret": {"signing_secret": "whsec_###"},
+    }
+    for field, fields in cases.items():
+        with pytest.raises(InvalidInputError) as caught:
+            make_webhook(runtime, cred, **fields)
+        assert caught.value.errors[0].field == field, field
+    # an unquoted string lands as invalid JSON: refused with the sample data
+    with pytest.raises(InvalidInputError) as caught:
+        make_webhook(runtime, cred, payload_template='{"a": x{{ payload.workflowId }}}')
+    assert caught.value.errors[0].field == "payload_template"
+    assert "not JSON" in caught.value.errors[0].message
+
+
+def test_sandbox_hides_internals() -> None:
+    from credgate.outbound.events import sample_context
+    from credgate.outbound.templates import TemplateProblem, render_payload
+
+    context = sample_context("handoff")
+    out = render_payload(
+        '{"a": "{{ payload.__class__.__mro__ }}", "b": {{ payload.nothing }}}', context
+    )
+    assert json.loads(out) == {"a": "null", "b": None}
+    assert json.loads(render_payload('{"a": "{{ payload.items.__globals__ }}"}', context)) == {
+        "a": "null"
+    }
+    with pytest.raises(TemplateProblem) as caught:
+        render_payload('{"a": {{ range(10**9) | list }}}', context)
+    assert caught.value.field == "payload_template"
+    # a quote in a value cannot break out of its JSON string
+    assert json.loads(render_payload('{"s": "{{ payload.summary }}"}', context)) == {
+        "s": 'VPN "drops" every hour'
+    }
+
+
+def test_outbox_rolls_back_with_the_request(runtime: Runtime, receiver: Receiver) -> None:
+    cred = basic_credential(runtime, receiver.url)
+    make_webhook(runtime, cred)
+    rid = runtime.platform.record("workflow_execution", "c", state="ACCEPTED", payload={})
+    with pytest.raises(
+        IntegrityError
+    ):  # same id again: the request is refused, and so is its event
+        runtime.platform.record(
+            "workflow_execution", "c", state="ACCEPTED", payload={}, request_id=rid
+        )
+    with runtime.db.session() as session:
+        rows = session.scalars(select(WebhookDelivery)).all()
+        assert len(rows) == 1
+        assert rows[0].data["request_id"] == rid
+
+
+def test_admin_api_and_test_send(admin_client: Any, runtime: Runtime, receiver: Receiver) -> None:
+    cred = basic_credential(runtime, receiver.url)
+    created = admin_client.post(
+        "/admin/api/v1/webhooks",
+        json={
+            "name": "jira",
+            "credential": "ServiceNow",
+            "resource": "/rest/servicedeskapi/request",
+            "payload_template": '{"summary": "{{ payload.message }}"}',
+            "signing_secret": "generate",
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["signing_secret"].startswith("whsec_")
+    assert created.json()["credential_id"] == cred
+    wid = created.json()["id"]
+    assert "signing_secret" not in admin_client.get(f"/admin/api/v1/webhooks/{wid}").json()
+    bad = admin_client.post("/admin/api/v1/webhooks", json={"name": "x", "credential": "nope"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "credential"
+    tested = admin_client.post(f"/admin/api/v1/webhooks/{wid}/test").json()
+    assert tested["status_code"] == 200
+    assert tested["outcome"] == "delivered"
+    assert json.loads(receiver.requests[-1].body) == {"summary": "hello from credgate"}
+    sent = admin_client.post(f"/admin/api/v1/webhooks/{wid}/send", json={"message": "hi"})
+    assert sent.status_code == 202
+    listed = admin_client.get("/admin/api/v1/deliveries", params={"webhook": "jira"}).json()
+    assert listed["items"][0]["id"] == sent.json()["id"]
+    events = admin_client.get("/admin/api/v1/webhooks/events").json()
+    assert {e["event"] for e in events["items"]} >= {"workflow_execution", "handoff", "explicit"}
+
+
+def test_documented_examples_are_accepted_and_render(runtime: Runtime, receiver: Receiver) -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    examples = [
+        json.loads(block)
+        for block in re.findall(r"```json\n(.*?)```", doc, re.S)
+        if "payload_template" in block
+    ]
+    assert len(examples) == 2
+    basic_credential(runtime, receiver.url, name="ServiceNow")
+    basic_credential(runtime, receiver.url, name="Jira")
+    for example in examples:
+        view, _ = runtime.outbound.webhooks.create(example, actor=ACTOR)
+        event = example["triggers"][0]
+        tested = asyncio.run(runtime.outbound.worker.test_send(view["id"], event))
+        assert tested["outcome"] == "delivered", tested
+    paths = [r.path for r in receiver.requests]
+    assert paths == [
+        "/api/now/table/incident?sysparm_display_value=true",
+        "/rest/servicedeskapi/request",
+    ]
+    servicenow = json.loads(receiver.requests[0].body)
+    assert servicenow["short_description"] == "credgate: remote_action #restart"
+    jsm = json.loads(receiver.requests[1].body)
+    assert jsm["requestFieldValues"]["summary"] == 'Spark handoff: VPN "drops" every hour'
+
+
+def test_update_keeps_replaces_or_removes_the_signing_secret(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    cred = basic_credential(runtime, receiver.url)
+    view, secret = make_webhook(runtime, cred, signing_secret="generate")
+    body = {"name": "incidents", "credential": cred, "resource": "/x", "triggers": []}
+    kept, shown = runtime.outbound.webhooks.update(view["id"], body, actor=ACTOR)
+    assert shown is None
+    assert kept["signed"] is True
+    assert kept["resource"] == "/x"
+    loaded = runtime.outbound.webhooks.load(view["id"])
+    assert loaded is not None
+    assert loaded[1] == secret
+    _, fresh = runtime.outbound.webhooks.update(
+        view["id"], {**body, "signing_secret": "generate"}, actor=ACTOR
+    )
+    assert fresh is not None
+    assert fresh != secret
+    removed, _ = runtime.outbound.webhooks.update(
+        view["id"], {**body, "signing_secret": ""}, actor=ACTOR
+    )
+    assert removed["signed"] is False
+
+
+def test_signing_secrets_are_sealed_and_rotated(runtime: Runtime, receiver: Receiver) -> None:
+    from credgate.outbound.models import WebhookSecret
+    from credgate.security.rotation import add_key_version, reencrypt_all
+    from credgate.security.vault import Vault, parse_master_keys
+
+    cred = basic_credential(runtime, receiver.url)
+    view, secret = make_webhook(runtime, cred, signing_secret="generate")
+    assert secret is not None
+    with runtime.db.session() as session:
+        stored = session.get(WebhookSecret, view["id"])
+        assert stored is not None
+        assert secret not in stored.ciphertext
+        assert secret not in repr(stored)
+    assert runtime.settings.master_key is not None
+    keys = parse_master_keys(runtime.settings.master_key.get_secret_value())
+    version, keys = add_key_version(keys)
+    report = reencrypt_all(runtime.db, Vault(keys))
+    assert report.reencrypted >= 1
+    assert report.complete
+    with runtime.db.session() as session:
+        stored = session.get(WebhookSecret, view["id"])
+        assert stored is not None
+        assert Vault.key_version(stored.ciphertext) == version
