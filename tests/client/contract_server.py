@@ -63,6 +63,7 @@ class Recorded:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    peer: str = ""  # the client's address and port: one per TCP connection
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -145,6 +146,7 @@ async def _record(request: Request) -> Recorded:
         query={k: request.query_params.getlist(k) for k in request.query_params},
         headers={k.lower(): v for k, v in request.headers.items()},
         body=await request.body(),
+        peer=f"{request.client.host}:{request.client.port}" if request.client else "",
     )
 
 

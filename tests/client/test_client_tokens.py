@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -265,6 +266,41 @@ def test_threads_share_one_token_request(contract: ContractServer, config: Clien
         results = list(pool.map(call, [client] * 16))
     assert results == [1] * 16
     assert contract.state.token_requests == 1
+
+
+def test_48_threads_on_one_client_keep_their_connections_and_lose_no_request(
+    contract: ContractServer, config: ClientConfig
+) -> None:
+    # More threads than httpx's default 20 keep-alive slots, with the interpreter switching
+    # threads as often as it can: a pool that closes "surplus idle" connections hands a thread
+    # a connection another thread is closing (ReadError: Bad file descriptor) and reconnects
+    # over and over. Every connection the client opens must stay open and every call succeed.
+    threads, errors, calls = 48, [], [0]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with Client(config) as client:
+            stop = time.monotonic() + 1.5
+
+            def sender() -> None:
+                while time.monotonic() < stop:
+                    try:
+                        client.list_workflows()
+                        calls[0] += 1
+                    except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                        errors.append(repr(exc))
+
+            workers = [threading.Thread(target=sender) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert calls[0] > threads
+    peers = {recorded.peer for recorded in contract.state.requests}
+    assert len(peers) <= threads
 
 
 def test_100_async_tasks_make_one_token_request_per_lifetime(

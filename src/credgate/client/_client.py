@@ -57,6 +57,11 @@ T = TypeVar("T")
 
 VerifyTypes = ssl.SSLContext | str | bool
 
+#: Every pooled connection may be kept alive. With fewer keep-alive slots than
+#: connections, httpcore's pool can close a connection it counts as idle just as
+#: another thread starts a request on it ("ReadError: Bad file descriptor").
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
 
 def _relative_path(path: str) -> str:
     # The bearer token must only ever go to the configured API host.
@@ -117,6 +122,7 @@ class _ClientBase:
             "base_url": self.config.api_url,
             "auth": self._auth,
             "timeout": self.config.timeout,
+            "limits": POOL_LIMITS,
             "verify": verify,
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
             "follow_redirects": False,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ssl
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +148,43 @@ def test_check_transport_allows_https_and_loopback_only() -> None:
         check_transport("http://itsm.example/api", field="instance_url")
     with pytest.raises(InsecureTransportError):
         check_transport("ftp://127.0.0.1/x")
+
+
+def test_48_threads_on_one_client_keep_their_connections_and_lose_no_request() -> None:
+    # More threads than httpx's default 20 keep-alive slots, with the interpreter switching
+    # threads as often as it can: a pool that closes "surplus idle" connections hands a thread
+    # a connection another thread is closing (ReadError: Bad file descriptor) and reconnects
+    # over and over. Every connection the client opens must stay open and every send succeed.
+    peers: set[tuple[str, int]] = set()
+
+    async def resource(request: Request) -> Response:
+        assert request.client is not None
+        peers.add((request.client.host, request.client.port))
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/resource", resource)])
+    threads, errors, sent = 48, [], [0]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with LiveServer(app) as server, make_client() as client:
+            stop = time.monotonic() + 1.5
+
+            def sender() -> None:
+                while time.monotonic() < stop:
+                    try:
+                        client.get(f"{server.url}/resource").raise_for_status()
+                        sent[0] += 1
+                    except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                        errors.append(repr(exc))
+
+            workers = [threading.Thread(target=sender) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert sent[0] > threads
+    assert len(peers) <= threads

@@ -14,7 +14,7 @@ from ._errors import (
     ReconnectNeeded,
     RenewalError,
 )
-from ._http import DEFAULT_TIMEOUT, check_transport, make_async_client, make_client
+from ._http import DEFAULT_TIMEOUT, POOL_LIMITS, check_transport, make_async_client, make_client
 from ._renewing import STATUS_OK, RenewingAuth
 from ._rfc6749 import ClientAuthMethod
 from ._tokens import InMemoryTokenStore, Token, TokenStore, ahold_lease, hold_lease
@@ -33,6 +33,7 @@ from .oauth2_client_credentials import OAuth2ClientCredentialsAuth
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "POOL_LIMITS",
     "STATUS_OK",
     "BasicAuth",
     "BearerAuth",

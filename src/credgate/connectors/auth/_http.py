@@ -8,6 +8,12 @@
   never travel to a host the administrator did not configure.
 * The environment is not trusted (no ``.netrc`` credentials, no proxy variables);
   a proxy is used only when passed explicitly.
+* Every pooled connection may be kept alive (:data:`POOL_LIMITS`). With fewer
+  keep-alive slots than connections, httpcore's pool closes an "idle" surplus
+  connection outside its lock, and a thread that has just been handed that
+  connection reads from a closed socket (``ReadError: [Errno 9] Bad file
+  descriptor``). Keeping every connection alive never takes that branch, and
+  many concurrent senders do not churn connections either.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ._errors import InsecureTransportError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "POOL_LIMITS",
     "check_transport",
     "make_async_client",
     "make_client",
@@ -29,6 +36,9 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
+
+#: At most 100 connections per client, and all of them may be kept alive.
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 
 def ssl_context(ca_bundle: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
@@ -56,6 +66,7 @@ def make_client(
         auth=auth,
         verify=ssl_context(ca_bundle),
         timeout=timeout,
+        limits=POOL_LIMITS,
         follow_redirects=False,
         trust_env=False,
         proxy=proxy,
@@ -74,6 +85,7 @@ def make_async_client(
         auth=auth,
         verify=ssl_context(ca_bundle),
         timeout=timeout,
+        limits=POOL_LIMITS,
         follow_redirects=False,
         trust_env=False,
         proxy=proxy,
