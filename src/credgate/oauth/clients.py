@@ -103,6 +103,10 @@ class ClientRegistry:
             self._records.clear()
         self._records[client_id] = record
 
+    def cached(self, client_id: str) -> ClientRecord | None:
+        """The record this node holds for ``client_id``, or None (unknown, or not loaded yet)."""
+        return self._records.get(client_id)
+
     def get(self, client_id: str) -> ClientRecord | None:
         """Blocking lookup (for use off the event loop)."""
         hit = self._records.get(client_id, _MISSING)
