@@ -136,6 +136,11 @@ def parse_token_response(
 ) -> Token:
     """Read an RFC 6749 §5.1 success or raise :class:`RenewalError` (§5.2).
 
+    ``now`` should be when the token request was *sent*: the provider starts
+    ``expires_in`` somewhere between sending and receiving, so counting from the
+    send never believes a token lives longer than the provider does, however
+    slow the answer was.
+
     When a refresh answer carries no ``refresh_token``, the previous one stays
     valid (§6) and is kept.
     """

@@ -142,8 +142,9 @@ def consent_exchange_flow(
         redirect_uri=redirect_uri,
         code_verifier=code_verifier,
     )
+    sent_at = clock()  # expires_in counts from no earlier than this (see _tokens)
     response = yield request
-    return parse_token_response(response, now=clock())
+    return parse_token_response(response, now=sent_at)
 
 
 def finish_consent(
@@ -269,10 +270,11 @@ class OAuth2AuthorizationCodeAuth(RenewingAuth):
             timeout=timeout,
             refresh_token=basis.refresh_token,
         )
+        sent_at = self._clock()  # expires_in counts from no earlier than this (see _tokens)
         response = yield request
         try:
             token = parse_token_response(
-                response, now=self._clock(), previous_refresh_token=basis.refresh_token
+                response, now=sent_at, previous_refresh_token=basis.refresh_token
             )
         except RenewalError as exc:
             if exc.error == "invalid_grant":
