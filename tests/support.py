@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import secrets
 import socket
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +72,35 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def hammer(send: Callable[[], object], *, threads: int = 48, seconds: float = 1.5) -> list[str]:
+    """Call ``send`` from ``threads`` threads for ``seconds``, with the interpreter switching
+    threads as often as it can (which exposes races in shared connection pools).
+
+    Returns one ``repr`` per failed call; asserts that every thread got calls through.
+    """
+    errors: list[str] = []
+    calls = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def sender(index: int) -> None:
+        while time.monotonic() < stop:
+            try:
+                send()
+                calls[index] += 1
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
+                errors.append(repr(exc))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=sender, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert sum(calls) > threads, "the threads got almost no calls through"
+    return errors

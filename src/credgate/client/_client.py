@@ -59,7 +59,8 @@ VerifyTypes = ssl.SSLContext | str | bool
 
 #: Every pooled connection may be kept alive. With fewer keep-alive slots than
 #: connections, httpcore's pool can close a connection it counts as idle just as
-#: another thread starts a request on it ("ReadError: Bad file descriptor").
+#: another thread starts a request on it ("ReadError: Bad file descriptor"). The same limits
+#: as credgate.connectors.auth.POOL_LIMITS, kept here because the SDK imports nothing else.
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 

@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
@@ -58,7 +58,7 @@ class _Signer:
 
     kid: str
     header_segment: bytes
-    private_key: ec.EllipticCurvePrivateKey
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
 
 
 _signer: _Signer | None = None
@@ -103,7 +103,7 @@ def issue_access_token(
     # request on this hot path. The header is fixed per key, so it is encoded once; the claims
     # have a fixed shape, and every string in them goes through the json module's own escaper.
     # Tests verify issued tokens with joserfc's ``jwt.decode`` (this module's verifier) and
-    # with Authlib against the published JWKS, and compare the claims with json.dumps output.
+    # with Authlib against the published JWKS, and decode arbitrary claim text back exactly.
     subject = _string(client_id)
     claims = (
         f'{{"iss":{_string(issuer)},"sub":{subject},"client_id":{subject},'

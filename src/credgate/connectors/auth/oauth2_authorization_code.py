@@ -142,7 +142,8 @@ def consent_exchange_flow(
         redirect_uri=redirect_uri,
         code_verifier=code_verifier,
     )
-    sent_at = clock()  # expires_in counts from no earlier than this (see _tokens)
+    # expires_in counts from no earlier than the send (see parse_token_response)
+    sent_at = clock()
     response = yield request
     return parse_token_response(response, now=sent_at)
 
@@ -270,7 +271,8 @@ class OAuth2AuthorizationCodeAuth(RenewingAuth):
             timeout=timeout,
             refresh_token=basis.refresh_token,
         )
-        sent_at = self._clock()  # expires_in counts from no earlier than this (see _tokens)
+        # expires_in counts from no earlier than the send (see parse_token_response)
+        sent_at = self._clock()
         response = yield request
         try:
             token = parse_token_response(

@@ -77,6 +77,7 @@ class OAuth2ClientCredentialsAuth(RenewingAuth):
         request = build_token_request(
             self.token_url, "client_credentials", self._client, timeout=timeout, scope=self.scope
         )
-        sent_at = self._clock()  # expires_in counts from no earlier than this (see _tokens)
+        # expires_in counts from no earlier than the send (see parse_token_response)
+        sent_at = self._clock()
         response = yield request
         return parse_token_response(response, now=sent_at)
