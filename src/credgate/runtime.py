@@ -119,6 +119,7 @@ class Runtime:
         from credgate.classic.auth import ClassicAuthenticator
         from credgate.classic.engines import EngineService
         from credgate.classic.inventory import InventorySource
+        from credgate.resource.bearer import guard_for
         from credgate.users.services import UserService
 
         self.users = UserService(self.db)
@@ -128,9 +129,7 @@ class Runtime:
         self.classic_auth = ClassicAuthenticator(
             check_password=lambda u, p: anyio.to_thread.run_sync(self.users.check_password, u, p),
             throttle=self.throttle,
-            verifier=self.verifier,
-            revoked=self.revoked,
-            registry=self.registry,
+            guard=guard_for(self),
             basic_enabled=s.classic_basic_auth,
         )
 
