@@ -93,7 +93,7 @@ def test_creating_a_token_needs_the_password_and_shows_it_once(
     assert PASSWORD not in made.text
     [row] = [t for t in runtime.admins.list_tokens("admin") if t.name == "ci"]
     assert 6.9 < (row.expires_at - row.created_at).total_seconds() / 86400 <= 7
-    assert ui.get("/admin/api/v1/admins", headers=_bearer(token.group(1))).status_code == 200
+    assert ui.get("/admin/api/v1/signing-keys", headers=_bearer(token.group(1))).status_code == 200
 
     again = ui.get("/admin/account")
     assert token.group(1) not in again.text
@@ -106,7 +106,7 @@ def test_creating_a_token_needs_the_password_and_shows_it_once(
 
 def test_the_revoke_button_refuses_the_token_at_once(ui: TestClient, runtime: Runtime) -> None:
     issued = runtime.admins.issue_token("admin", "old script", actor=ACTOR)
-    assert ui.get("/admin/api/v1/admins", headers=_bearer(issued.token)).status_code == 200
+    assert ui.get("/admin/api/v1/signing-keys", headers=_bearer(issued.token)).status_code == 200
     csrf = _csrf(ui.get("/admin/account").text)
     url = f"/admin/account/tokens/{issued.id}/revoke"
     forged = ui.post(url, data={}, follow_redirects=False)
@@ -114,7 +114,7 @@ def test_the_revoke_button_refuses_the_token_at_once(ui: TestClient, runtime: Ru
     revoked = ui.post(url, data={"csrf_token": csrf}, follow_redirects=False)
     assert revoked.status_code == 303
     assert revoked.headers["location"] == "/admin/account?notice=token-revoked"
-    assert ui.get("/admin/api/v1/admins", headers=_bearer(issued.token)).status_code == 401
+    assert ui.get("/admin/api/v1/signing-keys", headers=_bearer(issued.token)).status_code == 401
     page = ui.get("/admin/account?notice=token-revoked")
     assert "Admin API token revoked." in page.text
     assert "old script" not in page.text

@@ -430,7 +430,10 @@ def test_admin_api_token_is_shown_once_and_revoked_at_once(page: Any, live_serve
     assert page.url.endswith("/admin/account")
     shot(page, "40-admin-token-once")
     headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{live_server.url}/admin/api/v1/admins", headers=headers).status_code == 200
+    assert (
+        httpx.get(f"{live_server.url}/admin/api/v1/signing-keys", headers=headers).status_code
+        == 200
+    )
     page.locator("#secret-done").click()
     modal.wait_for(state="detached")
 
@@ -444,4 +447,7 @@ def test_admin_api_token_is_shown_once_and_revoked_at_once(page: Any, live_serve
     confirm(page)
     page.wait_for_url("**/admin/account?notice=token-revoked")
     assert page.get_by_role("status").inner_text().strip() == "Admin API token revoked."
-    assert httpx.get(f"{live_server.url}/admin/api/v1/admins", headers=headers).status_code == 401
+    assert (
+        httpx.get(f"{live_server.url}/admin/api/v1/signing-keys", headers=headers).status_code
+        == 401
+    )
