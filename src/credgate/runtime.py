@@ -94,7 +94,12 @@ class Runtime:
             on_change=self.feed.notify_local,
         )
         self.api_credentials = ApiCredentialService(self.db, self.hasher, self.feed.notify_local)
-        self.admins = AdminService(self.db, self.hasher)
+        self.admins = AdminService(
+            self.db,
+            self.hasher,
+            token_default=dt.timedelta(days=s.admin_token_default_days),
+            token_max=dt.timedelta(days=s.admin_token_max_days),
+        )
         # Outbound: connector credentials (secrets sealed by the vault) and connector records.
         self.connector_credentials = ConnectorCredentialService(
             self.db, self.vault, base_url=s.base_url, on_change=self.feed.notify_local
