@@ -16,8 +16,14 @@ import uvicorn
 
 from credgate.app import CredgateApp
 from credgate.config import Settings
+from credgate.connectors.destinations import DestinationPolicy
 
 ADMIN_PASSWORD = "correct horse battery staple"
+#: Outbound peers of the tests (token endpoints, receivers, SFTP servers) listen on loopback,
+#: which credgate refuses by default: tests allow it explicitly, so the default stays strict.
+LOOPBACK_ALLOWED = "127.0.0.0/8"
+#: The destination policy of such a test: loopback allowed, nothing else beyond public addresses.
+LOOPBACK = DestinationPolicy.from_entries([LOOPBACK_ALLOWED])
 
 
 def make_key_material() -> dict[str, str]:
@@ -35,6 +41,7 @@ def make_settings(
         "database_url": database_url,
         "admin_password": ADMIN_PASSWORD,
         "sync_interval_seconds": 0.2,
+        "outbound_allowed_networks": [LOOPBACK_ALLOWED],
         **keys,
         **overrides,
     }

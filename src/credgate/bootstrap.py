@@ -23,6 +23,7 @@ from credgate.admins.models import Admin
 from credgate.audit.services import Actor, record
 from credgate.cluster.models import MetaEntry
 from credgate.config import Settings
+from credgate.connectors.credentials.services import seal_unbound_secrets
 from credgate.db import Database, migrate
 from credgate.security.keys import create_signing_key
 from credgate.security.models import SigningKey
@@ -56,6 +57,7 @@ class InitReport:
     created_signing_key: str | None = None
     admin_username: str | None = None
     admin_password: str | None = field(default=None, repr=False)
+    bound_secrets: int = 0
 
 
 def master_key_path(settings: Settings) -> Path:
@@ -170,6 +172,8 @@ def initialise(
     vault, pepper = open_keys(settings, create=create_keys, report=report)
     migrate(db)
     check_keys(db, vault, pepper)
+    # Connector secrets stored before credgate bound them to their destination are bound now.
+    report.bound_secrets = seal_unbound_secrets(db, vault)
     with db.session() as session:
         if session.scalar(select(SigningKey.kid).where(SigningKey.retired_at.is_(None))) is None:
             report.created_signing_key = create_signing_key(session, vault).kid

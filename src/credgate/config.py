@@ -11,15 +11,18 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from credgate.connectors.destinations import DestinationPolicy
 
 __all__ = ["REGIONS", "Settings", "load_settings", "settings_table"]
 
@@ -208,6 +211,11 @@ class Settings(BaseSettings):
     outbound_read_timeout_seconds: float = Field(
         30, gt=0, le=600, description="Outbound HTTPS: time to wait for each read or write."
     )
+    # NoDecode: the environment gives a comma-separated list, not JSON.
+    outbound_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Non-public destinations that outbound connections (connector URLs, token endpoints and SFTP hosts, for webhooks, exporters and Test) may reach, comma-separated: networks (`10.0.0.0/8`), addresses (`192.168.1.5`) or host names. Empty: public addresses only; loopback, link-local, private and reserved ranges are refused (see docs/security.md).",
+    )
     bench_echo: bool = Field(
         False,
         description="Mount the benchmark baselines: a raw-ASGI echo at `/_bench/echo` and the unprotected workflow list at `/_bench/workflows`.",
@@ -234,6 +242,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("outbound_allowed_networks", mode="before")
+    @classmethod
+    def _split_allowed_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _check_allowed_networks(cls, value: list[str]) -> list[str]:
+        DestinationPolicy.from_entries(value)  # a ValueError names the bad entry
+        return [part.strip() for part in value if part.strip()]
 
     @field_validator(
         "upstream_workflows_url",
@@ -286,6 +307,11 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'credgate.db').resolve()}"
+
+    @cached_property
+    def outbound_destinations(self) -> DestinationPolicy:
+        """Where outbound connections may go: public addresses and the allowed networks."""
+        return DestinationPolicy.from_entries(self.outbound_allowed_networks)
 
     @cached_property
     def base_url(self) -> str:

@@ -102,7 +102,11 @@ class Runtime:
         )
         # Outbound: connector credentials (secrets sealed by the vault) and connector records.
         self.connector_credentials = ConnectorCredentialService(
-            self.db, self.vault, base_url=s.base_url, on_change=self.feed.notify_local
+            self.db,
+            self.vault,
+            base_url=s.base_url,
+            on_change=self.feed.notify_local,
+            destinations=s.outbound_destinations,
         )
         self.connectors = ConnectorService(self.db)
         # Outbound runtime: auths, clients, SFTP, connection tests and consent per credential.

@@ -18,6 +18,7 @@ from credgate.connectors.credentials import MASK
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.db import Database
 from credgate.runtime import Runtime
+from support import LOOPBACK_ALLOWED
 
 PASSWORD = "Pw-cli-4b3a2c1d"
 TOKEN = "Tk-cli-9e8f7a6b"
@@ -32,6 +33,7 @@ def env_of(runtime: Runtime, **extra: str | None) -> dict[str, str | None]:
         "CREDGATE_DATABASE_URL": settings.resolved_database_url,
         "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
         "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
         "CREDGATE_CONFIG_FILE": None,
     }
     env.update(extra)

@@ -38,6 +38,7 @@ from credgate.connectors.auth import ReconnectNeeded
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.runtime import Runtime
+from support import LOOPBACK_ALLOWED
 
 ACTOR = Actor("tests", "pytest")
 
@@ -206,7 +207,7 @@ def test_consent_round_trip_then_refresh_with_rotation(
     assert all(v not in shown["status"] for v in values)
 
 
-def test_bad_state_is_refused(
+def test_bad_state_is_refused_and_leaves_the_consent_pending(
     runtime: Runtime,
     admin_client: TestClient,
     provider: tuple[ProviderState, str],
@@ -216,17 +217,31 @@ def test_bad_state_is_refused(
     credential_id = ac_credential(runtime, url, state)
     location = browse(start(admin_client, credential_id), tls)
     good_state = parse_qs(urlsplit(location).query)["state"][0]
-    forged = location.replace(good_state, "A" * len(good_state))
-    page = callback(admin_client, forged)
-    assert page.status_code == 400
-    assert "state parameter does not match" in page.text
-    assert good_state not in page.text
-    # the pending consent is gone with the failed attempt: the real callback is refused too
-    assert callback(admin_client, location).status_code == 400
-    assert runtime.connector_credentials.get(credential_id).status == ""
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    # Anyone can call the redirect URL, without a session: a wrong, empty or missing state
+    # is refused and changes nothing.
+    base = f"/oauth2/callback/{credential_id}"
+    for forged in (
+        location.replace(good_state, "A" * len(good_state)),
+        location.replace(good_state, ""),
+        f"{base}?code={code}",
+        f"{base}?state=wrong&error=access_denied",
+    ):
+        page = callback(admin_client, forged)
+        assert page.status_code == 400
+        assert "state parameter does not match" in page.text
+        assert good_state not in page.text
+    with runtime.db.session() as session:
+        assert session.get(ConnectorConsent, credential_id) is not None  # still pending
+    assert state.code_verifiers == []  # no code was exchanged for a forged callback
+    # the real callback still completes the consent, once
+    assert callback(admin_client, location).status_code == 200
+    assert runtime.connector_credentials.get(credential_id).status == "ok"
     assert (
-        DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id).load() is None
+        DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id).load()
+        is not None
     )
+    assert callback(admin_client, location).status_code == 400
 
 
 def test_expired_consent_and_unknown_credential_are_refused(
@@ -282,6 +297,7 @@ def test_connect_refuses_other_types_and_the_cli_prints_the_url(
         "CREDGATE_DATABASE_URL": settings.resolved_database_url,
         "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
         "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
         "CREDGATE_CONFIG_FILE": None,
     }
     result = CliRunner().invoke(cli_app, ["connector-credentials", "connect", "CRM"], env=env)

@@ -35,7 +35,7 @@ from credgate.config import Settings
 from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.db import Database
 from credgate.runtime import Runtime
-from support import make_key_material, make_settings
+from support import LOOPBACK_ALLOWED, make_key_material, make_settings
 
 ACTOR = Actor("tests", "pytest")
 LIFETIME = 5
@@ -63,6 +63,7 @@ def _env(settings: Settings) -> dict[str, str]:
         "CREDGATE_DATABASE_URL": settings.resolved_database_url,
         "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
         "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
     }
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from credgate.audit.services import Actor
 from credgate.cli import app as cli_app
 from credgate.runtime import Runtime
+from support import LOOPBACK_ALLOWED
 
 ACTOR = Actor("tests", "pytest")
 
@@ -125,6 +126,7 @@ def test_wrong_password_from_the_cli(
         "CREDGATE_DATABASE_URL": settings.resolved_database_url,
         "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
         "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
         "CREDGATE_CONFIG_FILE": None,
     }
     result = CliRunner().invoke(cli_app, ["connector-credentials", "test", name], env=env)

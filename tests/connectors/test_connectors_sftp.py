@@ -35,6 +35,7 @@ from credgate.connectors.sftp import (
     connect,
     connect_credential,
 )
+from support import LOOPBACK
 
 T = TypeVar("T")
 
@@ -153,7 +154,9 @@ def all_text(exc: BaseException) -> str:
 def test_right_key_uploads_a_file(root: Path, server_key: asyncssh.SSHKey, pinned: HostKey) -> None:
     async def scenario() -> tuple[list[str], list[str], AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
-            client = await connect("127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST)
+            client = await connect(
+                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
+            )
             async with client:
                 await client.mkdir("exports/daily")
                 await client.mkdir("exports/daily")  # exists already: fine with parents=True
@@ -182,7 +185,9 @@ def test_upload_from_a_local_file(
     async def scenario() -> int:
         async with (
             sftp_server(root, server_key) as (port, _log),
-            await connect("127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST) as client,
+            await connect(
+                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
+            ) as client,
         ):
             return await client.upload(local, "big.jsonl")
 
@@ -205,7 +210,9 @@ def test_upload_without_posix_rename_still_replaces(
     async def scenario() -> None:
         async with (
             sftp_server(root, server_key) as (port, _log),
-            await connect("127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST) as client,
+            await connect(
+                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
+            ) as client,
         ):
             await client.upload(b"new", "report.csv")
 
@@ -220,7 +227,9 @@ def test_failed_upload_is_a_transfer_error_and_leaves_nothing(
     async def scenario() -> TransferFailed:
         async with (
             sftp_server(root, server_key) as (port, _log),
-            await connect("127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST) as client,
+            await connect(
+                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
+            ) as client,
         ):
             with pytest.raises(TransferFailed) as info:
                 await client.upload(b"data", "missing-dir/report.csv")
@@ -247,7 +256,9 @@ def test_server_with_several_host_keys_presents_the_pinned_one(
         # the server prefers Ed25519, but the client asks for the pinned ECDSA key first
         async with (
             sftp_server(root, ed25519, server_key) as (port, _log),
-            await connect("127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST) as client,
+            await connect(
+                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
+            ) as client,
         ):
             return await client.listdir()
 
@@ -263,7 +274,15 @@ def test_wrong_key_is_refused_before_any_credential_is_sent(
     async def scenario() -> tuple[HostKeyMismatch, AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
             with pytest.raises(HostKeyMismatch) as info:
-                await connect("127.0.0.1", port, USER, PASSWORD, other_key, timeouts=FAST)
+                await connect(
+                    "127.0.0.1",
+                    port,
+                    USER,
+                    PASSWORD,
+                    other_key,
+                    timeouts=FAST,
+                    destinations=LOOPBACK,
+                )
             await asyncio.sleep(0.05)  # let the server side finish handling the disconnect
             return info.value, log
 
@@ -290,7 +309,9 @@ def test_pinned_key_type_the_server_lacks_is_refused(
     async def scenario() -> tuple[HostKeyMismatch, AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
             with pytest.raises(HostKeyMismatch) as info:
-                await connect("127.0.0.1", port, USER, PASSWORD, ed25519, timeouts=FAST)
+                await connect(
+                    "127.0.0.1", port, USER, PASSWORD, ed25519, timeouts=FAST, destinations=LOOPBACK
+                )
             return info.value, log
 
     error, log = run(scenario())
@@ -312,9 +333,17 @@ def test_known_hosts_and_config_in_home_are_ignored(
             (empty_home / ".ssh/known_hosts").write_text(f"[127.0.0.1]:{port} {pinned.openssh}\n")
             (empty_home / ".ssh/config").write_text("Host *\n  User intruder\n")
             with pytest.raises(HostKeyMismatch):
-                await connect("127.0.0.1", port, USER, PASSWORD, other_key, timeouts=FAST)
+                await connect(
+                    "127.0.0.1",
+                    port,
+                    USER,
+                    PASSWORD,
+                    other_key,
+                    timeouts=FAST,
+                    destinations=LOOPBACK,
+                )
             async with await connect(
-                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST
+                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
             ) as client:
                 await client.listdir()
             return log
@@ -334,7 +363,9 @@ def test_wrong_password_is_a_clear_error(
     async def scenario() -> tuple[AuthenticationFailed, AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
             with pytest.raises(AuthenticationFailed) as info:
-                await connect("127.0.0.1", port, USER, wrong, pinned, timeouts=FAST)
+                await connect(
+                    "127.0.0.1", port, USER, wrong, pinned, timeouts=FAST, destinations=LOOPBACK
+                )
             return info.value, log
 
     error, log = run(scenario())
@@ -350,7 +381,9 @@ def test_unreachable_host_is_a_connection_error() -> None:
 
     async def scenario() -> ConnectionFailed:
         with pytest.raises(ConnectionFailed) as info:
-            await connect("127.0.0.1", port, USER, PASSWORD, _any_key(), timeouts=FAST)
+            await connect(
+                "127.0.0.1", port, USER, PASSWORD, _any_key(), timeouts=FAST, destinations=LOOPBACK
+            )
         return info.value
 
     error = run(scenario())
@@ -376,6 +409,7 @@ def test_silent_server_times_out() -> None:
                     PASSWORD,
                     _any_key(),
                     timeouts=Timeouts(connect=0.5, operation=1),
+                    destinations=LOOPBACK,
                 )
         finally:
             server.close()
@@ -397,7 +431,15 @@ def test_not_an_ssh_server_is_a_connection_error() -> None:
         port = server.sockets[0].getsockname()[1]
         try:
             with pytest.raises(ConnectionFailed) as info:
-                await connect("127.0.0.1", port, USER, PASSWORD, _any_key(), timeouts=FAST)
+                await connect(
+                    "127.0.0.1",
+                    port,
+                    USER,
+                    PASSWORD,
+                    _any_key(),
+                    timeouts=FAST,
+                    destinations=LOOPBACK,
+                )
         finally:
             server.close()
         return info.value
@@ -423,16 +465,34 @@ def test_check_connection_verdicts(
         async with sftp_server(root, server_key) as (port, _log):
             return {
                 "ok": await check_connection(
-                    "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST
+                    "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
                 ),
                 "key": await check_connection(
-                    "127.0.0.1", port, USER, PASSWORD, other_key, timeouts=FAST
+                    "127.0.0.1",
+                    port,
+                    USER,
+                    PASSWORD,
+                    other_key,
+                    timeouts=FAST,
+                    destinations=LOOPBACK,
                 ),
                 "password": await check_connection(
-                    "127.0.0.1", port, USER, "wrong-password-x", pinned, timeouts=FAST
+                    "127.0.0.1",
+                    port,
+                    USER,
+                    "wrong-password-x",
+                    pinned,
+                    timeouts=FAST,
+                    destinations=LOOPBACK,
                 ),
                 "down": await check_connection(
-                    "127.0.0.1", free_port(), USER, PASSWORD, pinned, timeouts=FAST
+                    "127.0.0.1",
+                    free_port(),
+                    USER,
+                    PASSWORD,
+                    pinned,
+                    timeouts=FAST,
+                    destinations=LOOPBACK,
                 ),
             }
 
@@ -466,10 +526,13 @@ def test_credential_helpers(root: Path, server_key: asyncssh.SSHKey, pinned: Hos
                         "password": PASSWORD,
                         "host_key": pinned.openssh,
                     },
-                }
+                },
+                destinations=LOOPBACK,
             )
-            verdict = await check_credential(cred, timeouts=FAST)
-            client: SftpClient = await connect_credential(cred, timeouts=FAST)
+            verdict = await check_credential(cred, timeouts=FAST, destinations=LOOPBACK)
+            client: SftpClient = await connect_credential(
+                cred, timeouts=FAST, destinations=LOOPBACK
+            )
             async with client:
                 await client.upload(b"ok", "via-credential.txt")
                 shown = repr(client)
@@ -583,6 +646,7 @@ def test_sshd_right_key_reaches_authentication(sshd: Sshd) -> None:
                 PASSWORD,
                 sshd.host_key,
                 timeouts=FAST,
+                destinations=LOOPBACK,
             )
         )
     assert PASSWORD not in all_text(info.value)
@@ -591,7 +655,17 @@ def test_sshd_right_key_reaches_authentication(sshd: Sshd) -> None:
 
 def test_sshd_wrong_key_is_refused(sshd: Sshd, other_key: HostKey) -> None:
     with pytest.raises(HostKeyMismatch) as info:
-        run(connect("127.0.0.1", sshd.port, USER, PASSWORD, other_key, timeouts=FAST))
+        run(
+            connect(
+                "127.0.0.1",
+                sshd.port,
+                USER,
+                PASSWORD,
+                other_key,
+                timeouts=FAST,
+                destinations=LOOPBACK,
+            )
+        )
     assert info.value.presented_fingerprint == sshd.host_key.sha256_fingerprint()
     assert PASSWORD not in all_text(info.value)
     time.sleep(0.1)  # let sshd write its log lines for the closed connection

@@ -30,6 +30,7 @@ from credgate.connectors.credentials import (
     validate_create,
     validate_update,
 )
+from credgate.connectors.destinations import DestinationPolicy
 from credgate.connectors.hostkeys import MD5_FINGERPRINT_MESSAGE
 
 HOST_KEY = (
@@ -39,6 +40,12 @@ HOST_KEY = (
     .strip()
 )
 CANONICAL_HOST_KEY = " ".join(HOST_KEY.split()[:2])
+OTHER_HOST_KEY = (
+    asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().strip()
+)
+#: Every address allowed: for the rules of the address syntax alone (the destination policy
+#: has its own tests).
+OPEN = DestinationPolicy.from_entries(["0.0.0.0/0", "::/0"])
 
 PASSWORD = "pa55:w0rd-with-colon"
 TOKEN = "tok-3f1c9a77b2"
@@ -141,7 +148,7 @@ def test_secret_fields_per_type() -> None:
     ],
 )
 def test_https_instance_urls_accepted(url: str, normalised: str) -> None:
-    assert validate_create(https({"type": "NONE"}, url=url)).url == normalised
+    assert validate_create(https({"type": "NONE"}, url=url), destinations=OPEN).url == normalised
 
 
 @pytest.mark.parametrize(
@@ -199,7 +206,7 @@ def test_url_must_be_a_string() -> None:
     ],
 )
 def test_sftp_urls_accepted(url: str, normalised: str) -> None:
-    assert validate_create(sftp(SFTP_BASIC, url=url)).url == normalised
+    assert validate_create(sftp(SFTP_BASIC, url=url), destinations=OPEN).url == normalised
 
 
 @pytest.mark.parametrize(
@@ -632,6 +639,33 @@ def test_protocol_change_refuses_the_mask() -> None:
             "authorization.client_secret",
             "access token url",
         ),
+        # the token obtained with the secret goes to the instance URL
+        (
+            https(CLIENT_CREDENTIALS),
+            ("url", "https://attacker.example/"),
+            "authorization.client_secret",
+            "URL",
+        ),
+        (
+            https(AUTH_CODE),
+            ("url", "https://attacker.example/"),
+            "authorization.client_secret",
+            "URL",
+        ),
+        (
+            https(AUTH_CODE),
+            ("authorization_url", "https://attacker.example/authorize"),
+            "authorization.client_secret",
+            "authorization url",
+        ),
+        # the SFTP password goes to whichever server shows the pinned key, on that host and port
+        (sftp(SFTP_BASIC), ("host_key", OTHER_HOST_KEY), "authorization.password", "host key"),
+        (
+            sftp(SFTP_BASIC),
+            ("url", "sftp://sftp.example.com:2222/"),
+            "authorization.password",
+            "URL",
+        ),
     ],
 )
 def test_mask_not_kept_when_the_secret_would_go_elsewhere(
@@ -648,6 +682,31 @@ def test_mask_not_kept_when_the_secret_would_go_elsewhere(
     assert error.field == field
     assert label in error.message
     assert "enter the real value" in error.message
+
+
+def test_every_changed_destination_field_is_named() -> None:
+    stored = validate_create(https(AUTH_CODE))
+    view = masked_view(stored)
+    view["url"] = "https://attacker.example/"
+    view["authorization"]["access_token_url"] = "https://attacker.example/token"
+    error = single_error(view, stored)
+    assert error.field == "authorization.client_secret"
+    assert error.message == (
+        "the URL and the access token url changed, so the stored secret is not sent to the new "
+        "destination; enter the real value"
+    )
+
+
+def test_tokens_are_outdated_when_the_destination_changes() -> None:
+    for data, edit in (
+        (https(CLIENT_CREDENTIALS), {"url": "https://other.example/"}),
+        (https(AUTH_CODE), {"url": "https://other.example/"}),
+    ):
+        stored = validate_create(data)
+        moved = validate_update({**data, **edit}, stored)  # the secret entered again
+        assert dict(moved.secrets) == dict(stored.secrets)
+        assert runtime_tokens_outdated(stored, moved)
+        assert moved.destination != stored.destination
 
 
 def test_url_change_with_a_new_secret_is_fine() -> None:
@@ -707,6 +766,8 @@ def test_runtime_tokens_outdated_when_the_client_changes() -> None:
     ):
         view = masked_view(stored)
         view["authorization"][key] = value
+        if key == "authorization_url":  # a new destination: the secret is entered again
+            view["authorization"]["client_secret"] = CLIENT_SECRET
         assert runtime_tokens_outdated(stored, validate_update(view, stored)), key
     basic = validate_create(https(BASIC))
     renamed = validate_update({**masked_view(basic), "name": "other"}, basic)

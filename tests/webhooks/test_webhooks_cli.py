@@ -14,6 +14,7 @@ from webhooks_receiver import Receiver, ca_bundle
 from credgate.audit.services import Actor
 from credgate.cli import app
 from credgate.runtime import Runtime
+from support import LOOPBACK_ALLOWED
 
 ACTOR = Actor("tests", "pytest")
 
@@ -33,6 +34,7 @@ def env_of(runtime: Runtime) -> dict[str, str | None]:
         "CREDGATE_MASTER_KEY": s.master_key.get_secret_value(),
         "CREDGATE_PEPPER": s.pepper.get_secret_value(),
         "CREDGATE_OUTBOUND_CA_BUNDLE": str(s.outbound_ca_bundle),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
         "CREDGATE_CONFIG_FILE": None,
     }
 

@@ -28,7 +28,7 @@ from credgate.audit.services import Actor
 from credgate.config import Settings
 from credgate.outbound.models import DeliveryAttempt, WebhookDelivery
 from credgate.runtime import Runtime
-from support import free_port
+from support import LOOPBACK_ALLOWED, free_port
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ACTOR = Actor("tests", "pytest")
@@ -82,6 +82,7 @@ class Installation:
             "CREDGATE_PEPPER": base64.b64encode(secrets.token_bytes(32)).decode(),
             "CREDGATE_ADMIN_PASSWORD": "correct horse battery staple",
             "CREDGATE_OUTBOUND_CA_BUNDLE": str(ca_bundle(tmp_path)),
+            "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
             "CREDGATE_WEBHOOK_BACKOFF_BASE_SECONDS": "0.05",
             "CREDGATE_WEBHOOK_BACKOFF_MAX_SECONDS": "0.2",
             "CREDGATE_WEBHOOK_MAX_ATTEMPTS": "50",
@@ -97,6 +98,7 @@ class Installation:
             pepper=self.env["CREDGATE_PEPPER"],
             admin_password=self.env["CREDGATE_ADMIN_PASSWORD"],
             outbound_ca_bundle=self.env["CREDGATE_OUTBOUND_CA_BUNDLE"],
+            outbound_allowed_networks=[LOOPBACK_ALLOWED],
         )
         self.runtime = Runtime.open(self.settings, bootstrap=True)
 

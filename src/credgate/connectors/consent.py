@@ -8,12 +8,17 @@ until the browser comes back. A pending consent is
   recommends for the code itself);
 * **single-use**: :meth:`ConsentStore.take` deletes it in the same transaction that reads it,
   so a replayed callback finds nothing;
-* **one per credential**: starting again replaces the previous one.
+* **claimed only with its state**: the callback needs no session, so :meth:`ConsentStore.take`
+  compares the ``state`` it brings (in constant time) before anything is consumed; a request with
+  a wrong or missing state leaves the consent pending for the real callback;
+* **one per credential**: starting again replaces the previous one; an edit that changes where
+  the credential's secrets go drops it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -24,7 +29,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from credgate.db import Base, Database, UTCDateTime, utcnow
 from credgate.security.vault import Vault
 
-__all__ = ["CONSENT_TTL", "ConnectorConsent", "ConsentStore", "PendingConsent", "consent_context"]
+__all__ = [
+    "CONSENT_TTL",
+    "ConnectorConsent",
+    "ConsentStore",
+    "PendingConsent",
+    "StateMismatch",
+    "consent_context",
+]
 
 CONSENT_TTL: Final = dt.timedelta(minutes=10)
 
@@ -59,6 +71,10 @@ class PendingConsent:
         return f"PendingConsent(state=[secure], code_verifier=[secure], expired={self.expired})"
 
 
+class StateMismatch(Exception):
+    """The callback's ``state`` is not the pending consent's; the consent stays pending."""
+
+
 class ConsentStore:
     """Keeps the pending consent of each credential, sealed."""
 
@@ -81,8 +97,12 @@ class ConsentStore:
                 )
             )
 
-    def take(self, credential_id: str) -> PendingConsent | None:
-        """Remove and return the credential's pending consent (``None`` if there is none)."""
+    def take(self, credential_id: str, state: str) -> PendingConsent | None:
+        """Remove and return the credential's pending consent if ``state`` is its state.
+
+        Returns ``None`` if no consent is pending; raises :class:`StateMismatch`, leaving the
+        consent pending, if ``state`` is wrong or empty.
+        """
         with self._db.session() as session:
             row = session.execute(
                 select(ConnectorConsent.sealed, ConnectorConsent.expires_at).where(
@@ -92,6 +112,12 @@ class ConsentStore:
             if row is None:
                 return None
             sealed, expires_at = row
+            data = json.loads(
+                self._vault.decrypt_text(sealed, context=consent_context(credential_id))
+            )
+            expected = str(data["state"])
+            if not state or not hmac.compare_digest(state.encode(), expected.encode()):
+                raise StateMismatch
             # Only the caller whose DELETE removes the row may use it: two callbacks racing
             # with the same state cannot both get it.
             gone = session.execute(
@@ -101,9 +127,8 @@ class ConsentStore:
             )
             if cast(CursorResult[Any], gone).rowcount != 1:
                 return None
-        data = json.loads(self._vault.decrypt_text(sealed, context=consent_context(credential_id)))
         return PendingConsent(
-            state=str(data["state"]),
+            state=expected,
             code_verifier=str(data["code_verifier"]),
             expired=utcnow() >= expires_at,
         )

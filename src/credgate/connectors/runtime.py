@@ -8,6 +8,9 @@
   :meth:`async_http_client`);
 * SFTP connections with the pinned host key (:meth:`sftp_connect`);
 * the "Test" verdict, recorded on the credential (:meth:`test`);
+* for all of them, the destination policy (:attr:`OutboundRuntime.destinations`, from
+  ``CREDGATE_OUTBOUND_ALLOWED_NETWORKS``): connections go to public addresses and to what the
+  operator allows, checked on the address actually connected to;
 * the consent round-trip of authorization code credentials (:meth:`start_consent`,
   :meth:`finish_consent`).
 
@@ -44,9 +47,11 @@ from credgate.connectors.auth import (
     make_client,
 )
 from credgate.connectors.auth import start_consent as make_consent_request
-from credgate.connectors.consent import ConsentStore
+from credgate.connectors.consent import ConsentStore, StateMismatch
+from credgate.connectors.credentials.models import destination_digest
 from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
 from credgate.connectors.credentials.services import CHANGE_KIND
+from credgate.connectors.destinations import DestinationPolicy, DestinationRefused
 from credgate.connectors.sftp import SftpClient, Timeouts, Verdict, check_credential
 from credgate.connectors.sftp import connect_credential as sftp_connect_credential
 from credgate.connectors.tokenstore import DatabaseTokenStore
@@ -92,6 +97,7 @@ class OutboundRuntime:
             pool=settings.outbound_connect_timeout_seconds,
         )
         self.sftp_timeouts = Timeouts()  # SSH needs a key exchange and sign-in to connect
+        self.destinations: DestinationPolicy = settings.outbound_destinations
         self.consents = ConsentStore(runtime.db, runtime.vault)
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
@@ -159,7 +165,7 @@ class OutboundRuntime:
                     secrets["client_secret"],
                     fields["access_token_url"],
                     fields.get("scope"),
-                    store=self._store(credential_id),
+                    store=self._store(credential_id, cred),
                     on_status=self._status_recorder(credential_id),
                 )
             case AuthType.OAUTH2_AUTHORIZATION_CODE:
@@ -167,15 +173,22 @@ class OutboundRuntime:
                     fields["client_id"],
                     secrets["client_secret"],
                     fields["access_token_url"],
-                    store=self._store(credential_id),
+                    store=self._store(credential_id, cred),
                     on_status=self._status_recorder(credential_id),
                 )
         raise InvalidInputError(  # pragma: no cover - every type is matched above
             [FieldError("authorization.type", f"unsupported type {cred.auth_type}")]
         )
 
-    def _store(self, credential_id: str) -> DatabaseTokenStore:
-        return DatabaseTokenStore(self._db, self._credentials, credential_id)
+    def _store(self, credential_id: str, cred: ValidatedCredential) -> DatabaseTokenStore:
+        """The token store of the credential as ``cred`` reads: tokens for another destination
+        are neither read nor saved through it."""
+        return DatabaseTokenStore(
+            self._db,
+            self._credentials,
+            credential_id,
+            destination=destination_digest(cred.destination),
+        )
 
     def _status_recorder(self, credential_id: str) -> Callable[[str], None]:
         def record(status: str) -> None:
@@ -189,19 +202,27 @@ class OutboundRuntime:
     def http_client(self, credential_id: str) -> httpx.AsyncClient:
         """An asyncio HTTPS client that authenticates as the credential."""
         return make_async_client(
-            self.auth_for(credential_id), ca_bundle=self.ca_bundle, timeout=self.timeout
+            self.auth_for(credential_id),
+            ca_bundle=self.ca_bundle,
+            timeout=self.timeout,
+            destinations=self.destinations,
         )
 
     def sync_http_client(self, credential_id: str) -> httpx.Client:
         """The threaded twin of :meth:`http_client`."""
         return make_client(
-            self.auth_for(credential_id), ca_bundle=self.ca_bundle, timeout=self.timeout
+            self.auth_for(credential_id),
+            ca_bundle=self.ca_bundle,
+            timeout=self.timeout,
+            destinations=self.destinations,
         )
 
     async def sftp_connect(self, credential_id: str) -> SftpClient:
         """An SFTP session as the credential, after the pinned host key was verified."""
         cred = self._credentials.load(credential_id)
-        return await sftp_connect_credential(cred, timeouts=self.sftp_timeouts)
+        return await sftp_connect_credential(
+            cred, timeouts=self.sftp_timeouts, destinations=self.destinations
+        )
 
     # Test connection --------------------------------------------------------------------------
 
@@ -210,7 +231,9 @@ class OutboundRuntime:
         failed connection; ``NotFoundError`` for an unknown credential)."""
         cred = self._credentials.load(credential_id)
         if cred.protocol is Protocol.SFTP:
-            verdict = await check_credential(cred, timeouts=self.sftp_timeouts)
+            verdict = await check_credential(
+                cred, timeouts=self.sftp_timeouts, destinations=self.destinations
+            )
         else:
             verdict = await self._test_https(credential_id, cred)
         self._credentials.record_test_result(credential_id, ok=verdict.ok, detail=verdict.detail)
@@ -230,6 +253,9 @@ class OutboundRuntime:
             return Verdict(False, "authentication_failed", f"no token: {exc.status}")
         except InsecureTransportError as exc:
             return Verdict(False, "insecure_transport", str(exc))
+        except DestinationRefused as exc:
+            # Decided before any packet is sent: the same verdict for open and closed ports.
+            return Verdict(False, "destination_refused", str(exc))
         except httpx.TimeoutException:
             return Verdict(False, "connection_failed", f"{host} did not answer in time")
         except httpx.TransportError as exc:
@@ -273,7 +299,14 @@ class OutboundRuntime:
     async def finish_consent(self, credential_id: str, params: Mapping[str, str]) -> None:
         """Complete the consent from the callback's query parameters; raise
         :class:`ConsentFailed` with a message for the administrator otherwise."""
-        pending = self.consents.take(credential_id)
+        try:
+            pending = self.consents.take(credential_id, params.get("state") or "")
+        except StateMismatch:
+            # Anyone can call the redirect URL: without the right state it changes nothing.
+            raise ConsentFailed(
+                "The state parameter does not match the consent that was started. "
+                "Start the connection again."
+            ) from None
         if pending is None:
             raise ConsentFailed(
                 "No consent is waiting for this credential: it was already used or never "
@@ -289,7 +322,9 @@ class OutboundRuntime:
             raise ConsentFailed("The credential is no longer of type OAUTH2_AUTHORIZATION_CODE.")
         fields = cred.authorization
         try:
-            async with make_async_client(ca_bundle=self.ca_bundle, timeout=self.timeout) as client:
+            async with make_async_client(
+                ca_bundle=self.ca_bundle, timeout=self.timeout, destinations=self.destinations
+            ) as client:
                 token = await afinish_consent(
                     client,
                     client_id=fields["client_id"],
@@ -309,11 +344,13 @@ class OutboundRuntime:
             raise ConsentFailed(f"The provider did not grant access: {exc.error}.") from exc
         except RenewalError as exc:
             raise ConsentFailed(f"The provider refused to exchange the code: {exc.error}.") from exc
+        except DestinationRefused as exc:
+            raise ConsentFailed(f"The token endpoint cannot be used: {exc}") from exc
         except httpx.TransportError as exc:
             raise ConsentFailed(
                 "The provider's token endpoint could not be reached.", status_code=502
             ) from exc
-        self._store(credential_id).save(token)
+        self._store(credential_id, cred).save(token)
         self.forget(credential_id)  # a cached auth may still hold the old token and status
         self._credentials.set_status(credential_id, STATUS_OK)
         log.info("connector credential %s connected by consent", credential_id)

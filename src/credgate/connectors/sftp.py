@@ -17,10 +17,15 @@ How the pin is enforced:
 - Once connected, the negotiated host key is compared with the pin once more.
 - The only authentication method is ``password`` (RFC 4252 section 8).
 
+Where it connects: the host is resolved once and each address checked against the destination
+policy (:mod:`credgate.connectors.destinations`); the TCP connection is opened to a checked
+address and handed to asyncssh, so a DNS answer that changes in between reaches nothing.
+
 Exceptions::
 
     SftpError                   every failure of this module; the message is safe to show
      ├── ConnectionFailed       the host could not be reached, timed out, or SSH failed
+     │    └── DestinationNotAllowed   the policy refuses the host's address (nothing was sent)
      ├── HostKeyMismatch        the server's host key is not the pinned one (never retry)
      ├── AuthenticationFailed   the server refused the username and password
      └── TransferFailed         an SFTP operation failed (permissions, missing directory...)
@@ -45,11 +50,13 @@ from urllib.parse import urlsplit
 import asyncssh
 
 from credgate.connectors.credentials.schemas import Protocol, ValidatedCredential
+from credgate.connectors.destinations import STRICT, DestinationPolicy, DestinationRefused
 from credgate.connectors.hostkeys import HostKey
 
 __all__ = [
     "AuthenticationFailed",
     "ConnectionFailed",
+    "DestinationNotAllowed",
     "HostKeyMismatch",
     "SftpClient",
     "SftpError",
@@ -82,6 +89,10 @@ class SftpError(Exception):
 
 class ConnectionFailed(SftpError):
     """The SFTP server could not be reached, did not answer in time, or SSH negotiation failed."""
+
+
+class DestinationNotAllowed(DestinationRefused, ConnectionFailed):
+    """The destination policy refuses the server's address; no connection was attempted."""
 
 
 class HostKeyMismatch(SftpError):
@@ -267,11 +278,12 @@ async def connect(
     host_key: HostKey,
     *,
     timeouts: Timeouts | None = None,
+    destinations: DestinationPolicy = STRICT,
 ) -> SftpClient:
     """Connect, verify the pinned host key, sign in with the password and start SFTP.
 
-    Raises :class:`HostKeyMismatch` (before any credential is sent),
-    :class:`AuthenticationFailed` or :class:`ConnectionFailed`.
+    Raises :class:`DestinationNotAllowed` (before anything is sent), :class:`HostKeyMismatch`
+    (before any credential is sent), :class:`AuthenticationFailed` or :class:`ConnectionFailed`.
     """
     timeouts = timeouts or Timeouts()
     client = _PinnedHostKeyClient()
@@ -280,32 +292,38 @@ async def connect(
     offered += [alg for algs in _HOST_KEY_ALGORITHMS.values() for alg in algs if alg not in offered]
     try:
         async with asyncio.timeout(timeouts.connect):
-            connection = await asyncssh.connect(
-                host,
-                port,
-                client_factory=lambda: client,
-                username=username,
-                password=password,
-                known_hosts=([host_key.to_asyncssh()], [], []),
-                server_host_key_algs=offered,
-                preferred_auth="password",
-                password_auth=True,
-                public_key_auth=False,
-                kbdint_auth=False,
-                host_based_auth=False,
-                gss_auth=False,
-                gss_kex=False,
-                gss_host=None,
-                client_keys=None,
-                client_host_keys=None,
-                agent_path=None,
-                agent_forwarding=False,
-                disable_trivial_auth=True,
-                config=[],
-                x509_trusted_certs=None,
-                x509_trusted_cert_paths=[],
-                connect_timeout=timeouts.connect,
-            )
+            sock = await destinations.open_socket(host, port)
+            try:
+                connection = await asyncssh.connect(
+                    sock=sock,
+                    client_factory=lambda: client,
+                    username=username,
+                    password=password,
+                    known_hosts=([host_key.to_asyncssh()], [], []),
+                    server_host_key_algs=offered,
+                    preferred_auth="password",
+                    password_auth=True,
+                    public_key_auth=False,
+                    kbdint_auth=False,
+                    host_based_auth=False,
+                    gss_auth=False,
+                    gss_kex=False,
+                    gss_host=None,
+                    client_keys=None,
+                    client_host_keys=None,
+                    agent_path=None,
+                    agent_forwarding=False,
+                    disable_trivial_auth=True,
+                    config=[],
+                    x509_trusted_certs=None,
+                    x509_trusted_cert_paths=[],
+                    connect_timeout=timeouts.connect,
+                )
+            except BaseException:
+                sock.close()  # asyncssh closes the socket once it took it over; not before
+                raise
+    except DestinationRefused as exc:
+        raise DestinationNotAllowed(str(exc)) from None
     except asyncssh.HostKeyNotVerifiable as exc:
         presented = client.presented.sha256_fingerprint() if client.presented else None
         raise HostKeyMismatch(host, port, host_key.sha256_fingerprint(), presented) from exc
@@ -360,19 +378,29 @@ def _credential_target(cred: ValidatedCredential) -> tuple[str, int, str, str, H
 
 
 async def connect_credential(
-    cred: ValidatedCredential, *, timeouts: Timeouts | None = None
+    cred: ValidatedCredential,
+    *,
+    timeouts: Timeouts | None = None,
+    destinations: DestinationPolicy = STRICT,
 ) -> SftpClient:
     """:func:`connect` with the address, username, password and host key of a credential."""
     host, port, username, password, host_key = _credential_target(cred)
-    return await connect(host, port, username, password, host_key, timeouts=timeouts)
+    return await connect(
+        host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
+    )
 
 
 async def check_credential(
-    cred: ValidatedCredential, *, timeouts: Timeouts | None = None
+    cred: ValidatedCredential,
+    *,
+    timeouts: Timeouts | None = None,
+    destinations: DestinationPolicy = STRICT,
 ) -> Verdict:
     """:func:`check_connection` with the fields of a validated SFTP credential."""
     host, port, username, password, host_key = _credential_target(cred)
-    return await check_connection(host, port, username, password, host_key, timeouts=timeouts)
+    return await check_connection(
+        host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
+    )
 
 
 async def check_connection(
@@ -383,6 +411,7 @@ async def check_connection(
     host_key: HostKey,
     *,
     timeouts: Timeouts | None = None,
+    destinations: DestinationPolicy = STRICT,
 ) -> Verdict:
     """The credential "Test" action: connect, verify the host key, sign in and list the home
     directory. Never raises :class:`SftpError`; returns a verdict instead.
@@ -391,9 +420,12 @@ async def check_connection(
     """
     try:
         async with await connect(
-            host, port, username, password, host_key, timeouts=timeouts
+            host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
         ) as client:
             names = await client.listdir(".")
+    except DestinationNotAllowed as exc:
+        # Decided before any packet is sent: the same verdict for open and closed ports.
+        return Verdict(False, "destination_refused", str(exc))
     except HostKeyMismatch as exc:
         return Verdict(False, "host_key_mismatch", str(exc))
     except AuthenticationFailed as exc:

@@ -4,7 +4,8 @@
   :meth:`Token.to_dict`, sealed by the vault under ``connector_credential:{id}:access_token``
   (see :meth:`ConnectorCredentialService.save_runtime_secret`). :meth:`save` returns after the
   transaction is committed, so a refresh token rotated by the provider is durable before it is
-  used again.
+  used again. A store made for one destination (the credential as it read when its auth was
+  built) neither reads nor saves a token once the credential points elsewhere.
 * **The renewal lease** is one row per credential in ``connector_token_leases``. Taking it is an
   atomic compare-and-set: an ``UPDATE ... WHERE holder = me OR lease_until < now``, and when no
   row exists yet an ``INSERT`` that the primary key lets only one process win. Both work the
@@ -56,11 +57,17 @@ class DatabaseTokenStore:
     """The token and renewal lease of one credential, shared by every process on ``db``."""
 
     def __init__(
-        self, db: Database, credentials: ConnectorCredentialService, credential_id: str
+        self,
+        db: Database,
+        credentials: ConnectorCredentialService,
+        credential_id: str,
+        *,
+        destination: str | None = None,
     ) -> None:
         self._db = db
         self._credentials = credentials
         self.credential_id = credential_id
+        self.destination = destination
 
     def __repr__(self) -> str:
         return f"DatabaseTokenStore(credential_id={self.credential_id!r})"
@@ -69,7 +76,9 @@ class DatabaseTokenStore:
 
     def load(self) -> Token | None:
         try:
-            raw = self._credentials.load_secrets(self.credential_id).get(TOKEN_FIELD)
+            raw = self._credentials.load_secrets(
+                self.credential_id, destination=self.destination
+            ).get(TOKEN_FIELD)
         except NotFoundError:
             return None
         if raw is None:
@@ -83,7 +92,10 @@ class DatabaseTokenStore:
 
     def save(self, token: Token) -> None:
         self._credentials.save_runtime_secret(
-            self.credential_id, TOKEN_FIELD, json.dumps(token.to_dict(), separators=(",", ":"))
+            self.credential_id,
+            TOKEN_FIELD,
+            json.dumps(token.to_dict(), separators=(",", ":")),
+            destination=self.destination,
         )
 
     # Lease ------------------------------------------------------------------------------------

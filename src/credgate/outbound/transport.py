@@ -85,4 +85,8 @@ class RuntimeTransport:
         cred = await self._load(credential_id)
         if cred.protocol is not WireProtocol.SFTP:
             raise TransportError(f"credential {cred.name!r} is not an SFTP credential")
-        return await connect_credential(cred, timeouts=self._connections.sftp_timeouts)
+        return await connect_credential(
+            cred,
+            timeouts=self._connections.sftp_timeouts,
+            destinations=self._connections.destinations,
+        )

@@ -34,6 +34,7 @@ from credgate.cluster.models import MetaEntry
 from credgate.config import Settings
 from credgate.connectors.consent import ConnectorConsent, consent_context
 from credgate.connectors.credentials.models import ConnectorCredentialSecret, secret_context
+from credgate.connectors.credentials.services import seal_unbound_secrets
 from credgate.db import Database
 from credgate.outbound.models import WebhookSecret, signing_secret_context
 from credgate.security.models import SigningKey
@@ -95,9 +96,10 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn(
         "connector credential secret",
         _table(ConnectorCredentialSecret),
-        ("credential_id", "field"),
+        # the destination a secret is sealed for is part of its context, kept as it is
+        ("credential_id", "field", "destination"),
         "ciphertext",
-        lambda k: secret_context(str(k["credential_id"]), str(k["field"])),
+        lambda k: secret_context(str(k["credential_id"]), str(k["field"]), str(k["destination"])),
     ),
     SealedColumn(
         "webhook signing secret",
@@ -278,6 +280,9 @@ def reencrypt_installation(
     nothing uses the older ones. (Keys from the environment are the operator's to edit.)
     """
     vault, _pepper = _open_checked(settings, db)
+    # Connector secrets stored before they were bound to their destination are bound now (and
+    # so written under the current key version already).
+    seal_unbound_secrets(db, vault)
     if on_start is not None:
         on_start(count_outdated(db, vault))
     report = reencrypt_all(db, vault, batch_size=batch_size, on_progress=on_progress)

@@ -47,6 +47,7 @@ from credgate.connectors.auth import (
     make_client,
     start_consent,
 )
+from support import LOOPBACK
 
 CLIENT_ID = "crm-connector"
 CLIENT_SECRET = "cs_authcode+secret/42"
@@ -325,13 +326,13 @@ def consent(url: str, scope: str = "read offline_access") -> tuple[Token, str]:
     """The whole round-trip: start, follow the browser redirect, finish."""
     consent_request = start_consent(CLIENT_ID, f"{url}/authorize", REDIRECT_URI, scope)
     authorization_url, state, code_verifier = consent_request
-    with make_client() as browser, browser_logs_quiet():
+    with make_client(destinations=LOOPBACK) as browser, browser_logs_quiet():
         answer = browser.get(authorization_url)
     assert answer.status_code == 302
     location = answer.headers["Location"]
     assert location.startswith(REDIRECT_URI + "?")
     params = dict(parse_qsl(urlsplit(location).query))
-    with make_client() as client:
+    with make_client(destinations=LOOPBACK) as client:
         token = finish_consent(
             client,
             client_id=CLIENT_ID,
@@ -466,7 +467,7 @@ def test_consent_round_trip_then_refresh_with_rotation(
     auth = OAuth2AuthorizationCodeAuth(
         CLIENT_ID, CLIENT_SECRET, f"{url}/token", store=store, on_status=statuses.append
     )
-    with make_client(auth) as client:
+    with make_client(auth, destinations=LOOPBACK) as client:
         assert client.get(f"{url}/resource").json() == {"user": USER}
         assert state.refresh_requests == 0  # the consented token was still fresh
 
@@ -492,7 +493,9 @@ def test_reused_refresh_token_means_reconnect_needed(
     state, url = provider
     token, _ = consent(url)
     state.expires_in = 1
-    with make_client() as client:  # someone else refreshes, and rotation revokes ours
+    with make_client(
+        destinations=LOOPBACK
+    ) as client:  # someone else refreshes, and rotation revokes ours
         rotated = client.post(
             f"{url}/token",
             data={"grant_type": "refresh_token", "refresh_token": token.refresh_token or ""},
@@ -508,7 +511,10 @@ def test_reused_refresh_token_means_reconnect_needed(
         store=InMemoryTokenStore(token),
         on_status=statuses.append,
     )
-    with make_client(auth) as client, pytest.raises(ReconnectNeeded) as caught:
+    with (
+        make_client(auth, destinations=LOOPBACK) as client,
+        pytest.raises(ReconnectNeeded) as caught,
+    ):
         client.get(f"{url}/resource")
     assert str(caught.value) == "reconnect needed"
     assert caught.value.error == "invalid_grant"
@@ -532,7 +538,7 @@ def test_wrong_code_verifier_is_refused_by_the_provider(
     authorization_url, state, _verifier = start_consent(
         CLIENT_ID, f"{url}/authorize", REDIRECT_URI, "read"
     )
-    with make_client() as client:
+    with make_client(destinations=LOOPBACK) as client:
         location = client.get(authorization_url).headers["Location"]
         params = dict(parse_qsl(urlsplit(location).query))
         with pytest.raises(RenewalError) as caught:
@@ -554,7 +560,7 @@ def test_bad_state_on_a_live_callback_is_refused(provider: tuple[ProviderState, 
     authorization_url, _state, verifier = start_consent(
         CLIENT_ID, f"{url}/authorize", REDIRECT_URI, "read"
     )
-    with make_client() as client:
+    with make_client(destinations=LOOPBACK) as client:
         location = client.get(authorization_url).headers["Location"]
         params = dict(parse_qsl(urlsplit(location).query))
         with pytest.raises(ConsentError, match="state_mismatch"):
@@ -578,7 +584,7 @@ def test_async_consent_and_refresh_on_expiry(provider: tuple[ProviderState, str]
         authorization_url, expected, verifier = start_consent(
             CLIENT_ID, f"{url}/authorize", REDIRECT_URI, "read offline_access"
         )
-        async with make_async_client() as client:
+        async with make_async_client(destinations=LOOPBACK) as client:
             location = (await client.get(authorization_url)).headers["Location"]
             token = await afinish_consent(
                 client,
@@ -594,7 +600,7 @@ def test_async_consent_and_refresh_on_expiry(provider: tuple[ProviderState, str]
         auth = OAuth2AuthorizationCodeAuth(
             CLIENT_ID, CLIENT_SECRET, f"{url}/token", store=InMemoryTokenStore(token)
         )
-        async with make_async_client(auth) as client:
+        async with make_async_client(auth, destinations=LOOPBACK) as client:
             first = await asyncio.gather(*(client.get(f"{url}/resource") for _ in range(16)))
             await asyncio.sleep(1.0)
             second = await asyncio.gather(*(client.get(f"{url}/resource") for _ in range(16)))

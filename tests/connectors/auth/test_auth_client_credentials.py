@@ -24,6 +24,7 @@ from credgate.connectors.auth import (
     make_async_client,
     make_client,
 )
+from support import LOOPBACK
 
 TOKEN_URL = "https://idp.example/oauth2/token"
 RESOURCE = "https://api.example/v1/things"
@@ -251,7 +252,7 @@ def test_live_fetch_on_first_use_then_cached(
 ) -> None:
     server, url = token_server
     store = InMemoryTokenStore()
-    with make_client(live_auth(url, store)) as client:
+    with make_client(live_auth(url, store), destinations=LOOPBACK) as client:
         assert client.get(f"{url}/resource").status_code == 200
         assert client.post(f"{url}/resource", content=b"payload").json()["body"] == "payload"
     assert (server.token_requests, server.resource_requests) == (1, 2)
@@ -263,7 +264,7 @@ def test_live_fetch_on_first_use_then_cached(
 def test_live_client_secret_post(token_server: tuple[TokenServer, str]) -> None:
     server, url = token_server
     auth = live_auth(url, token_endpoint_auth_method="client_secret_post")
-    with make_client(auth) as client:
+    with make_client(auth, destinations=LOOPBACK) as client:
         assert client.get(f"{url}/resource").status_code == 200
     assert server.auth_methods == ["client_secret_post"]
 
@@ -272,7 +273,7 @@ def test_live_401_once_renews_once_and_retries_once(
     token_server: tuple[TokenServer, str], secret_log_check: Check
 ) -> None:
     server, url = token_server
-    with make_client(live_auth(url)) as client:
+    with make_client(live_auth(url), destinations=LOOPBACK) as client:
         assert client.get(f"{url}/resource").status_code == 200
         server.reject_next = 1
         response = client.get(f"{url}/resource")
@@ -287,7 +288,7 @@ def test_live_always_401_does_not_loop(
 ) -> None:
     server, url = token_server
     server.always_401 = True
-    with make_client(live_auth(url)) as client:
+    with make_client(live_auth(url), destinations=LOOPBACK) as client:
         response = client.get(f"{url}/resource")
     assert response.status_code == 401
     assert server.resource_requests == 2
@@ -300,7 +301,7 @@ def test_live_always_401_async_does_not_loop(token_server: tuple[TokenServer, st
     server.always_401 = True
 
     async def run() -> int:
-        async with make_async_client(live_auth(url)) as client:
+        async with make_async_client(live_auth(url), destinations=LOOPBACK) as client:
             return (await client.get(f"{url}/resource")).status_code
 
     assert asyncio.run(run()) == 401
@@ -316,7 +317,7 @@ def test_live_invalid_client_is_reported_without_the_secret(
     auth = OAuth2ClientCredentialsAuth(
         CLIENT_ID, wrong, f"{url}/token", store=InMemoryTokenStore(), on_status=seen.append
     )
-    with make_client(auth) as client, pytest.raises(RenewalError) as caught:
+    with make_client(auth, destinations=LOOPBACK) as client, pytest.raises(RenewalError) as caught:
         client.get(f"{url}/resource")
     assert str(caught.value) == "renewal failing: invalid_client"
     assert caught.value.error == "invalid_client"
@@ -335,7 +336,7 @@ def test_live_renews_ahead_of_expiry_without_a_single_401(
     server, url = token_server
     # 2 s tokens renew 0.2-0.3 s early: a margin a loaded machine's scheduling delays fit in.
     server.expires_in = 2
-    with make_client(live_auth(url)) as client:
+    with make_client(live_auth(url), destinations=LOOPBACK) as client:
         stop = time.monotonic() + 4.5
         while time.monotonic() < stop:
             assert client.get(f"{url}/resource").status_code == 200
@@ -370,7 +371,7 @@ def test_live_64_async_senders_share_one_renewal_per_lifetime(
 
     async def run() -> int:
         nonlocal elapsed
-        async with make_async_client(live_auth(url)) as client:
+        async with make_async_client(live_auth(url), destinations=LOOPBACK) as client:
             loop = asyncio.get_running_loop()
             started = loop.time()
             stop = started + duration
@@ -405,7 +406,7 @@ def test_live_threaded_sync_senders_share_one_renewal_per_lifetime(
     duration, errors = 3.0, []
     auth = live_auth(url)
 
-    with make_client(auth) as client:
+    with make_client(auth, destinations=LOOPBACK) as client:
         stop = time.monotonic() + duration
 
         def sender() -> None:
@@ -444,7 +445,7 @@ def test_live_two_processes_sharing_a_store_renew_once_per_lifetime(
     failures: list[int] = []
 
     async def run_a() -> None:
-        async with make_async_client(process_a) as client:
+        async with make_async_client(process_a, destinations=LOOPBACK) as client:
 
             async def sender() -> None:
                 while time.monotonic() < stop:
@@ -455,7 +456,7 @@ def test_live_two_processes_sharing_a_store_renew_once_per_lifetime(
 
             await asyncio.gather(*(sender() for _ in range(16)))
 
-    with make_client(process_b) as client_b:
+    with make_client(process_b, destinations=LOOPBACK) as client_b:
 
         def sender_b() -> None:
             while time.monotonic() < stop:
@@ -484,7 +485,7 @@ def test_unreachable_token_endpoint_releases_lock_and_lease() -> None:
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     store = InMemoryTokenStore()
     auth = live_auth(dead, store)
-    with make_client(auth) as client:
+    with make_client(auth, destinations=LOOPBACK) as client:
         for _ in range(2):  # a second attempt is not blocked by the first
             with pytest.raises(httpx.ConnectError):
                 client.get(f"{dead}/resource")
@@ -492,7 +493,9 @@ def test_unreachable_token_endpoint_releases_lock_and_lease() -> None:
     assert store.try_acquire_lease("someone-else", ttl=1)
 
     async def run() -> None:
-        async with make_async_client(live_auth(dead, InMemoryTokenStore())) as client:
+        async with make_async_client(
+            live_auth(dead, InMemoryTokenStore()), destinations=LOOPBACK
+        ) as client:
             with pytest.raises(httpx.ConnectError):
                 await client.get(f"{dead}/resource")
 
@@ -504,7 +507,7 @@ def test_live_401_storm_from_64_senders_renews_once(token_server: tuple[TokenSer
     server, url = token_server
 
     async def run() -> list[int]:
-        async with make_async_client(live_auth(url)) as client:
+        async with make_async_client(live_auth(url), destinations=LOOPBACK) as client:
             await client.get(f"{url}/resource")
             server.issued.clear()  # every sender's next request gets 401
             responses = await asyncio.gather(*(client.get(f"{url}/resource") for _ in range(64)))

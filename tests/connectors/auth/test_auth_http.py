@@ -25,7 +25,7 @@ from credgate.connectors.auth import (
     make_async_client,
     make_client,
 )
-from support import hammer
+from support import LOOPBACK, hammer
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_tls_without_the_private_ca_fails_verification(
     https_token_server: tuple[TokenServer, str],
 ) -> None:
     server, url = https_token_server
-    with make_client() as client, pytest.raises(httpx.ConnectError) as caught:
+    with make_client(destinations=LOOPBACK) as client, pytest.raises(httpx.ConnectError) as caught:
         client.post(f"{url}/token")
     assert isinstance(caught.value.__context__, ssl.SSLCertVerificationError) or (
         "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
@@ -72,7 +72,7 @@ def test_tls_with_the_ca_bundle_works_end_to_end(
     auth = OAuth2ClientCredentialsAuth(
         CLIENT_ID, CLIENT_SECRET, f"{url}/token", store=InMemoryTokenStore()
     )
-    with make_client(auth, ca_bundle=bundle) as client:
+    with make_client(auth, ca_bundle=bundle, destinations=LOOPBACK) as client:
         assert client.get(f"{url}/resource").json()["ok"] is True
     assert (server.token_requests, server.resource_requests) == (1, 1)
 
@@ -85,7 +85,7 @@ def test_tls_async_client_with_the_ca_bundle(
     _, url = https_token_server
 
     async def run() -> int:
-        async with make_async_client(ca_bundle=private_ca[0]) as client:
+        async with make_async_client(ca_bundle=private_ca[0], destinations=LOOPBACK) as client:
             return (await client.post(f"{url}/token")).status_code
 
     assert asyncio.run(run()) == 401  # reached the server (no client credentials sent)
@@ -131,7 +131,10 @@ def test_redirect_to_another_host_is_not_followed_with_credentials(
         return RedirectResponse(f"{other}/steal", status_code=307)
 
     app = Starlette(routes=[Route("/api", redirect)])
-    with LiveServer(app) as origin, make_client(BasicAuth("svc", "pa55-word")) as client:
+    with (
+        LiveServer(app) as origin,
+        make_client(BasicAuth("svc", "pa55-word"), destinations=LOOPBACK) as client,
+    ):
         response = client.get(f"{origin.url}/api")
     assert response.status_code == 307
     assert seen == []  # the other host never saw a request, let alone the password
@@ -161,7 +164,7 @@ def test_48_threads_on_one_client_keep_their_connections_and_lose_no_request() -
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[Route("/resource", resource)])
-    with LiveServer(app) as server, make_client() as client:
+    with LiveServer(app) as server, make_client(destinations=LOOPBACK) as client:
         errors = hammer(lambda: client.get(f"{server.url}/resource").raise_for_status(), threads=48)
     assert errors == []
     assert len(peers) <= 48

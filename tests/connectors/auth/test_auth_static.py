@@ -20,6 +20,7 @@ from credgate.connectors.auth import (
     NoAuth,
     make_client,
 )
+from support import LOOPBACK
 
 URL = "https://itsm.example/api/now/table/incident"
 Check = Callable[[Iterable[str]], None]
@@ -111,6 +112,6 @@ def test_live_round_trip_with_each_static_auth(echo_server: str, secret_log_chec
         (BearerAuth("tok-secret-2", header_prefix="Token"), "Token tok-secret-2"),
     ]
     for auth, expected in cases:
-        with make_client(auth) as client:
+        with make_client(auth, destinations=LOOPBACK) as client:
             assert client.get(f"{echo_server}/echo").json() == {"authorization": expected}
     secret_log_check(["pw-secret-1", "tok-secret-2"])

@@ -14,7 +14,14 @@ from ._errors import (
     ReconnectNeeded,
     RenewalError,
 )
-from ._http import DEFAULT_TIMEOUT, POOL_LIMITS, check_transport, make_async_client, make_client
+from ._http import (
+    DEFAULT_TIMEOUT,
+    POOL_LIMITS,
+    RefusedDestination,
+    check_transport,
+    make_async_client,
+    make_client,
+)
 from ._renewing import STATUS_OK, RenewingAuth
 from ._rfc6749 import ClientAuthMethod
 from ._tokens import InMemoryTokenStore, Token, TokenStore, ahold_lease, hold_lease
@@ -47,6 +54,7 @@ __all__ = [
     "OAuth2AuthorizationCodeAuth",
     "OAuth2ClientCredentialsAuth",
     "ReconnectNeeded",
+    "RefusedDestination",
     "RenewalError",
     "RenewingAuth",
     "Token",

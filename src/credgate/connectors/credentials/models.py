@@ -1,25 +1,47 @@
 """Storage of connector credentials: public fields in one row, each secret in its own sealed row.
 
 A secret row holds the vault's AES-256-GCM ciphertext of one field, bound by its associated data
-to the credential id and the field name (:func:`secret_context`), so a blob copied into another
-row or record fails to decrypt instead of being served.
+(:func:`secret_context`) to the credential id, the field name and the destination the secret was
+entered for (:func:`destination_digest` of the URL, the token and authorization URLs, the SFTP
+host key; see ``SECRET_BINDINGS``). A blob copied into another row or record fails to decrypt,
+and so does a secret whose credential was pointed elsewhere without it being entered again, even
+by a code path that forgot to check.
+
+Rows sealed before destinations were bound have an empty ``destination``; they are sealed again,
+bound, by ``credgate init`` (and ``serve``) and by ``credgate vault rotate-key``/``reencrypt``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from credgate.db import Base, UTCDateTime, utcnow
 
-__all__ = ["ConnectorCredential", "ConnectorCredentialSecret", "secret_context"]
+__all__ = [
+    "ConnectorCredential",
+    "ConnectorCredentialSecret",
+    "destination_digest",
+    "secret_context",
+]
 
 
-def secret_context(credential_id: str, field: str) -> str:
-    """The vault context of one secret field of one credential."""
-    return f"connector_credential:{credential_id}:{field}"
+def destination_digest(destination: Sequence[tuple[str, str]]) -> str:
+    """A fixed-length name for a destination (``ValidatedCredential.destination``)."""
+    canonical = json.dumps([list(pair) for pair in destination], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def secret_context(credential_id: str, field: str, destination: str = "") -> str:
+    """The vault context of one secret field of one credential, sealed for ``destination`` (a
+    :func:`destination_digest`; empty for rows sealed before destinations were bound)."""
+    base = f"connector_credential:{credential_id}:{field}"
+    return f"{base}:to:{destination}" if destination else base
 
 
 class ConnectorCredential(Base):
@@ -65,6 +87,8 @@ class ConnectorCredentialSecret(Base):
     )
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     ciphertext: Mapped[str] = mapped_column(Text)
+    #: The destination digest the secret is sealed for ("" before destinations were bound).
+    destination: Mapped[str] = mapped_column(String(64), default="", server_default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     credential: Mapped[ConnectorCredential] = relationship(back_populates="secrets")

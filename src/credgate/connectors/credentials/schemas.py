@@ -162,16 +162,28 @@ RUNTIME_SECRET_FIELDS: Final[Mapping[AuthType, frozenset[str]]] = MappingProxyTy
     }
 )
 
-#: Where each type's secrets are sent. When that address changes on an edit, the stored secret
-#: is not kept behind the mask: otherwise anyone allowed to edit a credential could send its
-#: secret to a server of their choosing without ever knowing it.
-SECRET_BINDINGS: Final[Mapping[AuthType, str | None]] = MappingProxyType(
+#: Where each type's secrets and the tokens obtained with them go: the fields that name the
+#: destination. A secret is bound to the values these had when it was entered (the vault seals
+#: it with them, see :meth:`ValidatedCredential.destination`): when one changes on an edit, the
+#: stored secret is not kept behind the mask and the tokens and pending consent are dropped.
+#: Otherwise anyone allowed to edit a credential could send its secret, or a token obtained with
+#: it, to a server of their choosing without ever knowing it.
+SECRET_BINDINGS: Final[Mapping[tuple[Protocol, AuthType], tuple[str, ...]]] = MappingProxyType(
     {
-        AuthType.NONE: None,
-        AuthType.BASIC: "url",
-        AuthType.BEARER: "url",
-        AuthType.OAUTH2_CLIENT_CREDENTIALS: "authorization.access_token_url",
-        AuthType.OAUTH2_AUTHORIZATION_CODE: "authorization.access_token_url",
+        (Protocol.HTTPS, AuthType.NONE): (),
+        (Protocol.HTTPS, AuthType.BASIC): ("url",),
+        (Protocol.HTTPS, AuthType.BEARER): ("url",),
+        (Protocol.HTTPS, AuthType.OAUTH2_CLIENT_CREDENTIALS): (
+            "url",
+            "authorization.access_token_url",
+        ),
+        (Protocol.HTTPS, AuthType.OAUTH2_AUTHORIZATION_CODE): (
+            "url",
+            "authorization.authorization_url",
+            "authorization.access_token_url",
+        ),
+        # the URL holds the host and the port
+        (Protocol.SFTP, AuthType.BASIC): ("url", "authorization.host_key"),
     }
 )
 
@@ -242,6 +254,15 @@ class ValidatedCredential:
         # copy and pickle rebuild through the constructor (a mappingproxy cannot be pickled)
         fields = (self.name, self.protocol, self.url, self.auth_type)
         return (type(self), (*fields, dict(self.authorization), Secrets(self.secrets)))
+
+    @property
+    def destination(self) -> tuple[tuple[str, str], ...]:
+        """Where the secrets go: protocol, type and each field of :data:`SECRET_BINDINGS`."""
+        pairs = [("protocol", self.protocol.value), ("authorization.type", self.auth_type.value)]
+        for path in SECRET_BINDINGS[(self.protocol, self.auth_type)]:
+            name = path.removeprefix("authorization.")
+            pairs.append((path, self.url if path == "url" else self.authorization.get(name, "")))
+        return tuple(pairs)
 
     @property
     def host_key(self) -> HostKey | None:

@@ -1,31 +1,39 @@
 """Connector credentials: create, list, show, edit and delete; the secrets kept sealed.
 
-Every secret field is encrypted on its own by the vault (AES-256-GCM) under the context
-``connector_credential:{id}:{field}``. Shown credentials are masked (:func:`masked_view`); the
-plaintext leaves this module only through :meth:`ConnectorCredentialService.load_secrets` and
-:meth:`ConnectorCredentialService.load`, for the outbound runtime, never for an answer.
+Every secret field is encrypted on its own by the vault (AES-256-GCM) under a context that
+names the credential, the field and the destination the secret was entered for
+(:func:`~credgate.connectors.credentials.models.secret_context`). Pointing a credential
+elsewhere (its URL, token or authorization URL, SFTP host, port or host key) needs every
+secret entered again, and drops the tokens obtained at run time and a pending consent; a secret
+left sealed for the old destination would not even decrypt. Shown credentials are masked
+(:func:`masked_view`); the plaintext leaves this module only through
+:meth:`ConnectorCredentialService.load_secrets` and :meth:`ConnectorCredentialService.load`, for
+the outbound runtime, never for an answer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from credgate.audit.services import Actor, record
 from credgate.cluster.changes import publish
+from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.credentials.errors import CredentialValidationError
 from credgate.connectors.credentials.models import (
     ConnectorCredential,
     ConnectorCredentialSecret,
+    destination_digest,
     secret_context,
 )
 from credgate.connectors.credentials.schemas import (
@@ -42,9 +50,10 @@ from credgate.connectors.credentials.validation import (
     validate_create,
     validate_update,
 )
+from credgate.connectors.destinations import STRICT, DestinationPolicy
 from credgate.db import Database, utcnow
 from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from credgate.security.vault import Vault
+from credgate.security.vault import Vault, VaultError
 
 __all__ = [
     "CHANGE_KIND",
@@ -54,7 +63,10 @@ __all__ = [
     "ConnectorCredentialService",
     "CredentialPage",
     "CredentialView",
+    "seal_unbound_secrets",
 ]
+
+log = logging.getLogger("credgate.connectors.credentials")
 
 CHANGE_KIND: Final = "connector_credential"
 DEFAULT_PAGE_SIZE: Final = 50
@@ -147,6 +159,11 @@ def _public(row: ConnectorCredential) -> ValidatedCredential:
     )
 
 
+def _destination(row: ConnectorCredential) -> str:
+    """The digest of where the row's secrets go now (what they must be sealed for)."""
+    return destination_digest(_public(row).destination)
+
+
 def _invalid(exc: CredentialValidationError) -> InvalidInputError:
     return InvalidInputError([FieldError(e.field or "body", e.message) for e in exc.errors])
 
@@ -201,11 +218,13 @@ class ConnectorCredentialService:
         *,
         base_url: str,
         on_change: Callable[[str, str], None] | None = None,
+        destinations: DestinationPolicy = STRICT,
     ) -> None:
         self._db = db
         self._vault = vault
         self._base_url = base_url.rstrip("/")
         self._on_change = on_change or (lambda _kind, _key: None)
+        self.destinations = destinations
 
     # Queries ---------------------------------------------------------------------------------
 
@@ -276,19 +295,19 @@ class ConnectorCredentialService:
         with self._db.session() as session:
             return self._stored(self._row(session, credential_id, with_secrets=True))
 
-    def load_secrets(self, credential_id: str) -> Secrets:
+    def load_secrets(self, credential_id: str, *, destination: str | None = None) -> Secrets:
         """Every secret of the credential, decrypted, including the ones obtained at run time
-        (``access_token``, ``refresh_token``): for the outbound runtime, never for an answer."""
+        (``access_token``, ``refresh_token``): for the outbound runtime, never for an answer.
+
+        With ``destination`` (a :func:`destination_digest`), nothing is returned once the
+        credential points elsewhere: its secrets are no longer for that destination.
+        """
         with self._db.session() as session:
             row = self._row(session, credential_id, with_secrets=True)
-            return Secrets(
-                {
-                    s.field: self._vault.decrypt_text(
-                        s.ciphertext, context=secret_context(row.id, s.field)
-                    )
-                    for s in row.secrets
-                }
-            )
+            current = _destination(row)
+            if destination is not None and destination != current:
+                return Secrets()
+            return Secrets({s.field: self._open(row.id, s, current) for s in row.secrets})
 
     # Commands --------------------------------------------------------------------------------
 
@@ -298,10 +317,11 @@ class ConnectorCredentialService:
         Every problem is reported at once (:class:`InvalidInputError`) and nothing is saved.
         """
         try:
-            cred = validate_create(data)
+            cred = validate_create(data, destinations=self.destinations)
         except CredentialValidationError as exc:
             raise _invalid(exc) from None
         credential_id = str(uuid.uuid4())
+        destination = destination_digest(cred.destination)
         now = utcnow()
         with _translate_conflicts(), self._db.session() as session:
             self._refuse_taken_name(session, cred.name, None)
@@ -320,7 +340,7 @@ class ConnectorCredentialService:
                 status="",
             )
             for name, value in cred.secrets.items():
-                row.secrets.append(self._seal(credential_id, name, value))
+                row.secrets.append(self._seal(credential_id, name, value, destination))
             session.add(row)
             session.flush()
             publish(session, CHANGE_KIND, credential_id)
@@ -341,18 +361,20 @@ class ConnectorCredentialService:
 
         A secret sent back as the mask keeps its stored value (see :func:`validate_update`); a
         new value replaces it; secrets of a previous authorization type are dropped, and so are
-        the tokens obtained at run time when :func:`runtime_tokens_outdated` says they must be.
+        the tokens obtained at run time and a pending consent when
+        :func:`runtime_tokens_outdated` says they must be. A credential pointed at another
+        destination has every secret entered again, sealed for the new destination.
         """
         with _translate_conflicts(), self._db.session() as session:
             row = self._row(session, credential_id, with_secrets=True, for_update=True)
-            stored = self._stored(row)
+            stored = self._stored(row, usable_only=True)
             wrong_id: list[FieldError] = []
             if isinstance(data, Mapping):
                 if "id" in data and data["id"] != credential_id:
                     wrong_id.append(FieldError("id", "does not match the credential being updated"))
                 data = {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
             try:
-                cred = validate_update(data, stored)
+                cred = validate_update(data, stored, destinations=self.destinations)
             except CredentialValidationError as exc:
                 raise InvalidInputError(wrong_id + _invalid(exc).errors) from None
             if wrong_id:
@@ -360,6 +382,7 @@ class ConnectorCredentialService:
             changed = _changed_fields(stored, cred)
             if "name" in changed:
                 self._refuse_taken_name(session, cred.name, credential_id)
+            destination = destination_digest(cred.destination)
             drop_tokens = runtime_tokens_outdated(stored, cred)
             keep_runtime = set() if drop_tokens else RUNTIME_SECRET_FIELDS[cred.auth_type]
             existing = {s.field: s for s in row.secrets}
@@ -369,16 +392,27 @@ class ConnectorCredentialService:
                 row.secrets.remove(secret)
                 changed.append(f"authorization.{name}")
             for name, value in cred.secrets.items():
-                before = stored.secrets.get(name)
-                if name in existing and before is not None:
-                    if hmac.compare_digest(before.encode(), value.encode()):
-                        continue  # kept behind the mask, or sent again unchanged
-                    existing[name].ciphertext = self._vault.encrypt(
-                        value, context=secret_context(credential_id, name)
-                    )
-                    existing[name].updated_at = utcnow()
-                else:
-                    row.secrets.append(self._seal(credential_id, name, value))
+                if name not in existing:
+                    row.secrets.append(self._seal(credential_id, name, value, destination))
+                    continue
+                before = stored.secrets.get(name)  # None: sealed for another destination
+                if (
+                    before is not None
+                    and hmac.compare_digest(before.encode(), value.encode())
+                    and existing[name].destination == destination
+                ):
+                    continue  # kept behind the mask, or sent again unchanged
+                existing[name].ciphertext = self._vault.encrypt(
+                    value, context=secret_context(credential_id, name, destination)
+                )
+                existing[name].destination = destination
+                existing[name].updated_at = utcnow()
+            if drop_tokens:
+                # A consent started for the old provider or client must not complete against
+                # the new one: the code would go to the new token URL.
+                session.execute(
+                    delete(ConnectorConsent).where(ConnectorConsent.credential_id == credential_id)
+                )
             if changed:
                 row.name = cred.name
                 row.protocol = cred.protocol.value
@@ -418,10 +452,14 @@ class ConnectorCredentialService:
 
     # Run-time state (used by the outbound connectors) ------------------------------------------
 
-    def save_runtime_secret(self, credential_id: str, field: str, value: str) -> None:
+    def save_runtime_secret(
+        self, credential_id: str, field: str, value: str, *, destination: str | None = None
+    ) -> bool:
         """Seal a secret obtained at run time (an access or refresh token of OAuth 2.0 types).
 
-        A refresh token that the provider rotates is saved here before it is used again.
+        A refresh token that the provider rotates is saved here before it is used again. With
+        ``destination`` (the :func:`destination_digest` the token was obtained for), nothing is
+        saved if the credential was pointed elsewhere meanwhile; returns whether it was saved.
         """
         with self._db.session() as session:
             row = self._row(session, credential_id, with_secrets=True, for_update=True)
@@ -431,19 +469,34 @@ class ConnectorCredentialService:
                     f"{field!r} is not a run-time secret of type {row.auth_type}; "
                     f"allowed: {', '.join(sorted(allowed)) or 'none'}"
                 )
-            sealed = self._vault.encrypt(value, context=secret_context(credential_id, field))
+            current = _destination(row)
+            if destination is not None and destination != current:
+                log.warning(
+                    "connector credential %s now points elsewhere: a token obtained for its "
+                    "previous destination is not kept",
+                    credential_id,
+                )
+                return False
+            sealed = self._vault.encrypt(
+                value, context=secret_context(credential_id, field, current)
+            )
             for secret in row.secrets:
                 if secret.field == field:
                     secret.ciphertext = sealed
+                    secret.destination = current
                     secret.updated_at = utcnow()
                     break
             else:
                 row.secrets.append(
                     ConnectorCredentialSecret(
-                        credential_id=credential_id, field=field, ciphertext=sealed
+                        credential_id=credential_id,
+                        field=field,
+                        ciphertext=sealed,
+                        destination=current,
                     )
                 )
         self._on_change(CHANGE_KIND, credential_id)
+        return True
 
     def clear_runtime_secrets(self, credential_id: str, fields: set[str] | None = None) -> None:
         """Forget run-time secrets (all of them, or only ``fields``)."""
@@ -473,23 +526,58 @@ class ConnectorCredentialService:
 
     # Helpers ---------------------------------------------------------------------------------
 
-    def _seal(self, credential_id: str, field: str, value: str) -> ConnectorCredentialSecret:
+    def _seal(
+        self, credential_id: str, field: str, value: str, destination: str
+    ) -> ConnectorCredentialSecret:
         return ConnectorCredentialSecret(
             credential_id=credential_id,
             field=field,
-            ciphertext=self._vault.encrypt(value, context=secret_context(credential_id, field)),
+            ciphertext=self._vault.encrypt(
+                value, context=secret_context(credential_id, field, destination)
+            ),
+            destination=destination,
             updated_at=utcnow(),
         )
 
-    def _stored(self, row: ConnectorCredential) -> ValidatedCredential:
-        """The stored credential with its entered (not run-time) secrets decrypted."""
+    def _open(self, credential_id: str, secret: ConnectorCredentialSecret, current: str) -> str:
+        """Decrypt one secret for the credential's current destination ``current``.
+
+        A secret sealed for another destination is refused without trying: only an edit that
+        enters it again, or a change made behind credgate's back, can leave one (and the
+        vault's associated data would refuse it anyway). Rows sealed before destinations were
+        bound (empty ``destination``) open with their original context until they are sealed
+        again (:func:`seal_unbound_secrets`).
+        """
+        if secret.destination and secret.destination != current:
+            raise VaultError(
+                f"the {secret.field} of connector credential {credential_id} was sealed for "
+                "another destination; enter it again"
+            )
+        return self._vault.decrypt_text(
+            secret.ciphertext,
+            context=secret_context(credential_id, secret.field, secret.destination),
+        )
+
+    def _stored(
+        self, row: ConnectorCredential, *, usable_only: bool = False
+    ) -> ValidatedCredential:
+        """The stored credential with its entered (not run-time) secrets decrypted.
+
+        With ``usable_only``, a secret that does not open for the current destination counts as
+        not stored (an edit then asks for it), instead of raising :class:`VaultError`.
+        """
         auth_type = AuthType(row.auth_type)
         entered = SECRET_FIELDS[auth_type]
-        secrets = {
-            s.field: self._vault.decrypt_text(s.ciphertext, context=secret_context(row.id, s.field))
-            for s in row.secrets
-            if s.field in entered
-        }
+        current = _destination(row)
+        secrets: dict[str, str] = {}
+        for secret in row.secrets:
+            if secret.field not in entered:
+                continue
+            try:
+                secrets[secret.field] = self._open(row.id, secret, current)
+            except VaultError:
+                if not usable_only:
+                    raise
         public = _public(row)
         return ValidatedCredential(
             name=public.name,
@@ -538,12 +626,56 @@ class ConnectorCredentialService:
         for_update: bool = False,
     ) -> ConnectorCredential:
         query = select(ConnectorCredential).where(ConnectorCredential.id == credential_id)
-        if with_secrets:
-            query = query.options(selectinload(ConnectorCredential.secrets))
         if for_update:
-            # Two edits of one credential in flight: the second waits and sees the first.
+            # Two edits of one credential in flight: the second waits and sees the first. Every
+            # writer of secrets holds this lock, so the secrets read next match the row.
             query = query.with_for_update()
-        row = session.scalar(query)
+            if with_secrets:
+                query = query.options(selectinload(ConnectorCredential.secrets))
+        elif with_secrets:
+            # One statement, so the secrets belong to the very version of the row read (an edit
+            # committed in between could otherwise pair new secrets with the old destination).
+            query = query.options(joinedload(ConnectorCredential.secrets))
+        row = session.scalars(query).unique().one_or_none()
         if row is None:
             raise NotFoundError(f"no connector credential with id {credential_id!r}")
         return row
+
+
+def seal_unbound_secrets(db: Database, vault: Vault) -> int:
+    """Seal again, for their credential's current destination, the secrets stored before
+    destinations were bound (empty ``destination``). Idempotent; returns how many were sealed.
+
+    Run by ``credgate init`` (and ``serve``) and by the vault's re-encryption commands; each
+    credential is done in its own transaction, under the same lock as an edit.
+    """
+    with db.session() as session:
+        ids = session.scalars(
+            select(ConnectorCredentialSecret.credential_id)
+            .where(ConnectorCredentialSecret.destination == "")
+            .distinct()
+        ).all()
+    sealed = 0
+    for credential_id in ids:
+        with db.session() as session:
+            row = session.scalars(
+                select(ConnectorCredential)
+                .where(ConnectorCredential.id == credential_id)
+                .options(selectinload(ConnectorCredential.secrets))
+                .with_for_update()
+            ).one_or_none()
+            if row is None:
+                continue  # deleted meanwhile
+            current = _destination(row)
+            for secret in row.secrets:
+                if secret.destination:
+                    continue
+                value = vault.decrypt(
+                    secret.ciphertext, context=secret_context(row.id, secret.field)
+                )
+                secret.ciphertext = vault.encrypt(
+                    value, context=secret_context(row.id, secret.field, current)
+                )
+                secret.destination = current
+                sealed += 1
+    return sealed

@@ -5,16 +5,20 @@ is wrong. Messages never repeat the submitted address: a pasted URL can carry a 
 userinfo or a token in its path.
 
 Normalisation (RFC 3986 section 6.2.2): the scheme and host are lower-cased, an internationalised
-host is written in its IDNA form, and an instance URL or SFTP hostname always ends with ``/``.
+host is written in its IDNA form, an IPv4 address spelled as a number (``2130706433``,
+``0x7f.1``) in dotted form, and an instance URL or SFTP hostname always ends with ``/``.
+Whether credgate may connect to an address is decided by the validator's destination policy
+(:mod:`credgate.connectors.destinations`), not here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from typing import Final
 from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from credgate.connectors.destinations import literal_address
 
 __all__ = ["UrlError", "check_https_endpoint", "check_https_instance_url", "check_sftp_url"]
 
@@ -114,10 +118,12 @@ def _host_and_port(parts: SplitResult, *, port_required: bool) -> tuple[str, int
 
 def _check_host(host: str) -> str:
     try:
-        address = ipaddress.ip_address(host)
+        # An address in any spelling a resolver accepts (2130706433, 0x7f.1) is stored in its
+        # usual form, so what is checked, shown and connected to is one and the same address.
+        address = literal_address(host)
     except ValueError:
-        pass
-    else:
+        raise UrlError("host is not a valid host name or IP address") from None
+    if address is not None:
         return str(address)
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()

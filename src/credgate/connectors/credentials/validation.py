@@ -17,8 +17,12 @@ Rules:
   pasted line break would corrupt a header).
 - Secrets and the mask: :data:`MASK` is never accepted as a value. On an update, a secret equal
   to the mask keeps the stored value only if the protocol and authorization type are unchanged
-  and the address the secret is sent to (:data:`SECRET_BINDINGS`) is unchanged too; otherwise
-  the administrator must enter the real value again.
+  and every field that says where the secret goes (:data:`SECRET_BINDINGS`: the URL, the token
+  and authorization URLs, the SFTP host key) is unchanged too; otherwise the administrator must
+  enter the real value again.
+- Destinations: the URL and the token URL, which credgate connects to, must not be addresses the
+  destination policy refuses (loopback, private, link-local... in any spelling, see
+  :mod:`credgate.connectors.destinations`). Host names are checked when connecting.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 from credgate.connectors.credentials.errors import CredentialValidationError, FieldError
 from credgate.connectors.credentials.schemas import (
@@ -49,6 +54,7 @@ from credgate.connectors.credentials.urls import (
     check_https_instance_url,
     check_sftp_url,
 )
+from credgate.connectors.destinations import STRICT, DestinationPolicy
 from credgate.connectors.hostkeys import HostKeyError, parse_host_key
 
 __all__ = [
@@ -71,19 +77,24 @@ _IDENTIFIER: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 
-def validate_create(data: object) -> ValidatedCredential:
-    """Validate a new credential. The mask is refused as a secret value."""
-    return _Validator(data, stored=None).run()
+def validate_create(
+    data: object, *, destinations: DestinationPolicy = STRICT
+) -> ValidatedCredential:
+    """Validate a new credential. The mask is refused as a secret value; addresses that
+    ``destinations`` refuses are refused."""
+    return _Validator(data, stored=None, destinations=destinations).run()
 
 
-def validate_update(data: object, stored: ValidatedCredential) -> ValidatedCredential:
+def validate_update(
+    data: object, stored: ValidatedCredential, *, destinations: DestinationPolicy = STRICT
+) -> ValidatedCredential:
     """Validate an edited credential against the stored one.
 
     A secret sent back as :data:`MASK` keeps the stored value when the protocol, the
-    authorization type and the address the secret goes to are all unchanged; otherwise the mask
-    is refused. Secrets of a previous authorization type are dropped. A new value replaces.
+    authorization type and the destination the secret goes to are all unchanged; otherwise the
+    mask is refused. Secrets of a previous authorization type are dropped. A new value replaces.
     """
-    return _Validator(data, stored=stored).run()
+    return _Validator(data, stored=stored, destinations=destinations).run()
 
 
 def masked_view(cred: ValidatedCredential) -> dict[str, Any]:
@@ -104,10 +115,11 @@ def masked_view(cred: ValidatedCredential) -> dict[str, Any]:
 
 
 def runtime_tokens_outdated(stored: ValidatedCredential, updated: ValidatedCredential) -> bool:
-    """Whether tokens obtained with ``stored`` (an OAuth 2.0 access or refresh token) must be
-    thrown away now that the credential reads ``updated``: the type, the client, its secret,
-    an endpoint or the scope changed."""
-    if (stored.protocol, stored.auth_type) != (updated.protocol, updated.auth_type):
+    """Whether tokens obtained with ``stored`` (an OAuth 2.0 access or refresh token) and a
+    pending consent must be thrown away now that the credential reads ``updated``: the type,
+    the destination (the instance URL the token is sent to, an endpoint), the client, its
+    secret or the scope changed."""
+    if stored.destination != updated.destination:
         return True
     if not RUNTIME_SECRET_FIELDS[updated.auth_type]:
         return False
@@ -120,9 +132,12 @@ def runtime_tokens_outdated(stored: ValidatedCredential, updated: ValidatedCrede
 class _Validator:
     """One validation run: reads the input once, collects every error, then decides."""
 
-    def __init__(self, data: object, stored: ValidatedCredential | None) -> None:
+    def __init__(
+        self, data: object, stored: ValidatedCredential | None, destinations: DestinationPolicy
+    ) -> None:
         self.data = data
         self.stored = stored
+        self.destinations = destinations
         self.errors: list[FieldError] = []
 
     def error(self, field: str, message: str) -> None:
@@ -245,7 +260,18 @@ class _Validator:
         check: Callable[[str], str] = (
             check_https_instance_url if protocol is Protocol.HTTPS else check_sftp_url
         )
-        return self.run_check(check, value, "url")
+        return self.reachable(self.run_check(check, value, "url"), "url")
+
+    def reachable(self, url: str | None, field: str) -> str | None:
+        """``url`` (already checked and normalised), unless its host is an address that the
+        destination policy refuses."""
+        if url is None:
+            return None
+        problem = self.destinations.literal_refusal(urlsplit(url).hostname or "")
+        if problem is not None:
+            self.error(field, "host " + problem)
+            return None
+        return url
 
     def run_check(self, check: Callable[[str], str], value: str, field: str) -> str | None:
         try:
@@ -305,7 +331,10 @@ class _Validator:
                 return None
             return " ".join(tokens)
         if kind is FieldKind.HTTPS_ENDPOINT:
-            return self.run_check(check_https_endpoint, value, field)
+            checked = self.run_check(check_https_endpoint, value, field)
+            if spec.name == "authorization_url":
+                return checked  # the administrator's browser goes there, not credgate
+            return self.reachable(checked, field)
         if kind is FieldKind.HOST_KEY:
             return self.run_check(lambda text: parse_host_key(text).openssh, value, field)
         return value
@@ -334,23 +363,23 @@ class _Validator:
         if spec.name not in stored.secrets:
             self.error(field, "no value is stored for this field; enter the real value")
             return None
-        binding = SECRET_BINDINGS[auth_type]
-        before: str | None
-        after: str | None
-        if binding == "url":
-            before, after, label = stored.url, url, "the URL"
-        elif binding is not None:
-            name = binding.removeprefix("authorization.")
-            before, after = stored.authorization.get(name), public.get(name)
-            label = "the " + name.replace("_", " ")
-        else:  # pragma: no cover - types without a binding have no secrets
-            before = after = label = ""
-        if after is None:
-            return None  # that address is itself invalid and already reported
-        if before != after:
+        moved: list[str] = []
+        for path in SECRET_BINDINGS[(protocol, auth_type)]:
+            name = path.removeprefix("authorization.")
+            before, after = (
+                (stored.url, url)
+                if path == "url"
+                else (stored.authorization.get(name), public.get(name))
+            )
+            if after is None:
+                return None  # that field is itself invalid and already reported
+            if before != after:
+                moved.append("the URL" if path == "url" else "the " + name.replace("_", " "))
+        if moved:
+            changed = " and ".join(moved)
             self.error(
                 field,
-                f"{label} changed, so the stored secret is not sent to the new address; "
+                f"{changed} changed, so the stored secret is not sent to the new destination; "
                 "enter the real value",
             )
             return None

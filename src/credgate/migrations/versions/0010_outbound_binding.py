@@ -1,0 +1,26 @@
+"""connector credential secrets: the destination each one is sealed for
+
+Revision ID: 0010_outbound_binding
+Revises: 0007
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_outbound_binding"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Existing rows keep "": sealed without a destination until `credgate init` seals them again.
+    with op.batch_alter_table("connector_credential_secrets") as batch:
+        batch.add_column(
+            sa.Column("destination", sa.String(length=64), server_default="", nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("connector_credential_secrets") as batch:
+        batch.drop_column("destination")

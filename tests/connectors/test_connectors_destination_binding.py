@@ -1,0 +1,430 @@
+"""Secrets and tokens are bound to the destination they were given for.
+
+Pointing a credential elsewhere (its URL, token or authorization URL, SFTP host, port or host
+key) needs every secret entered again, in the REST API, the pages and the CLI, and drops the
+tokens obtained at run time and a pending consent. The vault seals each secret with its
+destination, so one left behind does not even decrypt for another. Storage runs on SQLite and
+PostgreSQL; the OAuth 2.0 peers are real HTTPS servers on loopback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import asyncssh
+import pytest
+from outbound_peers import (
+    CC_CLIENT_ID,
+    CC_CLIENT_SECRET,
+    ResourcePeer,
+    Tls,
+    TlsServer,
+    make_tls,
+)
+from sqlalchemy import select, update
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from credgate.audit.services import Actor
+from credgate.bootstrap import initialise
+from credgate.cli import app as cli_app
+from credgate.connectors.auth import Token
+from credgate.connectors.consent import ConnectorConsent
+from credgate.connectors.credentials import MASK
+from credgate.connectors.credentials.models import (
+    ConnectorCredential,
+    ConnectorCredentialSecret,
+    destination_digest,
+    secret_context,
+)
+from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.runtime import Runtime
+from credgate.security.rotation import reencrypt_installation
+from credgate.security.vault import VaultError
+from support import ADMIN_PASSWORD, LOOPBACK_ALLOWED
+
+BASE = "/admin/api/v1/connector-credentials"
+ACTOR = Actor("tests", "pytest")
+CODE_SECRET = "Cs-binding-code-7"
+SFTP_SECRET = "Pw-binding-sftp-3"
+BASIC_SECRET = "Pw-binding-basic-5"
+
+
+def host_key() -> str:
+    return asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode()
+
+
+AUTHORIZATION_CODE = {
+    "name": "4me",
+    "protocol": "HTTPS",
+    "url": "https://api.4me.com/",
+    "authorization": {
+        "type": "OAUTH2_AUTHORIZATION_CODE",
+        "client_id": "4me-client",
+        "client_secret": CODE_SECRET,
+        "authorization_url": "https://login.4me.com/oauth/authorize",
+        "access_token_url": "https://login.4me.com/oauth/token",
+        "scope": "read",
+    },
+}
+SFTP = {
+    "name": "Files",
+    "protocol": "SFTP",
+    "url": "sftp://sftp.example.com:22/",
+    "authorization": {"username": "exporter", "password": SFTP_SECRET, "host_key": host_key()},
+}
+BASIC = {
+    "name": "Desk",
+    "protocol": "HTTPS",
+    "url": "https://desk.example.com/",
+    "authorization": {"type": "BASIC", "username": "svc", "password": BASIC_SECRET},
+}
+
+
+def create(client: TestClient, body: dict[str, Any]) -> str:
+    answer = client.post(BASE, json=body)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def shown(client: TestClient, credential_id: str) -> dict[str, Any]:
+    return dict(client.get(f"{BASE}/{credential_id}").json())
+
+
+def refused_fields(answer: Any) -> dict[str, str]:
+    assert answer.status_code == 422, answer.text
+    return {e["field"]: e["message"] for e in answer.json()["errors"]}
+
+
+# -- OAuth 2.0: the token of the old provider never reaches the new host ------------------------
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def settings_overrides(tls: Tls) -> dict[str, Any]:
+    return {"outbound_ca_bundle": tls.ca_bundle}
+
+
+class Elsewhere:
+    """Another HTTPS host: it records the Authorization headers it receives."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def app(self) -> Starlette:
+        async def root(request: Request) -> Response:
+            self.seen.append(request.headers.get("authorization", ""))
+            return JSONResponse({"ok": True})
+
+        return Starlette(routes=[Route("/", root)])
+
+
+@pytest.fixture
+def peers(tls: Tls) -> Iterator[tuple[ResourcePeer, str, Elsewhere, str]]:
+    provider, other = ResourcePeer(), Elsewhere()
+    with TlsServer(provider.app(), tls) as a, TlsServer(other.app(), tls) as b:
+        yield provider, a.url, other, b.url
+
+
+def test_a_new_url_needs_the_client_secret_and_drops_the_token(
+    runtime: Runtime,
+    admin_client: TestClient,
+    peers: tuple[ResourcePeer, str, Elsewhere, str],
+) -> None:
+    provider, url, other, other_url = peers
+    credential_id = create(
+        admin_client,
+        {
+            "name": "Jira",
+            "protocol": "HTTPS",
+            "url": f"{url}/",
+            "authorization": {
+                "type": "OAUTH2_CLIENT_CREDENTIALS",
+                "client_id": CC_CLIENT_ID,
+                "client_secret": CC_CLIENT_SECRET,
+                "access_token_url": f"{url}/token",
+            },
+        },
+    )
+    test = f"{BASE}/{credential_id}/test"
+    assert admin_client.post(test).json()["code"] == "ok"
+    [first_token] = provider.issued
+    assert "access_token" in runtime.connector_credentials.load_secrets(credential_id)
+
+    # only the URL changes, the secret sent back as the mask: refused, naming the secret
+    body = shown(admin_client, credential_id)
+    assert body["authorization"]["client_secret"] == MASK
+    body["url"] = f"{other_url}/"
+    message = refused_fields(admin_client.put(f"{BASE}/{credential_id}", json=body))
+    assert list(message) == ["authorization.client_secret"]
+    assert "the URL changed" in message["authorization.client_secret"]
+    assert shown(admin_client, credential_id)["url"] == f"{url}/"
+    assert admin_client.post(test).json()["code"] == "ok"
+    assert other.seen == []
+
+    # with the secret entered again: saved, and the token of the old destination is gone
+    body["authorization"]["client_secret"] = CC_CLIENT_SECRET
+    assert admin_client.put(f"{BASE}/{credential_id}", json=body).status_code == 200
+    assert set(runtime.connector_credentials.load_secrets(credential_id)) == {"client_secret"}
+    assert admin_client.post(test).json()["code"] == "ok"
+    assert len(other.seen) == 1
+    assert first_token not in other.seen[0]
+    assert other.seen[0] == f"Bearer {provider.issued[-1]}"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "label"),
+    [
+        ("url", "https://api.4me.example/", "the URL"),
+        ("authorization_url", "https://login.4me.example/authorize", "the authorization url"),
+        ("access_token_url", "https://login.4me.example/token", "the access token url"),
+    ],
+)
+def test_a_new_authorization_code_destination_drops_tokens_and_the_pending_consent(
+    runtime: Runtime, admin_client: TestClient, key: str, value: str, label: str
+) -> None:
+    service = runtime.connector_credentials
+    credential_id = create(admin_client, AUTHORIZATION_CODE)
+    service.save_runtime_secret(credential_id, "access_token", "At-binding-1")
+    service.save_runtime_secret(credential_id, "refresh_token", "Rt-binding-1")
+    runtime.connections.start_consent(credential_id)
+    body = shown(admin_client, credential_id)
+    if key == "url":
+        body["url"] = value
+    else:
+        body["authorization"][key] = value
+    message = refused_fields(admin_client.put(f"{BASE}/{credential_id}", json=body))
+    assert list(message) == ["authorization.client_secret"]
+    assert message["authorization.client_secret"].startswith(f"{label} changed")
+    assert set(service.load_secrets(credential_id)) == {
+        "client_secret",
+        "access_token",
+        "refresh_token",
+    }
+
+    body["authorization"]["client_secret"] = CODE_SECRET
+    answer = admin_client.put(f"{BASE}/{credential_id}", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "reconnect needed"
+    assert dict(service.load_secrets(credential_id)) == {"client_secret": CODE_SECRET}
+    with runtime.db.session() as session:
+        assert session.get(ConnectorConsent, credential_id) is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "label"),
+    [
+        ({"authorization": {**SFTP["authorization"], "host_key": host_key()}}, "the host key"),
+        ({"url": "sftp://sftp.example.com:2222/"}, "the URL"),
+        ({"url": "sftp://other.example.com:22/"}, "the URL"),
+    ],
+)
+def test_a_new_sftp_host_port_or_key_needs_the_password(
+    runtime: Runtime, admin_client: TestClient, edit: dict[str, Any], label: str
+) -> None:
+    credential_id = create(admin_client, SFTP)
+    body = {**shown(admin_client, credential_id), **edit}
+    body["authorization"] = {**body["authorization"], "password": MASK}
+    message = refused_fields(admin_client.put(f"{BASE}/{credential_id}", json=body))
+    assert list(message) == ["authorization.password"]
+    assert message["authorization.password"].startswith(f"{label} changed")
+    body["authorization"]["password"] = SFTP_SECRET
+    assert admin_client.put(f"{BASE}/{credential_id}", json=body).status_code == 200
+    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {
+        "password": SFTP_SECRET
+    }
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def test_the_pages_ask_for_the_password_when_the_host_key_changes(
+    runtime: Runtime, client: TestClient
+) -> None:
+    credential_id = runtime.connector_credentials.create(SFTP, actor=ACTOR).id
+    login = client.get("/admin/login")
+    signed_in = client.post(
+        "/admin/login",
+        data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": _csrf(login.text)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    edit = client.get(f"/admin/connector-credentials/{credential_id}")
+    form = {
+        "name": "Files",
+        "protocol": "SFTP",
+        "url": "sftp://sftp.example.com:22/",
+        "auth_type": "BASIC",
+        "username": "exporter",
+        "password": MASK,
+        "host_key": host_key(),
+        "csrf_token": _csrf(edit.text),
+    }
+    page = client.post(f"/admin/connector-credentials/{credential_id}", data=form)
+    assert page.status_code == 422
+    assert "the host key changed, so the stored secret is not sent" in page.text
+    assert "<strong>Password</strong>" in page.text
+    assert SFTP_SECRET not in page.text
+    saved = client.post(
+        f"/admin/connector-credentials/{credential_id}",
+        data={**form, "password": "Pw-binding-new", "csrf_token": _csrf(page.text)},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert runtime.connector_credentials.load(credential_id).secrets["password"] == (
+        "Pw-binding-new"
+    )
+
+
+def test_the_cli_names_the_secret_when_the_url_changes(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert settings.master_key is not None
+    assert settings.pepper is not None
+    env = {
+        "CREDGATE_DATA_DIR": str(settings.data_dir),
+        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
+        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
+        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
+        "CREDGATE_CONFIG_FILE": None,
+    }
+    credential_id = runtime.connector_credentials.create(BASIC, actor=ACTOR).id
+    moved = ["connector-credentials", "update", "Desk", "--url", "https://attacker.example/"]
+    refused = CliRunner().invoke(cli_app, moved, env=env)
+    assert refused.exit_code == 2
+    assert "authorization.password: the URL changed" in refused.output
+    assert BASIC_SECRET not in refused.output
+    assert runtime.connector_credentials.get(credential_id).masked["url"] == BASIC["url"]
+    entered = CliRunner().invoke(cli_app, [*moved, "--change-secret"], env=env, input="Pw-cli\n")
+    assert entered.exit_code == 0, entered.output
+    assert runtime.connector_credentials.load(credential_id).secrets["password"] == "Pw-cli"
+
+
+# -- the vault's binding --------------------------------------------------------------------------
+
+
+def test_a_secret_does_not_open_for_another_destination(
+    runtime: Runtime, admin_client: TestClient
+) -> None:
+    service = runtime.connector_credentials
+    credential_id = create(admin_client, BASIC)
+    before = destination_digest(service.load(credential_id).destination)
+    with runtime.db.session() as session:
+        row = session.get(ConnectorCredentialSecret, (credential_id, "password"))
+        assert row is not None
+        assert row.destination == before
+        ciphertext = row.ciphertext
+        # a change made behind credgate's back (or by a path that forgot the rule)
+        session.execute(
+            update(ConnectorCredential)
+            .where(ConnectorCredential.id == credential_id)
+            .values(url="https://attacker.example/")
+        )
+    moved = BASIC | {"url": "https://attacker.example/"}
+    after = destination_digest(
+        (("protocol", "HTTPS"), ("authorization.type", "BASIC"), ("url", moved["url"]))
+    )
+    with pytest.raises(VaultError):  # the stored blob itself refuses the new destination
+        runtime.vault.decrypt(ciphertext, context=secret_context(credential_id, "password", after))
+    assert runtime.vault.decrypt_text(
+        ciphertext, context=secret_context(credential_id, "password", before)
+    ) == (BASIC_SECRET)
+    with pytest.raises(VaultError, match="another destination"):
+        service.load(credential_id)
+    with pytest.raises(VaultError):
+        service.load_secrets(credential_id)
+    # an edit treats it as not stored: the administrator enters it again
+    body = shown(admin_client, credential_id)
+    message = refused_fields(admin_client.put(f"{BASE}/{credential_id}", json=body))
+    assert "no value is stored" in message["authorization.password"]
+    body["authorization"]["password"] = "Pw-entered-again"
+    assert admin_client.put(f"{BASE}/{credential_id}", json=body).status_code == 200
+    assert service.load(credential_id).secrets["password"] == "Pw-entered-again"
+
+
+def _unbind(runtime: Runtime, credential_id: str, field: str, value: str) -> None:
+    """Make the row look as it did before destinations were bound."""
+    legacy = runtime.vault.encrypt(value, context=secret_context(credential_id, field))
+    with runtime.db.session() as session:
+        session.execute(
+            update(ConnectorCredentialSecret)
+            .where(ConnectorCredentialSecret.credential_id == credential_id)
+            .where(ConnectorCredentialSecret.field == field)
+            .values(ciphertext=legacy, destination="")
+        )
+
+
+def test_secrets_stored_before_binding_are_bound_by_init_and_by_reencryption(
+    runtime: Runtime, admin_client: TestClient
+) -> None:
+    service = runtime.connector_credentials
+    credential_id = create(admin_client, AUTHORIZATION_CODE)
+    service.save_runtime_secret(credential_id, "refresh_token", "Rt-legacy-1")
+    bound = destination_digest(service.load(credential_id).destination)
+
+    def init() -> None:
+        assert initialise(runtime.settings, runtime.db, create_keys=False)[2].bound_secrets == 2
+
+    def reencrypt() -> None:  # what `credgate vault rotate-key` and `reencrypt` run
+        assert reencrypt_installation(runtime.settings, runtime.db).complete
+
+    upgrades: tuple[Callable[[], None], ...] = (init, reencrypt)
+    for upgrade in upgrades:
+        _unbind(runtime, credential_id, "client_secret", CODE_SECRET)
+        _unbind(runtime, credential_id, "refresh_token", "Rt-legacy-1")
+        # still readable meanwhile, so an upgrade does not interrupt anything
+        assert dict(service.load_secrets(credential_id)) == {
+            "client_secret": CODE_SECRET,
+            "refresh_token": "Rt-legacy-1",
+        }
+        upgrade()
+        with runtime.db.session() as session:
+            rows = session.scalars(
+                select(ConnectorCredentialSecret).where(
+                    ConnectorCredentialSecret.credential_id == credential_id
+                )
+            ).all()
+            assert {r.field: r.destination for r in rows} == {
+                "client_secret": bound,
+                "refresh_token": bound,
+            }
+            for r in rows:  # the unbound context no longer opens them
+                with pytest.raises(VaultError):
+                    runtime.vault.decrypt(
+                        r.ciphertext, context=secret_context(credential_id, r.field)
+                    )
+        assert service.load(credential_id).secrets["client_secret"] == CODE_SECRET
+        assert service.load_secrets(credential_id)["refresh_token"] == "Rt-legacy-1"
+    assert initialise(runtime.settings, runtime.db, create_keys=False)[2].bound_secrets == 0
+
+
+def test_a_token_obtained_for_the_old_destination_is_not_kept(
+    runtime: Runtime, admin_client: TestClient
+) -> None:
+    """A renewal in flight while the credential is pointed elsewhere: its token is dropped."""
+    service = runtime.connector_credentials
+    credential_id = create(admin_client, AUTHORIZATION_CODE)
+    old = destination_digest(service.load(credential_id).destination)
+    store = DatabaseTokenStore(runtime.db, service, credential_id, destination=old)
+    store.save(Token("At-before", refresh_token="Rt-before"))
+    assert store.load() is not None
+    body = shown(admin_client, credential_id)
+    body["url"] = "https://api.4me.example/"
+    body["authorization"]["client_secret"] = CODE_SECRET
+    assert admin_client.put(f"{BASE}/{credential_id}", json=body).status_code == 200
+    store.save(Token("At-late", refresh_token="Rt-late"))  # obtained for the old destination
+    assert store.load() is None
+    assert set(service.load_secrets(credential_id)) == {"client_secret"}
