@@ -5,7 +5,7 @@ Tokens created before this revision had no expiry. They keep working for
 short enough that a forgotten or leaked one does not live forever. Two tokens of one
 administrator with the same name are told apart by appending their id.
 
-Revision ID: 0008_admin_tokens
+Revision ID: 0008
 Revises: 0007
 """
 
@@ -14,7 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_admin_tokens"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """connector credential secrets: the destination each one is sealed for
 
-Revision ID: 0010_outbound_binding
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_outbound_binding"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
