@@ -18,13 +18,14 @@ ensure_venv() {
 }
 
 # Debian packages the tests use as real peers: Chromium (browser tests), OpenSSH's sshd (SFTP),
-# wrk (benchmarks). Installed when missing and when we may (root); otherwise those tests say why
-# they skip.
+# wrk (benchmarks), nginx (forward authentication behind auth_request). Installed when missing
+# and when we may (root); otherwise those tests say why they skip.
 ensure_system_packages() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian's packages" >&2
     apt-get update -qq >/dev/null

@@ -152,6 +152,7 @@ def create_app(
 
     framework.include_router(users_router)
     framework.include_router(classic_views.admin_router)
+    classic_views.check_paths()
     framework.include_router(classic_views.router)
 
     install_admin_ui(framework)

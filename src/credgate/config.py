@@ -90,6 +90,18 @@ class Settings(BaseSettings):
         None,
         description="First administrator's password. Empty means one is generated and printed once.",
     )
+    admin_token_default_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Lifetime in days of a new admin API token when none is asked for.",
+    )
+    admin_token_max_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description="Longest lifetime in days an admin API token may be given.",
+    )
     key_rotation_days: int = Field(
         0,
         ge=0,
@@ -293,6 +305,12 @@ class Settings(BaseSettings):
         given = [self.instance is not None, self.region is not None, self.domain is not None]
         if any(given) and not all(given):
             raise ValueError("instance, region and domain go together: set all three or none")
+        return self
+
+    @model_validator(mode="after")
+    def _check_admin_token_days(self) -> Settings:
+        if self.admin_token_default_days > self.admin_token_max_days:
+            raise ValueError("admin_token_default_days must not exceed admin_token_max_days")
         return self
 
     # Derived values -------------------------------------------------------------------------

@@ -94,7 +94,12 @@ class Runtime:
             on_change=self.feed.notify_local,
         )
         self.api_credentials = ApiCredentialService(self.db, self.hasher, self.feed.notify_local)
-        self.admins = AdminService(self.db, self.hasher)
+        self.admins = AdminService(
+            self.db,
+            self.hasher,
+            token_default=dt.timedelta(days=s.admin_token_default_days),
+            token_max=dt.timedelta(days=s.admin_token_max_days),
+        )
         # Outbound: connector credentials (secrets sealed by the vault) and connector records.
         self.connector_credentials = ConnectorCredentialService(
             self.db, self.vault, base_url=s.base_url, on_change=self.feed.notify_local
@@ -119,6 +124,7 @@ class Runtime:
         from credgate.classic.auth import ClassicAuthenticator
         from credgate.classic.engines import EngineService
         from credgate.classic.inventory import InventorySource
+        from credgate.resource.bearer import guard_for
         from credgate.users.services import UserService
 
         self.users = UserService(self.db)
@@ -128,9 +134,7 @@ class Runtime:
         self.classic_auth = ClassicAuthenticator(
             check_password=lambda u, p: anyio.to_thread.run_sync(self.users.check_password, u, p),
             throttle=self.throttle,
-            verifier=self.verifier,
-            revoked=self.revoked,
-            registry=self.registry,
+            guard=guard_for(self),
             basic_enabled=s.classic_basic_auth,
         )
 

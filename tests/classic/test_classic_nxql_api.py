@@ -120,3 +120,17 @@ def test_nxql_bad_input_names_the_field(classic: TestClient) -> None:
     json_body = classic.post("/2/query", json={"query": QUERY}, headers=basic("finder"))
     assert json_body.status_code == 422
     assert json_body.json()["errors"][0]["field"] == "body"
+
+
+def test_deeply_nested_query_is_a_422(classic: TestClient) -> None:
+    for query in (
+        "(select " + "(" * 400 + "name" + ")" * 400 + " (from device))",
+        "(" * 10_000 + ")" * 10_000,  # 20,000 characters: within the length limit
+    ):
+        by_get = classic.get("/2/query", params={"query": query}, headers=basic("finder"))
+        by_post = classic.post("/2/query", data={"query": query}, headers=basic("finder"))
+        for got in (by_get, by_post):
+            assert got.status_code == 422, got.text[:200]
+            assert got.json()["error"] == "invalid_input"
+            assert got.json()["errors"][0]["field"] == "query"
+            assert "nested deeper than" in got.json()["errors"][0]["message"]

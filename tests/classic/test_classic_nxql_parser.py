@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from credgate.classic.nxql import NxqlSyntaxError, parse_nxql
+from credgate.classic import nxql
+from credgate.classic.nxql import MAX_DEPTH, NxqlSyntaxError, parse_nxql
 from credgate.platform.nql.engine import Filter, Param, SortKey, execute
 
 ROWS = [
@@ -88,3 +89,47 @@ def test_errors_say_where_and_why(text: str, needle: str) -> None:
 def test_too_long_query_is_refused() -> None:
     with pytest.raises(NxqlSyntaxError, match="longer than"):
         parse_nxql("(select (name) (from device))" + " " * 20_001)
+
+
+# Every place of the grammar where a form can stand, with X for the deep form.
+PLACES = (
+    "X",
+    "(select X (from device))",
+    "(select (X) (from device))",
+    "(select (name) (from X))",
+    "(select (name) (from device) X)",
+    "(select (name) (from device) (where X (eq name (string a))))",
+    "(select (name) (from device) (where device X))",
+    "(select (name) (from device) (where device (eq X (string a))))",
+    "(select (name) (from device) (where device (eq name X)))",
+    "(select (name) (from device) (where device (eq name (string X))))",
+    "(select (name) (from device) (where device (eq name (pattern X))))",
+    "(select (name) (from device) (order_by X desc))",
+    "(select (name) (from device) (order_by name X))",
+    "(select (name) (from device) (limit X))",
+)
+
+
+@pytest.mark.parametrize("depth", [400, 10_000])
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("closed", [True, False])
+def test_deep_nesting_is_a_syntax_error_wherever_it_stands(
+    monkeypatch: pytest.MonkeyPatch, depth: int, place: str, closed: bool
+) -> None:
+    """No part of the parser recurses on the input: depth is refused as such, even with the
+    length limit (which alone would refuse 10,000 levels) out of the way."""
+    monkeypatch.setattr(nxql, "MAX_QUERY", 1_000_000)
+    deep = "(" * depth + "name" + (")" * depth if closed else "")
+    with pytest.raises(NxqlSyntaxError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        parse_nxql(place.replace("X", deep))
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    # The deepest the grammar goes is 4; the limit leaves room and still reads MAX_DEPTH levels.
+    query = "(select (name) (from device) (where device (eq name (string a))))"
+    assert parse_nxql(query).definition.filters == (Filter("name", "eq", "a"),)
+    at_limit = (
+        "(select " + "(" * (MAX_DEPTH - 1) + "name" + ")" * (MAX_DEPTH - 1) + " (from device))"
+    )
+    with pytest.raises(NxqlSyntaxError, match="is not a field name"):
+        parse_nxql(at_limit)

@@ -106,6 +106,9 @@ def test_export_query_string_encodings() -> None:
         ({"queryId": "#q1", "parameters": "[1]"}, "parameters"),
         ({"queryId": "#q1", "parameters": "{bad"}, "parameters"),
         ({"queryId": "#q1", "parameters": '{"n": 1}'}, "parameters.n"),
+        # Nested deeper than the JSON decoder recurses: a 400 like any other bad value.
+        ({"queryId": "#q1", "parameters": "[" * 10_000 + "]" * 10_000}, "parameters"),
+        ({"queryId": "#q1", "parameters": '{"a":' * 10_000 + "1" + "}" * 10_000}, "parameters"),
     ],
 )
 def test_export_query_errors(query: dict[str, str], source: str) -> None:

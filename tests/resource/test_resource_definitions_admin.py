@@ -114,6 +114,31 @@ def test_bad_definitions_name_the_field(
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+def test_deeply_nested_definitions_are_refused(
+    client: TestClient, seeded: Runtime, admin: dict[str, str]
+) -> None:
+    deep = json.loads("[" * 400 + "]" * 400)
+    for collection, body in (
+        (
+            "queries",
+            {
+                "id": "#deep",
+                "object": "devices",
+                "columns": ["name"],
+                "filters": [{"field": "name", "op": "eq", "value": deep}],
+            },
+        ),
+        (
+            "remote-actions",
+            {"id": "#deep", "name": "Deep", "scriptInfo": {"inputs": [{"name": deep}]}},
+        ),
+    ):
+        response = client.post(f"/admin/api/v1/platform/{collection}", json=body, headers=admin)
+        assert response.status_code == 422, response.text[:200]
+        assert response.json()["errors"][0]["field"] == "body"
+        assert "nested deeper than" in response.json()["errors"][0]["message"]
+
+
 def test_saved_query_lists_its_parameters(
     client: TestClient, seeded: Runtime, admin: dict[str, str]
 ) -> None:
@@ -153,6 +178,12 @@ def test_cli_manages_definitions_and_lists_requests(
     assert bad.exit_code != 0
     assert "name" in bad.output
     assert runner.invoke(cli_app, ["platform", "create", "gadgets", "--data", "{}"]).exit_code != 0
+    deep = runner.invoke(
+        cli_app, ["platform", "create", "queries", "--data", "[" * 10_000 + "]" * 10_000]
+    )
+    assert deep.exit_code != 0
+    assert "--data: nested too deeply" in deep.output
+    assert "Traceback" not in deep.output
     updated = runner.invoke(
         cli_app,
         [

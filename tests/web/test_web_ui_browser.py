@@ -408,3 +408,46 @@ def test_webhook_pages_show_a_generated_secret_once(page: Any, live_server: Any)
     page.wait_for_url("**/admin/exporters")
     page.get_by_role("link", name="New exporter").click()
     shot(page, "33-exporter-form")
+
+
+def test_admin_api_token_is_shown_once_and_revoked_at_once(page: Any, live_server: Any) -> None:
+    login(page)
+    page.get_by_role("link", name="Your account").click()
+    page.wait_for_url("**/admin/account")
+    assert page.locator("#no-tokens").is_visible()
+    page.get_by_label("Token name").fill("deploy pipeline")
+    page.get_by_label("Expires in").select_option(label="7 days")
+    page.get_by_role("button", name="Create token").click()
+    assert "enter your password" in page.get_by_role("alert").inner_text()  # asked again
+    page.get_by_label("Your password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create token").click()
+
+    modal = page.locator("#secret-dialog")
+    modal.wait_for(state="visible")
+    assert "shown only this once" in modal.inner_text()
+    token = page.locator("#admin-token").input_value()
+    assert token.startswith("cgat_")
+    assert page.url.endswith("/admin/account")
+    shot(page, "40-admin-token-once")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        httpx.get(f"{live_server.url}/admin/api/v1/signing-keys", headers=headers).status_code
+        == 200
+    )
+    page.locator("#secret-done").click()
+    modal.wait_for(state="detached")
+
+    page.reload()
+    assert token not in page.content()
+    row = page.locator("#admin-tokens tbody tr")
+    assert row.count() == 1
+    assert "deploy pipeline" in row.inner_text()
+    shot(page, "41-admin-tokens")
+    page.get_by_role("button", name="Revoke token deploy pipeline").click()
+    confirm(page)
+    page.wait_for_url("**/admin/account?notice=token-revoked")
+    assert page.get_by_role("status").inner_text().strip() == "Admin API token revoked."
+    assert (
+        httpx.get(f"{live_server.url}/admin/api/v1/signing-keys", headers=headers).status_code
+        == 401
+    )

@@ -1,12 +1,15 @@
-"""Admin REST API: sign in and out, personal API tokens, signing keys, the audit log."""
+"""Admin REST API: sign in and out, administrators and their API tokens, signing keys, the audit
+log."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.audit.services import recent
 from credgate.web.api import (
     SESSION_COOKIE,
@@ -31,6 +34,52 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    expires_in: Annotated[
+        int | None,
+        Field(
+            ge=60,
+            le=3650 * 86400,
+            description="Lifetime in seconds; default and maximum are set by "
+            "CREDGATE_ADMIN_TOKEN_DEFAULT_DAYS and CREDGATE_ADMIN_TOKEN_MAX_DAYS. With an admin "
+            "API token, no later than that token expires.",
+        ),
+    ] = None
+    password: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=1000,
+            repr=False,
+            description="Your password: required when signed in with a session cookie.",
+        ),
+    ] = None
+
+
+class AdminPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disabled: bool
+
+
+class ResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=1000,
+            repr=False,
+            description="Your password: required when signed in with a session cookie.",
+        ),
+    ] = None
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
+    new_password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
 
 
 @router.post("/session", summary="Sign in; sets the session cookie and returns the CSRF token")
@@ -87,15 +136,163 @@ def logout(request: Request, runtime: RuntimeDep) -> Response:
     return response
 
 
-@router.post("/tokens", status_code=201, summary="Create a personal admin API token (shown once)")
-def create_token(
+# Admin API tokens and accounts ------------------------------------------------------------------
+
+
+def _too_many(exc: PasswordAttemptsExceeded) -> ApiError:
+    return ApiError(429, "too_many_attempts", str(exc), {"Retry-After": str(exc.retry_after)})
+
+
+@router.get("/admin-tokens", summary="List admin API tokens (never their secrets)")
+def list_admin_tokens(
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+    owner: Annotated[
+        str | None,
+        Query(
+            alias="admin",
+            min_length=1,
+            max_length=100,
+            description="Whose tokens; default: your own. `*` lists every administrator's.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    username = None if owner == "*" else (owner or admin.username)
+    items = [t.as_dict() for t in runtime.admins.list_tokens(username)]
+    return {"total": len(items), "items": items}
+
+
+@router.post(
+    "/admin-tokens",
+    status_code=201,
+    summary="Create a personal admin API token (shown once)",
+    description="Signed in with a session, `password` is required. With an admin API token, "
+    "the new token cannot outlive the one making the request.",
+)
+async def create_admin_token(
     body: TokenIn, request: Request, response: Response, runtime: RuntimeDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
-    issued = runtime.admins.issue_token(
-        admin.username, body.name, actor=admin_actor(request, runtime, admin)
-    )
+    actor = admin_actor(request, runtime, admin)
+    ttl = dt.timedelta(seconds=body.expires_in) if body.expires_in is not None else None
+    try:
+        issued = await password_checked(
+            runtime.throttle,
+            admin.username,
+            lambda: runtime.admins.mint_token(
+                admin, body.name, actor=actor, ttl=ttl, password=body.password
+            ),
+        )
+    except PasswordAttemptsExceeded as exc:
+        raise _too_many(exc) from None
     response.headers["Cache-Control"] = "no-store"
-    return {"id": issued.id, "name": issued.name, "token": issued.token}
+    return issued.as_dict()
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create a personal admin API token (old path of POST /admin-tokens)",
+    deprecated=True,
+)
+async def create_token(
+    body: TokenIn, request: Request, response: Response, runtime: RuntimeDep, admin: CurrentAdmin
+) -> dict[str, Any]:
+    return await create_admin_token(body, request, response, runtime, admin)
+
+
+@router.delete(
+    "/admin-tokens/{token_id}",
+    status_code=204,
+    summary="Revoke an admin API token: refused from the next request on",
+)
+def revoke_admin_token(
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+) -> Response:
+    runtime.admins.revoke_token(token_id, actor=admin_actor(request, runtime, admin))
+    return Response(status_code=204)
+
+
+@router.get("/admins", summary="List administrators")
+def list_admins(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [a.as_dict() for a in runtime.admins.list_admins()]
+    return {"total": len(items), "items": items}
+
+
+@router.patch(
+    "/admins/{username}",
+    summary="Disable or enable an administrator",
+    description="A disabled administrator cannot sign in, and their sessions and admin API "
+    "tokens are refused. The last active administrator cannot be disabled (409).",
+)
+def update_admin(
+    username: Annotated[str, Path(min_length=1, max_length=100)],
+    body: AdminPatch,
+    request: Request,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+) -> dict[str, Any]:
+    actor = admin_actor(request, runtime, admin)
+    return runtime.admins.set_disabled(username, body.disabled, actor=actor).as_dict()
+
+
+@router.post(
+    "/admins/{username}/reset-password",
+    summary="Give another administrator a new generated password (shown once)",
+    description="Ends every session of theirs. Signed in with a session, `password` (yours) "
+    "is required.",
+)
+async def reset_admin_password(
+    username: Annotated[str, Path(min_length=1, max_length=100)],
+    body: ResetIn,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    admin: CurrentAdmin,
+) -> dict[str, Any]:
+    actor = admin_actor(request, runtime, admin)
+    try:
+        password = await password_checked(
+            runtime.throttle,
+            admin.username,
+            lambda: runtime.admins.reset_password(
+                username, actor=actor, caller=admin, caller_password=body.password
+            ),
+        )
+    except PasswordAttemptsExceeded as exc:
+        raise _too_many(exc) from None
+    response.headers["Cache-Control"] = "no-store"
+    return {"username": username, "password": password}
+
+
+@router.put(
+    "/me/password",
+    status_code=204,
+    summary="Change your own password",
+    description="Needs the current password. Ends your other sessions; the one making the "
+    "request stays signed in.",
+)
+async def change_own_password(
+    body: PasswordChangeIn, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+) -> Response:
+    actor = admin_actor(request, runtime, admin)
+    try:
+        await password_checked(
+            runtime.throttle,
+            admin.username,
+            lambda: runtime.admins.change_password(
+                admin.username,
+                body.current_password,
+                body.new_password,
+                actor=actor,
+                keep_session=admin.session_hash,
+            ),
+        )
+    except PasswordAttemptsExceeded as exc:
+        raise _too_many(exc) from None
+    return Response(status_code=204)
 
 
 @router.get("/signing-keys", summary="Signing keys and their ages")

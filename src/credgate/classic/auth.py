@@ -7,9 +7,12 @@
   Basic can be switched off per deployment (``CREDGATE_CLASSIC_BASIC_AUTH=false``); Basic
   requests then get 401 and a message saying so.
 - **Bearer** (RFC 6750 §2.1): an access token from the token endpoint whose permissions include
-  the API's own (see :data:`credgate.platform.permissions.CLASSIC_SCOPES`), not revoked, and
-  whose client is still active. A token without the permission gets 403
-  ``insufficient_scope`` (§3.1).
+  the API's own (see :data:`credgate.platform.permissions.CLASSIC_SCOPES`). It is checked by the
+  platform APIs' own :class:`~credgate.resource.bearer.BearerGuard`: not revoked, its client
+  still active, and the permission both in the token *and* still held by the credential now (a
+  permission removed from a credential closes the classic APIs to its live tokens, on every node
+  within one sync interval). A token without the permission gets 403 ``insufficient_scope``
+  (§3.1).
 
 Framework-free: :meth:`ClassicAuthenticator.authenticate` takes the ``Authorization`` header
 and the caller's address and returns a :class:`ClassicPrincipal` or raises
@@ -25,11 +28,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from credgate.oauth.clients import ClientRegistry
-from credgate.oauth.errors import InvalidToken
-from credgate.oauth.revocation import RevocationList
-from credgate.oauth.rfc9068 import AccessTokenVerifier
+from credgate.oauth.errors import OAuth2Error
 from credgate.oauth.throttle import AuthThrottle
+from credgate.resource.bearer import BearerGuard
 from credgate.users.services import UserView
 
 __all__ = ["ClassicAuthError", "ClassicAuthenticator", "ClassicPrincipal"]
@@ -65,30 +66,18 @@ class ClassicAuthError(Exception):
         self.headers = headers or {}
 
 
-def _bearer_error(code: str, description: str, scope: str | None = None) -> str:
-    text = description.replace("\\", "\\\\").replace('"', '\\"')
-    challenge = f'{_BEARER_CHALLENGE}, error="{code}", error_description="{text}"'
-    if scope is not None:
-        challenge += f', scope="{scope}"'
-    return challenge
-
-
 class ClassicAuthenticator:
     def __init__(
         self,
         *,
         check_password: PasswordCheck,
         throttle: AuthThrottle,
-        verifier: AccessTokenVerifier,
-        revoked: RevocationList,
-        registry: ClientRegistry,
+        guard: BearerGuard,
         basic_enabled: bool,
     ) -> None:
         self._check_password = check_password
         self._throttle = throttle
-        self._verifier = verifier
-        self._revoked = revoked
-        self._registry = registry
+        self._guard = guard
         self.basic_enabled = basic_enabled
 
     def _challenges(self) -> dict[str, str]:
@@ -105,7 +94,7 @@ class ClassicAuthenticator:
         if scheme == "basic":
             return await self._basic(value.strip(), address)
         if scheme == "bearer" and value.strip():
-            return await self._bearer(value.strip(), permission)
+            return await self._bearer(str(authorization), permission)
         raise ClassicAuthError(
             401,
             "unauthenticated",
@@ -186,37 +175,12 @@ class ClassicAuthenticator:
 
     # Bearer -----------------------------------------------------------------------------------
 
-    async def _bearer(self, token: str, permission: str) -> ClassicPrincipal:
+    async def _bearer(self, authorization: str, permission: str) -> ClassicPrincipal:
         try:
-            verified = self._verifier.verify(token)
-        except InvalidToken as exc:
-            reason = exc.description or "the token is not valid"
+            verified = await self._guard.authorize(authorization, permission)
+        except OAuth2Error as exc:
+            headers = {k.decode(): v.decode() for k, v in exc.headers()}
             raise ClassicAuthError(
-                401,
-                "invalid_token",
-                reason,
-                {"WWW-Authenticate": _bearer_error("invalid_token", reason)},
+                exc.status, exc.error, exc.description or exc.error, headers
             ) from None
-        problem: str | None = None
-        if verified.jti in self._revoked:
-            problem = "the token was revoked"
-        else:
-            owner = await self._registry.aget(verified.client_id)
-            if owner is None or not owner.active:
-                problem = "the token's client was deleted or disabled"
-        if problem is not None:
-            raise ClassicAuthError(
-                401,
-                "invalid_token",
-                problem,
-                {"WWW-Authenticate": _bearer_error("invalid_token", problem)},
-            )
-        if permission not in verified.scopes:
-            message = f"this API needs the {permission!r} permission"
-            raise ClassicAuthError(
-                403,
-                "insufficient_scope",
-                message,
-                {"WWW-Authenticate": _bearer_error("insufficient_scope", message, permission)},
-            )
         return ClassicPrincipal("token", verified.client_id, verified.scopes)

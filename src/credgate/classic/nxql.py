@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from credgate.platform.nql.engine import ObjectName, QueryDefinition, validate_query_definition
 
-__all__ = ["TABLES", "NxqlQuery", "NxqlSyntaxError", "parse_nxql"]
+__all__ = ["MAX_DEPTH", "TABLES", "NxqlQuery", "NxqlSyntaxError", "parse_nxql"]
 
 TABLES: Final[Mapping[str, ObjectName]] = {
     "device": "devices",
@@ -48,6 +48,9 @@ _FIELD: Final = re.compile(r"^[A-Za-z_#][A-Za-z0-9_#]*(\.[A-Za-z_#][A-Za-z0-9_#]
 _PARAM: Final = re.compile(r"^%([1-9][0-9]{0,2})$")
 _TOKEN: Final = re.compile(r'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([^\s()"]+))', re.S)
 MAX_QUERY: Final = 20_000
+MAX_DEPTH: Final = 16
+"""Deepest nesting of parentheses accepted. The grammar needs 4 (select, where, condition,
+typed value); a limit keeps every later step, which walks the tree, bounded."""
 
 
 class NxqlSyntaxError(ValueError):
@@ -100,6 +103,8 @@ def _tree(tokens: list[Node | None]) -> list[Any]:
     stack: list[list[Any]] = [[]]
     for token in tokens:
         if token == "(":
+            if len(stack) > MAX_DEPTH:
+                raise NxqlSyntaxError(f"query: nested deeper than {MAX_DEPTH} levels")
             stack.append([])
         elif token == ")":
             if len(stack) == 1:

@@ -2,7 +2,8 @@
 
 Thin: authenticate the caller (:mod:`credgate.classic.auth`), parse, call the framework-free
 modules, shape the answer. Every classic route admits a classic user over HTTP Basic, or a bearer
-token holding the route's permission (``nql``, ``engines``, ``audit-trail``).
+token holding the permission :data:`credgate.platform.paths.PROTECTED` lists for its path
+(``nql``, ``engines``, ``audit-trail``).
 
 ``GET|POST /2/query`` takes, in the query string or (POST) a form body: ``query`` (NXQL, see
 :mod:`credgate.classic.nxql`), ``platform`` (windows, mac_os, mobile; may repeat; keeps devices
@@ -17,12 +18,12 @@ default 100), answer a JSON array oldest first, and give the number of matching 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.classic.audit_trail import AuditQuery, parse_instant, read_audit_trail
@@ -36,7 +37,7 @@ from credgate.platform.nql.engine import (
     QueryExecutionError,
     execute,
 )
-from credgate.platform.permissions import AUDIT_TRAIL, ENGINES, NQL
+from credgate.platform.paths import PROTECTED
 from credgate.runtime import Runtime
 from credgate.web.api import ApiError, CurrentAdmin, RuntimeDep, admin_actor, client_address
 
@@ -50,24 +51,29 @@ MAX_ROWS = 100_000
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
-def classic_caller(permission: str) -> Callable[[Request, Runtime], Awaitable[ClassicPrincipal]]:
-    """A dependency admitting a classic user over Basic, or a token holding ``permission``."""
-
-    async def dependency(request: Request, runtime: RuntimeDep) -> ClassicPrincipal:
-        address = client_address(request, runtime.settings.trusted_proxies)
-        try:
-            return await runtime.classic_auth.authenticate(
-                request.headers.get("authorization"), address, permission
-            )
-        except ClassicAuthError as exc:
-            raise ApiError(exc.status, exc.code, exc.message, exc.headers) from None
-
-    return dependency
+async def _classic_caller(request: Request, runtime: RuntimeDep) -> ClassicPrincipal:
+    """A classic user over Basic, or a token holding the permission :data:`PROTECTED` lists for
+    this route."""
+    permission = PROTECTED.permission_of(request.scope["route"].path)
+    address = client_address(request, runtime.settings.trusted_proxies)
+    try:
+        return await runtime.classic_auth.authenticate(
+            request.headers.get("authorization"), address, permission
+        )
+    except ClassicAuthError as exc:
+        raise ApiError(exc.status, exc.code, exc.message, exc.headers) from None
 
 
-NxqlCaller = Annotated[ClassicPrincipal, Depends(classic_caller(NQL.id))]
-EnginesCaller = Annotated[ClassicPrincipal, Depends(classic_caller(ENGINES.id))]
-AuditCaller = Annotated[ClassicPrincipal, Depends(classic_caller(AUDIT_TRAIL.id))]
+ClassicCaller = Annotated[ClassicPrincipal, Depends(_classic_caller)]
+
+
+def check_paths() -> None:
+    """Stop the application, not a request, when a classic route is missing from the table."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and any(
+            d.call is _classic_caller for d in route.dependant.dependencies
+        ):
+            PROTECTED.permission_of(route.path)
 
 
 # NXQL -------------------------------------------------------------------------------------------
@@ -143,12 +149,12 @@ async def _run_nxql(request: Request, runtime: Runtime) -> Response:
 
 
 @router.get("/2/query", summary="NXQL query (classic)")
-async def nxql_get(request: Request, runtime: RuntimeDep, _caller: NxqlCaller) -> Response:
+async def nxql_get(request: Request, runtime: RuntimeDep, _caller: ClassicCaller) -> Response:
     return await _run_nxql(request, runtime)
 
 
 @router.post("/2/query", summary="NXQL query (classic), parameters in a form body")
-async def nxql_post(request: Request, runtime: RuntimeDep, _caller: NxqlCaller) -> Response:
+async def nxql_post(request: Request, runtime: RuntimeDep, _caller: ClassicCaller) -> Response:
     return await _run_nxql(request, runtime)
 
 
@@ -156,7 +162,7 @@ async def nxql_post(request: Request, runtime: RuntimeDep, _caller: NxqlCaller) 
 
 
 @router.get("/api/configuration/v1/engines", summary="The engines (classic)")
-def list_engines(runtime: RuntimeDep, _caller: EnginesCaller) -> list[dict[str, Any]]:
+def list_engines(runtime: RuntimeDep, _caller: ClassicCaller) -> list[dict[str, Any]]:
     return [e.as_wire() for e in runtime.engines.list()]
 
 
@@ -195,7 +201,7 @@ def _audit(
 def audit_portal(
     runtime: RuntimeDep,
     response: Response,
-    _caller: AuditCaller,
+    _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
     until: Annotated[str | None, Query(alias="to")] = None,
     offset: Offset = 0,
@@ -208,7 +214,7 @@ def audit_portal(
 def audit_engines(
     runtime: RuntimeDep,
     response: Response,
-    _caller: AuditCaller,
+    _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
     until: Annotated[str | None, Query(alias="to")] = None,
     offset: Offset = 0,
@@ -224,7 +230,7 @@ def audit_engine(
     engine: str,
     runtime: RuntimeDep,
     response: Response,
-    _caller: AuditCaller,
+    _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
     until: Annotated[str | None, Query(alias="to")] = None,
     offset: Offset = 0,

@@ -114,11 +114,18 @@ def oauth_paths() -> tuple[dict[str, Any], dict[str, Any]]:
             "get": {
                 "tags": ["OAuth 2.0"],
                 "summary": "Forward authentication for gateways: may this bearer token pass?",
+                "description": (
+                    "Checks the token against the permission of the original path (sent in "
+                    "X-Forwarded-Uri or X-Original-URI, normalised as a gateway routes it) and "
+                    "against ?permission=. A path that maps to no permission, or a request with "
+                    "neither, is refused (403) unless ?permission=any."
+                ),
                 "parameters": [
                     {
                         "name": "permission",
                         "in": "query",
                         "required": False,
+                        "description": "A permission id the token must hold, or 'any'",
                         "schema": {"type": "string"},
                     }
                 ],

@@ -51,6 +51,8 @@ def _data(raw: str | None) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         fail(f"--data: not valid JSON (line {exc.lineno}, column {exc.colno})")
+    except RecursionError:
+        fail("--data: nested too deeply")
     if not isinstance(value, dict):
         fail("--data: must be a JSON object")
     return value

@@ -39,7 +39,7 @@ from credgate.platform.nql.engine import (
     QueryDefinitionError,
     validate_query_definition,
 )
-from credgate.platform.schemas._common import UUID_PATTERN, problems_from
+from credgate.platform.schemas._common import UUID_PATTERN, nested_deeper_than, problems_from
 from credgate.platform.schemas.enrichment import field_name_is_valid
 from credgate.platform.schemas.remote_actions import RemoteAction, ScriptInfo, Targeting
 from credgate.platform.schemas.workflows import Workflow
@@ -63,6 +63,10 @@ KINDS: Final[tuple[Kind, ...]] = (
     "query",
     "enrichment_field",
 )
+
+MAX_DEPTH: Final = 32
+"""Deepest nesting of a definition's JSON. The deepest field (a remote action's script inputs)
+needs 4; past a few hundred, validation and serialisation fail on the recursion instead."""
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\s/?]+$")]
@@ -177,6 +181,8 @@ def _api_enabled(kind: Kind, data: Mapping[str, Any]) -> bool:
 
 def _check(kind: Kind, data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``data`` as a ``kind`` definition; return it in wire spelling."""
+    if nested_deeper_than(data, MAX_DEPTH):
+        raise InvalidInputError([FieldError("body", f"is nested deeper than {MAX_DEPTH} levels")])
     model = _MODELS[kind]
     try:
         parsed = model.model_validate(dict(data))

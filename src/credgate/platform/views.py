@@ -1,8 +1,9 @@
 """The seven platform API families under ``/api/v1`` and ``/api/v2``.
 
-Thin: each route is protected by its family's permission (RFC 6750, :mod:`credgate.resource.bearer`),
-hands the raw request to the family's framework-free parser (which raises the documented error
-body), then either forwards to the family's upstream or answers from credgate's own store.
+Thin: each route is protected (RFC 6750, :mod:`credgate.resource.bearer`) by the permission that
+:data:`credgate.platform.paths.PROTECTED` lists for its path, hands the raw request to the
+family's framework-free parser (which raises the documented error body), then either forwards
+to the family's upstream or answers from credgate's own store.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Annotated, Any, Final, TypeVar
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response
+from fastapi.routing import APIRoute
 
 from credgate.asgi import BodyTooLarge
 from credgate.oauth.errors import OAuth2Error
 from credgate.oauth.rfc9068 import VerifiedToken
-from credgate.platform import permissions
 from credgate.platform.definitions import (
     Kind,
     StoredDefinition,
@@ -33,6 +34,7 @@ from credgate.platform.definitions import (
 from credgate.platform.nql.engine import ParameterError, QueryDefinition, QueryExecutionError
 from credgate.platform.nql.export import ExportJob
 from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_csv, render_v1, render_v2
+from credgate.platform.paths import PROTECTED
 from credgate.platform.schemas import (
     campaigns,
     devices,
@@ -44,7 +46,7 @@ from credgate.platform.schemas import (
 )
 from credgate.platform.schemas._common import RequestError
 from credgate.platform.upstream import UpstreamError, forward
-from credgate.resource.bearer import require
+from credgate.resource.bearer import require_route
 from credgate.runtime import Runtime
 
 __all__ = ["install_platform", "router"]
@@ -58,10 +60,10 @@ _JSON: Final = "application/json"
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """One API family: its permission, its upstream setting and its error body."""
+    """One API family: its upstream setting and its error body (its routes' permission is in
+    :data:`credgate.platform.paths.PROTECTED`)."""
 
     name: str
-    permission: str
     upstream_setting: str
     error: Callable[[str, str, str, int], dict[str, object]]
 
@@ -82,45 +84,41 @@ def _enrichment_error(code: str, message: str, _source: str, status: int) -> dic
 
 WORKFLOWS = Family(
     "workflows",
-    permissions.WORKFLOWS.id,
     "upstream_workflows_url",
     lambda code, msg, _src, _st: workflows.error_body(code, msg),
 )
 REMOTE_ACTIONS = Family(
     "remote-actions",
-    permissions.REMOTE_ACTIONS.id,
     "upstream_remote_actions_url",
     lambda code, msg, _src, _st: remote_actions.error_body(code, msg),
 )
 NQL = Family(
     "nql",
-    permissions.NQL.id,
     "upstream_nql_url",
     lambda code, msg, src, _st: nql.error_body(msg, code, src),
 )
-ENRICHMENT = Family(
-    "enrichment", permissions.ENRICHMENT.id, "upstream_enrichment_url", _enrichment_error
-)
+ENRICHMENT = Family("enrichment", "upstream_enrichment_url", _enrichment_error)
 CAMPAIGNS = Family(
     "campaigns",
-    permissions.CAMPAIGNS.id,
     "upstream_campaigns_url",
     lambda code, msg, _src, _st: campaigns.error_body(code, msg),
 )
 SPARK = Family(
     "spark",
-    permissions.SPARK.id,
     "upstream_spark_url",
     lambda _code, msg, _src, _st: spark.error_body(msg),
 )
 DATA_MANAGEMENT = Family(
     "data-management",
-    permissions.DATA_MANAGEMENT.id,
     "upstream_data_management_url",
     lambda code, msg, _src, _st: {"code": code, "message": msg},
 )
 
 router = APIRouter(tags=["Platform APIs"])
+
+_route_token = require_route(PROTECTED.permission_of)
+Token = Annotated[VerifiedToken, Depends(_route_token)]
+"""The bearer token of a request, holding the permission :data:`PROTECTED` lists for its route."""
 
 
 def _runtime(request: Request) -> Runtime:
@@ -239,8 +237,6 @@ def _payload(model: Any) -> dict[str, Any]:
 
 # Workflows -------------------------------------------------------------------------------------
 
-WorkflowsToken = Annotated[VerifiedToken, Depends(require(WORKFLOWS.permission))]
-
 
 async def _list_workflows(request: Request) -> list[dict[str, object]]:
     filters = workflows.parse_list_filters(dict(request.query_params))
@@ -253,7 +249,7 @@ async def _list_workflows(request: Request) -> list[dict[str, object]]:
 
 
 @router.get("/api/v1/workflows", summary="List workflows")
-async def list_workflows(request: Request, token: WorkflowsToken) -> Response:
+async def list_workflows(request: Request, token: Token) -> Response:
     if (base := WORKFLOWS.upstream(_runtime(request))) is not None:
         workflows.parse_list_filters(dict(request.query_params))
         return await _relay(request, WORKFLOWS, base, b"", token)
@@ -266,7 +262,7 @@ async def bench_list_workflows(request: Request) -> Response:
 
 
 @router.get("/api/v1/workflows/details", summary="Workflow details")
-async def workflow_details(request: Request, token: WorkflowsToken) -> Response:
+async def workflow_details(request: Request, token: Token) -> Response:
     nql_id = workflows.parse_details_query(dict(request.query_params))
     runtime = _runtime(request)
     if (base := WORKFLOWS.upstream(runtime)) is not None:
@@ -314,22 +310,20 @@ async def _execute_workflow(
 
 
 @router.post("/api/v1/workflows/execute", summary="Execute a workflow (v1)")
-async def execute_workflow_v1(request: Request, token: WorkflowsToken) -> Response:
+async def execute_workflow_v1(request: Request, token: Token) -> Response:
     return await _execute_workflow(request, token, workflows.parse_execute_v1)
 
 
 @router.post("/api/v2/workflows/execute", summary="Execute a workflow (v2)")
-async def execute_workflow_v2(request: Request, token: WorkflowsToken) -> Response:
+async def execute_workflow_v2(request: Request, token: Token) -> Response:
     return await _execute_workflow(request, token, workflows.parse_execute_v2)
 
 
 # Remote actions --------------------------------------------------------------------------------
 
-RemoteActionsToken = Annotated[VerifiedToken, Depends(require(REMOTE_ACTIONS.permission))]
-
 
 @router.get("/api/v1/act/remote-action", summary="List remote actions")
-async def list_remote_actions(request: Request, token: RemoteActionsToken) -> Response:
+async def list_remote_actions(request: Request, token: Token) -> Response:
     runtime = _runtime(request)
     if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
         return await _relay(request, REMOTE_ACTIONS, base, b"", token)
@@ -339,7 +333,7 @@ async def list_remote_actions(request: Request, token: RemoteActionsToken) -> Re
 
 
 @router.get("/api/v1/act/remote-action/details", summary="Remote action details")
-async def remote_action_details(request: Request, token: RemoteActionsToken) -> Response:
+async def remote_action_details(request: Request, token: Token) -> Response:
     nql_id = remote_actions.parse_details_query(dict(request.query_params))
     runtime = _runtime(request)
     if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
@@ -351,7 +345,7 @@ async def remote_action_details(request: Request, token: RemoteActionsToken) -> 
 
 
 @router.post("/api/v1/act/execute", summary="Execute a remote action")
-async def execute_remote_action(request: Request, token: RemoteActionsToken) -> Response:
+async def execute_remote_action(request: Request, token: Token) -> Response:
     body = await _body(request, REMOTE_ACTIONS)
     parsed = remote_actions.parse_execute(body)
     payload = _payload(parsed)
@@ -395,8 +389,6 @@ async def execute_remote_action(request: Request, token: RemoteActionsToken) -> 
 
 # NQL -------------------------------------------------------------------------------------------
 
-NqlToken = Annotated[VerifiedToken, Depends(require(NQL.permission))]
-
 
 def _load_query(runtime: Runtime, query_id: str) -> QueryDefinition:
     found = runtime.definitions.find("query", query_id)
@@ -434,12 +426,12 @@ async def _nql_execute(request: Request, token: VerifiedToken, version: int) -> 
 
 
 @router.post("/api/v1/nql/execute", summary="Run a saved NQL query (v1)")
-async def nql_execute_v1(request: Request, token: NqlToken) -> Response:
+async def nql_execute_v1(request: Request, token: Token) -> Response:
     return await _nql_execute(request, token, 1)
 
 
 @router.post("/api/v2/nql/execute", summary="Run a saved NQL query (v2)")
-async def nql_execute_v2(request: Request, token: NqlToken) -> Response:
+async def nql_execute_v2(request: Request, token: Token) -> Response:
     return await _nql_execute(request, token, 2)
 
 
@@ -485,19 +477,19 @@ async def _nql_export(
 
 
 @router.get("/api/v1/nql/export", summary="Export a saved NQL query's results")
-async def nql_export_get(request: Request, token: NqlToken) -> Response:
+async def nql_export_get(request: Request, token: Token) -> Response:
     parsed = nql.parse_export_query(request.query_params.multi_items())
     return await _nql_export(request, token, parsed, b"")
 
 
 @router.post("/api/v1/nql/export", summary="Export a saved NQL query's results")
-async def nql_export_post(request: Request, token: NqlToken) -> Response:
+async def nql_export_post(request: Request, token: Token) -> Response:
     body = await _body(request, NQL)
     return await _nql_export(request, token, nql.parse_export(body), body)
 
 
 @router.get("/api/v1/nql/status/{export_id}", summary="Status of an NQL export")
-async def nql_status(export_id: str, request: Request, token: NqlToken) -> Response:
+async def nql_status(export_id: str, request: Request, token: Token) -> Response:
     runtime = _runtime(request)
     if (base := NQL.upstream(runtime)) is not None:
         return await _relay(request, NQL, base, b"", token)
@@ -540,8 +532,6 @@ async def download_export(export_id: str, request: Request) -> Response:
 
 # Enrichment ------------------------------------------------------------------------------------
 
-EnrichmentToken = Annotated[VerifiedToken, Depends(require(ENRICHMENT.permission))]
-
 
 def _enrichment_payload(parsed: enrichment.EnrichmentRequest) -> dict[str, Any]:
     return {
@@ -560,7 +550,7 @@ def _enrichment_payload(parsed: enrichment.EnrichmentRequest) -> dict[str, Any]:
 
 
 @router.post("/api/v1/enrichment/data/fields", summary="Write enrichment fields")
-async def enrich(request: Request, token: EnrichmentToken) -> Response:
+async def enrich(request: Request, token: Token) -> Response:
     body = await _body(request, ENRICHMENT)
     parsed = enrichment.parse_fields(body)
     runtime = _runtime(request)
@@ -584,11 +574,9 @@ async def enrich(request: Request, token: EnrichmentToken) -> Response:
 
 # Campaigns -------------------------------------------------------------------------------------
 
-CampaignsToken = Annotated[VerifiedToken, Depends(require(CAMPAIGNS.permission))]
-
 
 @router.post("/api/v1/euf/campaign/trigger", summary="Trigger a campaign")
-async def trigger_campaign(request: Request, token: CampaignsToken) -> Response:
+async def trigger_campaign(request: Request, token: Token) -> Response:
     body = await _body(request, CAMPAIGNS)
     parsed = campaigns.parse_trigger(body)
     payload = _payload(parsed)
@@ -633,11 +621,9 @@ async def trigger_campaign(request: Request, token: CampaignsToken) -> Response:
 
 # Spark -----------------------------------------------------------------------------------------
 
-SparkToken = Annotated[VerifiedToken, Depends(require(SPARK.permission))]
-
 
 @router.post("/api/v1/spark/handoff", summary="Hand a conversation over to Spark", status_code=204)
-async def spark_handoff(request: Request, token: SparkToken) -> Response:
+async def spark_handoff(request: Request, token: Token) -> Response:
     body = await _body(request, SPARK)
     handoff = spark.parse_handoff(dict(request.headers), body)
     payload = {
@@ -663,15 +649,13 @@ async def spark_handoff(request: Request, token: SparkToken) -> Response:
 
 # Data management -------------------------------------------------------------------------------
 
-DataToken = Annotated[VerifiedToken, Depends(require(DATA_MANAGEMENT.permission))]
-
 
 @router.post(
     "/api/v1/data-management/device/deletions",
     summary="Schedule device deletions",
     status_code=202,
 )
-async def delete_devices(request: Request, token: DataToken) -> Response:
+async def delete_devices(request: Request, token: Token) -> Response:
     body = await _body(request, DATA_MANAGEMENT)
     parsed = devices.parse_deletions(body)
     payload = _payload(parsed)
@@ -718,6 +702,13 @@ def install_platform(framework: FastAPI) -> None:
         content = json.dumps(body, separators=(",", ":")).encode()
         return Response(content, status_code=exc.status, media_type=_JSON, headers=headers)
 
+    for route in router.routes:
+        # A protected route missing from the path table stops the application here, not at
+        # its first request.
+        if isinstance(route, APIRoute) and any(
+            d.call is _route_token for d in route.dependant.dependencies
+        ):
+            PROTECTED.permission_of(route.path)
     framework.include_router(router)
     runtime: Runtime = framework.state.runtime
     if runtime.settings.bench_echo:

@@ -49,6 +49,7 @@ __all__ = [
     "bearer_token",
     "guard_for",
     "require",
+    "require_route",
     "verified_token",
 ]
 
@@ -211,10 +212,42 @@ def require(
         return verified
 
     dependency.__name__ = f"require_{(permission or 'token').replace('-', '_')}"
-    # The framework is imported here only, so the annotation is given as an object: a string
-    # annotation would be resolved against this module, where ``Request`` is not defined.
+    return _with_request_signature(dependency, Request)
+
+
+def require_route(
+    permission_of: Callable[[str], str], *, guard: BearerGuard | None = None
+) -> Callable[..., Awaitable[VerifiedToken]]:
+    """A FastAPI dependency whose permission is ``permission_of(template)``, the template being
+    the matched route's path (e.g. ``/api/v1/nql/status/{export_id}``).
+
+    A route so protected names no permission itself: one table (``permission_of``) holds them,
+    which forward authentication reads too. A route missing from it fails, never passes.
+    """
+    from starlette.requests import Request
+
+    async def dependency(request: Request) -> VerifiedToken:
+        permission = permission_of(request.scope["route"].path)
+        checker = guard if guard is not None else guard_for(request.app.state.runtime)
+        verified = await checker.authorize(request.headers.get("authorization"), permission)
+        request.state.token = verified
+        return verified
+
+    dependency.__name__ = "require_route_permission"
+    return _with_request_signature(dependency, Request)
+
+
+def _with_request_signature(
+    dependency: Callable[..., Awaitable[VerifiedToken]], request_type: type
+) -> Callable[..., Awaitable[VerifiedToken]]:
+    # The framework is imported by the callers only, so the annotation is given as an object: a
+    # string annotation would be resolved against this module, where ``Request`` is not defined.
     dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)],
+        [
+            inspect.Parameter(
+                "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=request_type
+            )
+        ],
         return_annotation=VerifiedToken,
     )
     return dependency

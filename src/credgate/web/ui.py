@@ -41,6 +41,7 @@ from credgate.web.pages import (
     secure_cookies,
     ui_actor,
 )
+from credgate.web.ui_admins import router as admins_router
 from credgate.web.ui_connectors import router as connectors_router
 from credgate.web.ui_outbound import router as outbound_router
 
@@ -71,6 +72,7 @@ def install_admin_ui(framework: FastAPI) -> None:
     framework.include_router(router)
     framework.include_router(connectors_router)
     framework.include_router(outbound_router)
+    framework.include_router(admins_router)
 
 
 def _safe_next(value: str) -> str:

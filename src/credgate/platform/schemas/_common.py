@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, TypeVar
 
@@ -30,6 +30,7 @@ __all__ = [
     "header",
     "is_uuid",
     "load_json",
+    "nested_deeper_than",
     "parse_model",
     "problems_from",
     "uuid_text",
@@ -112,6 +113,27 @@ def describe(problems: Sequence[Problem]) -> str:
     shown = "; ".join(str(p) for p in problems[:MAX_LISTED_PROBLEMS])
     rest = len(problems) - MAX_LISTED_PROBLEMS
     return f"{shown}; and {rest} more" if rest > 0 else shown
+
+
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """True when ``value`` (decoded JSON) nests arrays and objects more than ``limit`` deep.
+
+    Iterative, so that it answers for any depth; the validators and serialisers that run after
+    it recurse, and fail on deep input with errors that are not the caller's fault.
+    """
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth >= limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def load_json(body: object) -> object:

@@ -6,7 +6,6 @@ request as a whole is unusable).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Literal
 
@@ -19,6 +18,7 @@ from credgate.platform.schemas._common import (
     RequestError,
     WireModel,
     describe,
+    load_json,
     parse_model,
     problems_from,
 )
@@ -100,8 +100,8 @@ def parse_export_query(query: Mapping[str, str] | Iterable[tuple[str, str]]) -> 
             data[name] = value
         elif name == "parameters":
             try:
-                decoded = json.loads(value)
-            except json.JSONDecodeError:
+                decoded = load_json(value)
+            except ValueError:  # not JSON, or nested too deeply to decode
                 decoded = None
             if not isinstance(decoded, dict):
                 problem = Problem("parameters", "must be a JSON object", "type")
