@@ -1,8 +1,10 @@
 """The ASGI application: a dispatcher in front of the framework.
 
-Exact-path lean routes (token endpoints, JWKS, metadata, health, metrics, the benchmark's echo)
-are answered straight from the ASGI scope; everything else goes to the FastAPI application,
-which serves the admin REST API and its OpenAPI document.
+Every request first passes :class:`~credgate.ingress.Ingress` (its route family's body limit,
+and the admin API's authentication before any body is read). Exact-path lean routes (token
+endpoints, JWKS, metadata, health, metrics, the benchmark's echo) are then answered straight from
+the ASGI scope; everything else goes to the FastAPI application, which serves the admin REST API
+and its OpenAPI document.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from credgate.config import Settings
 from credgate.connectors.credentials.views import router as connector_credentials_router
 from credgate.connectors.views import router as connectors_router
 from credgate.health.views import health_routes
+from credgate.ingress import Ingress
 from credgate.oauth.views import OAuthRoutes
 from credgate.resource.bearer import guard_for
 from credgate.resource.forward_auth import ForwardAuth
 from credgate.runtime import Runtime
-from credgate.web.api import install_error_handlers
+from credgate.web.api import admin_gate, install_error_handlers
+from credgate.web.docs import install_api_docs
 from credgate.web.ui import install_admin_ui
 
 __all__ = ["CredgateApp", "create_app"]
@@ -50,8 +54,14 @@ class CredgateApp:
         self.routes["/forward-auth"] = ForwardAuth(guard_for(runtime))
         if runtime.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
+        self._ingress = Ingress(
+            self._dispatch, runtime.settings, gates={"admin-api": admin_gate(runtime)}
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._ingress(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route = self.routes.get(scope["path"])
             if route is not None:
@@ -113,6 +123,9 @@ def create_app(
         version=__version__,
         summary="Integration credentials: OAuth 2.0 API credentials inbound, connector credentials outbound.",
         lifespan=lifespan,
+        # credgate serves /docs itself (credgate.web.docs): no CDN, no inline script.
+        docs_url=None,
+        redoc_url=None,
     )
     framework.state.runtime = runtime
     _document_lean_routes(framework)
@@ -143,4 +156,5 @@ def create_app(
     framework.include_router(classic_views.router)
 
     install_admin_ui(framework)
+    install_api_docs(framework)
     return CredgateApp(runtime, framework)

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.exceptions import HTTPException
+
 __all__ = ["ASGIApp", "BodyTooLarge", "PlainResponse", "header", "json_response", "read_body"]
 
 Scope = MutableMapping[str, Any]
@@ -23,8 +25,16 @@ _JSON = (b"content-type", b"application/json")
 _NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """A request body over the limit of its route family (:mod:`credgate.ingress`): 413.
+
+    An HTTP exception, so that the framework lets it through its own body parsing (which turns
+    any other error raised while reading into a 400) to the JSON error handler.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+        self.limit = limit
 
 
 @dataclass(slots=True)
@@ -72,7 +82,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

@@ -5,6 +5,9 @@ master key and the pepper when they are not supplied, migrates the schema, adds 
 signing key and the first administrator. At every start the keys in hand are checked against
 markers in the database, so a wrong or missing key stops credgate with a clear message instead
 of serving garbage or failing every client.
+
+The data directory is created 0700 and the key files and the SQLite database 0600. At every
+start :func:`check_file_modes` warns about any of them that other users may read or enter.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from credgate.admins.models import Admin
 from credgate.audit.services import Actor, record
@@ -39,7 +44,7 @@ from credgate.security.vault import (
     write_secret_file,
 )
 
-__all__ = ["BootstrapError", "InitReport", "initialise", "open_keys"]
+__all__ = ["BootstrapError", "InitReport", "check_file_modes", "initialise", "open_keys"]
 
 _PEPPER_CHECK = "pepper_check"
 _VAULT_CHECK = "vault_check"
@@ -58,6 +63,7 @@ class InitReport:
     admin_username: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     bound_secrets: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def master_key_path(settings: Settings) -> Path:
@@ -115,6 +121,32 @@ def _pepper_fingerprint(pepper: bytes) -> str:
     return hmac.new(pepper, b"credgate pepper check", hashlib.sha256).hexdigest()
 
 
+def check_file_modes(settings: Settings) -> list[str]:
+    """A warning for each of credgate's private files that group or others may use.
+
+    The data directory should be 0700, and the key files, the SQLite database and its ``-wal``
+    and ``-shm`` files 0600: they hold the keys to every secret, and the secrets themselves.
+    """
+    paths = [settings.data_dir, master_key_path(settings), pepper_path(settings)]
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = Path(url.database)
+        paths += [database.with_name(f"{database.name}{suffix}") for suffix in ("", "-wal", "-shm")]
+    warnings = []
+    for path in paths:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue  # not there (yet): nothing to warn about
+        wanted = 0o700 if path.is_dir() else 0o600
+        if mode & 0o077:
+            warnings.append(
+                f"{path} is open to other users (mode {mode:04o}); "
+                f"restrict it with: chmod {wanted:o} {path}"
+            )
+    return warnings
+
+
 def check_keys(db: Database, vault: Vault, pepper: bytes) -> None:
     """Compare the keys in hand with the markers the database was written with (or write them)."""
     with db.session() as session:
@@ -168,7 +200,8 @@ def initialise(
 ) -> tuple[Vault, bytes, InitReport]:
     """Idempotent: migrate, check or create the keys, add a signing key and the first admin."""
     report = InitReport()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.data_dir.exists():
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     vault, pepper = open_keys(settings, create=create_keys, report=report)
     migrate(db)
     check_keys(db, vault, pepper)
@@ -204,4 +237,5 @@ def initialise(
             )
             if settings.admin_password is None:
                 report.admin_password = password
+    report.warnings = check_file_modes(settings)
     return vault, pepper, report

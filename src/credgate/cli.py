@@ -74,8 +74,12 @@ def parse_duration(text: str, option: str) -> dt.timedelta:
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
+    from pydantic_settings import SettingsError
+
     try:
         return load_settings(**overrides)
+    except SettingsError as exc:  # a value the settings sources could not even read
+        fail(f"invalid configuration: {exc}")
     except ValidationError as exc:
         problems = "; ".join(
             f"CREDGATE_{'_'.join(str(p) for p in err['loc']).upper() or 'CONFIG'}: {err['msg']}"
@@ -138,6 +142,8 @@ def init() -> None:
         fail(str(exc))
     for path in report.created_files:
         typer.echo(f"created {path} (keep it safe and back it up: it is needed to read the data)")
+    for warning in report.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     if report.created_signing_key:
         typer.echo(f"created signing key {report.created_signing_key}")
     if report.admin_username:

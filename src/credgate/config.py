@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from credgate.connectors.destinations import DestinationPolicy
+from credgate.proxies import Network, parse_trusted_proxies
 
 __all__ = ["REGIONS", "Settings", "load_settings", "settings_table"]
 
@@ -115,7 +116,35 @@ class Settings(BaseSettings):
         description="How often each node reads the change log (revocations, deleted clients, keys).",
     )
     max_form_bytes: int = Field(
-        8192, ge=512, le=1_048_576, description="Largest token-endpoint body accepted."
+        8192,
+        ge=512,
+        le=1_048_576,
+        description="Largest body of a request whose body is the credential: the token, "
+        "introspection and revocation endpoints and both sign-in forms.",
+    )
+    max_admin_api_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="Largest body of an admin REST API request (`/admin/api/`).",
+    )
+    max_admin_form_bytes: int = Field(
+        262_144,
+        ge=1024,
+        le=64 * 1_048_576,
+        description="Largest form posted to the administration pages (`/admin/`).",
+    )
+    max_platform_api_bytes: int = Field(
+        33_554_432,
+        ge=1024,
+        le=1024 * 1_048_576,
+        description="Largest body of a platform API request (`/api/v1/`, `/api/v2/`).",
+    )
+    max_body_bytes: int = Field(
+        65_536,
+        ge=0,
+        le=64 * 1_048_576,
+        description="Largest body of any other request (classic APIs, forward-auth, ...).",
     )
     auth_failure_limit: int = Field(
         10,
@@ -164,9 +193,12 @@ class Settings(BaseSettings):
     exporter_max_rows: int = Field(
         1_000_000, ge=1, le=100_000_000, description="Most rows one exporter run sends."
     )
-    trusted_proxies: list[str] = Field(
+    # NoDecode: the documented form is comma-separated, which is not JSON; the validator
+    # below reads both.
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(
         default_factory=list,
-        description="Proxy addresses whose X-Forwarded-For is believed (comma-separated).",
+        description="Proxies whose X-Forwarded-For is believed: addresses or CIDR networks, "
+        "comma-separated (or a JSON list).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
@@ -238,10 +270,8 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _split_proxies(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    def _parse_proxies(cls, value: Any) -> list[Network]:
+        return parse_trusted_proxies(value)
 
     @field_validator("outbound_allowed_networks", mode="before")
     @classmethod
@@ -334,6 +364,18 @@ class Settings(BaseSettings):
         if self.instance and self.region and self.domain:
             return f"https://{self.instance}.api.{self.region}.{self.domain}"
         return self.base_url
+
+    @cached_property
+    def secure_cookies(self) -> bool:
+        """Whether clients reach credgate over https, so its cookies must be ``Secure``.
+
+        True for an https public base URL and for the documented host patterns, which are
+        always https.
+        """
+        return any(
+            url.startswith("https://")
+            for url in (self.base_url, self.login_base_url, self.api_base_url)
+        )
 
     @cached_property
     def issuer(self) -> str:

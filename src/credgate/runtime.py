@@ -16,7 +16,7 @@ import anyio.to_thread
 
 from credgate.admins.services import AdminService
 from credgate.apicredentials.services import ApiCredentialService
-from credgate.bootstrap import check_keys, initialise, open_keys
+from credgate.bootstrap import check_file_modes, check_keys, initialise, open_keys
 from credgate.cluster.changes import ChangeFeed
 from credgate.config import Settings
 from credgate.connectors.credentials.services import ConnectorCredentialService
@@ -158,6 +158,7 @@ class Runtime:
         try:
             if bootstrap:
                 vault, pepper, report = initialise(settings, db)
+                warnings = report.warnings
                 if report.admin_password:
                     # Printed once, to the console of whoever started the service, never logged.
                     print(
@@ -168,6 +169,9 @@ class Runtime:
             else:
                 vault, pepper = open_keys(settings)
                 check_keys(db, vault, pepper)
+                warnings = check_file_modes(settings)
+            for warning in warnings:
+                log.warning(warning)
             return cls(settings=settings, db=db, vault=vault, hasher=SecretHasher(pepper))
         except BaseException:
             db.dispose()

@@ -115,7 +115,7 @@ def test_nxql_bad_input_names_the_field(classic: TestClient) -> None:
     assert repeated.status_code == 422
     assert "repeated" in repeated.text
     huge = classic.post("/2/query", data={"query": "x" * 70_000}, headers=basic("finder"))
-    assert huge.status_code == 422
+    assert huge.status_code == 413
     assert huge.json()["errors"][0]["field"] == "body"
     json_body = classic.post("/2/query", json={"query": QUERY}, headers=basic("finder"))
     assert json_body.status_code == 422

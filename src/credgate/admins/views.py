@@ -118,7 +118,7 @@ async def login(
         new.session_id,
         httponly=True,
         samesite="lax",
-        secure=runtime.settings.base_url.startswith("https://"),
+        secure=runtime.settings.secure_cookies,
         max_age=12 * 3600,
         path="/",
     )

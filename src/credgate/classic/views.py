@@ -48,7 +48,6 @@ admin_router = APIRouter(prefix="/admin/api/v1", tags=["Engines registry"])
 
 PLATFORMS = ("windows", "mac_os", "mobile")
 MAX_ROWS = 100_000
-MAX_FORM_BYTES = 64 * 1024
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
@@ -84,9 +83,7 @@ async def _nxql_parameters(request: Request) -> list[tuple[str, str]]:
     pairs = list(request.query_params.multi_items())
     if request.method == "POST":
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise InvalidInputError([FieldError("body", f"is larger than {MAX_FORM_BYTES} bytes")])
+        body = await request.body()  # at most CREDGATE_MAX_BODY_BYTES (credgate.ingress)
         if body:
             if media != "application/x-www-form-urlencoded":
                 raise InvalidInputError(

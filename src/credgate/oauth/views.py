@@ -19,6 +19,7 @@ from credgate.asgi import (
 )
 from credgate.oauth.errors import InvalidRequest
 from credgate.oauth.rfc8414 import metadata
+from credgate.proxies import client_address
 from credgate.runtime import Runtime
 
 __all__ = ["OAuthRoutes"]
@@ -28,18 +29,6 @@ _POST_ONLY = PlainResponse(
     b'{"error":"invalid_request","error_description":"use POST"}',
     [(b"content-type", b"application/json"), (b"allow", b"POST")],
 )
-
-
-def peer_address(scope: Scope, trusted_proxies: list[str]) -> str:
-    client = scope.get("client")
-    peer = client[0] if client else ""
-    if peer in trusted_proxies:
-        forwarded = header(scope, b"x-forwarded-for")
-        if forwarded:
-            for hop in reversed([h.strip() for h in forwarded.decode("latin-1").split(",")]):
-                if hop and hop not in trusted_proxies:
-                    return hop
-    return str(peer)
 
 
 class OAuthRoutes:
@@ -88,7 +77,7 @@ class OAuthRoutes:
             body,
             header(scope, b"content-type"),
             header(scope, b"authorization"),
-            peer_address(scope, self._proxies),
+            client_address(scope, self._proxies),
         )
 
     async def _token(self, scope: Scope, receive: Receive, send: Send, legacy: bool) -> None:

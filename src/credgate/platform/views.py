@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.routing import APIRoute
 
+from credgate.asgi import BodyTooLarge
 from credgate.oauth.errors import OAuth2Error
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.platform.definitions import (
@@ -52,8 +53,6 @@ __all__ = ["install_platform", "router"]
 
 T = TypeVar("T")
 
-MAX_BODY: Final = 32 * 1024 * 1024
-"""Largest body accepted: 10,000 enrichments with a few fields each fit well within it."""
 MAX_EXECUTE_ROWS: Final = 100_000
 MAX_EXPORT_ROWS: Final = 1_000_000
 _JSON: Final = "application/json"
@@ -156,13 +155,14 @@ async def _body(request: Request, family: Family) -> bytes:
                 f"Content-Type: must be application/json, not {media[:80]!r}",
                 "Content-Type",
             )
+    # The limit (CREDGATE_MAX_PLATFORM_API_BYTES) is applied while the body streams, see
+    # credgate.ingress; here it is only answered in the family's error format.
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise family.fail(413, "PAYLOAD_TOO_LARGE", f"body: at most {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            chunks.append(chunk)
+    except BodyTooLarge as exc:
+        raise family.fail(413, "PAYLOAD_TOO_LARGE", f"body: at most {exc.limit} bytes") from None
     return b"".join(chunks)
 
 

@@ -139,7 +139,8 @@ def read_key_file(path: Path) -> str:
 
 def write_secret_file(path: Path, content: str) -> None:
     """Create ``path`` readable by its owner only; refuse to overwrite an existing key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(content + "\n")

@@ -6,23 +6,37 @@ and names the field at fault; a request never gets a 500 for bad input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from credgate import proxies
 from credgate.admins.services import AdminIdentity
+from credgate.asgi import ASGIApp, Scope
 from credgate.audit.services import Actor
 from credgate.errors import CredgateError
+from credgate.ingress import Gate
 from credgate.runtime import Runtime
 
-__all__ = ["CurrentAdmin", "RuntimeDep", "admin_actor", "client_address", "install_error_handlers"]
+__all__ = [
+    "CurrentAdmin",
+    "RuntimeDep",
+    "admin_actor",
+    "admin_gate",
+    "client_address",
+    "install_error_handlers",
+]
 
 SESSION_COOKIE = "credgate_session"
 CSRF_HEADER = "x-csrf-token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_ADMIN_SCOPE_KEY = "credgate.admin"
+"""Where :func:`admin_gate` leaves the administrator it authenticated, for :func:`require_admin`."""
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -41,15 +55,8 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def client_address(request: Request, trusted_proxies: list[str]) -> str:
-    peer = request.client.host if request.client else ""
-    if peer in trusted_proxies:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        for hop in reversed(hops):
-            if hop not in trusted_proxies:
-                return hop
-    return peer
+def client_address(request: Request, trusted_proxies: Sequence[proxies.Network]) -> str:
+    return proxies.client_address(request.scope, trusted_proxies)
 
 
 def require_admin(request: Request, runtime: RuntimeDep) -> AdminIdentity:
@@ -58,6 +65,28 @@ def require_admin(request: Request, runtime: RuntimeDep) -> AdminIdentity:
     A session also needs the ``X-CSRF-Token`` header on every state-changing request: a cookie
     is sent by the browser on its own, the header only by credgate's own pages.
     """
+    checked = request.scope.get(_ADMIN_SCOPE_KEY)
+    if isinstance(checked, AdminIdentity):
+        return checked  # the gate checked these very headers before the body was read
+    return _authenticate_admin(request, runtime)
+
+
+def admin_gate(runtime: Runtime) -> Gate:
+    """The admin API's gate (:mod:`credgate.ingress`): the credentials, before any body."""
+
+    async def gate(scope: Scope) -> ASGIApp | None:
+        request = Request(scope)
+        try:
+            identity = await anyio.to_thread.run_sync(_authenticate_admin, request, runtime)
+        except ApiError as exc:
+            return _error(exc.status, exc.code, exc.message, headers=exc.headers)
+        scope[_ADMIN_SCOPE_KEY] = identity
+        return None
+
+    return gate
+
+
+def _authenticate_admin(request: Request, runtime: Runtime) -> AdminIdentity:
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value:
@@ -139,5 +168,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        errors = [{"field": "body", "message": exc.detail}] if exc.status_code == 413 else None
+        return _error(exc.status_code, code, str(exc.detail), errors, getattr(exc, "headers", None))

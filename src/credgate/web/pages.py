@@ -1,7 +1,7 @@
 """Plumbing of the administration pages: templates, browser sessions, CSRF and headers.
 
 Browser sessions reuse the admin accounts (``runtime.admins``): the session id lives in an
-``HttpOnly`` cookie, ``SameSite=Lax``, ``Secure`` when the base URL is https. Every form carries
+``HttpOnly`` cookie, ``SameSite=Lax``, ``Secure`` when the public URL is https. Every form carries
 a CSRF token in a hidden field, checked against the hash kept with the session
 (``runtime.admins.check_csrf``); only the hash is stored, so the page reads the plaintext token
 from a second ``HttpOnly`` cookie set at sign-in. A cross-site page can neither read that cookie
@@ -27,6 +27,7 @@ from starlette.datastructures import FormData
 from starlette.staticfiles import StaticFiles
 
 from credgate.admins.services import AdminIdentity
+from credgate.asgi import BodyTooLarge
 from credgate.audit.services import Actor
 from credgate.db import utcnow
 from credgate.runtime import Runtime
@@ -36,7 +37,6 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_FIELD",
     "LOGIN_CSRF_COOKIE",
-    "MAX_FORM_BYTES",
     "PREFIX",
     "CsrfRefused",
     "FormTooLarge",
@@ -59,8 +59,6 @@ PREFIX = "/admin"
 CSRF_COOKIE = "credgate_csrf"
 LOGIN_CSRF_COOKIE = "credgate_login_csrf"
 CSRF_FIELD = "csrf_token"
-#: No administration form comes near this (the longest field, a host key, is 8 KiB).
-MAX_FORM_BYTES = 256 * 1024
 _HERE = Path(__file__).parent
 
 # No inline script or style anywhere: the policy forbids them, so injected markup cannot run.
@@ -126,7 +124,11 @@ class LoginRequired(Exception):
 
 
 class FormTooLarge(Exception):
-    """A form body over :data:`MAX_FORM_BYTES`: refused with 413 before it is parsed."""
+    """A form body over the pages' limit: refused with 413 before it is parsed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a form may hold at most {limit} bytes")
+        self.limit = limit
 
 
 class CsrfRefused(Exception):
@@ -139,7 +141,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def secure_cookies(runtime: Runtime) -> bool:
-    return runtime.settings.base_url.startswith("https://")
+    return runtime.settings.secure_cookies
 
 
 async def current_session(request: Request) -> UiSession | None:
@@ -164,14 +166,12 @@ async def require_session(request: Request) -> UiSession:
 
 
 async def read_form(request: Request) -> FormData:
-    """The posted form, refused unread when its body is larger than :data:`MAX_FORM_BYTES`."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise FormTooLarge
-    request._body = body  # starlette's cache: request.form() parses what was read here
-    return await request.form()
+    """The posted form; one over the pages' body limit (:mod:`credgate.ingress`) is refused
+    while it streams, before it is parsed."""
+    try:
+        return await request.form()
+    except BodyTooLarge as exc:
+        raise FormTooLarge(exc.limit) from None
 
 
 async def require_post(request: Request) -> tuple[UiSession, FormData]:
@@ -276,13 +276,12 @@ def install_page_handlers(framework: FastAPI) -> None:
         )
 
     @framework.exception_handler(FormTooLarge)
-    async def _too_large(_request: Request, _exc: FormTooLarge) -> Response:
+    async def _too_large(_request: Request, exc: FormTooLarge) -> Response:
         return render(
             "error.html",
             {
                 "title": "Form too large",
-                "message": f"A form may hold at most {MAX_FORM_BYTES // 1024} KiB. Nothing "
-                "was changed.",
+                "message": f"A form may hold at most {exc.limit // 1024} KiB. Nothing was changed.",
             },
             status=413,
         )
