@@ -150,7 +150,8 @@ class Settings(BaseSettings):
         10,
         ge=1,
         le=10000,
-        description="Failed client authentications per key and window before 429.",
+        description="Failed authentications per window before 429, counted per network (an IPv4 "
+        "address, an IPv6 /64) and per client id.",
     )
     auth_failure_slowdown_after: int = Field(
         3,
@@ -163,6 +164,27 @@ class Settings(BaseSettings):
     )
     auth_lockout_seconds: int = Field(
         300, ge=1, le=86400, description="How long a key stays refused (Retry-After)."
+    )
+    auth_account_failure_limit: int = Field(
+        30,
+        ge=1,
+        le=100000,
+        description="Failed password sign-ins per account window, counted per account and "
+        "network, and per account from all its unfamiliar networks together; at the limit that "
+        "network, or every unfamiliar one, is refused for one account window.",
+    )
+    auth_account_window_seconds: int = Field(
+        3600,
+        ge=60,
+        le=604800,
+        description="Window for counting an account's failed password sign-ins.",
+    )
+    auth_familiar_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Days a network stays familiar to an account after its last successful "
+        "sign-in.",
     )
     # Outbound connectors: webhook delivery policy, the outbound worker, exporters.
     webhook_max_attempts: int = Field(

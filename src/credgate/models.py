@@ -4,7 +4,7 @@ from credgate.admins.models import Admin, AdminSession, AdminToken
 from credgate.apicredentials.models import ApiCredential, ApiCredentialSecret
 from credgate.audit.models import AuditEvent
 from credgate.classic.models import Engine
-from credgate.cluster.models import AuthFailure, Change, MetaEntry
+from credgate.cluster.models import AuthFailure, Change, FamiliarNetwork, MetaEntry
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.credentials.models import ConnectorCredential, ConnectorCredentialSecret
 from credgate.connectors.models import Connector
@@ -43,6 +43,7 @@ __all__ = [
     "Engine",
     "Exporter",
     "ExporterRun",
+    "FamiliarNetwork",
     "InventoryObject",
     "MetaEntry",
     "PlatformDefinition",

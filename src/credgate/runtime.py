@@ -29,8 +29,9 @@ from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc9068 import AccessTokenVerifier
-from credgate.oauth.throttle import AuthThrottle, DatabaseFailureStore
+from credgate.oauth.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
+from credgate.security.lockout import FamiliarNetworks, LoginGuard
 from credgate.security.secrets import SecretHasher
 from credgate.security.vault import Vault
 
@@ -67,6 +68,20 @@ class Runtime:
             lockout=s.auth_lockout_seconds,
         )
         self.authenticator = ClientAuthenticator(self.registry, self.hasher, self.throttle)
+        # Password sign-ins (admins, classic users): smart lock-out, see security/lockout.py.
+        self.familiar_networks = FamiliarNetworks(self.db, keep_days=s.auth_familiar_days)
+        account_policy = Policy(
+            limit=s.auth_account_failure_limit,
+            slowdown_after=s.auth_failure_slowdown_after,
+            window=s.auth_account_window_seconds,
+            lockout=s.auth_account_window_seconds,
+        )
+        self.admin_logins = LoginGuard(
+            self.throttle, self.familiar_networks, scope="login", account_policy=account_policy
+        )
+        self.classic_logins = LoginGuard(
+            self.throttle, self.familiar_networks, scope="classic", account_policy=account_policy
+        )
         issued = self.metrics.tokens_issued
         self.token_endpoint = TokenEndpoint(
             authenticator=self.authenticator,
@@ -137,7 +152,7 @@ class Runtime:
         self.classic_inventory: InventorySource = self.platform
         self.classic_auth = ClassicAuthenticator(
             check_password=lambda u, p: anyio.to_thread.run_sync(self.users.check_password, u, p),
-            throttle=self.throttle,
+            logins=self.classic_logins,
             guard=guard_for(self),
             basic_enabled=s.classic_basic_auth,
         )
@@ -230,7 +245,11 @@ class Runtime:
     def housekeeping(self) -> None:
         self.revoked.prune()
         self.feed.prune()
-        self.failure_store.prune(older_than=max(3600, self.settings.auth_lockout_seconds * 2))
+        s = self.settings
+        self.failure_store.prune(
+            older_than=max(3600, s.auth_lockout_seconds * 2, s.auth_account_window_seconds * 2)
+        )
+        self.familiar_networks.prune()
 
     async def run_sync_loop(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set. Stopping waits for a poll in flight, never cuts it off."""

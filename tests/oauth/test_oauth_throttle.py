@@ -1,14 +1,16 @@
 """Repeated failed client authentication is slowed, then refused with 429 and Retry-After;
-successful clients are not affected."""
+a client presenting its valid secret is never refused, whoever tripped the throttle."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from credgate.audit.services import Actor
+from credgate.cluster.models import AuthFailure
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
@@ -29,10 +31,70 @@ def test_failures_from_one_address_are_refused_with_retry_after(
     ]
     assert statuses[:4] == [401] * 4
     assert statuses[4] == 429
-    refused = client.post("/api/v1/token", auth=(client_id, created.client_secret))
-    assert refused.status_code == 429, "the address is locked out, whatever it sends"
+    refused = client.post("/api/v1/token", auth=(client_id, "cgs_wrong"))
+    assert refused.status_code == 429
     assert 0 < int(refused.headers["retry-after"]) <= 121
     assert refused.json()["error"] == "temporarily_unavailable"
+    # A failure from an address already refused is answered without a database write.
+    with runtime.db.session() as session:
+        row = session.get(AuthFailure, "addr:testclient")
+        assert row is not None
+        assert row.failures == 5
+
+
+def test_valid_secret_gets_a_token_where_others_tripped_the_throttle(
+    runtime: Runtime, app: Any
+) -> None:
+    """An integration platform's shared egress address: another client's failures, and wrong
+    secrets sent for this very client id, must not keep the real client from its tokens."""
+    owner = runtime.api_credentials.create(name="owner", permissions=["nql"], actor=ACTOR)
+    other = runtime.api_credentials.create(name="neighbour", permissions=["nql"], actor=ACTOR)
+    owner_id = owner.credential.client_id
+    egress = TestClient(app, client=("203.0.113.20", 40000))
+    neighbour = [
+        egress.post("/api/v1/token", auth=(other.credential.client_id, "cgs_old")).status_code
+        for _ in range(5)
+    ]
+    assert neighbour[-1] == 429, "the shared address is throttled"
+    for _ in range(5):
+        assert egress.post("/api/v1/token", auth=(owner_id, "cgs_guess")).status_code == 429
+    for _ in range(3):
+        granted = egress.post(
+            "/api/v1/token",
+            auth=(owner_id, owner.client_secret),
+            data={"grant_type": "client_credentials"},
+        )
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["access_token"]
+    # The same way in the form (client_secret_post), and the throttle still refuses failures.
+    posted = egress.post(
+        "/api/v1/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": owner_id,
+            "client_secret": owner.client_secret,
+        },
+    )
+    assert posted.status_code == 200
+    assert egress.post("/api/v1/token", auth=(owner_id, "cgs_guess")).status_code == 429
+
+
+def test_burst_of_wrong_secrets_from_one_ipv6_network_ends_in_429_quickly(
+    runtime: Runtime, app: Any
+) -> None:
+    """An IPv6 host picks any address in its /64; the burst is counted as one network's."""
+    started = time.monotonic()
+    statuses = []
+    for i in range(12):
+        sender = TestClient(app, client=(f"2001:db8:7:1:{i:x}::{i + 1:x}", 5000 + i))
+        statuses.append(
+            sender.post("/api/v1/token", auth=(f"client{i:02d}", "cgs_guess")).status_code
+        )
+    assert statuses == [401] * 4 + [429] * 8
+    assert time.monotonic() - started < 5, "refusals answer at once, only failures slow down"
+    # Another /64 is another network.
+    elsewhere = TestClient(app, client=("2001:db8:7:2::1", 1))
+    assert elsewhere.post("/api/v1/token", auth=("client99", "cgs_guess")).status_code == 401
 
 
 def test_locked_client_id_does_not_lock_out_the_real_client(runtime: Runtime, app: Any) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.audit.services import recent
+from credgate.security.lockout import TooManyAttempts
 from credgate.web.api import (
     SESSION_COOKIE,
     ApiError,
@@ -89,28 +90,22 @@ async def login(
     import anyio.to_thread
 
     address = client_address(request, runtime.settings.trusted_proxies)
-    keys = [f"login-addr:{address}", f"login-user:{body.username}"]
-    for key in keys:
-        wait = runtime.throttle.retry_after(key)
-        if wait is not None:
-            raise ApiError(
-                429,
-                "too_many_attempts",
-                f"too many failed sign-ins; retry after {wait} s",
-                {"Retry-After": str(wait)},
-            )
-    identity = await anyio.to_thread.run_sync(
-        runtime.admins.check_password, body.username, body.password
-    )
+    try:
+        identity = await runtime.admin_logins.sign_in(
+            body.username,
+            address,
+            lambda: anyio.to_thread.run_sync(
+                runtime.admins.check_password, body.username, body.password
+            ),
+        )
+    except TooManyAttempts as exc:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed sign-ins; retry after {exc.retry_after} s",
+            {"Retry-After": str(exc.retry_after)},
+        ) from None
     if identity is None:
-        verdict = await runtime.throttle.failed(keys)
-        if verdict.retry_after is not None:
-            raise ApiError(
-                429,
-                "too_many_attempts",
-                "too many failed sign-ins",
-                {"Retry-After": str(verdict.retry_after)},
-            )
         raise ApiError(401, "unauthenticated", "wrong username or password")
     new = await anyio.to_thread.run_sync(runtime.admins.open_session, identity)
     response.set_cookie(

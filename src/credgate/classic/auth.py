@@ -2,8 +2,9 @@
 
 - **HTTP Basic** (RFC 7617) for a user whose profile has data privacy ``none`` (full access)
   *and* Finder access; any other user is refused with 403 and a message saying which condition
-  is not met. Failed logins are throttled per user (``classic-user:<name>``) and per address
-  (``classic-addr:<ip>``) through the shared :class:`~credgate.oauth.throttle.AuthThrottle`.
+  is not met. Failed logins are throttled by the smart lock-out of
+  :class:`~credgate.security.lockout.LoginGuard` (scope ``classic``): failures from one network
+  never lock the user out at another, nor at a network the user has signed in from before.
   Basic can be switched off per deployment (``CREDGATE_CLASSIC_BASIC_AUTH=false``); Basic
   requests then get 401 and a message saying so.
 - **Bearer** (RFC 6750 §2.1): an access token from the token endpoint whose permissions include
@@ -21,7 +22,6 @@ and the caller's address and returns a :class:`ClassicPrincipal` or raises
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
@@ -29,15 +29,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from credgate.oauth.errors import OAuth2Error
-from credgate.oauth.throttle import AuthThrottle
 from credgate.resource.bearer import BearerGuard
+from credgate.security.lockout import LoginGuard, TooManyAttempts
 from credgate.users.services import UserView
 
 __all__ = ["ClassicAuthError", "ClassicAuthenticator", "ClassicPrincipal"]
 
 _BASIC_CHALLENGE = 'Basic realm="credgate", charset="UTF-8"'
 _BEARER_CHALLENGE = 'Bearer realm="credgate"'
-_MAX_NAME = 100
 _MAX_PASSWORD = 1000
 
 PasswordCheck = Callable[[str, str], Awaitable[UserView | None]]
@@ -71,12 +70,12 @@ class ClassicAuthenticator:
         self,
         *,
         check_password: PasswordCheck,
-        throttle: AuthThrottle,
+        logins: LoginGuard,
         guard: BearerGuard,
         basic_enabled: bool,
     ) -> None:
         self._check_password = check_password
-        self._throttle = throttle
+        self._logins = logins
         self._guard = guard
         self.basic_enabled = basic_enabled
 
@@ -127,22 +126,17 @@ class ClassicAuthenticator:
             raise ClassicAuthError(
                 401, "unauthenticated", "malformed HTTP Basic credentials", self._challenges()
             )
-        keys = [f"classic-addr:{address}"]
-        if len(username) <= _MAX_NAME:
-            keys.append(f"classic-user:{username}")
-        for key in keys:
-            wait = self._throttle.retry_after(key)
-            if wait is not None:
-                raise self._too_many(wait)
-        user = None
-        if len(username) <= _MAX_NAME and 0 < len(password) <= _MAX_PASSWORD:
-            user = await self._check_password(username, password)
+
+        async def verify() -> UserView | None:
+            if not 0 < len(password) <= _MAX_PASSWORD:
+                return None  # cannot be a password: a failure without a check
+            return await self._check_password(username, password)
+
+        try:
+            user = await self._logins.sign_in(username, address, verify)
+        except TooManyAttempts as exc:
+            raise self._too_many(exc.retry_after) from None
         if user is None:
-            verdict = await self._throttle.failed(keys)
-            if verdict.retry_after is not None:
-                raise self._too_many(verdict.retry_after)
-            if verdict.delay:
-                await asyncio.sleep(verdict.delay)
             raise ClassicAuthError(
                 401, "unauthenticated", "wrong username or password", self._challenges()
             )

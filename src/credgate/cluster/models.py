@@ -43,3 +43,14 @@ class AuthFailure(Base):
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FamiliarNetwork(Base):
+    """A network (see :func:`credgate.oauth.throttle.network_of`) from which an account has
+    signed in, and when it last did: failures elsewhere never lock the account out here."""
+
+    __tablename__ = "familiar_networks"
+
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    network: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -29,7 +29,7 @@ from credgate.oauth.errors import (
     UnsupportedGrantType,
 )
 from credgate.oauth.rfc9068 import issue_access_token
-from credgate.oauth.throttle import AuthThrottle
+from credgate.oauth.throttle import AuthThrottle, network_of
 from credgate.platform.permissions import BY_ID, CATALOGUE, INTEGRATION_SCOPE, SCOPE_ALIASES
 from credgate.security.keys import KeySet
 from credgate.security.secrets import SecretHasher, has_valid_checksum
@@ -142,10 +142,16 @@ class ClientAuthenticator:
     async def authenticate(
         self, authorization: bytes | None, form: dict[str, str], address: str
     ) -> AuthenticatedClient:
-        address_key = f"addr:{address}"
-        wait = self._throttle.retry_after(address_key)
-        if wait is not None:
-            raise TemporarilyUnavailable(wait)
+        """The client, or an error; a valid secret is never refused.
+
+        The secret is checked before any throttle is looked at: platforms that integrate many
+        customers share egress addresses, and one customer's failures, or someone guessing a
+        client id, must not lock the real client out. Checking first gives nothing away: a
+        secret holds 256 random bits, so an answer per guess does not help to find one. The
+        throttle still does its work on failures: they answer more slowly, then with 429, and
+        a failure from an address or for a client id that is already refused answers 429 at
+        once, without a database write.
+        """
         client_id, secret, used_basic = self._credentials(authorization, form)
         record: ClientRecord | None = None
         ok = False
@@ -159,23 +165,29 @@ class ClientAuthenticator:
                 ok = record.check_secret(self._hasher, secret, time.time()) and record.active
         if ok and record is not None:
             return AuthenticatedClient(record, used_basic)
-        keys = [address_key]
+        keys = [f"addr:{network_of(address)}"]
         if 0 < len(client_id) <= _MAX_ID:
             keys.append(f"client:{client_id}")
-        verdict = await self._throttle.failed(keys)
+        refused = [wait for key in keys if (wait := self._throttle.retry_after(key)) is not None]
+        if refused:
+            retry_after: int | None = max(refused)
+            delay = 0.0
+        else:
+            verdict = await self._throttle.failed(keys)
+            retry_after, delay = verdict.retry_after, verdict.delay
         log.info(
             "client authentication failed",
             extra={
                 "client_id": client_id[:_MAX_ID] if record is not None else "(unknown)",
                 "address": address,
                 "method": "basic" if used_basic else "post",
-                "locked_out": verdict.retry_after is not None,
+                "locked_out": retry_after is not None,
             },
         )
-        if verdict.retry_after is not None:
-            raise TemporarilyUnavailable(verdict.retry_after)
-        if verdict.delay:
-            await asyncio.sleep(verdict.delay)
+        if retry_after is not None:
+            raise TemporarilyUnavailable(retry_after)
+        if delay:
+            await asyncio.sleep(delay)
         raise InvalidClient(basic=used_basic)
 
 

@@ -1,32 +1,66 @@
-"""Slowing down, then refusing, repeated failed client authentication.
+"""Slowing down, then refusing, repeated failed authentication.
 
-Failures are counted per client id and per address in a fixed window, in the database so that
-every node behind a load balancer sees the same count. After ``slowdown_after`` failures each
-further failure answers a little later; at ``limit`` the key is refused with 429 and
-``Retry-After`` for ``lockout`` seconds.
+Failures are counted per key in a fixed window, in the database so that every node behind a
+load balancer sees the same count. After ``slowdown_after`` failures each further failure
+answers a little later; at ``limit`` the key is refused with 429 and ``Retry-After`` for
+``lockout`` seconds. Each key may have its own :class:`Policy`.
 
-Only failures touch the database. A request whose client authenticates is never slowed, and is
-refused only when its *address* is locked out: a locked client id does not lock out the real
-client, which still presents the right secret (otherwise anyone who knows a client id could lock
-its integration out).
+Only failures touch the database. What a refused key means is up to the caller: the token
+endpoint checks a client's secret before it looks at any refusal, so a valid secret is never
+refused (see :class:`credgate.oauth.rfc6749.ClientAuthenticator`); password sign-ins are guarded
+by :class:`credgate.security.lockout.LoginGuard`.
+
+Addresses are counted by network (:func:`network_of`): an IPv6 host picks new addresses within
+its /64 at will, so counting single IPv6 addresses would count nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import anyio.to_thread
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 
 from credgate.cluster.models import AuthFailure
 from credgate.db import Database
 
-__all__ = ["AuthThrottle", "DatabaseFailureStore", "FailureVerdict", "MemoryFailureStore"]
+__all__ = [
+    "AuthThrottle",
+    "DatabaseFailureStore",
+    "FailureVerdict",
+    "MemoryFailureStore",
+    "Policy",
+    "network_of",
+]
+
+_MAX_NETWORK = 64
+
+
+def network_of(address: str) -> str:
+    """The network an address is counted (and remembered) as.
+
+    An IPv4 address stands for itself: addresses are scarce, and one address of a cloud
+    provider's /24 says nothing about its neighbours, which may be other customers. An IPv6
+    address stands for its /64, the one subnet a site or host is given and within which it
+    picks new (privacy) addresses at will (RFC 8981). An IPv4-mapped IPv6 address is its IPv4
+    address. Anything else (a test client's name, a socket path) is kept as it is.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:_MAX_NETWORK]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip.packed, 64), strict=False))
+    return str(ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +75,8 @@ class Policy:
 class FailureVerdict:
     delay: float
     retry_after: int | None
+    failures: Mapping[str, int] = field(default_factory=dict)
+    """The count of each key after this failure."""
 
 
 class FailureStore(Protocol):
@@ -85,6 +121,11 @@ class DatabaseFailureStore:
     def _add(self, key: str, now: float, policy: Policy) -> tuple[int, float | None]:
         moment = dt.datetime.fromtimestamp(now, dt.UTC)
         with self._db.session() as session:
+            if self._db.is_sqlite:
+                # SQLite has no row locks, and pysqlite begins its transaction only at the first
+                # write: two failures counted at once would read the same count and one would be
+                # lost. Taking the database's write lock first serialises them.
+                session.execute(text("BEGIN IMMEDIATE"))
             row = session.get(AuthFailure, key, with_for_update=True)
             if row is None:
                 row = AuthFailure(key=key, window_start=moment, failures=0)
@@ -136,18 +177,29 @@ class AuthThrottle:
             return None
         return int(until - now) + 1
 
-    def _record(self, keys: list[str], now: float) -> FailureVerdict:
-        worst = 0
+    def _record(self, keys: Iterable[str | tuple[str, Policy]], now: float) -> FailureVerdict:
+        delay = 0.0
         retry: int | None = None
-        for key in keys:
-            failures, blocked = self._store.add(key, now, self.policy)
-            worst = max(worst, failures)
+        counts: dict[str, int] = {}
+        for item in keys:
+            key, policy = (item, self.policy) if isinstance(item, str) else item
+            failures, blocked = self._store.add(key, now, policy)
+            counts[key] = failures
             if blocked is not None and blocked > now:
                 self._blocked[key] = blocked
                 retry = max(retry or 0, int(blocked - now) + 1)
-        over = worst - self.policy.slowdown_after
-        delay = 0.0 if over <= 0 else min(1.0, 0.05 * (2 ** min(over, 10)))
-        return FailureVerdict(delay=delay, retry_after=retry)
+            over = failures - policy.slowdown_after
+            if over > 0:
+                delay = max(delay, min(1.0, 0.05 * (2 ** min(over, 10))))
+        return FailureVerdict(delay=delay, retry_after=retry, failures=counts)
 
-    async def failed(self, keys: list[str]) -> FailureVerdict:
-        return await anyio.to_thread.run_sync(self._record, keys, time.time())
+    def record(self, keys: Iterable[str | tuple[str, Policy]], now: float) -> FailureVerdict:
+        """Count one failure against each key (blocking: for use off the event loop).
+
+        A key given alone is counted under this throttle's own policy; ``(key, policy)`` under
+        ``policy``.
+        """
+        return self._record(keys, now)
+
+    async def failed(self, keys: Iterable[str | tuple[str, Policy]]) -> FailureVerdict:
+        return await anyio.to_thread.run_sync(self._record, list(keys), time.time())

@@ -21,6 +21,7 @@ from credgate.audit.models import AuditEvent
 from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.platform.permissions import BY_ID, CATALOGUE
 from credgate.runtime import Runtime
+from credgate.security.lockout import TooManyAttempts
 from credgate.web.api import SESSION_COOKIE, client_address
 from credgate.web.pages import (
     CSRF_COOKIE,
@@ -138,18 +139,15 @@ async def login(request: Request) -> Response:
             request, username=username, error="Enter your username and password.", status=422
         )
     address = client_address(request, runtime.settings.trusted_proxies)
-    keys = [f"login-addr:{address}", f"login-user:{username}"]
-    for key in keys:
-        wait = runtime.throttle.retry_after(key)
-        if wait is not None:
-            return _too_many(request, username, wait)
-    identity = await anyio.to_thread.run_sync(runtime.admins.check_password, username, password)
+    try:
+        identity = await runtime.admin_logins.sign_in(
+            username,
+            address,
+            lambda: anyio.to_thread.run_sync(runtime.admins.check_password, username, password),
+        )
+    except TooManyAttempts as exc:
+        return _too_many(request, username, exc.retry_after)
     if identity is None:
-        verdict = await runtime.throttle.failed(keys)
-        if verdict.retry_after is not None:
-            return _too_many(request, username, verdict.retry_after)
-        if verdict.delay:
-            await anyio.sleep(verdict.delay)
         return _login_page(
             request, username=username, error="Wrong username or password.", status=401
         )
