@@ -137,9 +137,7 @@ def client(app: CredgateApp) -> Iterator[TestClient]:
 def admin_token(runtime: Runtime) -> str:
     from credgate.audit.services import Actor
 
-    # Token names are unique per administrator, and some directories share one runtime.
-    name = f"tests {uuid.uuid4().hex[:8]}"
-    return runtime.admins.issue_token("admin", name, actor=Actor("tests", "pytest")).token
+    return runtime.admins.issue_token("admin", "tests", actor=Actor("tests", "pytest")).token
 
 
 @pytest.fixture

@@ -87,3 +87,11 @@ def crafted(runtime: Runtime) -> Callable[[str], str]:
         name=f"crafted-{uuid.uuid4().hex[:8]}", permissions=ALL_PERMISSIONS, actor=ACTOR
     )
     return lambda kind: bad_token(runtime, created.credential.client_id, kind)
+
+
+@pytest.fixture
+def admin_token(runtime: Runtime) -> str:
+    """An admin API token; named anew per test, as token names are unique per administrator
+    and this directory shares one installation per module."""
+    name = f"tests {uuid.uuid4().hex[:8]}"
+    return runtime.admins.issue_token("admin", name, actor=ACTOR).token
