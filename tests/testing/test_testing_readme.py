@@ -21,7 +21,7 @@ def sdk_section() -> str:
     text = README.read_text(encoding="utf-8")
     start = text.index("\n## Python SDK\n")
     end = text.index("\n## ", start + 1)
-    assert text[end:].startswith("\n## How secrets are kept")
+    assert text[end:].startswith("\n## Security")
     return text[start:end]
 
 
