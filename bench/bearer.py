@@ -79,10 +79,10 @@ def _prepare(directory: Path, env: dict[str, str]) -> tuple[str, str]:
     """Initialise the installation; return a Workflows credential's id and secret."""
     sys.path.insert(0, str(SRC))
     os.environ.update(env)
-    from credgate.audit.services import Actor
     from credgate.bootstrap import initialise
-    from credgate.config import load_settings
-    from credgate.db import Database
+    from credgate.core.audit.services import Actor
+    from credgate.core.config import load_settings
+    from credgate.core.db import Database
     from credgate.runtime import Runtime
 
     settings = load_settings()
@@ -114,7 +114,7 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
     import asyncio
 
     from credgate.app import create_app
-    from credgate.config import load_settings
+    from credgate.core.config import load_settings
     from credgate.resource.bearer import guard_for
     from credgate.runtime import Runtime
 

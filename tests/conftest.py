@@ -20,8 +20,8 @@ from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp, create_app
 from credgate.bootstrap import initialise
-from credgate.config import Settings
-from credgate.db import Database
+from credgate.core.config import Settings
+from credgate.core.db import Database
 from credgate.models import metadata
 from credgate.runtime import Runtime
 from support import LiveServer, free_port, make_key_material, make_settings
@@ -135,7 +135,7 @@ def client(app: CredgateApp) -> Iterator[TestClient]:
 
 @pytest.fixture
 def admin_token(runtime: Runtime) -> str:
-    from credgate.audit.services import Actor
+    from credgate.core.audit.services import Actor
 
     return runtime.admins.issue_token("admin", "tests", actor=Actor("tests", "pytest")).token
 

@@ -15,8 +15,8 @@ from typing import Any
 import uvicorn
 
 from credgate.app import CredgateApp
-from credgate.config import Settings
-from credgate.connectors.destinations import DestinationPolicy
+from credgate.core.config import Settings
+from credgate.core.destinations import DestinationPolicy
 
 ADMIN_PASSWORD = "correct horse battery staple"
 #: Outbound peers of the tests (token endpoints, receivers, SFTP servers) listen on loopback,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from credgate.bootstrap import BootstrapError, initialise
-from credgate.config import Settings
-from credgate.db import Database
+from credgate.core.config import Settings
+from credgate.core.db import Database
 from credgate.runtime import Runtime
 from support import make_key_material
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from credgate.config import Settings
+from credgate.core.config import Settings
 from credgate.runtime import Runtime
 from served import ServedCredgate, credgate_env, run_credgate
 
@@ -23,7 +23,13 @@ def mode(path: Path) -> int:
 def test_a_fresh_installation_is_private(tmp_path: Path, umask: int) -> None:
     with ServedCredgate(tmp_path, umask=umask) as served:
         var = served.data_dir
-        files = ["credgate.db", "credgate.db-wal", "credgate.db-shm", "master.key", "pepper.key"]
+        files = [
+            "credgate.db",
+            "credgate.db-wal",
+            "credgate.db-shm",
+            "master.key",
+            "pepper.key",
+        ]
         found = {name: oct(mode(var / name)) for name in files}  # all exist while serving
         assert oct(mode(var)) == "0o700"
         assert found == dict.fromkeys(files, "0o600")

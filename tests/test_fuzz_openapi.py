@@ -19,8 +19,8 @@ EXAMPLES = 25
 def test_no_server_errors(app: CredgateApp, admin_token: str) -> None:
     from starlette.testclient import TestClient
 
-    from credgate.audit.services import Actor
-    from credgate.platform.permissions import CATALOGUE
+    from credgate.core.audit.services import Actor
+    from credgate.core.permissions import CATALOGUE
 
     runtime = app.runtime
     created = runtime.api_credentials.create(

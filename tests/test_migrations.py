@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from credgate.db import Database, migrate
+from credgate.core.db import Database
+from credgate.migrations import migrate
 from credgate.models import metadata
 
 

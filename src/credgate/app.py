@@ -1,6 +1,6 @@
 """The ASGI application: a dispatcher in front of the framework.
 
-Every request first passes :class:`~credgate.ingress.Ingress` (its route family's body limit,
+Every request first passes :class:`~credgate.core.ingress.Ingress` (its route family's body limit,
 and the admin API's authentication before any body is read). Exact-path lean routes (token
 endpoints, JWKS, metadata, health, metrics, the benchmark's echo) are then answered straight from
 the ASGI scope; everything else goes to the FastAPI application, which serves the admin REST API
@@ -19,12 +19,12 @@ from fastapi import FastAPI
 from credgate import __version__
 from credgate.admins.views import router as admin_router
 from credgate.apicredentials.views import router as api_credentials_router
-from credgate.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
-from credgate.config import Settings
 from credgate.connectors.credentials.views import router as connector_credentials_router
 from credgate.connectors.views import router as connectors_router
+from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
+from credgate.core.config import Settings
+from credgate.core.ingress import Ingress
 from credgate.health.views import health_routes
-from credgate.ingress import Ingress
 from credgate.oauth.views import OAuthRoutes
 from credgate.resource.bearer import guard_for
 from credgate.resource.forward_auth import ForwardAuth
@@ -100,7 +100,7 @@ def create_app(
     settings: Settings | None = None, *, runtime: Runtime | None = None, bootstrap: bool = False
 ) -> CredgateApp:
     if runtime is None:
-        from credgate.config import load_settings
+        from credgate.core.config import load_settings
 
         runtime = Runtime.open(settings or load_settings(), bootstrap=bootstrap)
 

@@ -25,11 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from credgate.admins.models import Admin
-from credgate.audit.services import Actor, record
-from credgate.cluster.models import MetaEntry
-from credgate.config import Settings
 from credgate.connectors.credentials.services import seal_unbound_secrets
-from credgate.db import Database, migrate
+from credgate.core.audit.services import Actor, record
+from credgate.core.config import Settings
+from credgate.core.db import Database
+from credgate.core.models import MetaEntry
+from credgate.migrations import migrate
 from credgate.security.keys import create_signing_key
 from credgate.security.models import SigningKey
 from credgate.security.passwords import hash_password

@@ -20,11 +20,11 @@ import typer
 from pydantic import ValidationError
 
 from credgate import __version__
-from credgate.audit.services import Actor
 from credgate.bootstrap import BootstrapError, initialise
-from credgate.config import Settings, load_settings
-from credgate.db import Database
-from credgate.errors import CredgateError
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings, load_settings
+from credgate.core.db import Database
+from credgate.core.errors import CredgateError
 
 app = typer.Typer(
     name="credgate",
@@ -168,7 +168,7 @@ def serve(
         if value is not None:
             os.environ[f"CREDGATE_{name}"] = str(value)
     settings = settings_or_exit()
-    from credgate.logs import configure_logging
+    from credgate.core.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -336,7 +336,7 @@ def ac_regenerate(
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Sign new tokens with a new key; the old one stays published until its tokens expire."""
-    from credgate.audit.services import record
+    from credgate.core.audit.services import record
 
     with runtime_for_cli() as rt:
         old = rt.keys().active.kid
@@ -1097,7 +1097,7 @@ def vault_rotate_key(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) -
             )
         typer.echo(f"added master key version {version} to the key file")
         with db.session() as session:
-            from credgate.audit.services import record
+            from credgate.core.audit.services import record
 
             record(session, Actor.cli(), "vault.rotate_key", "master_key", str(version))
         _report_reencryption(report, False, drop_old)
@@ -1133,7 +1133,7 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
                 on_progress=advance,
             )
         with db.session() as session:
-            from credgate.audit.services import record
+            from credgate.core.audit.services import record
 
             record(
                 session,

@@ -2,14 +2,14 @@
 
 from credgate.admins.models import Admin, AdminSession, AdminToken
 from credgate.apicredentials.models import ApiCredential, ApiCredentialSecret
-from credgate.audit.models import AuditEvent
 from credgate.classic.models import Engine
-from credgate.cluster.models import AuthFailure, Change, FamiliarNetwork, MetaEntry
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.credentials.models import ConnectorCredential, ConnectorCredentialSecret
 from credgate.connectors.models import Connector
 from credgate.connectors.tokenstore import ConnectorTokenLease
-from credgate.db import Base
+from credgate.core.audit.models import AuditEvent
+from credgate.core.db import Base
+from credgate.core.models import Change, MetaEntry
 from credgate.oauth.models import RevokedToken
 from credgate.outbound.models import (
     DeliveryAttempt,
@@ -20,7 +20,7 @@ from credgate.outbound.models import (
     WebhookSecret,
 )
 from credgate.platform.models import InventoryObject, PlatformDefinition, PlatformRequest
-from credgate.security.models import SigningKey
+from credgate.security.models import AuthFailure, FamiliarNetwork, SigningKey
 from credgate.users.models import Profile, User
 
 metadata = Base.metadata

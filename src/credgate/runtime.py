@@ -17,22 +17,22 @@ import anyio.to_thread
 from credgate.admins.services import AdminService
 from credgate.apicredentials.services import ApiCredentialService
 from credgate.bootstrap import check_file_modes, check_keys, initialise, open_keys
-from credgate.cluster.changes import ChangeFeed
-from credgate.config import Settings
 from credgate.connectors.credentials.services import ConnectorCredentialService
 from credgate.connectors.services import ConnectorService
-from credgate.db import Database, utcnow
-from credgate.metrics import Metrics
+from credgate.core.changes import ChangeFeed
+from credgate.core.config import Settings
+from credgate.core.db import Database, utcnow
+from credgate.core.metrics import Metrics
 from credgate.oauth.clients import ClientRegistry, database_loader
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc9068 import AccessTokenVerifier
-from credgate.oauth.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
 from credgate.security.lockout import FamiliarNetworks, LoginGuard
 from credgate.security.secrets import SecretHasher
+from credgate.security.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.vault import Vault
 
 __all__ = ["Runtime"]
@@ -209,7 +209,7 @@ class Runtime:
             self.reload_keys()
 
     def rotate_keys(self) -> str:
-        from credgate.cluster.changes import publish
+        from credgate.core.changes import publish
 
         publish_for = dt.timedelta(
             seconds=self.settings.token_ttl_seconds + self.settings.token_leeway_seconds

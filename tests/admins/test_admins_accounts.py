@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 
 from credgate.admins.models import AdminSession
 from credgate.app import CredgateApp
-from credgate.audit.models import AuditEvent
-from credgate.audit.services import Actor
-from credgate.errors import ConflictError
+from credgate.core.audit.models import AuditEvent
+from credgate.core.audit.services import Actor
+from credgate.core.errors import ConflictError
 from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD
 

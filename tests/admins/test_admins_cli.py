@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from credgate.cli import app
-from credgate.config import load_settings
+from credgate.core.config import load_settings
 from credgate.runtime import Runtime
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -7,30 +7,16 @@ stop; two tokens of one administrator with the same name are told apart by their
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from sqlalchemy import text
 
 from credgate.admins.services import AdminService
-from credgate.audit.services import Actor
-from credgate.db import Database, migrate, utcnow
+from credgate.core.audit.services import Actor
+from credgate.core.db import Database, utcnow
+from credgate.migrations import downgrade, migrate
 from credgate.security.secrets import ADMIN_TOKEN_PREFIX, SecretHasher, generate_secret
 
 PEPPER = b"p" * 32
-
-
-def downgrade(database: Database, revision: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    import credgate.db
-
-    config = Config()
-    location = Path(credgate.db.__file__).parent / "migrations"
-    config.set_main_option("script_location", str(location))
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_old_tokens_get_an_expiry_and_unique_names(database_url: str) -> None:

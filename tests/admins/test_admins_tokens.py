@@ -15,9 +15,9 @@ from starlette.testclient import TestClient
 
 from credgate.admins.models import AdminToken
 from credgate.app import create_app
-from credgate.audit.services import Actor
-from credgate.config import Settings
-from credgate.db import utcnow
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.db import utcnow
 from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD
 

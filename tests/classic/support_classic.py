@@ -6,7 +6,7 @@ import base64
 
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")

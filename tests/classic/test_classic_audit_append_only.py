@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, select, update
 
-from credgate.audit.models import AuditEvent, AuditTrailIsAppendOnly
-from credgate.audit.services import Actor, record
+from credgate.core.audit.models import AuditEvent, AuditTrailIsAppendOnly
+from credgate.core.audit.services import Actor, record
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from support_classic import basic, credential, token
 
-from credgate.audit.models import AuditEvent
+from credgate.core.audit.models import AuditEvent
 from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD
 

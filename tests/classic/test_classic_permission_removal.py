@@ -14,7 +14,7 @@ from support_classic import ACTOR, credential, token
 
 from credgate.app import create_app
 from credgate.classic.inventory import MemoryInventory
-from credgate.config import Settings
+from credgate.core.config import Settings
 from credgate.runtime import Runtime
 
 QUERY = {"query": "(select (name) (from device))"}

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from credgate.audit.services import Actor
 from credgate.client import (
     AsyncClient,
     AuditLogPage,
@@ -26,6 +25,7 @@ from credgate.client import (
     PermissionDeniedError,
     ValidationError,
 )
+from credgate.core.audit.services import Actor
 from credgate.testing import ALL_PERMISSIONS, Sandbox
 
 ACTOR = Actor("tests", "pytest")

@@ -14,8 +14,8 @@ import os
 import time
 from collections import Counter
 
-from credgate.config import load_settings
 from credgate.connectors.runtime import OutboundRuntime
+from credgate.core.config import load_settings
 from credgate.runtime import Runtime
 
 PAUSE = 0.1  # between two requests of one sender

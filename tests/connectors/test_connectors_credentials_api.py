@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from credgate.audit.models import AuditEvent
 from credgate.connectors.credentials import MASK
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.connectors.hostkeys import MD5_FINGERPRINT_MESSAGE
+from credgate.core.audit.models import AuditEvent
 from credgate.runtime import Runtime
 
 BASE = "/admin/api/v1/connector-credentials"

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from credgate.audit.services import Actor
 from credgate.cli import app
 from credgate.connectors.credentials import MASK
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
-from credgate.db import Database
+from credgate.core.audit.services import Actor
+from credgate.core.db import Database
 from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 

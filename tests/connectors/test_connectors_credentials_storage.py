@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import String, Text, cast, select, text, update
 from sqlalchemy.engine import make_url
 
-from credgate.audit.services import Actor
 from credgate.bootstrap import BootstrapError, initialise, master_key_path
-from credgate.cluster.models import MetaEntry
-from credgate.config import Settings
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
-from credgate.db import Database
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.db import Database
+from credgate.core.models import MetaEntry
 from credgate.models import metadata
 from credgate.runtime import Runtime
 from credgate.security.models import SigningKey

@@ -31,7 +31,6 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from credgate.audit.services import Actor
 from credgate.bootstrap import initialise
 from credgate.cli import app as cli_app
 from credgate.connectors.auth import Token
@@ -44,6 +43,7 @@ from credgate.connectors.credentials.models import (
     secret_context,
 )
 from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 from credgate.security.rotation import reencrypt_installation
 from credgate.security.vault import VaultError

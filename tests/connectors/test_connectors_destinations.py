@@ -39,20 +39,20 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
-from credgate.config import Settings
 from credgate.connectors.auth import RefusedDestination, make_async_client
 from credgate.connectors.credentials import (
     CredentialValidationError,
     validate_create,
 )
-from credgate.connectors.destinations import (
+from credgate.connectors.sftp import DestinationNotAllowed
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.destinations import (
     STRICT,
     DestinationPolicy,
     forbidden_reason,
     literal_address,
 )
-from credgate.connectors.sftp import DestinationNotAllowed
 from credgate.outbound.transport import RuntimeTransport
 from credgate.runtime import Runtime
 from support import LOOPBACK

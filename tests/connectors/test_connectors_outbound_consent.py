@@ -32,11 +32,11 @@ from sqlalchemy import update
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from credgate.audit.services import Actor
 from credgate.cli import app as cli_app
 from credgate.connectors.auth import ReconnectNeeded
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 

@@ -29,11 +29,11 @@ from outbound_peers import SRC, CredgateServer, Tls, assert_no_secrets, free_por
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from credgate.audit.services import Actor
 from credgate.bootstrap import initialise
-from credgate.config import Settings
 from credgate.connectors.tokenstore import DatabaseTokenStore
-from credgate.db import Database
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.db import Database
 from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED, make_key_material, make_settings
 

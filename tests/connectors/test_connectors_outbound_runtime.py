@@ -28,7 +28,6 @@ from outbound_peers import (
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
 from credgate.connectors.auth import (
     BasicAuth,
     BearerAuth,
@@ -40,7 +39,8 @@ from credgate.connectors.auth import (
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.connectors.tokenstore import ConnectorTokenLease, DatabaseTokenStore
-from credgate.errors import InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import InvalidInputError, NotFoundError
 from credgate.runtime import Runtime
 from credgate.security.rotation import SEALED_COLUMNS
 

@@ -14,8 +14,8 @@ from outbound_peers import SFTP_PASSWORD, SFTP_USER, SshPeer, assert_no_secrets
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from credgate.audit.services import Actor
 from credgate.cli import app as cli_app
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 

@@ -30,8 +30,8 @@ from credgate.connectors.credentials import (
     validate_create,
     validate_update,
 )
-from credgate.connectors.destinations import DestinationPolicy
 from credgate.connectors.hostkeys import MD5_FINGERPRINT_MESSAGE
+from credgate.core.destinations import DestinationPolicy
 
 HOST_KEY = (
     asyncssh.generate_private_key("ecdsa-sha2-nistp256", comment="sftp.example.com")

@@ -16,8 +16,8 @@ from typing import Any
 import asyncssh
 import pytest
 
-from credgate.audit.services import Actor
-from credgate.errors import InvalidInputError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import InvalidInputError
 from credgate.platform.models import InventoryObject
 from credgate.runtime import Runtime
 
@@ -227,7 +227,7 @@ def test_due_exporters_run_on_schedule(runtime: Runtime, tmp_path: Path) -> None
     (root / "drop").mkdir(parents=True)
     key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
     inventory(runtime)
-    from credgate.db import utcnow
+    from credgate.core.db import utcnow
     from credgate.outbound.models import Exporter
 
     async def go() -> None:

@@ -14,7 +14,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 from support import LiveServer
 
 ACTOR = Actor("tests", "pytest")

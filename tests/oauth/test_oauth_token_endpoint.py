@@ -11,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
@@ -257,7 +257,7 @@ def test_regenerate_with_overlap_keeps_both_secrets_until_the_window_ends(
     from sqlalchemy import update
 
     from credgate.apicredentials.models import ApiCredentialSecret
-    from credgate.db import utcnow
+    from credgate.core.db import utcnow
 
     client_id, old_secret = credential
     new = runtime.api_credentials.regenerate(client_id, actor=ACTOR, overlap=dt.timedelta(hours=1))

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from credgate.platform import permissions
-from credgate.platform.permissions import (
+from credgate.core import permissions
+from credgate.core.permissions import (
     BY_ID,
     CATALOGUE,
     INTEGRATION_SCOPE,

@@ -6,7 +6,7 @@ import inspect
 import pytest
 
 MODULES = [
-    "credgate.platform.permissions",
+    "credgate.core.permissions",
     "credgate.platform.schemas",
     "credgate.platform.schemas._common",
     "credgate.platform.schemas.nql",

@@ -20,11 +20,11 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
 from credgate.bootstrap import initialise
-from credgate.config import Settings
-from credgate.db import Database
-from credgate.platform.permissions import CATALOGUE
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.db import Database
+from credgate.core.permissions import CATALOGUE
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from resource_support import ACTOR, fetch_token
 from starlette.testclient import TestClient
 
-from credgate.asgi import Receive, Scope, Send, json_response
+from credgate.core.asgi import Receive, Scope, Send, json_response
 from credgate.oauth.errors import InsufficientScope, InvalidToken
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.resource.bearer import (

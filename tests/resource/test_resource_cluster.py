@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from credgate.bootstrap import initialise
-from credgate.config import Settings
-from credgate.db import Database
+from credgate.core.config import Settings
+from credgate.core.db import Database
 from credgate.runtime import Runtime
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -14,10 +14,10 @@ from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
-from credgate.audit.services import Actor
 from credgate.classic import views as classic_views
+from credgate.core.audit.services import Actor
+from credgate.core.paths import PROTECTED
 from credgate.platform import views as platform_views
-from credgate.platform.paths import PROTECTED
 from credgate.resource.forward_auth import PathRefusedError, normalise_path
 from credgate.runtime import Runtime
 

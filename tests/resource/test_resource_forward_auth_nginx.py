@@ -25,7 +25,7 @@ import pytest
 from resource_support import REFUSED, TRICKS, ThreadServer, TokenFor, free_port
 
 from credgate.app import create_app
-from credgate.platform.paths import PROTECTED
+from credgate.core.paths import PROTECTED
 from credgate.resource.forward_auth import PathRefusedError, normalise_path
 from credgate.runtime import Runtime
 

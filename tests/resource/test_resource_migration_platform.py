@@ -7,7 +7,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from credgate.db import Database, migrate
+from credgate.core.db import Database
+from credgate.migrations import migrate
 from credgate.models import metadata
 
 PLATFORM_TABLES = {"platform_definitions", "platform_requests", "platform_inventory"}

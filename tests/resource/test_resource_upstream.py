@@ -11,7 +11,7 @@ import pytest
 from resource_support import ThreadServer, TokenFor, free_port
 from starlette.testclient import TestClient
 
-from credgate.asgi import Receive, Scope, Send, read_body
+from credgate.core.asgi import Receive, Scope, Send, read_body
 from credgate.platform.upstream import CLIENT_HEADER, PERMISSIONS_HEADER
 from credgate.runtime import Runtime
 

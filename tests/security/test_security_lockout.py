@@ -21,8 +21,8 @@ import time_machine
 from starlette.testclient import TestClient
 
 from credgate.app import create_app
-from credgate.audit.services import Actor
-from credgate.config import Settings
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
 from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD, LiveServer, free_port
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from starlette.testclient import TestClient
 
 from credgate.apicredentials.services import CreatedSecret
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
@@ -147,7 +147,7 @@ def test_secrets_compare_in_constant_time(
 
 
 def test_log_redaction_masks_secrets_and_tokens() -> None:
-    from credgate.logs import redact
+    from credgate.core.logs import redact
     from credgate.security.secrets import generate_secret
 
     secret = generate_secret()

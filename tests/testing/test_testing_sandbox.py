@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from credgate.client import PermissionDeniedError
-from credgate.errors import InvalidInputError
+from credgate.core.errors import InvalidInputError
 from credgate.testing import SAMPLE_DEFINITIONS, Sandbox
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from credgate.audit.services import Actor
-from credgate.errors import ConflictError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import ConflictError, InvalidInputError, NotFoundError
 from credgate.runtime import Runtime
 from credgate.users.models import User
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from credgate.audit.services import Actor
 from credgate.connectors.credentials import (
     AuthType,
     CredentialValidationError,
@@ -26,7 +25,8 @@ from credgate.connectors.credentials import (
     validate_create,
     validate_update,
 )
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.web.ui_connectors import TestVerdict
 
 

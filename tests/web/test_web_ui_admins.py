@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"

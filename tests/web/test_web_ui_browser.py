@@ -370,7 +370,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused(live_server: Any) -> No
 
 
 def test_webhook_pages_show_a_generated_secret_once(page: Any, live_server: Any) -> None:
-    from credgate.audit.services import Actor
+    from credgate.core.audit.services import Actor
 
     live_server.app.runtime.connector_credentials.create(
         {

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
 from credgate.connectors.credentials import MASK
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
@@ -402,7 +402,7 @@ def test_test_and_connect_buttons_use_the_connection_runtime(
     consent round-trip with state and PKCE at the provider's authorization URL."""
     from urllib.parse import parse_qs, urlsplit
 
-    from credgate.audit.services import Actor
+    from credgate.core.audit.services import Actor
 
     actor = Actor("tests", "pytest")
     unreachable = runtime.connector_credentials.create(

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 from webhooks_receiver import Receiver, ca_bundle
 
-from credgate.audit.services import Actor
 from credgate.cli import app
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from webhooks_receiver import Receiver, ca_bundle
 
-from credgate.audit.services import Actor
-from credgate.errors import InvalidInputError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import InvalidInputError
 from credgate.outbound.models import WebhookDelivery
 from credgate.runtime import Runtime
 

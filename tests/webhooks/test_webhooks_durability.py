@@ -24,8 +24,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 from webhooks_receiver import Receiver, ca_bundle
 
-from credgate.audit.services import Actor
-from credgate.config import Settings
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
 from credgate.outbound.models import DeliveryAttempt, WebhookDelivery
 from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED, free_port

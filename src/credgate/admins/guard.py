@@ -15,7 +15,7 @@ import anyio
 import anyio.to_thread
 
 from credgate.admins.services import WrongPasswordError
-from credgate.oauth.throttle import AuthThrottle
+from credgate.security.throttle import AuthThrottle
 
 __all__ = ["PasswordAttemptsExceeded", "password_checked"]
 

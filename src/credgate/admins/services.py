@@ -25,9 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credgate.admins.models import Admin, AdminSession, AdminToken
-from credgate.audit.services import Actor, record
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.db import Database, utcnow
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.security.secrets import (
     ADMIN_TOKEN_PREFIX,

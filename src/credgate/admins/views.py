@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
-from credgate.audit.services import recent
+from credgate.core.audit.services import recent
 from credgate.security.lockout import TooManyAttempts
 from credgate.web.api import (
     SESSION_COOKIE,
@@ -308,7 +308,7 @@ def list_keys(runtime: RuntimeDep, _admin: CurrentAdmin) -> list[dict[str, Any]]
 
 @router.post("/signing-keys/rotate", summary="Add a new signing key; the old one stays published")
 def rotate_keys(request: Request, runtime: RuntimeDep, admin: CurrentAdmin) -> dict[str, str]:
-    from credgate.audit.services import record
+    from credgate.core.audit.services import record
 
     kid = runtime.rotate_keys()
     with runtime.db.session() as session:

@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 
 class ApiCredential(Base):

@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from credgate.apicredentials.models import ApiCredential, ApiCredentialSecret
-from credgate.audit.services import Actor, record
-from credgate.cluster.changes import publish
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from credgate.platform.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
+from credgate.core.audit.services import Actor, record
+from credgate.core.changes import publish
+from credgate.core.db import Database, utcnow
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
 __all__ = ["MAX_OVERLAP", "ApiCredentialService", "CreatedSecret", "CredentialView"]

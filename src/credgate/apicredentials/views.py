@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from credgate.platform.permissions import CATALOGUE
+from credgate.core.permissions import CATALOGUE
 from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
 
 router = APIRouter(prefix="/admin/api/v1", tags=["API credentials"])

@@ -1,6 +1,6 @@
 """Reading the audit trail for the classic audit-trail API.
 
-Three views of the same append-only entries (:class:`~credgate.audit.models.AuditEvent`):
+Three views of the same append-only entries (:class:`~credgate.core.audit.models.AuditEvent`):
 
 - ``portal``: every administrative change made through credgate;
 - ``engines``: changes to the engines registry;
@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
 
-from credgate.audit.models import AuditEvent
-from credgate.db import Database
-from credgate.errors import FieldError, InvalidInputError
+from credgate.core.audit.models import AuditEvent
+from credgate.core.db import Database
+from credgate.core.errors import FieldError, InvalidInputError
 
 __all__ = ["AuditPage", "AuditQuery", "parse_instant", "read_audit_trail"]
 

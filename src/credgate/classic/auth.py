@@ -8,7 +8,7 @@
   Basic can be switched off per deployment (``CREDGATE_CLASSIC_BASIC_AUTH=false``); Basic
   requests then get 401 and a message saying so.
 - **Bearer** (RFC 6750 §2.1): an access token from the token endpoint whose permissions include
-  the API's own (see :data:`credgate.platform.permissions.CLASSIC_SCOPES`). It is checked by the
+  the API's own (see :data:`credgate.core.permissions.CLASSIC_SCOPES`). It is checked by the
   platform APIs' own :class:`~credgate.resource.bearer.BearerGuard`: not revoked, its client
   still active, and the permission both in the token *and* still held by the credential now (a
   permission removed from a credential closes the classic APIs to its live tokens, on every node

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from credgate.audit.services import Actor, record
 from credgate.classic.models import ENGINE_STATUSES, Engine
-from credgate.db import Database
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.db import Database
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 
 __all__ = ["EngineService", "EngineView"]
 

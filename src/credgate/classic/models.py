@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 __all__ = ["ENGINE_STATUSES", "Engine"]
 

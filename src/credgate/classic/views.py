@@ -2,7 +2,7 @@
 
 Thin: authenticate the caller (:mod:`credgate.classic.auth`), parse, call the framework-free
 modules, shape the answer. Every classic route admits a classic user over HTTP Basic, or a bearer
-token holding the permission :data:`credgate.platform.paths.PROTECTED` lists for its path
+token holding the permission :data:`credgate.core.paths.PROTECTED` lists for its path
 (``nql``, ``engines``, ``audit-trail``).
 
 ``GET|POST /2/query`` takes, in the query string or (POST) a form body: ``query`` (NXQL, see
@@ -30,14 +30,14 @@ from credgate.classic.audit_trail import AuditQuery, parse_instant, read_audit_t
 from credgate.classic.auth import ClassicAuthError, ClassicPrincipal
 from credgate.classic.nxql import NxqlSyntaxError, parse_nxql
 from credgate.classic.nxql_output import FORMATS, MEDIA_TYPES, render
-from credgate.errors import FieldError, InvalidInputError
+from credgate.core.errors import FieldError, InvalidInputError
+from credgate.core.paths import PROTECTED
 from credgate.platform.nql.engine import (
     ParameterError,
     QueryDefinitionError,
     QueryExecutionError,
     execute,
 )
-from credgate.platform.paths import PROTECTED
 from credgate.runtime import Runtime
 from credgate.web.api import ApiError, CurrentAdmin, RuntimeDep, admin_actor, client_address
 
@@ -83,7 +83,7 @@ async def _nxql_parameters(request: Request) -> list[tuple[str, str]]:
     pairs = list(request.query_params.multi_items())
     if request.method == "POST":
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        body = await request.body()  # at most CREDGATE_MAX_BODY_BYTES (credgate.ingress)
+        body = await request.body()  # at most CREDGATE_MAX_BODY_BYTES (credgate.core.ingress)
         if body:
             if media != "application/x-www-form-urlencoded":
                 raise InvalidInputError(

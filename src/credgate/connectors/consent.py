@@ -26,7 +26,7 @@ from typing import Any, Final, cast
 from sqlalchemy import CursorResult, ForeignKey, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credgate.db import Base, Database, UTCDateTime, utcnow
+from credgate.core.db import Base, Database, UTCDateTime, utcnow
 from credgate.security.vault import Vault
 
 __all__ = [

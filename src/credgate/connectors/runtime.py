@@ -51,11 +51,11 @@ from credgate.connectors.consent import ConsentStore, StateMismatch
 from credgate.connectors.credentials.models import destination_digest
 from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
 from credgate.connectors.credentials.services import CHANGE_KIND
-from credgate.connectors.destinations import DestinationPolicy, DestinationRefused
 from credgate.connectors.sftp import SftpClient, Timeouts, Verdict, check_credential
 from credgate.connectors.sftp import connect_credential as sftp_connect_credential
 from credgate.connectors.tokenstore import DatabaseTokenStore
-from credgate.errors import FieldError, InvalidInputError, NotFoundError
+from credgate.core.destinations import DestinationPolicy, DestinationRefused
+from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from credgate.runtime import Runtime

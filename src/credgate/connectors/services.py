@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from credgate.audit.services import Actor, record
 from credgate.connectors.credentials.models import ConnectorCredential
 from credgate.connectors.models import Connector
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.db import Database, utcnow
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 
 __all__ = [
     "CONNECTOR_KINDS",

@@ -18,7 +18,7 @@ How the pin is enforced:
 - The only authentication method is ``password`` (RFC 4252 section 8).
 
 Where it connects: the host is resolved once and each address checked against the destination
-policy (:mod:`credgate.connectors.destinations`); the TCP connection is opened to a checked
+policy (:mod:`credgate.core.destinations`); the TCP connection is opened to a checked
 address and handed to asyncssh, so a DNS answer that changes in between reaches nothing.
 
 Exceptions::
@@ -50,8 +50,8 @@ from urllib.parse import urlsplit
 import asyncssh
 
 from credgate.connectors.credentials.schemas import Protocol, ValidatedCredential
-from credgate.connectors.destinations import STRICT, DestinationPolicy, DestinationRefused
 from credgate.connectors.hostkeys import HostKey
+from credgate.core.destinations import STRICT, DestinationPolicy, DestinationRefused
 
 __all__ = [
     "AuthenticationFailed",

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from credgate.connectors.auth import Token
 from credgate.connectors.credentials.services import ConnectorCredentialService
-from credgate.db import Base, Database, UTCDateTime, utcnow
-from credgate.errors import NotFoundError
+from credgate.core.db import Base, Database, UTCDateTime, utcnow
+from credgate.core.errors import NotFoundError
 
 __all__ = ["TOKEN_FIELD", "ConnectorTokenLease", "DatabaseTokenStore"]
 

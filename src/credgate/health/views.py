@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 
-from credgate.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, json_response
+from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, json_response
 from credgate.runtime import Runtime
 
 __all__ = ["health_routes"]

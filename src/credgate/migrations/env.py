@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by :func:`credgate.db.migrate`."""
+"""Alembic environment: runs on the connection handed over by :func:`credgate.migrations.migrate`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from credgate.models import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reached by the alembic command line
-    from credgate.config import load_settings
-    from credgate.db import Database
+    from credgate.core.config import load_settings
+    from credgate.core.db import Database
 
     connection = Database(load_settings().resolved_database_url).engine.connect()
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from credgate.apicredentials.models import ApiCredential
 from credgate.apicredentials.services import CHANGE_KIND, active_secret_hashes
-from credgate.db import Database, utcnow
+from credgate.core.db import Database, utcnow
 from credgate.security.secrets import SecretHasher
 
 __all__ = ["ClientRecord", "ClientRegistry", "database_loader"]

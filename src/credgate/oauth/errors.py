@@ -20,7 +20,7 @@ only raise and one function renders.
 
 from __future__ import annotations
 
-from credgate.asgi import PlainResponse, json_response
+from credgate.core.asgi import PlainResponse, json_response
 
 __all__ = [
     "InsufficientScope",

@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import select
 
-from credgate.db import Database, utcnow
+from credgate.core.db import Database, utcnow
 from credgate.oauth.models import RevokedToken
 
 __all__ = ["CHANGE_KIND", "RevocationList", "change_key"]

@@ -2,7 +2,7 @@
 <https://www.rfc-editor.org/rfc/rfc6749#section-4.4>`_, and client authentication (§2.3.1).
 
 Framework-free: :meth:`TokenEndpoint.handle` takes the raw pieces of a request and returns a
-:class:`~credgate.asgi.PlainResponse`. The adapter in :mod:`credgate.oauth.views` is a plain
+:class:`~credgate.core.asgi.PlainResponse`. The adapter in :mod:`credgate.oauth.views` is a plain
 ASGI callable, because framework form parsing costs more than signing the token.
 """
 
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _string
 from urllib.parse import unquote_plus
 
-from credgate.asgi import PlainResponse
+from credgate.core.asgi import PlainResponse
+from credgate.core.permissions import BY_ID, CATALOGUE, INTEGRATION_SCOPE, SCOPE_ALIASES
 from credgate.oauth.clients import ClientRecord, ClientRegistry
 from credgate.oauth.errors import (
     InvalidClient,
@@ -29,10 +30,9 @@ from credgate.oauth.errors import (
     UnsupportedGrantType,
 )
 from credgate.oauth.rfc9068 import issue_access_token
-from credgate.oauth.throttle import AuthThrottle, network_of
-from credgate.platform.permissions import BY_ID, CATALOGUE, INTEGRATION_SCOPE, SCOPE_ALIASES
 from credgate.security.keys import KeySet
 from credgate.security.secrets import SecretHasher, has_valid_checksum
+from credgate.security.throttle import AuthThrottle, network_of
 
 __all__ = ["AuthenticatedClient", "ClientAuthenticator", "TokenEndpoint", "parse_form"]
 
@@ -198,7 +198,7 @@ def resolve_scope(requested: str | None, held: frozenset[str]) -> tuple[list[str
     scopes grant that subset. A scope the client does not hold, or one that does not exist, is
     ``invalid_scope``. Documented alternative names, among them the classic scopes
     (``service:nxql`` -> ``nql``, ...; the table is
-    :data:`credgate.platform.permissions.CLASSIC_SCOPES`), resolve through ``SCOPE_ALIASES``.
+    :data:`credgate.core.permissions.CLASSIC_SCOPES`), resolve through ``SCOPE_ALIASES``.
     """
     if requested is None or not requested.strip():
         return sorted(held, key=_ORDER.__getitem__), INTEGRATION_SCOPE

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
-from credgate.asgi import PlainResponse
-from credgate.cluster.changes import publish
-from credgate.db import Database
+from credgate.core.asgi import PlainResponse
+from credgate.core.changes import publish
+from credgate.core.db import Database
 from credgate.oauth.errors import InvalidRequest, InvalidToken, OAuth2Error, UnauthorizedClient
 from credgate.oauth.models import RevokedToken
 from credgate.oauth.revocation import CHANGE_KIND, RevocationList, change_key

@@ -8,7 +8,7 @@ cannot be used to probe other clients' tokens.
 
 from __future__ import annotations
 
-from credgate.asgi import PlainResponse, json_response
+from credgate.core.asgi import PlainResponse, json_response
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.errors import InvalidRequest, InvalidToken, OAuth2Error
 from credgate.oauth.revocation import RevocationList

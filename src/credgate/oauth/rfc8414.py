@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from credgate.platform.permissions import CATALOGUE, INTEGRATION_SCOPE
+from credgate.core.permissions import CATALOGUE, INTEGRATION_SCOPE
 
 __all__ = ["metadata"]
 

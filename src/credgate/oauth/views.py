@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from credgate.asgi import (
+from credgate.core.asgi import (
     BodyTooLarge,
     PlainResponse,
     Receive,
@@ -17,9 +17,9 @@ from credgate.asgi import (
     header,
     read_body,
 )
+from credgate.core.proxies import client_address
 from credgate.oauth.errors import InvalidRequest
 from credgate.oauth.rfc8414 import metadata
-from credgate.proxies import client_address
 from credgate.runtime import Runtime
 
 __all__ = ["OAuthRoutes"]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from credgate.audit.services import Actor
+from credgate.core.audit.services import Actor
 
 __all__ = ["deliveries_app", "exporters_app", "webhooks_app", "worker"]
 
@@ -183,7 +183,7 @@ def exporters_runs(ref: str) -> None:
 def worker() -> None:
     """Deliver webhooks and run exporters, without serving HTTP (for scale-out)."""
     from credgate.cli import runtime_for_cli, settings_or_exit
-    from credgate.logs import configure_logging
+    from credgate.core.logs import configure_logging
 
     settings = settings_or_exit()
     configure_logging(settings.log_level, settings.log_format)

@@ -21,9 +21,9 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, select, update
 
-from credgate.audit.services import Actor, record
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.db import Database, utcnow
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.outbound.models import Exporter, ExporterRun
 from credgate.outbound.transport import CredentialTransport
 
@@ -332,7 +332,7 @@ async def run_export(
             if not answer.is_success:
                 raise RuntimeError(f"the server answered HTTP {answer.status_code}")
     except Exception as exc:  # noqa: BLE001 - every failure is the run's recorded error
-        from credgate.logs import redact
+        from credgate.core.logs import redact
 
         error = redact(str(exc) or type(exc).__name__)
         return await anyio.to_thread.run_sync(

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 __all__ = [
     "DeliveryAttempt",

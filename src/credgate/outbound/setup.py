@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from credgate.errors import NotFoundError
+from credgate.core.errors import NotFoundError
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.transport import CredentialTransport, RuntimeTransport
 from credgate.outbound.webhooks import WebhookService

@@ -17,7 +17,7 @@ import httpx
 
 from credgate.connectors.credentials.schemas import Protocol as WireProtocol
 from credgate.connectors.sftp import SftpClient, connect_credential
-from credgate.errors import NotFoundError
+from credgate.core.errors import NotFoundError
 
 if TYPE_CHECKING:
     from credgate.connectors.credentials.schemas import ValidatedCredential

@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from credgate.audit.services import Actor, record
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.db import Database, utcnow
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES, sample_context
 from credgate.outbound.models import (
     DeliveryAttempt,

@@ -25,8 +25,8 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
-from credgate.db import utcnow
-from credgate.logs import redact
+from credgate.core.db import utcnow
+from credgate.core.logs import redact
 from credgate.outbound.events import EVENT_TYPES, sample_context
 from credgate.outbound.exporters import ExporterService, run_export
 from credgate.outbound.models import DeliveryAttempt, Webhook
@@ -296,7 +296,7 @@ class OutboundWorker:
     async def test_send(self, ref: str, event_type: str = "explicit") -> dict[str, Any]:
         """Send one request right now with ``event_type``'s sample data; nothing is queued."""
         if event_type not in EVENT_TYPES:
-            from credgate.errors import FieldError, InvalidInputError
+            from credgate.core.errors import FieldError, InvalidInputError
 
             raise InvalidInputError([FieldError("event", f"unknown event {event_type!r}")])
         view = await anyio.to_thread.run_sync(self.webhooks.get, ref)

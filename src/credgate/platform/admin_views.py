@@ -6,7 +6,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from credgate.errors import NotFoundError
+from credgate.core.errors import NotFoundError
 from credgate.platform.definitions import Kind
 from credgate.platform.services import KIND_NAMES
 from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor

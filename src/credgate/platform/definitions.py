@@ -29,10 +29,10 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from credgate.audit.services import Actor, record
-from credgate.cluster.changes import publish
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.changes import publish
+from credgate.core.db import Database, utcnow
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.platform.models import PlatformDefinition
 from credgate.platform.nql.engine import (
     QueryDefinition,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 __all__ = ["InventoryObject", "PlatformDefinition", "PlatformRequest"]
 

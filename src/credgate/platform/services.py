@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from credgate.db import Database, utcnow
+from credgate.core.db import Database, utcnow
 from credgate.platform.definitions import DefinitionService
 from credgate.platform.models import InventoryObject, PlatformRequest
 from credgate.platform.nql.engine import (

@@ -1,7 +1,7 @@
 """The seven platform API families under ``/api/v1`` and ``/api/v2``.
 
 Thin: each route is protected (RFC 6750, :mod:`credgate.resource.bearer`) by the permission that
-:data:`credgate.platform.paths.PROTECTED` lists for its path, hands the raw request to the
+:data:`credgate.core.paths.PROTECTED` lists for its path, hands the raw request to the
 family's framework-free parser (which raises the documented error body), then either forwards
 to the family's upstream or answers from credgate's own store.
 """
@@ -21,7 +21,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.routing import APIRoute
 
-from credgate.asgi import BodyTooLarge
+from credgate.core.asgi import BodyTooLarge
+from credgate.core.paths import PROTECTED
 from credgate.oauth.errors import OAuth2Error
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.platform.definitions import (
@@ -34,7 +35,6 @@ from credgate.platform.definitions import (
 from credgate.platform.nql.engine import ParameterError, QueryDefinition, QueryExecutionError
 from credgate.platform.nql.export import ExportJob
 from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_csv, render_v1, render_v2
-from credgate.platform.paths import PROTECTED
 from credgate.platform.schemas import (
     campaigns,
     devices,
@@ -61,7 +61,7 @@ _JSON: Final = "application/json"
 @dataclass(frozen=True, slots=True)
 class Family:
     """One API family: its upstream setting and its error body (its routes' permission is in
-    :data:`credgate.platform.paths.PROTECTED`)."""
+    :data:`credgate.core.paths.PROTECTED`)."""
 
     name: str
     upstream_setting: str
@@ -156,7 +156,7 @@ async def _body(request: Request, family: Family) -> bytes:
                 "Content-Type",
             )
     # The limit (CREDGATE_MAX_PLATFORM_API_BYTES) is applied while the body streams, see
-    # credgate.ingress; here it is only answered in the family's error format.
+    # credgate.core.ingress; here it is only answered in the family's error format.
     chunks: list[bytes] = []
     try:
         async for chunk in request.stream():

@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from credgate.asgi import ASGIApp, Receive, Scope, Send, header
+from credgate.core.asgi import ASGIApp, Receive, Scope, Send, header
 from credgate.oauth.clients import ClientRecord
 from credgate.oauth.errors import InsufficientScope, InvalidToken, MissingToken, OAuth2Error
 from credgate.oauth.revocation import RevocationList

@@ -6,7 +6,7 @@ request through only on a 2xx. What the token must hold:
 
 - the permission of the original path, which the gateway forwards in ``X-Forwarded-Uri`` or
   ``X-Original-URI``. The path is first normalised the way a gateway routes it
-  (:func:`normalise_path`), then looked up in :data:`credgate.platform.paths.PROTECTED`, the
+  (:func:`normalise_path`), then looked up in :data:`credgate.core.paths.PROTECTED`, the
   table credgate's own routes use;
 - and the permission named with ``?permission=<id>``, when the gateway's route names one.
 
@@ -27,10 +27,10 @@ import re
 from typing import Final
 from urllib.parse import parse_qs
 
-from credgate.asgi import PlainResponse, Receive, Scope, Send, header
+from credgate.core.asgi import PlainResponse, Receive, Scope, Send, header
+from credgate.core.paths import PROTECTED, PathTable
+from credgate.core.permissions import BY_ID
 from credgate.oauth.errors import OAuth2Error
-from credgate.platform.paths import PROTECTED, PathTable
-from credgate.platform.permissions import BY_ID
 from credgate.resource.bearer import BearerGuard
 
 __all__ = ["ANY", "ForwardAuth", "ForwardRefused", "PathRefusedError", "normalise_path"]

@@ -16,7 +16,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from credgate.db import utcnow
+from credgate.core.db import utcnow
 from credgate.security.models import SigningKey
 from credgate.security.vault import Vault
 

@@ -5,7 +5,7 @@ Basic on the classic APIs) sign in with passwords that people chose: few bits, s
 be bounded in total. Locking the *account* after N failures bounds it, but hands anyone who
 knows a username a switch that locks its owner out everywhere, for as long as they keep
 failing. So failures are counted three ways, as keys of
-:class:`~credgate.oauth.throttle.AuthThrottle`:
+:class:`~credgate.security.throttle.AuthThrottle`:
 
 - per network (``<scope>-addr:<network>``, the short policy of ``auth_failure_*``): one place
   trying many accounts, or a burst;
@@ -43,9 +43,9 @@ import anyio.to_thread
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from credgate.cluster.models import FamiliarNetwork
-from credgate.db import Database
-from credgate.oauth.throttle import AuthThrottle, Policy, network_of
+from credgate.core.db import Database
+from credgate.security.models import FamiliarNetwork
+from credgate.security.throttle import AuthThrottle, Policy, network_of
 
 __all__ = ["FamiliarNetworks", "LoginGuard", "TooManyAttempts"]
 

@@ -30,12 +30,12 @@ from credgate.bootstrap import (
     master_key_path,
     open_keys,
 )
-from credgate.cluster.models import MetaEntry
-from credgate.config import Settings
 from credgate.connectors.consent import ConnectorConsent, consent_context
 from credgate.connectors.credentials.models import ConnectorCredentialSecret, secret_context
 from credgate.connectors.credentials.services import seal_unbound_secrets
-from credgate.db import Database
+from credgate.core.config import Settings
+from credgate.core.db import Database
+from credgate.core.models import MetaEntry
 from credgate.outbound.models import WebhookSecret, signing_secret_context
 from credgate.security.models import SigningKey
 from credgate.security.vault import (

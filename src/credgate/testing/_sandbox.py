@@ -19,13 +19,13 @@ from typing import Any, Final, Self
 import uvicorn
 
 from credgate.app import create_app
-from credgate.audit.services import Actor
 from credgate.bootstrap import initialise
 from credgate.client import AsyncClient, Client, ClientConfig
-from credgate.config import Settings
-from credgate.db import Database
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.db import Database
+from credgate.core.permissions import CATALOGUE
 from credgate.platform.definitions import Kind, StoredDefinition
-from credgate.platform.permissions import CATALOGUE
 from credgate.runtime import Runtime
 
 __all__ = ["ALL_PERMISSIONS", "SAMPLE_DEFINITIONS", "Sandbox", "SandboxCredential"]
@@ -116,7 +116,7 @@ class _Running:
 class Sandbox:
     """A real credgate on 127.0.0.1, on SQLite in a temporary directory.
 
-    `settings` are extra `credgate.config.Settings` fields (for example
+    `settings` are extra `credgate.core.config.Settings` fields (for example
     `{"token_ttl_seconds": 3}`); the database, keys, address and upstreams are always the
     sandbox's own, whatever the environment says, so a test never touches a real deployment.
     """

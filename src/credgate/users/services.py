@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credgate.audit.services import Actor, record
-from credgate.db import Database
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.db import Database
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.users.models import DATA_PRIVACY_LEVELS, Profile, User
 

@@ -15,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from credgate import proxies
 from credgate.admins.services import AdminIdentity
-from credgate.asgi import ASGIApp, Scope
-from credgate.audit.services import Actor
-from credgate.errors import CredgateError
-from credgate.ingress import Gate
+from credgate.core import proxies
+from credgate.core.asgi import ASGIApp, Scope
+from credgate.core.audit.services import Actor
+from credgate.core.errors import CredgateError
+from credgate.core.ingress import Gate
 from credgate.runtime import Runtime
 
 __all__ = [
@@ -72,7 +72,7 @@ def require_admin(request: Request, runtime: RuntimeDep) -> AdminIdentity:
 
 
 def admin_gate(runtime: Runtime) -> Gate:
-    """The admin API's gate (:mod:`credgate.ingress`): the credentials, before any body."""
+    """The admin API's gate (:mod:`credgate.core.ingress`): the credentials, before any body."""
 
     async def gate(scope: Scope) -> ASGIApp | None:
         request = Request(scope)

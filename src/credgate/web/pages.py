@@ -27,9 +27,9 @@ from starlette.datastructures import FormData
 from starlette.staticfiles import StaticFiles
 
 from credgate.admins.services import AdminIdentity
-from credgate.asgi import BodyTooLarge
-from credgate.audit.services import Actor
-from credgate.db import utcnow
+from credgate.core.asgi import BodyTooLarge
+from credgate.core.audit.services import Actor
+from credgate.core.db import utcnow
 from credgate.runtime import Runtime
 from credgate.web.api import SESSION_COOKIE, client_address
 
@@ -166,7 +166,7 @@ async def require_session(request: Request) -> UiSession:
 
 
 async def read_form(request: Request) -> FormData:
-    """The posted form; one over the pages' body limit (:mod:`credgate.ingress`) is refused
+    """The posted form; one over the pages' body limit (:mod:`credgate.core.ingress`) is refused
     while it streams, before it is parsed."""
     try:
         return await request.form()

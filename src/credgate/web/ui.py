@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from credgate.apicredentials.services import CreatedSecret, CredentialView
-from credgate.audit.models import AuditEvent
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from credgate.platform.permissions import BY_ID, CATALOGUE
+from credgate.core.audit.models import AuditEvent
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.permissions import BY_ID, CATALOGUE
 from credgate.runtime import Runtime
 from credgate.security.lockout import TooManyAttempts
 from credgate.web.api import SESSION_COOKIE, client_address
@@ -395,7 +395,7 @@ async def rotate_signing_key(request: Request) -> Response:
     runtime = runtime_of(request)
 
     def rotate() -> None:
-        from credgate.audit.services import record
+        from credgate.core.audit.services import record
 
         kid = runtime.rotate_keys()
         with runtime.db.session() as db_session:

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.services import IssuedAdminToken
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.runtime import Runtime
 from credgate.web.pages import (
     PREFIX,

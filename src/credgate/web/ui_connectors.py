@@ -24,7 +24,6 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
-from credgate.audit.services import Actor
 from credgate.connectors.credentials import (
     ALLOWED_AUTH_TYPES,
     AUTH_FIELDS,
@@ -35,7 +34,8 @@ from credgate.connectors.credentials import (
 from credgate.connectors.credentials import (
     Protocol as ConnectorProtocol,
 )
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.web.pages import (
     PREFIX,
     UiSession,

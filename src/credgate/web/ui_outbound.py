@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.outbound.events import EVENT_TYPES
 from credgate.outbound.webhooks import METHODS
 from credgate.web.pages import (

@@ -7,7 +7,7 @@
 * Redirects are not followed: a 3xx comes back to the caller, so credentials
   never travel to a host the administrator did not configure.
 * Every connection goes only where ``destinations`` (a
-  :class:`~credgate.connectors.destinations.DestinationPolicy`, public addresses
+  :class:`~credgate.core.destinations.DestinationPolicy`, public addresses
   by default) allows: the host is resolved once, each address is checked, and the
   socket is opened to a checked address while TLS (SNI, certificate) and ``Host``
   keep the name. This holds for token requests, for a redirect a caller chooses to
@@ -33,7 +33,7 @@ import anyio
 import httpcore
 import httpx
 
-from credgate.connectors.destinations import STRICT, DestinationPolicy, DestinationRefused
+from credgate.core.destinations import STRICT, DestinationPolicy, DestinationRefused
 
 from ._errors import InsecureTransportError
 

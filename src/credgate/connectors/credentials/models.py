@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 __all__ = [
     "ConnectorCredential",

@@ -26,8 +26,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from credgate.audit.services import Actor, record
-from credgate.cluster.changes import publish
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.credentials.errors import CredentialValidationError
 from credgate.connectors.credentials.models import (
@@ -50,9 +48,11 @@ from credgate.connectors.credentials.validation import (
     validate_create,
     validate_update,
 )
-from credgate.connectors.destinations import STRICT, DestinationPolicy
-from credgate.db import Database, utcnow
-from credgate.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor, record
+from credgate.core.changes import publish
+from credgate.core.db import Database, utcnow
+from credgate.core.destinations import STRICT, DestinationPolicy
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.security.vault import Vault, VaultError
 
 __all__ = [

@@ -8,7 +8,7 @@ Normalisation (RFC 3986 section 6.2.2): the scheme and host are lower-cased, an 
 host is written in its IDNA form, an IPv4 address spelled as a number (``2130706433``,
 ``0x7f.1``) in dotted form, and an instance URL or SFTP hostname always ends with ``/``.
 Whether credgate may connect to an address is decided by the validator's destination policy
-(:mod:`credgate.connectors.destinations`), not here.
+(:mod:`credgate.core.destinations`), not here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import unicodedata
 from typing import Final
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from credgate.connectors.destinations import literal_address
+from credgate.core.destinations import literal_address
 
 __all__ = ["UrlError", "check_https_endpoint", "check_https_instance_url", "check_sftp_url"]
 

@@ -22,7 +22,7 @@ Rules:
   enter the real value again.
 - Destinations: the URL and the token URL, which credgate connects to, must not be addresses the
   destination policy refuses (loopback, private, link-local... in any spelling, see
-  :mod:`credgate.connectors.destinations`). Host names are checked when connecting.
+  :mod:`credgate.core.destinations`). Host names are checked when connecting.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ from credgate.connectors.credentials.urls import (
     check_https_instance_url,
     check_sftp_url,
 )
-from credgate.connectors.destinations import STRICT, DestinationPolicy
 from credgate.connectors.hostkeys import HostKeyError, parse_host_key
+from credgate.core.destinations import STRICT, DestinationPolicy
 
 __all__ = [
     "NAME_MAX_LENGTH",

@@ -12,7 +12,7 @@ from typing import Final
 
 from pydantic import Field, field_validator
 
-from credgate.platform import permissions
+from credgate.core import permissions
 from credgate.platform.schemas._common import (
     Problem,
     RequestError,

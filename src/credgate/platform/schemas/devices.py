@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from credgate.platform import permissions
+from credgate.core import permissions
 from credgate.platform.schemas._common import (
     Problem,
     RequestError,

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from credgate.platform import permissions
+from credgate.core import permissions
 from credgate.platform.schemas._common import (
     SID_PATTERN,
     Problem,

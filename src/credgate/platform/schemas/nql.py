@@ -11,7 +11,7 @@ from typing import Final, Literal
 
 from pydantic import Field, ValidationError
 
-from credgate.platform import permissions
+from credgate.core import permissions
 from credgate.platform.nql.engine import ParameterError
 from credgate.platform.schemas._common import (
     Problem,

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, Self
 
 from pydantic import Field, model_validator
 
-from credgate.platform import permissions
+from credgate.core import permissions
 from credgate.platform.schemas._common import (
     Problem,
     RequestError,

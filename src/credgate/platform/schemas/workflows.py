@@ -13,7 +13,7 @@ from typing import Annotated, Final, Literal, Self, TypeVar
 
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
-from credgate.platform import permissions
+from credgate.core import permissions
 from credgate.platform.schemas._common import (
     Problem,
     RequestError,

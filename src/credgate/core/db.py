@@ -1,8 +1,8 @@
 """Storage: the SQLAlchemy engine, sessions and the declarative base.
 
 SQLite is the embedded default (one file, WAL mode); PostgreSQL is selected by URL. Schema
-changes go through Alembic (``credgate.migrations``); :func:`migrate` runs them and takes an
-advisory lock on PostgreSQL so that nodes starting together do not race.
+changes go through Alembic: :func:`credgate.migrations.migrate` runs them, under an advisory lock
+on PostgreSQL so that nodes starting together do not race.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Database", "UTCDateTime", "migrate", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "utcnow"]
 
 _NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -126,20 +126,3 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
-
-
-_MIGRATION_LOCK_ID = 0x63726564  # "cred": the PostgreSQL advisory-lock key for migrations
-
-
-def migrate(database: Database, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with database.engine.begin() as connection:
-        if database.is_postgresql:
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)

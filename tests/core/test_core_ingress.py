@@ -1,6 +1,6 @@
-"""Route families (credgate.ingress): authentication before the body, and one table of limits.
+"""Route families (credgate.core.ingress): authentication before the body, and one table of limits.
 
-The application is driven in process here; ``test_ingress_served.py`` sends 200 MiB bodies to a
+The application is driven in process here; ``test_core_ingress_served.py`` sends 200 MiB bodies to a
 real ``credgate serve`` and watches its memory.
 """
 
@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 
 from asgi_call import call
 from credgate.app import CredgateApp
-from credgate.audit.services import Actor
-from credgate.config import Settings
-from credgate.ingress import DEFAULT_FAMILY, FAMILIES, Ingress
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
+from credgate.core.ingress import DEFAULT_FAMILY, FAMILIES, Ingress
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")

@@ -26,7 +26,7 @@ _NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 
 
 class BodyTooLarge(HTTPException):
-    """A request body over the limit of its route family (:mod:`credgate.ingress`): 413.
+    """A request body over the limit of its route family (:mod:`credgate.core.ingress`): 413.
 
     An HTTP exception, so that the framework lets it through its own body parsing (which turns
     any other error raised while reading into a 400) to the JSON error handler.

@@ -22,8 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from credgate.connectors.destinations import DestinationPolicy
-from credgate.proxies import Network, parse_trusted_proxies
+from credgate.core.destinations import DestinationPolicy
+from credgate.core.proxies import Network, parse_trusted_proxies
 
 __all__ = ["REGIONS", "Settings", "load_settings", "settings_table"]
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from credgate.audit.services import Actor
-from credgate.cluster.models import AuthFailure
+from credgate.core.audit.services import Actor
 from credgate.runtime import Runtime
+from credgate.security.models import AuthFailure
 
 ACTOR = Actor("tests", "pytest")
 

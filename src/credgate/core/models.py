@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 
 class MetaEntry(Base):
@@ -32,25 +32,3 @@ class Change(Base):
     kind: Mapped[str] = mapped_column(String(20))
     key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-
-
-class AuthFailure(Base):
-    """Failed client authentications per key (``client:<id>`` or ``addr:<ip>``) in a window."""
-
-    __tablename__ = "auth_failures"
-
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-class FamiliarNetwork(Base):
-    """A network (see :func:`credgate.oauth.throttle.network_of`) from which an account has
-    signed in, and when it last did: failures elsewhere never lock the account out here."""
-
-    __tablename__ = "familiar_networks"
-
-    account: Mapped[str] = mapped_column(String(200), primary_key=True)
-    network: Mapped[str] = mapped_column(String(64), primary_key=True)
-    last_success: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from credgate.platform.permissions import (
+from credgate.core.permissions import (
     AUDIT_TRAIL,
     CAMPAIGNS,
     DATA_MANAGEMENT,
@@ -68,7 +68,7 @@ class PathTable:
             return self.by_template[template]
         except KeyError:
             raise LookupError(
-                f"{template!r} is not in credgate.platform.paths.PROTECTED; every protected "
+                f"{template!r} is not in credgate.core.paths.PROTECTED; every protected "
                 "route needs its entry there"
             ) from None
 

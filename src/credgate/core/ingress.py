@@ -9,7 +9,7 @@ anonymous caller could make credgate buffer and parse as much as it cares to sen
 Limits hold while the body streams, and the routes answer 413 in their own error format:
 
 - a ``Content-Length`` over the limit: the first ``receive`` raises
-  :class:`~credgate.asgi.BodyTooLarge` before a byte of the body is read;
+  :class:`~credgate.core.asgi.BodyTooLarge` before a byte of the body is read;
 - a chunked body: bytes are counted as they arrive, and the ``receive`` that passes the limit
   raises;
 - an answer given while such a body is still unread (a 413, or a 401 that needed no body)
@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from credgate.asgi import ASGIApp, BodyTooLarge, Message, Receive, Scope, Send, json_response
-from credgate.config import Settings
+from credgate.core.asgi import ASGIApp, BodyTooLarge, Message, Receive, Scope, Send, json_response
+from credgate.core.config import Settings
 
 __all__ = ["DEFAULT_FAMILY", "FAMILIES", "Gate", "Ingress", "RouteFamily"]
 
@@ -39,7 +39,7 @@ Gate = Callable[[Scope], Awaitable[ASGIApp | None]]
 class RouteFamily:
     name: str
     limit_setting: str
-    """The :class:`~credgate.config.Settings` field that holds this family's body limit."""
+    """The :class:`~credgate.core.config.Settings` field that holds this family's body limit."""
     paths: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
     gated: bool = False

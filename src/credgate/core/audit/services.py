@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credgate.audit.models import AuditEvent
+from credgate.core.audit.models import AuditEvent
 
 __all__ = ["Actor", "recent", "record"]
 

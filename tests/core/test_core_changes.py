@@ -7,8 +7,8 @@ import base64
 from starlette.testclient import TestClient
 
 from credgate.app import create_app
-from credgate.audit.services import Actor
-from credgate.config import Settings
+from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
 from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")

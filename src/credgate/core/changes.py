@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from credgate.cluster.models import Change
-from credgate.db import Database, utcnow
+from credgate.core.db import Database, utcnow
+from credgate.core.models import Change
 
 __all__ = ["ChangeFeed", "publish"]
 

@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from asgi_call import call
 from credgate.app import CredgateApp
-from credgate.config import Settings
-from credgate.proxies import client_address, parse_trusted_proxies
+from credgate.core.config import Settings
+from credgate.core.proxies import client_address, parse_trusted_proxies
 from credgate.runtime import Runtime
 from served import ServedCredgate, credgate_env, run_credgate
 

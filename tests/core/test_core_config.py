@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from credgate.config import Settings, settings_table
+from credgate.core.config import Settings, settings_table
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_configuration_table_is_current() -> None:
     assert settings_table() in README.read_text(), (
         "README's configuration table is out of date; regenerate it with "
-        "`python -c 'from credgate.config import settings_table; print(settings_table())'`"
+        "`python -c 'from credgate.core.config import settings_table; print(settings_table())'`"
     )
 
 

@@ -28,8 +28,8 @@ import anyio.to_thread
 from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 
-from credgate.cluster.models import AuthFailure
-from credgate.db import Database
+from credgate.core.db import Database
+from credgate.security.models import AuthFailure
 
 __all__ = [
     "AuthThrottle",

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from credgate.asgi import Scope
+from credgate.core.asgi import Scope
 
 __all__ = ["Network", "client_address", "is_trusted", "parse_trusted_proxies"]
 

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, Integer, String, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
-from credgate.db import Base, UTCDateTime, utcnow
+from credgate.core.db import Base, UTCDateTime, utcnow
 
 __all__ = ["AuditEvent", "AuditTrailIsAppendOnly"]
 
