@@ -115,7 +115,6 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
 
     from credgate.app import create_app
     from credgate.core.config import load_settings
-    from credgate.resource.bearer import guard_for
     from credgate.runtime import Runtime
 
     runtime = Runtime.open(load_settings())
@@ -154,7 +153,7 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
         for _ in range(rounds):
             open_us.append(await measure("/_bench/workflows", False))
             bearer_us.append(await measure("/api/v1/workflows", True))
-        guard = guard_for(runtime)
+        guard = runtime.bearer_guard
         started = time.perf_counter()
         for _ in range(requests * 10):
             await guard.authorize(f"Bearer {token}", "workflows")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from credgate.bootstrap import BootstrapError, initialise
+from credgate.bootstrap import initialise
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.runtime import Runtime
+from credgate.security.keyfiles import BootstrapError
 from support import make_key_material
 
 

@@ -25,9 +25,9 @@ from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, rea
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
 from credgate.health.views import health_routes
+from credgate.oauth.forward_auth import ForwardAuth
+from credgate.oauth.rfc6750 import APP_STATE_GUARD
 from credgate.oauth.views import OAuthRoutes
-from credgate.resource.bearer import guard_for
-from credgate.resource.forward_auth import ForwardAuth
 from credgate.runtime import Runtime
 from credgate.web.api import admin_gate, install_error_handlers
 from credgate.web.docs import install_api_docs
@@ -49,9 +49,17 @@ class CredgateApp:
         self.runtime = runtime
         self.framework = framework
         self.routes: dict[str, ASGIApp] = {}
-        self.routes.update(OAuthRoutes(runtime).routes)
+        self.routes.update(
+            OAuthRoutes(
+                token_endpoint=runtime.token_endpoint,
+                introspection=runtime.introspection,
+                revocation=runtime.revocation,
+                keys=runtime.keys,
+                settings=runtime.settings,
+            ).routes
+        )
         self.routes.update(health_routes(runtime))
-        self.routes["/forward-auth"] = ForwardAuth(guard_for(runtime))
+        self.routes["/forward-auth"] = ForwardAuth(runtime.bearer_guard)
         if runtime.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
         self._ingress = Ingress(
@@ -128,6 +136,7 @@ def create_app(
         redoc_url=None,
     )
     framework.state.runtime = runtime
+    setattr(framework.state, APP_STATE_GUARD, runtime.bearer_guard)
     _document_lean_routes(framework)
     install_error_handlers(framework)
     framework.include_router(admin_router)

@@ -20,11 +20,12 @@ import typer
 from pydantic import ValidationError
 
 from credgate import __version__
-from credgate.bootstrap import BootstrapError, initialise
+from credgate.bootstrap import initialise
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings, load_settings
 from credgate.core.db import Database
 from credgate.core.errors import CredgateError
+from credgate.security.keyfiles import BootstrapError
 
 app = typer.Typer(
     name="credgate",
@@ -1065,7 +1066,8 @@ def vault_rotate_key(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) -
     CREDGATE_MASTER_KEY (new version first, older ones kept). Set it on every node, restart
     them, then run `credgate vault reencrypt` once; afterwards the older entries may be removed.
     """
-    from credgate.bootstrap import BootstrapError
+    from credgate.models import SEALED
+    from credgate.security.keyfiles import BootstrapError
     from credgate.security.rotation import (
         RotationError,
         keys_from_environment,
@@ -1090,6 +1092,7 @@ def vault_rotate_key(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) -
             version, report = rotate_key_file(
                 settings,
                 db,
+                SEALED,
                 drop_old=drop_old,
                 batch_size=batch_size,
                 on_start=start,
@@ -1114,7 +1117,8 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
     Run it after setting a new CREDGATE_MASTER_KEY from `credgate vault rotate-key`, or to
     finish a rotation that was interrupted. It is safe to run again.
     """
-    from credgate.bootstrap import BootstrapError
+    from credgate.models import SEALED
+    from credgate.security.keyfiles import BootstrapError
     from credgate.security.rotation import (
         RotationError,
         keys_from_environment,
@@ -1127,6 +1131,7 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
             report = reencrypt_installation(
                 settings,
                 db,
+                SEALED,
                 drop_old=drop_old,
                 batch_size=batch_size,
                 on_start=start,
@@ -1152,7 +1157,8 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
 @vault_app.command("status")
 def vault_status(as_json: JsonOpt = False) -> None:
     """How many stored secrets each master key version holds."""
-    from credgate.bootstrap import BootstrapError, check_keys, open_keys
+    from credgate.models import SEALED
+    from credgate.security.keyfiles import BootstrapError, check_keys, open_keys
     from credgate.security.rotation import versions_in_use
 
     settings, db = _vault_database()
@@ -1162,7 +1168,7 @@ def vault_status(as_json: JsonOpt = False) -> None:
         data = {
             "current_version": vault.current_version,
             "loaded_versions": list(vault.versions),
-            "values_by_version": {str(v): n for v, n in versions_in_use(db).items()},
+            "values_by_version": {str(v): n for v, n in versions_in_use(db, SEALED).items()},
         }
     except BootstrapError as exc:
         fail(str(exc))

@@ -15,20 +15,22 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 
 from credgate.admins.services import AdminService
-from credgate.apicredentials.services import ApiCredentialService
-from credgate.bootstrap import check_file_modes, check_keys, initialise, open_keys
+from credgate.apicredentials.services import ApiCredentialService, client_store
+from credgate.bootstrap import initialise
 from credgate.connectors.credentials.services import ConnectorCredentialService
 from credgate.connectors.services import ConnectorService
 from credgate.core.changes import ChangeFeed
 from credgate.core.config import Settings
 from credgate.core.db import Database, utcnow
 from credgate.core.metrics import Metrics
-from credgate.oauth.clients import ClientRegistry, database_loader
+from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
+from credgate.oauth.rfc6750 import BearerGuard
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc9068 import AccessTokenVerifier
+from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
 from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
 from credgate.security.lockout import FamiliarNetworks, LoginGuard
 from credgate.security.secrets import SecretHasher
@@ -52,7 +54,7 @@ class Runtime:
     def __post_init__(self) -> None:
         s = self.settings
         self.feed = ChangeFeed(self.db)
-        self.registry = ClientRegistry(database_loader(self.db))
+        self.registry = ClientRegistry(client_store(self.db))
         self.revoked = RevocationList()
         self.revoked.load(self.db)
         self._keys = self._load_keys()
@@ -95,6 +97,15 @@ class Runtime:
         self.verifier = AccessTokenVerifier(
             self.keys, issuer=s.issuer, audience=s.audience, leeway=s.token_leeway_seconds
         )
+        bearer_rejections = self.metrics.bearer_rejections
+        self.bearer_guard = BearerGuard(
+            self.verifier,
+            self.registry.aget,
+            self.revoked,
+            leeway=s.token_leeway_seconds,
+            on_reject=lambda error: bearer_rejections.labels(error=error).inc(),
+        )
+        self.feed.subscribe(self.bearer_guard.on_change)
         self.introspection = IntrospectionEndpoint(
             authenticator=self.authenticator,
             verifier=self.verifier,
@@ -143,7 +154,6 @@ class Runtime:
         from credgate.classic.auth import ClassicAuthenticator
         from credgate.classic.engines import EngineService
         from credgate.classic.inventory import InventorySource
-        from credgate.resource.bearer import guard_for
         from credgate.users.services import UserService
 
         self.users = UserService(self.db)
@@ -153,7 +163,7 @@ class Runtime:
         self.classic_auth = ClassicAuthenticator(
             check_password=lambda u, p: anyio.to_thread.run_sync(self.users.check_password, u, p),
             logins=self.classic_logins,
-            guard=guard_for(self),
+            guard=self.bearer_guard,
             basic_enabled=s.classic_basic_auth,
         )
 

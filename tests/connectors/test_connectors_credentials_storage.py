@@ -14,14 +14,15 @@ import pytest
 from sqlalchemy import String, Text, cast, select, text, update
 from sqlalchemy.engine import make_url
 
-from credgate.bootstrap import BootstrapError, initialise, master_key_path
+from credgate.bootstrap import initialise
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.models import MetaEntry
-from credgate.models import metadata
+from credgate.models import SEALED, metadata
 from credgate.runtime import Runtime
+from credgate.security.keyfiles import BootstrapError, master_key_path
 from credgate.security.models import SigningKey
 from credgate.security.rotation import (
     RotationError,
@@ -204,7 +205,12 @@ def test_rotate_key_file_reencrypts_everything(file_settings: Settings) -> None:
     advanced: list[int] = []
     try:
         version, report = rotate_key_file(
-            file_settings, db, batch_size=2, on_start=started.append, on_progress=advanced.append
+            file_settings,
+            db,
+            SEALED,
+            batch_size=2,
+            on_start=started.append,
+            on_progress=advanced.append,
         )
         assert version == 2
         assert report.complete
@@ -213,7 +219,7 @@ def test_rotate_key_file_reencrypts_everything(file_settings: Settings) -> None:
         sealed = ciphertexts(db)
         assert sealed
         assert all(c.startswith("v1.2.") for c in sealed)
-        assert versions_in_use(db) == {2: 5}
+        assert versions_in_use(db, SEALED) == {2: 5}
         with db.session() as session:
             markers = [e.key for e in session.scalars(select(MetaEntry))]
         assert "vault_check:2" in markers
@@ -230,7 +236,7 @@ def test_rotate_key_file_reencrypts_everything(file_settings: Settings) -> None:
     # the old version may now go: the file keeps version 2 only, and everything still reads
     db = Database(file_settings.resolved_database_url)
     try:
-        report = reencrypt_installation(file_settings, db, drop_old=True)
+        report = reencrypt_installation(file_settings, db, SEALED, drop_old=True)
         assert report.reencrypted == 0
         assert report.complete
     finally:
@@ -256,7 +262,7 @@ def test_keys_from_the_environment_rotate_in_two_steps(runtime: Runtime) -> None
         assert ciphertexts(db) == before  # step one changes nothing
         assert set(parse_master_keys(proposal.value)) == {1, 2}
         rotated = Settings(**{**settings.model_dump(), "master_key": proposal.value})
-        report = reencrypt_installation(rotated, db)
+        report = reencrypt_installation(rotated, db, SEALED)
         assert report.complete
         assert all(c.startswith("v1.2.") for c in ciphertexts(db))
     finally:
@@ -287,7 +293,7 @@ def test_rotation_stops_at_a_damaged_value_and_names_it(runtime: Runtime) -> Non
         **{**runtime.settings.model_dump(), "master_key": f"{_key(2)},{master.get_secret_value()}"}
     )
     with pytest.raises(RotationError) as info:
-        reencrypt_installation(settings, runtime.db)
+        reencrypt_installation(settings, runtime.db, SEALED)
     assert basic in str(info.value)
     assert "password" in str(info.value)
 

@@ -44,6 +44,7 @@ from credgate.connectors.credentials.models import (
 )
 from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.core.audit.services import Actor
+from credgate.models import SEALED
 from credgate.runtime import Runtime
 from credgate.security.rotation import reencrypt_installation
 from credgate.security.vault import VaultError
@@ -379,7 +380,7 @@ def test_secrets_stored_before_binding_are_bound_by_init_and_by_reencryption(
         assert initialise(runtime.settings, runtime.db, create_keys=False)[2].bound_secrets == 2
 
     def reencrypt() -> None:  # what `credgate vault rotate-key` and `reencrypt` run
-        assert reencrypt_installation(runtime.settings, runtime.db).complete
+        assert reencrypt_installation(runtime.settings, runtime.db, SEALED).complete
 
     upgrades: tuple[Callable[[], None], ...] = (init, reencrypt)
     for upgrade in upgrades:

@@ -41,8 +41,8 @@ from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.connectors.tokenstore import ConnectorTokenLease, DatabaseTokenStore
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError, NotFoundError
+from credgate.models import SEALED
 from credgate.runtime import Runtime
-from credgate.security.rotation import SEALED_COLUMNS
 
 ACTOR = Actor("tests", "pytest")
 
@@ -292,7 +292,7 @@ def test_lease_has_one_winner_among_racing_threads(
 
 
 def test_pending_consents_are_rotated_with_the_vault() -> None:
-    tables = {column.table.name for column in SEALED_COLUMNS}
+    tables = {column.table.name for column in SEALED.columns}
     assert ConnectorConsent.__tablename__ in tables
 
 

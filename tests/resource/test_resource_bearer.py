@@ -4,24 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from fastapi import Depends, FastAPI
 from resource_support import ACTOR, fetch_token
 from starlette.testclient import TestClient
 
+from credgate.app import create_app
 from credgate.core.asgi import Receive, Scope, Send, json_response
 from credgate.oauth.errors import InsufficientScope, InvalidToken
-from credgate.oauth.rfc9068 import VerifiedToken
-from credgate.resource.bearer import (
+from credgate.oauth.rfc6750 import (
     BearerGuard,
     BearerMiddleware,
+    app_guard,
     bearer_token,
-    guard_for,
     require,
     verified_token,
 )
+from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.runtime import Runtime
+
+
+def _guard(runtime: Runtime) -> BearerGuard:
+    """A guard of its own, with an empty cache, over the runtime's keys and registries."""
+    return BearerGuard(
+        runtime.verifier,
+        runtime.registry.aget,
+        runtime.revoked,
+        leeway=runtime.settings.token_leeway_seconds,
+    )
 
 
 @pytest.fixture
@@ -45,7 +57,7 @@ def test_cache_hits_still_check_revocation_and_the_client(
     runtime: Runtime, issued: tuple[str, str, str]
 ) -> None:
     cid, _secret, token = issued
-    guard = BearerGuard.for_runtime(runtime)
+    guard = _guard(runtime)
     calls: list[str] = []
     original = runtime.verifier.verify
 
@@ -86,8 +98,10 @@ def test_cache_is_bounded_and_expired_entries_go(
     assert len(guard) == 0
 
 
-def test_guard_for_shares_one_guard_per_runtime(runtime: Runtime) -> None:
-    assert guard_for(runtime) is guard_for(runtime)
+def test_every_route_shares_the_runtimes_one_guard(runtime: Runtime) -> None:
+    app = create_app(runtime=runtime)
+    assert app.routes["/forward-auth"]._guard is runtime.bearer_guard  # type: ignore[attr-defined]
+    assert app_guard(SimpleNamespace(app=app.framework)) is runtime.bearer_guard
 
 
 async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,7 +111,7 @@ async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
 
 def test_plain_asgi_middleware(runtime: Runtime, issued: tuple[str, str, str]) -> None:
     cid, _secret, token = issued
-    guard = BearerGuard.for_runtime(runtime)
+    guard = _guard(runtime)
     app = BearerMiddleware(_hello, guard, "nql")
     test_client = TestClient(app)  # no lifespan: the inner app is HTTP-only
     ok = test_client.get("/", headers={"Authorization": f"Bearer {token}"})
@@ -123,7 +137,7 @@ def test_plain_asgi_middleware(runtime: Runtime, issued: tuple[str, str, str]) -
 def test_fastapi_dependency_in_another_app(runtime: Runtime, issued: tuple[str, str, str]) -> None:
     cid, _secret, token = issued
     other = FastAPI()
-    guard = BearerGuard.for_runtime(runtime)
+    guard = _guard(runtime)
 
     @other.get("/reports")
     async def reports(
@@ -153,7 +167,7 @@ def test_a_signing_key_change_drops_cached_verifications(
     runtime: Runtime, issued: tuple[str, str, str]
 ) -> None:
     _cid, _secret, token = issued
-    guard = guard_for(runtime)
+    guard = runtime.bearer_guard
     asyncio.run(guard.authorize(f"Bearer {token}", "nql"))
     assert len(guard) >= 1
     runtime.feed.notify_local("signing_key", "some-kid")

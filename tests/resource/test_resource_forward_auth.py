@@ -17,8 +17,8 @@ from credgate.app import CredgateApp
 from credgate.classic import views as classic_views
 from credgate.core.audit.services import Actor
 from credgate.core.paths import PROTECTED
+from credgate.oauth.forward_auth import PathRefusedError, normalise_path
 from credgate.platform import views as platform_views
-from credgate.resource.forward_auth import PathRefusedError, normalise_path
 from credgate.runtime import Runtime
 
 

@@ -26,7 +26,7 @@ from resource_support import REFUSED, TRICKS, ThreadServer, TokenFor, free_port
 
 from credgate.app import create_app
 from credgate.core.paths import PROTECTED
-from credgate.resource.forward_auth import PathRefusedError, normalise_path
+from credgate.oauth.forward_auth import PathRefusedError, normalise_path
 from credgate.runtime import Runtime
 
 pytestmark = pytest.mark.slow

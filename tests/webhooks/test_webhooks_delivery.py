@@ -17,6 +17,7 @@ from webhooks_receiver import Receiver, ca_bundle
 
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError
+from credgate.models import SEALED
 from credgate.outbound.models import WebhookDelivery
 from credgate.runtime import Runtime
 
@@ -355,7 +356,7 @@ def test_signing_secrets_are_sealed_and_rotated(runtime: Runtime, receiver: Rece
     assert runtime.settings.master_key is not None
     keys = parse_master_keys(runtime.settings.master_key.get_secret_value())
     version, keys = add_key_version(keys)
-    report = reencrypt_all(runtime.db, Vault(keys))
+    report = reencrypt_all(runtime.db, Vault(keys), SEALED)
     assert report.reencrypted >= 1
     assert report.complete
     with runtime.db.session() as session:

@@ -21,14 +21,20 @@ from credgate.core.changes import publish
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
+from credgate.oauth.clients import CLIENT_CHANGE, ClientRecord, ClientStore
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
-__all__ = ["MAX_OVERLAP", "ApiCredentialService", "CreatedSecret", "CredentialView"]
+__all__ = [
+    "MAX_OVERLAP",
+    "ApiCredentialService",
+    "CreatedSecret",
+    "CredentialView",
+    "client_store",
+]
 
 MAX_OVERLAP = dt.timedelta(days=30)
 _NAME_MAX = 200
 _DESCRIPTION_MAX = 2000
-CHANGE_KIND = "client"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +193,7 @@ class ApiCredentialService:
             row.secrets.append(ApiCredentialSecret(secret_hash=self._hasher.hash(secret)))
             session.add(row)
             session.flush()
-            publish(session, CHANGE_KIND, client_id)
+            publish(session, CLIENT_CHANGE, client_id)
             record(
                 session,
                 actor,
@@ -197,7 +203,7 @@ class ApiCredentialService:
                 ["name", "description", "permissions", "client_secret"],
             )
             view = _view(row, utcnow())
-        self._on_change(CHANGE_KIND, client_id)
+        self._on_change(CLIENT_CHANGE, client_id)
         return CreatedSecret(credential=view, client_secret=secret)
 
     def update(
@@ -230,23 +236,23 @@ class ApiCredentialService:
                 changed.append("disabled")
             if changed:
                 row.updated_at = utcnow()
-                publish(session, CHANGE_KIND, client_id)
+                publish(session, CLIENT_CHANGE, client_id)
                 record(
                     session, actor, "api_credential.update", "api_credential", client_id, changed
                 )
             session.flush()
             view = _view(row, utcnow())
         if changed:
-            self._on_change(CHANGE_KIND, client_id)
+            self._on_change(CLIENT_CHANGE, client_id)
         return view
 
     def delete(self, client_id: str, *, actor: Actor) -> None:
         with self._db.session() as session:
             row = self._row(session, client_id)
             session.delete(row)
-            publish(session, CHANGE_KIND, client_id)
+            publish(session, CLIENT_CHANGE, client_id)
             record(session, actor, "api_credential.delete", "api_credential", client_id)
-        self._on_change(CHANGE_KIND, client_id)
+        self._on_change(CLIENT_CHANGE, client_id)
 
     def regenerate(
         self, client_id: str, *, actor: Actor, overlap: dt.timedelta = dt.timedelta(0)
@@ -268,7 +274,7 @@ class ApiCredentialService:
             row.secrets.append(ApiCredentialSecret(secret_hash=self._hasher.hash(secret)))
             row.updated_at = now
             session.flush()
-            publish(session, CHANGE_KIND, client_id)
+            publish(session, CLIENT_CHANGE, client_id)
             record(
                 session,
                 actor,
@@ -278,7 +284,7 @@ class ApiCredentialService:
                 ["client_secret"],
             )
             view = _view(row, now)
-        self._on_change(CHANGE_KIND, client_id)
+        self._on_change(CLIENT_CHANGE, client_id)
         return CreatedSecret(credential=view, client_secret=secret)
 
     # Helpers ---------------------------------------------------------------------------------
@@ -303,3 +309,27 @@ def active_secret_hashes(
         for s in rows
         if s.expires_at is None or s.expires_at > now
     )
+
+
+def client_store(db: Database) -> ClientStore:
+    """The OAuth 2.0 client records of the API credentials (see :mod:`credgate.oauth.clients`)."""
+
+    def load(client_id: str) -> ClientRecord | None:
+        now = utcnow()
+        with db.session() as session:
+            row = session.scalar(
+                select(ApiCredential)
+                .options(selectinload(ApiCredential.secrets))
+                .where(ApiCredential.client_id == client_id)
+            )
+            if row is None:
+                return None
+            return ClientRecord(
+                client_id=row.client_id,
+                name=row.name,
+                permissions=frozenset(row.permissions),
+                disabled=row.disabled,
+                secret_hashes=active_secret_hashes(row.secrets, now),
+            )
+
+    return load

@@ -9,7 +9,7 @@
   requests then get 401 and a message saying so.
 - **Bearer** (RFC 6750 §2.1): an access token from the token endpoint whose permissions include
   the API's own (see :data:`credgate.core.permissions.CLASSIC_SCOPES`). It is checked by the
-  platform APIs' own :class:`~credgate.resource.bearer.BearerGuard`: not revoked, its client
+  platform APIs' own :class:`~credgate.oauth.rfc6750.BearerGuard`: not revoked, its client
   still active, and the permission both in the token *and* still held by the credential now (a
   permission removed from a credential closes the classic APIs to its live tokens, on every node
   within one sync interval). A token without the permission gets 403 ``insufficient_scope``
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from credgate.oauth.errors import OAuth2Error
-from credgate.resource.bearer import BearerGuard
+from credgate.oauth.rfc6750 import BearerGuard
 from credgate.security.lockout import LoginGuard, TooManyAttempts
 from credgate.users.services import UserView
 

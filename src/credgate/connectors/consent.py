@@ -27,6 +27,7 @@ from sqlalchemy import CursorResult, ForeignKey, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credgate.core.db import Base, Database, UTCDateTime, utcnow
+from credgate.security.rotation import sealed_column
 from credgate.security.vault import Vault
 
 __all__ = [
@@ -132,3 +133,13 @@ class ConsentStore:
             code_verifier=str(data["code_verifier"]),
             expired=utcnow() >= expires_at,
         )
+
+
+SEALED_CONSENTS = sealed_column(
+    "pending connector consent",
+    ConnectorConsent,
+    ("credential_id",),
+    "sealed",
+    lambda k: consent_context(str(k["credential_id"])),
+)
+"""How master-key rotation re-encrypts pending consents (:mod:`credgate.security.rotation`)."""

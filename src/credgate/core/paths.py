@@ -1,7 +1,7 @@
 """Which permission each protected API path needs: one table for every reader.
 
 The platform routes (``/api/v1``, ``/api/v2``), the classic routes (``/2/query``, the engines and
-audit-trail APIs) and forward authentication (:mod:`credgate.resource.forward_auth`) all take a
+audit-trail APIs) and forward authentication (:mod:`credgate.oauth.forward_auth`) all take a
 path's permission from :data:`PROTECTED`, so what a gateway lets through and what credgate's own
 routes accept cannot drift apart. A route looks its permission up by its own path template; a
 gateway's forwarded path is matched against the same templates.
@@ -76,7 +76,7 @@ class PathTable:
         """The permission a normalised path needs, or None when no protected route serves it.
 
         ``path`` must already be normalised (no dot segments, no empty segments, percent-encoding
-        decoded as far as it may be): :func:`credgate.resource.forward_auth.normalise_path`.
+        decoded as far as it may be): :func:`credgate.oauth.forward_auth.normalise_path`.
         A trailing slash is ignored, as the routes redirect it away.
         """
         lowered = path.lower().rstrip("/") or "/"

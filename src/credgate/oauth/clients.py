@@ -12,15 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import anyio.to_thread
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from credgate.apicredentials.models import ApiCredential
-from credgate.apicredentials.services import CHANGE_KIND, active_secret_hashes
-from credgate.core.db import Database, utcnow
 from credgate.security.secrets import SecretHasher
 
-__all__ = ["ClientRecord", "ClientRegistry", "database_loader"]
+__all__ = ["CLIENT_CHANGE", "ClientRecord", "ClientRegistry", "ClientStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,29 +41,12 @@ class ClientRecord:
         return not self.disabled
 
 
-Loader = Callable[[str], "ClientRecord | None"]
+ClientStore = Callable[[str], "ClientRecord | None"]
+"""Loads one client's record from storage (blocking; run off the event loop), or None when
+there is no such client. The feature that keeps clients implements it."""
 
-
-def database_loader(db: Database) -> Loader:
-    def load(client_id: str) -> ClientRecord | None:
-        now = utcnow()
-        with db.session() as session:
-            row = session.scalar(
-                select(ApiCredential)
-                .options(selectinload(ApiCredential.secrets))
-                .where(ApiCredential.client_id == client_id)
-            )
-            if row is None:
-                return None
-            return ClientRecord(
-                client_id=row.client_id,
-                name=row.name,
-                permissions=frozenset(row.permissions),
-                disabled=row.disabled,
-                secret_hashes=active_secret_hashes(row.secrets, now),
-            )
-
-    return load
+CLIENT_CHANGE = "client"
+"""The change-log kind that evicts a client (key: its client id) on every node."""
 
 
 _MISSING = object()
@@ -77,7 +55,7 @@ _MISSING = object()
 class ClientRegistry:
     """A per-node cache of client records, kept current by the change log."""
 
-    def __init__(self, loader: Loader, *, max_entries: int = 100_000) -> None:
+    def __init__(self, loader: ClientStore, *, max_entries: int = 100_000) -> None:
         self._load = loader
         self._records: dict[str, ClientRecord | None] = {}
         self._max = max_entries
@@ -85,7 +63,7 @@ class ClientRegistry:
         self.loads = 0
 
     def on_change(self, kind: str, key: str) -> None:
-        if kind == CHANGE_KIND:
+        if kind == CLIENT_CHANGE:
             self.evict(key)
 
     def evict(self, client_id: str) -> None:

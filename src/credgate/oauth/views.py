@@ -7,6 +7,7 @@ what those return. No framework request object is built on this path.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from credgate.core.asgi import (
     BodyTooLarge,
@@ -17,10 +18,14 @@ from credgate.core.asgi import (
     header,
     read_body,
 )
+from credgate.core.config import Settings
 from credgate.core.proxies import client_address
 from credgate.oauth.errors import InvalidRequest
+from credgate.oauth.rfc6749 import TokenEndpoint
+from credgate.oauth.rfc7009 import RevocationEndpoint
+from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc8414 import metadata
-from credgate.runtime import Runtime
+from credgate.security.keys import KeySet
 
 __all__ = ["OAuthRoutes"]
 
@@ -34,12 +39,24 @@ _POST_ONLY = PlainResponse(
 class OAuthRoutes:
     """Maps exact paths to handlers; :mod:`credgate.app` consults :attr:`routes` first."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        s = runtime.settings
-        self._limit = s.max_form_bytes
-        self._proxies = s.trusted_proxies
-        doc = json.dumps(metadata(issuer=s.issuer, login_base_url=s.login_base_url)).encode()
+    def __init__(
+        self,
+        *,
+        token_endpoint: TokenEndpoint,
+        introspection: IntrospectionEndpoint,
+        revocation: RevocationEndpoint,
+        keys: Callable[[], KeySet],
+        settings: Settings,
+    ) -> None:
+        self._token_endpoint = token_endpoint
+        self._introspection = introspection
+        self._revocation = revocation
+        self._keys = keys
+        self._limit = settings.max_form_bytes
+        self._proxies = settings.trusted_proxies
+        doc = json.dumps(
+            metadata(issuer=settings.issuer, login_base_url=settings.login_base_url)
+        ).encode()
         self._metadata = PlainResponse(
             200,
             doc,
@@ -86,7 +103,7 @@ class OAuthRoutes:
             await parts(scope, receive, send)
             return
         body, content_type, authorization, address = parts
-        response = await self.runtime.token_endpoint.handle(
+        response = await self._token_endpoint.handle(
             content_type=content_type,
             authorization=authorization,
             body=body,
@@ -107,7 +124,7 @@ class OAuthRoutes:
             await parts(scope, receive, send)
             return
         body, content_type, authorization, address = parts
-        response = await self.runtime.introspection.handle(
+        response = await self._introspection.handle(
             content_type=content_type, authorization=authorization, body=body, address=address
         )
         await response(scope, receive, send)
@@ -118,7 +135,7 @@ class OAuthRoutes:
             await parts(scope, receive, send)
             return
         body, content_type, authorization, address = parts
-        response = await self.runtime.revocation.handle(
+        response = await self._revocation.handle(
             content_type=content_type, authorization=authorization, body=body, address=address
         )
         await response(scope, receive, send)
@@ -127,7 +144,7 @@ class OAuthRoutes:
         # A short cache lifetime: a rotation must reach resource servers well before old keys go.
         response = PlainResponse(
             200,
-            self.runtime.keys().jwks_json(),
+            self._keys().jwks_json(),
             [
                 (b"content-type", b"application/jwk-set+json"),
                 (b"cache-control", b"public, max-age=60"),

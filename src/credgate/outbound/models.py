@@ -13,6 +13,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from credgate.core.db import Base, UTCDateTime, utcnow
+from credgate.security.rotation import sealed_column
 
 __all__ = [
     "DeliveryAttempt",
@@ -153,3 +154,13 @@ class ExporterRun(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+SEALED_SIGNING_SECRETS = sealed_column(
+    "webhook signing secret",
+    WebhookSecret,
+    ("webhook_id",),
+    "ciphertext",
+    lambda k: signing_secret_context(str(k["webhook_id"])),
+)
+"""How master-key rotation re-encrypts webhook signing secrets (:mod:`credgate.security.rotation`)."""

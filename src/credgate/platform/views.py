@@ -1,6 +1,6 @@
 """The seven platform API families under ``/api/v1`` and ``/api/v2``.
 
-Thin: each route is protected (RFC 6750, :mod:`credgate.resource.bearer`) by the permission that
+Thin: each route is protected (RFC 6750, :mod:`credgate.oauth.rfc6750`) by the permission that
 :data:`credgate.core.paths.PROTECTED` lists for its path, hands the raw request to the
 family's framework-free parser (which raises the documented error body), then either forwards
 to the family's upstream or answers from credgate's own store.
@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from credgate.core.asgi import BodyTooLarge
 from credgate.core.paths import PROTECTED
 from credgate.oauth.errors import OAuth2Error
+from credgate.oauth.rfc6750 import require_route
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.platform.definitions import (
     Kind,
@@ -46,7 +47,6 @@ from credgate.platform.schemas import (
 )
 from credgate.platform.schemas._common import RequestError
 from credgate.platform.upstream import UpstreamError, forward
-from credgate.resource.bearer import require_route
 from credgate.runtime import Runtime
 
 __all__ = ["install_platform", "router"]

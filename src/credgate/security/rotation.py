@@ -1,13 +1,15 @@
 """Master-key rotation: add a key version, re-encrypt every sealed value under it, retire the old.
 
-Every vault ciphertext in the database is listed in :data:`SEALED_COLUMNS` (a feature that seals
-a new column adds it there). :func:`reencrypt_all` walks them in batches, one transaction per
+Every vault ciphertext in the database is described by a :class:`SealedColumn`, which the feature
+that owns the column declares; the composition root gathers them into one :class:`SealedValues`
+(``credgate.models.SEALED``) that every function here is given. This module knows no feature.
+:func:`reencrypt_all` walks them in batches, one transaction per
 batch, and rewrites each value that is not yet under the current key version. The update of a
 row only applies if the row still holds the ciphertext that was read, so a value changed by a
 running node in the meantime is never overwritten with an older one.
 
 Once nothing is sealed under an older version, :func:`retire_old_versions` drops the older
-versions' check markers (see :mod:`credgate.bootstrap`), and the older keys may be removed from
+versions' check markers (see :mod:`credgate.security.keyfiles`), and the older keys may be removed from
 the key source: credgate then starts without them.
 """
 
@@ -22,21 +24,17 @@ from typing import Any
 
 from sqlalchemy import CursorResult, Table, and_, delete, select, update
 
-from credgate.bootstrap import (
-    _VAULT_CHECK,
-    _VAULT_MARKER,
+from credgate.core.config import Settings
+from credgate.core.db import Database
+from credgate.core.models import MetaEntry
+from credgate.security.keyfiles import (
+    VAULT_CHECK,
+    VAULT_MARKER,
     BootstrapError,
     check_keys,
     master_key_path,
     open_keys,
 )
-from credgate.connectors.consent import ConnectorConsent, consent_context
-from credgate.connectors.credentials.models import ConnectorCredentialSecret, secret_context
-from credgate.connectors.credentials.services import seal_unbound_secrets
-from credgate.core.config import Settings
-from credgate.core.db import Database
-from credgate.core.models import MetaEntry
-from credgate.outbound.models import WebhookSecret, signing_secret_context
 from credgate.security.models import SigningKey
 from credgate.security.vault import (
     Vault,
@@ -47,11 +45,12 @@ from credgate.security.vault import (
 )
 
 __all__ = [
-    "SEALED_COLUMNS",
+    "SIGNING_KEY_COLUMN",
     "KeyProposal",
     "ReencryptReport",
     "RotationError",
     "SealedColumn",
+    "SealedValues",
     "add_key_version",
     "count_outdated",
     "keys_from_environment",
@@ -60,6 +59,7 @@ __all__ = [
     "reencrypt_installation",
     "retire_old_versions",
     "rotate_key_file",
+    "sealed_column",
     "versions_in_use",
     "write_key_file",
 ]
@@ -80,41 +80,32 @@ class SealedColumn:
     context: Callable[[Mapping[str, Any]], str]
 
 
-def _table(model: Any) -> Table:
+def sealed_column(
+    label: str,
+    model: Any,
+    keys: tuple[str, ...],
+    column: str,
+    context: Callable[[Mapping[str, Any]], str],
+) -> SealedColumn:
+    """The :class:`SealedColumn` of a mapped model's column."""
     table: Table = model.__table__
-    return table
+    return SealedColumn(label, table, keys, column, context)
 
 
-SEALED_COLUMNS: tuple[SealedColumn, ...] = (
-    SealedColumn(
-        "signing key",
-        _table(SigningKey),
-        ("kid",),
-        "private_key",
-        lambda k: f"signing_key:{k['kid']}",
-    ),
-    SealedColumn(
-        "connector credential secret",
-        _table(ConnectorCredentialSecret),
-        # the destination a secret is sealed for is part of its context, kept as it is
-        ("credential_id", "field", "destination"),
-        "ciphertext",
-        lambda k: secret_context(str(k["credential_id"]), str(k["field"]), str(k["destination"])),
-    ),
-    SealedColumn(
-        "webhook signing secret",
-        _table(WebhookSecret),
-        ("webhook_id",),
-        "ciphertext",
-        lambda k: signing_secret_context(str(k["webhook_id"])),
-    ),
-    SealedColumn(
-        "pending connector consent",
-        _table(ConnectorConsent),
-        ("credential_id",),
-        "sealed",
-        lambda k: consent_context(str(k["credential_id"])),
-    ),
+@dataclass(frozen=True, slots=True)
+class SealedValues:
+    """Every sealed column of an installation, and what to run before re-encrypting them.
+
+    ``before_reencrypt`` steps bring values up to date in their own way (for example, sealing
+    values stored before a context existed); each takes the database and the vault.
+    """
+
+    columns: tuple[SealedColumn, ...]
+    before_reencrypt: tuple[Callable[[Database, Vault], object], ...] = ()
+
+
+SIGNING_KEY_COLUMN = sealed_column(
+    "signing key", SigningKey, ("kid",), "private_key", lambda k: f"signing_key:{k['kid']}"
 )
 
 
@@ -135,11 +126,11 @@ def _prefix(version: int) -> str:
     return f"v1.{version}."
 
 
-def versions_in_use(db: Database) -> dict[int, int]:
+def versions_in_use(db: Database, sealed_values: SealedValues) -> dict[int, int]:
     """How many sealed values each key version holds (check markers not counted)."""
     counts: Counter[int] = Counter()
     with db.session() as session:
-        for sealed in SEALED_COLUMNS:
+        for sealed in sealed_values.columns:
             for (value,) in session.execute(select(sealed.table.c[sealed.column])):
                 try:
                     counts[Vault.key_version(value)] += 1
@@ -148,14 +139,16 @@ def versions_in_use(db: Database) -> dict[int, int]:
     return dict(sorted(counts.items()))
 
 
-def count_outdated(db: Database, vault: Vault) -> int:
+def count_outdated(db: Database, vault: Vault, sealed_values: SealedValues) -> int:
     """Sealed values not under the vault's current key version."""
-    return sum(n for v, n in versions_in_use(db).items() if v != vault.current_version)
+    counts = versions_in_use(db, sealed_values)
+    return sum(n for v, n in counts.items() if v != vault.current_version)
 
 
 def reencrypt_all(
     db: Database,
     vault: Vault,
+    sealed_values: SealedValues,
     *,
     batch_size: int = 200,
     on_progress: Callable[[int], None] | None = None,
@@ -167,7 +160,7 @@ def reencrypt_all(
     """
     report = ReencryptReport(current_version=vault.current_version)
     prefix = _prefix(vault.current_version)
-    for sealed in SEALED_COLUMNS:
+    for sealed in sealed_values.columns:
         table, column = sealed.table, sealed.table.c[sealed.column]
         key_columns = [table.c[name] for name in sealed.keys]
         while True:
@@ -203,27 +196,28 @@ def reencrypt_all(
                 on_progress(len(rows))
             if rewritten == 0:
                 break  # what is left keeps changing under us; reported as remaining
-    report.remaining = {v: n for v, n in versions_in_use(db).items() if v != vault.current_version}
+    in_use = versions_in_use(db, sealed_values)
+    report.remaining = {v: n for v, n in in_use.items() if v != vault.current_version}
     return report
 
 
-def retire_old_versions(db: Database, vault: Vault) -> list[int]:
+def retire_old_versions(db: Database, vault: Vault, sealed_values: SealedValues) -> list[int]:
     """Make the check marker of the current version the only one, if nothing older is in use.
 
     Returns the versions still in use by sealed values other than the current one (empty when
     the older keys may now be removed from the key source).
     """
-    still_used = [v for v in versions_in_use(db) if v != vault.current_version]
+    still_used = [v for v in versions_in_use(db, sealed_values) if v != vault.current_version]
     with db.session() as session:
-        current = f"{_VAULT_CHECK}:{vault.current_version}"
+        current = f"{VAULT_CHECK}:{vault.current_version}"
         if session.get(MetaEntry, current) is None:
             session.add(
-                MetaEntry(key=current, value=vault.encrypt(_VAULT_MARKER, context=_VAULT_CHECK))
+                MetaEntry(key=current, value=vault.encrypt(VAULT_MARKER, context=VAULT_CHECK))
             )
         if not still_used:
             session.execute(
                 delete(MetaEntry).where(
-                    MetaEntry.key.startswith(f"{_VAULT_CHECK}:"), MetaEntry.key != current
+                    MetaEntry.key.startswith(f"{VAULT_CHECK}:"), MetaEntry.key != current
                 )
             )
     return still_used
@@ -268,6 +262,7 @@ def _open_checked(settings: Settings, db: Database) -> tuple[Vault, bytes]:
 def reencrypt_installation(
     settings: Settings,
     db: Database,
+    sealed_values: SealedValues,
     *,
     drop_old: bool = False,
     batch_size: int = 200,
@@ -280,13 +275,12 @@ def reencrypt_installation(
     nothing uses the older ones. (Keys from the environment are the operator's to edit.)
     """
     vault, _pepper = _open_checked(settings, db)
-    # Connector secrets stored before they were bound to their destination are bound now (and
-    # so written under the current key version already).
-    seal_unbound_secrets(db, vault)
+    for step in sealed_values.before_reencrypt:
+        step(db, vault)
     if on_start is not None:
-        on_start(count_outdated(db, vault))
-    report = reencrypt_all(db, vault, batch_size=batch_size, on_progress=on_progress)
-    still_used = retire_old_versions(db, vault)
+        on_start(count_outdated(db, vault, sealed_values))
+    report = reencrypt_all(db, vault, sealed_values, batch_size=batch_size, on_progress=on_progress)
+    still_used = retire_old_versions(db, vault, sealed_values)
     report.remaining = {v: n for v, n in report.remaining.items() if v in still_used}
     if drop_old and not still_used and not keys_from_environment(settings):
         path = master_key_path(settings)
@@ -298,6 +292,7 @@ def reencrypt_installation(
 def rotate_key_file(
     settings: Settings,
     db: Database,
+    sealed_values: SealedValues,
     *,
     drop_old: bool = False,
     batch_size: int = 200,
@@ -324,6 +319,7 @@ def rotate_key_file(
     report = reencrypt_installation(
         settings,
         db,
+        sealed_values,
         drop_old=drop_old,
         batch_size=batch_size,
         on_start=on_start,

@@ -22,6 +22,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from credgate.core.db import Base, UTCDateTime, utcnow
+from credgate.security.rotation import sealed_column
 
 __all__ = [
     "ConnectorCredential",
@@ -97,3 +98,14 @@ class ConnectorCredentialSecret(Base):
         return (
             f"ConnectorCredentialSecret(credential_id={self.credential_id!r}, field={self.field!r})"
         )
+
+
+SEALED_SECRETS = sealed_column(
+    "connector credential secret",
+    ConnectorCredentialSecret,
+    # the destination a secret is sealed for is part of its context, kept as it is
+    ("credential_id", "field", "destination"),
+    "ciphertext",
+    lambda k: secret_context(str(k["credential_id"]), str(k["field"]), str(k["destination"])),
+)
+"""How master-key rotation re-encrypts these secrets (:mod:`credgate.security.rotation`)."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from credgate.core.asgi import ASGIApp, Receive, Scope, Send, header
 from credgate.oauth.clients import ClientRecord
@@ -39,15 +39,13 @@ from credgate.oauth.errors import InsufficientScope, InvalidToken, MissingToken,
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc9068 import AccessTokenVerifier, VerifiedToken
 
-if TYPE_CHECKING:
-    from credgate.runtime import Runtime
-
 __all__ = [
+    "APP_STATE_GUARD",
     "BearerGuard",
     "BearerMiddleware",
     "ClientLookup",
+    "app_guard",
     "bearer_token",
-    "guard_for",
     "require",
     "require_route",
     "verified_token",
@@ -103,16 +101,6 @@ class BearerGuard:
         self._leeway = leeway
         self._max = max_entries
         self._cache: dict[str, VerifiedToken] = {}
-
-    @classmethod
-    def for_runtime(cls, runtime: Runtime) -> BearerGuard:
-        return cls(
-            runtime.verifier,
-            runtime.registry.aget,
-            runtime.revoked,
-            leeway=runtime.settings.token_leeway_seconds,
-            on_reject=lambda error: runtime.metrics.bearer_rejections.labels(error=error).inc(),
-        )
 
     def _verified(self, token: str, now: float) -> VerifiedToken:
         cached = self._cache.get(token)
@@ -178,16 +166,14 @@ class BearerGuard:
         return len(self._cache)
 
 
-_GUARD_ATTR = "_credgate_bearer_guard"
+APP_STATE_GUARD = "bearer_guard"
+"""Where the composition root leaves the application's one guard (``app.state``), so that every
+route shares its cache of verified tokens."""
 
 
-def guard_for(runtime: Runtime) -> BearerGuard:
-    """The one guard of a runtime (created on first use, so every route shares its cache)."""
-    guard: BearerGuard | None = getattr(runtime, _GUARD_ATTR, None)
-    if guard is None:
-        guard = BearerGuard.for_runtime(runtime)
-        setattr(runtime, _GUARD_ATTR, guard)
-        runtime.feed.subscribe(guard.on_change)
+def app_guard(request: Any) -> BearerGuard:
+    """The guard the composition root gave the application of ``request``."""
+    guard: BearerGuard = getattr(request.app.state, APP_STATE_GUARD)
     return guard
 
 
@@ -199,14 +185,14 @@ def require(
 ) -> Callable[..., Awaitable[VerifiedToken]]:
     """A FastAPI dependency: ``token: VerifiedToken = Depends(require("workflows"))``.
 
-    Without ``guard``, the guard of ``request.app.state.runtime`` is used. The dependency raises
+    Without ``guard``, the application's guard (:func:`app_guard`) is used. The dependency raises
     the OAuth 2.0 errors; :func:`install_bearer_errors` (credgate.platform.views) renders them
     with their ``WWW-Authenticate`` challenges.
     """
     from starlette.requests import Request
 
     async def dependency(request: Request) -> VerifiedToken:
-        checker = guard if guard is not None else guard_for(request.app.state.runtime)
+        checker = guard if guard is not None else app_guard(request)
         verified = await checker.authorize(request.headers.get("authorization"), permission)
         request.state.token = verified
         return verified
@@ -228,7 +214,7 @@ def require_route(
 
     async def dependency(request: Request) -> VerifiedToken:
         permission = permission_of(request.scope["route"].path)
-        checker = guard if guard is not None else guard_for(request.app.state.runtime)
+        checker = guard if guard is not None else app_guard(request)
         verified = await checker.authorize(request.headers.get("authorization"), permission)
         request.state.token = verified
         return verified

@@ -31,7 +31,7 @@ from credgate.core.asgi import PlainResponse, Receive, Scope, Send, header
 from credgate.core.paths import PROTECTED, PathTable
 from credgate.core.permissions import BY_ID
 from credgate.oauth.errors import OAuth2Error
-from credgate.resource.bearer import BearerGuard
+from credgate.oauth.rfc6750 import BearerGuard
 
 __all__ = ["ANY", "ForwardAuth", "ForwardRefused", "PathRefusedError", "normalise_path"]
 

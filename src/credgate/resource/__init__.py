@@ -1,1 +1,0 @@
-"""Resource servers: protecting routes with credgate-issued bearer tokens."""
