@@ -80,30 +80,30 @@ def _prepare(directory: Path, env: dict[str, str]) -> tuple[str, str]:
     sys.path.insert(0, str(SRC))
     os.environ.update(env)
     from credgate.bootstrap import initialise
+    from credgate.container import Container
     from credgate.core.audit.services import Actor
     from credgate.core.config import load_settings
     from credgate.core.db import Database
-    from credgate.runtime import Runtime
 
     settings = load_settings()
     db = Database(settings.resolved_database_url)
     initialise(settings, db)
     db.dispose()
-    runtime = Runtime.open(settings)
+    container = Container.open(settings)
     actor = Actor("bench", "bench")
     try:
         for n in range(5):
-            runtime.definitions.create(
+            container.definitions.create(
                 "workflow",
                 {"id": f"#bench_{n}", "name": f"Bench workflow {n}", "triggerMethods": ["API"]},
                 actor=actor,
             )
-        created = runtime.api_credentials.create(
+        created = container.api_credentials.create(
             name="bench", permissions=["workflows"], actor=actor
         )
         return created.credential.client_id, created.client_secret
     finally:
-        runtime.close()
+        container.close()
 
 
 def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float, float, float]:
@@ -114,11 +114,11 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
     import asyncio
 
     from credgate.app import create_app
+    from credgate.container import Container
     from credgate.core.config import load_settings
-    from credgate.runtime import Runtime
 
-    runtime = Runtime.open(load_settings())
-    app = create_app(runtime=runtime)
+    container = Container.open(load_settings())
+    app = create_app(container=container)
 
     async def call(path: str, auth: bool) -> None:
         headers = [(b"host", b"bench")]
@@ -153,7 +153,7 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
         for _ in range(rounds):
             open_us.append(await measure("/_bench/workflows", False))
             bearer_us.append(await measure("/api/v1/workflows", True))
-        guard = runtime.bearer_guard
+        guard = container.bearer_guard
         started = time.perf_counter()
         for _ in range(requests * 10):
             await guard.authorize(f"Bearer {token}", "workflows")
@@ -163,7 +163,7 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
     try:
         return asyncio.run(run())
     finally:
-        runtime.close()
+        container.close()
 
 
 def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:

@@ -20,10 +20,10 @@ from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp, create_app
 from credgate.bootstrap import initialise
+from credgate.container import Container
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.models import metadata
-from credgate.runtime import Runtime
 from support import LiveServer, free_port, make_key_material, make_settings
 
 PG_ADMIN_URL = os.environ.get(
@@ -98,7 +98,7 @@ def key_material() -> dict[str, str]:
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    """Override in a test module to change settings for the runtime fixtures."""
+    """Override in a test module to change settings for the container fixtures."""
     return {}
 
 
@@ -113,18 +113,18 @@ def settings(
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
+def container(settings: Settings) -> Iterator[Container]:
     db = Database(settings.resolved_database_url)
     initialise(settings, db, create_keys=False)
     db.dispose()
-    rt = Runtime.open(settings)
+    rt = Container.open(settings)
     yield rt
     rt.close()
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> CredgateApp:
-    return create_app(runtime=runtime)
+def app(container: Container) -> CredgateApp:
+    return create_app(container=container)
 
 
 @pytest.fixture
@@ -134,10 +134,10 @@ def client(app: CredgateApp) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def admin_token(runtime: Runtime) -> str:
+def admin_token(container: Container) -> str:
     from credgate.core.audit.services import Actor
 
-    return runtime.admins.issue_token("admin", "tests", actor=Actor("tests", "pytest")).token
+    return container.admins.issue_token("admin", "tests", actor=Actor("tests", "pytest")).token
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def live_server(
     db = Database(settings.resolved_database_url)
     initialise(settings, db, create_keys=False)
     db.dispose()
-    runtime = Runtime.open(settings)
-    with LiveServer(create_app(runtime=runtime), port) as server:
+    container = Container.open(settings)
+    with LiveServer(create_app(container=container), port) as server:
         yield server
-    runtime.close()
+    container.close()

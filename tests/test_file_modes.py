@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from credgate.container import Container
 from credgate.core.config import Settings
-from credgate.runtime import Runtime
 from served import ServedCredgate, credgate_env, run_credgate
 
 
@@ -62,13 +62,13 @@ def test_init_warns_about_each_widened_file(tmp_path: Path) -> None:
 
 
 def test_every_start_checks_the_modes(
-    runtime: Runtime, settings: Settings, caplog: pytest.LogCaptureFixture
+    container: Container, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pepper = settings.data_dir / "pepper.key"  # the runtime fixture passes its keys in settings
+    pepper = settings.data_dir / "pepper.key"  # the container fixture passes its keys in settings
     pepper.write_text("unused\n")
     pepper.chmod(0o604)
-    with caplog.at_level(logging.WARNING, logger="credgate.runtime"):
-        Runtime.open(settings).close()
-    assert [r.getMessage() for r in caplog.records if r.name == "credgate.runtime"] == [
+    with caplog.at_level(logging.WARNING, logger="credgate.container"):
+        Container.open(settings).close()
+    assert [r.getMessage() for r in caplog.records if r.name == "credgate.container"] == [
         f"{pepper} is open to other users (mode 0604); restrict it with: chmod 600 {pepper}"
     ]

@@ -22,8 +22,8 @@ def test_no_server_errors(app: CredgateApp, admin_token: str) -> None:
     from credgate.core.audit.services import Actor
     from credgate.core.permissions import CATALOGUE
 
-    runtime = app.runtime
-    created = runtime.api_credentials.create(
+    container = app.container
+    created = container.api_credentials.create(
         name="fuzzer", permissions=[p.id for p in CATALOGUE], actor=Actor("tests", "pytest")
     )
     with TestClient(app) as client:
@@ -57,10 +57,10 @@ def test_no_server_errors(app: CredgateApp, admin_token: str) -> None:
             )
             nonlocal revoked
             response = case.call(headers=platform_headers if is_platform else admin_headers)
-            if runtime.admins.check_token(admin_headers["Authorization"][7:]) is None:
+            if container.admins.check_token(admin_headers["Authorization"][7:]) is None:
                 # It revoked (or disabled) its own admin token: a new one keeps the rest reachable.
                 revoked += 1
-                fresh = runtime.admins.issue_token(
+                fresh = container.admins.issue_token(
                     "admin", f"fuzzer {revoked}", actor=Actor("tests", "pytest")
                 )
                 admin_headers["Authorization"] = f"Bearer {fresh.token}"

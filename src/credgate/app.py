@@ -21,6 +21,7 @@ from credgate.admins.views import router as admin_router
 from credgate.apicredentials.views import router as api_credentials_router
 from credgate.connectors.credentials.views import router as connector_credentials_router
 from credgate.connectors.views import router as connectors_router
+from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
@@ -28,7 +29,6 @@ from credgate.health.views import health_routes
 from credgate.oauth.forward_auth import ForwardAuth
 from credgate.oauth.rfc6750 import APP_STATE_GUARD
 from credgate.oauth.views import OAuthRoutes
-from credgate.runtime import Runtime
 from credgate.web.api import admin_gate, install_error_handlers
 from credgate.web.docs import install_api_docs
 from credgate.web.ui import install_admin_ui
@@ -45,25 +45,25 @@ async def _bench_echo(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 class CredgateApp:
-    def __init__(self, runtime: Runtime, framework: FastAPI) -> None:
-        self.runtime = runtime
+    def __init__(self, container: Container, framework: FastAPI) -> None:
+        self.container = container
         self.framework = framework
         self.routes: dict[str, ASGIApp] = {}
         self.routes.update(
             OAuthRoutes(
-                token_endpoint=runtime.token_endpoint,
-                introspection=runtime.introspection,
-                revocation=runtime.revocation,
-                keys=runtime.keys,
-                settings=runtime.settings,
+                token_endpoint=container.token_endpoint,
+                introspection=container.introspection,
+                revocation=container.revocation,
+                keys=container.keys,
+                settings=container.settings,
             ).routes
         )
-        self.routes.update(health_routes(runtime))
-        self.routes["/forward-auth"] = ForwardAuth(runtime.bearer_guard)
-        if runtime.settings.bench_echo:
+        self.routes.update(health_routes(container))
+        self.routes["/forward-auth"] = ForwardAuth(container.bearer_guard)
+        if container.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
         self._ingress = Ingress(
-            self._dispatch, runtime.settings, gates={"admin-api": admin_gate(runtime)}
+            self._dispatch, container.settings, gates={"admin-api": admin_gate(container)}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -105,20 +105,20 @@ def _document_lean_routes(framework: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, runtime: Runtime | None = None, bootstrap: bool = False
+    settings: Settings | None = None, *, container: Container | None = None, bootstrap: bool = False
 ) -> CredgateApp:
-    if runtime is None:
+    if container is None:
         from credgate.core.config import load_settings
 
-        runtime = Runtime.open(settings or load_settings(), bootstrap=bootstrap)
+        container = Container.open(settings or load_settings(), bootstrap=bootstrap)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(runtime.run_sync_loop(stop), name="credgate-sync")
+        task = asyncio.create_task(container.run_sync_loop(stop), name="credgate-sync")
         tasks = [task]
-        if runtime.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
-            worker = runtime.outbound.worker.run(stop)
+        if container.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
+            worker = container.outbound.worker.run(stop)
             tasks.append(asyncio.create_task(worker, name="credgate-outbound"))
         try:
             yield
@@ -135,8 +135,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    framework.state.runtime = runtime
-    setattr(framework.state, APP_STATE_GUARD, runtime.bearer_guard)
+    framework.state.container = container
+    setattr(framework.state, APP_STATE_GUARD, container.bearer_guard)
     _document_lean_routes(framework)
     install_error_handlers(framework)
     framework.include_router(admin_router)
@@ -166,4 +166,4 @@ def create_app(
 
     install_admin_ui(framework)
     install_api_docs(framework)
-    return CredgateApp(runtime, framework)
+    return CredgateApp(container, framework)

@@ -90,25 +90,25 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 @contextmanager
-def runtime_for_cli() -> Iterator[Any]:
-    from credgate.runtime import Runtime
+def container_for_cli() -> Iterator[Any]:
+    from credgate.container import Container
 
     settings = settings_or_exit()
     try:
-        runtime = Runtime.open(settings)
+        container = Container.open(settings)
     except BootstrapError as exc:
         fail(str(exc))
     except LookupError as exc:
         fail(str(exc))
     try:
-        yield runtime
+        yield container
     except CredgateError as exc:
         errors = getattr(exc, "errors", None)
         if errors:
             fail("; ".join(f"{e.field}: {e.message}" for e in errors))
         fail(str(exc))
     finally:
-        runtime.close()
+        container.close()
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
@@ -229,7 +229,7 @@ def ac_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API credential; prints the client id and the secret, once."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         created = rt.api_credentials.create(
             name=name, description=description, permissions=permission, actor=Actor.cli()
         )
@@ -243,7 +243,7 @@ def ac_create(
 @api_credentials.command("list")
 def ac_list(as_json: JsonOpt = False) -> None:
     """List API credentials."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         items = [c.as_dict() for c in rt.api_credentials.list()]
 
         def render(rows: list[dict[str, Any]]) -> None:
@@ -262,7 +262,7 @@ def ac_show(
     ref: Annotated[str, typer.Argument(help="Client id or name.")], as_json: JsonOpt = False
 ) -> None:
     """Show one API credential (never its secret)."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         emit(rt.api_credentials.find(ref).as_dict(), as_json, _print_credential)
 
 
@@ -280,7 +280,7 @@ def ac_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Edit an API credential."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.api_credentials.find(ref)
         view = rt.api_credentials.update(
             current.client_id,
@@ -299,7 +299,7 @@ def ac_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete an API credential: new tokens stop at once, live ones within seconds."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.api_credentials.find(ref)
         if not yes and not typer.confirm(
             f"Delete API credential {current.name!r} ({current.client_id})?"
@@ -319,7 +319,7 @@ def ac_regenerate(
 ) -> None:
     """Generate a new secret; prints it once."""
     window = parse_duration(overlap, "--overlap")
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.api_credentials.find(ref)
         created = rt.api_credentials.regenerate(
             current.client_id, actor=Actor.cli(), overlap=window
@@ -339,7 +339,7 @@ def keys_rotate() -> None:
     """Sign new tokens with a new key; the old one stays published until its tokens expire."""
     from credgate.core.audit.services import record
 
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         old = rt.keys().active.kid
         kid = rt.rotate_keys()
         with rt.db.session() as session:
@@ -350,7 +350,7 @@ def keys_rotate() -> None:
 @keys_app.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
     """Published signing keys."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         keys = rt.keys()
         rows = [
             {
@@ -388,7 +388,7 @@ def admins_create(
     ],
 ) -> None:
     """Add an administrator."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.admins.create(username, password, actor=Actor.cli())
         typer.echo(f"created administrator {username!r}")
 
@@ -396,7 +396,7 @@ def admins_create(
 @admins_app.command("list")
 def admins_list(as_json: JsonOpt = False) -> None:
     """List administrators."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rows = [a.as_dict() for a in rt.admins.list_admins()]
 
         def render(items: list[dict[str, Any]]) -> None:
@@ -410,7 +410,7 @@ def admins_list(as_json: JsonOpt = False) -> None:
 @admins_app.command("disable")
 def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable USERNAME: no sign-in; their sessions and admin API tokens are refused."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.admins.set_disabled(username, True, actor=Actor.cli())
         typer.echo(f"disabled administrator {username!r}")
 
@@ -418,7 +418,7 @@ def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
 @admins_app.command("enable")
 def admins_enable(username: Annotated[str, typer.Argument()]) -> None:
     """Enable USERNAME again (their unexpired tokens work again)."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.admins.set_disabled(username, False, actor=Actor.cli())
         typer.echo(f"enabled administrator {username!r}")
 
@@ -432,7 +432,7 @@ def admins_change_password(username: Annotated[str, typer.Argument()]) -> None:
     """
     current = typer.prompt("Current password", hide_input=True)
     new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.admins.change_password(username, current, new, actor=Actor.cli())
         typer.echo(f"changed the password of {username!r}; their sessions have ended")
 
@@ -452,7 +452,7 @@ def admins_reset_password(
     chosen = (
         typer.prompt("New password", hide_input=True, confirmation_prompt=True) if prompt else None
     )
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         password = rt.admins.reset_password(username, actor=Actor.cli(), new_password=chosen)
         if chosen is None:
             typer.echo(f"new password for {username!r}: {password}\n(shown once)")
@@ -480,7 +480,7 @@ def admins_token(
 ) -> None:
     """Create a personal admin API token for USERNAME; prints it once."""
     ttl = parse_duration(expires_in, "--expires-in") if expires_in is not None else None
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         issued = rt.admins.issue_token(username, name, actor=Actor.cli(), ttl=ttl)
         emit(
             issued.as_dict(),
@@ -503,7 +503,7 @@ def admins_tokens_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List admin API tokens: name, created, last used, expiry. Never the secrets."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rows = [t.as_dict() for t in rt.admins.list_tokens(username)]
 
         def render(items: list[dict[str, Any]]) -> None:
@@ -526,7 +526,7 @@ def admins_tokens_revoke(
     name: Annotated[str, typer.Argument(help="The token's name (see `tokens list`).")],
 ) -> None:
     """Revoke USERNAME's token NAME: refused from the next request on."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.admins.revoke_token(rt.admins.token_id(username, name), actor=Actor.cli())
         typer.echo(f"revoked {username!r}'s admin API token {name!r}")
 
@@ -556,7 +556,7 @@ def users_create(
     ],
 ) -> None:
     """Add a classic user account."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.users.create_user(username, password, profile=profile, actor=Actor.cli())
         typer.echo(f"created user {username!r} with profile {profile!r}")
 
@@ -564,7 +564,7 @@ def users_create(
 @users_app.command("list")
 def users_list(as_json: JsonOpt = False) -> None:
     """List classic users."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         items = [u.as_dict() for u in rt.users.list_users()]
         emit(
             items,
@@ -581,7 +581,7 @@ def users_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a classic user account."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         if not yes and not typer.confirm(f"Delete user {username!r}?"):
             fail("not deleted", code=1)
         rt.users.delete_user(username, actor=Actor.cli())
@@ -599,7 +599,7 @@ def profiles_create(
     ] = False,
 ) -> None:
     """Add a profile."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.users.create_profile(
             name, data_privacy=data_privacy, finder_access=finder_access, actor=Actor.cli()
         )
@@ -609,7 +609,7 @@ def profiles_create(
 @profiles_app.command("list")
 def profiles_list(as_json: JsonOpt = False) -> None:
     """List profiles."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         items = [p.as_dict() for p in rt.users.list_profiles()]
         emit(
             items,
@@ -641,7 +641,7 @@ def engines_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an engine to the registry."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         view = rt.engines.add(
             name,
             actor=Actor.cli(),
@@ -660,7 +660,7 @@ def engines_add(
 @engines_app.command("list")
 def engines_list(as_json: JsonOpt = False) -> None:
     """List the engines registry."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         items = [e.as_wire() for e in rt.engines.list()]
         emit(
             items,
@@ -678,7 +678,7 @@ def engines_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove an engine from the registry."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         if not yes and not typer.confirm(f"Delete engine {name!r}?"):
             fail("not deleted", code=1)
         rt.engines.delete(name, actor=Actor.cli())
@@ -868,7 +868,7 @@ def cc_create(
         body, name=name, protocol=protocol, url=url, auth_type=auth_type, fields=field
     )
     _fill_secrets(body, from_stdin=secret_stdin, ask=False)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         view = rt.connector_credentials.create(body, actor=Actor.cli())
         emit(view.as_dict(), as_json, _print_connector_credential)
 
@@ -881,7 +881,7 @@ def cc_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List connector credentials, with the total count."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         page = rt.connector_credentials.list(protocol=protocol, offset=offset, limit=limit)
 
         def render(data: dict[str, Any]) -> None:
@@ -901,7 +901,7 @@ def cc_show(
     ref: Annotated[str, typer.Argument(help="Id or name.")], as_json: JsonOpt = False
 ) -> None:
     """Show one connector credential, its secrets masked."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         emit(rt.connector_credentials.find(ref).as_dict(), as_json, _print_connector_credential)
 
 
@@ -924,7 +924,7 @@ def cc_update(
     authorization type asks for its secret."""
     if file == "-" and secret_stdin:
         fail("--file - and --secret-stdin both read standard input; use one")
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.connector_credentials.find(ref)
         body = _read_body_file(file) if file else current.as_dict()
         body = {k: v for k, v in body.items() if k in ("name", "protocol", "url", "authorization")}
@@ -952,7 +952,7 @@ def cc_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a connector credential. Connectors that use it stay, and report it missing."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.connector_credentials.find(ref)
         users = rt.connectors.count_using(current.id)
         note = f"; {users} connector(s) use it and will report it missing" if users else ""
@@ -970,7 +970,7 @@ def cc_test(
     """Test a connector credential: reach the tool and authenticate. Exit 1 when it fails."""
     import asyncio
 
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.connector_credentials.find(ref)
         verdict = asyncio.run(rt.connections.test(current.id))
         data = {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
@@ -982,7 +982,7 @@ def cc_test(
 @connector_credentials_app.command("connect")
 def cc_connect(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
     """Start the OAuth 2.0 consent of an authorization code credential: prints the URL to open."""
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         current = rt.connector_credentials.find(ref)
         typer.echo(rt.connections.start_consent(current.id))
 

@@ -16,10 +16,10 @@ from starlette.testclient import TestClient
 
 from credgate.admins.models import AdminSession
 from credgate.app import CredgateApp
+from credgate.container import Container
 from credgate.core.audit.models import AuditEvent
 from credgate.core.audit.services import Actor
 from credgate.core.errors import ConflictError
-from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD
 
 API = "/admin/api/v1"
@@ -54,22 +54,22 @@ def csrf_of(client: TestClient, username: str, password: str) -> dict[str, str]:
     return {"X-CSRF-Token": answer.json()["csrf_token"]}
 
 
-def sessions_of(runtime: Runtime, admin_id: int) -> int:
-    with runtime.db.session() as session:
+def sessions_of(container: Container, admin_id: int) -> int:
+    with container.db.session() as session:
         return len(
             session.scalars(select(AdminSession).where(AdminSession.admin_id == admin_id)).all()
         )
 
 
 @pytest.fixture
-def bob(runtime: Runtime) -> int:
-    return runtime.admins.create("bob", BOB_PASSWORD, actor=ACTOR).id
+def bob(container: Container) -> int:
+    return container.admins.create("bob", BOB_PASSWORD, actor=ACTOR).id
 
 
 def test_disabling_stops_sign_in_sessions_and_tokens(
-    app: CredgateApp, admin_client: TestClient, runtime: Runtime, bob: int
+    app: CredgateApp, admin_client: TestClient, container: Container, bob: int
 ) -> None:
-    bob_token = runtime.admins.issue_token("bob", "scripts", actor=ACTOR).token
+    bob_token = container.admins.issue_token("bob", "scripts", actor=ACTOR).token
     with browser(app) as bobs_browser:
         csrf_of(bobs_browser, "bob", BOB_PASSWORD)
         assert bobs_browser.get(PROBE).status_code == 200
@@ -81,7 +81,7 @@ def test_disabling_stops_sign_in_sessions_and_tokens(
         assert bobs_browser.get(PROBE).status_code == 401
         assert admin_client.get(PROBE, headers=bearer(bob_token)).status_code == 401
         assert sign_in(bobs_browser, "bob", BOB_PASSWORD).status_code == 401
-        assert sessions_of(runtime, bob) == 0
+        assert sessions_of(container, bob) == 0
 
         listed = admin_client.get(f"{API}/admins").json()["items"]
         assert [(a["username"], a["disabled"]) for a in listed] == [
@@ -97,7 +97,7 @@ def test_disabling_stops_sign_in_sessions_and_tokens(
 
 
 def test_the_last_active_administrator_cannot_be_disabled(
-    admin_client: TestClient, runtime: Runtime, bob: int
+    admin_client: TestClient, container: Container, bob: int
 ) -> None:
     assert admin_client.patch(f"{API}/admins/bob", json={"disabled": True}).status_code == 200
     last = admin_client.patch(f"{API}/admins/admin", json={"disabled": True})
@@ -111,7 +111,7 @@ def test_the_last_active_administrator_cannot_be_disabled(
 
 
 def test_two_administrators_disabling_each_other_at_once_leave_one_active(
-    runtime: Runtime, bob: int
+    container: Container, bob: int
 ) -> None:
     for _ in range(5):
         barrier = threading.Barrier(2)
@@ -122,7 +122,7 @@ def test_two_administrators_disabling_each_other_at_once_leave_one_active(
         ) -> None:
             barrier.wait()
             try:
-                runtime.admins.set_disabled(username, True, actor=ACTOR)
+                container.admins.set_disabled(username, True, actor=ACTOR)
                 outcomes.append("disabled")
             except ConflictError:
                 outcomes.append("refused")
@@ -133,13 +133,13 @@ def test_two_administrators_disabling_each_other_at_once_leave_one_active(
         for thread in threads:
             thread.join()
         assert sorted(outcomes) == ["disabled", "refused"]
-        assert [a.username for a in runtime.admins.list_admins() if not a.disabled] != []
+        assert [a.username for a in container.admins.list_admins() if not a.disabled] != []
         for username in ("admin", "bob"):
-            runtime.admins.set_disabled(username, False, actor=ACTOR)
+            container.admins.set_disabled(username, False, actor=ACTOR)
 
 
 def test_changing_a_password_needs_the_current_one_and_ends_other_sessions(
-    app: CredgateApp, runtime: Runtime, bob: int
+    app: CredgateApp, container: Container, bob: int
 ) -> None:
     with browser(app) as laptop, browser(app) as phone:
         csrf = csrf_of(laptop, "bob", BOB_PASSWORD)
@@ -171,13 +171,13 @@ def test_changing_a_password_needs_the_current_one_and_ends_other_sessions(
         assert changed.status_code == 204
         assert laptop.get(PROBE).status_code == 200  # this session stays
         assert phone.get(PROBE).status_code == 401  # the other one ended
-        assert sessions_of(runtime, bob) == 1
+        assert sessions_of(container, bob) == 1
         assert sign_in(phone, "bob", BOB_PASSWORD).status_code == 401
         assert sign_in(phone, "bob", NEW_PASSWORD).status_code == 200
 
 
 def test_reset_by_another_administrator(
-    app: CredgateApp, admin_client: TestClient, runtime: Runtime, bob: int
+    app: CredgateApp, admin_client: TestClient, container: Container, bob: int
 ) -> None:
     with browser(app) as bobs_browser, browser(app) as admins_browser:
         csrf_of(bobs_browser, "bob", BOB_PASSWORD)
@@ -212,7 +212,7 @@ def test_reset_by_another_administrator(
 
 
 def test_account_changes_are_audited_without_secrets(
-    admin_client: TestClient, admin_token: str, runtime: Runtime, bob: int
+    admin_client: TestClient, admin_token: str, container: Container, bob: int
 ) -> None:
     secrets = {ADMIN_PASSWORD, BOB_PASSWORD, NEW_PASSWORD, admin_token}
     made = admin_client.post(f"{API}/admin-tokens", json={"name": "audited"}).json()
@@ -222,7 +222,7 @@ def test_account_changes_are_audited_without_secrets(
     assert admin_client.patch(f"{API}/admins/bob", json={"disabled": False}).is_success
     reset = admin_client.post(f"{API}/admins/bob/reset-password", json={}).json()
     secrets.add(reset["password"])
-    bobs = runtime.admins.issue_token("bob", "bob", actor=ACTOR).token
+    bobs = container.admins.issue_token("bob", "bob", actor=ACTOR).token
     secrets.add(bobs)
     changed = admin_client.put(
         f"{API}/me/password",
@@ -231,7 +231,7 @@ def test_account_changes_are_audited_without_secrets(
     )
     assert changed.status_code == 204
 
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         rows = [
             (e.action, e.object_type, e.object_id, e.actor, e.source, list(e.fields))

@@ -21,8 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from credgate.cli import app
+from credgate.container import Container
 from credgate.core.config import load_settings
-from credgate.runtime import Runtime
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 NEW_PASSWORD = "a new password typed twice"
@@ -46,9 +46,9 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @contextlib.contextmanager
-def _open() -> Iterator[Runtime]:
+def _open() -> Iterator[Container]:
     """The installation, opened the way the CLI opens it, to check what a command did."""
-    rt = Runtime.open(load_settings())
+    rt = Container.open(load_settings())
     try:
         yield rt
     finally:

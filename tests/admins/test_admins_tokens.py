@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 
 from credgate.admins.models import AdminToken
 from credgate.app import create_app
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import utcnow
-from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD
 
 API = "/admin/api/v1"
@@ -38,8 +38,8 @@ def sign_in(client: TestClient, username: str = "admin", password: str = ADMIN_P
     return str(answer.json()["csrf_token"])
 
 
-def stored(runtime: Runtime, token_id: int) -> AdminToken:
-    with runtime.db.session() as session:
+def stored(container: Container, token_id: int) -> AdminToken:
+    with container.db.session() as session:
         row = session.get(AdminToken, token_id)
         assert row is not None
         session.expunge(row)
@@ -47,7 +47,7 @@ def stored(runtime: Runtime, token_id: int) -> AdminToken:
 
 
 def test_tokens_get_the_default_lifetime_and_no_more_than_the_maximum(
-    client: TestClient, runtime: Runtime
+    client: TestClient, container: Container
 ) -> None:
     csrf = {"X-CSRF-Token": sign_in(client)}
 
@@ -62,7 +62,7 @@ def test_tokens_get_the_default_lifetime_and_no_more_than_the_maximum(
     body = made.json()
     expires = dt.datetime.fromisoformat(body["expires_at"])
     assert before + dt.timedelta(days=30) <= expires <= utcnow() + dt.timedelta(days=30)
-    assert stored(runtime, body["id"]).expires_at == expires
+    assert stored(container, body["id"]).expires_at == expires
     assert made.headers["cache-control"] == "no-store"
 
     week = create(name="week", expires_in=7 * 86400)
@@ -77,13 +77,13 @@ def test_tokens_get_the_default_lifetime_and_no_more_than_the_maximum(
     assert "365 days" in too_long.json()["message"]
 
 
-def test_the_cli_may_issue_up_to_the_maximum_but_not_beyond(runtime: Runtime) -> None:
-    year = runtime.admins.issue_token("admin", "yearly", actor=ACTOR, ttl=dt.timedelta(days=365))
+def test_the_cli_may_issue_up_to_the_maximum_but_not_beyond(container: Container) -> None:
+    year = container.admins.issue_token("admin", "yearly", actor=ACTOR, ttl=dt.timedelta(days=365))
     assert year.expires_at - year.created_at == dt.timedelta(days=365)
     with pytest.raises(Exception, match="expires_in: must be at most 365 days"):
-        runtime.admins.issue_token("admin", "longer", actor=ACTOR, ttl=dt.timedelta(days=366))
+        container.admins.issue_token("admin", "longer", actor=ACTOR, ttl=dt.timedelta(days=366))
     with pytest.raises(Exception, match="expires_in: must be at least one minute"):
-        runtime.admins.issue_token("admin", "shorter", actor=ACTOR, ttl=dt.timedelta(seconds=5))
+        container.admins.issue_token("admin", "shorter", actor=ACTOR, ttl=dt.timedelta(seconds=5))
 
 
 @pytest.mark.parametrize(
@@ -104,24 +104,24 @@ def test_lifetimes_follow_the_settings(admin_client: TestClient, admin_token: st
 
 
 def test_an_expired_token_is_refused(
-    admin_client: TestClient, admin_token: str, runtime: Runtime
+    admin_client: TestClient, admin_token: str, container: Container
 ) -> None:
     assert admin_client.get(PROBE).status_code == 200
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         session.execute(update(AdminToken).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
     refused = admin_client.get(PROBE)
     assert refused.status_code == 401
     assert refused.json()["error"] == "unauthenticated"
     assert admin_token not in refused.text
     # It is listed as expired (the CLI sees it; the token itself can no longer ask).
-    [row] = runtime.admins.list_tokens("admin")
+    [row] = container.admins.list_tokens("admin")
     assert row.expired
 
 
 def test_the_list_shows_name_times_and_expiry_never_the_secret(
-    admin_client: TestClient, admin_token: str, runtime: Runtime
+    admin_client: TestClient, admin_token: str, container: Container
 ) -> None:
-    other = runtime.admins.issue_token("admin", "deploy", actor=ACTOR)
+    other = container.admins.issue_token("admin", "deploy", actor=ACTOR)
     listed = admin_client.get(f"{API}/admin-tokens")
     assert listed.status_code == 200
     items = listed.json()["items"]
@@ -139,14 +139,14 @@ def test_the_list_shows_name_times_and_expiry_never_the_secret(
     assert mine["last_used_at"] is not None  # this very request used it
     assert items[0]["last_used_at"] is None
     assert mine["expired"] is False
-    hashes = [stored(runtime, i["id"]).token_hash for i in items]
+    hashes = [stored(container, i["id"]).token_hash for i in items]
     for secret in (admin_token, other.token, *hashes):
         assert secret not in listed.text
     assert other.token not in repr(other)
 
 
 def test_last_use_is_written_at_most_once_a_minute(
-    admin_client: TestClient, admin_token: str, runtime: Runtime
+    admin_client: TestClient, admin_token: str, container: Container
 ) -> None:
     writes: list[str] = []
 
@@ -154,15 +154,15 @@ def test_last_use_is_written_at_most_once_a_minute(
         if statement.lstrip().upper().startswith("UPDATE ADMIN_TOKENS"):
             writes.append(statement)
 
-    event.listen(runtime.db.engine, "before_cursor_execute", watch)
+    event.listen(container.db.engine, "before_cursor_execute", watch)
     try:
         for _ in range(5):
             assert admin_client.get(PROBE).status_code == 200
         assert len(writes) == 1
-        first_use = runtime.admins.list_tokens("admin")[0].last_used_at
+        first_use = container.admins.list_tokens("admin")[0].last_used_at
         assert first_use is not None
 
-        with runtime.db.session() as session:
+        with container.db.session() as session:
             session.execute(
                 update(AdminToken).values(last_used_at=utcnow() - dt.timedelta(seconds=61))
             )
@@ -170,28 +170,28 @@ def test_last_use_is_written_at_most_once_a_minute(
         for _ in range(3):
             assert admin_client.get(PROBE).status_code == 200
         assert len(writes) == 1
-        later = runtime.admins.list_tokens("admin")[0].last_used_at
+        later = container.admins.list_tokens("admin")[0].last_used_at
         assert later is not None
         assert later >= first_use
     finally:
-        event.remove(runtime.db.engine, "before_cursor_execute", watch)
+        event.remove(container.db.engine, "before_cursor_execute", watch)
 
 
 @pytest.fixture
-def second_node(settings: Settings, runtime: Runtime) -> Iterator[TestClient]:
+def second_node(settings: Settings, container: Container) -> Iterator[TestClient]:
     """Another credgate node on the same database."""
-    other = Runtime.open(settings)
+    other = Container.open(settings)
     try:
-        with TestClient(create_app(runtime=other), base_url="http://127.0.0.1:8080") as client:
+        with TestClient(create_app(container=other), base_url="http://127.0.0.1:8080") as client:
             yield client
     finally:
         other.close()
 
 
 def test_revoking_is_immediate_on_every_node(
-    admin_client: TestClient, runtime: Runtime, second_node: TestClient
+    admin_client: TestClient, container: Container, second_node: TestClient
 ) -> None:
-    victim = runtime.admins.issue_token("admin", "leaked", actor=ACTOR)
+    victim = container.admins.issue_token("admin", "leaked", actor=ACTOR)
     assert admin_client.get(PROBE, headers=bearer(victim.token)).status_code == 200
     assert second_node.get(PROBE, headers=bearer(victim.token)).status_code == 200
 
@@ -200,7 +200,7 @@ def test_revoking_is_immediate_on_every_node(
     assert admin_client.get(PROBE, headers=bearer(victim.token)).status_code == 401
     assert second_node.get(PROBE, headers=bearer(victim.token)).status_code == 401
     assert admin_client.delete(f"{API}/admin-tokens/{victim.id}").status_code == 404
-    assert [t.name for t in runtime.admins.list_tokens("admin")] == ["tests"]
+    assert [t.name for t in container.admins.list_tokens("admin")] == ["tests"]
 
 
 def test_a_session_needs_the_password_to_mint_a_token(client: TestClient) -> None:
@@ -248,8 +248,8 @@ def test_wrong_confirmation_passwords_are_throttled(client: TestClient) -> None:
     assert int(locked.headers["retry-after"]) > 0
 
 
-def test_a_token_cannot_mint_one_that_outlives_it(client: TestClient, runtime: Runtime) -> None:
-    parent = runtime.admins.issue_token("admin", "parent", actor=ACTOR, ttl=dt.timedelta(days=1))
+def test_a_token_cannot_mint_one_that_outlives_it(client: TestClient, container: Container) -> None:
+    parent = container.admins.issue_token("admin", "parent", actor=ACTOR, ttl=dt.timedelta(days=1))
     longer = client.post(
         f"{API}/admin-tokens",
         json={"name": "child", "expires_in": 2 * 86400},
@@ -268,13 +268,13 @@ def test_a_token_cannot_mint_one_that_outlives_it(client: TestClient, runtime: R
     assert shorter.status_code == 201
 
 
-def test_names_are_unique_per_administrator(admin_client: TestClient, runtime: Runtime) -> None:
+def test_names_are_unique_per_administrator(admin_client: TestClient, container: Container) -> None:
     assert admin_client.post(f"{API}/admin-tokens", json={"name": "deploy"}).status_code == 201
     again = admin_client.post(f"{API}/admin-tokens", json={"name": "deploy"})
     assert again.status_code == 409
     assert [e["field"] for e in again.json()["errors"]] == ["name"]
-    runtime.admins.create("bob", "bob's long password", actor=ACTOR)
-    assert runtime.admins.issue_token("bob", "deploy", actor=ACTOR).name == "deploy"
+    container.admins.create("bob", "bob's long password", actor=ACTOR)
+    assert container.admins.issue_token("bob", "deploy", actor=ACTOR).name == "deploy"
     everyone = admin_client.get(f"{API}/admin-tokens", params={"admin": "*"}).json()["items"]
     assert sorted((i["admin"], i["name"]) for i in everyone) == [
         ("admin", "deploy"),
@@ -301,9 +301,9 @@ def test_bad_token_requests_get_clear_errors(admin_client: TestClient) -> None:
     assert admin_client.delete(f"{API}/admin-tokens/99999").status_code == 404
 
 
-def test_only_the_keyed_hash_is_stored(admin_token: str, runtime: Runtime) -> None:
-    with runtime.db.session() as session:
+def test_only_the_keyed_hash_is_stored(admin_token: str, container: Container) -> None:
+    with container.db.session() as session:
         row = session.scalars(select(AdminToken)).one()
         assert row.token_hash != admin_token
         assert admin_token not in repr(row)
-        assert row.token_hash == runtime.hasher.hash(admin_token)
+        assert row.token_hash == container.hasher.hash(admin_token)

@@ -6,8 +6,8 @@ import base64
 
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "classic password 1234"
@@ -22,16 +22,16 @@ USERS = {
 }
 
 
-def add_users(runtime: Runtime, *usernames: str) -> None:
+def add_users(container: Container, *usernames: str) -> None:
     """Add the named users of :data:`USERS` (all of them when none is named)."""
     for username in usernames or tuple(USERS):
         profile, privacy, finder = USERS[username]
-        names = {p.name for p in runtime.users.list_profiles()}
+        names = {p.name for p in container.users.list_profiles()}
         if profile not in names:
-            runtime.users.create_profile(
+            container.users.create_profile(
                 profile, data_privacy=privacy, finder_access=finder, actor=ACTOR
             )
-        runtime.users.create_user(username, PASSWORD, profile=profile, actor=ACTOR)
+        container.users.create_user(username, PASSWORD, profile=profile, actor=ACTOR)
 
 
 def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
@@ -39,8 +39,8 @@ def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
-def credential(runtime: Runtime, *permissions: str) -> tuple[str, str]:
-    created = runtime.api_credentials.create(
+def credential(container: Container, *permissions: str) -> tuple[str, str]:
+    created = container.api_credentials.create(
         name=f"classic {'-'.join(permissions) or 'none'}",
         permissions=list(permissions),
         actor=ACTOR,

@@ -18,7 +18,7 @@ from support_classic import (
 )
 
 from credgate.classic.inventory import MemoryInventory
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 QUERY = (
     "(select (name ram_gb) (from device) (where device (ge ram_gb (integer %1)))"
@@ -38,14 +38,14 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def classic(runtime: Runtime, client: TestClient) -> TestClient:
-    add_users(runtime, "finder")
-    runtime.classic_inventory = MemoryInventory({"devices": DEVICES})
+def classic(container: Container, client: TestClient) -> TestClient:
+    add_users(container, "finder")
+    container.classic_inventory = MemoryInventory({"devices": DEVICES})
     return client
 
 
-def test_users_without_the_right_profile_get_403(classic: TestClient, runtime: Runtime) -> None:
-    add_users(runtime, "partial", "private", "nofinder")
+def test_users_without_the_right_profile_get_403(classic: TestClient, container: Container) -> None:
+    add_users(container, "partial", "private", "nofinder")
     paths = ("/2/query?query=(select%20(name)%20(from%20device))", "/api/configuration/v1/engines")
     for username, reason in (
         ("partial", "data privacy 'partial'"),
@@ -85,8 +85,8 @@ def test_unknown_user_and_missing_credentials_get_401(classic: TestClient) -> No
     assert garbled.status_code == 401
 
 
-def test_audit_trail_with_a_classic_token(classic: TestClient, runtime: Runtime) -> None:
-    client_id, secret = credential(runtime, "audit-trail")
+def test_audit_trail_with_a_classic_token(classic: TestClient, container: Container) -> None:
+    client_id, secret = credential(container, "audit-trail")
     access = token(classic, client_id, secret, "service:audit-trail")
     bearer = {"Authorization": f"Bearer {access}"}
 
@@ -148,9 +148,9 @@ def test_audit_trail_with_a_classic_token(classic: TestClient, runtime: Runtime)
 
 
 def test_classic_scope_without_the_permission_is_invalid_scope(
-    classic: TestClient, runtime: Runtime
+    classic: TestClient, container: Container
 ) -> None:
-    client_id, secret = credential(runtime, "nql")
+    client_id, secret = credential(container, "nql")
     for scope in ("service:audit-trail", "service:engines", "service:remoteaction"):
         got = classic.post(
             TOKEN_URL,
@@ -161,12 +161,12 @@ def test_classic_scope_without_the_permission_is_invalid_scope(
         assert got.json()["error"] == "invalid_scope"
 
 
-def test_nxql_and_engines_with_classic_tokens(classic: TestClient, runtime: Runtime) -> None:
+def test_nxql_and_engines_with_classic_tokens(classic: TestClient, container: Container) -> None:
     for name, status in (("engine-b", "DISCONNECTED"), ("engine-a", "CONNECTED")):
-        runtime.engines.add(
+        container.engines.add(
             name, actor=ACTOR, address=f"{name}.example.test", port=443, status=status
         )
-    client_id, secret = credential(runtime, "nql", "engines")
+    client_id, secret = credential(container, "nql", "engines")
     nxql = {"Authorization": f"Bearer {token(classic, client_id, secret, 'service:nxql')}"}
     got = classic.get("/2/query", params={"query": QUERY, "p1": "16"}, headers=nxql)
     assert got.status_code == 200
@@ -192,7 +192,7 @@ def test_nxql_and_engines_with_classic_tokens(classic: TestClient, runtime: Runt
     ]
 
     # A deleted credential's token stops working.
-    runtime.api_credentials.delete(client_id, actor=ACTOR)
+    container.api_credentials.delete(client_id, actor=ACTOR)
     gone = classic.get("/api/configuration/v1/engines", headers=engines)
     assert gone.status_code == 401
     assert 'error="invalid_token"' in gone.headers["www-authenticate"]
@@ -200,10 +200,10 @@ def test_nxql_and_engines_with_classic_tokens(classic: TestClient, runtime: Runt
     assert forged.status_code == 401
 
 
-def test_engine_audit_logs(classic: TestClient, runtime: Runtime) -> None:
-    runtime.engines.add("engine-a", actor=ACTOR)
-    runtime.engines.add("engine-b", actor=ACTOR)
-    runtime.engines.delete("engine-b", actor=ACTOR)
+def test_engine_audit_logs(classic: TestClient, container: Container) -> None:
+    container.engines.add("engine-a", actor=ACTOR)
+    container.engines.add("engine-b", actor=ACTOR)
+    container.engines.delete("engine-b", actor=ACTOR)
     auth = basic("finder")
     all_engines = classic.get("/audit-trail/api/v1/engines/type/auditlog", headers=auth).json()
     assert [(e["action"], e["objectId"]) for e in all_engines] == [

@@ -13,15 +13,15 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from support_classic import basic, credential, token
 
+from credgate.container import Container
 from credgate.core.audit.models import AuditEvent
-from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD
 
 USER_PASSWORD = "user password never logged 42"
 
 
 def test_administrative_actions_are_audited_without_secrets(
-    admin_client: TestClient, admin_token: str, runtime: Runtime
+    admin_client: TestClient, admin_token: str, container: Container
 ) -> None:
     secrets = {ADMIN_PASSWORD, admin_token, USER_PASSWORD}
     api = "/admin/api/v1"
@@ -58,13 +58,13 @@ def test_administrative_actions_are_audited_without_secrets(
     assert admin_client.delete(f"{api}/engines/engine-2").status_code == 204
 
     # A second credential, created and deleted, and its token used on the audit trail.
-    other_id, other_secret = credential(runtime, "audit-trail")
+    other_id, other_secret = credential(container, "audit-trail")
     secrets.add(other_secret)
     access = token(admin_client, other_id, other_secret, "service:audit-trail")
     secrets.add(access)
     assert admin_client.delete(f"{api}/api-credentials/{other_id}").status_code == 204
 
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         rows = [
             (e.action, e.object_type, e.object_id, e.actor, e.source, list(e.fields))

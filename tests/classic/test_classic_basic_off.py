@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 from support_classic import PASSWORD, add_users, basic, credential, token
 
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 
 @pytest.fixture
@@ -16,8 +16,8 @@ def settings_overrides() -> dict[str, Any]:
     return {"classic_basic_auth": False}
 
 
-def test_basic_switched_off_gives_everyone_401(client: TestClient, runtime: Runtime) -> None:
-    add_users(runtime)
+def test_basic_switched_off_gives_everyone_401(client: TestClient, container: Container) -> None:
+    add_users(container)
     paths = [
         "/2/query?query=(select%20(name)%20(from%20device))",
         "/api/configuration/v1/engines",
@@ -35,6 +35,6 @@ def test_basic_switched_off_gives_everyone_401(client: TestClient, runtime: Runt
     assert bare.status_code == 401
     assert "Basic" not in bare.headers["www-authenticate"]
 
-    client_id, secret = credential(runtime, "engines")
+    client_id, secret = credential(container, "engines")
     bearer = {"Authorization": f"Bearer {token(client, client_id, secret, 'service:engines')}"}
     assert client.get(paths[1], headers=bearer).status_code == 200

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from support_classic import add_users, basic
 
 from credgate.classic.inventory import MemoryInventory
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 QUERY = (
     "(select (name ram_gb) (from device) (where device (ge ram_gb (integer %1)))"
@@ -35,9 +35,9 @@ def backend() -> str:
 
 
 @pytest.fixture
-def classic(runtime: Runtime, client: TestClient) -> TestClient:
-    add_users(runtime, "finder")
-    runtime.classic_inventory = MemoryInventory({"devices": DEVICES})
+def classic(container: Container, client: TestClient) -> TestClient:
+    add_users(container, "finder")
+    container.classic_inventory = MemoryInventory({"devices": DEVICES})
     return client
 
 

@@ -14,8 +14,8 @@ from support_classic import ACTOR, credential, token
 
 from credgate.app import create_app
 from credgate.classic.inventory import MemoryInventory
+from credgate.container import Container
 from credgate.core.config import Settings
-from credgate.runtime import Runtime
 
 QUERY = {"query": "(select (name) (from device))"}
 DEVICES = [{"name": "alpha", "platform": "windows"}]
@@ -28,22 +28,22 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def other_node(settings: Settings, runtime: Runtime) -> Iterator[TestClient]:
-    """A second node of the same installation: its own runtime, caches and sync loop."""
-    node = Runtime.open(settings)
+def other_node(settings: Settings, container: Container) -> Iterator[TestClient]:
+    """A second node of the same installation: its own container, caches and sync loop."""
+    node = Container.open(settings)
     node.classic_inventory = MemoryInventory({"devices": DEVICES})
     try:
-        with TestClient(create_app(runtime=node), base_url="http://127.0.0.1:8081") as client:
+        with TestClient(create_app(container=node), base_url="http://127.0.0.1:8081") as client:
             yield client
     finally:
         node.close()
 
 
 def test_removed_permission_closes_the_classic_apis_on_every_node(
-    client: TestClient, runtime: Runtime, other_node: TestClient
+    client: TestClient, container: Container, other_node: TestClient
 ) -> None:
-    runtime.classic_inventory = MemoryInventory({"devices": DEVICES})
-    client_id, secret = credential(runtime, "nql", "engines")
+    container.classic_inventory = MemoryInventory({"devices": DEVICES})
+    client_id, secret = credential(container, "nql", "engines")
     nxql = {"Authorization": f"Bearer {token(client, client_id, secret, 'service:nxql')}"}
     everything = {
         "Authorization": f"Bearer {token(client, client_id, secret, 'service:integration')}"
@@ -53,7 +53,7 @@ def test_removed_permission_closes_the_classic_apis_on_every_node(
         assert node.post("/2/query", data=QUERY, headers=everything).status_code == 200
         assert node.get("/api/configuration/v1/engines", headers=everything).status_code == 200
 
-    runtime.api_credentials.update(client_id, permissions=["engines"], actor=ACTOR)
+    container.api_credentials.update(client_id, permissions=["engines"], actor=ACTOR)
     changed = time.monotonic()
 
     # At once where the change was made.
@@ -73,7 +73,7 @@ def test_removed_permission_closes_the_classic_apis_on_every_node(
         assert node.get("/api/configuration/v1/engines", headers=everything).status_code == 200
 
     # A disabled credential's tokens get 401, on the classic APIs as on the platform APIs.
-    runtime.api_credentials.update(client_id, disabled=True, actor=ACTOR)
+    container.api_credentials.update(client_id, disabled=True, actor=ACTOR)
     gone = client.get("/api/configuration/v1/engines", headers=everything)
     assert gone.status_code == 401
     assert 'error="invalid_token"' in gone.headers["www-authenticate"]

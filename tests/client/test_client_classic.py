@@ -36,7 +36,7 @@ QUERY = "(select (name #os) (from device) (where device (eq name (string %1))))"
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as server:
         server.seed()
-        engines = server.runtime.engines
+        engines = server.container.engines
         engines.add(
             "engine-eu",
             actor=ACTOR,

@@ -46,7 +46,7 @@ def test_token_prints_a_token_that_the_api_accepts(
     result = runner.invoke(app, ["token", *_base(sandbox, credential)])
     assert result.exit_code == 0, result.output
     token = result.stdout.strip()
-    assert sandbox.runtime.verifier.verify(token).client_id == credential.client_id
+    assert sandbox.container.verifier.verify(token).client_id == credential.client_id
     assert credential.client_secret not in result.output
 
 

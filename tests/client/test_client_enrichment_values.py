@@ -32,7 +32,7 @@ def test_numeric_value_is_sent_as_a_number_and_read_back(sandbox: Sandbox) -> No
             ],
         )
         assert result.status == "success"
-        rows = sandbox.runtime.platform.rows("devices")
+        rows = sandbox.container.platform.rows("devices")
         device = next(r for r in rows if r.get("name") == "pc-numeric")
         assert device["#ram_gb"] == 16
         with pytest.raises(ValidationError):

@@ -24,7 +24,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def _rejections(sandbox: Sandbox) -> float:
-    registry = sandbox.runtime.metrics.registry
+    registry = sandbox.container.metrics.registry
     return sum(
         sample.value
         for metric in registry.collect()

@@ -1,8 +1,8 @@
 """A sending worker process of the renewal load test (run as a script, not collected).
 
-Opens its own :class:`Runtime` on the database named by ``CREDGATE_*``, waits until
+Opens its own :class:`Container` on the database named by ``CREDGATE_*``, waits until
 ``LOAD_START_AT`` (POSIX time), then runs ``LOAD_SENDERS`` concurrent senders for
-``LOAD_DURATION`` seconds against ``LOAD_URL`` through ``runtime.connections``, and prints the
+``LOAD_DURATION`` seconds against ``LOAD_URL`` through ``container.connections``, and prints the
 status counts as one JSON line.
 """
 
@@ -14,15 +14,15 @@ import os
 import time
 from collections import Counter
 
-from credgate.connectors.runtime import OutboundRuntime
+from credgate.connectors.connections import Connections
+from credgate.container import Container
 from credgate.core.config import load_settings
-from credgate.runtime import Runtime
 
 PAUSE = 0.1  # between two requests of one sender
 
 
 async def send(
-    outbound: OutboundRuntime, credential_id: str, url: str, senders: int, duration: float
+    outbound: Connections, credential_id: str, url: str, senders: int, duration: float
 ) -> dict[str, int]:
     counts: Counter[str] = Counter()
     end = time.monotonic() + duration
@@ -43,14 +43,14 @@ async def send(
 
 
 def main() -> None:
-    runtime = Runtime.open(load_settings())
+    container = Container.open(load_settings())
     try:
         delay = float(os.environ["LOAD_START_AT"]) - time.time()
         if delay > 0:
             time.sleep(delay)
         counts = asyncio.run(
             send(
-                runtime.connections,
+                container.connections,
                 os.environ["LOAD_CREDENTIAL_ID"],
                 os.environ["LOAD_URL"],
                 int(os.environ["LOAD_SENDERS"]),
@@ -58,7 +58,7 @@ def main() -> None:
             )
         )
     finally:
-        runtime.close()
+        container.close()
     print(json.dumps(counts), flush=True)
 
 

@@ -1,4 +1,4 @@
-"""Loopback peers of the outbound-runtime tests.
+"""Loopback peers of the outbound-container tests.
 
 * :func:`make_tls` issues a private CA and a server certificate for 127.0.0.1 (trustme): every
   peer speaks https, since connector credentials accept only https addresses, and the sending

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from credgate.connectors.credentials import MASK
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.connectors.hostkeys import MD5_FINGERPRINT_MESSAGE
+from credgate.container import Container
 from credgate.core.audit.models import AuditEvent
-from credgate.runtime import Runtime
 
 BASE = "/admin/api/v1/connector-credentials"
 HOST_KEY = (
@@ -96,8 +96,8 @@ def fields_of(response: Any) -> set[str]:
     return {error["field"] for error in body["errors"]}
 
 
-def count(runtime: Runtime) -> int:
-    return runtime.connector_credentials.list().total
+def count(container: Container) -> int:
+    return container.connector_credentials.list().total
 
 
 # -- the seed's examples ----------------------------------------------------------------------
@@ -136,19 +136,19 @@ def test_seed_instance_urls_are_accepted(admin_client: TestClient) -> None:
         assert created["url"] == url.lower()
 
 
-def test_seed_refusals_name_the_field(admin_client: TestClient, runtime: Runtime) -> None:
+def test_seed_refusals_name_the_field(admin_client: TestClient, container: Container) -> None:
     for body, field, words in SEED_REFUSALS:
         response = admin_client.post(BASE, json=body)
         assert fields_of(response) == {field}, body["url"]
         message = response.json()["errors"][0]["message"]
         assert words.lower() in message.lower()
-    assert count(runtime) == 0
+    assert count(container) == 0
 
 
 # -- create, show, list ---------------------------------------------------------------------------
 
 
-def test_every_kind_is_created_masked(admin_client: TestClient, runtime: Runtime) -> None:
+def test_every_kind_is_created_masked(admin_client: TestClient, container: Container) -> None:
     for body in EVERY_KIND:
         created = create(admin_client, body)
         assert created["name"] == body["name"]
@@ -156,9 +156,9 @@ def test_every_kind_is_created_masked(admin_client: TestClient, runtime: Runtime
         assert shown == created
         for value in shown["authorization"].values():
             assert value not in ALL_SECRETS
-    bearer = runtime.connector_credentials.find("Freshservice").as_dict()
+    bearer = container.connector_credentials.find("Freshservice").as_dict()
     assert bearer["authorization"] == {"type": "BEARER", "token": MASK, "header_prefix": "Bearer"}
-    sftp = runtime.connector_credentials.find("Exports").as_dict()
+    sftp = container.connector_credentials.find("Exports").as_dict()
     assert sftp["authorization"]["type"] == "BASIC"
     assert sftp["authorization"]["password"] == MASK
     assert sftp["authorization"]["host_key"] == " ".join(HOST_KEY.split()[:2])
@@ -166,21 +166,21 @@ def test_every_kind_is_created_masked(admin_client: TestClient, runtime: Runtime
 
 
 def test_authorization_code_shows_its_redirect_url(
-    admin_client: TestClient, runtime: Runtime
+    admin_client: TestClient, container: Container
 ) -> None:
     created = create(admin_client, AUTHORIZATION_CODE)
-    expected = f"{runtime.settings.base_url}/oauth2/callback/{created['id']}"
+    expected = f"{container.settings.base_url}/oauth2/callback/{created['id']}"
     assert created["redirect_url"] == expected
     assert admin_client.get(f"{BASE}/{created['id']}").json()["redirect_url"] == expected
 
 
-def test_metadata_and_last_test(admin_client: TestClient, runtime: Runtime) -> None:
+def test_metadata_and_last_test(admin_client: TestClient, container: Container) -> None:
     created = create(admin_client, BASIC)
     assert created["created_by"] == created["updated_by"] == "admin"
     assert created["last_test"] == {"at": None, "ok": None, "detail": ""}
     assert created["status"] == ""
-    runtime.connector_credentials.record_test_result(created["id"], ok=False, detail="HTTP 401")
-    runtime.connector_credentials.set_status(created["id"], "renewal failing: invalid_client")
+    container.connector_credentials.record_test_result(created["id"], ok=False, detail="HTTP 401")
+    container.connector_credentials.set_status(created["id"], "renewal failing: invalid_client")
     shown = admin_client.get(f"{BASE}/{created['id']}").json()
     assert shown["last_test"]["ok"] is False
     assert shown["last_test"]["detail"] == "HTTP 401"
@@ -189,7 +189,7 @@ def test_metadata_and_last_test(admin_client: TestClient, runtime: Runtime) -> N
 
 
 def test_every_problem_at_once_and_nothing_saved(
-    admin_client: TestClient, runtime: Runtime
+    admin_client: TestClient, container: Container
 ) -> None:
     response = admin_client.post(
         BASE,
@@ -215,7 +215,7 @@ def test_every_problem_at_once_and_nothing_saved(
         "authorization.colour",
     }
     assert CLIENT_SECRET not in response.text
-    assert count(runtime) == 0
+    assert count(container) == 0
 
 
 BAD_BODIES = (
@@ -232,7 +232,9 @@ BAD_BODIES = (
 )
 
 
-def test_bad_bodies_get_422_naming_the_field(admin_client: TestClient, runtime: Runtime) -> None:
+def test_bad_bodies_get_422_naming_the_field(
+    admin_client: TestClient, container: Container
+) -> None:
     created = create(admin_client, BASIC)
     for content, field in BAD_BODIES:
         for method, url in (("POST", BASE), ("PUT", f"{BASE}/{created['id']}")):
@@ -240,7 +242,7 @@ def test_bad_bodies_get_422_naming_the_field(admin_client: TestClient, runtime: 
                 method, url, content=content, headers={"Content-Type": "application/json"}
             )
             assert field in fields_of(response), (method, content)
-    assert count(runtime) == 1
+    assert count(container) == 1
 
 
 def test_duplicate_name_is_a_conflict(admin_client: TestClient) -> None:
@@ -255,14 +257,14 @@ def test_duplicate_name_is_a_conflict(admin_client: TestClient) -> None:
     assert renamed.status_code == 409
 
 
-def test_mask_is_refused_on_create(admin_client: TestClient, runtime: Runtime) -> None:
+def test_mask_is_refused_on_create(admin_client: TestClient, container: Container) -> None:
     for body in (BASIC, BEARER, CLIENT_CREDENTIALS, SFTP):
         secret_field = next(k for k, v in body["authorization"].items() if v in ALL_SECRETS)
         masked = {**body, "authorization": {**body["authorization"], secret_field: MASK}}
         response = admin_client.post(BASE, json=masked)
         assert fields_of(response) == {f"authorization.{secret_field}"}
-    assert count(runtime) == 0
-    with runtime.db.session() as session:
+    assert count(container) == 0
+    with container.db.session() as session:
         assert session.scalars(select(ConnectorCredentialSecret)).all() == []
 
 
@@ -312,33 +314,35 @@ def test_routes_answer_404_401_and_are_documented(admin_client: TestClient) -> N
 # -- update: the mask, type changes, run-time tokens -------------------------------------------
 
 
-def test_mask_round_trip_keeps_every_secret(admin_client: TestClient, runtime: Runtime) -> None:
+def test_mask_round_trip_keeps_every_secret(admin_client: TestClient, container: Container) -> None:
     originals = {}
     for body in (BASIC, BEARER, CLIENT_CREDENTIALS, AUTHORIZATION_CODE, SFTP):
         created = create(admin_client, body)
-        originals[created["id"]] = runtime.connector_credentials.load_secrets(created["id"])
+        originals[created["id"]] = container.connector_credentials.load_secrets(created["id"])
         shown = admin_client.get(f"{BASE}/{created['id']}").json()
         response = admin_client.put(f"{BASE}/{created['id']}", json=shown)
         assert response.status_code == 200, response.text
         assert response.json()["authorization"] == shown["authorization"]
-        assert runtime.connector_credentials.load_secrets(created["id"]) == originals[created["id"]]
-    with runtime.db.session() as session:
+        assert (
+            container.connector_credentials.load_secrets(created["id"]) == originals[created["id"]]
+        )
+    with container.db.session() as session:
         updates = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "connector_credential.update")
         ).all()
     assert updates == []  # sending the same body back changes nothing
-    assert dict(runtime.connector_credentials.load_secrets(next(iter(originals)))) == {
+    assert dict(container.connector_credentials.load_secrets(next(iter(originals)))) == {
         "password": PASSWORD
     }
 
 
 def test_new_secret_replaces_and_mask_never_stored(
-    admin_client: TestClient, runtime: Runtime
+    admin_client: TestClient, container: Container
 ) -> None:
     created = create(admin_client, BASIC)
     body = {**BASIC, "authorization": {**BASIC["authorization"], "password": "Pw-new-0001"}}
     assert admin_client.put(f"{BASE}/{created['id']}", json=body).status_code == 200
-    assert dict(runtime.connector_credentials.load_secrets(created["id"])) == {
+    assert dict(container.connector_credentials.load_secrets(created["id"])) == {
         "password": "Pw-new-0001"
     }
     # the mask where the URL changed: the stored password is not sent to a new host
@@ -349,13 +353,13 @@ def test_new_secret_replaces_and_mask_never_stored(
     }
     response = admin_client.put(f"{BASE}/{created['id']}", json=moved)
     assert fields_of(response) == {"authorization.password"}
-    assert runtime.connector_credentials.get(created["id"]).masked["url"] == BASIC["url"]
-    for secrets in [runtime.connector_credentials.load_secrets(created["id"])]:
+    assert container.connector_credentials.get(created["id"]).masked["url"] == BASIC["url"]
+    for secrets in [container.connector_credentials.load_secrets(created["id"])]:
         assert MASK not in secrets.values()
 
 
 def test_changing_the_type_drops_the_old_secrets(
-    admin_client: TestClient, runtime: Runtime
+    admin_client: TestClient, container: Container
 ) -> None:
     created = create(admin_client, BASIC)
     body = {**BASIC, "authorization": {"type": "BEARER", "token": TOKEN}}
@@ -366,7 +370,7 @@ def test_changing_the_type_drops_the_old_secrets(
         "token": MASK,
         "header_prefix": "Bearer",
     }
-    assert dict(runtime.connector_credentials.load_secrets(created["id"])) == {"token": TOKEN}
+    assert dict(container.connector_credentials.load_secrets(created["id"])) == {"token": TOKEN}
     # a mask for the new type's secret is refused: the type changed
     back = {**BASIC, "authorization": {"type": "BASIC", "username": "svc", "password": MASK}}
     assert fields_of(admin_client.put(f"{BASE}/{created['id']}", json=back)) == {
@@ -374,21 +378,21 @@ def test_changing_the_type_drops_the_old_secrets(
     }
 
 
-def test_runtime_tokens_are_dropped_when_outdated(
-    admin_client: TestClient, runtime: Runtime
+def test_obtained_tokens_are_dropped_when_outdated(
+    admin_client: TestClient, container: Container
 ) -> None:
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     created = create(admin_client, AUTHORIZATION_CODE)
-    service.save_runtime_secret(created["id"], "access_token", "At-111")
-    service.save_runtime_secret(created["id"], "refresh_token", "Rt-222")
-    service.save_runtime_secret(created["id"], "refresh_token", "Rt-333")  # rotated by provider
+    service.save_obtained_secret(created["id"], "access_token", "At-111")
+    service.save_obtained_secret(created["id"], "refresh_token", "Rt-222")
+    service.save_obtained_secret(created["id"], "refresh_token", "Rt-333")  # rotated by provider
     assert dict(service.load_secrets(created["id"])) == {
         "client_secret": CODE_SECRET,
         "access_token": "At-111",
         "refresh_token": "Rt-333",
     }
     with pytest.raises(ValueError, match="not a run-time secret"):
-        service.save_runtime_secret(created["id"], "password", "x")
+        service.save_obtained_secret(created["id"], "password", "x")
     shown = admin_client.get(f"{BASE}/{created['id']}").json()
     renamed = admin_client.put(f"{BASE}/{created['id']}", json={**shown, "name": "4me prod"})
     assert renamed.status_code == 200
@@ -402,8 +406,8 @@ def test_runtime_tokens_are_dropped_when_outdated(
     assert rescoped.status_code == 200
     assert rescoped.json()["status"] == "reconnect needed"
     assert dict(service.load_secrets(created["id"])) == {"client_secret": CODE_SECRET}
-    service.save_runtime_secret(created["id"], "access_token", "At-444")
-    service.clear_runtime_secrets(created["id"])
+    service.save_obtained_secret(created["id"], "access_token", "At-444")
+    service.clear_obtained_secrets(created["id"])
     assert set(service.load_secrets(created["id"])) == {"client_secret"}
 
 
@@ -427,7 +431,7 @@ def test_get_body_with_a_foreign_id_is_refused(admin_client: TestClient) -> None
 # -- delete and connectors ---------------------------------------------------------------------
 
 
-def test_delete_leaves_connectors_readable(admin_client: TestClient, runtime: Runtime) -> None:
+def test_delete_leaves_connectors_readable(admin_client: TestClient, container: Container) -> None:
     created = create(admin_client, CLIENT_CREDENTIALS)
     hook = admin_client.post(
         "/admin/api/v1/connectors",
@@ -446,7 +450,7 @@ def test_delete_leaves_connectors_readable(admin_client: TestClient, runtime: Ru
     listed = admin_client.get("/admin/api/v1/connectors").json()
     assert listed["total"] == 1
     assert listed["items"][0]["state"] == "credential missing"
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert session.scalars(select(ConnectorCredentialSecret)).all() == []
     assert admin_client.delete(f"/admin/api/v1/connectors/{hook_id}").status_code == 204
     assert admin_client.get(f"/admin/api/v1/connectors/{hook_id}").status_code == 404
@@ -467,7 +471,7 @@ def test_connector_input_is_checked(admin_client: TestClient) -> None:
 # -- audit, logs and answers never hold a secret -----------------------------------------------
 
 
-def test_audit_names_fields_never_values(admin_client: TestClient, runtime: Runtime) -> None:
+def test_audit_names_fields_never_values(admin_client: TestClient, container: Container) -> None:
     created = create(admin_client, BASIC)
     body = {
         **BASIC,
@@ -476,7 +480,7 @@ def test_audit_names_fields_never_values(admin_client: TestClient, runtime: Runt
     }
     assert admin_client.put(f"{BASE}/{created['id']}", json=body).status_code == 200
     assert admin_client.delete(f"{BASE}/{created['id']}").status_code == 204
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         events = session.scalars(
             select(AuditEvent)
             .where(AuditEvent.object_type == "connector_credential")
@@ -515,7 +519,7 @@ def test_audit_names_fields_never_values(admin_client: TestClient, runtime: Runt
 
 
 def test_no_secret_in_answers_or_logs(
-    admin_client: TestClient, runtime: Runtime, caplog: pytest.LogCaptureFixture
+    admin_client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
@@ -528,8 +532,8 @@ def test_no_secret_in_answers_or_logs(
         bad = {**body, "url": "ftp://nowhere/"}
         seen.append(admin_client.put(f"{BASE}/{credential_id}", json=bad).text)
         seen.append(admin_client.post(BASE, json=body).text)  # the 409
-        seen.append(repr(runtime.connector_credentials.load(credential_id)))
-        seen.append(repr(runtime.connector_credentials.load_secrets(credential_id)))
+        seen.append(repr(container.connector_credentials.load(credential_id)))
+        seen.append(repr(container.connector_credentials.load_secrets(credential_id)))
     seen.append(admin_client.get(BASE).text)
     everything = "\n".join(seen) + caplog.text
     for secret in ALL_SECRETS:

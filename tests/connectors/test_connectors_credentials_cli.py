@@ -15,17 +15,17 @@ from typer.testing import CliRunner
 from credgate.cli import app
 from credgate.connectors.credentials import MASK
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.db import Database
-from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 
 PASSWORD = "Pw-cli-4b3a2c1d"
 TOKEN = "Tk-cli-9e8f7a6b"
 
 
-def env_of(runtime: Runtime, **extra: str | None) -> dict[str, str | None]:
-    settings = runtime.settings
+def env_of(container: Container, **extra: str | None) -> dict[str, str | None]:
+    settings = container.settings
     assert settings.master_key is not None
     assert settings.pepper is not None
     env: dict[str, str | None] = {
@@ -44,8 +44,8 @@ def run(env: dict[str, str | None], *args: str, stdin: str | None = None) -> Any
     return CliRunner().invoke(app, list(args), env=env, input=stdin)
 
 
-def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> None:
-    env = env_of(runtime)
+def test_create_show_list_update_delete(container: Container, tmp_path: Path) -> None:
+    env = env_of(container)
     created = run(
         env,
         "connector-credentials",
@@ -68,7 +68,9 @@ def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> Non
     data = json.loads(created.output)
     assert data["authorization"] == {"type": "BASIC", "username": "svc", "password": MASK}
     credential_id = data["id"]
-    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {"password": PASSWORD}
+    assert dict(container.connector_credentials.load_secrets(credential_id)) == {
+        "password": PASSWORD
+    }
 
     # a prompt that does not echo
     prompted = run(
@@ -88,8 +90,8 @@ def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> Non
     assert prompted.exit_code == 0, prompted.output
     assert "token" in prompted.output.lower()
     assert TOKEN not in prompted.output
-    fresh = runtime.connector_credentials.find("Freshservice").id
-    assert dict(runtime.connector_credentials.load_secrets(fresh)) == {"token": TOKEN}
+    fresh = container.connector_credentials.find("Freshservice").id
+    assert dict(container.connector_credentials.load_secrets(fresh)) == {"token": TOKEN}
 
     # from a file
     body = {
@@ -125,10 +127,12 @@ def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> Non
     # update keeps the secret behind the mask, or takes a new one
     renamed = run(env, "connector-credentials", "update", "ServiceNow", "--field", "username=svc2")
     assert renamed.exit_code == 0, renamed.output
-    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {"password": PASSWORD}
-    assert runtime.connector_credentials.get(credential_id).masked["authorization"]["username"] == (
-        "svc2"
-    )
+    assert dict(container.connector_credentials.load_secrets(credential_id)) == {
+        "password": PASSWORD
+    }
+    assert container.connector_credentials.get(credential_id).masked["authorization"][
+        "username"
+    ] == ("svc2")
     changed = run(
         env,
         "connector-credentials",
@@ -139,7 +143,7 @@ def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> Non
     )
     assert changed.exit_code == 0, changed.output
     assert "Pw-cli-new" not in changed.output
-    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {
+    assert dict(container.connector_credentials.load_secrets(credential_id)) == {
         "password": "Pw-cli-new"
     }
     retyped = run(
@@ -155,12 +159,12 @@ def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> Non
         stdin="Tk-retyped\n",
     )
     assert retyped.exit_code == 0, retyped.output
-    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {
+    assert dict(container.connector_credentials.load_secrets(credential_id)) == {
         "token": "Tk-retyped"
     }
 
     # delete while a connector uses it
-    runtime.connectors.create(
+    container.connectors.create(
         name="Incidents", kind="webhook", credential_id=credential_id, actor=Actor("t", "t")
     )
     refused = run(env, "connector-credentials", "delete", "ServiceNow", stdin="n\n")
@@ -168,11 +172,11 @@ def test_create_show_list_update_delete(runtime: Runtime, tmp_path: Path) -> Non
     assert "1 connector(s) use it" in refused.output
     deleted = run(env, "connector-credentials", "delete", "ServiceNow", "--yes")
     assert deleted.exit_code == 0, deleted.output
-    assert [c.state for c in runtime.connectors.list()] == ["credential missing"]
+    assert [c.state for c in container.connectors.list()] == ["credential missing"]
 
 
-def test_mistakes_are_listed_and_nothing_is_saved(runtime: Runtime) -> None:
-    env = env_of(runtime)
+def test_mistakes_are_listed_and_nothing_is_saved(container: Container) -> None:
+    env = env_of(container)
     result = run(
         env,
         "connector-credentials",
@@ -194,25 +198,25 @@ def test_mistakes_are_listed_and_nothing_is_saved(runtime: Runtime) -> None:
     assert "url:" in result.output
     assert "authorization.host_key:" in result.output
     assert "Pw-never-saved" not in result.output
-    assert runtime.connector_credentials.list().total == 0
+    assert container.connector_credentials.list().total == 0
     bad_field = run(env, "connector-credentials", "create", "--field", "nonsense")
     assert bad_field.exit_code == 2
     assert "NAME=VALUE" in bad_field.output
 
 
-def test_wrong_master_key_stops_the_cli(runtime: Runtime) -> None:
+def test_wrong_master_key_stops_the_cli(container: Container) -> None:
     wrong = f"1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
-    result = run(env_of(runtime, CREDGATE_MASTER_KEY=wrong), "connector-credentials", "list")
+    result = run(env_of(container, CREDGATE_MASTER_KEY=wrong), "connector-credentials", "list")
     assert result.exit_code == 2
     assert "master key version 1 does not match" in result.output
-    status = run(env_of(runtime, CREDGATE_MASTER_KEY=wrong), "vault", "rotate-key")
+    status = run(env_of(container, CREDGATE_MASTER_KEY=wrong), "vault", "rotate-key")
     assert status.exit_code == 2
     assert "does not match" in status.output
 
 
-def test_rotate_key_from_the_environment_prints_the_new_value(runtime: Runtime) -> None:
-    env = env_of(runtime)
-    created = runtime.connector_credentials.create(
+def test_rotate_key_from_the_environment_prints_the_new_value(container: Container) -> None:
+    env = env_of(container)
+    created = container.connector_credentials.create(
         {
             "name": "Freshservice",
             "protocol": "HTTPS",
@@ -227,7 +231,7 @@ def test_rotate_key_from_the_environment_prints_the_new_value(runtime: Runtime) 
     value = line.removeprefix("CREDGATE_MASTER_KEY=")
     assert value.startswith("2:")
     assert value.endswith(str(env["CREDGATE_MASTER_KEY"]))
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert all(
             c.startswith("v1.1.")
             for c in session.scalars(select(ConnectorCredentialSecret.ciphertext))
@@ -235,7 +239,7 @@ def test_rotate_key_from_the_environment_prints_the_new_value(runtime: Runtime) 
     done = run({**env, "CREDGATE_MASTER_KEY": value}, "vault", "reencrypt")
     assert done.exit_code == 0, done.output
     assert "you may remove the older entries" in done.output
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert all(
             c.startswith("v1.2.")
             for c in session.scalars(select(ConnectorCredentialSecret.ciphertext))

@@ -16,12 +16,12 @@ from sqlalchemy.engine import make_url
 
 from credgate.bootstrap import initialise
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.models import MetaEntry
 from credgate.models import SEALED, metadata
-from credgate.runtime import Runtime
 from credgate.security.keyfiles import BootstrapError, master_key_path
 from credgate.security.models import SigningKey
 from credgate.security.rotation import (
@@ -70,22 +70,22 @@ def bodies() -> list[dict[str, Any]]:
     ]
 
 
-def populate(runtime: Runtime) -> dict[str, dict[str, str]]:
+def populate(container: Container) -> dict[str, dict[str, str]]:
     """Create one credential per body (and a run-time token); return id -> plaintext secrets."""
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     expected: dict[str, dict[str, str]] = {}
     for body in bodies():
         view = service.create(body, actor=ACTOR)
         expected[view.id] = dict(service.load_secrets(view.id))
     jira = service.find("Jira").id
-    service.save_runtime_secret(jira, "access_token", SECRETS["access"])
+    service.save_obtained_secret(jira, "access_token", SECRETS["access"])
     expected[jira]["access_token"] = SECRETS["access"]
     return expected
 
 
-def all_read(runtime: Runtime, expected: dict[str, dict[str, str]]) -> None:
+def all_read(container: Container, expected: dict[str, dict[str, str]]) -> None:
     for credential_id, plain in expected.items():
-        assert dict(runtime.connector_credentials.load_secrets(credential_id)) == plain
+        assert dict(container.connector_credentials.load_secrets(credential_id)) == plain
 
 
 def ciphertexts(db: Database) -> list[str]:
@@ -101,15 +101,15 @@ def ciphertexts(db: Database) -> list[str]:
 # -- no plaintext at rest -----------------------------------------------------------------------
 
 
-def _database_bytes(runtime: Runtime, tmp_path: Path) -> bytes:
+def _database_bytes(container: Container, tmp_path: Path) -> bytes:
     """The raw SQLite file (with its WAL), or a PostgreSQL dump."""
-    db = runtime.db
+    db = container.db
     if db.is_sqlite:
         database = Path(str(db.url.database))
         files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
         assert database in files
         return b"".join(p.read_bytes() for p in files)
-    url = make_url(runtime.settings.resolved_database_url).set(drivername="postgresql")
+    url = make_url(container.settings.resolved_database_url).set(drivername="postgresql")
     pg_dump = shutil.which("pg_dump")
     if pg_dump:
         done = subprocess.run(
@@ -130,15 +130,15 @@ def _database_bytes(runtime: Runtime, tmp_path: Path) -> bytes:
     return b"\n".join(chunks)
 
 
-def test_no_plaintext_secret_at_rest(runtime: Runtime, tmp_path: Path) -> None:
-    populate(runtime)
+def test_no_plaintext_secret_at_rest(container: Container, tmp_path: Path) -> None:
+    populate(container)
     # an update and a type change write more rows; the old values must be gone too
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     now = service.find("Freshservice")
     body = dict(now.masked)
     body["authorization"] = {"type": "BASIC", "username": "u", "password": "Pw-plain-77aa66bb55"}
     service.update(now.id, body, actor=ACTOR)
-    raw = _database_bytes(runtime, tmp_path)
+    raw = _database_bytes(container, tmp_path)
     assert b"ven01063.service-now.com" in raw  # the scan does see the stored data
     assert b"v1.1." in raw
     for secret in [*SECRETS.values(), "Pw-plain-77aa66bb55"]:
@@ -146,11 +146,11 @@ def test_no_plaintext_secret_at_rest(runtime: Runtime, tmp_path: Path) -> None:
         assert base64.b64encode(secret.encode()) not in raw
 
 
-def test_a_blob_moved_to_another_record_does_not_decrypt(runtime: Runtime) -> None:
-    expected = populate(runtime)
-    basic = runtime.connector_credentials.find("ServiceNow").id
-    bearer = runtime.connector_credentials.find("Freshservice").id
-    with runtime.db.session() as session:
+def test_a_blob_moved_to_another_record_does_not_decrypt(container: Container) -> None:
+    expected = populate(container)
+    basic = container.connector_credentials.find("ServiceNow").id
+    bearer = container.connector_credentials.find("Freshservice").id
+    with container.db.session() as session:
         stolen = session.get(ConnectorCredentialSecret, (basic, "password"))
         assert stolen is not None
         session.execute(
@@ -159,9 +159,9 @@ def test_a_blob_moved_to_another_record_does_not_decrypt(runtime: Runtime) -> No
             .values(ciphertext=stolen.ciphertext)
         )
     with pytest.raises(VaultError) as info:
-        runtime.connector_credentials.load_secrets(bearer)
+        container.connector_credentials.load_secrets(bearer)
     assert SECRETS["basic"] not in str(info.value)
-    assert dict(runtime.connector_credentials.load_secrets(basic)) == expected[basic]
+    assert dict(container.connector_credentials.load_secrets(basic)) == expected[basic]
 
 
 # -- master-key rotation ---------------------------------------------------------------------------
@@ -189,17 +189,17 @@ def file_settings(tmp_path: Path, database_url: str, key_material: dict[str, str
     return settings
 
 
-def _open(settings: Settings) -> Runtime:
-    return Runtime.open(settings)
+def _open(settings: Settings) -> Container:
+    return Container.open(settings)
 
 
 def test_rotate_key_file_reencrypts_everything(file_settings: Settings) -> None:
-    runtime = _open(file_settings)
+    container = _open(file_settings)
     try:
-        expected = populate(runtime)
-        kid = runtime.keys().active.kid
+        expected = populate(container)
+        kid = container.keys().active.kid
     finally:
-        runtime.close()
+        container.close()
     db = Database(file_settings.resolved_database_url)
     started: list[int] = []
     advanced: list[int] = []
@@ -227,12 +227,12 @@ def test_rotate_key_file_reencrypts_everything(file_settings: Settings) -> None:
     finally:
         db.dispose()
     assert set(parse_master_keys(master_key_path(file_settings).read_text())) == {1, 2}
-    runtime = _open(file_settings)
+    container = _open(file_settings)
     try:
-        all_read(runtime, expected)
-        assert runtime.keys().active.kid == kid  # the signing key still decrypts
+        all_read(container, expected)
+        assert container.keys().active.kid == kid  # the signing key still decrypts
     finally:
-        runtime.close()
+        container.close()
     # the old version may now go: the file keeps version 2 only, and everything still reads
     db = Database(file_settings.resolved_database_url)
     try:
@@ -242,17 +242,17 @@ def test_rotate_key_file_reencrypts_everything(file_settings: Settings) -> None:
     finally:
         db.dispose()
     assert set(parse_master_keys(master_key_path(file_settings).read_text())) == {2}
-    runtime = _open(file_settings)
+    container = _open(file_settings)
     try:
-        all_read(runtime, expected)
+        all_read(container, expected)
     finally:
-        runtime.close()
+        container.close()
 
 
-def test_keys_from_the_environment_rotate_in_two_steps(runtime: Runtime) -> None:
-    expected = populate(runtime)
-    settings = runtime.settings
-    runtime.close()
+def test_keys_from_the_environment_rotate_in_two_steps(container: Container) -> None:
+    expected = populate(container)
+    settings = container.settings
+    container.close()
     db = Database(settings.resolved_database_url)
     try:
         before = ciphertexts(db)
@@ -269,31 +269,34 @@ def test_keys_from_the_environment_rotate_in_two_steps(runtime: Runtime) -> None
         db.dispose()
     only_new = proposal.value.split(",")[0]
     assert only_new.startswith("2:")
-    reopened = Runtime.open(Settings(**{**settings.model_dump(), "master_key": only_new}))
+    reopened = Container.open(Settings(**{**settings.model_dump(), "master_key": only_new}))
     try:
         all_read(reopened, expected)
     finally:
         reopened.close()
     with pytest.raises(BootstrapError, match="version 2 is in use by this database but was not"):
-        Runtime.open(settings)  # the old key alone no longer opens it
+        Container.open(settings)  # the old key alone no longer opens it
 
 
-def test_rotation_stops_at_a_damaged_value_and_names_it(runtime: Runtime) -> None:
-    populate(runtime)
-    basic = runtime.connector_credentials.find("ServiceNow").id
-    with runtime.db.session() as session:
+def test_rotation_stops_at_a_damaged_value_and_names_it(container: Container) -> None:
+    populate(container)
+    basic = container.connector_credentials.find("ServiceNow").id
+    with container.db.session() as session:
         session.execute(
             update(ConnectorCredentialSecret)
             .where(ConnectorCredentialSecret.credential_id == basic)
             .values(ciphertext=cast(text("'v1.1.AAAA'"), String))
         )
-    master = runtime.settings.master_key
+    master = container.settings.master_key
     assert master is not None
     settings = Settings(
-        **{**runtime.settings.model_dump(), "master_key": f"{_key(2)},{master.get_secret_value()}"}
+        **{
+            **container.settings.model_dump(),
+            "master_key": f"{_key(2)},{master.get_secret_value()}",
+        }
     )
     with pytest.raises(RotationError) as info:
-        reencrypt_installation(settings, runtime.db, SEALED)
+        reencrypt_installation(settings, container.db, SEALED)
     assert basic in str(info.value)
     assert "password" in str(info.value)
 
@@ -301,15 +304,15 @@ def test_rotation_stops_at_a_damaged_value_and_names_it(runtime: Runtime) -> Non
 # -- a wrong or missing key refuses to start ---------------------------------------------------
 
 
-def test_wrong_master_key_refuses_to_start(runtime: Runtime) -> None:
-    populate(runtime)
-    settings = runtime.settings
+def test_wrong_master_key_refuses_to_start(container: Container) -> None:
+    populate(container)
+    settings = container.settings
     wrong = Settings(**{**settings.model_dump(), "master_key": _key(1)})
     with pytest.raises(BootstrapError) as info:
-        Runtime.open(wrong)
+        Container.open(wrong)
     assert "master key version 1 does not match" in str(info.value)
     with pytest.raises(BootstrapError, match="does not match"):
-        Runtime.open(wrong, bootstrap=True)
+        Container.open(wrong, bootstrap=True)
     db = Database(settings.resolved_database_url)
     try:
         with pytest.raises(BootstrapError, match="does not match"):
@@ -318,4 +321,4 @@ def test_wrong_master_key_refuses_to_start(runtime: Runtime) -> None:
         db.dispose()
     newer_only = Settings(**{**settings.model_dump(), "master_key": _key(2)})
     with pytest.raises(BootstrapError, match="version 1 is in use by this database but was not"):
-        Runtime.open(newer_only)
+        Container.open(newer_only)

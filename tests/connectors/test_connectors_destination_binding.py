@@ -43,9 +43,9 @@ from credgate.connectors.credentials.models import (
     secret_context,
 )
 from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.models import SEALED
-from credgate.runtime import Runtime
 from credgate.security.rotation import reencrypt_installation
 from credgate.security.vault import VaultError
 from support import ADMIN_PASSWORD, LOOPBACK_ALLOWED
@@ -138,7 +138,7 @@ def peers(tls: Tls) -> Iterator[tuple[ResourcePeer, str, Elsewhere, str]]:
 
 
 def test_a_new_url_needs_the_client_secret_and_drops_the_token(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     peers: tuple[ResourcePeer, str, Elsewhere, str],
 ) -> None:
@@ -160,7 +160,7 @@ def test_a_new_url_needs_the_client_secret_and_drops_the_token(
     test = f"{BASE}/{credential_id}/test"
     assert admin_client.post(test).json()["code"] == "ok"
     [first_token] = provider.issued
-    assert "access_token" in runtime.connector_credentials.load_secrets(credential_id)
+    assert "access_token" in container.connector_credentials.load_secrets(credential_id)
 
     # only the URL changes, the secret sent back as the mask: refused, naming the secret
     body = shown(admin_client, credential_id)
@@ -176,7 +176,7 @@ def test_a_new_url_needs_the_client_secret_and_drops_the_token(
     # with the secret entered again: saved, and the token of the old destination is gone
     body["authorization"]["client_secret"] = CC_CLIENT_SECRET
     assert admin_client.put(f"{BASE}/{credential_id}", json=body).status_code == 200
-    assert set(runtime.connector_credentials.load_secrets(credential_id)) == {"client_secret"}
+    assert set(container.connector_credentials.load_secrets(credential_id)) == {"client_secret"}
     assert admin_client.post(test).json()["code"] == "ok"
     assert len(other.seen) == 1
     assert first_token not in other.seen[0]
@@ -192,13 +192,13 @@ def test_a_new_url_needs_the_client_secret_and_drops_the_token(
     ],
 )
 def test_a_new_authorization_code_destination_drops_tokens_and_the_pending_consent(
-    runtime: Runtime, admin_client: TestClient, key: str, value: str, label: str
+    container: Container, admin_client: TestClient, key: str, value: str, label: str
 ) -> None:
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     credential_id = create(admin_client, AUTHORIZATION_CODE)
-    service.save_runtime_secret(credential_id, "access_token", "At-binding-1")
-    service.save_runtime_secret(credential_id, "refresh_token", "Rt-binding-1")
-    runtime.connections.start_consent(credential_id)
+    service.save_obtained_secret(credential_id, "access_token", "At-binding-1")
+    service.save_obtained_secret(credential_id, "refresh_token", "Rt-binding-1")
+    container.connections.start_consent(credential_id)
     body = shown(admin_client, credential_id)
     if key == "url":
         body["url"] = value
@@ -218,7 +218,7 @@ def test_a_new_authorization_code_destination_drops_tokens_and_the_pending_conse
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "reconnect needed"
     assert dict(service.load_secrets(credential_id)) == {"client_secret": CODE_SECRET}
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert session.get(ConnectorConsent, credential_id) is None
 
 
@@ -231,7 +231,7 @@ def test_a_new_authorization_code_destination_drops_tokens_and_the_pending_conse
     ],
 )
 def test_a_new_sftp_host_port_or_key_needs_the_password(
-    runtime: Runtime, admin_client: TestClient, edit: dict[str, Any], label: str
+    container: Container, admin_client: TestClient, edit: dict[str, Any], label: str
 ) -> None:
     credential_id = create(admin_client, SFTP)
     body = {**shown(admin_client, credential_id), **edit}
@@ -241,7 +241,7 @@ def test_a_new_sftp_host_port_or_key_needs_the_password(
     assert message["authorization.password"].startswith(f"{label} changed")
     body["authorization"]["password"] = SFTP_SECRET
     assert admin_client.put(f"{BASE}/{credential_id}", json=body).status_code == 200
-    assert dict(runtime.connector_credentials.load_secrets(credential_id)) == {
+    assert dict(container.connector_credentials.load_secrets(credential_id)) == {
         "password": SFTP_SECRET
     }
 
@@ -253,9 +253,9 @@ def _csrf(html: str) -> str:
 
 
 def test_the_pages_ask_for_the_password_when_the_host_key_changes(
-    runtime: Runtime, client: TestClient
+    container: Container, client: TestClient
 ) -> None:
-    credential_id = runtime.connector_credentials.create(SFTP, actor=ACTOR).id
+    credential_id = container.connector_credentials.create(SFTP, actor=ACTOR).id
     login = client.get("/admin/login")
     signed_in = client.post(
         "/admin/login",
@@ -285,13 +285,13 @@ def test_the_pages_ask_for_the_password_when_the_host_key_changes(
         follow_redirects=False,
     )
     assert saved.status_code == 303, saved.text
-    assert runtime.connector_credentials.load(credential_id).secrets["password"] == (
+    assert container.connector_credentials.load(credential_id).secrets["password"] == (
         "Pw-binding-new"
     )
 
 
-def test_the_cli_names_the_secret_when_the_url_changes(runtime: Runtime) -> None:
-    settings = runtime.settings
+def test_the_cli_names_the_secret_when_the_url_changes(container: Container) -> None:
+    settings = container.settings
     assert settings.master_key is not None
     assert settings.pepper is not None
     env = {
@@ -302,28 +302,28 @@ def test_the_cli_names_the_secret_when_the_url_changes(runtime: Runtime) -> None
         "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
         "CREDGATE_CONFIG_FILE": None,
     }
-    credential_id = runtime.connector_credentials.create(BASIC, actor=ACTOR).id
+    credential_id = container.connector_credentials.create(BASIC, actor=ACTOR).id
     moved = ["connector-credentials", "update", "Desk", "--url", "https://attacker.example/"]
     refused = CliRunner().invoke(cli_app, moved, env=env)
     assert refused.exit_code == 2
     assert "authorization.password: the URL changed" in refused.output
     assert BASIC_SECRET not in refused.output
-    assert runtime.connector_credentials.get(credential_id).masked["url"] == BASIC["url"]
+    assert container.connector_credentials.get(credential_id).masked["url"] == BASIC["url"]
     entered = CliRunner().invoke(cli_app, [*moved, "--change-secret"], env=env, input="Pw-cli\n")
     assert entered.exit_code == 0, entered.output
-    assert runtime.connector_credentials.load(credential_id).secrets["password"] == "Pw-cli"
+    assert container.connector_credentials.load(credential_id).secrets["password"] == "Pw-cli"
 
 
 # -- the vault's binding --------------------------------------------------------------------------
 
 
 def test_a_secret_does_not_open_for_another_destination(
-    runtime: Runtime, admin_client: TestClient
+    container: Container, admin_client: TestClient
 ) -> None:
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     credential_id = create(admin_client, BASIC)
     before = destination_digest(service.load(credential_id).destination)
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         row = session.get(ConnectorCredentialSecret, (credential_id, "password"))
         assert row is not None
         assert row.destination == before
@@ -339,8 +339,10 @@ def test_a_secret_does_not_open_for_another_destination(
         (("protocol", "HTTPS"), ("authorization.type", "BASIC"), ("url", moved["url"]))
     )
     with pytest.raises(VaultError):  # the stored blob itself refuses the new destination
-        runtime.vault.decrypt(ciphertext, context=secret_context(credential_id, "password", after))
-    assert runtime.vault.decrypt_text(
+        container.vault.decrypt(
+            ciphertext, context=secret_context(credential_id, "password", after)
+        )
+    assert container.vault.decrypt_text(
         ciphertext, context=secret_context(credential_id, "password", before)
     ) == (BASIC_SECRET)
     with pytest.raises(VaultError, match="another destination"):
@@ -356,10 +358,10 @@ def test_a_secret_does_not_open_for_another_destination(
     assert service.load(credential_id).secrets["password"] == "Pw-entered-again"
 
 
-def _unbind(runtime: Runtime, credential_id: str, field: str, value: str) -> None:
+def _unbind(container: Container, credential_id: str, field: str, value: str) -> None:
     """Make the row look as it did before destinations were bound."""
-    legacy = runtime.vault.encrypt(value, context=secret_context(credential_id, field))
-    with runtime.db.session() as session:
+    legacy = container.vault.encrypt(value, context=secret_context(credential_id, field))
+    with container.db.session() as session:
         session.execute(
             update(ConnectorCredentialSecret)
             .where(ConnectorCredentialSecret.credential_id == credential_id)
@@ -369,30 +371,30 @@ def _unbind(runtime: Runtime, credential_id: str, field: str, value: str) -> Non
 
 
 def test_secrets_stored_before_binding_are_bound_by_init_and_by_reencryption(
-    runtime: Runtime, admin_client: TestClient
+    container: Container, admin_client: TestClient
 ) -> None:
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     credential_id = create(admin_client, AUTHORIZATION_CODE)
-    service.save_runtime_secret(credential_id, "refresh_token", "Rt-legacy-1")
+    service.save_obtained_secret(credential_id, "refresh_token", "Rt-legacy-1")
     bound = destination_digest(service.load(credential_id).destination)
 
     def init() -> None:
-        assert initialise(runtime.settings, runtime.db, create_keys=False)[2].bound_secrets == 2
+        assert initialise(container.settings, container.db, create_keys=False)[2].bound_secrets == 2
 
     def reencrypt() -> None:  # what `credgate vault rotate-key` and `reencrypt` run
-        assert reencrypt_installation(runtime.settings, runtime.db, SEALED).complete
+        assert reencrypt_installation(container.settings, container.db, SEALED).complete
 
     upgrades: tuple[Callable[[], None], ...] = (init, reencrypt)
     for upgrade in upgrades:
-        _unbind(runtime, credential_id, "client_secret", CODE_SECRET)
-        _unbind(runtime, credential_id, "refresh_token", "Rt-legacy-1")
+        _unbind(container, credential_id, "client_secret", CODE_SECRET)
+        _unbind(container, credential_id, "refresh_token", "Rt-legacy-1")
         # still readable meanwhile, so an upgrade does not interrupt anything
         assert dict(service.load_secrets(credential_id)) == {
             "client_secret": CODE_SECRET,
             "refresh_token": "Rt-legacy-1",
         }
         upgrade()
-        with runtime.db.session() as session:
+        with container.db.session() as session:
             rows = session.scalars(
                 select(ConnectorCredentialSecret).where(
                     ConnectorCredentialSecret.credential_id == credential_id
@@ -404,22 +406,22 @@ def test_secrets_stored_before_binding_are_bound_by_init_and_by_reencryption(
             }
             for r in rows:  # the unbound context no longer opens them
                 with pytest.raises(VaultError):
-                    runtime.vault.decrypt(
+                    container.vault.decrypt(
                         r.ciphertext, context=secret_context(credential_id, r.field)
                     )
         assert service.load(credential_id).secrets["client_secret"] == CODE_SECRET
         assert service.load_secrets(credential_id)["refresh_token"] == "Rt-legacy-1"
-    assert initialise(runtime.settings, runtime.db, create_keys=False)[2].bound_secrets == 0
+    assert initialise(container.settings, container.db, create_keys=False)[2].bound_secrets == 0
 
 
 def test_a_token_obtained_for_the_old_destination_is_not_kept(
-    runtime: Runtime, admin_client: TestClient
+    container: Container, admin_client: TestClient
 ) -> None:
     """A renewal in flight while the credential is pointed elsewhere: its token is dropped."""
-    service = runtime.connector_credentials
+    service = container.connector_credentials
     credential_id = create(admin_client, AUTHORIZATION_CODE)
     old = destination_digest(service.load(credential_id).destination)
-    store = DatabaseTokenStore(runtime.db, service, credential_id, destination=old)
+    store = DatabaseTokenStore(container.db, service, credential_id, destination=old)
     store.save(Token("At-before", refresh_token="Rt-before"))
     assert store.load() is not None
     body = shown(admin_client, credential_id)

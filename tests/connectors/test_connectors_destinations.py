@@ -45,6 +45,7 @@ from credgate.connectors.credentials import (
     validate_create,
 )
 from credgate.connectors.sftp import DestinationNotAllowed
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.destinations import (
@@ -53,8 +54,7 @@ from credgate.core.destinations import (
     forbidden_reason,
     literal_address,
 )
-from credgate.outbound.transport import RuntimeTransport
-from credgate.runtime import Runtime
+from credgate.outbound.transport import ConnectionsTransport
 from support import LOOPBACK
 
 ACTOR = Actor("tests", "pytest")
@@ -288,7 +288,9 @@ def test_the_authorization_url_is_for_the_browser_and_not_checked() -> None:
     )
 
 
-def test_the_admin_api_names_the_refused_field(admin_client: TestClient, runtime: Runtime) -> None:
+def test_the_admin_api_names_the_refused_field(
+    admin_client: TestClient, container: Container
+) -> None:
     base = "/admin/api/v1/connector-credentials"
     for body, field_name in (
         (_https("https://0xa9fea9fe/"), "url"),
@@ -301,7 +303,7 @@ def test_the_admin_api_names_the_refused_field(admin_client: TestClient, runtime
         answer = admin_client.post(base, json=body)
         assert answer.status_code == 422, answer.text
         assert [e["field"] for e in answer.json()["errors"]] == [field_name]
-    assert runtime.connector_credentials.list().total == 0
+    assert container.connector_credentials.list().total == 0
 
 
 # -- when connecting: HTTPS ---------------------------------------------------------------------
@@ -395,20 +397,20 @@ def _test(admin_client: TestClient, credential_id: str) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _create(runtime: Runtime, body: dict[str, Any]) -> str:
-    return runtime.connector_credentials.create(body, actor=ACTOR).id
+def _create(container: Container, body: dict[str, Any]) -> str:
+    return container.connector_credentials.create(body, actor=ACTOR).id
 
 
 def test_a_host_name_resolving_to_loopback_is_refused_unless_allowed(
-    runtime: Runtime, admin_client: TestClient, recorder: tuple[Recorder, int]
+    container: Container, admin_client: TestClient, recorder: tuple[Recorder, int]
 ) -> None:
     state, port = recorder
     credential_id = _create(
-        runtime,
+        container,
         _https(f"https://tool.example:{port}/", {"type": "BEARER", "token": "Tk-dest-1"}),
     )
     answers = resolver({"tool.example": ["127.0.0.1"]})
-    runtime.connections.destinations = STRICT.with_resolver(answers)
+    container.connections.destinations = STRICT.with_resolver(answers)
     verdict = _test(admin_client, credential_id)
     assert (verdict["ok"], verdict["code"]) == (False, "destination_refused")
     assert "tool.example" in verdict["detail"]
@@ -416,19 +418,19 @@ def test_a_host_name_resolving_to_loopback_is_refused_unless_allowed(
     assert "127.0.0.1" not in verdict["detail"]
     assert state.seen == []  # nothing reached the server
     # allowed: the connection goes to the checked address, TLS and Host still name the host
-    runtime.connections.destinations = LOOPBACK.with_resolver(answers)
+    container.connections.destinations = LOOPBACK.with_resolver(answers)
     verdict = _test(admin_client, credential_id)
     assert (verdict["ok"], verdict["code"]) == (True, "ok"), verdict
     assert state.seen == [("/", "Bearer Tk-dest-1")]
 
 
 def test_a_token_endpoint_resolving_to_loopback_is_refused(
-    runtime: Runtime, admin_client: TestClient, tls: Tls
+    container: Container, admin_client: TestClient, tls: Tls
 ) -> None:
     tokens = ResourcePeer()
     with TlsServer(tokens.app(), tls) as server:
         credential_id = _create(
-            runtime,
+            container,
             _https(
                 f"https://8.8.8.8:{server.port}/",  # never reached: the token comes first
                 {
@@ -439,7 +441,7 @@ def test_a_token_endpoint_resolving_to_loopback_is_refused(
                 },
             ),
         )
-        runtime.connections.destinations = STRICT.with_resolver(
+        container.connections.destinations = STRICT.with_resolver(
             resolver({"login.example": ["127.0.0.1"]})
         )
         verdict = _test(admin_client, credential_id)
@@ -449,19 +451,19 @@ def test_a_token_endpoint_resolving_to_loopback_is_refused(
 
 
 def test_refused_verdicts_do_not_tell_open_from_closed_ports(
-    runtime: Runtime, admin_client: TestClient, recorder: tuple[Recorder, int]
+    container: Container, admin_client: TestClient, recorder: tuple[Recorder, int]
 ) -> None:
     _state, open_port = recorder
     closed_port = free_port()
     # saved while loopback was allowed; the operator then took that back
     ids = {
-        port: _create(runtime, {**_https(f"https://127.0.0.1:{port}/"), "name": f"p{port}"})
+        port: _create(container, {**_https(f"https://127.0.0.1:{port}/"), "name": f"p{port}"})
         for port in (open_port, closed_port)
     }
     allowed = {port: _test(admin_client, ids[port]) for port in ids}
     assert allowed[open_port]["code"] == "ok"
     assert allowed[closed_port]["code"] == "connection_failed"
-    runtime.connections.destinations = STRICT
+    container.connections.destinations = STRICT
     refused = {port: _test(admin_client, ids[port]) for port in ids}
     assert refused[open_port] == refused[closed_port]
     assert refused[open_port]["code"] == "destination_refused"
@@ -469,7 +471,7 @@ def test_refused_verdicts_do_not_tell_open_from_closed_ports(
 
 
 def test_one_resolution_is_checked_and_connected_to(
-    runtime: Runtime, admin_client: TestClient, recorder: tuple[Recorder, int]
+    container: Container, admin_client: TestClient, recorder: tuple[Recorder, int]
 ) -> None:
     """DNS rebinding: the resolver answers an allowed address, then a refused one. The
     connection goes to the address that was checked; the second answer is never used."""
@@ -481,8 +483,8 @@ def test_one_resolution_is_checked_and_connected_to(
         return ["127.0.0.1"] if len(calls) == 1 else ["127.0.0.2"]
 
     with Listener("127.0.0.2", port) as decoy:
-        credential_id = _create(runtime, _https(f"https://tool.example:{port}/"))
-        runtime.connections.destinations = DestinationPolicy.from_entries(
+        credential_id = _create(container, _https(f"https://tool.example:{port}/"))
+        container.connections.destinations = DestinationPolicy.from_entries(
             ["127.0.0.1/32"], resolver=rebinding
         )
         verdict = _test(admin_client, credential_id)
@@ -497,17 +499,17 @@ def test_one_resolution_is_checked_and_connected_to(
 
 
 def test_a_redirect_to_a_refused_address_is_not_followed(
-    runtime: Runtime, admin_client: TestClient, recorder: tuple[Recorder, int], tls: Tls
+    container: Container, admin_client: TestClient, recorder: tuple[Recorder, int], tls: Tls
 ) -> None:
     state, port = recorder
     with Listener("127.0.0.2") as decoy:
         state.location = f"https://127.0.0.2:{decoy.port}/latest/meta-data/"
         credential_id = _create(
-            runtime,
+            container,
             _https(f"https://127.0.0.1:{port}/", {"type": "BEARER", "token": "Tk-dest-2"}),
         )
         policy = DestinationPolicy.from_entries(["127.0.0.1/32"])
-        runtime.connections.destinations = policy
+        container.connections.destinations = policy
         verdict = _test(admin_client, credential_id)
         assert verdict["code"] == "ok"  # the 302 itself is the answer
         assert "HTTP 302" in verdict["detail"]
@@ -536,14 +538,14 @@ def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_sftp_host_resolving_to_loopback_is_refused_unless_allowed(
-    runtime: Runtime, admin_client: TestClient, tmp_path: Path
+    container: Container, admin_client: TestClient, tmp_path: Path
 ) -> None:
     key = asyncssh.generate_private_key("ssh-ed25519")
     root = tmp_path / "chroot"
     root.mkdir()
     with SshPeer(root, key) as ssh:
         credential_id = _create(
-            runtime,
+            container,
             {
                 "name": "Files",
                 "protocol": "SFTP",
@@ -556,15 +558,15 @@ def test_an_sftp_host_resolving_to_loopback_is_refused_unless_allowed(
             },
         )
         answers = resolver({"files.example": ["127.0.0.1"]})
-        runtime.connections.destinations = STRICT.with_resolver(answers)
+        container.connections.destinations = STRICT.with_resolver(answers)
         verdict = _test(admin_client, credential_id)
         assert (verdict["ok"], verdict["code"]) == (False, "destination_refused")
         assert "files.example" in verdict["detail"]
-        transport = RuntimeTransport(runtime.connector_credentials, runtime.connections)
+        transport = ConnectionsTransport(container.connector_credentials, container.connections)
         with pytest.raises(DestinationNotAllowed):  # what an exporter gets
             asyncio.run(transport.open_sftp(credential_id))
         assert ssh.log.connections == 0
-        runtime.connections.destinations = LOOPBACK.with_resolver(answers)
+        container.connections.destinations = LOOPBACK.with_resolver(answers)
         verdict = _test(admin_client, credential_id)
         assert (verdict["ok"], verdict["code"]) == (True, "ok"), verdict
         assert ssh.log.connections == 1

@@ -36,8 +36,8 @@ from credgate.cli import app as cli_app
 from credgate.connectors.auth import ReconnectNeeded
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 
 ACTOR = Actor("tests", "pytest")
@@ -75,8 +75,8 @@ def browser_leg() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def ac_credential(runtime: Runtime, url: str, state: ProviderState) -> str:
-    view = runtime.connector_credentials.create(
+def ac_credential(container: Container, url: str, state: ProviderState) -> str:
+    view = container.connector_credentials.create(
         {
             "name": "CRM",
             "protocol": "HTTPS",
@@ -122,7 +122,7 @@ def start(admin_client: TestClient, credential_id: str) -> str:
 
 
 def test_consent_round_trip_then_refresh_with_rotation(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     provider: tuple[ProviderState, str],
     tls: Tls,
@@ -130,9 +130,9 @@ def test_consent_round_trip_then_refresh_with_rotation(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     state, url = provider
-    credential_id = ac_credential(runtime, url, state)
-    redirect_url = runtime.connector_credentials.get(credential_id).redirect_url
-    assert redirect_url == f"{runtime.settings.base_url}/oauth2/callback/{credential_id}"
+    credential_id = ac_credential(container, url, state)
+    redirect_url = container.connector_credentials.get(credential_id).redirect_url
+    assert redirect_url == f"{container.settings.base_url}/oauth2/callback/{credential_id}"
 
     authorization_url = start(admin_client, credential_id)
     query = parse_qs(urlsplit(authorization_url).query)
@@ -147,8 +147,8 @@ def test_consent_round_trip_then_refresh_with_rotation(
     assert page.status_code == 200
     assert "Connected" in page.text
     assert page.headers["cache-control"] == "no-store"
-    assert runtime.connector_credentials.get(credential_id).status == "ok"
-    store = DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id)
+    assert container.connector_credentials.get(credential_id).status == "ok"
+    store = DatabaseTokenStore(container.db, container.connector_credentials, credential_id)
     first = store.load()
     assert first is not None
     assert first.refresh_token in state.by_refresh
@@ -160,7 +160,7 @@ def test_consent_round_trip_then_refresh_with_rotation(
     assert "already used or never started" in again.text
 
     # The stored access token works.
-    with runtime.connections.sync_http_client(credential_id) as client:
+    with container.connections.sync_http_client(credential_id) as client:
         assert client.get(f"{url}/").status_code == 200
 
     # The provider expires the access token: one refresh, and the rotated refresh token is
@@ -169,7 +169,7 @@ def test_consent_round_trip_then_refresh_with_rotation(
         current = store.load()
         assert current is not None
         state.tokens[current.access_token].expires_at = 0
-        with runtime.connections.sync_http_client(credential_id) as client:
+        with container.connections.sync_http_client(credential_id) as client:
             assert client.get(f"{url}/").status_code == 200
         renewed = store.load()
         assert renewed is not None
@@ -188,7 +188,7 @@ def test_consent_round_trip_then_refresh_with_rotation(
     state.by_refresh[latest.refresh_token or ""].revoked = True
     state.tokens[latest.access_token].expires_at = 0
     with (
-        runtime.connections.sync_http_client(credential_id) as client,
+        container.connections.sync_http_client(credential_id) as client,
         pytest.raises(ReconnectNeeded),
     ):
         client.get(f"{url}/")
@@ -198,8 +198,8 @@ def test_consent_round_trip_then_refresh_with_rotation(
     # And a new consent brings it back.
     page = callback(admin_client, browse(start(admin_client, credential_id), tls))
     assert page.status_code == 200
-    assert runtime.connector_credentials.get(credential_id).status == "ok"
-    with runtime.connections.sync_http_client(credential_id) as client:
+    assert container.connector_credentials.get(credential_id).status == "ok"
+    with container.connections.sync_http_client(credential_id) as client:
         assert client.get(f"{url}/").status_code == 200
 
     values = [AC_CLIENT_SECRET, code, *state.secrets(), *state.presented]
@@ -208,13 +208,13 @@ def test_consent_round_trip_then_refresh_with_rotation(
 
 
 def test_bad_state_is_refused_and_leaves_the_consent_pending(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     provider: tuple[ProviderState, str],
     tls: Tls,
 ) -> None:
     state, url = provider
-    credential_id = ac_credential(runtime, url, state)
+    credential_id = ac_credential(container, url, state)
     location = browse(start(admin_client, credential_id), tls)
     good_state = parse_qs(urlsplit(location).query)["state"][0]
     code = parse_qs(urlsplit(location).query)["code"][0]
@@ -231,29 +231,29 @@ def test_bad_state_is_refused_and_leaves_the_consent_pending(
         assert page.status_code == 400
         assert "state parameter does not match" in page.text
         assert good_state not in page.text
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert session.get(ConnectorConsent, credential_id) is not None  # still pending
     assert state.code_verifiers == []  # no code was exchanged for a forged callback
     # the real callback still completes the consent, once
     assert callback(admin_client, location).status_code == 200
-    assert runtime.connector_credentials.get(credential_id).status == "ok"
+    assert container.connector_credentials.get(credential_id).status == "ok"
     assert (
-        DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id).load()
+        DatabaseTokenStore(container.db, container.connector_credentials, credential_id).load()
         is not None
     )
     assert callback(admin_client, location).status_code == 400
 
 
 def test_expired_consent_and_unknown_credential_are_refused(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     provider: tuple[ProviderState, str],
     tls: Tls,
 ) -> None:
     state, url = provider
-    credential_id = ac_credential(runtime, url, state)
+    credential_id = ac_credential(container, url, state)
     location = browse(start(admin_client, credential_id), tls)
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         session.execute(
             update(ConnectorConsent).values(
                 expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
@@ -269,13 +269,13 @@ def test_expired_consent_and_unknown_credential_are_refused(
 
 
 def test_connect_refuses_other_types_and_the_cli_prints_the_url(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     provider: tuple[ProviderState, str],
 ) -> None:
     state, url = provider
-    credential_id = ac_credential(runtime, url, state)
-    basic = runtime.connector_credentials.create(
+    credential_id = ac_credential(container, url, state)
+    basic = container.connector_credentials.create(
         {
             "name": "plain",
             "protocol": "HTTPS",
@@ -289,7 +289,7 @@ def test_connect_refuses_other_types_and_the_cli_prints_the_url(
     assert refused.json()["errors"][0]["field"] == "authorization.type"
     assert admin_client.post("/admin/api/v1/connector-credentials/nope/connect").status_code == 404
 
-    settings = runtime.settings
+    settings = container.settings
     assert settings.master_key is not None
     assert settings.pepper is not None
     env = {
@@ -305,5 +305,5 @@ def test_connect_refuses_other_types_and_the_cli_prints_the_url(
     printed = result.output.strip()
     assert printed.startswith(f"{url}/authorize?")
     assert "code_challenge_method=S256" in printed
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert session.get(ConnectorConsent, credential_id) is not None

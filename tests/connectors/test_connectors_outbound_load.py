@@ -31,10 +31,10 @@ from sqlalchemy.pool import NullPool
 
 from credgate.bootstrap import initialise
 from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
-from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED, make_key_material, make_settings
 
 ACTOR = Actor("tests", "pytest")
@@ -91,13 +91,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[Serve
     db = Database(settings.resolved_database_url)
     initialise(settings, db, create_keys=False)
     db.dispose()
-    runtime = Runtime.open(settings)
+    container = Container.open(settings)
     try:
-        created = runtime.api_credentials.create(
+        created = container.api_credentials.create(
             name="outbound-load", permissions=["workflows"], actor=ACTOR
         )
     finally:
-        runtime.close()
+        container.close()
     env = {
         **_env(settings),
         "CREDGATE_TOKEN_TTL_SECONDS": str(LIFETIME),
@@ -112,9 +112,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[Serve
         process.stop()
 
 
-def connector_credential(runtime: Runtime, server: Server) -> str:
+def connector_credential(container: Container, server: Server) -> str:
     url = server.process.url
-    return runtime.connector_credentials.create(
+    return container.connector_credentials.create(
         {
             "name": f"credgate-{uuid.uuid4().hex[:8]}",
             "protocol": "HTTPS",
@@ -155,13 +155,13 @@ def test_64_senders_in_one_process_share_each_renewal(
     db = Database(settings.resolved_database_url)
     initialise(settings, db, create_keys=False)
     db.dispose()
-    runtime = Runtime.open(settings)
+    container = Container.open(settings)
     try:
-        credential_id = connector_credential(runtime, server)
+        credential_id = connector_credential(container, server)
         before = server.process.tokens_issued()
         counts = asyncio.run(
             send(
-                runtime.connections,
+                container.connections,
                 credential_id,
                 f"{server.process.url}/api/v1/workflows",
                 64,
@@ -169,11 +169,11 @@ def test_64_senders_in_one_process_share_each_renewal(
             )
         )
         issued = server.process.tokens_issued() - before
-        status = runtime.connector_credentials.get(credential_id).status
-        store = DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id)
+        status = container.connector_credentials.get(credential_id).status
+        store = DatabaseTokenStore(container.db, container.connector_credentials, credential_id)
         last = store.load()
     finally:
-        runtime.close()
+        container.close()
     print(f"one process, 64 senders: {counts}")
     assert set(counts) == {"200"}, counts
     assert counts["200"] > 64 * 60
@@ -222,11 +222,11 @@ def test_two_worker_processes_share_the_lease(
     db = Database(settings.resolved_database_url)
     initialise(settings, db, create_keys=False)
     db.dispose()
-    runtime = Runtime.open(settings)
+    container = Container.open(settings)
     try:
-        credential_id = connector_credential(runtime, server)
+        credential_id = connector_credential(container, server)
     finally:
-        runtime.close()
+        container.close()
     before = server.process.tokens_issued()
     env = {
         **_clean_environ(),

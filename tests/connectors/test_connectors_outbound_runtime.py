@@ -1,7 +1,7 @@
-"""The outbound runtime over stored credentials: auths from storage, the database token store
+"""The outbound container over stored credentials: auths from storage, the database token store
 and its lease, renewal status, the per-process cache, and "Test" through the admin API.
 
-Every peer is a real HTTPS server on loopback whose private CA the runtime trusts through
+Every peer is a real HTTPS server on loopback whose private CA the container trusts through
 ``outbound_ca_bundle``; both storage back ends run.
 """
 
@@ -39,10 +39,10 @@ from credgate.connectors.auth import (
 from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.connectors.tokenstore import ConnectorTokenLease, DatabaseTokenStore
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError, NotFoundError
 from credgate.models import SEALED
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 
@@ -70,8 +70,8 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-def cc_credential(runtime: Runtime, url: str, *, secret: str = CC_CLIENT_SECRET) -> str:
-    view = runtime.connector_credentials.create(
+def cc_credential(container: Container, url: str, *, secret: str = CC_CLIENT_SECRET) -> str:
+    view = container.connector_credentials.create(
         {
             "name": f"cc-{time.monotonic_ns()}",
             "protocol": "HTTPS",
@@ -95,7 +95,7 @@ def check_logs(logs: pytest.LogCaptureFixture, peer: ResourcePeer) -> None:
 
 
 def test_auth_types_are_built_from_storage(
-    runtime: Runtime, peer: tuple[ResourcePeer, str]
+    container: Container, peer: tuple[ResourcePeer, str]
 ) -> None:
     _state, url = peer
     made: dict[str, str] = {}
@@ -104,7 +104,7 @@ def test_auth_types_are_built_from_storage(
         ("BASIC", {"username": "u", "password": "p-secret"}),
         ("BEARER", {"token": "static-token", "header_prefix": "Token"}),
     ):
-        made[kind] = runtime.connector_credentials.create(
+        made[kind] = container.connector_credentials.create(
             {
                 "name": kind,
                 "protocol": "HTTPS",
@@ -113,8 +113,8 @@ def test_auth_types_are_built_from_storage(
             },
             actor=ACTOR,
         ).id
-    made["CC"] = cc_credential(runtime, url)
-    outbound = runtime.connections
+    made["CC"] = cc_credential(container, url)
+    outbound = container.connections
     assert isinstance(outbound.auth_for(made["NONE"]), NoAuth)
     assert isinstance(outbound.auth_for(made["BASIC"]), BasicAuth)
     bearer = outbound.auth_for(made["BEARER"])
@@ -125,8 +125,8 @@ def test_auth_types_are_built_from_storage(
         outbound.auth_for("no-such-credential")
 
 
-def test_sftp_credential_has_no_https_auth(runtime: Runtime) -> None:
-    view = runtime.connector_credentials.create(
+def test_sftp_credential_has_no_https_auth(container: Container) -> None:
+    view = container.connector_credentials.create(
         {
             "name": "files",
             "protocol": "SFTP",
@@ -141,18 +141,18 @@ def test_sftp_credential_has_no_https_auth(runtime: Runtime) -> None:
         actor=ACTOR,
     )
     with pytest.raises(InvalidInputError) as caught:
-        runtime.connections.auth_for(view.id)
+        container.connections.auth_for(view.id)
     assert caught.value.errors[0].field == "protocol"
 
 
 def test_401_once_renews_once_and_retries_once(
-    runtime: Runtime, peer: tuple[ResourcePeer, str], logs: pytest.LogCaptureFixture
+    container: Container, peer: tuple[ResourcePeer, str], logs: pytest.LogCaptureFixture
 ) -> None:
     state, url = peer
-    credential_id = cc_credential(runtime, url)
+    credential_id = cc_credential(container, url)
 
     async def scenario() -> list[int]:
-        async with runtime.connections.http_client(credential_id) as client:
+        async with container.connections.http_client(credential_id) as client:
             first = await client.get(f"{url}/resource")
             state.reject_next = 1
             second = await client.get(f"{url}/resource")
@@ -162,17 +162,17 @@ def test_401_once_renews_once_and_retries_once(
     # one token at first, exactly one renewal for the 401; the rejected request was retried once
     assert state.token_requests == 2
     assert state.resource_requests == 3
-    assert runtime.connector_credentials.get(credential_id).status == "ok"
+    assert container.connector_credentials.get(credential_id).status == "ok"
     check_logs(logs, state)
 
 
 def test_always_401_does_not_loop(
-    runtime: Runtime, peer: tuple[ResourcePeer, str], logs: pytest.LogCaptureFixture
+    container: Container, peer: tuple[ResourcePeer, str], logs: pytest.LogCaptureFixture
 ) -> None:
     state, url = peer
-    credential_id = cc_credential(runtime, url)
+    credential_id = cc_credential(container, url)
     state.always_401 = True
-    with runtime.connections.sync_http_client(credential_id) as client:
+    with container.connections.sync_http_client(credential_id) as client:
         response = client.get(f"{url}/resource")
     assert response.status_code == 401
     assert state.token_requests == 2  # the first token, and one renewal after the 401
@@ -181,14 +181,14 @@ def test_always_401_does_not_loop(
 
 
 def test_token_is_sealed_at_rest_and_shared_with_another_process(
-    runtime: Runtime, peer: tuple[ResourcePeer, str], settings: Any
+    container: Container, peer: tuple[ResourcePeer, str], settings: Any
 ) -> None:
     state, url = peer
-    credential_id = cc_credential(runtime, url)
-    with runtime.connections.sync_http_client(credential_id) as client:
+    credential_id = cc_credential(container, url)
+    with container.connections.sync_http_client(credential_id) as client:
         assert client.get(f"{url}/resource").status_code == 200
     (token,) = state.issued
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         stored = session.scalars(
             select(ConnectorCredentialSecret.ciphertext).where(
                 ConnectorCredentialSecret.credential_id == credential_id
@@ -196,11 +196,11 @@ def test_token_is_sealed_at_rest_and_shared_with_another_process(
         ).all()
     assert stored
     assert all(token not in value for value in stored)
-    loaded = DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id).load()
+    loaded = DatabaseTokenStore(container.db, container.connector_credentials, credential_id).load()
     assert loaded is not None
     assert loaded.access_token == token
-    # A second process (its own runtime) reads the stored token instead of fetching one.
-    other = Runtime.open(settings)
+    # A second process (its own container) reads the stored token instead of fetching one.
+    other = Container.open(settings)
     try:
         with other.connections.sync_http_client(credential_id) as client:
             assert client.get(f"{url}/resource").status_code == 200
@@ -210,49 +210,52 @@ def test_token_is_sealed_at_rest_and_shared_with_another_process(
 
 
 def test_renewal_failure_is_recorded_as_status_without_secret(
-    runtime: Runtime, peer: tuple[ResourcePeer, str], logs: pytest.LogCaptureFixture
+    container: Container, peer: tuple[ResourcePeer, str], logs: pytest.LogCaptureFixture
 ) -> None:
     _state, url = peer
-    credential_id = cc_credential(runtime, url, secret="not-the-right-secret")
-    with runtime.connections.sync_http_client(credential_id) as client, pytest.raises(RenewalError):
+    credential_id = cc_credential(container, url, secret="not-the-right-secret")
+    with (
+        container.connections.sync_http_client(credential_id) as client,
+        pytest.raises(RenewalError),
+    ):
         client.get(f"{url}/resource")
-    status = runtime.connector_credentials.get(credential_id).status
+    status = container.connector_credentials.get(credential_id).status
     assert status == "renewal failing: invalid_client"
     assert "not-the-right-secret" not in status
     assert_no_secrets(logs.records, ["not-the-right-secret"])
 
 
 def test_one_auth_per_credential_until_the_credential_changes(
-    runtime: Runtime, peer: tuple[ResourcePeer, str]
+    container: Container, peer: tuple[ResourcePeer, str]
 ) -> None:
     _state, url = peer
-    credential_id = cc_credential(runtime, url)
-    outbound = runtime.connections
+    credential_id = cc_credential(container, url)
+    outbound = container.connections
     auth = outbound.auth_for(credential_id)
     assert outbound.auth_for(credential_id) is auth
     # token saves and status changes publish on the same kind: the auth stays
-    DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id).save(
+    DatabaseTokenStore(container.db, container.connector_credentials, credential_id).save(
         Token("x-token", expires_at=time.time() + 60)
     )
-    runtime.connector_credentials.set_status(credential_id, "ok")
+    container.connector_credentials.set_status(credential_id, "ok")
     assert outbound.auth_for(credential_id) is auth
     # an edit (here: a new scope) builds a new one
-    body = runtime.connector_credentials.get(credential_id).as_dict()
+    body = container.connector_credentials.get(credential_id).as_dict()
     body["authorization"]["scope"] = "read write"
-    runtime.connector_credentials.update(credential_id, body, actor=ACTOR)
+    container.connector_credentials.update(credential_id, body, actor=ACTOR)
     changed = outbound.auth_for(credential_id)
     assert changed is not auth
     assert isinstance(changed, OAuth2ClientCredentialsAuth)
     assert changed.scope == "read write"
-    runtime.connector_credentials.delete(credential_id, actor=ACTOR)
+    container.connector_credentials.delete(credential_id, actor=ACTOR)
     with pytest.raises(NotFoundError):
         outbound.auth_for(credential_id)
 
 
-def test_lease_is_a_compare_and_set(runtime: Runtime, peer: tuple[ResourcePeer, str]) -> None:
+def test_lease_is_a_compare_and_set(container: Container, peer: tuple[ResourcePeer, str]) -> None:
     _state, url = peer
-    credential_id = cc_credential(runtime, url)
-    store = DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id)
+    credential_id = cc_credential(container, url)
+    store = DatabaseTokenStore(container.db, container.connector_credentials, credential_id)
     assert store.try_acquire_lease("a", 30)
     assert not store.try_acquire_lease("b", 30)
     assert store.try_acquire_lease("a", 30)  # the holder may renew its own lease
@@ -267,15 +270,15 @@ def test_lease_is_a_compare_and_set(runtime: Runtime, peer: tuple[ResourcePeer, 
 
 
 def test_lease_has_one_winner_among_racing_threads(
-    runtime: Runtime, peer: tuple[ResourcePeer, str]
+    container: Container, peer: tuple[ResourcePeer, str]
 ) -> None:
     _state, url = peer
-    credential_id = cc_credential(runtime, url)
+    credential_id = cc_credential(container, url)
     start = threading.Barrier(8)
     won: list[str] = []
 
     def contend(name: str) -> None:
-        store = DatabaseTokenStore(runtime.db, runtime.connector_credentials, credential_id)
+        store = DatabaseTokenStore(container.db, container.connector_credentials, credential_id)
         start.wait()
         if store.try_acquire_lease(name, 30):
             won.append(name)
@@ -286,8 +289,8 @@ def test_lease_has_one_winner_among_racing_threads(
     for thread in threads:
         thread.join(30)
     assert len(won) == 1
-    runtime.connector_credentials.delete(credential_id, actor=ACTOR)
-    with runtime.db.session() as session:  # the lease row goes with the credential
+    container.connector_credentials.delete(credential_id, actor=ACTOR)
+    with container.db.session() as session:  # the lease row goes with the credential
         assert session.get(ConnectorTokenLease, credential_id) is None
 
 
@@ -297,14 +300,14 @@ def test_pending_consents_are_rotated_with_the_vault() -> None:
 
 
 def test_admin_api_test_connection_records_the_verdict(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     peer: tuple[ResourcePeer, str],
     logs: pytest.LogCaptureFixture,
 ) -> None:
     state, url = peer
-    good = cc_credential(runtime, url)
-    bad = cc_credential(runtime, url, secret="wrong-secret-value")
+    good = cc_credential(container, url)
+    bad = cc_credential(container, url, secret="wrong-secret-value")
     answer = admin_client.post(f"/admin/api/v1/connector-credentials/{good}/test")
     assert answer.status_code == 200, answer.text
     assert answer.json()["ok"] is True
@@ -325,20 +328,20 @@ def test_admin_api_test_connection_records_the_verdict(
 
 
 def test_test_connection_needs_the_private_ca(
-    runtime: Runtime, peer: tuple[ResourcePeer, str], tmp_path: Path
+    container: Container, peer: tuple[ResourcePeer, str], tmp_path: Path
 ) -> None:
     """TLS verification is on: without the CA bundle the peer's certificate is refused."""
     _state, url = peer
-    credential_id = cc_credential(runtime, url)
-    runtime.connections.ca_bundle = None  # the system store does not know the test CA
-    verdict = asyncio.run(runtime.connections.test(credential_id))
+    credential_id = cc_credential(container, url)
+    container.connections.ca_bundle = None  # the system store does not know the test CA
+    verdict = asyncio.run(container.connections.test(credential_id))
     assert not verdict.ok
     assert verdict.code == "connection_failed"
     assert "CERTIFICATE_VERIFY_FAILED" in verdict.detail or "certificate" in verdict.detail
 
 
-def test_unreachable_instance_gives_a_clear_verdict(runtime: Runtime) -> None:
-    view = runtime.connector_credentials.create(
+def test_unreachable_instance_gives_a_clear_verdict(container: Container) -> None:
+    view = container.connector_credentials.create(
         {
             "name": "down",
             "protocol": "HTTPS",
@@ -347,9 +350,9 @@ def test_unreachable_instance_gives_a_clear_verdict(runtime: Runtime) -> None:
         },
         actor=ACTOR,
     )
-    verdict = asyncio.run(runtime.connections.test(view.id))
+    verdict = asyncio.run(container.connections.test(view.id))
     assert not verdict.ok
     assert verdict.code == "connection_failed"
     assert "127.0.0.1:9" in verdict.detail
     assert "pw-down" not in verdict.detail
-    assert runtime.connector_credentials.get(view.id).last_test_ok is False
+    assert container.connector_credentials.get(view.id).last_test_ok is False

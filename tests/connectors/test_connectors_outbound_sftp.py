@@ -1,5 +1,5 @@
-"""SFTP credentials through the outbound runtime: "Test" from the admin API and the CLI against
-asyncssh's server on loopback, and an upload through ``runtime.connections.sftp_connect``."""
+"""SFTP credentials through the outbound container: "Test" from the admin API and the CLI against
+asyncssh's server on loopback, and an upload through ``container.connections.sftp_connect``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from credgate.cli import app as cli_app
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 
 ACTOR = Actor("tests", "pytest")
@@ -44,10 +44,10 @@ def ssh(tmp_path: Path, server_key: asyncssh.SSHKey) -> Iterator[SshPeer]:
 
 
 def sftp_credential(
-    runtime: Runtime, port: int, key: asyncssh.SSHKey, *, password: str = SFTP_PASSWORD
+    container: Container, port: int, key: asyncssh.SSHKey, *, password: str = SFTP_PASSWORD
 ) -> str:
     line = key.export_public_key("openssh").decode().strip()
-    return runtime.connector_credentials.create(
+    return container.connector_credentials.create(
         {
             "name": f"files-{port}-{len(password)}",
             "protocol": "SFTP",
@@ -64,14 +64,14 @@ def sftp_credential(
 
 
 def test_right_key_passes_the_test_and_uploads(
-    runtime: Runtime,
+    container: Container,
     admin_client: TestClient,
     ssh: SshPeer,
     server_key: asyncssh.SSHKey,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    credential_id = sftp_credential(runtime, ssh.port, server_key)
+    credential_id = sftp_credential(container, ssh.port, server_key)
     answer = admin_client.post(f"/admin/api/v1/connector-credentials/{credential_id}/test")
     assert answer.status_code == 200, answer.text
     verdict = answer.json()
@@ -82,7 +82,7 @@ def test_right_key_passes_the_test_and_uploads(
     assert shown["last_test"]["ok"] is True
 
     async def upload() -> list[str]:
-        async with await runtime.connections.sftp_connect(credential_id) as client:
+        async with await container.connections.sftp_connect(credential_id) as client:
             await client.upload(b"x,y\n", "export.csv")
             return sorted(await client.listdir("."))
 
@@ -92,10 +92,10 @@ def test_right_key_passes_the_test_and_uploads(
 
 
 def test_wrong_pinned_key_is_refused_and_recorded(
-    runtime: Runtime, admin_client: TestClient, ssh: SshPeer
+    container: Container, admin_client: TestClient, ssh: SshPeer
 ) -> None:
     other = asyncssh.generate_private_key("ssh-ed25519")
-    credential_id = sftp_credential(runtime, ssh.port, other)
+    credential_id = sftp_credential(container, ssh.port, other)
     verdict = admin_client.post(f"/admin/api/v1/connector-credentials/{credential_id}/test").json()
     assert verdict["ok"] is False
     assert verdict["code"] == "host_key_mismatch"
@@ -114,11 +114,11 @@ def test_wrong_pinned_key_is_refused_and_recorded(
 
 
 def test_wrong_password_from_the_cli(
-    runtime: Runtime, ssh: SshPeer, server_key: asyncssh.SSHKey
+    container: Container, ssh: SshPeer, server_key: asyncssh.SSHKey
 ) -> None:
-    credential_id = sftp_credential(runtime, ssh.port, server_key, password="not-the-password")
-    name = runtime.connector_credentials.get(credential_id).name
-    settings = runtime.settings
+    credential_id = sftp_credential(container, ssh.port, server_key, password="not-the-password")
+    name = container.connector_credentials.get(credential_id).name
+    settings = container.settings
     assert settings.master_key is not None
     assert settings.pepper is not None
     env = {
@@ -133,8 +133,8 @@ def test_wrong_password_from_the_cli(
     assert result.exit_code == 1
     assert result.output.startswith("FAILED: ")
     assert "not-the-password" not in result.output
-    assert runtime.connector_credentials.get(credential_id).last_test_ok is False
-    good = sftp_credential(runtime, ssh.port, server_key)
+    assert container.connector_credentials.get(credential_id).last_test_ok is False
+    good = sftp_credential(container, ssh.port, server_key)
     result = CliRunner().invoke(cli_app, ["connector-credentials", "test", good, "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert '"ok": true' in result.output

@@ -17,7 +17,7 @@ import pytest
 import credgate.connectors.credentials as credentials_pkg
 from credgate.connectors.credentials import (
     MASK,
-    RUNTIME_SECRET_FIELDS,
+    OBTAINED_SECRET_FIELDS,
     SECRET_FIELDS,
     AuthType,
     CredentialValidationError,
@@ -26,7 +26,7 @@ from credgate.connectors.credentials import (
     Secrets,
     ValidatedCredential,
     masked_view,
-    runtime_tokens_outdated,
+    obtained_tokens_outdated,
     validate_create,
     validate_update,
 )
@@ -116,7 +116,7 @@ def test_secret_fields_per_type() -> None:
         AuthType.OAUTH2_CLIENT_CREDENTIALS: {"client_secret"},
         AuthType.OAUTH2_AUTHORIZATION_CODE: {"client_secret"},
     }
-    assert RUNTIME_SECRET_FIELDS[AuthType.OAUTH2_AUTHORIZATION_CODE] == {
+    assert OBTAINED_SECRET_FIELDS[AuthType.OAUTH2_AUTHORIZATION_CODE] == {
         "access_token",
         "refresh_token",
     }
@@ -570,7 +570,7 @@ def test_mask_round_trip_keeps_the_stored_secrets(data: dict[str, Any]) -> None:
     assert updated == stored
     assert dict(updated.secrets) == dict(stored.secrets)
     assert MASK not in updated.secrets.values()
-    assert not runtime_tokens_outdated(stored, updated)
+    assert not obtained_tokens_outdated(stored, updated)
 
 
 def test_mask_keeps_secret_while_public_fields_change() -> None:
@@ -601,7 +601,7 @@ def test_type_change_drops_old_secrets_and_refuses_the_mask() -> None:
     # with a real value, the old password is gone
     updated = validate_update(https({"type": "BEARER", "token": TOKEN}), stored)
     assert dict(updated.secrets) == {"token": TOKEN}
-    assert runtime_tokens_outdated(stored, updated)
+    assert obtained_tokens_outdated(stored, updated)
 
 
 def test_same_field_name_in_another_type_is_not_carried_over() -> None:
@@ -705,7 +705,7 @@ def test_tokens_are_outdated_when_the_destination_changes() -> None:
         stored = validate_create(data)
         moved = validate_update({**data, **edit}, stored)  # the secret entered again
         assert dict(moved.secrets) == dict(stored.secrets)
-        assert runtime_tokens_outdated(stored, moved)
+        assert obtained_tokens_outdated(stored, moved)
         assert moved.destination != stored.destination
 
 
@@ -754,10 +754,10 @@ def test_mask_in_an_update_never_becomes_a_value() -> None:
         assert updated.secrets["client_secret"] == CLIENT_SECRET
 
 
-def test_runtime_tokens_outdated_when_the_client_changes() -> None:
+def test_obtained_tokens_outdated_when_the_client_changes() -> None:
     stored = validate_create(https(AUTH_CODE))
     same = validate_update(masked_view(stored), stored)
-    assert not runtime_tokens_outdated(stored, same)
+    assert not obtained_tokens_outdated(stored, same)
     for key, value in (
         ("client_id", "cid2"),
         ("scope", "read"),
@@ -768,10 +768,10 @@ def test_runtime_tokens_outdated_when_the_client_changes() -> None:
         view["authorization"][key] = value
         if key == "authorization_url":  # a new destination: the secret is entered again
             view["authorization"]["client_secret"] = CLIENT_SECRET
-        assert runtime_tokens_outdated(stored, validate_update(view, stored)), key
+        assert obtained_tokens_outdated(stored, validate_update(view, stored)), key
     basic = validate_create(https(BASIC))
     renamed = validate_update({**masked_view(basic), "name": "other"}, basic)
-    assert not runtime_tokens_outdated(basic, renamed)
+    assert not obtained_tokens_outdated(basic, renamed)
 
 
 def test_core_modules_import_no_web_framework() -> None:

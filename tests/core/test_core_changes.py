@@ -7,25 +7,27 @@ import base64
 from starlette.testclient import TestClient
 
 from credgate.app import create_app
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 
 
-def test_delete_on_one_node_stops_tokens_on_the_other(runtime: Runtime, settings: Settings) -> None:
-    node_b = Runtime.open(settings)
+def test_delete_on_one_node_stops_tokens_on_the_other(
+    container: Container, settings: Settings
+) -> None:
+    node_b = Container.open(settings)
     try:
-        created = runtime.api_credentials.create(name="shared", permissions=["nql"], actor=ACTOR)
+        created = container.api_credentials.create(name="shared", permissions=["nql"], actor=ACTOR)
         cred = (created.credential.client_id, created.client_secret)
         header = {
             "Authorization": "Basic " + base64.b64encode(f"{cred[0]}:{cred[1]}".encode()).decode()
         }
-        with TestClient(create_app(runtime=node_b)) as b:
+        with TestClient(create_app(container=node_b)) as b:
             assert b.post("/api/v1/token", headers=header).status_code == 200
             token = b.post("/api/v1/token", headers=header).json()["access_token"]
-            runtime.api_credentials.delete(cred[0], actor=ACTOR)  # on node A
+            container.api_credentials.delete(cred[0], actor=ACTOR)  # on node A
             node_b.sync_once()  # what node B's background poll does every sync interval
             assert b.post("/api/v1/token", headers=header).status_code == 401
             record = node_b.registry.get(cred[0])
@@ -35,10 +37,12 @@ def test_delete_on_one_node_stops_tokens_on_the_other(runtime: Runtime, settings
         node_b.close()
 
 
-def test_key_rotation_on_one_node_reaches_the_other(runtime: Runtime, settings: Settings) -> None:
-    node_b = Runtime.open(settings)
+def test_key_rotation_on_one_node_reaches_the_other(
+    container: Container, settings: Settings
+) -> None:
+    node_b = Container.open(settings)
     try:
-        kid = runtime.rotate_keys()
+        kid = container.rotate_keys()
         assert node_b.keys().active.kid != kid
         node_b.sync_once()
         assert node_b.keys().active.kid == kid

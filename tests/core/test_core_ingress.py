@@ -16,10 +16,10 @@ from starlette.testclient import TestClient
 
 from asgi_call import call
 from credgate.app import CredgateApp
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.ingress import DEFAULT_FAMILY, FAMILIES, Ingress
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 LIMITS = {
@@ -69,11 +69,11 @@ def test_an_anonymous_malformed_body_is_answered_401_not_422(client: TestClient)
 
 
 def test_a_session_without_its_csrf_header_is_refused_before_the_body(
-    client: TestClient, runtime: Runtime
+    client: TestClient, container: Container
 ) -> None:
-    identity = runtime.admins.check_password("admin", "correct horse battery staple")
+    identity = container.admins.check_password("admin", "correct horse battery staple")
     assert identity is not None
-    session = runtime.admins.open_session(identity)
+    session = container.admins.open_session(identity)
     client.cookies.set("credgate_session", session.session_id)
     refused = client.post(
         "/admin/api/v1/api-credentials",
@@ -91,16 +91,16 @@ def test_a_session_without_its_csrf_header_is_refused_before_the_body(
 
 
 def test_the_gate_and_the_dependency_check_the_admin_once(
-    admin_client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    admin_client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    check = runtime.admins.check_token
+    check = container.admins.check_token
 
     def counted(token: str) -> Any:
         calls.append(token)
         return check(token)
 
-    monkeypatch.setattr(runtime.admins, "check_token", counted)
+    monkeypatch.setattr(container.admins, "check_token", counted)
     assert admin_client.get("/admin/api/v1/api-credentials").status_code == 200
     assert len(calls) == 1
 
@@ -186,8 +186,8 @@ def test_admin_api_limit(small_limits: Any, admin_client: TestClient, chunked: b
 
 
 @pytest.fixture
-def bearer(client: TestClient, runtime: Runtime) -> dict[str, str]:
-    created = runtime.api_credentials.create(
+def bearer(client: TestClient, container: Container) -> dict[str, str]:
+    created = container.api_credentials.create(
         name="limits", permissions=["workflows", "nql"], actor=ACTOR
     )
     basic = base64.b64encode(

@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from asgi_call import call
 from credgate.app import CredgateApp
+from credgate.container import Container
 from credgate.core.config import Settings
 from credgate.core.proxies import client_address, parse_trusted_proxies
-from credgate.runtime import Runtime
 from served import ServedCredgate, credgate_env, run_credgate
 
 TRUSTED = parse_trusted_proxies("127.0.0.1, 10.0.0.0/8")
@@ -81,7 +81,7 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def test_the_admin_api_and_the_token_endpoint_read_every_line(
-    app: CredgateApp, runtime: Runtime, admin_token: str
+    app: CredgateApp, container: Container, admin_token: str
 ) -> None:
     # The client's own line comes first; the proxy (the peer, 127.0.0.1) appended a second.
     forwarded = [("x-forwarded-for", "198.51.100.7"), ("x-forwarded-for", "203.0.113.9")]
@@ -120,7 +120,7 @@ def test_the_admin_api_and_the_token_endpoint_read_every_line(
         form,
     )
     assert status == 401
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         keys = set(session.scalars(text("SELECT key FROM auth_failures")))
     assert "addr:203.0.113.9" in keys
     assert not any("198.51.100.7" in key for key in keys)

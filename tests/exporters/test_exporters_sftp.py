@@ -16,10 +16,10 @@ from typing import Any
 import asyncssh
 import pytest
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError
 from credgate.platform.models import InventoryObject
-from credgate.runtime import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webhooks"))
 from webhooks_receiver import Receiver, ca_bundle
@@ -60,8 +60,8 @@ async def sftp_server(root: Path, key: asyncssh.SSHKey) -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-def inventory(runtime: Runtime) -> None:
-    with runtime.db.session() as session:
+def inventory(container: Container) -> None:
+    with container.db.session() as session:
         for name, os_name, ram in DEVICES:
             session.add(
                 InventoryObject(
@@ -71,11 +71,11 @@ def inventory(runtime: Runtime) -> None:
                     fields={"#os": os_name, "#ram_gb": ram},
                 )
             )
-    runtime.definitions.create("enrichment_field", {"id": "device/device/#os"}, actor=ACTOR)
-    runtime.definitions.create(
+    container.definitions.create("enrichment_field", {"id": "device/device/#os"}, actor=ACTOR)
+    container.definitions.create(
         "enrichment_field", {"id": "device/device/#ram_gb", "type": "number"}, actor=ACTOR
     )
-    runtime.definitions.create(
+    container.definitions.create(
         "query",
         {
             "id": "#linux_devices",
@@ -89,9 +89,9 @@ def inventory(runtime: Runtime) -> None:
 
 
 def sftp_credential(
-    runtime: Runtime, port: int, key: asyncssh.SSHKey, name: str = "exports"
+    container: Container, port: int, key: asyncssh.SSHKey, name: str = "exports"
 ) -> str:
-    return runtime.connector_credentials.create(
+    return container.connector_credentials.create(
         {
             "name": name,
             "protocol": "SFTP",
@@ -106,8 +106,8 @@ def sftp_credential(
     ).id
 
 
-def exporter(runtime: Runtime, cred: str, **fields: Any) -> dict[str, Any]:
-    return runtime.outbound.exporters.create(
+def exporter(container: Container, cred: str, **fields: Any) -> dict[str, Any]:
+    return container.outbound.exporters.create(
         {
             "name": "linux devices",
             "query_id": "#linux_devices",
@@ -123,17 +123,17 @@ def exporter(runtime: Runtime, cred: str, **fields: Any) -> dict[str, Any]:
     )
 
 
-def test_csv_upload_matches_the_query_rows(runtime: Runtime, tmp_path: Path) -> None:
+def test_csv_upload_matches_the_query_rows(container: Container, tmp_path: Path) -> None:
     root = tmp_path / "sftp"
     (root / "drop").mkdir(parents=True)
     key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
-    inventory(runtime)
+    inventory(container)
 
     async def go() -> dict[str, Any]:
         async with sftp_server(root, key) as port:
-            cred = sftp_credential(runtime, port, key)
-            made = exporter(runtime, cred)
-            return await runtime.outbound.worker.run_export(made["id"], "manual")
+            cred = sftp_credential(container, port, key)
+            made = exporter(container, cred)
+            return await container.outbound.worker.run_export(made["id"], "manual")
 
     run = asyncio.run(go())
     assert run["state"] == "succeeded", run["error"]
@@ -143,9 +143,9 @@ def test_csv_upload_matches_the_query_rows(runtime: Runtime, tmp_path: Path) -> 
     assert files[0].name.startswith("linux_devices-")
     assert files[0].name.endswith(".csv")
     rows = list(csv.reader(io.StringIO(files[0].read_text())))
-    expected = runtime.platform.run_query(
+    expected = container.platform.run_query(
         __import__("credgate.platform.definitions", fromlist=["to_query"]).to_query(
-            runtime.definitions.get("query", "#linux_devices")
+            container.definitions.get("query", "#linux_devices")
         ),
         {"os": "linux"},
         max_rows=100,
@@ -153,23 +153,25 @@ def test_csv_upload_matches_the_query_rows(runtime: Runtime, tmp_path: Path) -> 
     assert rows[0] == list(expected.headers)
     assert rows[1:] == [[str(v) for v in r] for r in expected.rows]
     assert rows[1:] == [["alpha", "linux", "16"], ['gamma, "quoted"', "linux", "32"]]
-    history = runtime.outbound.exporters.runs("linux devices")
+    history = container.outbound.exporters.runs("linux devices")
     assert history[0]["rows"] == 2
     assert history[0]["trigger"] == "manual"
 
 
-def test_wrong_host_key_is_refused_and_nothing_uploaded(runtime: Runtime, tmp_path: Path) -> None:
+def test_wrong_host_key_is_refused_and_nothing_uploaded(
+    container: Container, tmp_path: Path
+) -> None:
     root = tmp_path / "sftp"
     (root / "drop").mkdir(parents=True)
     key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
     impostor = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
-    inventory(runtime)
+    inventory(container)
 
     async def go() -> dict[str, Any]:
         async with sftp_server(root, impostor) as port:
-            cred = sftp_credential(runtime, port, key)  # pins the real key
-            made = exporter(runtime, cred)
-            return await runtime.outbound.worker.run_export(made["id"], "manual")
+            cred = sftp_credential(container, port, key)  # pins the real key
+            made = exporter(container, cred)
+            return await container.outbound.worker.run_export(made["id"], "manual")
 
     run = asyncio.run(go())
     assert run["state"] == "failed"
@@ -178,10 +180,10 @@ def test_wrong_host_key_is_refused_and_nothing_uploaded(runtime: Runtime, tmp_pa
     assert list((root / "drop").iterdir()) == []
 
 
-def test_https_exporter_sends_an_object_holding_one_array(runtime: Runtime) -> None:
-    inventory(runtime)
+def test_https_exporter_sends_an_object_holding_one_array(container: Container) -> None:
+    inventory(container)
     with Receiver() as receiver:
-        cred = runtime.connector_credentials.create(
+        cred = container.connector_credentials.create(
             {
                 "name": "lake",
                 "protocol": "HTTPS",
@@ -191,9 +193,9 @@ def test_https_exporter_sends_an_object_holding_one_array(runtime: Runtime) -> N
             actor=ACTOR,
         ).id
         made = exporter(
-            runtime, cred, path="/ingest", body="json_object", array_key="devices", format="jsonl"
+            container, cred, path="/ingest", body="json_object", array_key="devices", format="jsonl"
         )
-        run = asyncio.run(runtime.outbound.worker.run_export(made["id"], "manual"))
+        run = asyncio.run(container.outbound.worker.run_export(made["id"], "manual"))
     assert run["state"] == "succeeded", run["error"]
     [got] = receiver.requests
     assert got.path == "/ingest"
@@ -206,10 +208,10 @@ def test_https_exporter_sends_an_object_holding_one_array(runtime: Runtime) -> N
     }
 
 
-def test_bad_exporters_are_refused_naming_the_field(runtime: Runtime, tmp_path: Path) -> None:
-    inventory(runtime)
+def test_bad_exporters_are_refused_naming_the_field(container: Container, tmp_path: Path) -> None:
+    inventory(container)
     key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
-    cred = sftp_credential(runtime, 2222, key)
+    cred = sftp_credential(container, 2222, key)
     for fields, field in (
         ({"query_id": "#nope"}, "query_id"),
         ({"credential": "missing"}, "credential"),
@@ -218,59 +220,59 @@ def test_bad_exporters_are_refused_naming_the_field(runtime: Runtime, tmp_path: 
         ({"directory": "relative"}, "directory"),
     ):
         with pytest.raises(InvalidInputError) as caught:
-            exporter(runtime, cred, **fields)
+            exporter(container, cred, **fields)
         assert caught.value.errors[0].field == field, fields
 
 
-def test_due_exporters_run_on_schedule(runtime: Runtime, tmp_path: Path) -> None:
+def test_due_exporters_run_on_schedule(container: Container, tmp_path: Path) -> None:
     root = tmp_path / "sftp"
     (root / "drop").mkdir(parents=True)
     key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
-    inventory(runtime)
+    inventory(container)
     from credgate.core.db import utcnow
     from credgate.outbound.models import Exporter
 
     async def go() -> None:
         async with sftp_server(root, key) as port:
-            made = exporter(runtime, sftp_credential(runtime, port, key), schedule="hourly")
-            with runtime.db.session() as session:
+            made = exporter(container, sftp_credential(container, port, key), schedule="hourly")
+            with container.db.session() as session:
                 row = session.get(Exporter, made["id"])
                 assert row is not None
                 row.next_run_at = utcnow()
-            await runtime.outbound.worker.run_once()
+            await container.outbound.worker.run_once()
             for _ in range(100):
                 if (
-                    runtime.outbound.exporters.runs(made["id"])
-                    and runtime.outbound.exporters.runs(made["id"])[0]["state"] != "running"
+                    container.outbound.exporters.runs(made["id"])
+                    and container.outbound.exporters.runs(made["id"])[0]["state"] != "running"
                 ):
                     break
                 await asyncio.sleep(0.05)
-            await runtime.outbound.worker.run_once()  # not due again for an hour
+            await container.outbound.worker.run_once()  # not due again for an hour
 
     asyncio.run(go())
-    runs = runtime.outbound.exporters.runs("linux devices")
+    runs = container.outbound.exporters.runs("linux devices")
     assert [r["trigger"] for r in runs] == ["schedule"]
     assert runs[0]["state"] == "succeeded"
     assert len(list((root / "drop").iterdir())) == 1
 
 
-def test_deleting_an_exporter_with_runs_removes_its_history(runtime: Runtime) -> None:
+def test_deleting_an_exporter_with_runs_removes_its_history(container: Container) -> None:
     """Runs go with their exporter, in one statement, without warnings (which fail tests)."""
     from sqlalchemy import func, select
 
     from credgate.outbound.models import ExporterRun
 
     key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
-    inventory(runtime)
+    inventory(container)
     # Port 9 on loopback: nothing listens, so each run fails fast and is recorded.
-    made = exporter(runtime, sftp_credential(runtime, 9, key))
+    made = exporter(container, sftp_credential(container, 9, key))
     for _ in range(2):
         assert (
-            asyncio.run(runtime.outbound.worker.run_export(made["id"], "manual"))["state"]
+            asyncio.run(container.outbound.worker.run_export(made["id"], "manual"))["state"]
             == "failed"
         )
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         assert session.scalar(select(func.count()).select_from(ExporterRun)) == 2
-    runtime.outbound.exporters.delete(made["id"], actor=ACTOR)
-    with runtime.db.session() as session:
+    container.outbound.exporters.delete(made["id"], actor=ACTOR)
+    with container.db.session() as session:
         assert session.scalar(select(func.count()).select_from(ExporterRun)) == 0

@@ -22,7 +22,7 @@ ACTOR = Actor("tests", "pytest")
 
 @pytest.fixture
 def credential(live_server: LiveServer) -> tuple[str, str]:
-    created = live_server.app.runtime.api_credentials.create(
+    created = live_server.app.container.api_credentials.create(
         name="library client", permissions=["workflows", "remote-actions"], actor=ACTOR
     )
     return created.credential.client_id, created.client_secret
@@ -106,8 +106,8 @@ def test_key_rotation_keeps_old_tokens_verifiable(
         before["access_token"], KeySet.import_key_set(httpx.get(str(metadata["jwks_uri"])).json())
     ).header["kid"]
 
-    runtime = live_server.app.runtime
-    new_kid = runtime.rotate_keys()
+    container = live_server.app.container
+    new_kid = container.rotate_keys()
     assert new_kid != old_kid
 
     after = httpx.post(

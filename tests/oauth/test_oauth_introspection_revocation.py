@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 
 
 @pytest.fixture
-def two_clients(runtime: Runtime) -> list[tuple[str, str]]:
+def two_clients(container: Container) -> list[tuple[str, str]]:
     out = []
     for name in ("first", "second"):
-        created = runtime.api_credentials.create(name=name, permissions=["nql"], actor=ACTOR)
+        created = container.api_credentials.create(name=name, permissions=["nql"], actor=ACTOR)
         out.append((created.credential.client_id, created.client_secret))
     return out
 
@@ -64,7 +64,7 @@ def test_introspection_of_garbage_is_inactive_and_needs_client_auth(
 
 
 def test_revocation_makes_the_token_inactive(
-    client: TestClient, two_clients: list[tuple[str, str]], runtime: Runtime
+    client: TestClient, two_clients: list[tuple[str, str]], container: Container
 ) -> None:
     first, second = two_clients
     token = token_for(client, first)
@@ -87,7 +87,7 @@ def test_revocation_makes_the_token_inactive(
     assert client.post(
         "/oauth2/default/v1/introspect", auth=first, data={"token": token}
     ).json() == {"active": False}
-    assert runtime.verifier.verify(token).jti in runtime.revoked
+    assert container.verifier.verify(token).jti in container.revoked
     # §2.2: an invalid token is not an error.
     assert (
         client.post("/oauth2/default/v1/revoke", auth=first, data={"token": "garbage"}).status_code
@@ -96,17 +96,17 @@ def test_revocation_makes_the_token_inactive(
 
 
 def test_deleting_the_client_makes_its_tokens_inactive(
-    client: TestClient, two_clients: list[tuple[str, str]], runtime: Runtime
+    client: TestClient, two_clients: list[tuple[str, str]], container: Container
 ) -> None:
     _first, second = two_clients
     token = token_for(client, second)
-    runtime.api_credentials.update(second[0], actor=ACTOR, disabled=True)
+    container.api_credentials.update(second[0], actor=ACTOR, disabled=True)
     # The disabled client cannot authenticate to introspect; ask as the owner would be refused,
-    # so check the endpoint's view through the runtime's registry instead.
+    # so check the endpoint's view through the container's registry instead.
     assert (
         client.post("/oauth2/default/v1/introspect", auth=second, data={"token": token}).status_code
         == 401
     )
-    record = runtime.registry.get(second[0])
+    record = container.registry.get(second[0])
     assert record is not None
     assert not record.active

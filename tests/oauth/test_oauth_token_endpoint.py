@@ -11,8 +11,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -23,15 +23,15 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def credential(runtime: Runtime) -> tuple[str, str]:
-    created = runtime.api_credentials.create(
+def credential(container: Container) -> tuple[str, str]:
+    created = container.api_credentials.create(
         name="Agent Studio", description="workflows", permissions=["workflows", "nql"], actor=ACTOR
     )
     return created.credential.client_id, created.client_secret
 
 
 def test_documented_curl_to_current_endpoint(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     client_id, secret = credential
     response = client.post(
@@ -47,16 +47,16 @@ def test_documented_curl_to_current_endpoint(
     assert body["scope"] == "service:integration"
     assert response.headers["cache-control"] == "no-store"
     token = jwt.decode(
-        body["access_token"], KeySet.import_key_set(runtime.keys().jwks()), algorithms=["ES256"]
+        body["access_token"], KeySet.import_key_set(container.keys().jwks()), algorithms=["ES256"]
     )
     assert token.header["typ"] == "at+jwt"
-    assert token.header["kid"] == runtime.keys().active.kid
+    assert token.header["kid"] == container.keys().active.kid
     claims = token.claims
     assert set(claims) == {"iss", "sub", "client_id", "aud", "iat", "exp", "jti", "scope"}
     assert claims["sub"] == claims["client_id"] == client_id
     assert claims["exp"] - claims["iat"] == 900
-    assert claims["iss"] == runtime.settings.issuer
-    assert claims["aud"] == runtime.settings.audience
+    assert claims["iss"] == container.settings.issuer
+    assert claims["aud"] == container.settings.audience
     assert claims["scope"].split() == ["workflows", "nql"]
 
 
@@ -81,7 +81,7 @@ def test_client_secret_post(client: TestClient, credential: tuple[str, str]) -> 
 
 
 def test_subset_scope_is_granted_and_echoed(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     client_id, secret = credential
     response = client.post(
@@ -91,7 +91,7 @@ def test_subset_scope_is_granted_and_echoed(
     )
     assert response.status_code == 200
     assert response.json()["scope"] == "nql"
-    token = runtime.verifier.verify(response.json()["access_token"])
+    token = container.verifier.verify(response.json()["access_token"])
     assert token.scopes == {"nql"}
 
 
@@ -122,13 +122,13 @@ def test_scope_not_held_is_invalid_scope(
 
 
 def test_wrong_secret_unknown_client_and_deleted_client_read_the_same(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     client_id, secret = credential
-    other = runtime.api_credentials.create(name="other", permissions=["nql"], actor=ACTOR)
+    other = container.api_credentials.create(name="other", permissions=["nql"], actor=ACTOR)
     wrong_secret = client.post("/api/v1/token", headers=basic(client_id, other.client_secret))
     unknown = client.post("/api/v1/token", headers=basic("nosuchclient", secret))
-    runtime.api_credentials.delete(client_id, actor=ACTOR)
+    container.api_credentials.delete(client_id, actor=ACTOR)
     deleted = client.post("/api/v1/token", headers=basic(client_id, secret))
     bodies = []
     for response in (wrong_secret, unknown, deleted):
@@ -139,16 +139,16 @@ def test_wrong_secret_unknown_client_and_deleted_client_read_the_same(
 
 
 def test_disabled_client_gets_no_token_at_once(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     client_id, secret = credential
     assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
-    runtime.api_credentials.update(client_id, actor=ACTOR, disabled=True)
+    container.api_credentials.update(client_id, actor=ACTOR, disabled=True)
     assert _error(client.post("/api/v1/token", headers=basic(client_id, secret))) == (
         401,
         "invalid_client",
     )
-    runtime.api_credentials.update(client_id, actor=ACTOR, disabled=False)
+    container.api_credentials.update(client_id, actor=ACTOR, disabled=False)
     assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
 
 
@@ -208,9 +208,11 @@ def test_no_client_authentication(client: TestClient) -> None:
     assert _error(response) == (401, "invalid_client")
 
 
-def test_body_over_limit(client: TestClient, credential: tuple[str, str], runtime: Runtime) -> None:
+def test_body_over_limit(
+    client: TestClient, credential: tuple[str, str], container: Container
+) -> None:
     client_id, secret = credential
-    big = "grant_type=client_credentials&pad=" + "x" * (runtime.settings.max_form_bytes + 10)
+    big = "grant_type=client_credentials&pad=" + "x" * (container.settings.max_form_bytes + 10)
     response = client.post(
         "/oauth2/default/v1/token", headers={**FORM, **basic(client_id, secret)}, content=big
     )
@@ -250,7 +252,7 @@ def test_get_is_refused_with_allow_header(client: TestClient) -> None:
 
 
 def test_regenerate_with_overlap_keeps_both_secrets_until_the_window_ends(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     import datetime as dt
 
@@ -260,20 +262,22 @@ def test_regenerate_with_overlap_keeps_both_secrets_until_the_window_ends(
     from credgate.core.db import utcnow
 
     client_id, old_secret = credential
-    new = runtime.api_credentials.regenerate(client_id, actor=ACTOR, overlap=dt.timedelta(hours=1))
+    new = container.api_credentials.regenerate(
+        client_id, actor=ACTOR, overlap=dt.timedelta(hours=1)
+    )
     assert new.client_secret != old_secret
     assert client.post("/api/v1/token", headers=basic(client_id, old_secret)).status_code == 200
     assert (
         client.post("/api/v1/token", headers=basic(client_id, new.client_secret)).status_code == 200
     )
     # End the window (as time would), and let the change reach the cache.
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         session.execute(
             update(ApiCredentialSecret)
             .where(ApiCredentialSecret.expires_at.is_not(None))
             .values(expires_at=utcnow() - dt.timedelta(seconds=1))
         )
-    runtime.registry.evict(client_id)
+    container.registry.evict(client_id)
     assert _error(client.post("/api/v1/token", headers=basic(client_id, old_secret))) == (
         401,
         "invalid_client",
@@ -284,11 +288,11 @@ def test_regenerate_with_overlap_keeps_both_secrets_until_the_window_ends(
 
 
 def test_regenerate_without_overlap_stops_the_old_secret_at_once(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     client_id, old_secret = credential
     assert client.post("/api/v1/token", headers=basic(client_id, old_secret)).status_code == 200
-    new = runtime.api_credentials.regenerate(client_id, actor=ACTOR)
+    new = container.api_credentials.regenerate(client_id, actor=ACTOR)
     assert _error(client.post("/api/v1/token", headers=basic(client_id, old_secret))) == (
         401,
         "invalid_client",
@@ -299,13 +303,13 @@ def test_regenerate_without_overlap_stops_the_old_secret_at_once(
 
 
 def test_cached_overlap_expiry_is_honoured_without_a_reload(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     """The cache keeps each secret's expiry, so a window ends on time even with no change event."""
     import datetime as dt
 
     client_id, old_secret = credential
-    runtime.api_credentials.regenerate(client_id, actor=ACTOR, overlap=dt.timedelta(seconds=1))
+    container.api_credentials.regenerate(client_id, actor=ACTOR, overlap=dt.timedelta(seconds=1))
     assert client.post("/api/v1/token", headers=basic(client_id, old_secret)).status_code == 200
     import time
 
@@ -317,13 +321,13 @@ def test_cached_overlap_expiry_is_honoured_without_a_reload(
 
 
 def test_token_endpoint_uses_the_cache_not_the_database(
-    client: TestClient, credential: tuple[str, str], runtime: Runtime
+    client: TestClient, credential: tuple[str, str], container: Container
 ) -> None:
     import time
 
     client_id, secret = credential
-    time.sleep(3 * runtime.settings.sync_interval_seconds)  # let the poll see the creation first
-    before = runtime.registry.loads
+    time.sleep(3 * container.settings.sync_interval_seconds)  # let the poll see the creation first
+    before = container.registry.loads
     for _ in range(20):
         assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
-    assert runtime.registry.loads - before <= 1
+    assert container.registry.loads - before <= 1

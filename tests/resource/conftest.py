@@ -16,13 +16,13 @@ from resource_support import (
     TokenFor,
     bad_token,
     fetch_token,
-    open_runtime,
+    open_container,
     seed,
     settings_for,
 )
 from starlette.testclient import TestClient
 
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 
 @pytest.fixture
@@ -37,11 +37,11 @@ def shared_settings_overrides() -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def shared_runtime(
+def shared_container(
     tmp_path_factory: pytest.TempPathFactory, shared_settings_overrides: dict[str, object]
-) -> Iterator[Runtime]:
+) -> Iterator[Container]:
     tmp = tmp_path_factory.mktemp("platform")
-    rt = open_runtime(
+    rt = open_container(
         settings_for(tmp, f"sqlite:///{tmp / 'credgate.db'}", **shared_settings_overrides)
     )
     seed(rt)
@@ -50,22 +50,22 @@ def shared_runtime(
 
 
 @pytest.fixture
-def runtime(shared_runtime: Runtime) -> Runtime:
-    return shared_runtime
+def container(shared_container: Container) -> Container:
+    return shared_container
 
 
 @pytest.fixture
-def seeded(runtime: Runtime) -> Runtime:
-    """The runtime with :func:`resource_support.seed`'s definitions (made once per module)."""
-    return runtime
+def seeded(container: Container) -> Container:
+    """The container with :func:`resource_support.seed`'s definitions (made once per module)."""
+    return container
 
 
 @pytest.fixture
-def token_for(client: TestClient, runtime: Runtime) -> TokenFor:
+def token_for(client: TestClient, container: Container) -> TokenFor:
     """``token_for(["workflows"])`` -> an Authorization header for a new credential."""
 
     def make(permissions: list[str]) -> dict[str, str]:
-        created = runtime.api_credentials.create(
+        created = container.api_credentials.create(
             name=f"it-{uuid.uuid4().hex[:10]}", permissions=permissions, actor=ACTOR
         )
         token = fetch_token(client, created.credential.client_id, created.client_secret)
@@ -80,18 +80,18 @@ def all_headers(token_for: TokenFor) -> dict[str, str]:
 
 
 @pytest.fixture
-def crafted(runtime: Runtime) -> Callable[[str], str]:
+def crafted(container: Container) -> Callable[[str], str]:
     """``crafted(kind)``: a token for an active credential holding every permission, wrong in
     one way (see :data:`resource_support.BAD_TOKENS`), or ``"good"``."""
-    created = runtime.api_credentials.create(
+    created = container.api_credentials.create(
         name=f"crafted-{uuid.uuid4().hex[:8]}", permissions=ALL_PERMISSIONS, actor=ACTOR
     )
-    return lambda kind: bad_token(runtime, created.credential.client_id, kind)
+    return lambda kind: bad_token(container, created.credential.client_id, kind)
 
 
 @pytest.fixture
-def admin_token(runtime: Runtime) -> str:
+def admin_token(container: Container) -> str:
     """An admin API token; named anew per test, as token names are unique per administrator
     and this directory shares one installation per module."""
     name = f"tests {uuid.uuid4().hex[:8]}"
-    return runtime.admins.issue_token("admin", name, actor=ACTOR).token
+    return container.admins.issue_token("admin", name, actor=ACTOR).token

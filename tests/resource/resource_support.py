@@ -21,11 +21,11 @@ from joserfc.jwk import ECKey
 from starlette.testclient import TestClient
 
 from credgate.bootstrap import initialise
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.permissions import CATALOGUE
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 ALL_PERMISSIONS = [p.id for p in CATALOGUE]
@@ -51,13 +51,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _claims(runtime: Runtime, client_id: str, **changes: Any) -> dict[str, Any]:
+def _claims(container: Container, client_id: str, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {
-        "iss": runtime.settings.issuer,
+        "iss": container.settings.issuer,
         "sub": client_id,
         "client_id": client_id,
-        "aud": runtime.settings.audience,
+        "aud": container.settings.audience,
         "iat": now,
         "exp": now + 600,
         "jti": uuid.uuid4().hex,
@@ -112,9 +112,9 @@ BAD_TOKENS = ("expired", "forged", "other_issuer", "alg_none", "unknown_kid", "h
 WORKFLOW_UUID = "6f1c7c1e-54a5-4b8f-9d3e-0a2b1c3d4e5f"
 
 
-def seed(runtime: Runtime) -> None:
+def seed(container: Container) -> None:
     """One definition of each kind that the API may trigger, and one that it may not."""
-    d = runtime.definitions
+    d = container.definitions
     d.create(
         "workflow",
         {
@@ -173,33 +173,35 @@ def seed(runtime: Runtime) -> None:
     d.create("enrichment_field", {"id": "device/device/#os"}, actor=ACTOR)
 
 
-def bad_token(runtime: Runtime, client_id: str, kind: str) -> str:
+def bad_token(container: Container, client_id: str, kind: str) -> str:
     """A token for ``client_id`` (holding every permission) that is wrong in one way only."""
-    active = runtime.keys().active
+    active = container.keys().active
     header = {"alg": "ES256", "typ": "at+jwt", "kid": active.kid}
     if kind == "expired":
         past = int(time.time()) - 3600
-        return jwt.encode(header, _claims(runtime, client_id, iat=past - 900, exp=past), active.key)
+        return jwt.encode(
+            header, _claims(container, client_id, iat=past - 900, exp=past), active.key
+        )
     if kind == "forged":
-        return jwt.encode(header, _claims(runtime, client_id), ECKey.generate_key("P-256"))
+        return jwt.encode(header, _claims(container, client_id), ECKey.generate_key("P-256"))
     if kind == "other_issuer":
-        claims = _claims(runtime, client_id, iss="https://evil.example/oauth2/default")
+        claims = _claims(container, client_id, iss="https://evil.example/oauth2/default")
         return jwt.encode(header, claims, active.key)
     if kind == "alg_none":
         head = _b64(json.dumps({"alg": "none", "typ": "at+jwt", "kid": active.kid}).encode())
-        return f"{head}.{_b64(json.dumps(_claims(runtime, client_id)).encode())}."
+        return f"{head}.{_b64(json.dumps(_claims(container, client_id)).encode())}."
     if kind == "unknown_kid":
         other = ECKey.generate_key("P-256")
-        return jwt.encode({**header, "kid": "unknown-kid"}, _claims(runtime, client_id), other)
+        return jwt.encode({**header, "kid": "unknown-kid"}, _claims(container, client_id), other)
     if kind == "hs256":
         # The classic confusion attack: the public key used as an HMAC secret.
         head = _b64(json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": active.kid}).encode())
-        body = _b64(json.dumps(_claims(runtime, client_id)).encode())
+        body = _b64(json.dumps(_claims(container, client_id)).encode())
         secret = json.dumps(active.key.as_dict(private=False)).encode()
         mac = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
         return f"{head}.{body}.{_b64(mac)}"
     if kind == "good":
-        return jwt.encode(header, _claims(runtime, client_id), active.key)
+        return jwt.encode(header, _claims(container, client_id), active.key)
     return "not-a-jwt"
 
 
@@ -215,11 +217,11 @@ def settings_for(directory: Path, database_url: str, **overrides: Any) -> Settin
     )
 
 
-def open_runtime(settings: Settings) -> Runtime:
+def open_container(settings: Settings) -> Container:
     db = Database(settings.resolved_database_url)
     initialise(settings, db, create_keys=False)
     db.dispose()
-    return Runtime.open(settings)
+    return Container.open(settings)
 
 
 def free_port() -> int:

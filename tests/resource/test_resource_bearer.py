@@ -12,6 +12,7 @@ from resource_support import ACTOR, fetch_token
 from starlette.testclient import TestClient
 
 from credgate.app import create_app
+from credgate.container import Container
 from credgate.core.asgi import Receive, Scope, Send, json_response
 from credgate.oauth.errors import InsufficientScope, InvalidToken
 from credgate.oauth.rfc6750 import (
@@ -23,22 +24,21 @@ from credgate.oauth.rfc6750 import (
     verified_token,
 )
 from credgate.oauth.rfc9068 import VerifiedToken
-from credgate.runtime import Runtime
 
 
-def _guard(runtime: Runtime) -> BearerGuard:
-    """A guard of its own, with an empty cache, over the runtime's keys and registries."""
+def _guard(container: Container) -> BearerGuard:
+    """A guard of its own, with an empty cache, over the container's keys and registries."""
     return BearerGuard(
-        runtime.verifier,
-        runtime.registry.aget,
-        runtime.revoked,
-        leeway=runtime.settings.token_leeway_seconds,
+        container.verifier,
+        container.registry.aget,
+        container.revoked,
+        leeway=container.settings.token_leeway_seconds,
     )
 
 
 @pytest.fixture
-def issued(client: TestClient, runtime: Runtime) -> tuple[str, str, str]:
-    created = runtime.api_credentials.create(
+def issued(client: TestClient, container: Container) -> tuple[str, str, str]:
+    created = container.api_credentials.create(
         name=f"guarded-{uuid.uuid4().hex[:8]}", permissions=["nql"], actor=ACTOR
     )
     cid, secret = created.credential.client_id, created.client_secret
@@ -54,18 +54,18 @@ def test_header_parsing() -> None:
 
 
 def test_cache_hits_still_check_revocation_and_the_client(
-    runtime: Runtime, issued: tuple[str, str, str]
+    container: Container, issued: tuple[str, str, str]
 ) -> None:
     cid, _secret, token = issued
-    guard = _guard(runtime)
+    guard = _guard(container)
     calls: list[str] = []
-    original = runtime.verifier.verify
+    original = container.verifier.verify
 
     def counting(token: str, *, now: int | None = None) -> VerifiedToken:
         calls.append(token)
         return original(token, now=now)
 
-    runtime.verifier.verify = counting  # type: ignore[method-assign]
+    container.verifier.verify = counting  # type: ignore[method-assign]
     try:
         header = f"Bearer {token}"
         first = asyncio.run(guard.authorize(header, "nql"))
@@ -77,19 +77,21 @@ def test_cache_hits_still_check_revocation_and_the_client(
             asyncio.run(guard.authorize(header, "workflows"))
         assert denied.value.scope == "workflows"
         assert asyncio.run(guard.authorize(header, None)).client_id == cid
-        runtime.revoked.add(first.jti, first.expires_at)
+        container.revoked.add(first.jti, first.expires_at)
         with pytest.raises(InvalidToken, match="revoked"):
             asyncio.run(guard.authorize(header, "nql"))
         assert len(calls) == 1  # refused from the cache, without re-verifying
     finally:
-        runtime.verifier.verify = original  # type: ignore[method-assign]
+        container.verifier.verify = original  # type: ignore[method-assign]
 
 
 def test_cache_is_bounded_and_expired_entries_go(
-    runtime: Runtime, client: TestClient, issued: tuple[str, str, str]
+    container: Container, client: TestClient, issued: tuple[str, str, str]
 ) -> None:
     cid, secret, _token = issued
-    guard = BearerGuard(runtime.verifier, runtime.registry.aget, runtime.revoked, max_entries=3)
+    guard = BearerGuard(
+        container.verifier, container.registry.aget, container.revoked, max_entries=3
+    )
     tokens = [fetch_token(client, cid, secret) for _ in range(5)]
     for token in tokens:
         asyncio.run(guard.authorize(f"Bearer {token}", "nql"))
@@ -98,10 +100,10 @@ def test_cache_is_bounded_and_expired_entries_go(
     assert len(guard) == 0
 
 
-def test_every_route_shares_the_runtimes_one_guard(runtime: Runtime) -> None:
-    app = create_app(runtime=runtime)
-    assert app.routes["/forward-auth"]._guard is runtime.bearer_guard  # type: ignore[attr-defined]
-    assert app_guard(SimpleNamespace(app=app.framework)) is runtime.bearer_guard
+def test_every_route_shares_the_containers_one_guard(container: Container) -> None:
+    app = create_app(container=container)
+    assert app.routes["/forward-auth"]._guard is container.bearer_guard  # type: ignore[attr-defined]
+    assert app_guard(SimpleNamespace(app=app.framework)) is container.bearer_guard
 
 
 async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,9 +111,9 @@ async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
     await json_response(200, {"client": token.client_id if token else None})(scope, receive, send)
 
 
-def test_plain_asgi_middleware(runtime: Runtime, issued: tuple[str, str, str]) -> None:
+def test_plain_asgi_middleware(container: Container, issued: tuple[str, str, str]) -> None:
     cid, _secret, token = issued
-    guard = _guard(runtime)
+    guard = _guard(container)
     app = BearerMiddleware(_hello, guard, "nql")
     test_client = TestClient(app)  # no lifespan: the inner app is HTTP-only
     ok = test_client.get("/", headers={"Authorization": f"Bearer {token}"})
@@ -134,10 +136,12 @@ def test_plain_asgi_middleware(runtime: Runtime, issued: tuple[str, str, str]) -
     assert 'scope="spark"' in denied.headers["www-authenticate"]
 
 
-def test_fastapi_dependency_in_another_app(runtime: Runtime, issued: tuple[str, str, str]) -> None:
+def test_fastapi_dependency_in_another_app(
+    container: Container, issued: tuple[str, str, str]
+) -> None:
     cid, _secret, token = issued
     other = FastAPI()
-    guard = _guard(runtime)
+    guard = _guard(container)
 
     @other.get("/reports")
     async def reports(
@@ -164,11 +168,11 @@ def test_fastapi_dependency_in_another_app(runtime: Runtime, issued: tuple[str, 
 
 
 def test_a_signing_key_change_drops_cached_verifications(
-    runtime: Runtime, issued: tuple[str, str, str]
+    container: Container, issued: tuple[str, str, str]
 ) -> None:
     _cid, _secret, token = issued
-    guard = runtime.bearer_guard
+    guard = container.bearer_guard
     asyncio.run(guard.authorize(f"Bearer {token}", "nql"))
     assert len(guard) >= 1
-    runtime.feed.notify_local("signing_key", "some-kid")
+    container.feed.notify_local("signing_key", "some-kid")
     assert len(guard) == 0

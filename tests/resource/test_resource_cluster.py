@@ -20,9 +20,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from credgate.bootstrap import initialise
+from credgate.container import Container
 from credgate.core.config import Settings
 from credgate.core.db import Database
-from credgate.runtime import Runtime
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -111,14 +111,14 @@ def test_deleted_credential_is_refused_by_both_nodes(tmp_path: Path, cluster_dat
             processes.append(process)
         for url, process in zip(urls, processes, strict=True):
             _wait_ready(url, process, time.monotonic() + 30)
-        runtime = Runtime.open(settings)
+        container = Container.open(settings)
         try:
-            created = runtime.api_credentials.create(
+            created = container.api_credentials.create(
                 name="cluster", permissions=["workflows"], actor=ACTOR
             )
-            admin_token = runtime.admins.issue_token("admin", "cluster test", actor=ACTOR).token
+            admin_token = container.admins.issue_token("admin", "cluster test", actor=ACTOR).token
         finally:
-            runtime.close()
+            container.close()
 
         cid, secret = created.credential.client_id, created.client_secret
         issued = httpx.post(f"{urls[1]}/api/v1/token", auth=(cid, secret), timeout=5)

@@ -8,12 +8,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from resource_support import ACTOR, open_runtime, settings_for
+from resource_support import ACTOR, open_container, settings_for
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from credgate.cli import app as cli_app
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def admin(client: TestClient, admin_token: str) -> dict[str, str]:
 
 
 def test_admin_rest_crud(
-    client: TestClient, seeded: Runtime, admin: dict[str, str], all_headers: dict[str, str]
+    client: TestClient, seeded: Container, admin: dict[str, str], all_headers: dict[str, str]
 ) -> None:
     base = "/admin/api/v1/platform/workflows"
     created = client.post(
@@ -103,7 +103,7 @@ def test_admin_rest_crud(
 )
 def test_bad_definitions_name_the_field(
     client: TestClient,
-    seeded: Runtime,
+    seeded: Container,
     admin: dict[str, str],
     collection: str,
     body: dict[str, object],
@@ -115,7 +115,7 @@ def test_bad_definitions_name_the_field(
 
 
 def test_deeply_nested_definitions_are_refused(
-    client: TestClient, seeded: Runtime, admin: dict[str, str]
+    client: TestClient, seeded: Container, admin: dict[str, str]
 ) -> None:
     deep = json.loads("[" * 400 + "]" * 400)
     for collection, body in (
@@ -140,7 +140,7 @@ def test_deeply_nested_definitions_are_refused(
 
 
 def test_saved_query_lists_its_parameters(
-    client: TestClient, seeded: Runtime, admin: dict[str, str]
+    client: TestClient, seeded: Container, admin: dict[str, str]
 ) -> None:
     body = seeded.definitions.get("query", "#devices_by_os").as_dict()
     assert body["parameters"] == ["os"]
@@ -152,7 +152,7 @@ def test_cli_manages_definitions_and_lists_requests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}")
-    open_runtime(settings).close()
+    open_container(settings).close()
     monkeypatch.setenv("CREDGATE_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("CREDGATE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("CREDGATE_MASTER_KEY", settings.master_key.get_secret_value())  # type: ignore[union-attr]
@@ -198,13 +198,13 @@ def test_cli_manages_definitions_and_lists_requests(
     )
     assert json.loads(updated.output)["status"] == "INACTIVE"
 
-    runtime = Runtime.open(settings)
+    container = Container.open(settings)
     try:
-        runtime.platform.record(
+        container.platform.record(
             "handoff", "client-1", state="RECEIVED", payload={"a": 1}, target="ada@example.com"
         )
     finally:
-        runtime.close()
+        container.close()
     requests = runner.invoke(cli_app, ["platform", "requests", "--kind", "handoff", "--json"])
     assert requests.exit_code == 0, requests.output
     assert json.loads(requests.output)[0]["target"] == "ada@example.com"
@@ -215,8 +215,8 @@ def test_cli_manages_definitions_and_lists_requests(
 
 def test_a_change_reaches_the_other_nodes_cache(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'two.db'}")
-    first = open_runtime(settings)
-    second = Runtime.open(settings)
+    first = open_container(settings)
+    second = Container.open(settings)
     try:
         assert second.definitions.list("campaign") == []  # now cached, empty
         first.definitions.create("campaign", {"id": "#c1", "name": "C1"}, actor=ACTOR)

@@ -15,16 +15,16 @@ from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
 from credgate.classic import views as classic_views
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.paths import PROTECTED
 from credgate.oauth.forward_auth import PathRefusedError, normalise_path
 from credgate.platform import views as platform_views
-from credgate.runtime import Runtime
 
 
 @pytest.fixture
-def token(client: TestClient, runtime: Runtime) -> tuple[str, str]:
-    created = runtime.api_credentials.create(
+def token(client: TestClient, container: Container) -> tuple[str, str]:
+    created = container.api_credentials.create(
         name=f"gw-{uuid.uuid4().hex[:8]}", permissions=["nql"], actor=Actor("tests", "pytest")
     )
     cred = (created.credential.client_id, created.client_secret)
@@ -33,8 +33,8 @@ def token(client: TestClient, runtime: Runtime) -> tuple[str, str]:
     ]
 
 
-def _bearer(client: TestClient, runtime: Runtime, *permissions: str) -> dict[str, str]:
-    created = runtime.api_credentials.create(
+def _bearer(client: TestClient, container: Container, *permissions: str) -> dict[str, str]:
+    created = container.api_credentials.create(
         name=f"gw-{uuid.uuid4().hex[:8]}", permissions=list(permissions), actor=ACTOR
     )
     access = fetch_token(client, created.credential.client_id, created.client_secret)
@@ -82,34 +82,34 @@ def test_missing_or_bad_token_and_unknown_permission(
 
 
 def test_revoked_token_is_refused_at_once(
-    client: TestClient, token: tuple[str, str], runtime: Runtime
+    client: TestClient, token: tuple[str, str], container: Container
 ) -> None:
     client_id, access = token
     headers = {"Authorization": f"Bearer {access}"}
     assert client.get("/forward-auth?permission=any", headers=headers).status_code == 200
-    runtime.api_credentials.delete(client_id, actor=Actor("tests", "pytest"))
+    container.api_credentials.delete(client_id, actor=Actor("tests", "pytest"))
     assert client.get("/forward-auth?permission=any", headers=headers).status_code == 401
 
 
 @pytest.mark.parametrize(("uri", "permission"), TRICKS.items())
 def test_paths_are_judged_as_the_gateway_routes_them(
-    client: TestClient, runtime: Runtime, uri: str, permission: str
+    client: TestClient, container: Container, uri: str, permission: str
 ) -> None:
-    workflows = _bearer(client, runtime, "workflows")
+    workflows = _bearer(client, container, "workflows")
     denied = client.get("/forward-auth", headers={**workflows, "X-Original-URI": uri})
     assert denied.status_code == 403, uri
     assert f'scope="{permission}"' in denied.headers["www-authenticate"]
     allowed = client.get(
-        "/forward-auth", headers={**_bearer(client, runtime, permission), "X-Forwarded-Uri": uri}
+        "/forward-auth", headers={**_bearer(client, container, permission), "X-Forwarded-Uri": uri}
     )
     assert allowed.status_code == 200, uri
 
 
 @pytest.mark.parametrize(("uri", "reason"), REFUSED.items())
 def test_paths_that_cannot_be_normalised_are_refused(
-    client: TestClient, runtime: Runtime, uri: str, reason: str
+    client: TestClient, container: Container, uri: str, reason: str
 ) -> None:
-    every = _bearer(client, runtime, *ALL_PERMISSIONS)
+    every = _bearer(client, container, *ALL_PERMISSIONS)
     for query in ("", "?permission=any", "?permission=nql"):
         answer = client.get(
             f"/forward-auth{query}", headers={**every, "X-Original-URI": uri.encode("latin-1")}
@@ -122,9 +122,9 @@ def test_paths_that_cannot_be_normalised_are_refused(
         normalise_path(uri)
 
 
-def test_deny_by_default_and_permission_any(client: TestClient, runtime: Runtime) -> None:
-    every = _bearer(client, runtime, *ALL_PERMISSIONS)
-    nql = _bearer(client, runtime, "nql")
+def test_deny_by_default_and_permission_any(client: TestClient, container: Container) -> None:
+    every = _bearer(client, container, *ALL_PERMISSIONS)
+    nql = _bearer(client, container, "nql")
     for path in ("/api/v1/workflows/unknown", "/admin/api/v1/api-credentials", "/", "/x/../y"):
         unmapped = client.get("/forward-auth", headers={**every, "X-Original-URI": path})
         assert unmapped.status_code == 403, path
@@ -156,10 +156,10 @@ def test_deny_by_default_and_permission_any(client: TestClient, runtime: Runtime
     assert twice.status_code == 400
 
 
-def test_forwarded_uri_headers_must_agree(client: TestClient, runtime: Runtime) -> None:
+def test_forwarded_uri_headers_must_agree(client: TestClient, container: Container) -> None:
     """nginx sets X-Original-URI and passes the client's own headers on: a client-sent
     X-Forwarded-Uri naming another path must not decide."""
-    workflows = _bearer(client, runtime, "workflows")
+    workflows = _bearer(client, container, "workflows")
     answer = client.get(
         "/forward-auth",
         headers={
@@ -210,7 +210,7 @@ def _protected_routes(app: CredgateApp) -> list[tuple[str, APIRoute]]:
 
 
 def test_every_protected_route_resolves_through_the_table(
-    app: CredgateApp, client: TestClient, runtime: Runtime
+    app: CredgateApp, client: TestClient, container: Container
 ) -> None:
     """Each protected route of the application, reached by its concrete path, needs exactly the
     permission that forward authentication derives for that path, and no other."""
@@ -222,9 +222,9 @@ def test_every_protected_route_resolves_through_the_table(
         PROTECTED.by_template
     )
 
-    only = {p: _bearer(client, runtime, p) for p in ALL_PERMISSIONS}
+    only = {p: _bearer(client, container, p) for p in ALL_PERMISSIONS}
     without = {
-        p: _bearer(client, runtime, *(q for q in ALL_PERMISSIONS if q != p))
+        p: _bearer(client, container, *(q for q in ALL_PERMISSIONS if q != p))
         for p in ALL_PERMISSIONS
     }
     checked = 0

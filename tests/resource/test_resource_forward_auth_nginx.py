@@ -25,9 +25,9 @@ import pytest
 from resource_support import REFUSED, TRICKS, ThreadServer, TokenFor, free_port
 
 from credgate.app import create_app
+from credgate.container import Container
 from credgate.core.paths import PROTECTED
 from credgate.oauth.forward_auth import PathRefusedError, normalise_path
-from credgate.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 
@@ -66,8 +66,8 @@ def upstream() -> Iterator[tuple[int, list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def credgate_url(shared_runtime: Runtime) -> Iterator[str]:
-    with ThreadServer(create_app(runtime=shared_runtime)) as server:
+def credgate_url(shared_container: Container) -> Iterator[str]:
+    with ThreadServer(create_app(container=shared_container)) as server:
         yield server.url
 
 

@@ -11,7 +11,7 @@ import pytest
 from resource_support import ACTOR, BAD_TOKENS, WORKFLOW_UUID, TokenFor, basic, fetch_token
 from starlette.testclient import TestClient
 
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 
@@ -143,10 +143,10 @@ def _call(
     return client.request(method, path, headers=merged, **kwargs)
 
 
-def test_new_user_path(client: TestClient, runtime: Runtime, seeded: Runtime) -> None:
+def test_new_user_path(client: TestClient, container: Container, seeded: Container) -> None:
     """Credential with the Workflows permission, token from the legacy endpoint with only a Basic
     header and no body, then the list with no query parameters: the documented shape."""
-    created = runtime.api_credentials.create(
+    created = container.api_credentials.create(
         name="Service desk connector", permissions=["workflows"], actor=ACTOR
     )
     token = client.post(
@@ -180,7 +180,7 @@ def test_new_user_path(client: TestClient, runtime: Runtime, seeded: Runtime) ->
 
 @pytest.mark.parametrize("call", CALLS, ids=IDS)
 def test_permission_decides(
-    client: TestClient, seeded: Runtime, token_for: TokenFor, call: Any
+    client: TestClient, seeded: Container, token_for: TokenFor, call: Any
 ) -> None:
     """With the family's permission: the documented success. Without: 403 insufficient_scope."""
     response = _call(client, call, {**token_for([call[0]]), "x-request-id": "req-42"})
@@ -199,7 +199,7 @@ def test_permission_decides(
 
 @pytest.mark.parametrize("call", CALLS, ids=IDS)
 def test_401_for_missing_and_bad_tokens(
-    client: TestClient, seeded: Runtime, crafted: Callable[[str], str], call: Any
+    client: TestClient, seeded: Container, crafted: Callable[[str], str], call: Any
 ) -> None:
     missing = [{}, {"Authorization": "Basic Zm9vOmJhcg=="}, {"Authorization": "Bearer"}]
     bad = [{"Authorization": f"Bearer {crafted(kind)}"} for kind in BAD_TOKENS]
@@ -215,22 +215,24 @@ def test_401_for_missing_and_bad_tokens(
 
 
 def test_the_crafted_tokens_differ_from_a_good_one_only_in_their_flaw(
-    client: TestClient, seeded: Runtime, runtime: Runtime
+    client: TestClient, seeded: Container, container: Container
 ) -> None:
     """Guards the 401 tests: the same crafting with nothing wrong is accepted."""
     import time
 
     from joserfc import jwt
 
-    created = runtime.api_credentials.create(name="control", permissions=["workflows"], actor=ACTOR)
-    active = runtime.keys().active
+    created = container.api_credentials.create(
+        name="control", permissions=["workflows"], actor=ACTOR
+    )
+    active = container.keys().active
     now = int(time.time())
     cid = created.credential.client_id
     claims = {
-        "iss": runtime.settings.issuer,
+        "iss": container.settings.issuer,
         "sub": cid,
         "client_id": cid,
-        "aud": runtime.settings.audience,
+        "aud": container.settings.audience,
         "iat": now,
         "exp": now + 60,
         "jti": uuid.uuid4().hex,
@@ -249,9 +251,9 @@ def test_the_crafted_tokens_differ_from_a_good_one_only_in_their_flaw(
 
 
 def test_revoked_and_deleted_credentials_lose_their_tokens_at_once(
-    client: TestClient, seeded: Runtime, runtime: Runtime
+    client: TestClient, seeded: Container, container: Container
 ) -> None:
-    created = runtime.api_credentials.create(
+    created = container.api_credentials.create(
         name="short-lived", permissions=["workflows"], actor=ACTOR
     )
     cid, secret = created.credential.client_id, created.client_secret
@@ -268,18 +270,18 @@ def test_revoked_and_deleted_credentials_lose_their_tokens_at_once(
 
     second = {"Authorization": f"Bearer {fetch_token(client, cid, secret)}"}
     assert client.get("/api/v1/workflows", headers=second).status_code == 200
-    runtime.api_credentials.update(cid, actor=ACTOR, disabled=True)
+    container.api_credentials.update(cid, actor=ACTOR, disabled=True)
     assert client.get("/api/v1/workflows", headers=second).status_code == 401
-    runtime.api_credentials.update(cid, actor=ACTOR, disabled=False)
+    container.api_credentials.update(cid, actor=ACTOR, disabled=False)
     assert client.get("/api/v1/workflows", headers=second).status_code == 200
-    runtime.api_credentials.update(cid, actor=ACTOR, permissions=["nql"])
+    container.api_credentials.update(cid, actor=ACTOR, permissions=["nql"])
     assert client.get("/api/v1/workflows", headers=second).status_code == 403
-    runtime.api_credentials.delete(cid, actor=ACTOR)
+    container.api_credentials.delete(cid, actor=ACTOR)
     assert client.get("/api/v1/workflows", headers=second).status_code == 401
 
 
 def test_error_bodies_never_echo_the_token(
-    client: TestClient, seeded: Runtime, crafted: Callable[[str], str]
+    client: TestClient, seeded: Container, crafted: Callable[[str], str]
 ) -> None:
     token = crafted("expired")
     response = client.get("/api/v1/workflows", headers={"Authorization": f"Bearer {token}"})

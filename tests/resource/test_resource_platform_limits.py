@@ -11,6 +11,7 @@ import pytest
 from resource_support import ALL_PERMISSIONS, TokenFor
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.platform.schemas import (
     campaigns,
     devices,
@@ -21,7 +22,6 @@ from credgate.platform.schemas import (
     workflows,
 )
 from credgate.platform.schemas._common import RequestError
-from credgate.runtime import Runtime
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 SID = "S-1-5-21-1004"
@@ -197,7 +197,7 @@ def _expected(parser: Callable[[bytes], object], raw: bytes) -> RequestError:
 )
 def test_limit_is_refused_with_the_documented_body(
     client: TestClient,
-    seeded: Runtime,
+    seeded: Container,
     token_for: TokenFor,
     path: str,
     body: object,
@@ -215,7 +215,7 @@ def test_limit_is_refused_with_the_documented_body(
 
 
 def test_documented_error_codes(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     big = client.post(
         "/api/v1/data-management/device/deletions",
@@ -282,7 +282,7 @@ BAD_BODIES = [
 @pytest.mark.parametrize(("path", "shape"), FAMILY_POSTS, ids=[p for p, _ in FAMILY_POSTS])
 def test_bad_json_and_wrong_content_types_get_the_family_400(
     client: TestClient,
-    seeded: Runtime,
+    seeded: Container,
     all_headers: dict[str, str],
     path: str,
     shape: Callable[[Any], bool],
@@ -301,7 +301,7 @@ def test_bad_json_and_wrong_content_types_get_the_family_400(
 
 
 def test_list_filters_and_detail_queries(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     bad = client.get("/api/v1/workflows", params={"dependency": "SOMETIMES"}, headers=all_headers)
     assert bad.status_code == 400
@@ -349,7 +349,7 @@ def test_list_filters_and_detail_queries(
 
 
 def test_only_api_enabled_definitions_can_be_triggered(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     wf = client.post(
         "/api/v1/workflows/execute",

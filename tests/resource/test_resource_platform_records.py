@@ -15,7 +15,7 @@ import pytest
 import zstandard
 from starlette.testclient import TestClient
 
-from credgate.runtime import Runtime
+from credgate.container import Container
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 
@@ -32,7 +32,7 @@ def _enrich(name: str, os: str, ram: object, tag: str = "lab") -> dict[str, obje
 
 
 @pytest.fixture
-def fleet(client: TestClient, seeded: Runtime, all_headers: dict[str, str]) -> str:
+def fleet(client: TestClient, seeded: Container, all_headers: dict[str, str]) -> str:
     """Three devices of a fresh OS name, written through the Enrichment API."""
     os_name = f"TestOS {uuid.uuid4().hex[:6]}"
     body = {
@@ -50,7 +50,7 @@ def fleet(client: TestClient, seeded: Runtime, all_headers: dict[str, str]) -> s
 
 
 def test_enrichment_200_207_400(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     good = _enrich("pc-ok", "Win", 4)
     undefined = {
@@ -94,7 +94,7 @@ def test_enrichment_200_207_400(
 
 
 def test_enrichment_updates_and_clears_fields(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     uid = str(uuid.uuid4())
     first = {
@@ -201,7 +201,7 @@ def test_export_status_and_signed_link(
 
 
 def test_export_link_expires(
-    client: TestClient, fleet: str, all_headers: dict[str, str], seeded: Runtime
+    client: TestClient, fleet: str, all_headers: dict[str, str], seeded: Container
 ) -> None:
     started = client.get(
         "/api/v1/nql/export",
@@ -218,7 +218,7 @@ def test_export_link_expires(
 
 
 def test_requests_are_records(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str], admin_token: str
+    client: TestClient, seeded: Container, all_headers: dict[str, str], admin_token: str
 ) -> None:
     wf = client.post(
         "/api/v2/workflows/execute",
@@ -277,7 +277,7 @@ def test_requests_are_records(
 
 
 def test_device_deletion_removes_inventory_devices(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     uid = str(uuid.uuid4())
     enrich = {
@@ -309,7 +309,7 @@ def test_device_deletion_removes_inventory_devices(
 
 
 def test_export_without_its_parameter_is_a_400(
-    client: TestClient, seeded: Runtime, all_headers: dict[str, str]
+    client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     response = client.post(
         "/api/v1/nql/export", json={"queryId": "#devices_by_os"}, headers=all_headers

@@ -11,9 +11,9 @@ import pytest
 from resource_support import ThreadServer, TokenFor, free_port
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.core.asgi import Receive, Scope, Send, read_body
 from credgate.platform.upstream import CLIENT_HEADER, PERMISSIONS_HEADER
-from credgate.runtime import Runtime
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 
@@ -72,7 +72,7 @@ def shared_settings_overrides(upstream: tuple[Upstream, str]) -> dict[str, objec
 
 
 def test_forwarding_strips_the_token_and_names_the_client(
-    client: TestClient, runtime: Runtime, upstream: tuple[Upstream, str], token_for: TokenFor
+    client: TestClient, container: Container, upstream: tuple[Upstream, str], token_for: TokenFor
 ) -> None:
     app, _url = upstream
     headers = token_for(["workflows", "nql"])
@@ -85,7 +85,7 @@ def test_forwarding_strips_the_token_and_names_the_client(
     assert "authorization" not in seen["headers"]
     assert seen["headers"][PERMISSIONS_HEADER.lower()] == "nql workflows"
     client_id = seen["headers"][CLIENT_HEADER.lower()]
-    assert any(c.client_id == client_id for c in runtime.api_credentials.list())
+    assert any(c.client_id == client_id for c in container.api_credentials.list())
     token = headers["Authorization"].split()[1]
     assert all(token not in v for v in seen["headers"].values())
 
@@ -114,7 +114,7 @@ def test_invalid_requests_never_reach_the_upstream(
 
 def test_answers_are_relayed_and_requests_recorded(
     client: TestClient,
-    runtime: Runtime,
+    container: Container,
     upstream: tuple[Upstream, str],
     all_headers: dict[str, str],
 ) -> None:
@@ -152,7 +152,7 @@ def test_answers_are_relayed_and_requests_recorded(
     )
     assert csv.status_code == 200
     assert app.seen[-1]["headers"]["accept"] == "text/csv"
-    records = runtime.platform.list_requests(limit=10)
+    records = container.platform.list_requests(limit=10)
     states = {(r.kind, r.state) for r in records}
     assert ("remote_action", "FORWARDED") in states
     assert ("handoff", "FORWARDED") in states
@@ -162,7 +162,7 @@ def test_answers_are_relayed_and_requests_recorded(
 
 
 def test_unreachable_upstream_is_a_502_with_the_family_body(
-    client: TestClient, runtime: Runtime, all_headers: dict[str, str]
+    client: TestClient, container: Container, all_headers: dict[str, str]
 ) -> None:
     response = client.post(
         "/api/v1/euf/campaign/trigger",
@@ -172,4 +172,4 @@ def test_unreachable_upstream_is_a_502_with_the_family_body(
     assert response.status_code == 502
     assert set(response.json()) == {"code", "message"}
     assert response.json()["code"] == "UPSTREAM_UNAVAILABLE"
-    assert runtime.platform.list_requests("campaign", limit=1)[0].state == "UPSTREAM_UNAVAILABLE"
+    assert container.platform.list_requests("campaign", limit=1)[0].state == "UPSTREAM_UNAVAILABLE"

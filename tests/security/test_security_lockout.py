@@ -21,9 +21,9 @@ import time_machine
 from starlette.testclient import TestClient
 
 from credgate.app import create_app
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
-from credgate.runtime import Runtime
 from support import ADMIN_PASSWORD, LiveServer, free_port
 
 ACTOR = Actor("tests", "pytest")
@@ -44,7 +44,7 @@ class SignIn:
     """One way to sign in with a password; answers "ok", "wrong" or "refused"."""
 
     kind: str
-    runtime: Runtime
+    container: Container
     app: Any
     username: str
     password: str
@@ -80,9 +80,9 @@ class SignIn:
         status = client.get("/api/configuration/v1/engines", auth=(name, password)).status_code
         return _outcome(status, ok=200)
 
-    def spy(self, runtime: Runtime) -> None:
+    def spy(self, container: Container) -> None:
         """Note every password check the service really makes (the check itself still runs)."""
-        service: Any = runtime.users if self.kind == "classic" else runtime.admins
+        service: Any = container.users if self.kind == "classic" else container.admins
         real = service.check_password
 
         def counted(username: str, password: str) -> Any:
@@ -100,25 +100,25 @@ def _outcome(status: int, *, ok: int) -> str:
 
 
 @pytest.fixture(params=["admin-api", "admin-ui", "classic"])
-def sign_in(request: pytest.FixtureRequest, runtime: Runtime, app: Any) -> SignIn:
+def sign_in(request: pytest.FixtureRequest, container: Container, app: Any) -> SignIn:
     kind = str(request.param)
     if kind != "classic":
-        helper = SignIn(kind, runtime, app, "admin", ADMIN_PASSWORD)
+        helper = SignIn(kind, container, app, "admin", ADMIN_PASSWORD)
     else:
-        runtime.users.create_profile(
+        container.users.create_profile(
             "analysts", data_privacy="none", finder_access=True, actor=ACTOR
         )
-        runtime.users.create_user("finder", CLASSIC_PASSWORD, profile="analysts", actor=ACTOR)
-        helper = SignIn(kind, runtime, app, "finder", CLASSIC_PASSWORD)
-    helper.spy(runtime)
+        container.users.create_user("finder", CLASSIC_PASSWORD, profile="analysts", actor=ACTOR)
+        helper = SignIn(kind, container, app, "finder", CLASSIC_PASSWORD)
+    helper.spy(container)
     return helper
 
 
 @pytest.fixture
-def second_node(settings: Settings) -> Iterator[tuple[Runtime, Any]]:
+def second_node(settings: Settings) -> Iterator[tuple[Container, Any]]:
     """Another node on the same database."""
-    other = Runtime.open(settings)
-    yield other, create_app(runtime=other)
+    other = Container.open(settings)
+    yield other, create_app(container=other)
     other.close()
 
 
@@ -134,10 +134,10 @@ def test_locked_out_at_one_address_signs_in_from_another(sign_in: SignIn) -> Non
 
 
 def test_familiar_network_is_not_locked_by_failures_elsewhere(
-    sign_in: SignIn, second_node: tuple[Runtime, Any]
+    sign_in: SignIn, second_node: tuple[Container, Any]
 ) -> None:
-    other_runtime, other_app = second_node
-    sign_in.spy(other_runtime)
+    other_container, other_app = second_node
+    sign_in.spy(other_container)
     assert sign_in(HOME, sign_in.password) == "ok"  # on the first node: HOME becomes familiar
     # Guesses from many networks, each below its own limit, through the second node.
     outcomes = [
@@ -207,7 +207,7 @@ def test_burst_from_one_ipv6_network_ends_in_429(sign_in: SignIn) -> None:
 
 @pytest.mark.slow
 def test_concurrent_guesses_are_checked_no_more_than_the_limit(
-    sign_in: SignIn, runtime: Runtime
+    sign_in: SignIn, container: Container
 ) -> None:
     """Guesses sent at once are not all checked before the first failure is counted."""
     port = free_port()
@@ -234,7 +234,7 @@ def test_concurrent_guesses_are_checked_no_more_than_the_limit(
                 answer = http.get("/api/configuration/v1/engines", auth=("finder", password))
             statuses.append(answer.status_code)
 
-    with LiveServer(create_app(runtime=runtime), port):
+    with LiveServer(create_app(container=container), port):
         threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
         for thread in threads:
             thread.start()

@@ -12,18 +12,18 @@ from sqlalchemy import inspect, select, text
 from starlette.testclient import TestClient
 
 from credgate.apicredentials.services import CreatedSecret
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 
 
-def database_text(runtime: Runtime, backend: str) -> bytes:
+def database_text(container: Container, backend: str) -> bytes:
     """Everything the database holds, as bytes: the raw file(s) for SQLite, a dump for PostgreSQL."""
     if backend == "sqlite":
-        path = runtime.db.url.database
+        path = container.db.url.database
         assert path
-        runtime.db.dispose()  # checkpoint-free read: include the WAL file too
+        container.db.dispose()  # checkpoint-free read: include the WAL file too
         data = b""
         for suffix in ("", "-wal", "-shm"):
             try:
@@ -33,7 +33,7 @@ def database_text(runtime: Runtime, backend: str) -> bytes:
                 pass
         return data
     pg_dump = shutil.which("pg_dump")
-    url = runtime.db.url
+    url = container.db.url
     if pg_dump:
         return subprocess.run(
             [
@@ -49,7 +49,7 @@ def database_text(runtime: Runtime, backend: str) -> bytes:
             capture_output=True,
         ).stdout
     chunks = []
-    with runtime.db.engine.connect() as conn:
+    with container.db.engine.connect() as conn:
         for table in inspect(conn).get_table_names():
             # Table names come from the database's own catalogue, not from input.
             for row in conn.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
@@ -58,7 +58,7 @@ def database_text(runtime: Runtime, backend: str) -> bytes:
 
 
 def test_secret_is_shown_once_and_found_nowhere_after(
-    admin_client: TestClient, runtime: Runtime, backend: str, caplog: pytest.LogCaptureFixture
+    admin_client: TestClient, container: Container, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     created = admin_client.post(
@@ -75,7 +75,7 @@ def test_secret_is_shown_once_and_found_nowhere_after(
     token = admin_client.post(
         "/api/v1/token", auth=(client_id, new_secret), headers={"Authorization": ""}
     ).json()
-    cli_created: CreatedSecret = runtime.api_credentials.create(
+    cli_created: CreatedSecret = container.api_credentials.create(
         name="cli made", permissions=["spark"], actor=ACTOR
     )
     secrets = [secret, new_secret, cli_created.client_secret]
@@ -91,11 +91,11 @@ def test_secret_is_shown_once_and_found_nowhere_after(
             "/api/v1/token", auth=(client_id, "cgs_wrong"), headers={"Authorization": ""}
         ).text,
         repr(cli_created),
-        repr(runtime.registry.get(client_id)),
-        repr(runtime),
+        repr(container.registry.get(client_id)),
+        repr(container),
     ]
     logs = caplog.text
-    dump = database_text(runtime, backend)
+    dump = database_text(container, backend)
     for value in secrets:
         assert value not in logs
         for body in later:
@@ -106,18 +106,18 @@ def test_secret_is_shown_once_and_found_nowhere_after(
     assert token["access_token"] not in logs
 
 
-def test_stored_value_is_the_keyed_hash(runtime: Runtime) -> None:
+def test_stored_value_is_the_keyed_hash(container: Container) -> None:
     from credgate.apicredentials.models import ApiCredentialSecret
 
-    created = runtime.api_credentials.create(name="hash", permissions=["nql"], actor=ACTOR)
-    with runtime.db.session() as session:
+    created = container.api_credentials.create(name="hash", permissions=["nql"], actor=ACTOR)
+    with container.db.session() as session:
         stored = session.scalars(select(ApiCredentialSecret.secret_hash)).all()
-    assert stored == [runtime.hasher.hash(created.client_secret)]
+    assert stored == [container.hasher.hash(created.client_secret)]
     assert len(stored[0]) == 64
 
 
 def test_secrets_compare_in_constant_time(
-    monkeypatch: pytest.MonkeyPatch, runtime: Runtime
+    monkeypatch: pytest.MonkeyPatch, container: Container
 ) -> None:
     """Secret checks go through hmac.compare_digest (never ==)."""
     import hmac
@@ -134,15 +134,15 @@ def test_secrets_compare_in_constant_time(
 
     monkeypatch.setattr(clients.hmac, "compare_digest", spy)
     monkeypatch.setattr(secrets_module.hmac, "compare_digest", spy)
-    created = runtime.api_credentials.create(name="ct", permissions=["nql"], actor=ACTOR)
-    record = runtime.registry.get(created.credential.client_id)
+    created = container.api_credentials.create(name="ct", permissions=["nql"], actor=ACTOR)
+    record = container.registry.get(created.credential.client_id)
     assert record is not None
-    assert record.check_secret(runtime.hasher, created.client_secret, 0)
+    assert record.check_secret(container.hasher, created.client_secret, 0)
     # One character changed (a different one whatever the secret ends with: 1 time in 62 it is x).
     last = "y" if created.client_secret.endswith("x") else "x"
-    assert not record.check_secret(runtime.hasher, created.client_secret[:-1] + last, 0)
+    assert not record.check_secret(container.hasher, created.client_secret[:-1] + last, 0)
     assert len(calls) == 2
-    assert runtime.hasher.verify("abc", runtime.hasher.hash("abc"))
+    assert container.hasher.verify("abc", container.hasher.hash("abc"))
     assert len(calls) == 3
 
 

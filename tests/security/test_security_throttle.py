@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 from credgate.security.models import AuthFailure
 
 ACTOR = Actor("tests", "pytest")
@@ -22,9 +22,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 def test_failures_from_one_address_are_refused_with_retry_after(
-    client: TestClient, runtime: Runtime
+    client: TestClient, container: Container
 ) -> None:
-    created = runtime.api_credentials.create(name="victim", permissions=["nql"], actor=ACTOR)
+    created = container.api_credentials.create(name="victim", permissions=["nql"], actor=ACTOR)
     client_id = created.credential.client_id
     statuses = [
         client.post("/api/v1/token", auth=(client_id, "cgs_wrong")).status_code for _ in range(5)
@@ -36,19 +36,19 @@ def test_failures_from_one_address_are_refused_with_retry_after(
     assert 0 < int(refused.headers["retry-after"]) <= 121
     assert refused.json()["error"] == "temporarily_unavailable"
     # A failure from an address already refused is answered without a database write.
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         row = session.get(AuthFailure, "addr:testclient")
         assert row is not None
         assert row.failures == 5
 
 
 def test_valid_secret_gets_a_token_where_others_tripped_the_throttle(
-    runtime: Runtime, app: Any
+    container: Container, app: Any
 ) -> None:
     """An integration platform's shared egress address: another client's failures, and wrong
     secrets sent for this very client id, must not keep the real client from its tokens."""
-    owner = runtime.api_credentials.create(name="owner", permissions=["nql"], actor=ACTOR)
-    other = runtime.api_credentials.create(name="neighbour", permissions=["nql"], actor=ACTOR)
+    owner = container.api_credentials.create(name="owner", permissions=["nql"], actor=ACTOR)
+    other = container.api_credentials.create(name="neighbour", permissions=["nql"], actor=ACTOR)
     owner_id = owner.credential.client_id
     egress = TestClient(app, client=("203.0.113.20", 40000))
     neighbour = [
@@ -80,7 +80,7 @@ def test_valid_secret_gets_a_token_where_others_tripped_the_throttle(
 
 
 def test_burst_of_wrong_secrets_from_one_ipv6_network_ends_in_429_quickly(
-    runtime: Runtime, app: Any
+    container: Container, app: Any
 ) -> None:
     """An IPv6 host picks any address in its /64; the burst is counted as one network's."""
     started = time.monotonic()
@@ -97,8 +97,8 @@ def test_burst_of_wrong_secrets_from_one_ipv6_network_ends_in_429_quickly(
     assert elsewhere.post("/api/v1/token", auth=("client99", "cgs_guess")).status_code == 401
 
 
-def test_locked_client_id_does_not_lock_out_the_real_client(runtime: Runtime, app: Any) -> None:
-    created = runtime.api_credentials.create(name="target", permissions=["nql"], actor=ACTOR)
+def test_locked_client_id_does_not_lock_out_the_real_client(container: Container, app: Any) -> None:
+    created = container.api_credentials.create(name="target", permissions=["nql"], actor=ACTOR)
     client_id = created.credential.client_id
     attacker = TestClient(app, client=("203.0.113.9", 1234))
     owner = TestClient(app, client=("198.51.100.7", 4321))
@@ -117,12 +117,12 @@ def test_locked_client_id_does_not_lock_out_the_real_client(runtime: Runtime, ap
         assert third.post("/api/v1/token", auth=(client_id, "cgs_guess")).status_code == 429
 
 
-def test_counts_are_shared_through_the_database(runtime: Runtime, settings: Any) -> None:
-    """A second node (another runtime on the same database) sees the first node's failures."""
-    other = Runtime.open(settings)
+def test_counts_are_shared_through_the_database(container: Container, settings: Any) -> None:
+    """A second node (another container on the same database) sees the first node's failures."""
+    other = Container.open(settings)
     try:
         for _ in range(4):
-            runtime.failure_store.add("addr:192.0.2.50", 1_000.0, runtime.throttle.policy)
+            container.failure_store.add("addr:192.0.2.50", 1_000.0, container.throttle.policy)
         failures, blocked = other.failure_store.add(
             "addr:192.0.2.50", 1_001.0, other.throttle.policy
         )

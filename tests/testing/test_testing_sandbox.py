@@ -21,7 +21,7 @@ def test_sandbox_ignores_credgate_settings_from_the_environment(
     monkeypatch.setenv("CREDGATE_UPSTREAM_NQL_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("CREDGATE_INSTANCE", "acme")
     with Sandbox(settings={"token_ttl_seconds": 60}) as sandbox:
-        settings = sandbox.runtime.settings
+        settings = sandbox.container.settings
         assert settings.upstream_nql_url is None
         assert settings.token_ttl_seconds == 60
         assert settings.issuer == f"{sandbox.url}/oauth2/default"

@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import ConflictError, InvalidInputError, NotFoundError
-from credgate.runtime import Runtime
 from credgate.users.models import User
 
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "a long enough password"
 
 
-def test_profiles_and_users_round_trip(runtime: Runtime) -> None:
-    users = runtime.users
+def test_profiles_and_users_round_trip(container: Container) -> None:
+    users = container.users
     profile = users.create_profile("analysts", data_privacy="none", finder_access=True, actor=ACTOR)
     assert profile.may_use_classic_apis
     partial = users.create_profile(
@@ -34,7 +34,7 @@ def test_profiles_and_users_round_trip(runtime: Runtime) -> None:
     assert [u.username for u in users.list_users()] == ["carol"]
     assert users.get_user("carol").profile.finder_access is True
 
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         row = session.scalar(select(User).where(User.username == "carol"))
         assert row is not None
         assert row.password_hash.startswith("$argon2id$")
@@ -58,8 +58,8 @@ def test_profiles_and_users_round_trip(runtime: Runtime) -> None:
         users.get_user("carol")
 
 
-def test_bad_input_names_every_field(runtime: Runtime) -> None:
-    users = runtime.users
+def test_bad_input_names_every_field(container: Container) -> None:
+    users = container.users
     with pytest.raises(InvalidInputError) as info:
         users.create_profile("", data_privacy="some", finder_access=True, actor=ACTOR)
     assert {e.field for e in info.value.errors} == {"name", "data_privacy"}

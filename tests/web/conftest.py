@@ -1,7 +1,7 @@
 """Fixtures of the administration-page tests: an in-memory connector-credential store.
 
-Connector-credential storage lives in its own package; until a runtime provides
-``runtime.connector_credentials``, these tests give the pages this store. It validates with the
+Connector-credential storage lives in its own package; until a container provides
+``container.connector_credentials``, these tests give the pages this store. It validates with the
 real :mod:`credgate.connectors.credentials` functions, answers in the shape the pages read
 (:class:`credgate.web.ui_connectors.ConnectorCredentialStore`), and keeps records in a dict.
 """
@@ -148,11 +148,11 @@ def connector_store() -> MemoryConnectorStore:
 
 @pytest.fixture
 def install_connector_store(connector_store: MemoryConnectorStore) -> Any:
-    """Gives a runtime the in-memory store and tester, unless it has its own storage."""
+    """Gives a container the in-memory store and tester, unless it has its own storage."""
 
-    def install(runtime: Any) -> MemoryConnectorStore:
-        runtime.connector_credentials = connector_store
-        runtime.connector_tester = MemoryTester(connector_store)
+    def install(container: Any) -> MemoryConnectorStore:
+        container.connector_credentials = connector_store
+        container.connector_tester = MemoryTester(connector_store)
         return connector_store
 
     return install

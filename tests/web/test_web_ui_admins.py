@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 BOB_PASSWORD = "bob's own long password"
@@ -43,17 +43,17 @@ def ui(client: TestClient) -> TestClient:
 
 
 def test_the_account_page_lists_tokens_and_never_their_secrets(
-    ui: TestClient, runtime: Runtime
+    ui: TestClient, container: Container
 ) -> None:
-    issued = runtime.admins.issue_token("admin", "deploy pipeline", actor=ACTOR)
-    runtime.admins.issue_token("admin", "laptop", actor=ACTOR)
-    runtime.admins.check_token(issued.token)  # used once
+    issued = container.admins.issue_token("admin", "deploy pipeline", actor=ACTOR)
+    container.admins.issue_token("admin", "laptop", actor=ACTOR)
+    container.admins.check_token(issued.token)  # used once
     page = ui.get("/admin/account")
     assert page.status_code == 200
     assert page.headers["cache-control"] == "no-store"
     assert 'aria-current="page">Your account' in page.text
     rows = re.findall(r'<tr data-token-id="(\d+)">(.*?)</tr>', page.text, re.S)
-    assert [row[0] for row in rows] == [str(t.id) for t in runtime.admins.list_tokens("admin")]
+    assert [row[0] for row in rows] == [str(t.id) for t in container.admins.list_tokens("admin")]
     deploy = next(html for token_id, html in rows if token_id == str(issued.id))
     assert "deploy pipeline" in deploy
     assert "just now" in deploy  # created, and last used
@@ -66,7 +66,7 @@ def test_the_account_page_lists_tokens_and_never_their_secrets(
 
 
 def test_creating_a_token_needs_the_password_and_shows_it_once(
-    ui: TestClient, runtime: Runtime
+    ui: TestClient, container: Container
 ) -> None:
     page = ui.get("/admin/account")
     csrf = _csrf(page.text)
@@ -91,7 +91,7 @@ def test_creating_a_token_needs_the_password_and_shows_it_once(
     token = re.search(r'id="admin-token" type="text" readonly value="(cgat_\w+)"', made.text)
     assert token, "the new token is shown in the dialog"
     assert PASSWORD not in made.text
-    [row] = [t for t in runtime.admins.list_tokens("admin") if t.name == "ci"]
+    [row] = [t for t in container.admins.list_tokens("admin") if t.name == "ci"]
     assert 6.9 < (row.expires_at - row.created_at).total_seconds() / 86400 <= 7
     assert ui.get("/admin/api/v1/signing-keys", headers=_bearer(token.group(1))).status_code == 200
 
@@ -104,8 +104,8 @@ def test_creating_a_token_needs_the_password_and_shows_it_once(
     assert "already has a token with this name" in duplicate.text
 
 
-def test_the_revoke_button_refuses_the_token_at_once(ui: TestClient, runtime: Runtime) -> None:
-    issued = runtime.admins.issue_token("admin", "old script", actor=ACTOR)
+def test_the_revoke_button_refuses_the_token_at_once(ui: TestClient, container: Container) -> None:
+    issued = container.admins.issue_token("admin", "old script", actor=ACTOR)
     assert ui.get("/admin/api/v1/signing-keys", headers=_bearer(issued.token)).status_code == 200
     csrf = _csrf(ui.get("/admin/account").text)
     url = f"/admin/account/tokens/{issued.id}/revoke"
@@ -122,7 +122,7 @@ def test_the_revoke_button_refuses_the_token_at_once(ui: TestClient, runtime: Ru
 
 
 def test_changing_the_password_keeps_this_session_and_ends_the_others(
-    app: CredgateApp, ui: TestClient, runtime: Runtime
+    app: CredgateApp, ui: TestClient, container: Container
 ) -> None:
     other = TestClient(app, base_url="http://127.0.0.1:8080")
     try:
@@ -155,9 +155,9 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
 
 
 def test_administrators_disable_enable_and_reset(
-    app: CredgateApp, ui: TestClient, runtime: Runtime
+    app: CredgateApp, ui: TestClient, container: Container
 ) -> None:
-    runtime.admins.create("bob", BOB_PASSWORD, actor=ACTOR)
+    container.admins.create("bob", BOB_PASSWORD, actor=ACTOR)
     page = ui.get("/admin/administrators")
     assert page.status_code == 200
     assert 'aria-current="page">Administrators' in page.text
@@ -168,13 +168,13 @@ def test_administrators_disable_enable_and_reset(
         "/admin/administrators/bob/disable", data={"csrf_token": csrf}, follow_redirects=False
     )
     assert disabled.status_code == 303
-    assert runtime.admins.get("bob").disabled
+    assert container.admins.get("bob").disabled
     last = ui.post("/admin/administrators/admin/disable", data={"csrf_token": csrf})
     assert last.status_code == 409
     assert "last active administrator" in last.text
-    assert not runtime.admins.get("admin").disabled
+    assert not container.admins.get("admin").disabled
     assert ui.post("/admin/administrators/bob/enable", data={"csrf_token": csrf}).status_code == 200
-    assert not runtime.admins.get("bob").disabled
+    assert not container.admins.get("bob").disabled
 
     form = {"csrf_token": csrf, "username": "bob"}
     refused = ui.post("/admin/administrators/reset-password", data=form)

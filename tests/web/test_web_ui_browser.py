@@ -249,7 +249,7 @@ CONNECTORS: list[tuple[str, str, str, dict[str, str]]] = [
 def test_connector_credentials_end_to_end(
     page: Any, live_server: Any, install_connector_store: Any
 ) -> None:
-    connector_store = install_connector_store(live_server.app.runtime)
+    connector_store = install_connector_store(live_server.app.container)
     connector_store.base_url = live_server.url
     login(page)
     page.get_by_role("link", name="Connector credentials").click()
@@ -366,13 +366,13 @@ def test_a_form_posted_without_its_csrf_token_is_refused(live_server: Any) -> No
         )
         assert refused.status_code == 403
         assert "Nothing was changed" in refused.text
-    assert live_server.app.runtime.api_credentials.list() == []
+    assert live_server.app.container.api_credentials.list() == []
 
 
 def test_webhook_pages_show_a_generated_secret_once(page: Any, live_server: Any) -> None:
     from credgate.core.audit.services import Actor
 
-    live_server.app.runtime.connector_credentials.create(
+    live_server.app.container.connector_credentials.create(
         {
             "name": "Ticketing",
             "protocol": "HTTPS",

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "correct horse battery staple"
@@ -70,8 +70,8 @@ def ui(client: TestClient) -> TestClient:
     return client
 
 
-def _credential(runtime: Runtime, url: str, name: str = "Receiver") -> str:
-    view = runtime.connector_credentials.create(
+def _credential(container: Container, url: str, name: str = "Receiver") -> str:
+    view = container.connector_credentials.create(
         {
             "name": name,
             "protocol": "HTTPS",
@@ -102,11 +102,11 @@ def _webhook_form(ui: TestClient, credential: str, **fields: Any) -> Any:
     return ui.post("/admin/webhooks", data=data, follow_redirects=False)
 
 
-def _drain(runtime: Runtime) -> None:
+def _drain(container: Container) -> None:
     async def go() -> None:
         for _ in range(100):
-            await runtime.outbound.worker.run_once()
-            if not runtime.outbound.webhooks.counts().get("pending"):
+            await container.outbound.worker.run_once()
+            if not container.outbound.webhooks.counts().get("pending"):
                 return
             await asyncio.sleep(0.02)
         raise AssertionError("deliveries still pending")
@@ -115,9 +115,9 @@ def _drain(runtime: Runtime) -> None:
 
 
 def test_webhook_created_through_the_form_shows_its_secret_once(
-    ui: TestClient, runtime: Runtime, receiver: Any
+    ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(runtime, receiver.url)
+    credential = _credential(container, receiver.url)
     created = _webhook_form(ui, credential)
     assert created.status_code == 200, created.text
     assert created.headers["cache-control"] == "no-store"
@@ -128,7 +128,7 @@ def test_webhook_created_through_the_form_shows_its_secret_once(
     assert "workflow_execution" in listing.text
     assert "Receiver" in listing.text
     assert secret.group(1) not in listing.text
-    [hook] = runtime.outbound.webhooks.list()
+    [hook] = container.outbound.webhooks.list()
     assert hook["signed"] is True
     assert hook["headers"] == {"X-Source": "credgate"}
     edit = ui.get(f"/admin/webhooks/{hook['id']}")
@@ -149,7 +149,7 @@ def test_webhook_created_through_the_form_shows_its_secret_once(
         follow_redirects=False,
     )
     assert saved.status_code == 303, saved.text
-    hook = runtime.outbound.webhooks.get(hook["id"])
+    hook = container.outbound.webhooks.get(hook["id"])
     assert (hook["name"], hook["method"], hook["signed"]) == ("incidents v2", "PUT", True)
     assert hook["triggers"] == ["campaign"]
     assert hook["enabled"] is False
@@ -167,11 +167,11 @@ def test_webhook_created_through_the_form_shows_its_secret_once(
         follow_redirects=False,
     )
     assert deleted.status_code == 303
-    assert runtime.outbound.webhooks.list() == []
+    assert container.outbound.webhooks.list() == []
 
 
 def test_bad_webhook_input_names_the_fields_and_keeps_the_values(
-    ui: TestClient, runtime: Runtime
+    ui: TestClient, container: Container
 ) -> None:
     bad = _webhook_form(
         ui,
@@ -184,8 +184,8 @@ def test_bad_webhook_input_names_the_fields_and_keeps_the_values(
     assert "<strong>Name</strong>" in bad.text
     assert "api/no-slash" in bad.text
     assert "kept {{ payload.x }}" in bad.text
-    assert runtime.outbound.webhooks.list() == []
-    credential = _credential(runtime, "https://127.0.0.1:9")
+    assert container.outbound.webhooks.list() == []
+    credential = _credential(container, "https://127.0.0.1:9")
     headers = _webhook_form(ui, credential, headers="Authorization: x\nnot a header line")
     assert headers.status_code == 422
     assert "<strong>Headers</strong></a>: line 2" in headers.text
@@ -202,14 +202,14 @@ def test_bad_webhook_input_names_the_fields_and_keeps_the_values(
 
 
 def test_failed_delivery_shows_its_attempts_and_replays(
-    ui: TestClient, runtime: Runtime, receiver: Any
+    ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(runtime, receiver.url)
+    credential = _credential(container, receiver.url)
     assert _webhook_form(ui, credential, secret_choice="none").status_code == 303
-    [hook] = runtime.outbound.webhooks.list()
+    [hook] = container.outbound.webhooks.list()
     receiver.script = [(500, {}, b"boom-body"), (500, {}, b"boom-body")]
-    runtime.outbound.webhooks.send(hook["id"], {"hello": "world"}, actor=ACTOR)
-    _drain(runtime)
+    container.outbound.webhooks.send(hook["id"], {"hello": "world"}, actor=ACTOR)
+    _drain(container)
     listing = ui.get("/admin/deliveries")
     assert listing.status_code == 200
     found = re.search(r'<tr data-id="([^"]+)"', listing.text)
@@ -227,8 +227,8 @@ def test_failed_delivery_shows_its_attempts_and_replays(
         follow_redirects=False,
     )
     assert replayed.status_code == 303
-    assert runtime.outbound.webhooks.delivery(delivery_id)["state"] == "pending"
-    _drain(runtime)
+    assert container.outbound.webhooks.delivery(delivery_id)["state"] == "pending"
+    _drain(container)
     again = ui.get(f"/admin/deliveries/{delivery_id}")
     assert "delivered" in again.text
     assert 'id="replay"' not in again.text
@@ -237,10 +237,10 @@ def test_failed_delivery_shows_its_attempts_and_replays(
 
 
 def test_exporter_create_run_now_and_history(
-    ui: TestClient, runtime: Runtime, receiver: Any
+    ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(runtime, receiver.url, name="Sink")
-    runtime.definitions.create(
+    credential = _credential(container, receiver.url, name="Sink")
+    container.definitions.create(
         "query", {"id": "#all_devices", "object": "devices", "columns": ["name"]}, actor=ACTOR
     )
     form = ui.get("/admin/exporters/new")
@@ -273,7 +273,7 @@ def test_exporter_create_run_now_and_history(
     created = ui.post("/admin/exporters", data=base, follow_redirects=False)
     assert created.status_code == 303, created.text
     listing = ui.get("/admin/exporters")
-    [exporter] = runtime.outbound.exporters.list()
+    [exporter] = container.outbound.exporters.list()
     assert exporter["name"] in listing.text
     assert exporter["destination"] == {
         "path": "/ingest",
@@ -284,7 +284,7 @@ def test_exporter_create_run_now_and_history(
         f"/admin/exporters/{exporter['id']}/run", data={"csrf_token": _csrf(listing.text)}
     )
     assert ran.status_code == 200
-    [run] = runtime.outbound.exporters.runs(exporter["id"])
+    [run] = container.outbound.exporters.runs(exporter["id"])
     assert run["trigger"] == "manual"
     assert run["state"] == "succeeded", run["error"]
     assert 'id="runs"' in ran.text
@@ -293,23 +293,23 @@ def test_exporter_create_run_now_and_history(
     # (an exporter with runs is left: ExporterService.delete warns when runs exist)
     spare = ui.post("/admin/exporters", data={**base, "name": "spare"}, follow_redirects=False)
     assert spare.status_code == 303
-    spare_id = next(e["id"] for e in runtime.outbound.exporters.list() if e["name"] == "spare")
+    spare_id = next(e["id"] for e in container.outbound.exporters.list() if e["name"] == "spare")
     deleted = ui.post(
         f"/admin/exporters/{spare_id}/delete",
         data={"csrf_token": _csrf(listing.text)},
         follow_redirects=False,
     )
     assert deleted.status_code == 303
-    assert [e["name"] for e in runtime.outbound.exporters.list()] == ["devices"]
+    assert [e["name"] for e in container.outbound.exporters.list()] == ["devices"]
 
 
 def test_posts_without_the_csrf_token_are_refused(
-    ui: TestClient, runtime: Runtime, receiver: Any
+    ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(runtime, receiver.url)
+    credential = _credential(container, receiver.url)
     refused = _webhook_form(ui, credential, csrf_token="")
     assert refused.status_code in (302, 303, 403)
-    assert runtime.outbound.webhooks.list() == []
+    assert container.outbound.webhooks.list() == []
     unknown = ui.get("/admin/deliveries/nope")
     assert unknown.status_code == 404
     assert ui.get("/admin/exporters/nope").status_code == 404

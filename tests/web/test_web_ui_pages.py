@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from credgate.connectors.credentials import MASK
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 HOST_KEY = (
@@ -35,8 +35,8 @@ def _login(client: TestClient, password: str = PASSWORD) -> Any:
 
 
 @pytest.fixture
-def ui(client: TestClient, runtime: Runtime, install_connector_store: Any) -> TestClient:
-    install_connector_store(runtime)
+def ui(client: TestClient, container: Container, install_connector_store: Any) -> TestClient:
+    install_connector_store(container)
     response = _login(client)
     assert response.status_code == 303
     return client
@@ -52,7 +52,7 @@ def test_pages_need_a_session(client: TestClient) -> None:
 
 
 def test_login_sets_hardened_cookies_and_logout_ends_the_session(
-    client: TestClient, runtime: Runtime
+    client: TestClient, container: Container
 ) -> None:
     response = _login(client)
     assert response.status_code == 303
@@ -112,7 +112,7 @@ def test_login_is_throttled(client: TestClient) -> None:
 
 
 def test_create_shows_the_secret_once_and_it_authenticates(
-    ui: TestClient, runtime: Runtime
+    ui: TestClient, container: Container
 ) -> None:
     form = ui.get("/admin/api-credentials/new")
     assert "Save and generate credentials" in form.text
@@ -162,8 +162,8 @@ def test_create_errors_name_each_field_and_keep_what_was_typed(ui: TestClient) -
     assert "unknown permission" in unknown.text
 
 
-def test_duplicate_name_is_a_field_error(ui: TestClient, runtime: Runtime) -> None:
-    runtime.api_credentials.create(name="Taken", permissions=["nql"], actor=Actor("t", "t"))
+def test_duplicate_name_is_a_field_error(ui: TestClient, container: Container) -> None:
+    container.api_credentials.create(name="Taken", permissions=["nql"], actor=Actor("t", "t"))
     form = ui.get("/admin/api-credentials/new")
     response = ui.post(
         "/admin/api-credentials",
@@ -173,8 +173,8 @@ def test_duplicate_name_is_a_field_error(ui: TestClient, runtime: Runtime) -> No
     assert "already exists" in response.text
 
 
-def test_posts_without_the_csrf_token_change_nothing(ui: TestClient, runtime: Runtime) -> None:
-    created = runtime.api_credentials.create(name="Keep", permissions=["nql"], actor=Actor("t"))
+def test_posts_without_the_csrf_token_change_nothing(ui: TestClient, container: Container) -> None:
+    created = container.api_credentials.create(name="Keep", permissions=["nql"], actor=Actor("t"))
     cid = created.credential.client_id
     for path, data in [
         ("/admin/api-credentials", {"name": "New", "permissions": ["nql"]}),
@@ -184,11 +184,11 @@ def test_posts_without_the_csrf_token_change_nothing(ui: TestClient, runtime: Ru
         ("/admin/connector-credentials", {"name": "x", "protocol": "HTTPS"}),
     ]:
         assert ui.post(path, data=data).status_code == 403, path
-    assert [c.name for c in runtime.api_credentials.list()] == ["Keep"]
+    assert [c.name for c in container.api_credentials.list()] == ["Keep"]
 
 
-def test_regenerate_rejects_an_unknown_overlap(ui: TestClient, runtime: Runtime) -> None:
-    created = runtime.api_credentials.create(name="R", permissions=["nql"], actor=Actor("t"))
+def test_regenerate_rejects_an_unknown_overlap(ui: TestClient, container: Container) -> None:
+    created = container.api_credentials.create(name="R", permissions=["nql"], actor=Actor("t"))
     cid = created.credential.client_id
     page = ui.get(f"/admin/api-credentials/{cid}")
     response = ui.post(
@@ -205,13 +205,13 @@ def test_unknown_ids_are_404_pages(ui: TestClient) -> None:
     assert ui.get("/admin/connector-credentials/nope").status_code == 404
 
 
-def test_signing_keys_rotate_and_show_age(ui: TestClient, runtime: Runtime) -> None:
+def test_signing_keys_rotate_and_show_age(ui: TestClient, container: Container) -> None:
     page = ui.get("/admin/signing-keys")
-    before = runtime.keys().active.kid
+    before = container.keys().active.kid
     assert before in page.text
     rotated = ui.post("/admin/signing-keys/rotate", data={"csrf_token": _csrf(page.text)})
     assert rotated.status_code == 200
-    assert runtime.keys().active.kid != before
+    assert container.keys().active.kid != before
     assert "Retired, still published" in rotated.text
     assert "just now" in rotated.text
 
@@ -219,9 +219,9 @@ def test_signing_keys_rotate_and_show_age(ui: TestClient, runtime: Runtime) -> N
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
-def test_audit_log_filters(ui: TestClient, runtime: Runtime) -> None:
-    runtime.api_credentials.create(name="A1", permissions=["nql"], actor=Actor("alice", "x"))
-    runtime.api_credentials.create(name="B1", permissions=["nql"], actor=Actor("bob", "x"))
+def test_audit_log_filters(ui: TestClient, container: Container) -> None:
+    container.api_credentials.create(name="A1", permissions=["nql"], actor=Actor("alice", "x"))
+    container.api_credentials.create(name="B1", permissions=["nql"], actor=Actor("bob", "x"))
     everything = ui.get("/admin/audit")
     assert everything.text.index("bob") < everything.text.index("alice")  # newest first
     only_alice = ui.get("/admin/audit", params={"actor": "ali"})
@@ -294,9 +294,9 @@ def test_connector_edit_keeps_masked_secrets(ui: TestClient, connector_store: An
 
 
 def test_connector_pages_say_when_storage_is_missing(
-    client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delattr(runtime, "connector_credentials", raising=False)
+    monkeypatch.delattr(container, "connector_credentials", raising=False)
     assert _login(client).status_code == 303
     page = client.get("/admin/connector-credentials")
     assert page.status_code == 200
@@ -317,12 +317,12 @@ def test_cookies_are_secure_behind_tls(app: Any) -> None:
         assert "HttpOnly" in cookie
 
 
-def test_pages_drive_the_runtime_s_own_connector_store(
-    client: TestClient, runtime: Runtime
+def test_pages_drive_the_container_s_own_connector_store(
+    client: TestClient, container: Container
 ) -> None:
-    store = getattr(runtime, "connector_credentials", None)
+    store = getattr(container, "connector_credentials", None)
     if store is None:
-        pytest.skip("this build's runtime has no connector-credential storage yet")
+        pytest.skip("this build's container has no connector-credential storage yet")
     assert _login(client).status_code == 303
     form = client.get("/admin/connector-credentials/new")
     created = client.post(
@@ -380,7 +380,7 @@ def test_a_session_without_its_form_token_signs_in_again(client: TestClient) -> 
     assert response.headers["location"].startswith("/admin/login")
 
 
-def test_an_oversized_form_is_refused_unread(ui: TestClient, runtime: Runtime) -> None:
+def test_an_oversized_form_is_refused_unread(ui: TestClient, container: Container) -> None:
     page = ui.get("/admin/api-credentials/new")
     response = ui.post(
         "/admin/api-credentials",
@@ -392,11 +392,11 @@ def test_an_oversized_form_is_refused_unread(ui: TestClient, runtime: Runtime) -
         },
     )
     assert response.status_code == 413
-    assert runtime.api_credentials.list() == []
+    assert container.api_credentials.list() == []
 
 
-def test_test_and_connect_buttons_use_the_connection_runtime(
-    client: TestClient, runtime: Runtime
+def test_test_and_connect_buttons_use_the_connections(
+    client: TestClient, container: Container
 ) -> None:
     """Without a stand-in tester, Test runs the real connection check, and Connect starts the
     consent round-trip with state and PKCE at the provider's authorization URL."""
@@ -405,7 +405,7 @@ def test_test_and_connect_buttons_use_the_connection_runtime(
     from credgate.core.audit.services import Actor
 
     actor = Actor("tests", "pytest")
-    unreachable = runtime.connector_credentials.create(
+    unreachable = container.connector_credentials.create(
         {
             "name": "Nowhere",
             "protocol": "HTTPS",
@@ -414,7 +414,7 @@ def test_test_and_connect_buttons_use_the_connection_runtime(
         },
         actor=actor,
     )
-    consent = runtime.connector_credentials.create(
+    consent = container.connector_credentials.create(
         {
             "name": "Provider",
             "protocol": "HTTPS",
@@ -442,7 +442,7 @@ def test_test_and_connect_buttons_use_the_connection_runtime(
     assert tested.status_code == 200
     assert 'id="test-verdict"' in tested.text
     assert "not-shown-1" not in tested.text
-    assert runtime.connector_credentials.get(unreachable.id).as_dict()["last_test"]["ok"] is False
+    assert container.connector_credentials.get(unreachable.id).as_dict()["last_test"]["ok"] is False
 
     connect = client.post(
         f"/admin/connector-credentials/{consent.id}/connect",

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from webhooks_receiver import Receiver, ca_bundle
 
 from credgate.cli import app
+from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED
 
 ACTOR = Actor("tests", "pytest")
@@ -24,8 +24,8 @@ def settings_overrides(tmp_path: Path) -> dict[str, Any]:
     return {"outbound_ca_bundle": ca_bundle(tmp_path), "worker_in_serve": False}
 
 
-def env_of(runtime: Runtime) -> dict[str, str | None]:
-    s = runtime.settings
+def env_of(container: Container) -> dict[str, str | None]:
+    s = container.settings
     assert s.master_key is not None
     assert s.pepper is not None
     return {
@@ -43,10 +43,10 @@ def run(env: dict[str, str | None], *args: str) -> Any:
     return CliRunner().invoke(app, list(args), env=env)
 
 
-def test_cli_create_send_log_and_replay(runtime: Runtime) -> None:
-    env = env_of(runtime)
+def test_cli_create_send_log_and_replay(container: Container) -> None:
+    env = env_of(container)
     with Receiver(script=[(500, {}, b"down")]) as receiver:
-        runtime.connector_credentials.create(
+        container.connector_credentials.create(
             {
                 "name": "tool",
                 "protocol": "HTTPS",
@@ -70,7 +70,7 @@ def test_cli_create_send_log_and_replay(runtime: Runtime) -> None:
         sent = run(env, "webhooks", "send", "cli hook", "--data", '{"x": 1}')
         assert sent.exit_code == 0, sent.output
         mid = sent.output.strip()
-        asyncio.run(runtime.outbound.worker.run_once())
+        asyncio.run(container.outbound.worker.run_once())
         log = run(env, "deliveries", "show", mid)
         assert json.loads(log.output)["log"][0]["status_code"] == 500
         listed = run(env, "deliveries", "list", "--webhook", "cli hook")

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from webhooks_receiver import Receiver, ca_bundle
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError
 from credgate.models import SEALED
 from credgate.outbound.models import WebhookDelivery
-from credgate.runtime import Runtime
 
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "Pw-5e1c9a7b-receiver"
@@ -42,8 +42,8 @@ def receiver() -> Iterator[Receiver]:
         yield r
 
 
-def basic_credential(runtime: Runtime, url: str, name: str = "ServiceNow") -> str:
-    view = runtime.connector_credentials.create(
+def basic_credential(container: Container, url: str, name: str = "ServiceNow") -> str:
+    view = container.connector_credentials.create(
         {
             "name": name,
             "protocol": "HTTPS",
@@ -56,7 +56,7 @@ def basic_credential(runtime: Runtime, url: str, name: str = "ServiceNow") -> st
 
 
 def make_webhook(
-    runtime: Runtime, credential: str, **fields: Any
+    container: Container, credential: str, **fields: Any
 ) -> tuple[dict[str, Any], str | None]:
     body = {
         "name": "incidents",
@@ -66,16 +66,16 @@ def make_webhook(
         "triggers": ["workflow_execution"],
         **fields,
     }
-    return runtime.outbound.webhooks.create(body, actor=ACTOR)
+    return container.outbound.webhooks.create(body, actor=ACTOR)
 
 
-def drain(runtime: Runtime, rounds: int = 200) -> None:
+def drain(container: Container, rounds: int = 200) -> None:
     """Run the worker until nothing is pending (short backoffs make this quick)."""
 
     async def go() -> None:
         for _ in range(rounds):
-            await runtime.outbound.worker.run_once()
-            if not runtime.outbound.webhooks.counts().get("pending"):
+            await container.outbound.worker.run_once()
+            if not container.outbound.webhooks.counts().get("pending"):
                 return
             await asyncio.sleep(0.02)
         raise AssertionError("deliveries still pending")
@@ -83,10 +83,10 @@ def drain(runtime: Runtime, rounds: int = 200) -> None:
     asyncio.run(go())
 
 
-def test_receiver_gets_rendered_signed_request(runtime: Runtime, receiver: Receiver) -> None:
-    cred = basic_credential(runtime, receiver.url)
+def test_receiver_gets_rendered_signed_request(container: Container, receiver: Receiver) -> None:
+    cred = basic_credential(container, receiver.url)
     view, secret = make_webhook(
-        runtime,
+        container,
         cred,
         method="PUT",
         resource="/api/now/table/incident/{{ payload.workflowId }}?sysparm_display_value=true&who={{ client_id }}",
@@ -98,7 +98,7 @@ def test_receiver_gets_rendered_signed_request(runtime: Runtime, receiver: Recei
     assert secret.startswith("whsec_")
     assert view["signed"] is True
     # the platform records a request: the event is queued in the same transaction
-    runtime.platform.record(
+    container.platform.record(
         "workflow_execution",
         "client a&b",
         state="ACCEPTED",
@@ -108,8 +108,8 @@ def test_receiver_gets_rendered_signed_request(runtime: Runtime, receiver: Recei
             "devices": ["PC-1"],
         },
     )
-    runtime.platform.record("nql_export", "client", state="ACCEPTED", payload={})  # not a trigger
-    drain(runtime)
+    container.platform.record("nql_export", "client", state="ACCEPTED", payload={})  # not a trigger
+    drain(container)
     assert len(receiver.requests) == 1
     got = receiver.requests[0]
     assert got.method == "PUT"
@@ -126,7 +126,7 @@ def test_receiver_gets_rendered_signed_request(runtime: Runtime, receiver: Recei
     # Standard Webhooks: the package verifies the signature with the secret shown at creation
     verified = standardwebhooks.Webhook(secret).verify(got.body, got.headers)
     assert verified["devices"] == ["PC-1"]
-    [delivery] = runtime.outbound.webhooks.deliveries()
+    [delivery] = container.outbound.webhooks.deliveries()
     assert delivery["state"] == "delivered"
     assert got.headers["webhook-id"] == delivery["id"]
     tampered = dict(got.headers, **{"webhook-id": "msg_other"})
@@ -134,20 +134,22 @@ def test_receiver_gets_rendered_signed_request(runtime: Runtime, receiver: Recei
         standardwebhooks.Webhook(secret).verify(got.body, tampered)
 
 
-def test_retries_until_success_with_same_webhook_id(runtime: Runtime, receiver: Receiver) -> None:
+def test_retries_until_success_with_same_webhook_id(
+    container: Container, receiver: Receiver
+) -> None:
     failures = 3
     receiver.script = [
         (503, {}, b"busy"),
         (500, {}, f"oops, my password is {PASSWORD}".encode()),
         (429, {"Retry-After": "0"}, b"slow down"),
     ]
-    cred = basic_credential(runtime, receiver.url)
-    view, _ = make_webhook(runtime, cred, triggers=[])
-    mid = runtime.outbound.webhooks.send(view["id"], {"n": 1}, actor=ACTOR)
-    drain(runtime)
+    cred = basic_credential(container, receiver.url)
+    view, _ = make_webhook(container, cred, triggers=[])
+    mid = container.outbound.webhooks.send(view["id"], {"n": 1}, actor=ACTOR)
+    drain(container)
     ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert ids == [mid] * (failures + 1)
-    log = runtime.outbound.webhooks.delivery(mid)
+    log = container.outbound.webhooks.delivery(mid)
     assert log["state"] == "delivered"
     assert [a["status_code"] for a in log["log"]] == [503, 500, 429, 200]
     assert [bool(a["error"]) for a in log["log"]] == [True, True, True, False]
@@ -157,50 +159,52 @@ def test_retries_until_success_with_same_webhook_id(runtime: Runtime, receiver: 
     assert "oops, my password is" in log["log"][1]["response"]
 
 
-def test_last_attempt_fails_then_replay_delivers(runtime: Runtime, receiver: Receiver) -> None:
+def test_last_attempt_fails_then_replay_delivers(container: Container, receiver: Receiver) -> None:
     receiver.script = [(500, {}, b"no")] * 5
-    cred = basic_credential(runtime, receiver.url)
-    view, _ = make_webhook(runtime, cred, triggers=[])
-    mid = runtime.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
-    drain(runtime)
-    assert runtime.outbound.webhooks.delivery(mid)["state"] == "failed"
+    cred = basic_credential(container, receiver.url)
+    view, _ = make_webhook(container, cred, triggers=[])
+    mid = container.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
+    drain(container)
+    assert container.outbound.webhooks.delivery(mid)["state"] == "failed"
     assert len(receiver.requests) == 5
-    runtime.outbound.webhooks.replay(mid, actor=ACTOR)
-    drain(runtime)
-    assert runtime.outbound.webhooks.delivery(mid)["state"] == "delivered"
+    container.outbound.webhooks.replay(mid, actor=ACTOR)
+    drain(container)
+    assert container.outbound.webhooks.delivery(mid)["state"] == "delivered"
     assert receiver.requests[-1].headers["webhook-id"] == mid
 
 
-def test_gone_disables_the_webhook(runtime: Runtime, receiver: Receiver) -> None:
+def test_gone_disables_the_webhook(container: Container, receiver: Receiver) -> None:
     receiver.script = [(410, {}, b"gone")]
-    cred = basic_credential(runtime, receiver.url)
-    view, _ = make_webhook(runtime, cred, triggers=[])
-    mid = runtime.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
-    drain(runtime)
-    assert runtime.outbound.webhooks.delivery(mid)["state"] == "failed"
-    shown = runtime.outbound.webhooks.get(view["id"])
+    cred = basic_credential(container, receiver.url)
+    view, _ = make_webhook(container, cred, triggers=[])
+    mid = container.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
+    drain(container)
+    assert container.outbound.webhooks.delivery(mid)["state"] == "failed"
+    shown = container.outbound.webhooks.get(view["id"])
     assert shown["enabled"] is False
     assert "410" in shown["disabled_reason"]
     assert len(receiver.requests) == 1
 
 
 def test_deleted_credential_fails_with_credential_missing(
-    runtime: Runtime, receiver: Receiver
+    container: Container, receiver: Receiver
 ) -> None:
-    cred = basic_credential(runtime, receiver.url)
-    view, _ = make_webhook(runtime, cred, triggers=[])
-    runtime.connector_credentials.delete(cred, actor=ACTOR)
-    mid = runtime.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
-    drain(runtime)
-    log = runtime.outbound.webhooks.delivery(mid)
+    cred = basic_credential(container, receiver.url)
+    view, _ = make_webhook(container, cred, triggers=[])
+    container.connector_credentials.delete(cred, actor=ACTOR)
+    mid = container.outbound.webhooks.send(view["id"], {}, actor=ACTOR)
+    drain(container)
+    log = container.outbound.webhooks.delivery(mid)
     assert log["state"] == "failed"
     assert "credential missing" in log["last_error"]
     assert "credential missing" in log["log"][0]["error"]
     assert receiver.requests == []
 
 
-def test_bad_templates_are_refused_naming_the_field(runtime: Runtime, receiver: Receiver) -> None:
-    cred = basic_credential(runtime, receiver.url)
+def test_bad_templates_are_refused_naming_the_field(
+    container: Container, receiver: Receiver
+) -> None:
+    cred = basic_credential(container, receiver.url)
     cases = {
         "payload_template": {"payload_template": '{"a": {{ payload.workflowId }'},
         "resource": {"resource": "/x/{{ nothing.here }}"},
@@ -210,11 +214,11 @@ def test_bad_templates_are_refused_naming_the_field(runtime: Runtime, receiver: 
     }
     for field, fields in cases.items():
         with pytest.raises(InvalidInputError) as caught:
-            make_webhook(runtime, cred, **fields)
+            make_webhook(container, cred, **fields)
         assert caught.value.errors[0].field == field, field
     # an unquoted string lands as invalid JSON: refused with the sample data
     with pytest.raises(InvalidInputError) as caught:
-        make_webhook(runtime, cred, payload_template='{"a": x{{ payload.workflowId }}}')
+        make_webhook(container, cred, payload_template='{"a": x{{ payload.workflowId }}}')
     assert caught.value.errors[0].field == "payload_template"
     assert "not JSON" in caught.value.errors[0].message
 
@@ -240,24 +244,26 @@ def test_sandbox_hides_internals() -> None:
     }
 
 
-def test_outbox_rolls_back_with_the_request(runtime: Runtime, receiver: Receiver) -> None:
-    cred = basic_credential(runtime, receiver.url)
-    make_webhook(runtime, cred)
-    rid = runtime.platform.record("workflow_execution", "c", state="ACCEPTED", payload={})
+def test_outbox_rolls_back_with_the_request(container: Container, receiver: Receiver) -> None:
+    cred = basic_credential(container, receiver.url)
+    make_webhook(container, cred)
+    rid = container.platform.record("workflow_execution", "c", state="ACCEPTED", payload={})
     with pytest.raises(
         IntegrityError
     ):  # same id again: the request is refused, and so is its event
-        runtime.platform.record(
+        container.platform.record(
             "workflow_execution", "c", state="ACCEPTED", payload={}, request_id=rid
         )
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         rows = session.scalars(select(WebhookDelivery)).all()
         assert len(rows) == 1
         assert rows[0].data["request_id"] == rid
 
 
-def test_admin_api_and_test_send(admin_client: Any, runtime: Runtime, receiver: Receiver) -> None:
-    cred = basic_credential(runtime, receiver.url)
+def test_admin_api_and_test_send(
+    admin_client: Any, container: Container, receiver: Receiver
+) -> None:
+    cred = basic_credential(container, receiver.url)
     created = admin_client.post(
         "/admin/api/v1/webhooks",
         json={
@@ -288,7 +294,9 @@ def test_admin_api_and_test_send(admin_client: Any, runtime: Runtime, receiver: 
     assert {e["event"] for e in events["items"]} >= {"workflow_execution", "handoff", "explicit"}
 
 
-def test_documented_examples_are_accepted_and_render(runtime: Runtime, receiver: Receiver) -> None:
+def test_documented_examples_are_accepted_and_render(
+    container: Container, receiver: Receiver
+) -> None:
     import re
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
@@ -298,12 +306,12 @@ def test_documented_examples_are_accepted_and_render(runtime: Runtime, receiver:
         if "payload_template" in block
     ]
     assert len(examples) == 2
-    basic_credential(runtime, receiver.url, name="ServiceNow")
-    basic_credential(runtime, receiver.url, name="Jira")
+    basic_credential(container, receiver.url, name="ServiceNow")
+    basic_credential(container, receiver.url, name="Jira")
     for example in examples:
-        view, _ = runtime.outbound.webhooks.create(example, actor=ACTOR)
+        view, _ = container.outbound.webhooks.create(example, actor=ACTOR)
         event = example["triggers"][0]
-        tested = asyncio.run(runtime.outbound.worker.test_send(view["id"], event))
+        tested = asyncio.run(container.outbound.worker.test_send(view["id"], event))
         assert tested["outcome"] == "delivered", tested
     paths = [r.path for r in receiver.requests]
     assert paths == [
@@ -317,49 +325,49 @@ def test_documented_examples_are_accepted_and_render(runtime: Runtime, receiver:
 
 
 def test_update_keeps_replaces_or_removes_the_signing_secret(
-    runtime: Runtime, receiver: Receiver
+    container: Container, receiver: Receiver
 ) -> None:
-    cred = basic_credential(runtime, receiver.url)
-    view, secret = make_webhook(runtime, cred, signing_secret="generate")
+    cred = basic_credential(container, receiver.url)
+    view, secret = make_webhook(container, cred, signing_secret="generate")
     body = {"name": "incidents", "credential": cred, "resource": "/x", "triggers": []}
-    kept, shown = runtime.outbound.webhooks.update(view["id"], body, actor=ACTOR)
+    kept, shown = container.outbound.webhooks.update(view["id"], body, actor=ACTOR)
     assert shown is None
     assert kept["signed"] is True
     assert kept["resource"] == "/x"
-    loaded = runtime.outbound.webhooks.load(view["id"])
+    loaded = container.outbound.webhooks.load(view["id"])
     assert loaded is not None
     assert loaded[1] == secret
-    _, fresh = runtime.outbound.webhooks.update(
+    _, fresh = container.outbound.webhooks.update(
         view["id"], {**body, "signing_secret": "generate"}, actor=ACTOR
     )
     assert fresh is not None
     assert fresh != secret
-    removed, _ = runtime.outbound.webhooks.update(
+    removed, _ = container.outbound.webhooks.update(
         view["id"], {**body, "signing_secret": ""}, actor=ACTOR
     )
     assert removed["signed"] is False
 
 
-def test_signing_secrets_are_sealed_and_rotated(runtime: Runtime, receiver: Receiver) -> None:
+def test_signing_secrets_are_sealed_and_rotated(container: Container, receiver: Receiver) -> None:
     from credgate.outbound.models import WebhookSecret
     from credgate.security.rotation import add_key_version, reencrypt_all
     from credgate.security.vault import Vault, parse_master_keys
 
-    cred = basic_credential(runtime, receiver.url)
-    view, secret = make_webhook(runtime, cred, signing_secret="generate")
+    cred = basic_credential(container, receiver.url)
+    view, secret = make_webhook(container, cred, signing_secret="generate")
     assert secret is not None
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         stored = session.get(WebhookSecret, view["id"])
         assert stored is not None
         assert secret not in stored.ciphertext
         assert secret not in repr(stored)
-    assert runtime.settings.master_key is not None
-    keys = parse_master_keys(runtime.settings.master_key.get_secret_value())
+    assert container.settings.master_key is not None
+    keys = parse_master_keys(container.settings.master_key.get_secret_value())
     version, keys = add_key_version(keys)
-    report = reencrypt_all(runtime.db, Vault(keys), SEALED)
+    report = reencrypt_all(container.db, Vault(keys), SEALED)
     assert report.reencrypted >= 1
     assert report.complete
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         stored = session.get(WebhookSecret, view["id"])
         assert stored is not None
         assert Vault.key_version(stored.ciphertext) == version

@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 from webhooks_receiver import Receiver, ca_bundle
 
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.outbound.models import DeliveryAttempt, WebhookDelivery
-from credgate.runtime import Runtime
 from support import LOOPBACK_ALLOWED, free_port
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -70,7 +70,7 @@ def pg_only(tmp_path: Path) -> Iterator[str]:
 
 
 class Installation:
-    """Environment of the processes, and an in-process runtime on the same database."""
+    """Environment of the processes, and an in-process container on the same database."""
 
     def __init__(self, tmp_path: Path, database: str) -> None:
         self.env = {
@@ -100,10 +100,10 @@ class Installation:
             outbound_ca_bundle=self.env["CREDGATE_OUTBOUND_CA_BUNDLE"],
             outbound_allowed_networks=[LOOPBACK_ALLOWED],
         )
-        self.runtime = Runtime.open(self.settings, bootstrap=True)
+        self.container = Container.open(self.settings, bootstrap=True)
 
     def webhook(self, receiver_url: str) -> str:
-        cred = self.runtime.connector_credentials.create(
+        cred = self.container.connector_credentials.create(
             {
                 "name": "receiver",
                 "protocol": "HTTPS",
@@ -112,7 +112,7 @@ class Installation:
             },
             actor=ACTOR,
         )
-        view, _ = self.runtime.outbound.webhooks.create(
+        view, _ = self.container.outbound.webhooks.create(
             {
                 "name": "durable",
                 "credential": cred.id,
@@ -135,7 +135,7 @@ class Installation:
         )
 
     def states(self) -> Counter[str]:
-        with self.runtime.db.session() as session:
+        with self.container.db.session() as session:
             return Counter(session.scalars(select(WebhookDelivery.state)).all())
 
 
@@ -179,7 +179,7 @@ def test_acknowledged_events_survive_kill_9(tmp_path: Path, database: str) -> No
         processes: list[subprocess.Popen[bytes]] = []
         try:
             wid = inst.webhook(receiver.url)
-            token = inst.runtime.admins.issue_token("admin", "durability", actor=ACTOR).token
+            token = inst.container.admins.issue_token("admin", "durability", actor=ACTOR).token
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             first = inst.start("serve", port=port)
@@ -192,7 +192,9 @@ def test_acknowledged_events_survive_kill_9(tmp_path: Path, database: str) -> No
                     assert answer.status_code == 202, answer.text
                     acknowledged.append(answer.json()["id"])
             for n in range(10, total):  # ... and, faster, straight through the service
-                acknowledged.append(inst.runtime.outbound.webhooks.send(wid, {"n": n}, actor=ACTOR))
+                acknowledged.append(
+                    inst.container.outbound.webhooks.send(wid, {"n": n}, actor=ACTOR)
+                )
             # in the middle of delivery: some answered, some on the wire, the rest queued
             wait_until(lambda: receiver.held() > 0, 30, "no delivery in flight")
             first.send_signal(signal.SIGKILL)
@@ -215,7 +217,7 @@ def test_acknowledged_events_survive_kill_9(tmp_path: Path, database: str) -> No
         finally:
             for process in processes:
                 stop(process)
-            inst.runtime.close()
+            inst.container.close()
     assert len(set(acknowledged)) == total
     assert set(acknowledged) <= set(receiver.answered)  # none lost; duplicates allowed
 
@@ -227,9 +229,9 @@ def test_two_workers_deliver_each_event_once(tmp_path: Path, pg_only: str) -> No
         workers: list[subprocess.Popen[bytes]] = []
         try:
             wid = inst.webhook(receiver.url)
-            with inst.runtime.db.session() as session:
+            with inst.container.db.session() as session:
                 for n in range(total):
-                    inst.runtime.outbound.webhooks.enqueue(
+                    inst.container.outbound.webhooks.enqueue(
                         session, "explicit", {"payload": {"n": n}}, webhook_id=wid
                     )
             workers = [inst.start("worker"), inst.start("worker")]
@@ -240,9 +242,9 @@ def test_two_workers_deliver_each_event_once(tmp_path: Path, pg_only: str) -> No
         finally:
             for process in workers:
                 stop(process)
-            with inst.runtime.db.session() as session:
+            with inst.container.db.session() as session:
                 by_worker = Counter(session.scalars(select(DeliveryAttempt.worker)).all())
-            inst.runtime.close()
+            inst.container.close()
     counts = Counter(receiver.answered)
     assert len(counts) == total
     assert max(counts.values()) == 1, "an event was delivered twice"

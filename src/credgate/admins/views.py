@@ -15,8 +15,8 @@ from credgate.security.lockout import TooManyAttempts
 from credgate.web.api import (
     SESSION_COOKIE,
     ApiError,
+    ContainerDep,
     CurrentAdmin,
-    RuntimeDep,
     admin_actor,
     client_address,
 )
@@ -85,17 +85,17 @@ class PasswordChangeIn(BaseModel):
 
 @router.post("/session", summary="Sign in; sets the session cookie and returns the CSRF token")
 async def login(
-    body: LoginIn, request: Request, response: Response, runtime: RuntimeDep
+    body: LoginIn, request: Request, response: Response, container: ContainerDep
 ) -> dict[str, Any]:
     import anyio.to_thread
 
-    address = client_address(request, runtime.settings.trusted_proxies)
+    address = client_address(request, container.settings.trusted_proxies)
     try:
-        identity = await runtime.admin_logins.sign_in(
+        identity = await container.admin_logins.sign_in(
             body.username,
             address,
             lambda: anyio.to_thread.run_sync(
-                runtime.admins.check_password, body.username, body.password
+                container.admins.check_password, body.username, body.password
             ),
         )
     except TooManyAttempts as exc:
@@ -107,13 +107,13 @@ async def login(
         ) from None
     if identity is None:
         raise ApiError(401, "unauthenticated", "wrong username or password")
-    new = await anyio.to_thread.run_sync(runtime.admins.open_session, identity)
+    new = await anyio.to_thread.run_sync(container.admins.open_session, identity)
     response.set_cookie(
         SESSION_COOKIE,
         new.session_id,
         httponly=True,
         samesite="lax",
-        secure=runtime.settings.secure_cookies,
+        secure=container.settings.secure_cookies,
         max_age=12 * 3600,
         path="/",
     )
@@ -122,10 +122,10 @@ async def login(
 
 
 @router.delete("/session", status_code=204, summary="Sign out")
-def logout(request: Request, runtime: RuntimeDep) -> Response:
+def logout(request: Request, container: ContainerDep) -> Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        runtime.admins.close_session(session_id)
+        container.admins.close_session(session_id)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -140,7 +140,7 @@ def _too_many(exc: PasswordAttemptsExceeded) -> ApiError:
 
 @router.get("/admin-tokens", summary="List admin API tokens (never their secrets)")
 def list_admin_tokens(
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
     owner: Annotated[
         str | None,
@@ -153,7 +153,7 @@ def list_admin_tokens(
     ] = None,
 ) -> dict[str, Any]:
     username = None if owner == "*" else (owner or admin.username)
-    items = [t.as_dict() for t in runtime.admins.list_tokens(username)]
+    items = [t.as_dict() for t in container.admins.list_tokens(username)]
     return {"total": len(items), "items": items}
 
 
@@ -165,15 +165,19 @@ def list_admin_tokens(
     "the new token cannot outlive the one making the request.",
 )
 async def create_admin_token(
-    body: TokenIn, request: Request, response: Response, runtime: RuntimeDep, admin: CurrentAdmin
+    body: TokenIn,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, runtime, admin)
+    actor = admin_actor(request, container, admin)
     ttl = dt.timedelta(seconds=body.expires_in) if body.expires_in is not None else None
     try:
         issued = await password_checked(
-            runtime.throttle,
+            container.throttle,
             admin.username,
-            lambda: runtime.admins.mint_token(
+            lambda: container.admins.mint_token(
                 admin, body.name, actor=actor, ttl=ttl, password=body.password
             ),
         )
@@ -190,9 +194,13 @@ async def create_admin_token(
     deprecated=True,
 )
 async def create_token(
-    body: TokenIn, request: Request, response: Response, runtime: RuntimeDep, admin: CurrentAdmin
+    body: TokenIn,
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    return await create_admin_token(body, request, response, runtime, admin)
+    return await create_admin_token(body, request, response, container, admin)
 
 
 @router.delete(
@@ -203,16 +211,16 @@ async def create_token(
 def revoke_admin_token(
     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     request: Request,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> Response:
-    runtime.admins.revoke_token(token_id, actor=admin_actor(request, runtime, admin))
+    container.admins.revoke_token(token_id, actor=admin_actor(request, container, admin))
     return Response(status_code=204)
 
 
 @router.get("/admins", summary="List administrators")
-def list_admins(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [a.as_dict() for a in runtime.admins.list_admins()]
+def list_admins(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [a.as_dict() for a in container.admins.list_admins()]
     return {"total": len(items), "items": items}
 
 
@@ -226,11 +234,11 @@ def update_admin(
     username: Annotated[str, Path(min_length=1, max_length=100)],
     body: AdminPatch,
     request: Request,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, runtime, admin)
-    return runtime.admins.set_disabled(username, body.disabled, actor=actor).as_dict()
+    actor = admin_actor(request, container, admin)
+    return container.admins.set_disabled(username, body.disabled, actor=actor).as_dict()
 
 
 @router.post(
@@ -244,15 +252,15 @@ async def reset_admin_password(
     body: ResetIn,
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, runtime, admin)
+    actor = admin_actor(request, container, admin)
     try:
         password = await password_checked(
-            runtime.throttle,
+            container.throttle,
             admin.username,
-            lambda: runtime.admins.reset_password(
+            lambda: container.admins.reset_password(
                 username, actor=actor, caller=admin, caller_password=body.password
             ),
         )
@@ -270,14 +278,14 @@ async def reset_admin_password(
     "request stays signed in.",
 )
 async def change_own_password(
-    body: PasswordChangeIn, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    body: PasswordChangeIn, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    actor = admin_actor(request, runtime, admin)
+    actor = admin_actor(request, container, admin)
     try:
         await password_checked(
-            runtime.throttle,
+            container.throttle,
             admin.username,
-            lambda: runtime.admins.change_password(
+            lambda: container.admins.change_password(
                 admin.username,
                 body.current_password,
                 body.new_password,
@@ -291,8 +299,8 @@ async def change_own_password(
 
 
 @router.get("/signing-keys", summary="Signing keys and their ages")
-def list_keys(runtime: RuntimeDep, _admin: CurrentAdmin) -> list[dict[str, Any]]:
-    keys = runtime.keys()
+def list_keys(container: ContainerDep, _admin: CurrentAdmin) -> list[dict[str, Any]]:
+    keys = container.keys()
     return [
         {
             "kid": k.kid,
@@ -307,22 +315,26 @@ def list_keys(runtime: RuntimeDep, _admin: CurrentAdmin) -> list[dict[str, Any]]
 
 
 @router.post("/signing-keys/rotate", summary="Add a new signing key; the old one stays published")
-def rotate_keys(request: Request, runtime: RuntimeDep, admin: CurrentAdmin) -> dict[str, str]:
+def rotate_keys(request: Request, container: ContainerDep, admin: CurrentAdmin) -> dict[str, str]:
     from credgate.core.audit.services import record
 
-    kid = runtime.rotate_keys()
-    with runtime.db.session() as session:
+    kid = container.rotate_keys()
+    with container.db.session() as session:
         record(
-            session, admin_actor(request, runtime, admin), "signing_key.rotate", "signing_key", kid
+            session,
+            admin_actor(request, container, admin),
+            "signing_key.rotate",
+            "signing_key",
+            kid,
         )
     return {"kid": kid}
 
 
 @router.get("/audit-events", summary="The audit log, newest first")
 def audit_events(
-    runtime: RuntimeDep, _admin: CurrentAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    container: ContainerDep, _admin: CurrentAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         return [
             {
                 "id": e.id,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.core.permissions import CATALOGUE
-from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
 
 router = APIRouter(prefix="/admin/api/v1", tags=["API credentials"])
 
@@ -43,8 +43,8 @@ def list_permissions(_admin: CurrentAdmin) -> list[dict[str, str]]:
 
 
 @router.get("/api-credentials", summary="List API credentials")
-def list_credentials(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [c.as_dict() for c in runtime.api_credentials.list()]
+def list_credentials(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [c.as_dict() for c in container.api_credentials.list()]
     return {"total": len(items), "items": items}
 
 
@@ -57,22 +57,22 @@ def create_credential(
     body: CredentialIn,
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    created = runtime.api_credentials.create(
+    created = container.api_credentials.create(
         name=body.name,
         description=body.description,
         permissions=body.permissions,
-        actor=admin_actor(request, runtime, admin),
+        actor=admin_actor(request, container, admin),
     )
     response.headers["Cache-Control"] = "no-store"
     return {**created.credential.as_dict(), "client_secret": created.client_secret}
 
 
 @router.get("/api-credentials/{client_id}", summary="Show an API credential")
-def get_credential(client_id: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return runtime.api_credentials.get(client_id).as_dict()
+def get_credential(client_id: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return container.api_credentials.get(client_id).as_dict()
 
 
 @router.patch(
@@ -82,12 +82,12 @@ def update_credential(
     client_id: str,
     body: CredentialPatch,
     request: Request,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    return runtime.api_credentials.update(
+    return container.api_credentials.update(
         client_id,
-        actor=admin_actor(request, runtime, admin),
+        actor=admin_actor(request, container, admin),
         name=body.name,
         description=body.description,
         permissions=body.permissions,
@@ -97,9 +97,9 @@ def update_credential(
 
 @router.delete("/api-credentials/{client_id}", status_code=204, summary="Delete an API credential")
 def delete_credential(
-    client_id: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    client_id: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    runtime.api_credentials.delete(client_id, actor=admin_actor(request, runtime, admin))
+    container.api_credentials.delete(client_id, actor=admin_actor(request, container, admin))
     return Response(status_code=204)
 
 
@@ -111,13 +111,13 @@ def regenerate_secret(
     client_id: str,
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
     body: RegenerateIn | None = None,
 ) -> dict[str, Any]:
     overlap = dt.timedelta(seconds=(body or RegenerateIn()).overlap_seconds)
-    created = runtime.api_credentials.regenerate(
-        client_id, actor=admin_actor(request, runtime, admin), overlap=overlap
+    created = container.api_credentials.regenerate(
+        client_id, actor=admin_actor(request, container, admin), overlap=overlap
     )
     response.headers["Cache-Control"] = "no-store"
     return {**created.credential.as_dict(), "client_secret": created.client_secret}

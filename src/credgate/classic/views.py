@@ -30,6 +30,7 @@ from credgate.classic.audit_trail import AuditQuery, parse_instant, read_audit_t
 from credgate.classic.auth import ClassicAuthError, ClassicPrincipal
 from credgate.classic.nxql import NxqlSyntaxError, parse_nxql
 from credgate.classic.nxql_output import FORMATS, MEDIA_TYPES, render
+from credgate.container import Container
 from credgate.core.errors import FieldError, InvalidInputError
 from credgate.core.paths import PROTECTED
 from credgate.platform.nql.engine import (
@@ -38,8 +39,7 @@ from credgate.platform.nql.engine import (
     QueryExecutionError,
     execute,
 )
-from credgate.runtime import Runtime
-from credgate.web.api import ApiError, CurrentAdmin, RuntimeDep, admin_actor, client_address
+from credgate.web.api import ApiError, ContainerDep, CurrentAdmin, admin_actor, client_address
 
 __all__ = ["admin_router", "router"]
 
@@ -51,13 +51,13 @@ MAX_ROWS = 100_000
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
-async def _classic_caller(request: Request, runtime: RuntimeDep) -> ClassicPrincipal:
+async def _classic_caller(request: Request, container: ContainerDep) -> ClassicPrincipal:
     """A classic user over Basic, or a token holding the permission :data:`PROTECTED` lists for
     this route."""
     permission = PROTECTED.permission_of(request.scope["route"].path)
-    address = client_address(request, runtime.settings.trusted_proxies)
+    address = client_address(request, container.settings.trusted_proxies)
     try:
-        return await runtime.classic_auth.authenticate(
+        return await container.classic_auth.authenticate(
             request.headers.get("authorization"), address, permission
         )
     except ClassicAuthError as exc:
@@ -103,7 +103,7 @@ def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-async def _run_nxql(request: Request, runtime: Runtime) -> Response:
+async def _run_nxql(request: Request, container: Container) -> Response:
     pairs = await _nxql_parameters(request)
     text = _single(pairs, "query")
     if not text or not text.strip():
@@ -130,7 +130,7 @@ async def _run_nxql(request: Request, runtime: Runtime) -> Response:
     obj = query.definition.object
 
     def run() -> tuple[str, bool]:
-        rows = runtime.classic_inventory.rows(obj)
+        rows = container.classic_inventory.rows(obj)
         if platforms and obj == "devices":
             rows = (r for r in rows if r.get("platform") is None or r.get("platform") in platforms)
         result = execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
@@ -149,21 +149,21 @@ async def _run_nxql(request: Request, runtime: Runtime) -> Response:
 
 
 @router.get("/2/query", summary="NXQL query (classic)")
-async def nxql_get(request: Request, runtime: RuntimeDep, _caller: ClassicCaller) -> Response:
-    return await _run_nxql(request, runtime)
+async def nxql_get(request: Request, container: ContainerDep, _caller: ClassicCaller) -> Response:
+    return await _run_nxql(request, container)
 
 
 @router.post("/2/query", summary="NXQL query (classic), parameters in a form body")
-async def nxql_post(request: Request, runtime: RuntimeDep, _caller: ClassicCaller) -> Response:
-    return await _run_nxql(request, runtime)
+async def nxql_post(request: Request, container: ContainerDep, _caller: ClassicCaller) -> Response:
+    return await _run_nxql(request, container)
 
 
 # Engines ----------------------------------------------------------------------------------------
 
 
 @router.get("/api/configuration/v1/engines", summary="The engines (classic)")
-def list_engines(runtime: RuntimeDep, _caller: ClassicCaller) -> list[dict[str, Any]]:
-    return [e.as_wire() for e in runtime.engines.list()]
+def list_engines(container: ContainerDep, _caller: ClassicCaller) -> list[dict[str, Any]]:
+    return [e.as_wire() for e in container.engines.list()]
 
 
 # Audit trail ------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def _audit(
-    runtime: Runtime,
+    container: Container,
     response: Response,
     scope: Literal["portal", "engines", "engine"],
     engine: str | None,
@@ -183,7 +183,7 @@ def _audit(
     limit: int,
 ) -> list[dict[str, Any]]:
     page = read_audit_trail(
-        runtime.db,
+        container.db,
         AuditQuery(
             scope=scope,
             engine=engine,
@@ -199,7 +199,7 @@ def _audit(
 
 @router.get("/audit-trail/api/v1/portal/type/auditlog", summary="Audit trail of the portal")
 def audit_portal(
-    runtime: RuntimeDep,
+    container: ContainerDep,
     response: Response,
     _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
@@ -207,12 +207,12 @@ def audit_portal(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return _audit(runtime, response, "portal", None, since, until, offset, limit)
+    return _audit(container, response, "portal", None, since, until, offset, limit)
 
 
 @router.get("/audit-trail/api/v1/engines/type/auditlog", summary="Audit trail of all engines")
 def audit_engines(
-    runtime: RuntimeDep,
+    container: ContainerDep,
     response: Response,
     _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
@@ -220,7 +220,7 @@ def audit_engines(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return _audit(runtime, response, "engines", None, since, until, offset, limit)
+    return _audit(container, response, "engines", None, since, until, offset, limit)
 
 
 @router.get(
@@ -228,7 +228,7 @@ def audit_engines(
 )
 def audit_engine(
     engine: str,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     response: Response,
     _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
@@ -236,7 +236,7 @@ def audit_engine(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return _audit(runtime, response, "engine", engine, since, until, offset, limit)
+    return _audit(container, response, "engine", engine, since, until, offset, limit)
 
 
 # Engines registry (admin) -----------------------------------------------------------------------
@@ -257,23 +257,25 @@ class EngineIn(BaseModel):
 
 
 @admin_router.get("/engines", summary="List the engines registry")
-def admin_list_engines(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [e.as_wire() for e in runtime.engines.list()]
+def admin_list_engines(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [e.as_wire() for e in container.engines.list()]
     return {"total": len(items), "items": items}
 
 
 @admin_router.post("/engines", status_code=201, summary="Add an engine")
 def admin_add_engine(
-    body: EngineIn, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    body: EngineIn, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
     values = body.model_dump()
     name = values.pop("name")
-    return runtime.engines.add(name, actor=admin_actor(request, runtime, admin), **values).as_wire()
+    return container.engines.add(
+        name, actor=admin_actor(request, container, admin), **values
+    ).as_wire()
 
 
 @admin_router.delete("/engines/{name}", status_code=204, summary="Remove an engine")
 def admin_delete_engine(
-    name: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    name: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    runtime.engines.delete(name, actor=admin_actor(request, runtime, admin))
+    container.engines.delete(name, actor=admin_actor(request, container, admin))
     return Response(status_code=204)

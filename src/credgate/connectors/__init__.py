@@ -1,1 +1,1 @@
-"""Outbound connectors: credentials, their authentication runtime, SSH host keys and SFTP."""
+"""Outbound connectors: credentials, their authentication container, SSH host keys and SFTP."""

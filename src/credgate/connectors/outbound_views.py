@@ -1,4 +1,4 @@
-"""HTTP edges of the outbound runtime: test connection, start a consent, and its callback.
+"""HTTP edges of the outbound container: test connection, start a consent, and its callback.
 
 * ``POST /admin/api/v1/connector-credentials/{id}/test``: the verdict, also recorded as the
   credential's last test.
@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from credgate.connectors.runtime import ConsentFailed
-from credgate.web.api import CurrentAdmin, RuntimeDep
+from credgate.connectors.connections import ConsentFailed
+from credgate.web.api import ContainerDep, CurrentAdmin
 
 __all__ = ["router"]
 
@@ -46,10 +46,10 @@ def _page(title: str, message: str, status_code: int) -> HTMLResponse:
 )
 async def test_credential(
     credential_id: str,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     _admin: CurrentAdmin,  # noqa: PT019 - a FastAPI dependency, not a pytest fixture
 ) -> dict[str, Any]:
-    verdict = await runtime.connections.test(credential_id)
+    verdict = await container.connections.test(credential_id)
     return {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
 
 
@@ -58,9 +58,9 @@ async def test_credential(
     summary="Start the OAuth 2.0 consent of an authorization code credential",
 )
 def connect_credential(
-    credential_id: str, runtime: RuntimeDep, _admin: CurrentAdmin
+    credential_id: str, container: ContainerDep, _admin: CurrentAdmin
 ) -> dict[str, str]:
-    return {"authorization_url": runtime.connections.start_consent(credential_id)}
+    return {"authorization_url": container.connections.start_consent(credential_id)}
 
 
 @router.get(
@@ -68,10 +68,10 @@ def connect_credential(
     summary="Where the provider sends the administrator back after consent",
     response_class=HTMLResponse,
 )
-async def consent_callback(credential_id: str, request: Request, runtime: RuntimeDep) -> Any:
+async def consent_callback(credential_id: str, request: Request, container: ContainerDep) -> Any:
     params = dict(request.query_params.items())
     try:
-        await runtime.connections.finish_consent(credential_id, params)
+        await container.connections.finish_consent(credential_id, params)
     except ConsentFailed as exc:
         return _page("Not connected", str(exc), exc.status_code)
     return _page("Connected", "credgate can now use this connector credential.", 200)

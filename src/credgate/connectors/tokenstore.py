@@ -2,7 +2,7 @@
 
 * **The token** is kept as a run-time secret of the credential: the JSON of
   :meth:`Token.to_dict`, sealed by the vault under ``connector_credential:{id}:access_token``
-  (see :meth:`ConnectorCredentialService.save_runtime_secret`). :meth:`save` returns after the
+  (see :meth:`ConnectorCredentialService.save_obtained_secret`). :meth:`save` returns after the
   transaction is committed, so a refresh token rotated by the provider is durable before it is
   used again. A store made for one destination (the credential as it read when its auth was
   built) neither reads nor saves a token once the credential points elsewhere.
@@ -91,7 +91,7 @@ class DatabaseTokenStore:
             return None
 
     def save(self, token: Token) -> None:
-        self._credentials.save_runtime_secret(
+        self._credentials.save_obtained_secret(
             self.credential_id,
             TOKEN_FIELD,
             json.dumps(token.to_dict(), separators=(",", ":")),

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import anyio.to_thread
 
+from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, json_response
-from credgate.runtime import Runtime
 
 __all__ = ["health_routes"]
 
 
-def health_routes(runtime: Runtime) -> dict[str, ASGIApp]:
+def health_routes(container: Container) -> dict[str, ASGIApp]:
     async def healthz(scope: Scope, receive: Receive, send: Send) -> None:
         await json_response(200, {"status": "ok"}, no_store=True)(scope, receive, send)
 
     async def readyz(scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await anyio.to_thread.run_sync(runtime.db.ping)
-            runtime.keys()
+            await anyio.to_thread.run_sync(container.db.ping)
+            container.keys()
         except Exception:  # noqa: BLE001 - any failure means "not ready", and is reported as such
             await json_response(503, {"status": "unavailable", "database": "unreachable"})(
                 scope, receive, send
@@ -27,7 +27,7 @@ def health_routes(runtime: Runtime) -> dict[str, ASGIApp]:
         await json_response(200, {"status": "ready"})(scope, receive, send)
 
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
-        body = runtime.metrics.render()
+        body = container.metrics.render()
         await PlainResponse(200, body, [(b"content-type", b"text/plain; version=0.0.4")])(
             scope, receive, send
         )

@@ -54,7 +54,7 @@ __all__ = [
 ClientLookup = Callable[[str], Awaitable[ClientRecord | None]]
 
 SIGNING_KEY_CHANGE = "signing_key"
-"""The change-log kind :mod:`credgate.runtime` publishes when the signing keys change."""
+"""The change-log kind :mod:`credgate.container` publishes when the signing keys change."""
 
 _SCOPE_KEY = "credgate.token"
 """Where :class:`BearerMiddleware` leaves the verified token in the ASGI scope."""

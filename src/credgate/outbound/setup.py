@@ -1,4 +1,4 @@
-"""Wires the outbound connectors into a :class:`~credgate.runtime.Runtime`."""
+"""Wires the outbound connectors into a :class:`~credgate.container.Container`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from credgate.core.errors import NotFoundError
 from credgate.outbound.exporters import ExporterService
-from credgate.outbound.transport import CredentialTransport, RuntimeTransport
+from credgate.outbound.transport import ConnectionsTransport, CredentialTransport
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import DeliveryPolicy, OutboundWorker
 
 if TYPE_CHECKING:
-    from credgate.runtime import Runtime
+    from credgate.container import Container
 
 __all__ = ["Outbound", "open_outbound"]
 
@@ -26,9 +26,9 @@ class Outbound:
     worker: OutboundWorker
 
 
-def open_outbound(runtime: Runtime) -> Outbound:
-    s = runtime.settings
-    credentials = runtime.connector_credentials
+def open_outbound(container: Container) -> Outbound:
+    s = container.settings
+    credentials = container.connector_credentials
 
     def credential_id(ref: str) -> str | None:
         try:
@@ -50,26 +50,26 @@ def open_outbound(runtime: Runtime) -> Outbound:
             return None
 
     def query_exists(query_id: str) -> bool:
-        return runtime.definitions.find("query", query_id) is not None
+        return container.definitions.find("query", query_id) is not None
 
     def query_rows(
         query_id: str, parameters: Mapping[str, str]
     ) -> tuple[list[str], list[list[object]]]:
         from credgate.platform.definitions import to_query
 
-        found = runtime.definitions.find("query", query_id)
+        found = container.definitions.find("query", query_id)
         if found is None:
             raise LookupError(f"the saved NQL query {query_id!r} no longer exists")
-        result = runtime.platform.run_query(
+        result = container.platform.run_query(
             to_query(found), parameters, max_rows=s.exporter_max_rows
         )
         return list(result.headers), result.rows
 
-    webhooks = WebhookService(runtime.db, runtime.vault, credential_exists=credential_id)
+    webhooks = WebhookService(container.db, container.vault, credential_exists=credential_id)
     exporters = ExporterService(
-        runtime.db, credential_protocol=credential_protocol, query_exists=query_exists
+        container.db, credential_protocol=credential_protocol, query_exists=query_exists
     )
-    transport = RuntimeTransport(credentials, runtime.connections)
+    transport = ConnectionsTransport(credentials, container.connections)
     policy = DeliveryPolicy(
         max_attempts=s.webhook_max_attempts,
         backoff_base=s.webhook_backoff_base_seconds,

@@ -3,8 +3,8 @@
 :class:`CredentialTransport` is the one seam between them and outbound authentication:
 ``open_http`` gives an authenticated ``httpx.AsyncClient`` and the credential's instance URL,
 ``open_sftp`` a connected :class:`~credgate.connectors.sftp.SftpClient` with the host key pinned.
-:class:`RuntimeTransport` builds both through the process's connection runtime
-(``runtime.connections``), so webhooks share token renewal, its database lease and the
+:class:`ConnectionsTransport` builds both through the process's connection container
+(``container.connections``), so webhooks share token renewal, its database lease and the
 authorization-code refresh with every other use of the credential.
 """
 
@@ -20,11 +20,11 @@ from credgate.connectors.sftp import SftpClient, connect_credential
 from credgate.core.errors import NotFoundError
 
 if TYPE_CHECKING:
+    from credgate.connectors.connections import Connections
     from credgate.connectors.credentials.schemas import ValidatedCredential
     from credgate.connectors.credentials.services import ConnectorCredentialService
-    from credgate.connectors.runtime import OutboundRuntime
 
-__all__ = ["CredentialMissing", "CredentialTransport", "RuntimeTransport", "TransportError"]
+__all__ = ["ConnectionsTransport", "CredentialMissing", "CredentialTransport", "TransportError"]
 
 
 class TransportError(Exception):
@@ -46,14 +46,12 @@ class CredentialTransport(Protocol):
     async def secret_values(self, credential_id: str) -> list[str]: ...
 
 
-class RuntimeTransport:
-    """:class:`CredentialTransport` on the process's connection runtime
-    (:class:`credgate.connectors.runtime.OutboundRuntime`): one ``httpx.Auth`` per credential,
+class ConnectionsTransport:
+    """:class:`CredentialTransport` on the process's connection container
+    (:class:`credgate.connectors.connections.Connections`): one ``httpx.Auth`` per credential,
     OAuth 2.0 tokens renewed under the database lease and shared with every other sender."""
 
-    def __init__(
-        self, credentials: ConnectorCredentialService, connections: OutboundRuntime
-    ) -> None:
+    def __init__(self, credentials: ConnectorCredentialService, connections: Connections) -> None:
         self._credentials = credentials
         self._connections = connections
 

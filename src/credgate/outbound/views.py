@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES
-from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
 
 __all__ = ["router"]
 
@@ -40,8 +40,8 @@ def list_events(_admin: CurrentAdmin) -> dict[str, Any]:
 
 
 @router.get("/webhooks", summary="List webhooks")
-def list_webhooks(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = runtime.outbound.webhooks.list()
+def list_webhooks(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = container.outbound.webhooks.list()
     return {"total": len(items), "items": items}
 
 
@@ -49,17 +49,17 @@ def list_webhooks(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
     "/webhooks", status_code=201, summary="Create a webhook (a generated secret is shown once)"
 )
 def create_webhook(
-    body: Json, request: Request, response: Response, runtime: RuntimeDep, admin: CurrentAdmin
+    body: Json, request: Request, response: Response, container: ContainerDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
-    view, secret = runtime.outbound.webhooks.create(
-        body, actor=admin_actor(request, runtime, admin)
+    view, secret = container.outbound.webhooks.create(
+        body, actor=admin_actor(request, container, admin)
     )
     return _with_secret(view, secret, response)
 
 
 @router.get("/webhooks/{ref}", summary="Show a webhook")
-def get_webhook(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return runtime.outbound.webhooks.get(ref)
+def get_webhook(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return container.outbound.webhooks.get(ref)
 
 
 @router.put("/webhooks/{ref}", summary="Replace a webhook's fields")
@@ -68,102 +68,104 @@ def update_webhook(
     body: Json,
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    view, secret = runtime.outbound.webhooks.update(
-        ref, body, actor=admin_actor(request, runtime, admin)
+    view, secret = container.outbound.webhooks.update(
+        ref, body, actor=admin_actor(request, container, admin)
     )
     return _with_secret(view, secret, response)
 
 
 @router.delete("/webhooks/{ref}", status_code=204, summary="Delete a webhook and its deliveries")
 def delete_webhook(
-    ref: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    ref: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    runtime.outbound.webhooks.delete(ref, actor=admin_actor(request, runtime, admin))
+    container.outbound.webhooks.delete(ref, actor=admin_actor(request, container, admin))
     return Response(status_code=204)
 
 
 @router.post("/webhooks/{ref}/send", status_code=202, summary="Queue an explicit send")
 def send_webhook(
-    ref: str, body: Json, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    ref: str, body: Json, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
-    mid = runtime.outbound.webhooks.send(ref, body, actor=admin_actor(request, runtime, admin))
+    mid = container.outbound.webhooks.send(ref, body, actor=admin_actor(request, container, admin))
     return {"id": mid, "state": "pending"}
 
 
 @router.post("/webhooks/{ref}/test", summary="Send one request now with sample data")
 async def send_test(
     ref: str,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     _admin: CurrentAdmin,
     event: Annotated[
         str, Query(description="The event type whose sample data is used.")
     ] = "explicit",
 ) -> dict[str, Any]:
-    return await runtime.outbound.worker.test_send(ref, event)
+    return await container.outbound.worker.test_send(ref, event)
 
 
 @router.get("/deliveries", summary="The delivery log, newest first")
 def list_deliveries(
-    runtime: RuntimeDep,
+    container: ContainerDep,
     _admin: CurrentAdmin,
     webhook: Annotated[str | None, Query(description="A webhook id or name.")] = None,
     state: Annotated[str | None, Query(description="pending, delivered or failed")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    items = runtime.outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
+    items = container.outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
     return {"total": len(items), "items": items}
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
-def get_delivery(delivery_id: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return runtime.outbound.webhooks.delivery(delivery_id)
+def get_delivery(delivery_id: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return container.outbound.webhooks.delivery(delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/replay", summary="Queue a finished delivery again")
 def replay_delivery(
-    delivery_id: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    delivery_id: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
-    return runtime.outbound.webhooks.replay(delivery_id, actor=admin_actor(request, runtime, admin))
+    return container.outbound.webhooks.replay(
+        delivery_id, actor=admin_actor(request, container, admin)
+    )
 
 
 @router.get("/exporters", summary="List data exporters")
-def list_exporters(runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = runtime.outbound.exporters.list()
+def list_exporters(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = container.outbound.exporters.list()
     return {"total": len(items), "items": items}
 
 
 @router.post("/exporters", status_code=201, summary="Create a data exporter")
 def create_exporter(
-    body: Json, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    body: Json, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
-    return runtime.outbound.exporters.create(body, actor=admin_actor(request, runtime, admin))
+    return container.outbound.exporters.create(body, actor=admin_actor(request, container, admin))
 
 
 @router.get("/exporters/{ref}", summary="Show a data exporter")
-def get_exporter(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return runtime.outbound.exporters.get(ref)
+def get_exporter(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    return container.outbound.exporters.get(ref)
 
 
 @router.delete("/exporters/{ref}", status_code=204, summary="Delete a data exporter and its runs")
 def delete_exporter(
-    ref: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    ref: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    runtime.outbound.exporters.delete(ref, actor=admin_actor(request, runtime, admin))
+    container.outbound.exporters.delete(ref, actor=admin_actor(request, container, admin))
     return Response(status_code=204)
 
 
 @router.post("/exporters/{ref}/run", summary="Run now; answers the run")
-async def run_exporter(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
+async def run_exporter(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
     import anyio.to_thread
 
-    view = await anyio.to_thread.run_sync(runtime.outbound.exporters.get, ref)
-    return await runtime.outbound.worker.run_export(view["id"], "manual")
+    view = await anyio.to_thread.run_sync(container.outbound.exporters.get, ref)
+    return await container.outbound.worker.run_export(view["id"], "manual")
 
 
 @router.get("/exporters/{ref}/runs", summary="History of runs, newest first")
-def list_runs(ref: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = runtime.outbound.exporters.runs(ref)
+def list_runs(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = container.outbound.exporters.runs(ref)
     return {"total": len(items), "items": items}

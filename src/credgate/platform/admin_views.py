@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from credgate.core.errors import NotFoundError
 from credgate.platform.definitions import Kind
 from credgate.platform.services import KIND_NAMES
-from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
 
 __all__ = ["router"]
 
@@ -36,28 +36,30 @@ DefinitionBody = Annotated[dict[str, Any], Body(description="The definition's fi
 
 @router.get("/requests", summary="Requests received by the platform APIs")
 def list_requests(
-    runtime: RuntimeDep,
+    container: ContainerDep,
     _admin: CurrentAdmin,
     kind: Annotated[str | None, Query(description=f"One of {', '.join(KIND_NAMES)}")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     if kind is not None and kind not in KIND_NAMES:
         raise NotFoundError(f"no request kind {kind!r}; use one of {', '.join(KIND_NAMES)}")
-    items = [r.as_dict() for r in runtime.platform.list_requests(kind, limit=limit)]
+    items = [r.as_dict() for r in container.platform.list_requests(kind, limit=limit)]
     return {"total": len(items), "items": items}
 
 
 @router.get("/requests/{request_id}", summary="One request")
-def get_request(request_id: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    found = runtime.platform.get_request(request_id)
+def get_request(request_id: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+    found = container.platform.get_request(request_id)
     if found is None:
         raise NotFoundError(f"no request {request_id!r}")
     return found.as_dict()
 
 
 @router.get("/{collection}", summary="List definitions")
-def list_definitions(collection: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [d.as_dict() for d in runtime.definitions.list(_kind(collection))]
+def list_definitions(
+    collection: str, container: ContainerDep, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    items = [d.as_dict() for d in container.definitions.list(_kind(collection))]
     return {"total": len(items), "items": items}
 
 
@@ -66,18 +68,18 @@ def create_definition(
     collection: str,
     body: DefinitionBody,
     request: Request,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, runtime, admin)
-    return runtime.definitions.create(_kind(collection), body, actor=actor).as_dict()
+    actor = admin_actor(request, container, admin)
+    return container.definitions.create(_kind(collection), body, actor=actor).as_dict()
 
 
 @router.get("/{collection}/{key:path}", summary="Show a definition")
 def get_definition(
-    collection: str, key: str, runtime: RuntimeDep, _admin: CurrentAdmin
+    collection: str, key: str, container: ContainerDep, _admin: CurrentAdmin
 ) -> dict[str, Any]:
-    return runtime.definitions.get(_kind(collection), key).as_dict()
+    return container.definitions.get(_kind(collection), key).as_dict()
 
 
 @router.patch("/{collection}/{key:path}", summary="Change a definition's fields")
@@ -86,16 +88,18 @@ def update_definition(
     key: str,
     body: DefinitionBody,
     request: Request,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, runtime, admin)
-    return runtime.definitions.update(_kind(collection), key, body, actor=actor).as_dict()
+    actor = admin_actor(request, container, admin)
+    return container.definitions.update(_kind(collection), key, body, actor=actor).as_dict()
 
 
 @router.delete("/{collection}/{key:path}", status_code=204, summary="Delete a definition")
 def delete_definition(
-    collection: str, key: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    collection: str, key: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    runtime.definitions.delete(_kind(collection), key, actor=admin_actor(request, runtime, admin))
+    container.definitions.delete(
+        _kind(collection), key, actor=admin_actor(request, container, admin)
+    )
     return Response(status_code=204)

@@ -74,20 +74,20 @@ def _print(data: Any, as_json: bool) -> None:
 @platform_app.command("list")
 def list_definitions(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     """List the definitions of one collection."""
-    from credgate.cli import runtime_for_cli
+    from credgate.cli import container_for_cli
 
     kind = _kind(collection)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         _print([d.as_dict() for d in rt.definitions.list(kind)], as_json)
 
 
 @platform_app.command("show")
 def show_definition(collection: CollectionArg, key: str, as_json: JsonOpt = False) -> None:
     """Show one definition."""
-    from credgate.cli import runtime_for_cli
+    from credgate.cli import container_for_cli
 
     kind = _kind(collection)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         _print(rt.definitions.get(kind, key).as_dict(), as_json)
 
 
@@ -96,11 +96,11 @@ def create_definition(
     collection: CollectionArg, data: DataOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Create a definition from its JSON fields."""
-    from credgate.cli import runtime_for_cli
+    from credgate.cli import container_for_cli
 
     kind = _kind(collection)
     fields = _data(data)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         _print(rt.definitions.create(kind, fields, actor=Actor.cli()).as_dict(), as_json)
 
 
@@ -109,21 +109,21 @@ def update_definition(
     collection: CollectionArg, key: str, data: DataOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Change some fields of a definition."""
-    from credgate.cli import runtime_for_cli
+    from credgate.cli import container_for_cli
 
     kind = _kind(collection)
     fields = _data(data)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         _print(rt.definitions.update(kind, key, fields, actor=Actor.cli()).as_dict(), as_json)
 
 
 @platform_app.command("delete")
 def delete_definition(collection: CollectionArg, key: str) -> None:
     """Delete a definition."""
-    from credgate.cli import runtime_for_cli
+    from credgate.cli import container_for_cli
 
     kind = _kind(collection)
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         rt.definitions.delete(kind, key, actor=Actor.cli())
         typer.echo(f"deleted {collection} {key}")
 
@@ -137,11 +137,11 @@ def list_requests(
     as_json: JsonOpt = False,
 ) -> None:
     """List the requests the platform APIs received, newest first."""
-    from credgate.cli import emit, fail, runtime_for_cli
+    from credgate.cli import container_for_cli, emit, fail
 
     if kind is not None and kind not in KIND_NAMES:
         fail(f"--kind: {kind!r} is not one of {', '.join(KIND_NAMES)}")
-    with runtime_for_cli() as rt:
+    with container_for_cli() as rt:
         items = [r.as_dict() for r in rt.platform.list_requests(kind, limit=limit)]
 
         def render(rows: list[dict[str, Any]]) -> None:

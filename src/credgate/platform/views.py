@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.routing import APIRoute
 
+from credgate.container import Container
 from credgate.core.asgi import BodyTooLarge
 from credgate.core.paths import PROTECTED
 from credgate.oauth.errors import OAuth2Error
@@ -47,7 +48,6 @@ from credgate.platform.schemas import (
 )
 from credgate.platform.schemas._common import RequestError
 from credgate.platform.upstream import UpstreamError, forward
-from credgate.runtime import Runtime
 
 __all__ = ["install_platform", "router"]
 
@@ -70,8 +70,8 @@ class Family:
     def fail(self, status: int, code: str, message: str, source: str = "body") -> RequestError:
         return RequestError(status, self.error(code, message, source, status))
 
-    def upstream(self, runtime: Runtime) -> str | None:
-        value: str | None = getattr(runtime.settings, self.upstream_setting)
+    def upstream(self, container: Container) -> str | None:
+        value: str | None = getattr(container.settings, self.upstream_setting)
         return value
 
 
@@ -121,9 +121,9 @@ Token = Annotated[VerifiedToken, Depends(_route_token)]
 """The bearer token of a request, holding the permission :data:`PROTECTED` lists for its route."""
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
 
 
 async def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -169,7 +169,7 @@ async def _body(request: Request, family: Family) -> bytes:
 async def _relay(
     request: Request, family: Family, base_url: str, body: bytes, token: VerifiedToken
 ) -> Response:
-    runtime = _runtime(request)
+    container = _container(request)
     try:
         answer = await forward(
             base_url,
@@ -179,7 +179,7 @@ async def _relay(
             headers=dict(request.headers),
             body=body,
             token=token,
-            timeout_seconds=runtime.settings.upstream_timeout_seconds,
+            timeout_seconds=container.settings.upstream_timeout_seconds,
         )
     except UpstreamError as exc:
         raise family.fail(502, "UPSTREAM_UNAVAILABLE", str(exc)) from None
@@ -198,12 +198,12 @@ async def _relay_and_record(
     payload: dict[str, Any],
     target: str = "",
 ) -> Response:
-    runtime = _runtime(request)
+    container = _container(request)
     try:
         response = await _relay(request, family, base_url, body, token)
     except RequestError:
         await _run(
-            runtime.platform.record,
+            container.platform.record,
             kind,
             token.client_id,
             state="UPSTREAM_UNAVAILABLE",
@@ -212,7 +212,7 @@ async def _relay_and_record(
         )
         raise
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         kind,
         token.client_id,
         state="FORWARDED",
@@ -223,11 +223,11 @@ async def _relay_and_record(
     return response
 
 
-def _find(runtime: Runtime, kind: Kind, key: str) -> StoredDefinition | None:
-    found = runtime.definitions.find(kind, key)
+def _find(container: Container, kind: Kind, key: str) -> StoredDefinition | None:
+    found = container.definitions.find(kind, key)
     if found is not None:
         return found
-    return next((d for d in runtime.definitions.list(kind) if d.uuid == key), None)
+    return next((d for d in container.definitions.list(kind) if d.uuid == key), None)
 
 
 def _payload(model: Any) -> dict[str, Any]:
@@ -240,17 +240,17 @@ def _payload(model: Any) -> dict[str, Any]:
 
 async def _list_workflows(request: Request) -> list[dict[str, object]]:
     filters = workflows.parse_list_filters(dict(request.query_params))
-    runtime = _runtime(request)
-    stored = runtime.definitions.cached("workflow")
+    container = _container(request)
+    stored = container.definitions.cached("workflow")
     if stored is None:
-        stored = await _run(runtime.definitions.list, "workflow")
+        stored = await _run(container.definitions.list, "workflow")
     items = (to_workflow(d) for d in stored)
     return [workflows.workflow_body(w) for w in items if w.matches(filters)]
 
 
 @router.get("/api/v1/workflows", summary="List workflows")
 async def list_workflows(request: Request, token: Token) -> Response:
-    if (base := WORKFLOWS.upstream(_runtime(request))) is not None:
+    if (base := WORKFLOWS.upstream(_container(request))) is not None:
         workflows.parse_list_filters(dict(request.query_params))
         return await _relay(request, WORKFLOWS, base, b"", token)
     return _answer(request, 200, await _list_workflows(request))
@@ -264,10 +264,10 @@ async def bench_list_workflows(request: Request) -> Response:
 @router.get("/api/v1/workflows/details", summary="Workflow details")
 async def workflow_details(request: Request, token: Token) -> Response:
     nql_id = workflows.parse_details_query(dict(request.query_params))
-    runtime = _runtime(request)
-    if (base := WORKFLOWS.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := WORKFLOWS.upstream(container)) is not None:
         return await _relay(request, WORKFLOWS, base, b"", token)
-    found = await _run(_find, runtime, "workflow", nql_id)
+    found = await _run(_find, container, "workflow", nql_id)
     if found is None:
         raise WORKFLOWS.fail(404, "NOT_FOUND", f"no workflow with id {nql_id!r}")
     return _answer(request, 200, [workflows.workflow_body(to_workflow(found))])
@@ -279,12 +279,12 @@ async def _execute_workflow(
     body = await _body(request, WORKFLOWS)
     parsed = parse(body)
     payload = _payload(parsed)
-    runtime = _runtime(request)
-    if (base := WORKFLOWS.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := WORKFLOWS.upstream(container)) is not None:
         return await _relay_and_record(
             request, WORKFLOWS, base, body, token, "workflow_execution", payload, parsed.workflow_id
         )
-    found = await _run(_find, runtime, "workflow", parsed.workflow_id)
+    found = await _run(_find, container, "workflow", parsed.workflow_id)
     if found is None:
         raise WORKFLOWS.fail(404, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
     if not found.api_enabled:
@@ -297,7 +297,7 @@ async def _execute_workflow(
     request_uuid, execution = str(uuid.uuid4()), str(uuid.uuid4())
     result = workflows.execute_response(request_uuid, [execution])
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "workflow_execution",
         token.client_id,
         state="SUBMITTED",
@@ -324,10 +324,10 @@ async def execute_workflow_v2(request: Request, token: Token) -> Response:
 
 @router.get("/api/v1/act/remote-action", summary="List remote actions")
 async def list_remote_actions(request: Request, token: Token) -> Response:
-    runtime = _runtime(request)
-    if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := REMOTE_ACTIONS.upstream(container)) is not None:
         return await _relay(request, REMOTE_ACTIONS, base, b"", token)
-    stored = await _run(runtime.definitions.list, "remote_action")
+    stored = await _run(container.definitions.list, "remote_action")
     body = [remote_actions.remote_action_body(to_remote_action(d)) for d in stored]
     return _answer(request, 200, body)
 
@@ -335,10 +335,10 @@ async def list_remote_actions(request: Request, token: Token) -> Response:
 @router.get("/api/v1/act/remote-action/details", summary="Remote action details")
 async def remote_action_details(request: Request, token: Token) -> Response:
     nql_id = remote_actions.parse_details_query(dict(request.query_params))
-    runtime = _runtime(request)
-    if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := REMOTE_ACTIONS.upstream(container)) is not None:
         return await _relay(request, REMOTE_ACTIONS, base, b"", token)
-    found = await _run(_find, runtime, "remote_action", nql_id)
+    found = await _run(_find, container, "remote_action", nql_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"no remote action with id {nql_id!r}")
     return _answer(request, 200, remote_actions.remote_action_body(to_remote_action(found)))
@@ -349,8 +349,8 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
     body = await _body(request, REMOTE_ACTIONS)
     parsed = remote_actions.parse_execute(body)
     payload = _payload(parsed)
-    runtime = _runtime(request)
-    if (base := REMOTE_ACTIONS.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := REMOTE_ACTIONS.upstream(container)) is not None:
         return await _relay_and_record(
             request,
             REMOTE_ACTIONS,
@@ -361,7 +361,7 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
             payload,
             parsed.remote_action_id,
         )
-    found = await _run(_find, runtime, "remote_action", parsed.remote_action_id)
+    found = await _run(_find, container, "remote_action", parsed.remote_action_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(
             404, "NOT_FOUND", f"remoteActionId: no remote action {parsed.remote_action_id!r}"
@@ -375,7 +375,7 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
     request_id = str(uuid.uuid4())
     result = remote_actions.execute_response(request_id, parsed.expires_in_minutes)
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "remote_action",
         token.client_id,
         state="SUBMITTED",
@@ -390,18 +390,18 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
 # NQL -------------------------------------------------------------------------------------------
 
 
-def _load_query(runtime: Runtime, query_id: str) -> QueryDefinition:
-    found = runtime.definitions.find("query", query_id)
+def _load_query(container: Container, query_id: str) -> QueryDefinition:
+    found = container.definitions.find("query", query_id)
     if found is None or not found.api_enabled:
         raise nql.not_found(query_id)
     return to_query(found)
 
 
 async def _run_query(
-    runtime: Runtime, query: QueryDefinition, parameters: dict[str, str], max_rows: int
+    container: Container, query: QueryDefinition, parameters: dict[str, str], max_rows: int
 ) -> Any:
     try:
-        return await _run(runtime.platform.run_query, query, parameters, max_rows=max_rows)
+        return await _run(container.platform.run_query, query, parameters, max_rows=max_rows)
     except ParameterError as exc:
         raise nql.parameter_error(exc) from None
     except QueryExecutionError as exc:
@@ -412,11 +412,11 @@ async def _nql_execute(request: Request, token: VerifiedToken, version: int) -> 
     output = nql.negotiate_format(request.headers.get("accept"))
     body = await _body(request, NQL)
     parsed = nql.parse_execute(body)
-    runtime = _runtime(request)
-    if (base := NQL.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := NQL.upstream(container)) is not None:
         return await _relay(request, NQL, base, body, token)
-    query = await _run(_load_query, runtime, parsed.query_id)
-    result = await _run_query(runtime, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
+    query = await _run(_load_query, container, parsed.query_id)
+    result = await _run_query(container, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
     executed_at = datetime.now(UTC)
     if output == "csv":
         headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
@@ -438,16 +438,16 @@ async def nql_execute_v2(request: Request, token: Token) -> Response:
 async def _nql_export(
     request: Request, token: VerifiedToken, parsed: nql.ExportRequest, body: bytes
 ) -> Response:
-    runtime = _runtime(request)
+    container = _container(request)
     payload = _payload(parsed)
-    if (base := NQL.upstream(runtime)) is not None:
+    if (base := NQL.upstream(container)) is not None:
         return await _relay_and_record(
             request, NQL, base, body, token, "nql_export", payload, parsed.query_id
         )
-    query = await _run(_load_query, runtime, parsed.query_id)
+    query = await _run(_load_query, container, parsed.query_id)
     export_id = str(uuid.uuid4())
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "nql_export",
         token.client_id,
         state="SUBMITTED",
@@ -457,7 +457,7 @@ async def _nql_export(
     )
     try:
         state, result = await _run(
-            runtime.platform.export,
+            container.platform.export,
             export_id,
             query,
             dict(parsed.parameters),
@@ -466,13 +466,13 @@ async def _nql_export(
         )
     except ParameterError as exc:
         await _run(
-            runtime.platform.update_request,
+            container.platform.update_request,
             export_id,
             state="ERROR",
             result={"errorDescription": str(exc)},
         )
         raise nql.parameter_error(exc) from None
-    await _run(runtime.platform.update_request, export_id, state=state, result=result)
+    await _run(container.platform.update_request, export_id, state=state, result=result)
     return _answer(request, 200, nql.export_response(export_id))
 
 
@@ -490,16 +490,16 @@ async def nql_export_post(request: Request, token: Token) -> Response:
 
 @router.get("/api/v1/nql/status/{export_id}", summary="Status of an NQL export")
 async def nql_status(export_id: str, request: Request, token: Token) -> Response:
-    runtime = _runtime(request)
-    if (base := NQL.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := NQL.upstream(container)) is not None:
         return await _relay(request, NQL, base, b"", token)
-    view = await _run(runtime.platform.get_request, export_id)
+    view = await _run(container.platform.get_request, export_id)
     if view is None or view.kind != "nql_export" or view.client_id != token.client_id:
         raise NQL.fail(404, "NOT_FOUND", f"No export with the ID {export_id[:80]}", "exportId")
     result = view.result or {}
     job = ExportJob(export_id)
     if view.state == "COMPLETED":
-        link = runtime.platform.results_link(runtime.settings.api_base_url, export_id)
+        link = container.platform.results_link(container.settings.api_base_url, export_id)
         job = job.complete(link, truncated=bool(result.get("truncated")))
     elif view.state == "ERROR":
         job = job.fail(str(result.get("errorDescription", "the export failed")))
@@ -514,12 +514,12 @@ _MEDIA: Final = {".csv": "text/csv", ".gz": "application/gzip", ".zst": "applica
 @router.get("/exports/{export_id}", summary="Download an NQL export (signed link)")
 async def download_export(export_id: str, request: Request) -> Response:
     """The results file behind the 15-minute link the status endpoint hands out."""
-    runtime = _runtime(request)
+    container = _container(request)
     expires = request.query_params.get("expires", "")
     signature = request.query_params.get("signature", "")
-    if not runtime.platform.check_link(export_id, expires, signature):
+    if not container.platform.check_link(export_id, expires, signature):
         return _answer(request, 403, {"message": "the link is invalid or has expired"})
-    path = await _run(runtime.platform.export_file, export_id)
+    path = await _run(container.platform.export_file, export_id)
     if path is None:
         return _answer(request, 404, {"message": "the results file is gone"})
     return FileResponse(
@@ -553,15 +553,15 @@ def _enrichment_payload(parsed: enrichment.EnrichmentRequest) -> dict[str, Any]:
 async def enrich(request: Request, token: Token) -> Response:
     body = await _body(request, ENRICHMENT)
     parsed = enrichment.parse_fields(body)
-    runtime = _runtime(request)
-    if (base := ENRICHMENT.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := ENRICHMENT.upstream(container)) is not None:
         return await _relay_and_record(
             request, ENRICHMENT, base, body, token, "enrichment", _enrichment_payload(parsed)
         )
-    applied = await _run(runtime.platform.apply_enrichment, parsed)
+    applied = await _run(container.platform.apply_enrichment, parsed)
     status, answer = enrichment.decide(applied)
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "enrichment",
         token.client_id,
         state=str(answer["status"]).upper(),
@@ -580,12 +580,12 @@ async def trigger_campaign(request: Request, token: Token) -> Response:
     body = await _body(request, CAMPAIGNS)
     parsed = campaigns.parse_trigger(body)
     payload = _payload(parsed)
-    runtime = _runtime(request)
-    if (base := CAMPAIGNS.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := CAMPAIGNS.upstream(container)) is not None:
         return await _relay_and_record(
             request, CAMPAIGNS, base, body, token, "campaign", payload, parsed.campaign_nql_id
         )
-    found = await _run(_find, runtime, "campaign", parsed.campaign_nql_id)
+    found = await _run(_find, container, "campaign", parsed.campaign_nql_id)
     if found is None:
         raise CAMPAIGNS.fail(
             404, "NOT_FOUND", f"campaignNqlId: no campaign {parsed.campaign_nql_id!r}"
@@ -608,7 +608,7 @@ async def trigger_campaign(request: Request, token: Token) -> Response:
     outcomes = [campaigns.TriggerOutcome(sid, request_id=uuid.uuid4()) for sid in parsed.user_sid]
     result = campaigns.trigger_response(outcomes)
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "campaign",
         token.client_id,
         state="SUBMITTED",
@@ -631,13 +631,13 @@ async def spark_handoff(request: Request, token: Token) -> Response:
         "timezone": handoff.timezone.key if handoff.timezone else None,
         "body": _payload(handoff.body),
     }
-    runtime = _runtime(request)
-    if (base := SPARK.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := SPARK.upstream(container)) is not None:
         return await _relay_and_record(
             request, SPARK, base, body, token, "handoff", payload, handoff.user_principal_name
         )
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "handoff",
         token.client_id,
         state="RECEIVED",
@@ -659,8 +659,8 @@ async def delete_devices(request: Request, token: Token) -> Response:
     body = await _body(request, DATA_MANAGEMENT)
     parsed = devices.parse_deletions(body)
     payload = _payload(parsed)
-    runtime = _runtime(request)
-    if (base := DATA_MANAGEMENT.upstream(runtime)) is not None:
+    container = _container(request)
+    if (base := DATA_MANAGEMENT.upstream(container)) is not None:
         return await _relay_and_record(
             request, DATA_MANAGEMENT, base, body, token, "device_deletion", payload
         )
@@ -668,10 +668,10 @@ async def delete_devices(request: Request, token: Token) -> Response:
         devices.DeletionOutcome(d.uid, d.name, devices.initial_status(d)) for d in parsed.devices
     ]
     scheduled = [o.uid for o in outcomes if o.status == "SCHEDULED"]
-    removed = await _run(runtime.platform.delete_devices, scheduled)
+    removed = await _run(container.platform.delete_devices, scheduled)
     result = devices.deletion_response(outcomes)
     await _run(
-        runtime.platform.record,
+        container.platform.record,
         "device_deletion",
         token.client_id,
         state="COMPLETED",
@@ -710,8 +710,8 @@ def install_platform(framework: FastAPI) -> None:
         ):
             PROTECTED.permission_of(route.path)
     framework.include_router(router)
-    runtime: Runtime = framework.state.runtime
-    if runtime.settings.bench_echo:
+    container: Container = framework.state.container
+    if container.settings.bench_echo:
         framework.add_api_route(
             "/_bench/workflows", bench_list_workflows, methods=["GET"], include_in_schema=False
         )

@@ -3,7 +3,7 @@
 `Sandbox` starts a real credgate on a free loopback port with a fresh SQLite database in a
 temporary directory (uvicorn in a background thread of the calling process), creates API
 credentials with the permissions a test asks for, seeds definitions through
-`runtime.definitions`, and hands out ready `credgate.client` clients.
+`container.definitions`, and hands out ready `credgate.client` clients.
 
 ```
 from credgate.testing import Sandbox

@@ -21,12 +21,12 @@ import uvicorn
 from credgate.app import create_app
 from credgate.bootstrap import initialise
 from credgate.client import AsyncClient, Client, ClientConfig
+from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.permissions import CATALOGUE
 from credgate.platform.definitions import Kind, StoredDefinition
-from credgate.runtime import Runtime
 
 __all__ = ["ALL_PERMISSIONS", "SAMPLE_DEFINITIONS", "Sandbox", "SandboxCredential"]
 
@@ -106,7 +106,7 @@ class SandboxCredential:
 class _Running:
     directory: Path
     owns_directory: bool
-    runtime: Runtime
+    container: Container
     server: uvicorn.Server
     thread: threading.Thread
     url: str
@@ -188,9 +188,9 @@ class Sandbox:
             initialise(settings, db, create_keys=False)
         finally:
             db.dispose()
-        runtime = Runtime.open(settings)
+        container = Container.open(settings)
         config = uvicorn.Config(
-            create_app(runtime=runtime),
+            create_app(container=container),
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -199,7 +199,7 @@ class Sandbox:
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name=f"credgate-sandbox-{port}", daemon=True)
-        self._running = _Running(directory, owns, runtime, server, thread, url)
+        self._running = _Running(directory, owns, container, server, thread, url)
         thread.start()
         deadline = time.monotonic() + self._start_timeout
         while not server.started:
@@ -220,7 +220,7 @@ class Sandbox:
                 client.close()
         running.server.should_exit = True
         running.thread.join(timeout=10)
-        running.runtime.close()
+        running.container.close()
         if running.owns_directory:
             shutil.rmtree(running.directory, ignore_errors=True)
 
@@ -235,13 +235,13 @@ class Sandbox:
         return self._require().url
 
     @property
-    def runtime(self) -> Runtime:
-        """The server's `Runtime`, for assertions on its state (metrics, records, ...)."""
-        return self._require().runtime
+    def container(self) -> Container:
+        """The server's `Container`, for assertions on its state (metrics, records, ...)."""
+        return self._require().container
 
     def tokens_issued(self) -> int:
         """How many access tokens the token endpoints have issued so far."""
-        value = self.runtime.metrics.registry.get_sample_value("credgate_tokens_issued_total")
+        value = self.container.metrics.registry.get_sample_value("credgate_tokens_issued_total")
         return int(value or 0)
 
     # --- credentials ----------------------------------------------------------------------
@@ -252,7 +252,7 @@ class Sandbox:
         """An API credential holding `permissions` (every permission when None)."""
         perms = tuple(ALL_PERMISSIONS if permissions is None else permissions)
         self._count += 1
-        created = self.runtime.api_credentials.create(
+        created = self.container.api_credentials.create(
             name=name or f"sandbox-{self._count}", permissions=list(perms), actor=_ACTOR
         )
         return SandboxCredential(created.credential.client_id, created.client_secret, perms)
@@ -281,7 +281,7 @@ class Sandbox:
 
     def define(self, kind: Kind, data: Mapping[str, Any]) -> StoredDefinition:
         """Create one definition (wire spelling, as the admin API takes it)."""
-        return self.runtime.definitions.create(kind, data, actor=_ACTOR)
+        return self.container.definitions.create(kind, data, actor=_ACTOR)
 
     def add_workflow(self, **data: Any) -> StoredDefinition:
         return self.define("workflow", data)
@@ -304,7 +304,7 @@ class Sandbox:
         """Create `definitions` (the samples by default), skipping ids that already exist."""
         made = []
         for kind, data in definitions:
-            if self.runtime.definitions.find(kind, str(data["id"])) is None:
+            if self.container.definitions.find(kind, str(data["id"])) is None:
                 made.append(self.define(kind, data))
         return made
 

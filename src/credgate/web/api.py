@@ -16,16 +16,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credgate.admins.services import AdminIdentity
+from credgate.container import Container
 from credgate.core import proxies
 from credgate.core.asgi import ASGIApp, Scope
 from credgate.core.audit.services import Actor
 from credgate.core.errors import CredgateError
 from credgate.core.ingress import Gate
-from credgate.runtime import Runtime
 
 __all__ = [
+    "ContainerDep",
     "CurrentAdmin",
-    "RuntimeDep",
     "admin_actor",
     "admin_gate",
     "client_address",
@@ -39,12 +39,12 @@ _ADMIN_SCOPE_KEY = "credgate.admin"
 """Where :func:`admin_gate` leaves the administrator it authenticated, for :func:`require_admin`."""
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 class ApiError(Exception):
@@ -59,7 +59,7 @@ def client_address(request: Request, trusted_proxies: Sequence[proxies.Network])
     return proxies.client_address(request.scope, trusted_proxies)
 
 
-def require_admin(request: Request, runtime: RuntimeDep) -> AdminIdentity:
+def require_admin(request: Request, container: ContainerDep) -> AdminIdentity:
     """An admin API token (``Authorization: Bearer cgat_…``) or a session cookie.
 
     A session also needs the ``X-CSRF-Token`` header on every state-changing request: a cookie
@@ -68,16 +68,16 @@ def require_admin(request: Request, runtime: RuntimeDep) -> AdminIdentity:
     checked = request.scope.get(_ADMIN_SCOPE_KEY)
     if isinstance(checked, AdminIdentity):
         return checked  # the gate checked these very headers before the body was read
-    return _authenticate_admin(request, runtime)
+    return _authenticate_admin(request, container)
 
 
-def admin_gate(runtime: Runtime) -> Gate:
+def admin_gate(container: Container) -> Gate:
     """The admin API's gate (:mod:`credgate.core.ingress`): the credentials, before any body."""
 
     async def gate(scope: Scope) -> ASGIApp | None:
         request = Request(scope)
         try:
-            identity = await anyio.to_thread.run_sync(_authenticate_admin, request, runtime)
+            identity = await anyio.to_thread.run_sync(_authenticate_admin, request, container)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message, headers=exc.headers)
         scope[_ADMIN_SCOPE_KEY] = identity
@@ -86,11 +86,11 @@ def admin_gate(runtime: Runtime) -> Gate:
     return gate
 
 
-def _authenticate_admin(request: Request, runtime: Runtime) -> AdminIdentity:
+def _authenticate_admin(request: Request, container: Container) -> AdminIdentity:
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value:
-        identity = runtime.admins.check_token(value.strip())
+        identity = container.admins.check_token(value.strip())
         if identity is None:
             raise ApiError(
                 401,
@@ -101,9 +101,9 @@ def _authenticate_admin(request: Request, runtime: Runtime) -> AdminIdentity:
         return identity
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        identity = runtime.admins.check_session(session_id)
+        identity = container.admins.check_session(session_id)
         if identity is not None:
-            if request.method not in _SAFE and not runtime.admins.check_csrf(
+            if request.method not in _SAFE and not container.admins.check_csrf(
                 identity, request.headers.get(CSRF_HEADER)
             ):
                 raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header")
@@ -119,9 +119,9 @@ def _authenticate_admin(request: Request, runtime: Runtime) -> AdminIdentity:
 CurrentAdmin = Annotated[AdminIdentity, Depends(require_admin)]
 
 
-def admin_actor(request: Request, runtime: Runtime, admin: AdminIdentity) -> Actor:
+def admin_actor(request: Request, container: Container, admin: AdminIdentity) -> Actor:
     return Actor(
-        name=admin.username, source=client_address(request, runtime.settings.trusted_proxies)
+        name=admin.username, source=client_address(request, container.settings.trusted_proxies)
     )
 
 

@@ -1,9 +1,9 @@
 """Plumbing of the administration pages: templates, browser sessions, CSRF and headers.
 
-Browser sessions reuse the admin accounts (``runtime.admins``): the session id lives in an
+Browser sessions reuse the admin accounts (``container.admins``): the session id lives in an
 ``HttpOnly`` cookie, ``SameSite=Lax``, ``Secure`` when the public URL is https. Every form carries
 a CSRF token in a hidden field, checked against the hash kept with the session
-(``runtime.admins.check_csrf``); only the hash is stored, so the page reads the plaintext token
+(``container.admins.check_csrf``); only the hash is stored, so the page reads the plaintext token
 from a second ``HttpOnly`` cookie set at sign-in. A cross-site page can neither read that cookie
 nor the token in a form, so it cannot forge a post (OWASP "synchronizer token" pattern). The
 sign-in form, before any session exists, uses a double-submit cookie instead.
@@ -27,10 +27,10 @@ from starlette.datastructures import FormData
 from starlette.staticfiles import StaticFiles
 
 from credgate.admins.services import AdminIdentity
+from credgate.container import Container
 from credgate.core.asgi import BodyTooLarge
 from credgate.core.audit.services import Actor
 from credgate.core.db import utcnow
-from credgate.runtime import Runtime
 from credgate.web.api import SESSION_COOKIE, client_address
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "LoginRequired",
     "UiSession",
     "age",
+    "container_of",
     "form_list",
     "form_text",
     "install_page_handlers",
@@ -51,7 +52,6 @@ __all__ = [
     "render",
     "require_post",
     "require_session",
-    "runtime_of",
     "ui_actor",
 ]
 
@@ -135,25 +135,25 @@ class CsrfRefused(Exception):
     """A post without the right CSRF token: refused with 403, nothing changed."""
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def container_of(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
 
 
-def secure_cookies(runtime: Runtime) -> bool:
-    return runtime.settings.secure_cookies
+def secure_cookies(container: Container) -> bool:
+    return container.settings.secure_cookies
 
 
 async def current_session(request: Request) -> UiSession | None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
-    runtime = runtime_of(request)
-    identity = await anyio.to_thread.run_sync(runtime.admins.check_session, session_id)
+    container = container_of(request)
+    identity = await anyio.to_thread.run_sync(container.admins.check_session, session_id)
     csrf = request.cookies.get(CSRF_COOKIE, "")
     # A session opened elsewhere (the REST API's sign-in) has no token for these forms: sign in
     # here again rather than render forms that would all be refused.
-    if identity is None or not runtime.admins.check_csrf(identity, csrf):
+    if identity is None or not container.admins.check_csrf(identity, csrf):
         return None
     return UiSession(identity, csrf)
 
@@ -179,7 +179,7 @@ async def require_post(request: Request) -> tuple[UiSession, FormData]:
     session = await require_session(request)
     form = await read_form(request)
     token = form.get(CSRF_FIELD)
-    if not isinstance(token, str) or not runtime_of(request).admins.check_csrf(
+    if not isinstance(token, str) or not container_of(request).admins.check_csrf(
         session.admin, token
     ):
         raise CsrfRefused
@@ -198,10 +198,10 @@ def new_login_csrf() -> str:
 
 
 def ui_actor(request: Request, session: UiSession) -> Actor:
-    runtime = runtime_of(request)
+    container = container_of(request)
     return Actor(
         name=session.admin.username,
-        source=client_address(request, runtime.settings.trusted_proxies),
+        source=client_address(request, container.settings.trusted_proxies),
     )
 
 

@@ -17,10 +17,10 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from credgate.apicredentials.services import CreatedSecret, CredentialView
+from credgate.container import Container
 from credgate.core.audit.models import AuditEvent
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.permissions import BY_ID, CATALOGUE
-from credgate.runtime import Runtime
 from credgate.security.lockout import TooManyAttempts
 from credgate.web.api import SESSION_COOKIE, client_address
 from credgate.web.pages import (
@@ -28,6 +28,7 @@ from credgate.web.pages import (
     LOGIN_CSRF_COOKIE,
     PREFIX,
     check_login_csrf,
+    container_of,
     field_errors,
     form_list,
     form_text,
@@ -38,7 +39,6 @@ from credgate.web.pages import (
     render,
     require_post,
     require_session,
-    runtime_of,
     secure_cookies,
     ui_actor,
 )
@@ -110,7 +110,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="strict",
-        secure=secure_cookies(runtime_of(request)),
+        secure=secure_cookies(container_of(request)),
         path=f"{PREFIX}/login",
     )
     return response
@@ -129,7 +129,7 @@ async def login_form(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    runtime = runtime_of(request)
+    container = container_of(request)
     form = await read_form(request)
     check_login_csrf(request, form)
     username = form_text(form, "username").strip()[:100]
@@ -138,12 +138,12 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, username=username, error="Enter your username and password.", status=422
         )
-    address = client_address(request, runtime.settings.trusted_proxies)
+    address = client_address(request, container.settings.trusted_proxies)
     try:
-        identity = await runtime.admin_logins.sign_in(
+        identity = await container.admin_logins.sign_in(
             username,
             address,
-            lambda: anyio.to_thread.run_sync(runtime.admins.check_password, username, password),
+            lambda: anyio.to_thread.run_sync(container.admins.check_password, username, password),
         )
     except TooManyAttempts as exc:
         return _too_many(request, username, exc.retry_after)
@@ -151,9 +151,9 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, username=username, error="Wrong username or password.", status=401
         )
-    new = await anyio.to_thread.run_sync(runtime.admins.open_session, identity)
+    new = await anyio.to_thread.run_sync(container.admins.open_session, identity)
     response = redirect(_safe_next(form_text(form, "next")))
-    secure = secure_cookies(runtime)
+    secure = secure_cookies(container)
     for name, value in ((SESSION_COOKIE, new.session_id), (CSRF_COOKIE, new.csrf_token)):
         response.set_cookie(
             name, value, httponly=True, samesite="lax", secure=secure, max_age=12 * 3600, path="/"
@@ -177,7 +177,7 @@ def _too_many(request: Request, username: str, wait: int) -> Response:
 async def logout(request: Request) -> Response:
     await require_post(request)
     session_id = request.cookies.get(SESSION_COOKIE, "")
-    await anyio.to_thread.run_sync(runtime_of(request).admins.close_session, session_id)
+    await anyio.to_thread.run_sync(container_of(request).admins.close_session, session_id)
     response = redirect(f"{PREFIX}/login?notice=signed-out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
@@ -187,10 +187,10 @@ async def logout(request: Request) -> Response:
 # API credentials -------------------------------------------------------------------------------
 
 
-def _list_page(request: Request, runtime: Runtime, created: CreatedSecret | None = None) -> Any:
+def _list_page(request: Request, container: Container, created: CreatedSecret | None = None) -> Any:
     return {
         "nav": "api",
-        "credentials": runtime.api_credentials.list(),
+        "credentials": container.api_credentials.list(),
         "by_id": BY_ID,
         "created": created,
         "notice": _notice(request),
@@ -200,7 +200,7 @@ def _list_page(request: Request, runtime: Runtime, created: CreatedSecret | None
 @router.get("/api-credentials")
 async def api_credentials(request: Request) -> Response:
     session = await require_session(request)
-    context = await anyio.to_thread.run_sync(_list_page, request, runtime_of(request))
+    context = await anyio.to_thread.run_sync(_list_page, request, container_of(request))
     return render("api_credentials.html", context, session=session)
 
 
@@ -245,21 +245,23 @@ def _length_errors(values: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _secret_page(request: Request, session: Any, created: CreatedSecret, runtime: Runtime) -> Any:
-    context = _list_page(request, runtime, created)
+def _secret_page(
+    request: Request, session: Any, created: CreatedSecret, container: Container
+) -> Any:
+    context = _list_page(request, container, created)
     return render("api_credentials.html", context, session=session)
 
 
 @router.post("/api-credentials")
 async def create_api_credential(request: Request) -> Response:
     session, form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     values = _values(form)
     try:
         if problems := _length_errors(values):
             raise InvalidInputError(problems)
         created = await anyio.to_thread.run_sync(
-            lambda: runtime.api_credentials.create(
+            lambda: container.api_credentials.create(
                 name=values["name"],
                 description=values["description"],
                 permissions=values["permissions"],
@@ -270,12 +272,12 @@ async def create_api_credential(request: Request) -> Response:
         context = _form_context(values, field_errors(exc.errors), None)
         return render("api_credential_form.html", context, session=session, status=422)
     # The secret is in this one response only: not in a URL, a cookie or a flash message.
-    return await anyio.to_thread.run_sync(_secret_page, request, session, created, runtime)
+    return await anyio.to_thread.run_sync(_secret_page, request, session, created, container)
 
 
-async def _credential(runtime: Runtime, client_id: str) -> CredentialView | None:
+async def _credential(container: Container, client_id: str) -> CredentialView | None:
     try:
-        return await anyio.to_thread.run_sync(runtime.api_credentials.get, client_id)
+        return await anyio.to_thread.run_sync(container.api_credentials.get, client_id)
     except NotFoundError:
         return None
 
@@ -292,7 +294,7 @@ def _not_found(session: Any, what: str) -> Response:
 @router.get("/api-credentials/{client_id}")
 async def edit_api_credential(request: Request, client_id: str) -> Response:
     session = await require_session(request)
-    view = await _credential(runtime_of(request), client_id)
+    view = await _credential(container_of(request), client_id)
     if view is None:
         return _not_found(session, "API credential")
     values = {
@@ -307,8 +309,8 @@ async def edit_api_credential(request: Request, client_id: str) -> Response:
 @router.post("/api-credentials/{client_id}")
 async def update_api_credential(request: Request, client_id: str) -> Response:
     session, form = await require_post(request)
-    runtime = runtime_of(request)
-    view = await _credential(runtime, client_id)
+    container = container_of(request)
+    view = await _credential(container, client_id)
     if view is None:
         return _not_found(session, "API credential")
     values = _values(form)
@@ -316,7 +318,7 @@ async def update_api_credential(request: Request, client_id: str) -> Response:
         if problems := _length_errors(values):
             raise InvalidInputError(problems)
         await anyio.to_thread.run_sync(
-            lambda: runtime.api_credentials.update(
+            lambda: container.api_credentials.update(
                 client_id,
                 actor=ui_actor(request, session),
                 name=values["name"],
@@ -334,8 +336,8 @@ async def update_api_credential(request: Request, client_id: str) -> Response:
 @router.post("/api-credentials/{client_id}/regenerate")
 async def regenerate_api_credential(request: Request, client_id: str) -> Response:
     session, form = await require_post(request)
-    runtime = runtime_of(request)
-    view = await _credential(runtime, client_id)
+    container = container_of(request)
+    view = await _credential(container, client_id)
     if view is None:
         return _not_found(session, "API credential")
     raw = form_text(form, "overlap_seconds") or "0"
@@ -352,20 +354,20 @@ async def regenerate_api_credential(request: Request, client_id: str) -> Respons
         return render("api_credential_form.html", context, session=session, status=422)
     overlap = dt.timedelta(seconds=allowed[raw])
     created = await anyio.to_thread.run_sync(
-        lambda: runtime.api_credentials.regenerate(
+        lambda: container.api_credentials.regenerate(
             client_id, actor=ui_actor(request, session), overlap=overlap
         )
     )
-    return await anyio.to_thread.run_sync(_secret_page, request, session, created, runtime)
+    return await anyio.to_thread.run_sync(_secret_page, request, session, created, container)
 
 
 @router.post("/api-credentials/{client_id}/delete")
 async def delete_api_credential(request: Request, client_id: str) -> Response:
     session, _form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     try:
         await anyio.to_thread.run_sync(
-            lambda: runtime.api_credentials.delete(client_id, actor=ui_actor(request, session))
+            lambda: container.api_credentials.delete(client_id, actor=ui_actor(request, session))
         )
     except NotFoundError:
         return _not_found(session, "API credential")
@@ -378,13 +380,13 @@ async def delete_api_credential(request: Request, client_id: str) -> Response:
 @router.get("/signing-keys")
 async def signing_keys(request: Request) -> Response:
     session = await require_session(request)
-    keys = runtime_of(request).keys()
+    keys = container_of(request).keys()
     context = {
         "nav": "keys",
         "keys": sorted(keys.published, key=lambda k: k.generation, reverse=True),
         "active_kid": keys.active.kid,
         "notice": _notice(request),
-        "rotation_days": runtime_of(request).settings.key_rotation_days,
+        "rotation_days": container_of(request).settings.key_rotation_days,
     }
     return render("signing_keys.html", context, session=session)
 
@@ -392,13 +394,13 @@ async def signing_keys(request: Request) -> Response:
 @router.post("/signing-keys/rotate")
 async def rotate_signing_key(request: Request) -> Response:
     session, _form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
 
     def rotate() -> None:
         from credgate.core.audit.services import record
 
-        kid = runtime.rotate_keys()
-        with runtime.db.session() as db_session:
+        kid = container.rotate_keys()
+        with container.db.session() as db_session:
             record(db_session, ui_actor(request, session), "signing_key.rotate", "signing_key", kid)
 
     await anyio.to_thread.run_sync(rotate)
@@ -408,7 +410,7 @@ async def rotate_signing_key(request: Request) -> Response:
 # Audit log -------------------------------------------------------------------------------------
 
 
-def _audit_events(runtime: Runtime, filters: dict[str, str]) -> list[AuditEvent]:
+def _audit_events(container: Container, filters: dict[str, str]) -> list[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(_AUDIT_LIMIT)
     if filters["action"]:
         query = query.where(AuditEvent.action.contains(filters["action"], autoescape=True))
@@ -420,7 +422,7 @@ def _audit_events(runtime: Runtime, filters: dict[str, str]) -> list[AuditEvent]
             AuditEvent.object_id.contains(text, autoescape=True)
             | AuditEvent.object_type.contains(text, autoescape=True)
         )
-    with runtime.db.session() as session:
+    with container.db.session() as session:
         events = list(session.scalars(query).all())
         session.expunge_all()
         return events
@@ -433,6 +435,6 @@ async def audit_log(request: Request) -> Response:
         name: request.query_params.get(name, "").strip()[:200]
         for name in ("action", "actor", "object")
     }
-    events = await anyio.to_thread.run_sync(_audit_events, runtime_of(request), filters)
+    events = await anyio.to_thread.run_sync(_audit_events, container_of(request), filters)
     context = {"nav": "audit", "events": events, "filters": filters, "limit": _AUDIT_LIMIT}
     return render("audit.html", context, session=session)

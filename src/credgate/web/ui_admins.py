@@ -1,6 +1,6 @@
 """Administration → Your account (admin API tokens, password) and Administrators.
 
-Thin views over ``runtime.admins``. A new token, or another administrator's new password, is
+Thin views over ``container.admins``. A new token, or another administrator's new password, is
 shown once, in the answer to the form (the pages are ``no-store``), never in a URL or a cookie.
 Creating a token and resetting a password ask for the signed-in administrator's password: the
 session cookie alone is not enough to mint a credential that outlives it.
@@ -17,18 +17,18 @@ from fastapi.responses import Response
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.services import IssuedAdminToken
+from credgate.container import Container
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from credgate.runtime import Runtime
 from credgate.web.pages import (
     PREFIX,
     UiSession,
+    container_of,
     field_errors,
     form_text,
     redirect,
     render,
     require_post,
     require_session,
-    runtime_of,
     ui_actor,
 )
 
@@ -49,9 +49,9 @@ def _notice(request: Request) -> str:
     return _NOTICES.get(request.query_params.get("notice", ""), "")
 
 
-def token_lifetimes(runtime: Runtime) -> list[int]:
+def token_lifetimes(container: Container) -> list[int]:
     """The lifetimes (days) offered: the usual ones up to the maximum, plus default and max."""
-    settings = runtime.settings
+    settings = container.settings
     days = {d for d in _LIFETIMES if d <= settings.admin_token_max_days}
     days |= {settings.admin_token_default_days, settings.admin_token_max_days}
     return sorted(days)
@@ -67,7 +67,7 @@ def _too_many(exc: PasswordAttemptsExceeded) -> list[dict[str, str]]:
 
 def _account_context(
     request: Request,
-    runtime: Runtime,
+    container: Container,
     session: UiSession,
     *,
     created: IssuedAdminToken | None = None,
@@ -77,9 +77,9 @@ def _account_context(
 ) -> dict[str, Any]:
     return {
         "nav": "account",
-        "tokens": runtime.admins.list_tokens(session.admin.username),
-        "lifetimes": token_lifetimes(runtime),
-        "default_days": runtime.settings.admin_token_default_days,
+        "tokens": container.admins.list_tokens(session.admin.username),
+        "lifetimes": token_lifetimes(container),
+        "default_days": container.settings.admin_token_default_days,
         "created": created,
         "token_errors": token_errors or [],
         "password_errors": password_errors or [],
@@ -91,9 +91,9 @@ def _account_context(
 async def _account_page(
     request: Request, session: UiSession, *, status: int = 200, **extra: Any
 ) -> Response:
-    runtime = runtime_of(request)
+    container = container_of(request)
     context = await anyio.to_thread.run_sync(
-        lambda: _account_context(request, runtime, session, **extra)
+        lambda: _account_context(request, container, session, **extra)
     )
     return render("account.html", context, session=session, status=status)
 
@@ -107,22 +107,22 @@ async def account(request: Request) -> Response:
 @router.post("/account/tokens")
 async def create_token(request: Request) -> Response:
     session, form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     values = {
         "name": form_text(form, "name")[:200],
         "expires_days": form_text(form, "expires_days"),
     }
     password = form_text(form, "password")[:1000]
-    days = values["expires_days"] or str(runtime.settings.admin_token_default_days)
-    if not days.isdigit() or int(days) not in token_lifetimes(runtime):
+    days = values["expires_days"] or str(container.settings.admin_token_default_days)
+    if not days.isdigit() or int(days) not in token_lifetimes(container):
         errors = field_errors([FieldError("expires_in", "choose one of the lifetimes offered")])
         return await _account_page(request, session, status=422, token_errors=errors, values=values)
     actor = ui_actor(request, session)
     try:
         issued = await password_checked(
-            runtime.throttle,
+            container.throttle,
             session.admin.username,
-            lambda: runtime.admins.mint_token(
+            lambda: container.admins.mint_token(
                 session.admin,
                 values["name"],
                 actor=actor,
@@ -145,10 +145,10 @@ async def create_token(request: Request) -> Response:
 @router.post("/account/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, token_id: int) -> Response:
     session, _form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     try:
         await anyio.to_thread.run_sync(
-            lambda: runtime.admins.revoke_token(token_id, actor=ui_actor(request, session))
+            lambda: container.admins.revoke_token(token_id, actor=ui_actor(request, session))
         )
     except NotFoundError:
         return _not_found(session, "admin API token")
@@ -158,7 +158,7 @@ async def revoke_token(request: Request, token_id: int) -> Response:
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
     session, form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     current = form_text(form, "current_password")[:1000]
     new = form_text(form, "new_password")[:1000]
     if new != form_text(form, "new_password_confirm")[:1000]:
@@ -167,9 +167,9 @@ async def change_password(request: Request) -> Response:
     actor = ui_actor(request, session)
     try:
         await password_checked(
-            runtime.throttle,
+            container.throttle,
             session.admin.username,
-            lambda: runtime.admins.change_password(
+            lambda: container.admins.change_password(
                 session.admin.username,
                 current,
                 new,
@@ -207,8 +207,8 @@ async def _admins_page(
     errors: list[dict[str, str]] | None = None,
     reset: tuple[str, str] | None = None,
 ) -> Response:
-    runtime = runtime_of(request)
-    admins = await anyio.to_thread.run_sync(runtime.admins.list_admins)
+    container = container_of(request)
+    admins = await anyio.to_thread.run_sync(container.admins.list_admins)
     context = {
         "nav": "admins",
         "admins": admins,
@@ -227,11 +227,11 @@ async def administrators(request: Request) -> Response:
 
 async def _set_disabled(request: Request, username: str, disabled: bool) -> Response:
     session, _form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     actor = ui_actor(request, session)
     try:
         await anyio.to_thread.run_sync(
-            lambda: runtime.admins.set_disabled(username, disabled, actor=actor)
+            lambda: container.admins.set_disabled(username, disabled, actor=actor)
         )
     except NotFoundError:
         return _not_found(session, "administrator")
@@ -253,15 +253,15 @@ async def enable_admin(request: Request, username: str) -> Response:
 @router.post("/administrators/reset-password")
 async def reset_password(request: Request) -> Response:
     session, form = await require_post(request)
-    runtime = runtime_of(request)
+    container = container_of(request)
     username = form_text(form, "username")[:100]
     password = form_text(form, "password")[:1000]
     actor = ui_actor(request, session)
     try:
         new = await password_checked(
-            runtime.throttle,
+            container.throttle,
             session.admin.username,
-            lambda: runtime.admins.reset_password(
+            lambda: container.admins.reset_password(
                 username, actor=actor, caller=session.admin, caller_password=password
             ),
         )

@@ -1,7 +1,7 @@
 """Administration → Connector credentials: list, new, edit (secrets masked), delete, test.
 
 The pages talk to storage through :class:`ConnectorCredentialStore`, found at
-``runtime.connector_credentials``; they validate nothing themselves beyond shaping the form into
+``container.connector_credentials``; they validate nothing themselves beyond shaping the form into
 the input :func:`credgate.connectors.credentials.validate_create` reads, and they show every
 :class:`CredentialValidationError` in the error box at the top.
 
@@ -39,13 +39,13 @@ from credgate.core.errors import ConflictError, FieldError, InvalidInputError, N
 from credgate.web.pages import (
     PREFIX,
     UiSession,
+    container_of,
     field_errors,
     form_text,
     redirect,
     render,
     require_post,
     require_session,
-    runtime_of,
     ui_actor,
 )
 
@@ -171,7 +171,7 @@ class ConnectorCredentialPage(Protocol):
 
 
 class ConnectorCredentialStore(Protocol):
-    """What the pages need from connector-credential storage (``runtime.connector_credentials``).
+    """What the pages need from connector-credential storage (``container.connector_credentials``).
 
     ``create`` and ``update`` take the input shape of
     :func:`credgate.connectors.credentials.validate_create` and report every bad field at once
@@ -199,7 +199,7 @@ class TestVerdict:
 
 
 class ConnectorCredentialTester(Protocol):
-    """Reaches the host of a credential and authenticates (``runtime.connector_tester``).
+    """Reaches the host of a credential and authenticates (``container.connector_tester``).
 
     The verdict's message never holds a secret. Without a tester, the Test button is hidden.
     """
@@ -209,13 +209,13 @@ class ConnectorCredentialTester(Protocol):
 
 def _store(request: Request) -> ConnectorCredentialStore | None:
     store: ConnectorCredentialStore | None = getattr(
-        runtime_of(request), "connector_credentials", None
+        container_of(request), "connector_credentials", None
     )
     return store
 
 
 class _ConnectionsTester:
-    """The Test button on the connection runtime (``runtime.connections``), which reaches the
+    """The Test button on the connection container (``container.connections``), which reaches the
     host, authenticates and records the verdict on the credential."""
 
     def __init__(self, connections: Any) -> None:
@@ -228,10 +228,10 @@ class _ConnectionsTester:
 
 
 def _tester(request: Request) -> ConnectorCredentialTester | None:
-    runtime = runtime_of(request)
-    tester: ConnectorCredentialTester | None = getattr(runtime, "connector_tester", None)
-    if tester is None and getattr(runtime, "connections", None) is not None:
-        tester = _ConnectionsTester(runtime.connections)
+    container = container_of(request)
+    tester: ConnectorCredentialTester | None = getattr(container, "connector_tester", None)
+    if tester is None and getattr(container, "connections", None) is not None:
+        tester = _ConnectionsTester(container.connections)
     return tester
 
 
@@ -529,7 +529,7 @@ async def delete_connector_credential(request: Request, credential_id: str) -> R
 async def connect_connector_credential(request: Request, credential_id: str) -> Response:
     """Start the consent round-trip of an authorization-code credential: off to the provider."""
     session, _form = await require_post(request)
-    connections = getattr(runtime_of(request), "connections", None)
+    connections = getattr(container_of(request), "connections", None)
     store = _store(request)
     if store is None or connections is None:
         return _unavailable(session)

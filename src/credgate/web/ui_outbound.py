@@ -1,6 +1,6 @@
 """Administration → Webhooks, the delivery log and data exporters (SPEC §7).
 
-Thin views over ``runtime.outbound``: the form is shaped into the admin REST body the services
+Thin views over ``container.outbound``: the form is shaped into the admin REST body the services
 accept (:class:`credgate.outbound.webhooks.WebhookIn`, :class:`credgate.outbound.exporters.ExporterIn`),
 and every :class:`InvalidInputError` or :class:`ConflictError` they raise is shown in the error
 box, naming the field, with what was typed kept. A generated signing secret is shown once, on
@@ -22,6 +22,7 @@ from credgate.outbound.webhooks import METHODS
 from credgate.web.pages import (
     PREFIX,
     UiSession,
+    container_of,
     field_errors,
     form_list,
     form_text,
@@ -29,7 +30,6 @@ from credgate.web.pages import (
     render,
     require_post,
     require_session,
-    runtime_of,
     ui_actor,
 )
 
@@ -126,11 +126,11 @@ def _too_long(values: dict[str, Any]) -> list[FieldError]:
 
 
 def _outbound(request: Request) -> Any:
-    return getattr(runtime_of(request), "outbound", None)
+    return getattr(container_of(request), "outbound", None)
 
 
 def _credentials(request: Request) -> list[Any]:
-    store = getattr(runtime_of(request), "connector_credentials", None)
+    store = getattr(container_of(request), "connector_credentials", None)
     return list(store.list(offset=0, limit=500).items) if store is not None else []
 
 
@@ -148,7 +148,7 @@ def _unavailable(session: UiSession, nav: str) -> Response:
         "error.html",
         {
             "title": "Not enabled",
-            "message": "This installation has no outbound runtime.",
+            "message": "This installation has no outbound container.",
             "nav": nav,
         },
         session=session,
@@ -480,9 +480,9 @@ async def _exporter_form(
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    runtime = runtime_of(request)
+    container = container_of(request)
     credentials = await anyio.to_thread.run_sync(_credentials, request)
-    queries = await anyio.to_thread.run_sync(lambda: runtime.definitions.list("query"))
+    queries = await anyio.to_thread.run_sync(lambda: container.definitions.list("query"))
     boxed = _boxed(errors or [])
     return render(
         "exporter_form.html",

@@ -8,7 +8,7 @@ from credgate.connectors.credentials.schemas import (
     ALLOWED_AUTH_TYPES,
     AUTH_FIELDS,
     MASK,
-    RUNTIME_SECRET_FIELDS,
+    OBTAINED_SECRET_FIELDS,
     SECRET_BINDINGS,
     SECRET_FIELDS,
     AuthType,
@@ -20,7 +20,7 @@ from credgate.connectors.credentials.schemas import (
 )
 from credgate.connectors.credentials.validation import (
     masked_view,
-    runtime_tokens_outdated,
+    obtained_tokens_outdated,
     validate_create,
     validate_update,
 )
@@ -29,7 +29,7 @@ __all__ = [
     "ALLOWED_AUTH_TYPES",
     "AUTH_FIELDS",
     "MASK",
-    "RUNTIME_SECRET_FIELDS",
+    "OBTAINED_SECRET_FIELDS",
     "SECRET_BINDINGS",
     "SECRET_FIELDS",
     "AuthType",
@@ -41,7 +41,7 @@ __all__ = [
     "Secrets",
     "ValidatedCredential",
     "masked_view",
-    "runtime_tokens_outdated",
+    "obtained_tokens_outdated",
     "validate_create",
     "validate_update",
 ]

@@ -23,7 +23,7 @@ __all__ = [
     "ALLOWED_AUTH_TYPES",
     "AUTH_FIELDS",
     "MASK",
-    "RUNTIME_SECRET_FIELDS",
+    "OBTAINED_SECRET_FIELDS",
     "SECRET_BINDINGS",
     "SECRET_FIELDS",
     "AuthType",
@@ -152,7 +152,7 @@ SECRET_FIELDS: Final[Mapping[AuthType, frozenset[str]]] = MappingProxyType(
 )
 
 #: Secrets credgate obtains at run time and stores itself; never accepted from input.
-RUNTIME_SECRET_FIELDS: Final[Mapping[AuthType, frozenset[str]]] = MappingProxyType(
+OBTAINED_SECRET_FIELDS: Final[Mapping[AuthType, frozenset[str]]] = MappingProxyType(
     {
         AuthType.NONE: frozenset(),
         AuthType.BASIC: frozenset(),

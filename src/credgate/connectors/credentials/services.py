@@ -8,7 +8,7 @@ secret entered again, and drops the tokens obtained at run time and a pending co
 left sealed for the old destination would not even decrypt. Shown credentials are masked
 (:func:`masked_view`); the plaintext leaves this module only through
 :meth:`ConnectorCredentialService.load_secrets` and :meth:`ConnectorCredentialService.load`, for
-the outbound runtime, never for an answer.
+the outbound container, never for an answer.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from credgate.connectors.credentials.models import (
     secret_context,
 )
 from credgate.connectors.credentials.schemas import (
-    RUNTIME_SECRET_FIELDS,
+    OBTAINED_SECRET_FIELDS,
     SECRET_FIELDS,
     AuthType,
     Protocol,
@@ -44,7 +44,7 @@ from credgate.connectors.credentials.schemas import (
 )
 from credgate.connectors.credentials.validation import (
     masked_view,
-    runtime_tokens_outdated,
+    obtained_tokens_outdated,
     validate_create,
     validate_update,
 )
@@ -291,13 +291,13 @@ class ConnectorCredentialService:
             return session.get(ConnectorCredential, credential_id) is not None
 
     def load(self, credential_id: str) -> ValidatedCredential:
-        """The credential with its entered secrets decrypted: for the outbound runtime only."""
+        """The credential with its entered secrets decrypted: for the outbound container only."""
         with self._db.session() as session:
             return self._stored(self._row(session, credential_id, with_secrets=True))
 
     def load_secrets(self, credential_id: str, *, destination: str | None = None) -> Secrets:
         """Every secret of the credential, decrypted, including the ones obtained at run time
-        (``access_token``, ``refresh_token``): for the outbound runtime, never for an answer.
+        (``access_token``, ``refresh_token``): for the outbound container, never for an answer.
 
         With ``destination`` (a :func:`destination_digest`), nothing is returned once the
         credential points elsewhere: its secrets are no longer for that destination.
@@ -362,7 +362,7 @@ class ConnectorCredentialService:
         A secret sent back as the mask keeps its stored value (see :func:`validate_update`); a
         new value replaces it; secrets of a previous authorization type are dropped, and so are
         the tokens obtained at run time and a pending consent when
-        :func:`runtime_tokens_outdated` says they must be. A credential pointed at another
+        :func:`obtained_tokens_outdated` says they must be. A credential pointed at another
         destination has every secret entered again, sealed for the new destination.
         """
         with _translate_conflicts(), self._db.session() as session:
@@ -383,11 +383,11 @@ class ConnectorCredentialService:
             if "name" in changed:
                 self._refuse_taken_name(session, cred.name, credential_id)
             destination = destination_digest(cred.destination)
-            drop_tokens = runtime_tokens_outdated(stored, cred)
-            keep_runtime = set() if drop_tokens else RUNTIME_SECRET_FIELDS[cred.auth_type]
+            drop_tokens = obtained_tokens_outdated(stored, cred)
+            keep_obtained = set() if drop_tokens else OBTAINED_SECRET_FIELDS[cred.auth_type]
             existing = {s.field: s for s in row.secrets}
             for name, secret in existing.items():
-                if name in cred.secrets or name in keep_runtime:
+                if name in cred.secrets or name in keep_obtained:
                     continue
                 row.secrets.remove(secret)
                 changed.append(f"authorization.{name}")
@@ -452,7 +452,7 @@ class ConnectorCredentialService:
 
     # Run-time state (used by the outbound connectors) ------------------------------------------
 
-    def save_runtime_secret(
+    def save_obtained_secret(
         self, credential_id: str, field: str, value: str, *, destination: str | None = None
     ) -> bool:
         """Seal a secret obtained at run time (an access or refresh token of OAuth 2.0 types).
@@ -463,7 +463,7 @@ class ConnectorCredentialService:
         """
         with self._db.session() as session:
             row = self._row(session, credential_id, with_secrets=True, for_update=True)
-            allowed = RUNTIME_SECRET_FIELDS[AuthType(row.auth_type)]
+            allowed = OBTAINED_SECRET_FIELDS[AuthType(row.auth_type)]
             if field not in allowed:
                 raise ValueError(
                     f"{field!r} is not a run-time secret of type {row.auth_type}; "
@@ -498,13 +498,13 @@ class ConnectorCredentialService:
         self._on_change(CHANGE_KIND, credential_id)
         return True
 
-    def clear_runtime_secrets(self, credential_id: str, fields: set[str] | None = None) -> None:
+    def clear_obtained_secrets(self, credential_id: str, fields: set[str] | None = None) -> None:
         """Forget run-time secrets (all of them, or only ``fields``)."""
         with self._db.session() as session:
             row = self._row(session, credential_id, with_secrets=True, for_update=True)
-            runtime_fields = RUNTIME_SECRET_FIELDS[AuthType(row.auth_type)]
+            obtained_fields = OBTAINED_SECRET_FIELDS[AuthType(row.auth_type)]
             for secret in list(row.secrets):
-                if secret.field in runtime_fields and (fields is None or secret.field in fields):
+                if secret.field in obtained_fields and (fields is None or secret.field in fields):
                     row.secrets.remove(secret)
         self._on_change(CHANGE_KIND, credential_id)
 

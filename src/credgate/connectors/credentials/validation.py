@@ -39,7 +39,7 @@ from credgate.connectors.credentials.schemas import (
     ALLOWED_AUTH_TYPES,
     AUTH_FIELDS,
     MASK,
-    RUNTIME_SECRET_FIELDS,
+    OBTAINED_SECRET_FIELDS,
     SECRET_BINDINGS,
     AuthType,
     FieldKind,
@@ -61,7 +61,7 @@ __all__ = [
     "NAME_MAX_LENGTH",
     "URL_MAX_LENGTH",
     "masked_view",
-    "runtime_tokens_outdated",
+    "obtained_tokens_outdated",
     "validate_create",
     "validate_update",
 ]
@@ -114,14 +114,14 @@ def masked_view(cred: ValidatedCredential) -> dict[str, Any]:
     }
 
 
-def runtime_tokens_outdated(stored: ValidatedCredential, updated: ValidatedCredential) -> bool:
+def obtained_tokens_outdated(stored: ValidatedCredential, updated: ValidatedCredential) -> bool:
     """Whether tokens obtained with ``stored`` (an OAuth 2.0 access or refresh token) and a
     pending consent must be thrown away now that the credential reads ``updated``: the type,
     the destination (the instance URL the token is sent to, an endpoint), the client, its
     secret or the scope changed."""
     if stored.destination != updated.destination:
         return True
-    if not RUNTIME_SECRET_FIELDS[updated.auth_type]:
+    if not OBTAINED_SECRET_FIELDS[updated.auth_type]:
         return False
     return (
         dict(stored.authorization) != dict(updated.authorization)
@@ -288,7 +288,7 @@ class _Validator:
             if key == "type" or key in names:
                 continue
             field = "authorization." + _field_name(key)
-            if key in RUNTIME_SECRET_FIELDS[auth_type]:
+            if key in OBTAINED_SECRET_FIELDS[auth_type]:
                 self.error(field, "is obtained by credgate at run time and cannot be set here")
             else:
                 allowed = ", ".join(["type", *(spec.name for spec in specs)])

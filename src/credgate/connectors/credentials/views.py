@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from credgate.connectors.credentials.services import DEFAULT_PAGE_SIZE
-from credgate.web.api import CurrentAdmin, RuntimeDep, admin_actor
+from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
 
 router = APIRouter(prefix="/admin/api/v1", tags=["Connector credentials"])
 
@@ -38,28 +38,32 @@ CredentialBody = Annotated[
     summary="Create a connector credential (secrets are masked in the answer)",
 )
 def create_credential(
-    body: CredentialBody, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    body: CredentialBody, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> dict[str, Any]:
-    created = runtime.connector_credentials.create(body, actor=admin_actor(request, runtime, admin))
+    created = container.connector_credentials.create(
+        body, actor=admin_actor(request, container, admin)
+    )
     return created.as_dict()
 
 
 @router.get("/connector-credentials", summary="List connector credentials, with the total count")
 def list_credentials(
-    runtime: RuntimeDep,
+    container: ContainerDep,
     _admin: CurrentAdmin,
     protocol: Annotated[str | None, Query(description="HTTPS or SFTP")] = None,
     offset: Annotated[int, Query(description="Items to skip")] = 0,
     limit: Annotated[int, Query(description="Items per page (1 to 500)")] = DEFAULT_PAGE_SIZE,
 ) -> dict[str, Any]:
-    return runtime.connector_credentials.list(
+    return container.connector_credentials.list(
         protocol=protocol, offset=offset, limit=limit
     ).as_dict()
 
 
 @router.get("/connector-credentials/{credential_id}", summary="Show a connector credential")
-def get_credential(credential_id: str, runtime: RuntimeDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return runtime.connector_credentials.get(credential_id).as_dict()
+def get_credential(
+    credential_id: str, container: ContainerDep, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return container.connector_credentials.get(credential_id).as_dict()
 
 
 @router.put(
@@ -70,11 +74,11 @@ def update_credential(
     credential_id: str,
     body: CredentialBody,
     request: Request,
-    runtime: RuntimeDep,
+    container: ContainerDep,
     admin: CurrentAdmin,
 ) -> dict[str, Any]:
-    return runtime.connector_credentials.update(
-        credential_id, body, actor=admin_actor(request, runtime, admin)
+    return container.connector_credentials.update(
+        credential_id, body, actor=admin_actor(request, container, admin)
     ).as_dict()
 
 
@@ -84,7 +88,9 @@ def update_credential(
     summary="Delete a connector credential (its connectors then report it missing)",
 )
 def delete_credential(
-    credential_id: str, request: Request, runtime: RuntimeDep, admin: CurrentAdmin
+    credential_id: str, request: Request, container: ContainerDep, admin: CurrentAdmin
 ) -> Response:
-    runtime.connector_credentials.delete(credential_id, actor=admin_actor(request, runtime, admin))
+    container.connector_credentials.delete(
+        credential_id, actor=admin_actor(request, container, admin)
+    )
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""outbound runtime: token renewal leases and pending consents
+"""outbound container: token renewal leases and pending consents
 
 Revision ID: 0007
 Revises: 0006

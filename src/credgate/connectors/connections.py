@@ -1,14 +1,14 @@
-"""The outbound runtime: stored connector credentials turned into working connections.
+"""The outbound container: stored connector credentials turned into working connections.
 
-:class:`OutboundRuntime` (``runtime.connections``) builds, per credential,
+:class:`Connections` (``container.connections``) builds, per credential,
 
-* the ``httpx.Auth`` of its authorization type (:meth:`OutboundRuntime.auth_for`), the OAuth 2.0
+* the ``httpx.Auth`` of its authorization type (:meth:`Connections.auth_for`), the OAuth 2.0
   types backed by a :class:`~credgate.connectors.tokenstore.DatabaseTokenStore`;
 * HTTPS clients with the installation's TLS trust and timeouts (:meth:`http_client`,
   :meth:`async_http_client`);
 * SFTP connections with the pinned host key (:meth:`sftp_connect`);
 * the "Test" verdict, recorded on the credential (:meth:`test`);
-* for all of them, the destination policy (:attr:`OutboundRuntime.destinations`, from
+* for all of them, the destination policy (:attr:`Connections.destinations`, from
   ``CREDGATE_OUTBOUND_ALLOWED_NETWORKS``): connections go to public addresses and to what the
   operator allows, checked on the address actually connected to;
 * the consent round-trip of authorization code credentials (:meth:`start_consent`,
@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,17 +50,17 @@ from credgate.connectors.auth import start_consent as make_consent_request
 from credgate.connectors.consent import ConsentStore, StateMismatch
 from credgate.connectors.credentials.models import destination_digest
 from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
-from credgate.connectors.credentials.services import CHANGE_KIND
+from credgate.connectors.credentials.services import CHANGE_KIND, ConnectorCredentialService
 from credgate.connectors.sftp import SftpClient, Timeouts, Verdict, check_credential
 from credgate.connectors.sftp import connect_credential as sftp_connect_credential
 from credgate.connectors.tokenstore import DatabaseTokenStore
+from credgate.core.config import Settings
+from credgate.core.db import Database
 from credgate.core.destinations import DestinationPolicy, DestinationRefused
 from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
+from credgate.security.vault import Vault
 
-if TYPE_CHECKING:
-    from credgate.runtime import Runtime
-
-__all__ = ["ConsentFailed", "OutboundRuntime", "Verdict"]
+__all__ = ["Connections", "ConsentFailed", "Verdict"]
 
 log = logging.getLogger("credgate.connectors.outbound")
 
@@ -82,13 +82,19 @@ class _Cached:
     checked: bool = True
 
 
-class OutboundRuntime:
+class Connections:
     """Outbound connections of one process (see the module docstring)."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
-        self._credentials = runtime.connector_credentials
-        self._db = runtime.db
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        vault: Vault,
+        credentials: ConnectorCredentialService,
+    ) -> None:
+        """Subscribe :meth:`on_change` to the change feed, so edits elsewhere reach the cache."""
+        self._credentials = credentials
+        self._db = db
         self.ca_bundle: Path | None = settings.outbound_ca_bundle
         self.timeout = httpx.Timeout(
             connect=settings.outbound_connect_timeout_seconds,
@@ -98,14 +104,13 @@ class OutboundRuntime:
         )
         self.sftp_timeouts = Timeouts()  # SSH needs a key exchange and sign-in to connect
         self.destinations: DestinationPolicy = settings.outbound_destinations
-        self.consents = ConsentStore(runtime.db, runtime.vault)
+        self.consents = ConsentStore(db, vault)
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
-        runtime.feed.subscribe(self._on_change)
 
     # The cache --------------------------------------------------------------------------------
 
-    def _on_change(self, kind: str, key: str) -> None:
+    def on_change(self, kind: str, key: str) -> None:
         if kind != CHANGE_KIND:
             return
         with self._lock:

@@ -1,6 +1,10 @@
-"""Everything one credgate process holds: settings, storage, keys, caches and the endpoints.
+"""The composition root: the one module that knows every feature.
 
-Built once per process by :meth:`Runtime.open`; the ASGI app, the CLI and the tests use it.
+:class:`Container` builds, once per process, the services of every feature over one database,
+vault and change feed, binds what features offer to what others need, and runs the background
+loops (change-log sync, housekeeping). The ASGI app, the CLI and the tests are given it. The
+protocol layers (``core``, ``security``, ``oauth``) never see it; the features' REST routes and
+pages still reach it through ``ContainerDep`` (see docs/architecture.md for where that goes).
 """
 
 from __future__ import annotations
@@ -37,14 +41,14 @@ from credgate.security.secrets import SecretHasher
 from credgate.security.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.vault import Vault
 
-__all__ = ["Runtime"]
+__all__ = ["Container"]
 
-log = logging.getLogger("credgate.runtime")
+log = logging.getLogger("credgate.container")
 KEY_CHANGE = "signing_key"
 
 
 @dataclass(eq=False)
-class Runtime:
+class Container:
     settings: Settings
     db: Database
     vault: Vault = field(repr=False)
@@ -135,10 +139,11 @@ class Runtime:
             destinations=s.outbound_destinations,
         )
         self.connectors = ConnectorService(self.db)
-        # Outbound runtime: auths, clients, SFTP, connection tests and consent per credential.
-        from credgate.connectors.runtime import OutboundRuntime
+        # Outbound container: auths, clients, SFTP, connection tests and consent per credential.
+        from credgate.connectors.connections import Connections
 
-        self.connections = OutboundRuntime(self)
+        self.connections = Connections(s, self.db, self.vault, self.connector_credentials)
+        self.feed.subscribe(self.connections.on_change)
 
         # Protected platform APIs: definitions, requests, inventory and exports.
         from credgate.platform.definitions import DefinitionService
@@ -177,7 +182,7 @@ class Runtime:
     # Construction -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, *, bootstrap: bool = False) -> Runtime:
+    def open(cls, settings: Settings, *, bootstrap: bool = False) -> Container:
         """Open an installation; with ``bootstrap``, run init's idempotent steps first."""
         db = Database(settings.resolved_database_url)
         try:
