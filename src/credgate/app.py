@@ -25,6 +25,7 @@ from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
+from credgate.core.services import APP_STATE_SERVICES
 from credgate.health.views import health_routes
 from credgate.oauth.forward_auth import ForwardAuth
 from credgate.oauth.rfc6750 import APP_STATE_GUARD
@@ -136,6 +137,7 @@ def create_app(
         redoc_url=None,
     )
     framework.state.container = container
+    setattr(framework.state, APP_STATE_SERVICES, container.services)
     setattr(framework.state, APP_STATE_GUARD, container.bearer_guard)
     _document_lean_routes(framework)
     install_error_handlers(framework)

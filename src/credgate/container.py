@@ -21,12 +21,17 @@ import anyio.to_thread
 from credgate.admins.services import AdminService
 from credgate.apicredentials.services import ApiCredentialService, client_store
 from credgate.bootstrap import initialise
+from credgate.classic.auth import ClassicAuthenticator
+from credgate.classic.engines import EngineService
+from credgate.classic.inventory import InventorySource
+from credgate.connectors.connections import Connections
 from credgate.connectors.credentials.services import ConnectorCredentialService
 from credgate.connectors.services import ConnectorService
-from credgate.core.changes import ChangeFeed
+from credgate.core.changes import ChangeFeed, publish
 from credgate.core.config import Settings
 from credgate.core.db import Database, utcnow
 from credgate.core.metrics import Metrics
+from credgate.core.services import Services
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
@@ -34,12 +39,18 @@ from credgate.oauth.rfc6750 import BearerGuard
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc9068 import AccessTokenVerifier
+from credgate.outbound.exporters import ExporterService
+from credgate.outbound.setup import open_outbound
+from credgate.outbound.webhooks import WebhookService
+from credgate.platform.definitions import DefinitionService
+from credgate.platform.services import PlatformService
 from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
 from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
 from credgate.security.lockout import FamiliarNetworks, LoginGuard
 from credgate.security.secrets import SecretHasher
 from credgate.security.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.vault import Vault
+from credgate.users.services import UserService
 
 __all__ = ["Container"]
 
@@ -140,14 +151,11 @@ class Container:
         )
         self.connectors = ConnectorService(self.db)
         # Outbound container: auths, clients, SFTP, connection tests and consent per credential.
-        from credgate.connectors.connections import Connections
 
         self.connections = Connections(s, self.db, self.vault, self.connector_credentials)
         self.feed.subscribe(self.connections.on_change)
 
         # Protected platform APIs: definitions, requests, inventory and exports.
-        from credgate.platform.definitions import DefinitionService
-        from credgate.platform.services import PlatformService
 
         self.definitions = DefinitionService(self.db)
         self.feed.subscribe(self.definitions.on_change)
@@ -156,10 +164,6 @@ class Container:
         )
 
         # Classic integration methods (SPEC section 6): users, engines, Basic or classic tokens.
-        from credgate.classic.auth import ClassicAuthenticator
-        from credgate.classic.engines import EngineService
-        from credgate.classic.inventory import InventorySource
-        from credgate.users.services import UserService
 
         self.users = UserService(self.db)
         self.engines = EngineService(self.db)
@@ -174,10 +178,32 @@ class Container:
 
         # Outbound connectors: webhooks (queued with the platform request that causes them),
         # data exporters and the worker that delivers and runs them.
-        from credgate.outbound.setup import open_outbound
 
         self.outbound = open_outbound(self)
         self.platform.on_record = self.outbound.webhooks.on_platform_request
+        self.services = self._provide()
+
+    def _provide(self) -> Services:
+        """What routes and pages may ask for by type (:mod:`credgate.core.services`)."""
+        services = Services()
+        for kind, instance in (
+            (Settings, self.settings),
+            (ApiCredentialService, self.api_credentials),
+            (AdminService, self.admins),
+            (ConnectorCredentialService, self.connector_credentials),
+            (ConnectorService, self.connectors),
+            (Connections, self.connections),
+            (DefinitionService, self.definitions),
+            (PlatformService, self.platform),
+            (UserService, self.users),
+            (EngineService, self.engines),
+            (ClassicAuthenticator, self.classic_auth),
+            (WebhookService, self.outbound.webhooks),
+            (ExporterService, self.outbound.exporters),
+            (BearerGuard, self.bearer_guard),
+        ):
+            services.provide(kind, instance)
+        return services
 
     # Construction -----------------------------------------------------------------------------
 
@@ -224,7 +250,6 @@ class Container:
             self.reload_keys()
 
     def rotate_keys(self) -> str:
-        from credgate.core.changes import publish
 
         publish_for = dt.timedelta(
             seconds=self.settings.token_ttl_seconds + self.settings.token_leeway_seconds
