@@ -331,3 +331,45 @@ def test_token_endpoint_uses_the_cache_not_the_database(
     for _ in range(20):
         assert client.post("/api/v1/token", headers=basic(client_id, secret)).status_code == 200
     assert container.registry.loads - before <= 1
+
+
+def test_wrong_post_secret_gets_invalid_client_without_a_basic_challenge(
+    client: TestClient, credential: tuple[str, str]
+) -> None:
+    client_id, secret = credential
+    wrong = secret[:-1] + ("a" if secret[-1] != "a" else "b")
+    response = client.post(
+        "/oauth2/default/v1/token",
+        headers=FORM,
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": wrong},
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert "www-authenticate" not in response.headers  # RFC 6749 §5.2: no Basic was tried
+    basic_try = client.post(
+        "/oauth2/default/v1/token",
+        headers={**FORM, **basic(client_id, wrong)},
+        content="grant_type=client_credentials",
+    )
+    assert basic_try.status_code == 401
+    assert basic_try.headers["www-authenticate"].startswith("Basic ")
+
+
+def test_classic_token_path_grants_classic_scopes(
+    client: TestClient, credential: tuple[str, str]
+) -> None:
+    client_id, secret = credential
+    response = client.post(
+        "/oauth2/token",
+        headers={**FORM, **basic(client_id, secret)},
+        content="grant_type=client_credentials&scope=service%3Anxql",
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "service:nxql"
+    token = response.json()["access_token"]
+    query = client.get(
+        "/2/query",
+        params={"platform": "windows", "query": "(select (name) (from device) (limit 1))"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert query.status_code == 200, query.text

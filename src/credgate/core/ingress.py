@@ -54,6 +54,7 @@ FAMILIES: tuple[RouteFamily, ...] = (
         "max_form_bytes",
         paths=(
             "/oauth2/default/v1/token",
+            "/oauth2/token",
             "/api/v1/token",
             "/oauth2/default/v1/introspect",
             "/oauth2/default/v1/revoke",

@@ -70,8 +70,12 @@ class InvalidClient(OAuth2Error):
         self.basic = basic
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        # RFC 6749 §5.2: a 401 answers a client that tried the Authorization header with the
-        # scheme it used. Every 401 here names Basic, the documented method.
+        # RFC 6749 §5.2: a client that tried the Authorization header is answered with a challenge
+        # for the scheme it used (Basic, the only one offered). A client that authenticated in the
+        # form (client_secret_post) gets none: clients that see a challenge treat the answer as an
+        # HTTP authentication failure rather than as the invalid_client error in the body.
+        if not self.basic:
+            return []
         return [(b"www-authenticate", b'Basic realm="credgate", charset="UTF-8"')]
 
 

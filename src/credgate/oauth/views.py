@@ -71,6 +71,9 @@ class OAuthRoutes:
         )
         self.routes = {
             "/oauth2/default/v1/token": self.token,
+            # The classic methods' token path (their documentation's ``/oauth2/token``, where the
+            # classic scopes such as service:nxql are asked for): the same endpoint.
+            "/oauth2/token": self.token,
             "/api/v1/token": self.legacy_token,
             "/oauth2/default/v1/introspect": self.introspect,
             "/oauth2/default/v1/revoke": self.revoke,
