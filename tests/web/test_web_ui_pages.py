@@ -35,8 +35,7 @@ def _login(client: TestClient, password: str = PASSWORD) -> Any:
 
 
 @pytest.fixture
-def ui(client: TestClient, container: Container, install_connector_store: Any) -> TestClient:
-    install_connector_store(container)
+def ui(client: TestClient) -> TestClient:
     response = _login(client)
     assert response.status_code == 303
     return client
@@ -232,7 +231,7 @@ def test_audit_log_filters(ui: TestClient, container: Container) -> None:
 
 
 def test_connector_errors_name_fields_and_never_echo_secrets(
-    ui: TestClient, connector_store: Any
+    ui: TestClient, container: Container
 ) -> None:
     form = ui.get("/admin/connector-credentials/new")
     response = ui.post(
@@ -252,11 +251,11 @@ def test_connector_errors_name_fields_and_never_echo_secrets(
     assert 'value="http://not-https.example/"' in response.text  # kept
     assert 'value="svc"' in response.text
     assert "hunter2-typed-secret" not in response.text
-    assert connector_store.stored == {}
+    assert container.connector_credentials.list().total == 0
 
 
-def test_connector_edit_keeps_masked_secrets(ui: TestClient, connector_store: Any) -> None:
-    record = connector_store.create(
+def test_connector_edit_keeps_masked_secrets(ui: TestClient, container: Container) -> None:
+    record = container.connector_credentials.create(
         {
             "name": "SFTP drop",
             "protocol": "SFTP",
@@ -288,19 +287,9 @@ def test_connector_edit_keeps_masked_secrets(ui: TestClient, connector_store: An
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
-    stored = connector_store.stored[record.id]
+    stored = container.connector_credentials.load(record.id)
     assert stored.name == "SFTP drop renamed"
     assert stored.secrets["password"] == "p@ss"
-
-
-def test_connector_pages_say_when_storage_is_missing(
-    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delattr(container, "connector_credentials", raising=False)
-    assert _login(client).status_code == 303
-    page = client.get("/admin/connector-credentials")
-    assert page.status_code == 200
-    assert "not enabled" in page.text
 
 
 @pytest.mark.parametrize("settings_overrides", [{"public_base_url": "https://credgate.example"}])
@@ -320,9 +309,7 @@ def test_cookies_are_secure_behind_tls(app: Any) -> None:
 def test_pages_drive_the_container_s_own_connector_store(
     client: TestClient, container: Container
 ) -> None:
-    store = getattr(container, "connector_credentials", None)
-    if store is None:
-        pytest.skip("this build's container has no connector-credential storage yet")
+    store = container.connector_credentials
     assert _login(client).status_code == 303
     form = client.get("/admin/connector-credentials/new")
     created = client.post(
