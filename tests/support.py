@@ -111,3 +111,25 @@ def hammer(send: Callable[[], object], *, threads: int = 48, seconds: float = 1.
         sys.setswitchinterval(interval)
     assert sum(calls) > threads, "the threads got almost no calls through"
     return errors
+
+
+# Administration pages ----------------------------------------------------------------------------
+
+
+def csrf_field(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def sign_in(client: Any, username: str = "admin", password: str = ADMIN_PASSWORD) -> Any:
+    """Post the sign-in form the way a browser does (its CSRF cookie and field included)."""
+    page = client.get("/admin/login")
+    return client.post(
+        "/admin/login",
+        data={"username": username, "password": password, "csrf_token": csrf_field(page.text)},
+        follow_redirects=False,
+    )

@@ -17,8 +17,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from credgate import __version__
+from credgate.admins import pages as admins_pages
 from credgate.admins.views import router as admin_router
+from credgate.apicredentials import pages as apicredentials_pages
 from credgate.apicredentials.views import router as api_credentials_router
+from credgate.connectors import pages as connectors_pages
 from credgate.connectors.credentials.views import router as connector_credentials_router
 from credgate.connectors.views import router as connectors_router
 from credgate.container import Container
@@ -30,11 +33,12 @@ from credgate.health.views import health_routes
 from credgate.oauth.forward_auth import ForwardAuth
 from credgate.oauth.rfc6750 import APP_STATE_GUARD
 from credgate.oauth.views import OAuthRoutes
+from credgate.outbound import pages as outbound_pages
 from credgate.web.api import admin_gate, install_error_handlers
 from credgate.web.docs import install_api_docs
-from credgate.web.ui import install_admin_ui
+from credgate.web.pages import install_page_handlers
 
-__all__ = ["CredgateApp", "create_app"]
+__all__ = ["CredgateApp", "create_app", "install_admin_ui"]
 
 
 async def _bench_echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,6 +107,15 @@ def _document_lean_routes(framework: FastAPI) -> None:
         return framework.openapi_schema
 
     framework.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_admin_ui(framework: FastAPI) -> None:
+    """The administration pages: every feature's page router, the templates they render, and
+    the shared error handlers and static files."""
+    features = (admins_pages, apicredentials_pages, connectors_pages, outbound_pages)
+    install_page_handlers(framework, templates=[feature.TEMPLATES for feature in features])
+    for feature in features:
+        framework.include_router(feature.router)
 
 
 def create_app(

@@ -31,7 +31,7 @@ from credgate.core.changes import ChangeFeed, publish
 from credgate.core.config import Settings
 from credgate.core.db import Database, utcnow
 from credgate.core.metrics import Metrics
-from credgate.core.services import Services
+from credgate.core.services import Services, protocol
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
@@ -42,15 +42,17 @@ from credgate.oauth.rfc9068 import AccessTokenVerifier
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.setup import open_outbound
 from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
 from credgate.platform.services import PlatformService
 from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
-from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
+from credgate.security.keys import KeySet, SigningKeys, load_key_set, rotate_signing_key
 from credgate.security.lockout import FamiliarNetworks, LoginGuard
 from credgate.security.secrets import SecretHasher
 from credgate.security.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.vault import Vault
 from credgate.users.services import UserService
+from credgate.web.sessions import AdminSessions
 
 __all__ = ["Container"]
 
@@ -200,7 +202,14 @@ class Container:
             (ClassicAuthenticator, self.classic_auth),
             (WebhookService, self.outbound.webhooks),
             (ExporterService, self.outbound.exporters),
+            (OutboundWorker, self.outbound.worker),
             (BearerGuard, self.bearer_guard),
+            (Database, self.db),
+            (AuthThrottle, self.throttle),
+            # The administrators' sign-in; classic users' is given to the ClassicAuthenticator.
+            (LoginGuard, self.admin_logins),
+            (protocol(AdminSessions), self.admins),
+            (protocol(SigningKeys), self),
         ):
             services.provide(kind, instance)
         return services

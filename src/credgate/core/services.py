@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 from starlette.requests import Request
 
-__all__ = ["APP_STATE_SERVICES", "MissingServiceError", "Services", "provided"]
+__all__ = ["APP_STATE_SERVICES", "MissingServiceError", "Services", "protocol", "provided"]
 
 T = TypeVar("T")
 
@@ -61,3 +61,10 @@ def provided(kind: type[T]) -> Callable[..., T]:
 
     dependency.__name__ = f"provided_{kind.__name__}"
     return dependency
+
+
+def protocol(kind: Callable[..., T]) -> type[T]:
+    """A protocol as a key of :class:`Services` (``provide(protocol(P), impl)``,
+    ``provided(protocol(P))``): mypy accepts only concrete classes where ``type[T]`` is expected,
+    and the implementation provided is still checked against the protocol."""
+    return cast("type[T]", kind)

@@ -1,12 +1,18 @@
-"""Plumbing of the administration pages: templates, browser sessions, CSRF and headers.
+"""The shared layer of the administration pages: templates, browser sessions, CSRF and headers.
 
-Browser sessions reuse the admin accounts (``container.admins``): the session id lives in an
-``HttpOnly`` cookie, ``SameSite=Lax``, ``Secure`` when the public URL is https. Every form carries
-a CSRF token in a hidden field, checked against the hash kept with the session
-(``container.admins.check_csrf``); only the hash is stored, so the page reads the plaintext token
-from a second ``HttpOnly`` cookie set at sign-in. A cross-site page can neither read that cookie
-nor the token in a form, so it cannot forge a post (OWASP "synchronizer token" pattern). The
-sign-in form, before any session exists, uses a double-submit cookie instead.
+Each feature owns its pages (``<feature>/pages.py``) and their templates
+(``<feature>/templates/<feature>/*.html``, named ``"<feature>/x.html"``); the application lists the
+features whose templates :func:`render` may load (:func:`install_page_handlers`). This module
+knows no feature: it checks sessions through :class:`AdminSessions`, which the container provides
+(:mod:`credgate.core.services`).
+
+Browser sessions reuse the admin accounts: the session id lives in an ``HttpOnly`` cookie,
+``SameSite=Lax``, ``Secure`` when the public URL is https. Every form carries a CSRF token in a
+hidden field, checked against the hash kept with the session (:meth:`AdminSessions.check_csrf`);
+only the hash is stored, so the page reads the plaintext token from a second ``HttpOnly`` cookie
+set at sign-in. A cross-site page can neither read that cookie nor the token in a form, so it
+cannot forge a post (OWASP "synchronizer token" pattern). The sign-in form, before any session
+exists, uses a double-submit cookie instead.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,27 +32,35 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.staticfiles import StaticFiles
 
-from credgate.admins.services import AdminIdentity
-from credgate.container import Container
+from credgate.core import proxies
 from credgate.core.asgi import BodyTooLarge
 from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
 from credgate.core.db import utcnow
-from credgate.web.api import SESSION_COOKIE, client_address
+from credgate.core.services import APP_STATE_SERVICES, Services, protocol
+from credgate.web.api import SESSION_COOKIE
+from credgate.web.sessions import AdminSessions, SignedIn
 
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_FIELD",
     "LOGIN_CSRF_COOKIE",
     "PREFIX",
+    "AdminSessions",
     "CsrfRefused",
     "FormTooLarge",
     "LoginRequired",
+    "SignedIn",
     "UiSession",
+    "add_templates",
     "age",
-    "container_of",
+    "check_login_csrf",
+    "client_address",
+    "field_errors",
     "form_list",
     "form_text",
     "install_page_handlers",
+    "new_login_csrf",
     "read_form",
     "redirect",
     "render",
@@ -100,8 +114,9 @@ def _datetime(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
+_template_packages = ["credgate.web"]
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(_HERE / "templates"),
+    loader=jinja2.PackageLoader("credgate.web"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
@@ -113,9 +128,18 @@ _env.filters["datetime"] = _datetime
 _env.globals["prefix"] = PREFIX
 
 
+def add_templates(packages: Iterable[str]) -> None:
+    """Let :func:`render` load the templates of these packages (each one's ``templates/``
+    folder, whose templates are named ``"<feature>/x.html"``). Adding one twice is harmless."""
+    added = [p for p in dict.fromkeys(packages) if p not in _template_packages]
+    if added:
+        _template_packages.extend(added)
+        _env.loader = jinja2.ChoiceLoader([jinja2.PackageLoader(p) for p in _template_packages])
+
+
 @dataclass(frozen=True, slots=True)
 class UiSession:
-    admin: AdminIdentity
+    admin: SignedIn
     csrf_token: str
 
 
@@ -135,25 +159,25 @@ class CsrfRefused(Exception):
     """A post without the right CSRF token: refused with 403, nothing changed."""
 
 
-def container_of(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
+def _services(request: Request) -> Services:
+    services: Services = getattr(request.app.state, APP_STATE_SERVICES)
+    return services
 
 
-def secure_cookies(container: Container) -> bool:
-    return container.settings.secure_cookies
+def _sessions(request: Request) -> AdminSessions:
+    return _services(request).get(protocol(AdminSessions))
 
 
 async def current_session(request: Request) -> UiSession | None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
-    container = container_of(request)
-    identity = await anyio.to_thread.run_sync(container.admins.check_session, session_id)
+    sessions = _sessions(request)
+    identity = await anyio.to_thread.run_sync(sessions.check_session, session_id)
     csrf = request.cookies.get(CSRF_COOKIE, "")
     # A session opened elsewhere (the REST API's sign-in) has no token for these forms: sign in
     # here again rather than render forms that would all be refused.
-    if identity is None or not container.admins.check_csrf(identity, csrf):
+    if identity is None or not sessions.check_csrf(identity, csrf):
         return None
     return UiSession(identity, csrf)
 
@@ -179,9 +203,7 @@ async def require_post(request: Request) -> tuple[UiSession, FormData]:
     session = await require_session(request)
     form = await read_form(request)
     token = form.get(CSRF_FIELD)
-    if not isinstance(token, str) or not container_of(request).admins.check_csrf(
-        session.admin, token
-    ):
+    if not isinstance(token, str) or not _sessions(request).check_csrf(session.admin, token):
         raise CsrfRefused
     return session, form
 
@@ -197,12 +219,14 @@ def new_login_csrf() -> str:
     return secrets.token_urlsafe(32)
 
 
+def client_address(request: Request) -> str:
+    """The browser's address, read through the trusted proxies."""
+    settings = _services(request).get(Settings)
+    return proxies.client_address(request.scope, settings.trusted_proxies)
+
+
 def ui_actor(request: Request, session: UiSession) -> Actor:
-    container = container_of(request)
-    return Actor(
-        name=session.admin.username,
-        source=client_address(request, container.settings.trusted_proxies),
-    )
+    return Actor(name=session.admin.username, source=client_address(request))
 
 
 def form_text(form: FormData, name: str) -> str:
@@ -252,8 +276,10 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     ]
 
 
-def install_page_handlers(framework: FastAPI) -> None:
-    """The exception handlers and the static files of the pages."""
+def install_page_handlers(framework: FastAPI, templates: Iterable[str] = ()) -> None:
+    """The exception handlers and the static files of the pages, and the packages whose
+    templates the pages render (see :func:`add_templates`)."""
+    add_templates(templates)
 
     @framework.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> Response:

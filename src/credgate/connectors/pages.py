@@ -1,9 +1,10 @@
-"""Administration → Connector credentials: list, new, edit (secrets masked), delete, test.
+"""Administration → Connector credentials: list, new, edit (secrets masked), delete, test,
+connect.
 
-The pages talk to storage through :class:`ConnectorCredentialStore`, found at
-``container.connector_credentials``; they validate nothing themselves beyond shaping the form into
-the input :func:`credgate.connectors.credentials.validate_create` reads, and they show every
-:class:`CredentialValidationError` in the error box at the top.
+Thin views over :class:`ConnectorCredentialService` and :class:`Connections` (the Test and
+Connect buttons). They validate nothing themselves beyond shaping the form into the input
+:func:`credgate.connectors.credentials.validate_create` reads, and they show every error the
+service reports in the error box at the top.
 
 Secrets never travel back to the browser: an edit form shows :data:`MASK` in their place (sent
 back unchanged, the stored value is kept), and a form refused for another field comes back with
@@ -12,18 +13,17 @@ its secret inputs empty, not with what was typed.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any
 
-import anyio.from_thread
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
+from credgate.connectors.connections import Connections
 from credgate.connectors.credentials import (
     ALLOWED_AUTH_TYPES,
     AUTH_FIELDS,
@@ -34,12 +34,13 @@ from credgate.connectors.credentials import (
 from credgate.connectors.credentials import (
     Protocol as ConnectorProtocol,
 )
-from credgate.core.audit.services import Actor
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
+from credgate.connectors.sftp import Verdict
+from credgate.core.errors import ConflictError, InvalidInputError, NotFoundError
+from credgate.core.services import provided
 from credgate.web.pages import (
     PREFIX,
     UiSession,
-    container_of,
     field_errors,
     form_text,
     redirect,
@@ -53,16 +54,18 @@ __all__ = [
     "AUTH_TYPE_LABELS",
     "FIELD_HELP",
     "PAGE_SIZE",
-    "ConnectorCredentialPage",
-    "ConnectorCredentialStore",
-    "ConnectorCredentialTester",
-    "ConnectorCredentialView",
-    "TestVerdict",
+    "TEMPLATES",
     "form_to_input",
     "router",
 ]
 
+TEMPLATES = "credgate.connectors"
+"""The package whose ``templates/`` folder holds these pages' templates."""
+
 router = APIRouter(prefix=f"{PREFIX}/connector-credentials", include_in_schema=False)
+
+Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
+Connected = Annotated[Connections, Depends(provided(Connections))]
 
 PAGE_SIZE = 50
 AUTH_TYPE_LABELS: Mapping[AuthType, str] = {
@@ -129,110 +132,6 @@ _LABELS = {
     "authorization.type": "Authorization type",
     "": "Form",
 }
-_FIELD_MAX = 16384  # no form field is longer; a longer one is refused before validation
-
-
-class ConnectorCredentialView(Protocol):
-    """A stored connector credential as the pages show it: ``masked`` is the input shape with
-    every secret replaced by :data:`MASK` (see :func:`credgate.connectors.credentials.masked_view`).
-    """
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def masked(self) -> Mapping[str, Any]: ...
-
-    @property
-    def updated_at(self) -> dt.datetime: ...
-
-    @property
-    def redirect_url(self) -> str | None: ...
-
-    @property
-    def last_test_ok(self) -> bool | None: ...
-
-    @property
-    def last_test_detail(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
-
-
-class ConnectorCredentialPage(Protocol):
-    @property
-    def total(self) -> int: ...
-
-    @property
-    def items(self) -> Sequence[ConnectorCredentialView]: ...
-
-
-class ConnectorCredentialStore(Protocol):
-    """What the pages need from connector-credential storage (``container.connector_credentials``).
-
-    ``create`` and ``update`` take the input shape of
-    :func:`credgate.connectors.credentials.validate_create` and report every bad field at once
-    (:class:`InvalidInputError`, or :class:`CredentialValidationError`), a taken name with
-    :class:`ConflictError`; ``get``, ``update`` and ``delete`` raise :class:`NotFoundError`.
-    """
-
-    def list(self, *, offset: int = 0, limit: int = 50) -> ConnectorCredentialPage: ...
-
-    def get(self, credential_id: str) -> ConnectorCredentialView: ...
-
-    def create(self, data: object, *, actor: Actor) -> ConnectorCredentialView: ...
-
-    def update(
-        self, credential_id: str, data: object, *, actor: Actor
-    ) -> ConnectorCredentialView: ...
-
-    def delete(self, credential_id: str, *, actor: Actor) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TestVerdict:
-    ok: bool
-    message: str
-
-
-class ConnectorCredentialTester(Protocol):
-    """Reaches the host of a credential and authenticates (``container.connector_tester``).
-
-    The verdict's message never holds a secret. Without a tester, the Test button is hidden.
-    """
-
-    def test(self, credential_id: str) -> TestVerdict: ...
-
-
-def _store(request: Request) -> ConnectorCredentialStore | None:
-    store: ConnectorCredentialStore | None = getattr(
-        container_of(request), "connector_credentials", None
-    )
-    return store
-
-
-class _ConnectionsTester:
-    """The Test button on the connection container (``container.connections``), which reaches the
-    host, authenticates and records the verdict on the credential."""
-
-    def __init__(self, connections: Any) -> None:
-        self._connections = connections
-
-    def test(self, credential_id: str) -> TestVerdict:
-        # Called from a worker thread: run the asynchronous check on the event loop.
-        verdict = anyio.from_thread.run(self._connections.test, credential_id)
-        return TestVerdict(ok=verdict.ok, message=verdict.detail)
-
-
-def _tester(request: Request) -> ConnectorCredentialTester | None:
-    container = container_of(request)
-    tester: ConnectorCredentialTester | None = getattr(container, "connector_tester", None)
-    if tester is None and getattr(container, "connections", None) is not None:
-        tester = _ConnectionsTester(container.connections)
-    return tester
 
 
 def form_to_input(form: Mapping[str, str]) -> dict[str, Any]:
@@ -266,7 +165,7 @@ def _flat(form: FormData) -> dict[str, str]:
     return {name: form_text(form, name) for name in names}
 
 
-def _values_of(record: ConnectorCredentialView | None) -> dict[str, str]:
+def _values_of(record: CredentialView | None) -> dict[str, str]:
     values = dict.fromkeys(("name", "url", *FIELD_HELP), "")
     values["protocol"] = ConnectorProtocol.HTTPS.value
     values["auth_type"] = AuthType.NONE.value
@@ -315,7 +214,7 @@ def _form_page(
     session: UiSession,
     values: dict[str, str],
     *,
-    record: ConnectorCredentialView | None,
+    record: CredentialView | None,
     errors: list[dict[str, str]] | None = None,
     status: int = 200,
 ) -> Response:
@@ -354,14 +253,8 @@ def _form_page(
         "notice": _NOTICES.get(request.query_params.get("notice", ""), ""),
         "mask": MASK,
     }
-    return render("connector_credential_form.html", context, session=session, status=status)
-
-
-def _unavailable(session: UiSession) -> Response:
     return render(
-        "connector_credentials.html",
-        {"nav": "connectors", "available": False, "verdict": None},
-        session=session,
+        "connectors/connector_credential_form.html", context, session=session, status=status
     )
 
 
@@ -382,16 +275,15 @@ def _page_number(request: Request) -> int:
 async def _list_page(
     request: Request,
     session: UiSession,
-    store: ConnectorCredentialStore,
-    verdict: tuple[str, TestVerdict] | None = None,
+    credentials: ConnectorCredentialService,
+    verdict: tuple[str, Verdict] | None = None,
 ) -> Response:
     number = _page_number(request)
     page = await anyio.to_thread.run_sync(
-        lambda: store.list(offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        lambda: credentials.list(offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     )
     context = {
         "nav": "connectors",
-        "available": True,
         "records": page.items,
         "total": page.total,
         "page": number,
@@ -399,63 +291,44 @@ async def _list_page(
         "auth_labels": {t.value: label for t, label in AUTH_TYPE_LABELS.items()},
         "notice": _NOTICES.get(request.query_params.get("notice", ""), ""),
         "verdict": verdict,
-        "can_test": _tester(request) is not None,
     }
-    return render("connector_credentials.html", context, session=session)
+    return render("connectors/connector_credentials.html", context, session=session)
 
 
 @router.get("")
-async def list_connector_credentials(request: Request) -> Response:
+async def list_connector_credentials(request: Request, credentials: Credentials) -> Response:
     session = await require_session(request)
-    store = _store(request)
-    if store is None:
-        return _unavailable(session)
-    return await _list_page(request, session, store)
+    return await _list_page(request, session, credentials)
 
 
 @router.get("/new")
 async def new_connector_credential(request: Request) -> Response:
     session = await require_session(request)
-    if _store(request) is None:
-        return _unavailable(session)
     return _form_page(request, session, _values_of(None), record=None)
 
 
-def _too_long(flat: dict[str, str]) -> list[dict[str, str]]:
-    return field_errors(
-        [
-            FieldError(name, f"must be at most {_FIELD_MAX} characters")
-            for name, value in flat.items()
-            if len(value) > _FIELD_MAX
-        ]
-    )
-
-
 @router.post("")
-async def create_connector_credential(request: Request) -> Response:
+async def create_connector_credential(request: Request, credentials: Credentials) -> Response:
     session, form = await require_post(request)
-    store = _store(request)
-    if store is None:
-        return _unavailable(session)
     flat = _flat(form)
-    errors = _too_long(flat)
-    if not errors:
-        data = form_to_input(flat)
-        actor = ui_actor(request, session)
-        try:
-            created = await anyio.to_thread.run_sync(lambda: store.create(data, actor=actor))
-        except (CredentialValidationError, ConflictError, InvalidInputError) as exc:
-            errors = field_errors(exc.errors)
-        else:
-            if created.redirect_url:  # the administrator registers it at the third party next
-                return redirect(f"{PREFIX}/connector-credentials/{created.id}?notice=connect")
-            return redirect(f"{PREFIX}/connector-credentials?notice=created")
+    data = form_to_input(flat)
+    actor = ui_actor(request, session)
+    try:
+        created = await anyio.to_thread.run_sync(lambda: credentials.create(data, actor=actor))
+    except (CredentialValidationError, ConflictError, InvalidInputError) as exc:
+        errors = field_errors(exc.errors)
+    else:
+        if created.redirect_url:  # the administrator registers it at the third party next
+            return redirect(f"{PREFIX}/connector-credentials/{created.id}?notice=connect")
+        return redirect(f"{PREFIX}/connector-credentials?notice=created")
     return _form_page(request, session, _kept_values(flat), record=None, errors=errors, status=422)
 
 
-async def _record(store: ConnectorCredentialStore, credential_id: str) -> Any:
+async def _record(
+    credentials: ConnectorCredentialService, credential_id: str
+) -> CredentialView | None:
     try:
-        return await anyio.to_thread.run_sync(store.get, credential_id)
+        return await anyio.to_thread.run_sync(credentials.get, credential_id)
     except NotFoundError:
         return None
 
@@ -473,69 +346,59 @@ def _not_found(session: UiSession) -> Response:
 
 
 @router.get("/{credential_id}")
-async def edit_connector_credential(request: Request, credential_id: str) -> Response:
+async def edit_connector_credential(
+    request: Request, credential_id: str, credentials: Credentials
+) -> Response:
     session = await require_session(request)
-    store = _store(request)
-    if store is None:
-        return _unavailable(session)
-    record = await _record(store, credential_id)
+    record = await _record(credentials, credential_id)
     if record is None:
         return _not_found(session)
     return _form_page(request, session, _values_of(record), record=record)
 
 
 @router.post("/{credential_id}")
-async def update_connector_credential(request: Request, credential_id: str) -> Response:
+async def update_connector_credential(
+    request: Request, credential_id: str, credentials: Credentials
+) -> Response:
     session, form = await require_post(request)
-    store = _store(request)
-    if store is None:
-        return _unavailable(session)
-    record = await _record(store, credential_id)
+    record = await _record(credentials, credential_id)
     if record is None:
         return _not_found(session)
     flat = _flat(form)
-    errors = _too_long(flat)
-    if not errors:
-        data = form_to_input(flat)
-        actor = ui_actor(request, session)
-        try:
-            await anyio.to_thread.run_sync(lambda: store.update(credential_id, data, actor=actor))
-        except NotFoundError:
-            return _not_found(session)
-        except (CredentialValidationError, ConflictError, InvalidInputError) as exc:
-            errors = field_errors(exc.errors)
-        else:
-            return redirect(f"{PREFIX}/connector-credentials?notice=updated")
+    data = form_to_input(flat)
+    actor = ui_actor(request, session)
+    try:
+        await anyio.to_thread.run_sync(lambda: credentials.update(credential_id, data, actor=actor))
+    except NotFoundError:
+        return _not_found(session)
+    except (CredentialValidationError, ConflictError, InvalidInputError) as exc:
+        errors = field_errors(exc.errors)
+    else:
+        return redirect(f"{PREFIX}/connector-credentials?notice=updated")
     return _form_page(
         request, session, _kept_values(flat), record=record, errors=errors, status=422
     )
 
 
 @router.post("/{credential_id}/delete")
-async def delete_connector_credential(request: Request, credential_id: str) -> Response:
+async def delete_connector_credential(
+    request: Request, credential_id: str, credentials: Credentials
+) -> Response:
     session, _form = await require_post(request)
-    store = _store(request)
-    if store is None:
-        return _unavailable(session)
     actor = ui_actor(request, session)
     try:
-        await anyio.to_thread.run_sync(lambda: store.delete(credential_id, actor=actor))
+        await anyio.to_thread.run_sync(lambda: credentials.delete(credential_id, actor=actor))
     except NotFoundError:
         return _not_found(session)
     return redirect(f"{PREFIX}/connector-credentials?notice=deleted")
 
 
 @router.post("/{credential_id}/connect")
-async def connect_connector_credential(request: Request, credential_id: str) -> Response:
+async def connect_connector_credential(
+    request: Request, credential_id: str, connections: Connected
+) -> Response:
     """Start the consent round-trip of an authorization-code credential: off to the provider."""
     session, _form = await require_post(request)
-    connections = getattr(container_of(request), "connections", None)
-    store = _store(request)
-    if store is None or connections is None:
-        return _unavailable(session)
-    record = await _record(store, credential_id)
-    if record is None:
-        return _not_found(session)
     try:
         url = await anyio.to_thread.run_sync(connections.start_consent, credential_id)
     except (NotFoundError, InvalidInputError):
@@ -544,16 +407,16 @@ async def connect_connector_credential(request: Request, credential_id: str) -> 
 
 
 @router.post("/{credential_id}/test")
-async def test_connector_credential(request: Request, credential_id: str) -> Response:
+async def test_connector_credential(
+    request: Request, credential_id: str, credentials: Credentials, connections: Connected
+) -> Response:
+    """Reach the host and authenticate; the verdict is kept on the credential and shown."""
     session, _form = await require_post(request)
-    store, tester = _store(request), _tester(request)
-    if store is None or tester is None:
-        return _unavailable(session)
-    record = await _record(store, credential_id)
+    record = await _record(credentials, credential_id)
     if record is None:
         return _not_found(session)
     try:
-        verdict = await anyio.to_thread.run_sync(tester.test, credential_id)
+        verdict = await connections.test(credential_id)
     except NotFoundError:
         return _not_found(session)
-    return await _list_page(request, session, store, (record.name, verdict))
+    return await _list_page(request, session, credentials, (record.name, verdict))

@@ -42,6 +42,13 @@ def _csrf(html: str) -> str:
 
 
 @pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite unless a test asks for more: the pages add little database work of their own (the
+    services under them are tested on both databases)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
 def settings_overrides(tmp_path: Path) -> dict[str, Any]:
     return {
         "outbound_ca_bundle": _receiver_module().ca_bundle(tmp_path),

@@ -1,9 +1,9 @@
-"""The "Your account" and "Administrators" pages through the ASGI app (server-rendered)."""
+"""The admins' pages through the ASGI app (server-rendered): sign-in, "Your account",
+"Administrators", signing keys and the audit log."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -11,25 +11,11 @@ from starlette.testclient import TestClient
 from credgate.app import CredgateApp
 from credgate.container import Container
 from credgate.core.audit.services import Actor
+from support import ADMIN_PASSWORD, csrf_field, sign_in
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = ADMIN_PASSWORD
 BOB_PASSWORD = "bob's own long password"
 ACTOR = Actor("tests", "pytest")
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def _login(client: TestClient, username: str = "admin", password: str = PASSWORD) -> Any:
-    page = client.get("/admin/login")
-    return client.post(
-        "/admin/login",
-        data={"username": username, "password": password, "csrf_token": _csrf(page.text)},
-        follow_redirects=False,
-    )
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -37,8 +23,15 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite unless a test asks for more: the pages add little database work of their own (the
+    services under them are tested on both databases)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
 def ui(client: TestClient) -> TestClient:
-    assert _login(client).status_code == 303
+    assert sign_in(client).status_code == 303
     return client
 
 
@@ -69,7 +62,7 @@ def test_creating_a_token_needs_the_password_and_shows_it_once(
     ui: TestClient, container: Container
 ) -> None:
     page = ui.get("/admin/account")
-    csrf = _csrf(page.text)
+    csrf = csrf_field(page.text)
     form = {"csrf_token": csrf, "name": "ci", "expires_days": "7"}
     missing = ui.post("/admin/account/tokens", data=form)
     assert missing.status_code == 422
@@ -107,7 +100,7 @@ def test_creating_a_token_needs_the_password_and_shows_it_once(
 def test_the_revoke_button_refuses_the_token_at_once(ui: TestClient, container: Container) -> None:
     issued = container.admins.issue_token("admin", "old script", actor=ACTOR)
     assert ui.get("/admin/api/v1/signing-keys", headers=_bearer(issued.token)).status_code == 200
-    csrf = _csrf(ui.get("/admin/account").text)
+    csrf = csrf_field(ui.get("/admin/account").text)
     url = f"/admin/account/tokens/{issued.id}/revoke"
     forged = ui.post(url, data={}, follow_redirects=False)
     assert forged.status_code == 403
@@ -126,8 +119,8 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
 ) -> None:
     other = TestClient(app, base_url="http://127.0.0.1:8080")
     try:
-        assert _login(other).status_code == 303
-        csrf = _csrf(ui.get("/admin/account").text)
+        assert sign_in(other).status_code == 303
+        csrf = csrf_field(ui.get("/admin/account").text)
         form = {
             "csrf_token": csrf,
             "current_password": PASSWORD,
@@ -148,8 +141,8 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(
         assert changed.status_code == 303
         assert ui.get("/admin/account").status_code == 200  # still signed in here
         assert other.get("/admin/account", follow_redirects=False).status_code == 303
-        assert _login(other).status_code == 401
-        assert _login(other, password="the new admin password").status_code == 303
+        assert sign_in(other).status_code == 401
+        assert sign_in(other, password="the new admin password").status_code == 303
     finally:
         other.close()
 
@@ -162,7 +155,7 @@ def test_administrators_disable_enable_and_reset(
     assert page.status_code == 200
     assert 'aria-current="page">Administrators' in page.text
     assert '<tr data-username="bob">' in page.text
-    csrf = _csrf(page.text)
+    csrf = csrf_field(page.text)
 
     disabled = ui.post(
         "/admin/administrators/bob/disable", data={"csrf_token": csrf}, follow_redirects=False
@@ -186,8 +179,94 @@ def test_administrators_disable_enable_and_reset(
     assert new, "the generated password is shown in the dialog"
     bobs = TestClient(app, base_url="http://127.0.0.1:8080")
     try:
-        assert _login(bobs, "bob", BOB_PASSWORD).status_code == 401
-        assert _login(bobs, "bob", new.group(1)).status_code == 303
+        assert sign_in(bobs, "bob", BOB_PASSWORD).status_code == 401
+        assert sign_in(bobs, "bob", new.group(1)).status_code == 303
     finally:
         bobs.close()
     assert new.group(1) not in ui.get("/admin/administrators").text
+
+
+def test_login_sets_hardened_cookies_and_logout_ends_the_session(
+    client: TestClient, container: Container
+) -> None:
+    response = sign_in(client)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/api-credentials"
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("credgate_session="))
+    assert "HttpOnly" in session_cookie
+    assert "samesite=lax" in session_cookie.lower()
+    assert "Secure" not in session_cookie  # the base URL is http here
+    page = client.get("/admin/api-credentials")
+    assert page.status_code == 200
+    assert "Signed in as" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    out = client.post(
+        "/admin/logout", data={"csrf_token": csrf_field(page.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    again = client.get("/admin/api-credentials", follow_redirects=False)
+    assert again.status_code == 303
+
+
+def test_login_without_its_csrf_token_is_refused(client: TestClient) -> None:
+    client.get("/admin/login")
+    response = client.post(
+        "/admin/login", data={"username": "admin", "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 403
+    assert "credgate_session" not in response.headers.get("set-cookie", "")
+
+
+def test_login_redirects_only_within_the_admin_pages(client: TestClient) -> None:
+    page = client.get("/admin/login?next=//evil.example/")
+    response = client.post(
+        "/admin/login",
+        data={
+            "username": "admin",
+            "password": PASSWORD,
+            "csrf_token": csrf_field(page.text),
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/admin/api-credentials"
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"auth_failure_limit": 3, "auth_failure_slowdown_after": 10}]
+)
+def test_login_is_throttled(client: TestClient) -> None:
+    statuses = [sign_in(client, password="wrong password!").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    locked = sign_in(client)  # even the right password waits out the lockout
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert "Too many failed sign-ins" in locked.text
+
+
+def test_signing_keys_rotate_and_show_age(ui: TestClient, container: Container) -> None:
+    page = ui.get("/admin/signing-keys")
+    before = container.keys().active.kid
+    assert before in page.text
+    rotated = ui.post("/admin/signing-keys/rotate", data={"csrf_token": csrf_field(page.text)})
+    assert rotated.status_code == 200
+    assert container.keys().active.kid != before
+    assert "Retired, still published" in rotated.text
+    assert "just now" in rotated.text
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_audit_log_filters(ui: TestClient, container: Container) -> None:
+    container.api_credentials.create(name="A1", permissions=["nql"], actor=Actor("alice", "x"))
+    container.api_credentials.create(name="B1", permissions=["nql"], actor=Actor("bob", "x"))
+    everything = ui.get("/admin/audit")
+    assert everything.text.index("bob") < everything.text.index("alice")  # newest first
+    only_alice = ui.get("/admin/audit", params={"actor": "ali"})
+    assert "alice" in only_alice.text
+    assert ">bob<" not in only_alice.text
+    nothing = ui.get("/admin/audit", params={"action": "%"})
+    assert "Nothing matches these filters" in nothing.text

@@ -1,6 +1,7 @@
 """Administration → Webhooks, the delivery log and data exporters (SPEC §7).
 
-Thin views over ``container.outbound``: the form is shaped into the admin REST body the services
+Thin views over :class:`WebhookService`, :class:`ExporterService` and the
+:class:`OutboundWorker` (test sends, runs now): the form is shaped into the admin REST body the services
 accept (:class:`credgate.outbound.webhooks.WebhookIn`, :class:`credgate.outbound.exporters.ExporterIn`),
 and every :class:`InvalidInputError` or :class:`ConflictError` they raise is shown in the error
 box, naming the field, with what was typed kept. A generated signing secret is shown once, on
@@ -9,20 +10,24 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.services import provided
 from credgate.outbound.events import EVENT_TYPES
-from credgate.outbound.webhooks import METHODS
+from credgate.outbound.exporters import ExporterService
+from credgate.outbound.webhooks import METHODS, WebhookService
+from credgate.outbound.worker import OutboundWorker
+from credgate.platform.definitions import DefinitionService
 from credgate.web.pages import (
     PREFIX,
     UiSession,
-    container_of,
     field_errors,
     form_list,
     form_text,
@@ -33,9 +38,26 @@ from credgate.web.pages import (
     ui_actor,
 )
 
-__all__ = ["FORMATS", "SCHEDULES", "exporter_body", "parse_lines", "router", "webhook_body"]
+__all__ = [
+    "FORMATS",
+    "SCHEDULES",
+    "TEMPLATES",
+    "exporter_body",
+    "parse_lines",
+    "router",
+    "webhook_body",
+]
+
+TEMPLATES = "credgate.outbound"
+"""The package whose ``templates/`` folder holds these pages' templates."""
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+Webhooks = Annotated[WebhookService, Depends(provided(WebhookService))]
+Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
+Worker = Annotated[OutboundWorker, Depends(provided(OutboundWorker))]
+Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
+Definitions = Annotated[DefinitionService, Depends(provided(DefinitionService))]
 
 FORMATS = (("csv", "CSV"), ("jsonl", "JSON lines"))
 SCHEDULES = (("hourly", "Hourly"), ("daily", "Daily"), ("weekly", "Weekly"))
@@ -125,32 +147,14 @@ def _too_long(values: dict[str, Any]) -> list[FieldError]:
     ]
 
 
-def _outbound(request: Request) -> Any:
-    return getattr(container_of(request), "outbound", None)
-
-
-def _credentials(request: Request) -> list[Any]:
-    store = getattr(container_of(request), "connector_credentials", None)
-    return list(store.list(offset=0, limit=500).items) if store is not None else []
+def _credentials(credentials: ConnectorCredentialService) -> list[CredentialView]:
+    return list(credentials.list(offset=0, limit=500).items)
 
 
 def _not_found(session: UiSession, what: str) -> Response:
     return render(
         "error.html",
         {"title": "Not found", "message": f"There is no {what} with this id. It may be deleted."},
-        session=session,
-        status=404,
-    )
-
-
-def _unavailable(session: UiSession, nav: str) -> Response:
-    return render(
-        "error.html",
-        {
-            "title": "Not enabled",
-            "message": "This installation has no outbound container.",
-            "nav": nav,
-        },
         session=session,
         status=404,
     )
@@ -213,25 +217,25 @@ def _webhook_values(form: FormData | None, view: dict[str, Any] | None) -> dict[
 
 
 async def _webhook_form(
-    request: Request,
     session: UiSession,
+    credentials: ConnectorCredentialService,
     values: dict[str, Any],
     *,
     view: dict[str, Any] | None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     boxed = _boxed(errors or [])
     return render(
-        "webhook_form.html",
+        "outbound/webhook_form.html",
         {
             "nav": "webhooks",
             "values": values,
             "record": view,
             "errors": boxed,
             "bad": {e["input"].removeprefix("f-") for e in boxed},
-            "credentials": credentials,
+            "credentials": listed,
             "methods": METHODS,
             "events": EVENT_TYPES,
         },
@@ -243,20 +247,21 @@ async def _webhook_form(
 async def _webhooks_page(
     request: Request,
     session: UiSession,
+    webhooks: WebhookService,
+    credentials: ConnectorCredentialService,
     *,
     secret: tuple[str, str] | None = None,
     verdict: tuple[str, dict[str, Any]] | None = None,
     status: int = 200,
 ) -> Response:
-    outbound = _outbound(request)
-    hooks = await anyio.to_thread.run_sync(outbound.webhooks.list)
-    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    hooks = await anyio.to_thread.run_sync(webhooks.list)
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
-        "webhooks.html",
+        "outbound/webhooks.html",
         {
             "nav": "webhooks",
             "records": hooks,
-            "credential_names": {c.id: c.name for c in credentials},
+            "credential_names": {c.id: c.name for c in listed},
             "notice": _notice(request),
             "secret": secret,
             "verdict": verdict,
@@ -268,30 +273,28 @@ async def _webhooks_page(
 
 
 @router.get("/webhooks")
-async def list_webhooks(request: Request) -> Response:
+async def list_webhooks(request: Request, webhooks: Webhooks, credentials: Credentials) -> Response:
     session = await require_session(request)
-    if _outbound(request) is None:
-        return _unavailable(session, "webhooks")
-    return await _webhooks_page(request, session)
+    return await _webhooks_page(request, session, webhooks, credentials)
 
 
 @router.get("/webhooks/new")
-async def new_webhook(request: Request) -> Response:
+async def new_webhook(request: Request, credentials: Credentials) -> Response:
     session = await require_session(request)
-    if _outbound(request) is None:
-        return _unavailable(session, "webhooks")
-    return await _webhook_form(request, session, _webhook_values(None, None), view=None)
+    return await _webhook_form(session, credentials, _webhook_values(None, None), view=None)
 
 
-async def _save_webhook(request: Request, ref: str | None) -> Response:
+async def _save_webhook(
+    request: Request,
+    ref: str | None,
+    webhooks: WebhookService,
+    credentials: ConnectorCredentialService,
+) -> Response:
     session, form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "webhooks")
     view: dict[str, Any] | None = None
     if ref is not None:
         try:
-            view = await anyio.to_thread.run_sync(outbound.webhooks.get, ref)
+            view = await anyio.to_thread.run_sync(webhooks.get, ref)
         except NotFoundError:
             return _not_found(session, "webhook")
     values = _webhook_values(form, None)
@@ -304,11 +307,11 @@ async def _save_webhook(request: Request, ref: str | None) -> Response:
         try:
             if ref is None:
                 saved, secret = await anyio.to_thread.run_sync(
-                    lambda: outbound.webhooks.create(body, actor=actor)
+                    lambda: webhooks.create(body, actor=actor)
                 )
             else:
                 saved, secret = await anyio.to_thread.run_sync(
-                    lambda: outbound.webhooks.update(ref, body, actor=actor)
+                    lambda: webhooks.update(ref, body, actor=actor)
                 )
         except NotFoundError:
             return _not_found(session, "webhook")
@@ -316,85 +319,85 @@ async def _save_webhook(request: Request, ref: str | None) -> Response:
             errors = list(exc.errors)
         else:
             if secret is not None:
-                return await _webhooks_page(request, session, secret=(saved["name"], secret))
+                return await _webhooks_page(
+                    request, session, webhooks, credentials, secret=(saved["name"], secret)
+                )
             return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
-    return await _webhook_form(request, session, values, view=view, errors=errors, status=422)
+    return await _webhook_form(session, credentials, values, view=view, errors=errors, status=422)
 
 
 @router.post("/webhooks")
-async def create_webhook(request: Request) -> Response:
-    return await _save_webhook(request, None)
+async def create_webhook(
+    request: Request, webhooks: Webhooks, credentials: Credentials
+) -> Response:
+    return await _save_webhook(request, None, webhooks, credentials)
 
 
 @router.get("/webhooks/{ref}")
-async def edit_webhook(request: Request, ref: str) -> Response:
+async def edit_webhook(
+    request: Request, ref: str, webhooks: Webhooks, credentials: Credentials
+) -> Response:
     session = await require_session(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "webhooks")
     try:
-        view = await anyio.to_thread.run_sync(outbound.webhooks.get, ref)
+        view = await anyio.to_thread.run_sync(webhooks.get, ref)
     except NotFoundError:
         return _not_found(session, "webhook")
-    return await _webhook_form(request, session, _webhook_values(None, view), view=view)
+    return await _webhook_form(session, credentials, _webhook_values(None, view), view=view)
 
 
 @router.post("/webhooks/{ref}")
-async def update_webhook(request: Request, ref: str) -> Response:
-    return await _save_webhook(request, ref)
+async def update_webhook(
+    request: Request, ref: str, webhooks: Webhooks, credentials: Credentials
+) -> Response:
+    return await _save_webhook(request, ref, webhooks, credentials)
 
 
 @router.post("/webhooks/{ref}/delete")
-async def delete_webhook(request: Request, ref: str) -> Response:
+async def delete_webhook(request: Request, ref: str, webhooks: Webhooks) -> Response:
     session, _form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "webhooks")
     actor = ui_actor(request, session)
     try:
-        await anyio.to_thread.run_sync(lambda: outbound.webhooks.delete(ref, actor=actor))
+        await anyio.to_thread.run_sync(lambda: webhooks.delete(ref, actor=actor))
     except NotFoundError:
         return _not_found(session, "webhook")
     return redirect(f"{PREFIX}/webhooks?notice=deleted")
 
 
 @router.post("/webhooks/{ref}/test")
-async def test_webhook(request: Request, ref: str) -> Response:
+async def test_webhook(
+    request: Request, ref: str, webhooks: Webhooks, worker: Worker, credentials: Credentials
+) -> Response:
     session, form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "webhooks")
     event = form_text(form, "event") or "explicit"
     try:
-        view = await anyio.to_thread.run_sync(outbound.webhooks.get, ref)
-        result = await outbound.worker.test_send(view["id"], event)
+        view = await anyio.to_thread.run_sync(webhooks.get, ref)
+        result = await worker.test_send(view["id"], event)
     except NotFoundError:
         return _not_found(session, "webhook")
     except InvalidInputError as exc:
         result = {"outcome": "failed", "status_code": None, "duration_ms": 0, "response": ""}
         result["error"] = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
-    return await _webhooks_page(request, session, verdict=(view["name"], result))
+    return await _webhooks_page(
+        request, session, webhooks, credentials, verdict=(view["name"], result)
+    )
 
 
 # Deliveries ------------------------------------------------------------------------------------
 
 
 @router.get("/deliveries")
-async def list_deliveries(request: Request) -> Response:
+async def list_deliveries(request: Request, webhooks: Webhooks) -> Response:
     session = await require_session(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "deliveries")
     webhook = request.query_params.get("webhook") or None
     try:
         items = await anyio.to_thread.run_sync(
-            lambda: outbound.webhooks.deliveries(webhook=webhook, limit=_DELIVERY_LIMIT)
+            lambda: webhooks.deliveries(webhook=webhook, limit=_DELIVERY_LIMIT)
         )
     except NotFoundError:
         return _not_found(session, "webhook")
-    hooks = await anyio.to_thread.run_sync(outbound.webhooks.list)
+    hooks = await anyio.to_thread.run_sync(webhooks.list)
     return render(
-        "deliveries.html",
+        "outbound/deliveries.html",
         {
             "nav": "deliveries",
             "records": items,
@@ -407,18 +410,15 @@ async def list_deliveries(request: Request) -> Response:
 
 
 @router.get("/deliveries/{delivery_id}")
-async def show_delivery(request: Request, delivery_id: str) -> Response:
+async def show_delivery(request: Request, delivery_id: str, webhooks: Webhooks) -> Response:
     session = await require_session(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "deliveries")
     try:
-        item = await anyio.to_thread.run_sync(outbound.webhooks.delivery, delivery_id)
+        item = await anyio.to_thread.run_sync(webhooks.delivery, delivery_id)
     except NotFoundError:
         return _not_found(session, "delivery")
-    hooks = await anyio.to_thread.run_sync(outbound.webhooks.list)
+    hooks = await anyio.to_thread.run_sync(webhooks.list)
     return render(
-        "delivery.html",
+        "outbound/delivery.html",
         {
             "nav": "deliveries",
             "d": item,
@@ -430,14 +430,11 @@ async def show_delivery(request: Request, delivery_id: str) -> Response:
 
 
 @router.post("/deliveries/{delivery_id}/replay")
-async def replay_delivery(request: Request, delivery_id: str) -> Response:
+async def replay_delivery(request: Request, delivery_id: str, webhooks: Webhooks) -> Response:
     session, _form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "deliveries")
     actor = ui_actor(request, session)
     try:
-        await anyio.to_thread.run_sync(lambda: outbound.webhooks.replay(delivery_id, actor=actor))
+        await anyio.to_thread.run_sync(lambda: webhooks.replay(delivery_id, actor=actor))
     except NotFoundError:
         return _not_found(session, "delivery")
     except ConflictError:
@@ -473,25 +470,25 @@ def _exporter_values(form: FormData | None) -> dict[str, str]:
 
 
 async def _exporter_form(
-    request: Request,
     session: UiSession,
+    credentials: ConnectorCredentialService,
+    definitions: DefinitionService,
     values: dict[str, str],
     *,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    container = container_of(request)
-    credentials = await anyio.to_thread.run_sync(_credentials, request)
-    queries = await anyio.to_thread.run_sync(lambda: container.definitions.list("query"))
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    queries = await anyio.to_thread.run_sync(lambda: definitions.list("query"))
     boxed = _boxed(errors or [])
     return render(
-        "exporter_form.html",
+        "outbound/exporter_form.html",
         {
             "nav": "exporters",
             "values": values,
             "errors": boxed,
             "bad": {e["input"].removeprefix("f-") for e in boxed},
-            "credentials": credentials,
+            "credentials": listed,
             "queries": [q.key for q in queries],
             "formats": FORMATS,
             "schedules": SCHEDULES,
@@ -502,80 +499,76 @@ async def _exporter_form(
     )
 
 
-async def _exporters_page(
-    request: Request, session: UiSession, run: tuple[str, dict[str, Any]] | None = None
+@router.get("/exporters")
+async def list_exporters(
+    request: Request, exporters: Exporters, credentials: Credentials
 ) -> Response:
-    outbound = _outbound(request)
-    items = await anyio.to_thread.run_sync(outbound.exporters.list)
-    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    session = await require_session(request)
+    items = await anyio.to_thread.run_sync(exporters.list)
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
-        "exporters.html",
+        "outbound/exporters.html",
         {
             "nav": "exporters",
             "records": items,
-            "credential_names": {c.id: c.name for c in credentials},
+            "credential_names": {c.id: c.name for c in listed},
             "notice": _notice(request),
-            "run": run,
+            "run": None,
         },
         session=session,
     )
 
 
-@router.get("/exporters")
-async def list_exporters(request: Request) -> Response:
-    session = await require_session(request)
-    if _outbound(request) is None:
-        return _unavailable(session, "exporters")
-    return await _exporters_page(request, session)
-
-
 @router.get("/exporters/new")
-async def new_exporter(request: Request) -> Response:
+async def new_exporter(
+    request: Request, credentials: Credentials, definitions: Definitions
+) -> Response:
     session = await require_session(request)
-    if _outbound(request) is None:
-        return _unavailable(session, "exporters")
-    return await _exporter_form(request, session, _exporter_values(None))
+    return await _exporter_form(session, credentials, definitions, _exporter_values(None))
 
 
 @router.post("/exporters")
-async def create_exporter(request: Request) -> Response:
+async def create_exporter(
+    request: Request,
+    exporters: Exporters,
+    credentials: Credentials,
+    definitions: Definitions,
+) -> Response:
     session, form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "exporters")
     values = _exporter_values(form)
     body, errors = exporter_body(values)
     errors += _too_long(dict(values))
     if not errors:
         actor = ui_actor(request, session)
         try:
-            await anyio.to_thread.run_sync(lambda: outbound.exporters.create(body, actor=actor))
+            await anyio.to_thread.run_sync(lambda: exporters.create(body, actor=actor))
         except (InvalidInputError, ConflictError) as exc:
             errors = list(exc.errors)
         else:
             return redirect(f"{PREFIX}/exporters?notice=created")
-    return await _exporter_form(request, session, values, errors=errors, status=422)
+    return await _exporter_form(
+        session, credentials, definitions, values, errors=errors, status=422
+    )
 
 
 @router.get("/exporters/{ref}")
-async def show_exporter(request: Request, ref: str) -> Response:
+async def show_exporter(
+    request: Request, ref: str, exporters: Exporters, credentials: Credentials
+) -> Response:
     session = await require_session(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "exporters")
     try:
-        view = await anyio.to_thread.run_sync(outbound.exporters.get, ref)
-        runs = await anyio.to_thread.run_sync(outbound.exporters.runs, ref)
+        view = await anyio.to_thread.run_sync(exporters.get, ref)
+        runs = await anyio.to_thread.run_sync(exporters.runs, ref)
     except NotFoundError:
         return _not_found(session, "exporter")
-    credentials = await anyio.to_thread.run_sync(_credentials, request)
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
-        "exporter.html",
+        "outbound/exporter.html",
         {
             "nav": "exporters",
             "e": view,
             "runs": runs,
-            "credential_names": {c.id: c.name for c in credentials},
+            "credential_names": {c.id: c.name for c in listed},
             "notice": _notice(request),
         },
         session=session,
@@ -583,28 +576,24 @@ async def show_exporter(request: Request, ref: str) -> Response:
 
 
 @router.post("/exporters/{ref}/run")
-async def run_exporter(request: Request, ref: str) -> Response:
+async def run_exporter(
+    request: Request, ref: str, exporters: Exporters, worker: Worker
+) -> Response:
     session, _form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "exporters")
     try:
-        view = await anyio.to_thread.run_sync(outbound.exporters.get, ref)
+        view = await anyio.to_thread.run_sync(exporters.get, ref)
     except NotFoundError:
         return _not_found(session, "exporter")
-    await outbound.worker.run_export(view["id"], "manual")
+    await worker.run_export(view["id"], "manual")
     return redirect(f"{PREFIX}/exporters/{view['id']}")
 
 
 @router.post("/exporters/{ref}/delete")
-async def delete_exporter(request: Request, ref: str) -> Response:
+async def delete_exporter(request: Request, ref: str, exporters: Exporters) -> Response:
     session, _form = await require_post(request)
-    outbound = _outbound(request)
-    if outbound is None:
-        return _unavailable(session, "exporters")
     actor = ui_actor(request, session)
     try:
-        await anyio.to_thread.run_sync(lambda: outbound.exporters.delete(ref, actor=actor))
+        await anyio.to_thread.run_sync(lambda: exporters.delete(ref, actor=actor))
     except NotFoundError:
         return _not_found(session, "exporter")
     return redirect(f"{PREFIX}/exporters?notice=deleted")

@@ -1,0 +1,248 @@
+"""Administration → API credentials: list, create (the secret shown once), edit, regenerate,
+delete.
+
+Thin views over :class:`ApiCredentialService`: read the form, call the service, render a
+template. The service checks every field and names the one at fault; the pages show its errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from credgate.apicredentials.services import ApiCredentialService, CreatedSecret, CredentialView
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.permissions import BY_ID, CATALOGUE
+from credgate.core.services import provided
+from credgate.web.pages import (
+    PREFIX,
+    UiSession,
+    field_errors,
+    form_list,
+    form_text,
+    redirect,
+    render,
+    require_post,
+    require_session,
+    ui_actor,
+)
+
+__all__ = ["OVERLAP_CHOICES", "TEMPLATES", "router"]
+
+TEMPLATES = "credgate.apicredentials"
+"""The package whose ``templates/`` folder holds these pages' templates."""
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+ApiCredentials = Annotated[ApiCredentialService, Depends(provided(ApiCredentialService))]
+
+#: Overlap windows offered when a secret is regenerated: (seconds, label).
+OVERLAP_CHOICES: tuple[tuple[int, str], ...] = (
+    (0, "None: the old secret stops working now"),
+    (3600, "1 hour"),
+    (86400, "1 day"),
+    (7 * 86400, "7 days"),
+    (30 * 86400, "30 days"),
+)
+_NOTICES = {
+    "updated": "API credential saved.",
+    "deleted": "API credential deleted.",
+}
+
+
+def _notice(request: Request) -> str:
+    return _NOTICES.get(request.query_params.get("notice", ""), "")
+
+
+def _list_context(
+    request: Request, service: ApiCredentialService, created: CreatedSecret | None = None
+) -> dict[str, Any]:
+    return {
+        "nav": "api",
+        "credentials": service.list(),
+        "by_id": BY_ID,
+        "created": created,
+        "notice": _notice(request),
+    }
+
+
+async def _list_page(
+    request: Request,
+    session: UiSession,
+    service: ApiCredentialService,
+    created: CreatedSecret | None = None,
+) -> Response:
+    context = await anyio.to_thread.run_sync(_list_context, request, service, created)
+    return render("apicredentials/api_credentials.html", context, session=session)
+
+
+@router.get("/api-credentials")
+async def api_credentials(request: Request, service: ApiCredentials) -> Response:
+    session = await require_session(request)
+    return await _list_page(request, session, service)
+
+
+def _form_page(
+    session: UiSession,
+    values: dict[str, Any],
+    editing: CredentialView | None,
+    errors: list[dict[str, str]] | None = None,
+    *,
+    status: int = 200,
+) -> Response:
+    context = {
+        "nav": "api",
+        "catalogue": CATALOGUE,
+        "values": values,
+        "errors": errors or [],
+        "editing": editing,
+        "overlap_choices": OVERLAP_CHOICES,
+    }
+    return render(
+        "apicredentials/api_credential_form.html", context, session=session, status=status
+    )
+
+
+def _values(form: FormData) -> dict[str, Any]:
+    return {
+        "name": form_text(form, "name"),
+        "description": form_text(form, "description"),
+        "permissions": form_list(form, "permissions"),
+        "disabled": form_text(form, "disabled") == "on",
+    }
+
+
+def _values_of(view: CredentialView) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "description": view.description,
+        "permissions": list(view.permissions),
+        "disabled": view.disabled,
+    }
+
+
+@router.get("/api-credentials/new")
+async def new_api_credential(request: Request) -> Response:
+    session = await require_session(request)
+    values = {"name": "", "description": "", "permissions": [], "disabled": False}
+    return _form_page(session, values, None)
+
+
+@router.post("/api-credentials")
+async def create_api_credential(request: Request, service: ApiCredentials) -> Response:
+    session, form = await require_post(request)
+    values = _values(form)
+    actor = ui_actor(request, session)
+    try:
+        created = await anyio.to_thread.run_sync(
+            lambda: service.create(
+                name=values["name"],
+                description=values["description"],
+                permissions=values["permissions"],
+                actor=actor,
+            )
+        )
+    except (InvalidInputError, ConflictError) as exc:
+        return _form_page(session, values, None, field_errors(exc.errors), status=422)
+    # The secret is in this one response only: not in a URL, a cookie or a flash message.
+    return await _list_page(request, session, service, created)
+
+
+async def _credential(service: ApiCredentialService, client_id: str) -> CredentialView | None:
+    try:
+        return await anyio.to_thread.run_sync(service.get, client_id)
+    except NotFoundError:
+        return None
+
+
+def _not_found(session: UiSession) -> Response:
+    return render(
+        "error.html",
+        {
+            "title": "Not found",
+            "message": "There is no API credential with this id. It may be deleted.",
+        },
+        session=session,
+        status=404,
+    )
+
+
+@router.get("/api-credentials/{client_id}")
+async def edit_api_credential(
+    request: Request, client_id: str, service: ApiCredentials
+) -> Response:
+    session = await require_session(request)
+    view = await _credential(service, client_id)
+    if view is None:
+        return _not_found(session)
+    return _form_page(session, _values_of(view), view)
+
+
+@router.post("/api-credentials/{client_id}")
+async def update_api_credential(
+    request: Request, client_id: str, service: ApiCredentials
+) -> Response:
+    session, form = await require_post(request)
+    view = await _credential(service, client_id)
+    if view is None:
+        return _not_found(session)
+    values = _values(form)
+    actor = ui_actor(request, session)
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: service.update(
+                client_id,
+                actor=actor,
+                name=values["name"],
+                description=values["description"],
+                permissions=values["permissions"],
+                disabled=values["disabled"],
+            )
+        )
+    except NotFoundError:
+        return _not_found(session)
+    except (InvalidInputError, ConflictError) as exc:
+        return _form_page(session, values, view, field_errors(exc.errors), status=422)
+    return redirect(f"{PREFIX}/api-credentials?notice=updated")
+
+
+@router.post("/api-credentials/{client_id}/regenerate")
+async def regenerate_api_credential(
+    request: Request, client_id: str, service: ApiCredentials
+) -> Response:
+    session, form = await require_post(request)
+    view = await _credential(service, client_id)
+    if view is None:
+        return _not_found(session)
+    raw = form_text(form, "overlap_seconds") or "0"
+    allowed = {str(seconds): seconds for seconds, _ in OVERLAP_CHOICES}
+    if raw not in allowed:  # only the windows offered, not every one the service would take
+        errors = field_errors([FieldError("overlap_seconds", "choose one of the overlap windows")])
+        return _form_page(session, _values_of(view), view, errors, status=422)
+    overlap = dt.timedelta(seconds=allowed[raw])
+    actor = ui_actor(request, session)
+    try:
+        created = await anyio.to_thread.run_sync(
+            lambda: service.regenerate(client_id, actor=actor, overlap=overlap)
+        )
+    except NotFoundError:
+        return _not_found(session)
+    return await _list_page(request, session, service, created)
+
+
+@router.post("/api-credentials/{client_id}/delete")
+async def delete_api_credential(
+    request: Request, client_id: str, service: ApiCredentials
+) -> Response:
+    session, _form = await require_post(request)
+    actor = ui_actor(request, session)
+    try:
+        await anyio.to_thread.run_sync(lambda: service.delete(client_id, actor=actor))
+    except NotFoundError:
+        return _not_found(session)
+    return redirect(f"{PREFIX}/api-credentials?notice=deleted")

@@ -1,0 +1,218 @@
+"""The connector-credential pages through the ASGI app: masked secrets, field errors, Test
+and Connect."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from credgate.connectors.credentials import MASK
+from credgate.container import Container
+from credgate.core.audit.services import Actor
+from support import csrf_field, sign_in
+
+HOST_KEY = (
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7"
+    "opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg="
+)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite unless a test asks for more: the pages add little database work of their own (the
+    services under them are tested on both databases)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def ui(client: TestClient) -> TestClient:
+    response = sign_in(client)
+    assert response.status_code == 303
+    return client
+
+
+def test_connector_errors_name_fields_and_never_echo_secrets(
+    ui: TestClient, container: Container
+) -> None:
+    form = ui.get("/admin/connector-credentials/new")
+    response = ui.post(
+        "/admin/connector-credentials",
+        data={
+            "name": "Jira",
+            "protocol": "HTTPS",
+            "url": "http://not-https.example/",
+            "auth_type": "BASIC",
+            "username": "svc",
+            "password": "hunter2-typed-secret",
+            "csrf_token": csrf_field(form.text),
+        },
+    )
+    assert response.status_code == 422
+    assert "<strong>URL</strong>" in response.text
+    assert 'value="http://not-https.example/"' in response.text  # kept
+    assert 'value="svc"' in response.text
+    assert "hunter2-typed-secret" not in response.text
+    assert container.connector_credentials.list().total == 0
+
+
+def test_connector_edit_keeps_masked_secrets(ui: TestClient, container: Container) -> None:
+    record = container.connector_credentials.create(
+        {
+            "name": "SFTP drop",
+            "protocol": "SFTP",
+            "url": "sftp://files.example.com:22/",
+            "authorization": {
+                "type": "BASIC",
+                "username": "u",
+                "password": "p@ss",
+                "host_key": HOST_KEY,
+            },
+        },
+        actor=Actor("t"),
+    )
+    page = ui.get(f"/admin/connector-credentials/{record.id}")
+    assert "p@ss" not in page.text
+    assert f'value="{MASK}"' in page.text
+    response = ui.post(
+        f"/admin/connector-credentials/{record.id}",
+        data={
+            "name": "SFTP drop renamed",
+            "protocol": "SFTP",
+            "url": "sftp://files.example.com:22/",
+            "auth_type": "BASIC",
+            "username": "u",
+            "password": MASK,
+            "host_key": HOST_KEY,
+            "csrf_token": csrf_field(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    stored = container.connector_credentials.load(record.id)
+    assert stored.name == "SFTP drop renamed"
+    assert stored.secrets["password"] == "p@ss"
+
+
+def test_pages_drive_the_container_s_own_connector_store(
+    client: TestClient, container: Container
+) -> None:
+    store = container.connector_credentials
+    assert sign_in(client).status_code == 303
+    form = client.get("/admin/connector-credentials/new")
+    created = client.post(
+        "/admin/connector-credentials",
+        data={
+            "name": "Jira",
+            "protocol": "HTTPS",
+            "url": "https://jira.example.com/",
+            "auth_type": "BASIC",
+            "username": "svc",
+            "password": "s3cret-pass",
+            "csrf_token": csrf_field(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    listing = client.get("/admin/connector-credentials")
+    assert "1 credential<" in listing.text
+    credential_id = re.search(r'data-id="([^"]+)"', listing.text)
+    assert credential_id
+    edit = client.get(f"/admin/connector-credentials/{credential_id.group(1)}")
+    assert "s3cret-pass" not in edit.text
+    assert f'value="{MASK}"' in edit.text
+    saved = client.post(
+        f"/admin/connector-credentials/{credential_id.group(1)}",
+        data={
+            "name": "Jira renamed",
+            "protocol": "HTTPS",
+            "url": "https://jira.example.com/",
+            "auth_type": "BASIC",
+            "username": "svc",
+            "password": MASK,
+            "csrf_token": csrf_field(edit.text),
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert store.load(credential_id.group(1)).secrets["password"] == "s3cret-pass"
+    bad = client.post(
+        "/admin/connector-credentials",
+        data={"name": "", "protocol": "SFTP", "url": "x", "csrf_token": csrf_field(edit.text)},
+    )
+    assert bad.status_code == 422
+    assert "<strong>Name</strong>" in bad.text
+    assert "<strong>Hostname</strong>" in bad.text
+
+
+def test_test_and_connect_buttons_use_the_connections(
+    client: TestClient, container: Container
+) -> None:
+    """Without a stand-in tester, Test runs the real connection check, and Connect starts the
+    consent round-trip with state and PKCE at the provider's authorization URL."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from credgate.core.audit.services import Actor
+
+    actor = Actor("tests", "pytest")
+    unreachable = container.connector_credentials.create(
+        {
+            "name": "Nowhere",
+            "protocol": "HTTPS",
+            "url": "https://127.0.0.1:9/",
+            "authorization": {"type": "BASIC", "username": "svc", "password": "not-shown-1"},
+        },
+        actor=actor,
+    )
+    consent = container.connector_credentials.create(
+        {
+            "name": "Provider",
+            "protocol": "HTTPS",
+            "url": "https://provider.example.com/",
+            "authorization": {
+                "type": "OAUTH2_AUTHORIZATION_CODE",
+                "client_id": "app",
+                "client_secret": "not-shown-2",
+                "authorization_url": "https://provider.example.com/authorize",
+                "access_token_url": "https://provider.example.com/token",
+                "scope": "read",
+            },
+        },
+        actor=actor,
+    )
+    assert sign_in(client).status_code == 303
+    listing = client.get("/admin/connector-credentials")
+    assert f'/connector-credentials/{consent.id}/connect"' in listing.text
+    assert f'/connector-credentials/{unreachable.id}/connect"' not in listing.text
+
+    tested = client.post(
+        f"/admin/connector-credentials/{unreachable.id}/test",
+        data={"csrf_token": csrf_field(listing.text)},
+    )
+    assert tested.status_code == 200
+    assert 'id="test-verdict"' in tested.text
+    assert "not-shown-1" not in tested.text
+    assert container.connector_credentials.get(unreachable.id).as_dict()["last_test"]["ok"] is False
+
+    connect = client.post(
+        f"/admin/connector-credentials/{consent.id}/connect",
+        data={"csrf_token": csrf_field(listing.text)},
+        follow_redirects=False,
+    )
+    assert connect.status_code == 303
+    target = urlsplit(connect.headers["location"])
+    assert (target.scheme, target.netloc, target.path) == (
+        "https",
+        "provider.example.com",
+        "/authorize",
+    )
+    query = parse_qs(target.query)
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["state"][0]
+    assert query["client_id"] == ["app"]
+    assert "not-shown-2" not in connect.headers["location"]
+    refused = client.post(
+        f"/admin/connector-credentials/{consent.id}/connect", data={}, follow_redirects=False
+    )
+    assert refused.status_code == 403
