@@ -42,6 +42,7 @@ from credgate.oauth.rfc9068 import AccessTokenVerifier
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.setup import open_outbound
 from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
 from credgate.platform.services import PlatformService
 from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
@@ -184,7 +185,7 @@ class Container:
         self.services = self._provide()
 
     def _provide(self) -> Services:
-        """What routes and pages may ask for by type (:mod:`credgate.core.services`)."""
+        """What routes, pages and commands may ask for by type (:mod:`credgate.core.services`)."""
         services = Services()
         for kind, instance in (
             (Settings, self.settings),
@@ -200,6 +201,7 @@ class Container:
             (ClassicAuthenticator, self.classic_auth),
             (WebhookService, self.outbound.webhooks),
             (ExporterService, self.outbound.exporters),
+            (OutboundWorker, self.outbound.worker),
             (BearerGuard, self.bearer_guard),
         ):
             services.provide(kind, instance)
