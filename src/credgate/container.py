@@ -186,7 +186,7 @@ class Container:
         self.services = self._provide()
 
     def _provide(self) -> Services:
-        """What routes and pages may ask for by type (:mod:`credgate.core.services`)."""
+        """What routes, pages and commands may ask for by type (:mod:`credgate.core.services`)."""
         services = Services()
         for kind, instance in (
             (Settings, self.settings),

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from credgate.core.errors import NotFoundError
-from credgate.platform.definitions import Kind
+from credgate.platform.definitions import PATHS, Kind
 from credgate.platform.services import KIND_NAMES
 from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/api/v1/platform", tags=["Platform definitions"])
-
-PATHS: Final[dict[str, Kind]] = {
-    "workflows": "workflow",
-    "remote-actions": "remote_action",
-    "campaigns": "campaign",
-    "queries": "query",
-    "enrichment-fields": "enrichment_field",
-}
 
 
 def _kind(collection: str) -> Kind:

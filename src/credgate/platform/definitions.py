@@ -47,6 +47,7 @@ from credgate.platform.schemas.workflows import Workflow
 __all__ = [
     "CHANGE_KIND",
     "KINDS",
+    "PATHS",
     "DefinitionService",
     "Kind",
     "StoredDefinition",
@@ -63,6 +64,15 @@ KINDS: Final[tuple[Kind, ...]] = (
     "query",
     "enrichment_field",
 )
+PATHS: Final[dict[str, Kind]] = {
+    "workflows": "workflow",
+    "remote-actions": "remote_action",
+    "campaigns": "campaign",
+    "queries": "query",
+    "enrichment-fields": "enrichment_field",
+}
+"""The collections as the admin REST API and the CLI name them (``/platform/workflows``,
+``credgate platform list workflows``), and the kind each holds."""
 
 MAX_DEPTH: Final = 32
 """Deepest nesting of a definition's JSON. The deepest field (a remote action's script inputs)

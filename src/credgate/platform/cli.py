@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from credgate.core.audit.services import Actor
-from credgate.platform.admin_views import PATHS
-from credgate.platform.definitions import Kind
-from credgate.platform.services import KIND_NAMES
+from credgate.core.cli import JsonOpt, emit, fail, open_services
+from credgate.platform.definitions import PATHS, DefinitionService, Kind
+from credgate.platform.services import KIND_NAMES, PlatformService
 
 __all__ = ["platform_app"]
 
@@ -25,20 +27,21 @@ CollectionArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(PATHS)}.
 DataOpt = Annotated[
     str | None, typer.Option("--data", help="The definition as a JSON object, or @file.json.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@contextmanager
+def _definitions() -> Iterator[DefinitionService]:
+    with open_services() as services:
+        yield services.get(DefinitionService)
 
 
 def _kind(collection: str) -> Kind:
-    from credgate.cli import fail
-
     if collection not in PATHS:
         fail(f"{collection!r} is not a collection; use one of {', '.join(PATHS)}")
     return PATHS[collection]
 
 
 def _data(raw: str | None) -> dict[str, Any]:
-    from credgate.cli import fail
-
     if not raw:
         fail("--data: give the definition as a JSON object or @file.json")
     text = raw
@@ -59,8 +62,6 @@ def _data(raw: str | None) -> dict[str, Any]:
 
 
 def _print(data: Any, as_json: bool) -> None:
-    from credgate.cli import emit
-
     def render(value: Any) -> None:
         rows = value if isinstance(value, list) else [value]
         for row in rows:
@@ -74,21 +75,17 @@ def _print(data: Any, as_json: bool) -> None:
 @platform_app.command("list")
 def list_definitions(collection: CollectionArg, as_json: JsonOpt = False) -> None:
     """List the definitions of one collection."""
-    from credgate.cli import container_for_cli
-
     kind = _kind(collection)
-    with container_for_cli() as rt:
-        _print([d.as_dict() for d in rt.definitions.list(kind)], as_json)
+    with _definitions() as definitions:
+        _print([d.as_dict() for d in definitions.list(kind)], as_json)
 
 
 @platform_app.command("show")
 def show_definition(collection: CollectionArg, key: str, as_json: JsonOpt = False) -> None:
     """Show one definition."""
-    from credgate.cli import container_for_cli
-
     kind = _kind(collection)
-    with container_for_cli() as rt:
-        _print(rt.definitions.get(kind, key).as_dict(), as_json)
+    with _definitions() as definitions:
+        _print(definitions.get(kind, key).as_dict(), as_json)
 
 
 @platform_app.command("create")
@@ -96,12 +93,10 @@ def create_definition(
     collection: CollectionArg, data: DataOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Create a definition from its JSON fields."""
-    from credgate.cli import container_for_cli
-
     kind = _kind(collection)
     fields = _data(data)
-    with container_for_cli() as rt:
-        _print(rt.definitions.create(kind, fields, actor=Actor.cli()).as_dict(), as_json)
+    with _definitions() as definitions:
+        _print(definitions.create(kind, fields, actor=Actor.cli()).as_dict(), as_json)
 
 
 @platform_app.command("update")
@@ -109,22 +104,18 @@ def update_definition(
     collection: CollectionArg, key: str, data: DataOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Change some fields of a definition."""
-    from credgate.cli import container_for_cli
-
     kind = _kind(collection)
     fields = _data(data)
-    with container_for_cli() as rt:
-        _print(rt.definitions.update(kind, key, fields, actor=Actor.cli()).as_dict(), as_json)
+    with _definitions() as definitions:
+        _print(definitions.update(kind, key, fields, actor=Actor.cli()).as_dict(), as_json)
 
 
 @platform_app.command("delete")
 def delete_definition(collection: CollectionArg, key: str) -> None:
     """Delete a definition."""
-    from credgate.cli import container_for_cli
-
     kind = _kind(collection)
-    with container_for_cli() as rt:
-        rt.definitions.delete(kind, key, actor=Actor.cli())
+    with _definitions() as definitions:
+        definitions.delete(kind, key, actor=Actor.cli())
         typer.echo(f"deleted {collection} {key}")
 
 
@@ -137,12 +128,11 @@ def list_requests(
     as_json: JsonOpt = False,
 ) -> None:
     """List the requests the platform APIs received, newest first."""
-    from credgate.cli import container_for_cli, emit, fail
-
     if kind is not None and kind not in KIND_NAMES:
         fail(f"--kind: {kind!r} is not one of {', '.join(KIND_NAMES)}")
-    with container_for_cli() as rt:
-        items = [r.as_dict() for r in rt.platform.list_requests(kind, limit=limit)]
+    with open_services() as services:
+        platform = services.get(PlatformService)
+        items = [r.as_dict() for r in platform.list_requests(kind, limit=limit)]
 
         def render(rows: list[dict[str, Any]]) -> None:
             typer.echo(f"{len(rows)} request(s)")

@@ -1,18 +1,27 @@
-"""``credgate webhooks|deliveries|exporters ...`` and ``credgate worker``."""
+"""``credgate webhooks|deliveries|exporters ...``: outbound requests and scheduled exports.
+
+``credgate worker``, which runs the deliveries and exports, is a process of the whole
+installation and lives with ``serve`` in the entry points."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from credgate.core.audit.services import Actor
+from credgate.core.cli import JsonOpt, fail, open_services
+from credgate.outbound.exporters import ExporterService
+from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.worker import OutboundWorker
 
-__all__ = ["deliveries_app", "exporters_app", "webhooks_app", "worker"]
+__all__ = ["deliveries_app", "exporters_app", "webhooks_app"]
 
 webhooks_app = typer.Typer(help="Webhooks: requests sent on platform events.", no_args_is_help=True)
 deliveries_app = typer.Typer(
@@ -22,13 +31,27 @@ exporters_app = typer.Typer(
     help="Data exporters: saved queries sent on a schedule.", no_args_is_help=True
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 DataArg = Annotated[str, typer.Option("--data", help="A JSON object, or @file.json.")]
 
 
-def _data(raw: str) -> dict[str, Any]:
-    from credgate.cli import fail
+@dataclass(frozen=True, slots=True)
+class _Outbound:
+    webhooks: WebhookService
+    exporters: ExporterService
+    worker: OutboundWorker
 
+
+@contextmanager
+def _outbound() -> Iterator[_Outbound]:
+    with open_services() as services:
+        yield _Outbound(
+            services.get(WebhookService),
+            services.get(ExporterService),
+            services.get(OutboundWorker),
+        )
+
+
+def _data(raw: str) -> dict[str, Any]:
     text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
     try:
         value = json.loads(text)
@@ -46,10 +69,8 @@ def _print(data: Any) -> None:
 @webhooks_app.command("list")
 def webhooks_list(as_json: JsonOpt = False) -> None:
     """List webhooks."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        items = container.outbound.webhooks.list()
+    with _outbound() as outbound:
+        items = outbound.webhooks.list()
     if as_json:
         _print(items)
     for w in [] if as_json else items:
@@ -60,48 +81,38 @@ def webhooks_list(as_json: JsonOpt = False) -> None:
 @webhooks_app.command("create")
 def webhooks_create(data: DataArg) -> None:
     """Create a webhook from a JSON object (a generated signing secret is printed once)."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        view, secret = container.outbound.webhooks.create(_data(data), actor=Actor.cli())
+    with _outbound() as outbound:
+        view, secret = outbound.webhooks.create(_data(data), actor=Actor.cli())
     _print(view if secret is None else {**view, "signing_secret": secret})
 
 
 @webhooks_app.command("show")
 def webhooks_show(ref: str) -> None:
     """Show a webhook."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(container.outbound.webhooks.get(ref))
+    with _outbound() as outbound:
+        _print(outbound.webhooks.get(ref))
 
 
 @webhooks_app.command("delete")
 def webhooks_delete(ref: str) -> None:
     """Delete a webhook and its deliveries."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        container.outbound.webhooks.delete(ref, actor=Actor.cli())
+    with _outbound() as outbound:
+        outbound.webhooks.delete(ref, actor=Actor.cli())
     typer.echo(f"deleted webhook {ref}")
 
 
 @webhooks_app.command("send")
 def webhooks_send(ref: str, data: DataArg = "{}") -> None:
     """Queue an explicit send with a JSON payload."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        typer.echo(container.outbound.webhooks.send(ref, _data(data), actor=Actor.cli()))
+    with _outbound() as outbound:
+        typer.echo(outbound.webhooks.send(ref, _data(data), actor=Actor.cli()))
 
 
 @webhooks_app.command("test")
 def webhooks_test(ref: str, event: str = "explicit") -> None:
     """Send one request now with an event type's sample data."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(asyncio.run(container.outbound.worker.test_send(ref, event)))
+    with _outbound() as outbound:
+        _print(asyncio.run(outbound.worker.test_send(ref, event)))
 
 
 @deliveries_app.command("list")
@@ -112,10 +123,8 @@ def deliveries_list(
     as_json: JsonOpt = False,
 ) -> None:
     """The delivery log, newest first."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        items = container.outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
+    with _outbound() as outbound:
+        items = outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
     if as_json:
         _print(items)
         return
@@ -128,75 +137,41 @@ def deliveries_list(
 @deliveries_app.command("show")
 def deliveries_show(delivery_id: str) -> None:
     """One delivery with every attempt."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(container.outbound.webhooks.delivery(delivery_id))
+    with _outbound() as outbound:
+        _print(outbound.webhooks.delivery(delivery_id))
 
 
 @deliveries_app.command("replay")
 def deliveries_replay(delivery_id: str) -> None:
     """Queue a failed delivery again (same webhook-id)."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(container.outbound.webhooks.replay(delivery_id, actor=Actor.cli()))
+    with _outbound() as outbound:
+        _print(outbound.webhooks.replay(delivery_id, actor=Actor.cli()))
 
 
 @exporters_app.command("list")
 def exporters_list() -> None:
     """List data exporters."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(container.outbound.exporters.list())
+    with _outbound() as outbound:
+        _print(outbound.exporters.list())
 
 
 @exporters_app.command("create")
 def exporters_create(data: DataArg) -> None:
     """Create a data exporter from a JSON object."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(container.outbound.exporters.create(_data(data), actor=Actor.cli()))
+    with _outbound() as outbound:
+        _print(outbound.exporters.create(_data(data), actor=Actor.cli()))
 
 
 @exporters_app.command("run")
 def exporters_run(ref: str) -> None:
     """Run an exporter now and print the run."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        exporter_id = container.outbound.exporters.get(ref)["id"]
-        _print(asyncio.run(container.outbound.worker.run_export(exporter_id, "manual")))
+    with _outbound() as outbound:
+        exporter_id = outbound.exporters.get(ref)["id"]
+        _print(asyncio.run(outbound.worker.run_export(exporter_id, "manual")))
 
 
 @exporters_app.command("runs")
 def exporters_runs(ref: str) -> None:
     """The history of an exporter's runs."""
-    from credgate.cli import container_for_cli
-
-    with container_for_cli() as container:
-        _print(container.outbound.exporters.runs(ref))
-
-
-def worker() -> None:
-    """Deliver webhooks and run exporters, without serving HTTP (for scale-out)."""
-    from credgate.cli import container_for_cli, settings_or_exit
-    from credgate.core.logs import configure_logging
-
-    settings = settings_or_exit()
-    configure_logging(settings.log_level, settings.log_format)
-
-    async def main(container: Any) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        sync = asyncio.create_task(container.run_sync_loop(stop))
-        await container.outbound.worker.run(stop)
-        await sync
-
-    with container_for_cli() as container:
-        typer.echo(f"credgate worker {container.outbound.worker.worker_id} started", err=True)
-        asyncio.run(main(container))
+    with _outbound() as outbound:
+        _print(outbound.exporters.runs(ref))

@@ -1,0 +1,182 @@
+"""``credgate admins ...``: administrators and their personal admin API tokens.
+
+Passwords are read from a prompt (or ``CREDGATE_NEW_ADMIN_PASSWORD`` for ``create``), never from
+arguments; generated passwords and new tokens are printed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from credgate.admins.services import AdminService
+from credgate.core.audit.services import Actor
+from credgate.core.cli import JsonOpt, emit, open_services, parse_duration
+
+__all__ = ["admins_app"]
+
+admins_app = typer.Typer(help="Manage administrators and their API tokens.", no_args_is_help=True)
+tokens_app = typer.Typer(help="List and revoke admin API tokens.", no_args_is_help=True)
+admins_app.add_typer(tokens_app, name="tokens")
+
+
+@contextmanager
+def _admins() -> Iterator[AdminService]:
+    with open_services() as services:
+        yield services.get(AdminService)
+
+
+@admins_app.command("create")
+def admins_create(
+    username: Annotated[str, typer.Argument()],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="CREDGATE_NEW_ADMIN_PASSWORD",
+        ),
+    ],
+) -> None:
+    """Add an administrator."""
+    with _admins() as admins:
+        admins.create(username, password, actor=Actor.cli())
+        typer.echo(f"created administrator {username!r}")
+
+
+@admins_app.command("list")
+def admins_list(as_json: JsonOpt = False) -> None:
+    """List administrators."""
+    with _admins() as admins:
+        rows = [a.as_dict() for a in admins.list_admins()]
+
+        def render(items: list[dict[str, Any]]) -> None:
+            for item in items:
+                state = "disabled" if item["disabled"] else "active  "
+                typer.echo(f"{state} {item['username']}  created {item['created_at']}")
+
+        emit(rows, as_json, render)
+
+
+@admins_app.command("disable")
+def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable USERNAME: no sign-in; their sessions and admin API tokens are refused."""
+    with _admins() as admins:
+        admins.set_disabled(username, True, actor=Actor.cli())
+        typer.echo(f"disabled administrator {username!r}")
+
+
+@admins_app.command("enable")
+def admins_enable(username: Annotated[str, typer.Argument()]) -> None:
+    """Enable USERNAME again (their unexpired tokens work again)."""
+    with _admins() as admins:
+        admins.set_disabled(username, False, actor=Actor.cli())
+        typer.echo(f"enabled administrator {username!r}")
+
+
+@admins_app.command("change-password")
+def admins_change_password(username: Annotated[str, typer.Argument()]) -> None:
+    """Change USERNAME's password: asks for the current one, then the new one twice.
+
+    Passwords are only ever read from the terminal, never from arguments or the environment,
+    so that they stay out of shell history and process listings. Other sessions end.
+    """
+    current = typer.prompt("Current password", hide_input=True)
+    new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _admins() as admins:
+        admins.change_password(username, current, new, actor=Actor.cli())
+        typer.echo(f"changed the password of {username!r}; their sessions have ended")
+
+
+@admins_app.command("reset-password")
+def admins_reset_password(
+    username: Annotated[str, typer.Argument()],
+    prompt: Annotated[
+        bool,
+        typer.Option("--prompt", help="Type the new password (twice) instead of generating one."),
+    ] = False,
+) -> None:
+    """Give USERNAME a new password: a generated one, printed once, or one typed at a prompt.
+
+    Every session of theirs ends.
+    """
+    chosen = (
+        typer.prompt("New password", hide_input=True, confirmation_prompt=True) if prompt else None
+    )
+    with _admins() as admins:
+        password = admins.reset_password(username, actor=Actor.cli(), new_password=chosen)
+        if chosen is None:
+            typer.echo(f"new password for {username!r}: {password}\n(shown once)")
+        else:
+            typer.echo(f"set a new password for {username!r}")
+        typer.echo("their sessions have ended")
+
+
+ExpiresOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expires-in",
+        help="Lifetime, e.g. 12h, 30d (default CREDGATE_ADMIN_TOKEN_DEFAULT_DAYS, "
+        "at most CREDGATE_ADMIN_TOKEN_MAX_DAYS).",
+    ),
+]
+
+
+@admins_app.command("token")
+def admins_token(
+    username: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="What the token is for (unique per admin).")] = "cli",
+    expires_in: ExpiresOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a personal admin API token for USERNAME; prints it once."""
+    ttl = parse_duration(expires_in, "--expires-in") if expires_in is not None else None
+    with _admins() as admins:
+        issued = admins.issue_token(username, name, actor=Actor.cli(), ttl=ttl)
+        emit(
+            issued.as_dict(),
+            as_json,
+            lambda d: typer.echo(
+                f"admin API token: {d['token']}\n(shown once; expires {d['expires_at']})"
+            ),
+        )
+
+
+@tokens_app.command("list")
+def admins_tokens_list(
+    username: Annotated[
+        str | None, typer.Argument(help="Whose tokens (default: every administrator's).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List admin API tokens: name, created, last used, expiry. Never the secrets."""
+    with _admins() as admins:
+        rows = [t.as_dict() for t in admins.list_tokens(username)]
+
+        def render(items: list[dict[str, Any]]) -> None:
+            if not items:
+                typer.echo("no admin API tokens")
+            for item in items:
+                state = "expired" if item["expired"] else "expires"
+                used = item["last_used_at"] or "never"
+                typer.echo(
+                    f"{item['admin']}  {item['name']!r}  created {item['created_at']}  "
+                    f"last used {used}  {state} {item['expires_at']}"
+                )
+
+        emit(rows, as_json, render)
+
+
+@tokens_app.command("revoke")
+def admins_tokens_revoke(
+    username: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument(help="The token's name (see `tokens list`).")],
+) -> None:
+    """Revoke USERNAME's token NAME: refused from the next request on."""
+    with _admins() as admins:
+        admins.revoke_token(admins.token_id(username, name), actor=Actor.cli())
+        typer.echo(f"revoked {username!r}'s admin API token {name!r}")

@@ -1,0 +1,105 @@
+"""``credgate users ...`` and ``credgate profiles ...``: classic user accounts and profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from credgate.core.audit.services import Actor
+from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services
+from credgate.users.services import UserService
+
+__all__ = ["profiles_app", "users_app"]
+
+users_app = typer.Typer(help="Manage classic user accounts.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Manage classic user profiles.", no_args_is_help=True)
+
+
+@contextmanager
+def _users() -> Iterator[UserService]:
+    with open_services() as services:
+        yield services.get(UserService)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument()],
+    profile: Annotated[str, typer.Option(help="Profile name (see `credgate profiles list`).")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="CREDGATE_NEW_USER_PASSWORD",
+        ),
+    ],
+) -> None:
+    """Add a classic user account."""
+    with _users() as users:
+        users.create_user(username, password, profile=profile, actor=Actor.cli())
+        typer.echo(f"created user {username!r} with profile {profile!r}")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """List classic users."""
+    with _users() as users:
+        items = [u.as_dict() for u in users.list_users()]
+        emit(
+            items,
+            as_json,
+            lambda rows: typer.echo(
+                "\n".join(f"{r['username']}  profile={r['profile']}" for r in rows) or "(none)"
+            ),
+        )
+
+
+@users_app.command("delete")
+def users_delete(username: Annotated[str, typer.Argument()], yes: YesOpt = False) -> None:
+    """Delete a classic user account."""
+    with _users() as users:
+        if not yes and not typer.confirm(f"Delete user {username!r}?"):
+            fail("not deleted", code=1)
+        users.delete_user(username, actor=Actor.cli())
+        typer.echo(f"deleted user {username!r}")
+
+
+@profiles_app.command("create")
+def profiles_create(
+    name: Annotated[str, typer.Argument()],
+    data_privacy: Annotated[
+        str, typer.Option(help="none (full access), partial or full.")
+    ] = "none",
+    finder_access: Annotated[
+        bool, typer.Option("--finder-access/--no-finder-access", help="Finder access.")
+    ] = False,
+) -> None:
+    """Add a profile."""
+    with _users() as users:
+        users.create_profile(
+            name, data_privacy=data_privacy, finder_access=finder_access, actor=Actor.cli()
+        )
+        typer.echo(f"created profile {name!r}")
+
+
+@profiles_app.command("list")
+def profiles_list(as_json: JsonOpt = False) -> None:
+    """List profiles."""
+    with _users() as users:
+        items = [p.as_dict() for p in users.list_profiles()]
+        emit(
+            items,
+            as_json,
+            lambda rows: typer.echo(
+                "\n".join(
+                    f"{r['name']}  data_privacy={r['data_privacy']}  "
+                    f"finder_access={str(r['finder_access']).lower()}"
+                    for r in rows
+                )
+                or "(none)"
+            ),
+        )
