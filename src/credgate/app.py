@@ -17,19 +17,19 @@ from typing import Any
 from fastapi import FastAPI
 
 from credgate import __version__
-from credgate.admins.views import router as admin_router
-from credgate.apicredentials.views import router as api_credentials_router
+from credgate.admins.api import router as admin_router
+from credgate.apicredentials.api import router as api_credentials_router
 from credgate.connectors.credentials.views import router as connector_credentials_router
-from credgate.connectors.views import router as connectors_router
+from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
 from credgate.core.services import APP_STATE_SERVICES
-from credgate.health.views import health_routes
+from credgate.health.routes import health_routes
 from credgate.oauth.forward_auth import ForwardAuth
 from credgate.oauth.rfc6750 import APP_STATE_GUARD
-from credgate.oauth.views import OAuthRoutes
+from credgate.oauth.routes import OAuthRoutes
 from credgate.web.api import admin_gate, install_error_handlers
 from credgate.web.docs import install_api_docs
 from credgate.web.ui import install_admin_ui
@@ -149,22 +149,22 @@ def create_app(
 
     framework.include_router(outbound_router)
 
-    from credgate.platform.admin_views import router as platform_admin_router
-    from credgate.platform.views import install_platform
+    from credgate.platform.api import router as platform_admin_router
+    from credgate.platform.routes import install_platform
 
     framework.include_router(platform_admin_router)
-    from credgate.outbound.views import router as outbound_router
+    from credgate.outbound.api import router as outbound_router
 
     framework.include_router(outbound_router)
     install_platform(framework)
 
-    from credgate.classic import views as classic_views
-    from credgate.users.views import router as users_router
+    from credgate.classic import routes as classic_routes
+    from credgate.users.api import router as users_router
 
     framework.include_router(users_router)
-    framework.include_router(classic_views.admin_router)
-    classic_views.check_paths()
-    framework.include_router(classic_views.router)
+    framework.include_router(classic_routes.admin_router)
+    classic_routes.check_paths()
+    framework.include_router(classic_routes.router)
 
     install_admin_ui(framework)
     install_api_docs(framework)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from credgate.core.audit.services import Actor
-from credgate.platform.admin_views import PATHS
+from credgate.platform.api import PATHS
 from credgate.platform.definitions import Kind
 from credgate.platform.services import KIND_NAMES
 
