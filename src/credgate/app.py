@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from credgate import __version__
 from credgate.admins.api import router as admin_router
 from credgate.apicredentials.api import router as api_credentials_router
-from credgate.connectors.credentials.views import router as connector_credentials_router
 from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
@@ -64,7 +63,7 @@ class CredgateApp:
         if container.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
         self._ingress = Ingress(
-            self._dispatch, container.settings, gates={"admin-api": admin_gate(container)}
+            self._dispatch, container.settings, gates={"admin-api": admin_gate(container.admins)}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,11 +142,7 @@ def create_app(
     install_error_handlers(framework)
     framework.include_router(admin_router)
     framework.include_router(api_credentials_router)
-    framework.include_router(connector_credentials_router)
     framework.include_router(connectors_router)
-    from credgate.connectors.outbound_views import router as outbound_router
-
-    framework.include_router(outbound_router)
 
     from credgate.platform.api import router as platform_admin_router
     from credgate.platform.routes import install_platform
@@ -156,13 +151,14 @@ def create_app(
     from credgate.outbound.api import router as outbound_router
 
     framework.include_router(outbound_router)
-    install_platform(framework)
+    install_platform(framework, bench_echo=container.settings.bench_echo)
 
     from credgate.classic import routes as classic_routes
+    from credgate.classic.api import router as engines_router
     from credgate.users.api import router as users_router
 
     framework.include_router(users_router)
-    framework.include_router(classic_routes.admin_router)
+    framework.include_router(engines_router)
     classic_routes.check_paths()
     framework.include_router(classic_routes.router)
 

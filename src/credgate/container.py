@@ -3,8 +3,8 @@
 :class:`Container` builds, once per process, the services of every feature over one database,
 vault and change feed, binds what features offer to what others need, and runs the background
 loops (change-log sync, housekeeping). The ASGI app, the CLI and the tests are given it. The
-protocol layers (``core``, ``security``, ``oauth``) never see it; the features' REST routes and
-pages still reach it through ``ContainerDep`` (see docs/architecture.md for where that goes).
+protocol layers (``core``, ``security``, ``oauth``) never see it; the features' REST routes ask
+for the services it provides by type (:meth:`_provide`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
+from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminService
 from credgate.apicredentials.services import ApiCredentialService, client_store
 from credgate.bootstrap import initialise
@@ -42,6 +43,7 @@ from credgate.oauth.rfc9068 import AccessTokenVerifier
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.setup import open_outbound
 from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
 from credgate.platform.services import PlatformService
 from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
@@ -51,6 +53,7 @@ from credgate.security.secrets import SecretHasher
 from credgate.security.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.vault import Vault
 from credgate.users.services import UserService
+from credgate.web.api import AdminAuthentication
 
 __all__ = ["Container"]
 
@@ -201,6 +204,13 @@ class Container:
             (WebhookService, self.outbound.webhooks),
             (ExporterService, self.outbound.exporters),
             (BearerGuard, self.bearer_guard),
+            (Database, self.db),
+            (AdminAuthentication, self.admins),
+            (AdminLogins, AdminLogins(self.admin_logins)),
+            (AuthThrottle, self.throttle),
+            (SigningKeys, SigningKeys(current=self.keys, rotate=self.rotate_keys)),
+            (InventorySource, self.classic_inventory),
+            (OutboundWorker, self.outbound.worker),
         ):
             services.provide(kind, instance)
         return services
