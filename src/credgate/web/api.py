@@ -60,8 +60,8 @@ class AdminAuthentication(Protocol):
     def check_session(self, session_id: str) -> Administrator | None: ...
 
     def check_csrf(self, identity: Any, csrf_token: str | None) -> bool:
-        """Whether ``csrf_token`` belongs to the session ``identity`` (from
-        :meth:`check_session`) was opened with."""
+        """Whether ``csrf_token`` was issued with the session of ``identity`` (an answer of
+        :meth:`check_session`)."""
         ...
 
 
