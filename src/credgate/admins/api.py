@@ -37,7 +37,8 @@ Throttle = Annotated[AuthThrottle, Depends(provided(AuthThrottle))]
 Keys = Annotated[SigningKeys, Depends(provided(SigningKeys))]
 Db = Annotated[Database, Depends(provided(Database))]
 Me = Annotated[AdminIdentity, Depends(require_admin)]
-"""The signed-in administrator as :class:`AdminService` (the provided authentication) has it."""
+"""The signed-in administrator as this feature knows them: the admin API authentication the
+container provides is :class:`AdminService`, whose checks answer an :class:`AdminIdentity`."""
 
 
 class LoginIn(BaseModel):
