@@ -18,21 +18,20 @@ from fastapi import FastAPI
 
 from credgate import __version__
 from credgate.admins import pages as admins_pages
-from credgate.admins.views import router as admin_router
+from credgate.admins.api import router as admin_router
 from credgate.apicredentials import pages as apicredentials_pages
-from credgate.apicredentials.views import router as api_credentials_router
+from credgate.apicredentials.api import router as api_credentials_router
 from credgate.connectors import pages as connectors_pages
-from credgate.connectors.credentials.views import router as connector_credentials_router
-from credgate.connectors.views import router as connectors_router
+from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
 from credgate.core.services import APP_STATE_SERVICES
-from credgate.health.views import health_routes
+from credgate.health.routes import health_routes
 from credgate.oauth.forward_auth import ForwardAuth
 from credgate.oauth.rfc6750 import APP_STATE_GUARD
-from credgate.oauth.views import OAuthRoutes
+from credgate.oauth.routes import OAuthRoutes
 from credgate.outbound import pages as outbound_pages
 from credgate.web.api import admin_gate, install_error_handlers
 from credgate.web.docs import install_api_docs
@@ -68,7 +67,7 @@ class CredgateApp:
         if container.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
         self._ingress = Ingress(
-            self._dispatch, container.settings, gates={"admin-api": admin_gate(container)}
+            self._dispatch, container.settings, gates={"admin-api": admin_gate(container.admins)}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,28 +155,25 @@ def create_app(
     install_error_handlers(framework)
     framework.include_router(admin_router)
     framework.include_router(api_credentials_router)
-    framework.include_router(connector_credentials_router)
     framework.include_router(connectors_router)
-    from credgate.connectors.outbound_views import router as outbound_router
 
-    framework.include_router(outbound_router)
-
-    from credgate.platform.admin_views import router as platform_admin_router
-    from credgate.platform.views import install_platform
+    from credgate.platform.api import router as platform_admin_router
+    from credgate.platform.routes import install_platform
 
     framework.include_router(platform_admin_router)
-    from credgate.outbound.views import router as outbound_router
+    from credgate.outbound.api import router as outbound_router
 
     framework.include_router(outbound_router)
-    install_platform(framework)
+    install_platform(framework, bench_echo=container.settings.bench_echo)
 
-    from credgate.classic import views as classic_views
-    from credgate.users.views import router as users_router
+    from credgate.classic import routes as classic_routes
+    from credgate.classic.api import router as engines_router
+    from credgate.users.api import router as users_router
 
     framework.include_router(users_router)
-    framework.include_router(classic_views.admin_router)
-    classic_views.check_paths()
-    framework.include_router(classic_views.router)
+    framework.include_router(engines_router)
+    classic_routes.check_paths()
+    framework.include_router(classic_routes.router)
 
     install_admin_ui(framework)
     install_api_docs(framework)

@@ -3,8 +3,8 @@
 :class:`Container` builds, once per process, the services of every feature over one database,
 vault and change feed, binds what features offer to what others need, and runs the background
 loops (change-log sync, housekeeping). The ASGI app, the CLI and the tests are given it. The
-protocol layers (``core``, ``security``, ``oauth``) never see it; the features' REST routes and
-pages still reach it through ``ContainerDep`` (see docs/architecture.md for where that goes).
+protocol layers (``core``, ``security``, ``oauth``) never see it; the features' REST routes ask
+for the services it provides by type (:meth:`_provide`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import anyio.to_thread
 
+from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminService
 from credgate.apicredentials.services import ApiCredentialService, client_store
 from credgate.bootstrap import initialise
@@ -46,12 +47,13 @@ from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
 from credgate.platform.services import PlatformService
 from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
-from credgate.security.keys import KeySet, SigningKeys, load_key_set, rotate_signing_key
+from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
 from credgate.security.lockout import FamiliarNetworks, LoginGuard
 from credgate.security.secrets import SecretHasher
 from credgate.security.throttle import AuthThrottle, DatabaseFailureStore, Policy
 from credgate.security.vault import Vault
 from credgate.users.services import UserService
+from credgate.web.api import AdminAuthentication
 from credgate.web.sessions import AdminSessions
 
 __all__ = ["Container"]
@@ -205,11 +207,12 @@ class Container:
             (OutboundWorker, self.outbound.worker),
             (BearerGuard, self.bearer_guard),
             (Database, self.db),
-            (AuthThrottle, self.throttle),
-            # The administrators' sign-in; classic users' is given to the ClassicAuthenticator.
-            (LoginGuard, self.admin_logins),
+            (AdminAuthentication, self.admins),
             (protocol(AdminSessions), self.admins),
-            (protocol(SigningKeys), self),
+            (AdminLogins, AdminLogins(self.admin_logins)),
+            (AuthThrottle, self.throttle),
+            (SigningKeys, SigningKeys(current=self.keys, rotate=self.rotate_keys)),
+            (InventorySource, self.classic_inventory),
         ):
             services.provide(kind, instance)
         return services

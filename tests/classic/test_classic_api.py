@@ -17,7 +17,7 @@ from support_classic import (
     token,
 )
 
-from credgate.classic.inventory import MemoryInventory
+from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
 
 QUERY = (
@@ -40,7 +40,7 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def classic(container: Container, client: TestClient) -> TestClient:
     add_users(container, "finder")
-    container.classic_inventory = MemoryInventory({"devices": DEVICES})
+    container.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
     return client
 
 

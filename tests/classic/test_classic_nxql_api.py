@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 from support_classic import add_users, basic
 
-from credgate.classic.inventory import MemoryInventory
+from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
 
 QUERY = (
@@ -37,7 +37,7 @@ def backend() -> str:
 @pytest.fixture
 def classic(container: Container, client: TestClient) -> TestClient:
     add_users(container, "finder")
-    container.classic_inventory = MemoryInventory({"devices": DEVICES})
+    container.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
     return client
 
 

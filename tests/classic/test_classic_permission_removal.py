@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from support_classic import ACTOR, credential, token
 
 from credgate.app import create_app
-from credgate.classic.inventory import MemoryInventory
+from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
 from credgate.core.config import Settings
 
@@ -31,7 +31,7 @@ def settings_overrides() -> dict[str, Any]:
 def other_node(settings: Settings, container: Container) -> Iterator[TestClient]:
     """A second node of the same installation: its own container, caches and sync loop."""
     node = Container.open(settings)
-    node.classic_inventory = MemoryInventory({"devices": DEVICES})
+    node.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
     try:
         with TestClient(create_app(container=node), base_url="http://127.0.0.1:8081") as client:
             yield client
@@ -42,7 +42,7 @@ def other_node(settings: Settings, container: Container) -> Iterator[TestClient]
 def test_removed_permission_closes_the_classic_apis_on_every_node(
     client: TestClient, container: Container, other_node: TestClient
 ) -> None:
-    container.classic_inventory = MemoryInventory({"devices": DEVICES})
+    container.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
     client_id, secret = credential(container, "nql", "engines")
     nxql = {"Authorization": f"Bearer {token(client, client_id, secret, 'service:nxql')}"}
     everything = {

@@ -14,12 +14,12 @@ from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
-from credgate.classic import views as classic_views
+from credgate.classic import routes as classic_routes
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.paths import PROTECTED
 from credgate.oauth.forward_auth import PathRefusedError, normalise_path
-from credgate.platform import views as platform_views
+from credgate.platform import routes as platform_routes
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def _api_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
 def _protected_routes(app: CredgateApp) -> list[tuple[str, APIRoute]]:
     # The dependencies that protect a route: the bearer check of the platform routes and the
     # Basic-or-bearer check of the classic routes.
-    guards = {platform_views._route_token, classic_views._classic_caller}
+    guards = {platform_routes._route_token, classic_routes._classic_caller}
     found = [(p, r) for p, r in _api_routes(app.framework.routes) if guards & _calls(r.dependant)]
     assert found, "no protected route found: has the framework changed how it keeps routes?"
     return found

@@ -18,15 +18,15 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
+from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminIdentity, AdminService, IssuedAdminToken
 from credgate.core.audit.models import AuditEvent
 from credgate.core.audit.services import record
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from credgate.core.services import protocol, provided
-from credgate.security.keys import SigningKeys
-from credgate.security.lockout import LoginGuard, TooManyAttempts
+from credgate.core.services import provided
+from credgate.security.lockout import TooManyAttempts
 from credgate.security.throttle import AuthThrottle
 from credgate.web.api import SESSION_COOKIE
 from credgate.web.pages import (
@@ -57,9 +57,9 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 Admins = Annotated[AdminService, Depends(provided(AdminService))]
 Config = Annotated[Settings, Depends(provided(Settings))]
-Logins = Annotated[LoginGuard, Depends(provided(LoginGuard))]
+Logins = Annotated[AdminLogins, Depends(provided(AdminLogins))]
 Throttle = Annotated[AuthThrottle, Depends(provided(AuthThrottle))]
-Keys = Annotated[SigningKeys, Depends(provided(protocol(SigningKeys)))]
+Keys = Annotated[SigningKeys, Depends(provided(SigningKeys))]
 Db = Annotated[Database, Depends(provided(Database))]
 
 _NOTICES = {
@@ -155,7 +155,7 @@ async def login(request: Request, admins: Admins, logins: Logins, settings: Conf
             status=422,
         )
     try:
-        identity = await logins.sign_in(
+        identity = await logins.guard.sign_in(
             username,
             client_address(request),
             lambda: anyio.to_thread.run_sync(admins.check_password, username, password),
@@ -433,7 +433,7 @@ async def reset_password(request: Request, admins: Admins, throttle: Throttle) -
 @router.get("/signing-keys")
 async def signing_keys(request: Request, keys: Keys, settings: Config) -> Response:
     session = await require_session(request)
-    current = keys.keys()
+    current = keys.current()
     context = {
         "nav": "keys",
         "keys": sorted(current.published, key=lambda k: k.generation, reverse=True),
@@ -450,7 +450,7 @@ async def rotate_signing_key(request: Request, keys: Keys, db: Db) -> Response:
     actor = ui_actor(request, session)
 
     def rotate() -> None:
-        kid = keys.rotate_keys()
+        kid = keys.rotate()
         with db.session() as db_session:
             record(db_session, actor, "signing_key.rotate", "signing_key", kid)
 

@@ -103,7 +103,7 @@ def _segment_matcher(segment: str) -> str | None:
 
 PROTECTED: Final = PathTable(
     (
-        # Platform APIs (credgate.platform.views).
+        # Platform APIs (credgate.platform.routes).
         ProtectedPath("/api/v1/workflows", WORKFLOWS.id),
         ProtectedPath("/api/v1/workflows/details", WORKFLOWS.id),
         ProtectedPath("/api/v1/workflows/execute", WORKFLOWS.id),
@@ -119,7 +119,7 @@ PROTECTED: Final = PathTable(
         ProtectedPath("/api/v1/euf/campaign/trigger", CAMPAIGNS.id),
         ProtectedPath("/api/v1/spark/handoff", SPARK.id),
         ProtectedPath("/api/v1/data-management/device/deletions", DATA_MANAGEMENT.id),
-        # Classic APIs (credgate.classic.views); classic scopes map onto these permissions.
+        # Classic APIs (credgate.classic.routes); classic scopes map onto these permissions.
         ProtectedPath("/2/query", NQL.id),
         ProtectedPath("/api/configuration/v1/engines", ENGINES.id),
         ProtectedPath("/audit-trail/api/v1/portal/type/auditlog", AUDIT_TRAIL.id),

@@ -13,7 +13,7 @@ The container fills one :class:`Services` per process and the application keeps 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from starlette.requests import Request
@@ -52,10 +52,15 @@ class Services:
         return kind in self._by_type
 
 
-def provided(kind: type[T]) -> Callable[..., T]:
-    """A FastAPI dependency that answers the application's instance of ``kind``."""
+def provided(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A FastAPI dependency that answers the application's instance of ``kind``.
 
-    def dependency(request: Request) -> T:
+    It is a coroutine function although it only looks up a dict: the framework runs a plain
+    function dependency in a worker thread, a hop that would cost more than the lookup on every
+    request of the hot paths (the platform APIs).
+    """
+
+    async def dependency(request: Request) -> T:
         services: Services = getattr(request.app.state, APP_STATE_SERVICES)
         return services.get(kind)
 

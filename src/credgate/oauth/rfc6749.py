@@ -2,7 +2,7 @@
 <https://www.rfc-editor.org/rfc/rfc6749#section-4.4>`_, and client authentication (§2.3.1).
 
 Framework-free: :meth:`TokenEndpoint.handle` takes the raw pieces of a request and returns a
-:class:`~credgate.core.asgi.PlainResponse`. The adapter in :mod:`credgate.oauth.views` is a plain
+:class:`~credgate.core.asgi.PlainResponse`. The adapter in :mod:`credgate.oauth.routes` is a plain
 ASGI callable, because framework form parsing costs more than signing the token.
 """
 

@@ -186,7 +186,7 @@ def require(
     """A FastAPI dependency: ``token: VerifiedToken = Depends(require("workflows"))``.
 
     Without ``guard``, the application's guard (:func:`app_guard`) is used. The dependency raises
-    the OAuth 2.0 errors; :func:`install_bearer_errors` (credgate.platform.views) renders them
+    the OAuth 2.0 errors; :func:`install_bearer_errors` (credgate.platform.routes) renders them
     with their ``WWW-Authenticate`` challenges.
     """
     from starlette.requests import Request

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
@@ -23,7 +23,6 @@ from credgate.security.vault import Vault
 __all__ = [
     "KeySet",
     "LoadedKey",
-    "SigningKeys",
     "create_signing_key",
     "load_key_set",
     "rotate_signing_key",
@@ -65,17 +64,6 @@ class KeySet:
             if loaded.kid == kid:
                 return loaded.key
         return None
-
-
-class SigningKeys(Protocol):
-    """The signing keys of this installation, as an administrator sees and rotates them
-    (the composition root implements it: rotating publishes the change to every node)."""
-
-    def keys(self) -> KeySet: ...
-
-    def rotate_keys(self) -> str:
-        """Make a new key active, keep the previous one published; answer the new ``kid``."""
-        ...
 
 
 def create_signing_key(

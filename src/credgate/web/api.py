@@ -1,13 +1,16 @@
-"""The admin REST API application: error rendering and the administrator dependency.
+"""The admin REST API's shared parts: error rendering, the administrator dependency, CSRF.
 
 Every error answers JSON ``{"error": code, "message": text, "errors": [{"field", "message"}]}``
 and names the field at fault; a request never gets a 500 for bad input.
+
+Admin credentials are checked by whatever the container provides as
+:class:`AdminAuthentication` (the administrators' service): this module knows no feature.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, cast
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
@@ -15,18 +18,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from credgate.admins.services import AdminIdentity
-from credgate.container import Container
 from credgate.core import proxies
 from credgate.core.asgi import ASGIApp, Scope
 from credgate.core.audit.services import Actor
+from credgate.core.config import Settings
 from credgate.core.errors import CredgateError
 from credgate.core.ingress import Gate
+from credgate.core.services import provided
 
 __all__ = [
-    "ContainerDep",
+    "AdminActor",
+    "AdminAuthentication",
+    "Administrator",
+    "AppSettings",
     "CurrentAdmin",
-    "admin_actor",
     "admin_gate",
     "client_address",
     "install_error_handlers",
@@ -39,12 +44,30 @@ _ADMIN_SCOPE_KEY = "credgate.admin"
 """Where :func:`admin_gate` leaves the administrator it authenticated, for :func:`require_admin`."""
 
 
-def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
+class Administrator(Protocol):
+    """Who an admin API request acts as."""
+
+    @property
+    def username(self) -> str: ...
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+class AdminAuthentication(Protocol):
+    """How an admin API token, a session and its CSRF token are checked: what the
+    administrators' service offers (:class:`credgate.admins.services.AdminService`)."""
+
+    def check_token(self, token: str) -> Administrator | None: ...
+
+    def check_session(self, session_id: str) -> Administrator | None: ...
+
+    def check_csrf(self, identity: Any, csrf_token: str | None) -> bool:
+        """Whether ``csrf_token`` was issued with the session of ``identity`` (an answer of
+        :meth:`check_session`)."""
+        ...
+
+
+AppSettings = Annotated[Settings, Depends(provided(Settings))]
+_authentication = provided(AdminAuthentication)  # type: ignore[type-abstract]
+Authentication = Annotated[AdminAuthentication, Depends(_authentication)]
 
 
 class ApiError(Exception):
@@ -59,25 +82,25 @@ def client_address(request: Request, trusted_proxies: Sequence[proxies.Network])
     return proxies.client_address(request.scope, trusted_proxies)
 
 
-def require_admin(request: Request, container: ContainerDep) -> AdminIdentity:
+def require_admin(request: Request, authentication: Authentication) -> Administrator:
     """An admin API token (``Authorization: Bearer cgat_…``) or a session cookie.
 
     A session also needs the ``X-CSRF-Token`` header on every state-changing request: a cookie
     is sent by the browser on its own, the header only by credgate's own pages.
     """
     checked = request.scope.get(_ADMIN_SCOPE_KEY)
-    if isinstance(checked, AdminIdentity):
-        return checked  # the gate checked these very headers before the body was read
-    return _authenticate_admin(request, container)
+    if checked is not None:
+        return cast(Administrator, checked)  # the gate checked these very headers already
+    return _authenticate_admin(request, authentication)
 
 
-def admin_gate(container: Container) -> Gate:
+def admin_gate(authentication: AdminAuthentication) -> Gate:
     """The admin API's gate (:mod:`credgate.core.ingress`): the credentials, before any body."""
 
     async def gate(scope: Scope) -> ASGIApp | None:
         request = Request(scope)
         try:
-            identity = await anyio.to_thread.run_sync(_authenticate_admin, request, container)
+            identity = await anyio.to_thread.run_sync(_authenticate_admin, request, authentication)
         except ApiError as exc:
             return _error(exc.status, exc.code, exc.message, headers=exc.headers)
         scope[_ADMIN_SCOPE_KEY] = identity
@@ -86,11 +109,11 @@ def admin_gate(container: Container) -> Gate:
     return gate
 
 
-def _authenticate_admin(request: Request, container: Container) -> AdminIdentity:
+def _authenticate_admin(request: Request, authentication: AdminAuthentication) -> Administrator:
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value:
-        identity = container.admins.check_token(value.strip())
+        identity = authentication.check_token(value.strip())
         if identity is None:
             raise ApiError(
                 401,
@@ -101,9 +124,9 @@ def _authenticate_admin(request: Request, container: Container) -> AdminIdentity
         return identity
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        identity = container.admins.check_session(session_id)
+        identity = authentication.check_session(session_id)
         if identity is not None:
-            if request.method not in _SAFE and not container.admins.check_csrf(
+            if request.method not in _SAFE and not authentication.check_csrf(
                 identity, request.headers.get(CSRF_HEADER)
             ):
                 raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header")
@@ -116,13 +139,15 @@ def _authenticate_admin(request: Request, container: Container) -> AdminIdentity
     )
 
 
-CurrentAdmin = Annotated[AdminIdentity, Depends(require_admin)]
+CurrentAdmin = Annotated[Administrator, Depends(require_admin)]
 
 
-def admin_actor(request: Request, container: Container, admin: AdminIdentity) -> Actor:
-    return Actor(
-        name=admin.username, source=client_address(request, container.settings.trusted_proxies)
-    )
+async def _admin_actor(request: Request, admin: CurrentAdmin, settings: AppSettings) -> Actor:
+    return Actor(name=admin.username, source=client_address(request, settings.trusted_proxies))
+
+
+AdminActor = Annotated[Actor, Depends(_admin_actor)]
+"""The signed-in administrator and the address they call from, as the audit trail names them."""
 
 
 def _error(

@@ -1,4 +1,5 @@
-"""The classic APIs (NXQL, Engines, Audit trail) and the admin REST API of the engines registry.
+"""The classic APIs (NXQL, Engines, Audit trail); the engines registry's admin REST API is in
+:mod:`credgate.classic.api`.
 
 Thin: authenticate the caller (:mod:`credgate.classic.auth`), parse, call the framework-free
 modules, shape the answer. Every classic route admits a classic user over HTTP Basic, or a bearer
@@ -24,40 +25,49 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.classic.audit_trail import AuditQuery, parse_instant, read_audit_trail
-from credgate.classic.auth import ClassicAuthError, ClassicPrincipal
+from credgate.classic.auth import ClassicAuthenticator, ClassicAuthError, ClassicPrincipal
+from credgate.classic.engines import EngineService
+from credgate.classic.inventory import InventorySource
 from credgate.classic.nxql import NxqlSyntaxError, parse_nxql
 from credgate.classic.nxql_output import FORMATS, MEDIA_TYPES, render
-from credgate.container import Container
+from credgate.core.db import Database
 from credgate.core.errors import FieldError, InvalidInputError
 from credgate.core.paths import PROTECTED
+from credgate.core.services import provided
 from credgate.platform.nql.engine import (
     ParameterError,
     QueryDefinitionError,
     QueryExecutionError,
     execute,
 )
-from credgate.web.api import ApiError, ContainerDep, CurrentAdmin, admin_actor, client_address
+from credgate.web.api import ApiError, AppSettings, client_address
 
-__all__ = ["admin_router", "router"]
+__all__ = ["check_paths", "router"]
 
 router = APIRouter(tags=["Classic APIs"])
-admin_router = APIRouter(prefix="/admin/api/v1", tags=["Engines registry"])
+
+Authenticator = Annotated[ClassicAuthenticator, Depends(provided(ClassicAuthenticator))]
+_inventory = provided(InventorySource)  # type: ignore[type-abstract]
+Inventory = Annotated[InventorySource, Depends(_inventory)]
+Engines = Annotated[EngineService, Depends(provided(EngineService))]
+Db = Annotated[Database, Depends(provided(Database))]
 
 PLATFORMS = ("windows", "mac_os", "mobile")
 MAX_ROWS = 100_000
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
 
-async def _classic_caller(request: Request, container: ContainerDep) -> ClassicPrincipal:
+async def _classic_caller(
+    request: Request, authenticator: Authenticator, settings: AppSettings
+) -> ClassicPrincipal:
     """A classic user over Basic, or a token holding the permission :data:`PROTECTED` lists for
     this route."""
     permission = PROTECTED.permission_of(request.scope["route"].path)
-    address = client_address(request, container.settings.trusted_proxies)
+    address = client_address(request, settings.trusted_proxies)
     try:
-        return await container.classic_auth.authenticate(
+        return await authenticator.authenticate(
             request.headers.get("authorization"), address, permission
         )
     except ClassicAuthError as exc:
@@ -103,7 +113,7 @@ def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-async def _run_nxql(request: Request, container: Container) -> Response:
+async def _run_nxql(request: Request, inventory: InventorySource) -> Response:
     pairs = await _nxql_parameters(request)
     text = _single(pairs, "query")
     if not text or not text.strip():
@@ -130,7 +140,7 @@ async def _run_nxql(request: Request, container: Container) -> Response:
     obj = query.definition.object
 
     def run() -> tuple[str, bool]:
-        rows = container.classic_inventory.rows(obj)
+        rows = inventory.rows(obj)
         if platforms and obj == "devices":
             rows = (r for r in rows if r.get("platform") is None or r.get("platform") in platforms)
         result = execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
@@ -149,21 +159,21 @@ async def _run_nxql(request: Request, container: Container) -> Response:
 
 
 @router.get("/2/query", summary="NXQL query (classic)")
-async def nxql_get(request: Request, container: ContainerDep, _caller: ClassicCaller) -> Response:
-    return await _run_nxql(request, container)
+async def nxql_get(request: Request, inventory: Inventory, _caller: ClassicCaller) -> Response:
+    return await _run_nxql(request, inventory)
 
 
 @router.post("/2/query", summary="NXQL query (classic), parameters in a form body")
-async def nxql_post(request: Request, container: ContainerDep, _caller: ClassicCaller) -> Response:
-    return await _run_nxql(request, container)
+async def nxql_post(request: Request, inventory: Inventory, _caller: ClassicCaller) -> Response:
+    return await _run_nxql(request, inventory)
 
 
 # Engines ----------------------------------------------------------------------------------------
 
 
 @router.get("/api/configuration/v1/engines", summary="The engines (classic)")
-def list_engines(container: ContainerDep, _caller: ClassicCaller) -> list[dict[str, Any]]:
-    return [e.as_wire() for e in container.engines.list()]
+def list_engines(engines: Engines, _caller: ClassicCaller) -> list[dict[str, Any]]:
+    return [e.as_wire() for e in engines.list()]
 
 
 # Audit trail ------------------------------------------------------------------------------------
@@ -173,7 +183,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def _audit(
-    container: Container,
+    db: Database,
     response: Response,
     scope: Literal["portal", "engines", "engine"],
     engine: str | None,
@@ -183,7 +193,7 @@ def _audit(
     limit: int,
 ) -> list[dict[str, Any]]:
     page = read_audit_trail(
-        container.db,
+        db,
         AuditQuery(
             scope=scope,
             engine=engine,
@@ -199,7 +209,7 @@ def _audit(
 
 @router.get("/audit-trail/api/v1/portal/type/auditlog", summary="Audit trail of the portal")
 def audit_portal(
-    container: ContainerDep,
+    db: Db,
     response: Response,
     _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
@@ -207,12 +217,12 @@ def audit_portal(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return _audit(container, response, "portal", None, since, until, offset, limit)
+    return _audit(db, response, "portal", None, since, until, offset, limit)
 
 
 @router.get("/audit-trail/api/v1/engines/type/auditlog", summary="Audit trail of all engines")
 def audit_engines(
-    container: ContainerDep,
+    db: Db,
     response: Response,
     _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
@@ -220,7 +230,7 @@ def audit_engines(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return _audit(container, response, "engines", None, since, until, offset, limit)
+    return _audit(db, response, "engines", None, since, until, offset, limit)
 
 
 @router.get(
@@ -228,7 +238,7 @@ def audit_engines(
 )
 def audit_engine(
     engine: str,
-    container: ContainerDep,
+    db: Db,
     response: Response,
     _caller: ClassicCaller,
     since: Annotated[str | None, Query(alias="from")] = None,
@@ -236,46 +246,4 @@ def audit_engine(
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return _audit(container, response, "engine", engine, since, until, offset, limit)
-
-
-# Engines registry (admin) -----------------------------------------------------------------------
-
-
-class EngineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    database_uid: Annotated[str, Field(max_length=100)] = ""
-    machine_id: Annotated[str, Field(max_length=100)] = ""
-    description: Annotated[str, Field(max_length=2000)] = ""
-    status: Literal["CONNECTED", "DISCONNECTED", "CONNECTING"] = "CONNECTED"
-    address: Annotated[str, Field(max_length=255)] = ""
-    port: Annotated[int, Field(ge=1, le=65535)] = 999
-    timezone: Annotated[str, Field(max_length=64)] = "UTC"
-    version: Annotated[str, Field(max_length=50)] = ""
-
-
-@admin_router.get("/engines", summary="List the engines registry")
-def admin_list_engines(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [e.as_wire() for e in container.engines.list()]
-    return {"total": len(items), "items": items}
-
-
-@admin_router.post("/engines", status_code=201, summary="Add an engine")
-def admin_add_engine(
-    body: EngineIn, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> dict[str, Any]:
-    values = body.model_dump()
-    name = values.pop("name")
-    return container.engines.add(
-        name, actor=admin_actor(request, container, admin), **values
-    ).as_wire()
-
-
-@admin_router.delete("/engines/{name}", status_code=204, summary="Remove an engine")
-def admin_delete_engine(
-    name: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> Response:
-    container.engines.delete(name, actor=admin_actor(request, container, admin))
-    return Response(status_code=204)
+    return _audit(db, response, "engine", engine, since, until, offset, limit)

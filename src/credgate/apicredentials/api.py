@@ -5,13 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from credgate.apicredentials.services import ApiCredentialService
 from credgate.core.permissions import CATALOGUE
-from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
+from credgate.core.services import provided
+from credgate.web.api import AdminActor, CurrentAdmin
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/admin/api/v1", tags=["API credentials"])
+
+ApiCredentials = Annotated[ApiCredentialService, Depends(provided(ApiCredentialService))]
 
 
 class CredentialIn(BaseModel):
@@ -43,8 +49,8 @@ def list_permissions(_admin: CurrentAdmin) -> list[dict[str, str]]:
 
 
 @router.get("/api-credentials", summary="List API credentials")
-def list_credentials(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [c.as_dict() for c in container.api_credentials.list()]
+def list_credentials(credentials: ApiCredentials, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [c.as_dict() for c in credentials.list()]
     return {"total": len(items), "items": items}
 
 
@@ -54,40 +60,31 @@ def list_credentials(container: ContainerDep, _admin: CurrentAdmin) -> dict[str,
     summary="Create an API credential (the secret is shown once)",
 )
 def create_credential(
-    body: CredentialIn,
-    request: Request,
-    response: Response,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    body: CredentialIn, response: Response, credentials: ApiCredentials, actor: AdminActor
 ) -> dict[str, Any]:
-    created = container.api_credentials.create(
-        name=body.name,
-        description=body.description,
-        permissions=body.permissions,
-        actor=admin_actor(request, container, admin),
+    created = credentials.create(
+        name=body.name, description=body.description, permissions=body.permissions, actor=actor
     )
     response.headers["Cache-Control"] = "no-store"
     return {**created.credential.as_dict(), "client_secret": created.client_secret}
 
 
 @router.get("/api-credentials/{client_id}", summary="Show an API credential")
-def get_credential(client_id: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return container.api_credentials.get(client_id).as_dict()
+def get_credential(
+    client_id: str, credentials: ApiCredentials, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return credentials.get(client_id).as_dict()
 
 
 @router.patch(
     "/api-credentials/{client_id}", summary="Edit name, description, permissions or disabled"
 )
 def update_credential(
-    client_id: str,
-    body: CredentialPatch,
-    request: Request,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    client_id: str, body: CredentialPatch, credentials: ApiCredentials, actor: AdminActor
 ) -> dict[str, Any]:
-    return container.api_credentials.update(
+    return credentials.update(
         client_id,
-        actor=admin_actor(request, container, admin),
+        actor=actor,
         name=body.name,
         description=body.description,
         permissions=body.permissions,
@@ -96,10 +93,8 @@ def update_credential(
 
 
 @router.delete("/api-credentials/{client_id}", status_code=204, summary="Delete an API credential")
-def delete_credential(
-    client_id: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> Response:
-    container.api_credentials.delete(client_id, actor=admin_actor(request, container, admin))
+def delete_credential(client_id: str, credentials: ApiCredentials, actor: AdminActor) -> Response:
+    credentials.delete(client_id, actor=actor)
     return Response(status_code=204)
 
 
@@ -109,15 +104,12 @@ def delete_credential(
 )
 def regenerate_secret(
     client_id: str,
-    request: Request,
     response: Response,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    credentials: ApiCredentials,
+    actor: AdminActor,
     body: RegenerateIn | None = None,
 ) -> dict[str, Any]:
     overlap = dt.timedelta(seconds=(body or RegenerateIn()).overlap_seconds)
-    created = container.api_credentials.regenerate(
-        client_id, actor=admin_actor(request, container, admin), overlap=overlap
-    )
+    created = credentials.regenerate(client_id, actor=actor, overlap=overlap)
     response.headers["Cache-Control"] = "no-store"
     return {**created.credential.as_dict(), "client_secret": created.client_secret}

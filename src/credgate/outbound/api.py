@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 
+from credgate.core.services import provided
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES
-from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
+from credgate.outbound.exporters import ExporterService
+from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.worker import OutboundWorker
+from credgate.web.api import AdminActor, CurrentAdmin
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin/api/v1", tags=["Webhooks and exporters"])
+
+Webhooks = Annotated[WebhookService, Depends(provided(WebhookService))]
+Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
+Worker = Annotated[OutboundWorker, Depends(provided(OutboundWorker))]
 
 Json = Annotated[dict[str, Any], Body(description="A JSON object.")]
 
@@ -40,8 +48,8 @@ def list_events(_admin: CurrentAdmin) -> dict[str, Any]:
 
 
 @router.get("/webhooks", summary="List webhooks")
-def list_webhooks(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = container.outbound.webhooks.list()
+def list_webhooks(webhooks: Webhooks, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = webhooks.list()
     return {"total": len(items), "items": items}
 
 
@@ -49,123 +57,108 @@ def list_webhooks(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, An
     "/webhooks", status_code=201, summary="Create a webhook (a generated secret is shown once)"
 )
 def create_webhook(
-    body: Json, request: Request, response: Response, container: ContainerDep, admin: CurrentAdmin
+    body: Json, response: Response, webhooks: Webhooks, actor: AdminActor
 ) -> dict[str, Any]:
-    view, secret = container.outbound.webhooks.create(
-        body, actor=admin_actor(request, container, admin)
-    )
+    view, secret = webhooks.create(body, actor=actor)
     return _with_secret(view, secret, response)
 
 
 @router.get("/webhooks/{ref}", summary="Show a webhook")
-def get_webhook(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return container.outbound.webhooks.get(ref)
+def get_webhook(ref: str, webhooks: Webhooks, _admin: CurrentAdmin) -> dict[str, Any]:
+    return webhooks.get(ref)
 
 
 @router.put("/webhooks/{ref}", summary="Replace a webhook's fields")
 def update_webhook(
     ref: str,
     body: Json,
-    request: Request,
     response: Response,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    webhooks: Webhooks,
+    actor: AdminActor,
 ) -> dict[str, Any]:
-    view, secret = container.outbound.webhooks.update(
-        ref, body, actor=admin_actor(request, container, admin)
-    )
+    view, secret = webhooks.update(ref, body, actor=actor)
     return _with_secret(view, secret, response)
 
 
 @router.delete("/webhooks/{ref}", status_code=204, summary="Delete a webhook and its deliveries")
-def delete_webhook(
-    ref: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> Response:
-    container.outbound.webhooks.delete(ref, actor=admin_actor(request, container, admin))
+def delete_webhook(ref: str, webhooks: Webhooks, actor: AdminActor) -> Response:
+    webhooks.delete(ref, actor=actor)
     return Response(status_code=204)
 
 
 @router.post("/webhooks/{ref}/send", status_code=202, summary="Queue an explicit send")
-def send_webhook(
-    ref: str, body: Json, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> dict[str, Any]:
-    mid = container.outbound.webhooks.send(ref, body, actor=admin_actor(request, container, admin))
+def send_webhook(ref: str, body: Json, webhooks: Webhooks, actor: AdminActor) -> dict[str, Any]:
+    mid = webhooks.send(ref, body, actor=actor)
     return {"id": mid, "state": "pending"}
 
 
 @router.post("/webhooks/{ref}/test", summary="Send one request now with sample data")
 async def send_test(
     ref: str,
-    container: ContainerDep,
+    worker: Worker,
     _admin: CurrentAdmin,
     event: Annotated[
         str, Query(description="The event type whose sample data is used.")
     ] = "explicit",
 ) -> dict[str, Any]:
-    return await container.outbound.worker.test_send(ref, event)
+    return await worker.test_send(ref, event)
 
 
 @router.get("/deliveries", summary="The delivery log, newest first")
 def list_deliveries(
-    container: ContainerDep,
+    webhooks: Webhooks,
     _admin: CurrentAdmin,
     webhook: Annotated[str | None, Query(description="A webhook id or name.")] = None,
     state: Annotated[str | None, Query(description="pending, delivered or failed")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    items = container.outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
+    items = webhooks.deliveries(webhook=webhook, state=state, limit=limit)
     return {"total": len(items), "items": items}
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
-def get_delivery(delivery_id: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return container.outbound.webhooks.delivery(delivery_id)
+def get_delivery(delivery_id: str, webhooks: Webhooks, _admin: CurrentAdmin) -> dict[str, Any]:
+    return webhooks.delivery(delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/replay", summary="Queue a finished delivery again")
-def replay_delivery(
-    delivery_id: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> dict[str, Any]:
-    return container.outbound.webhooks.replay(
-        delivery_id, actor=admin_actor(request, container, admin)
-    )
+def replay_delivery(delivery_id: str, webhooks: Webhooks, actor: AdminActor) -> dict[str, Any]:
+    return webhooks.replay(delivery_id, actor=actor)
 
 
 @router.get("/exporters", summary="List data exporters")
-def list_exporters(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = container.outbound.exporters.list()
+def list_exporters(exporters: Exporters, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = exporters.list()
     return {"total": len(items), "items": items}
 
 
 @router.post("/exporters", status_code=201, summary="Create a data exporter")
-def create_exporter(
-    body: Json, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> dict[str, Any]:
-    return container.outbound.exporters.create(body, actor=admin_actor(request, container, admin))
+def create_exporter(body: Json, exporters: Exporters, actor: AdminActor) -> dict[str, Any]:
+    return exporters.create(body, actor=actor)
 
 
 @router.get("/exporters/{ref}", summary="Show a data exporter")
-def get_exporter(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return container.outbound.exporters.get(ref)
+def get_exporter(ref: str, exporters: Exporters, _admin: CurrentAdmin) -> dict[str, Any]:
+    return exporters.get(ref)
 
 
 @router.delete("/exporters/{ref}", status_code=204, summary="Delete a data exporter and its runs")
-def delete_exporter(
-    ref: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> Response:
-    container.outbound.exporters.delete(ref, actor=admin_actor(request, container, admin))
+def delete_exporter(ref: str, exporters: Exporters, actor: AdminActor) -> Response:
+    exporters.delete(ref, actor=actor)
     return Response(status_code=204)
 
 
 @router.post("/exporters/{ref}/run", summary="Run now; answers the run")
-async def run_exporter(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
+async def run_exporter(
+    ref: str, exporters: Exporters, worker: Worker, _admin: CurrentAdmin
+) -> dict[str, Any]:
     import anyio.to_thread
 
-    view = await anyio.to_thread.run_sync(container.outbound.exporters.get, ref)
-    return await container.outbound.worker.run_export(view["id"], "manual")
+    view = await anyio.to_thread.run_sync(exporters.get, ref)
+    return await worker.run_export(view["id"], "manual")
 
 
 @router.get("/exporters/{ref}/runs", summary="History of runs, newest first")
-def list_runs(ref: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = container.outbound.exporters.runs(ref)
+def list_runs(ref: str, exporters: Exporters, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = exporters.runs(ref)
     return {"total": len(items), "items": items}

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from credgate.web.api import ContainerDep, CurrentAdmin, admin_actor
+from credgate.core.services import provided
+from credgate.users.services import UserService
+from credgate.web.api import AdminActor, CurrentAdmin
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/admin/api/v1", tags=["Classic users"])
+
+Users = Annotated[UserService, Depends(provided(UserService))]
 
 
 class ProfileIn(BaseModel):
@@ -29,57 +35,49 @@ class UserIn(BaseModel):
 
 
 @router.get("/profiles", summary="List profiles")
-def list_profiles(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [p.as_dict() for p in container.users.list_profiles()]
+def list_profiles(users: Users, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [p.as_dict() for p in users.list_profiles()]
     return {"total": len(items), "items": items}
 
 
 @router.post("/profiles", status_code=201, summary="Create a profile")
-def create_profile(
-    body: ProfileIn, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> dict[str, Any]:
-    return container.users.create_profile(
+def create_profile(body: ProfileIn, users: Users, actor: AdminActor) -> dict[str, Any]:
+    return users.create_profile(
         body.name,
         data_privacy=body.data_privacy,
         finder_access=body.finder_access,
-        actor=admin_actor(request, container, admin),
+        actor=actor,
     ).as_dict()
 
 
 @router.delete("/profiles/{name}", status_code=204, summary="Delete a profile no user has")
-def delete_profile(
-    name: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> Response:
-    container.users.delete_profile(name, actor=admin_actor(request, container, admin))
+def delete_profile(name: str, users: Users, actor: AdminActor) -> Response:
+    users.delete_profile(name, actor=actor)
     return Response(status_code=204)
 
 
 @router.get("/users", summary="List classic users")
-def list_users(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [u.as_dict() for u in container.users.list_users()]
+def list_users(users: Users, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [u.as_dict() for u in users.list_users()]
     return {"total": len(items), "items": items}
 
 
 @router.post("/users", status_code=201, summary="Create a classic user")
-def create_user(
-    body: UserIn, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> dict[str, Any]:
-    return container.users.create_user(
+def create_user(body: UserIn, users: Users, actor: AdminActor) -> dict[str, Any]:
+    return users.create_user(
         body.username,
         body.password,
         profile=body.profile,
-        actor=admin_actor(request, container, admin),
+        actor=actor,
     ).as_dict()
 
 
 @router.get("/users/{username}", summary="Show a classic user")
-def get_user(username: str, container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    return container.users.get_user(username).as_dict()
+def get_user(username: str, users: Users, _admin: CurrentAdmin) -> dict[str, Any]:
+    return users.get_user(username).as_dict()
 
 
 @router.delete("/users/{username}", status_code=204, summary="Delete a classic user")
-def delete_user(
-    username: str, request: Request, container: ContainerDep, admin: CurrentAdmin
-) -> Response:
-    container.users.delete_user(username, actor=admin_actor(request, container, admin))
+def delete_user(username: str, users: Users, actor: AdminActor) -> Response:
+    users.delete_user(username, actor=actor)
     return Response(status_code=204)

@@ -21,13 +21,15 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.routing import APIRoute
 
-from credgate.container import Container
 from credgate.core.asgi import BodyTooLarge
+from credgate.core.config import Settings
 from credgate.core.paths import PROTECTED
+from credgate.core.services import provided
 from credgate.oauth.errors import OAuth2Error
 from credgate.oauth.rfc6750 import require_route
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.platform.definitions import (
+    DefinitionService,
     Kind,
     StoredDefinition,
     to_query,
@@ -47,6 +49,7 @@ from credgate.platform.schemas import (
     workflows,
 )
 from credgate.platform.schemas._common import RequestError
+from credgate.platform.services import PlatformService
 from credgate.platform.upstream import UpstreamError, forward
 
 __all__ = ["install_platform", "router"]
@@ -70,8 +73,8 @@ class Family:
     def fail(self, status: int, code: str, message: str, source: str = "body") -> RequestError:
         return RequestError(status, self.error(code, message, source, status))
 
-    def upstream(self, container: Container) -> str | None:
-        value: str | None = getattr(container.settings, self.upstream_setting)
+    def upstream(self, settings: Settings) -> str | None:
+        value: str | None = getattr(settings, self.upstream_setting)
         return value
 
 
@@ -120,10 +123,9 @@ _route_token = require_route(PROTECTED.permission_of)
 Token = Annotated[VerifiedToken, Depends(_route_token)]
 """The bearer token of a request, holding the permission :data:`PROTECTED` lists for its route."""
 
-
-def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
+Config = Annotated[Settings, Depends(provided(Settings))]
+Definitions = Annotated[DefinitionService, Depends(provided(DefinitionService))]
+Platform = Annotated[PlatformService, Depends(provided(PlatformService))]
 
 
 async def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -167,9 +169,13 @@ async def _body(request: Request, family: Family) -> bytes:
 
 
 async def _relay(
-    request: Request, family: Family, base_url: str, body: bytes, token: VerifiedToken
+    request: Request,
+    settings: Settings,
+    family: Family,
+    base_url: str,
+    body: bytes,
+    token: VerifiedToken,
 ) -> Response:
-    container = _container(request)
     try:
         answer = await forward(
             base_url,
@@ -179,7 +185,7 @@ async def _relay(
             headers=dict(request.headers),
             body=body,
             token=token,
-            timeout_seconds=container.settings.upstream_timeout_seconds,
+            timeout_seconds=settings.upstream_timeout_seconds,
         )
     except UpstreamError as exc:
         raise family.fail(502, "UPSTREAM_UNAVAILABLE", str(exc)) from None
@@ -190,6 +196,8 @@ async def _relay(
 
 async def _relay_and_record(
     request: Request,
+    settings: Settings,
+    platform: PlatformService,
     family: Family,
     base_url: str,
     body: bytes,
@@ -198,12 +206,11 @@ async def _relay_and_record(
     payload: dict[str, Any],
     target: str = "",
 ) -> Response:
-    container = _container(request)
     try:
-        response = await _relay(request, family, base_url, body, token)
+        response = await _relay(request, settings, family, base_url, body, token)
     except RequestError:
         await _run(
-            container.platform.record,
+            platform.record,
             kind,
             token.client_id,
             state="UPSTREAM_UNAVAILABLE",
@@ -212,7 +219,7 @@ async def _relay_and_record(
         )
         raise
     await _run(
-        container.platform.record,
+        platform.record,
         kind,
         token.client_id,
         state="FORWARDED",
@@ -223,11 +230,11 @@ async def _relay_and_record(
     return response
 
 
-def _find(container: Container, kind: Kind, key: str) -> StoredDefinition | None:
-    found = container.definitions.find(kind, key)
+def _find(definitions: DefinitionService, kind: Kind, key: str) -> StoredDefinition | None:
+    found = definitions.find(kind, key)
     if found is not None:
         return found
-    return next((d for d in container.definitions.list(kind) if d.uuid == key), None)
+    return next((d for d in definitions.list(kind) if d.uuid == key), None)
 
 
 def _payload(model: Any) -> dict[str, Any]:
@@ -238,53 +245,70 @@ def _payload(model: Any) -> dict[str, Any]:
 # Workflows -------------------------------------------------------------------------------------
 
 
-async def _list_workflows(request: Request) -> list[dict[str, object]]:
+async def _list_workflows(
+    request: Request, definitions: DefinitionService
+) -> list[dict[str, object]]:
     filters = workflows.parse_list_filters(dict(request.query_params))
-    container = _container(request)
-    stored = container.definitions.cached("workflow")
+    stored = definitions.cached("workflow")
     if stored is None:
-        stored = await _run(container.definitions.list, "workflow")
+        stored = await _run(definitions.list, "workflow")
     items = (to_workflow(d) for d in stored)
     return [workflows.workflow_body(w) for w in items if w.matches(filters)]
 
 
 @router.get("/api/v1/workflows", summary="List workflows")
-async def list_workflows(request: Request, token: Token) -> Response:
-    if (base := WORKFLOWS.upstream(_container(request))) is not None:
+async def list_workflows(
+    request: Request, token: Token, settings: Config, definitions: Definitions
+) -> Response:
+    if (base := WORKFLOWS.upstream(settings)) is not None:
         workflows.parse_list_filters(dict(request.query_params))
-        return await _relay(request, WORKFLOWS, base, b"", token)
-    return _answer(request, 200, await _list_workflows(request))
+        return await _relay(request, settings, WORKFLOWS, base, b"", token)
+    return _answer(request, 200, await _list_workflows(request, definitions))
 
 
-async def bench_list_workflows(request: Request) -> Response:
+async def bench_list_workflows(request: Request, definitions: Definitions) -> Response:
     """The same handler without protection: the benchmark's baseline (``bench_echo`` only)."""
-    return _answer(request, 200, await _list_workflows(request))
+    return _answer(request, 200, await _list_workflows(request, definitions))
 
 
 @router.get("/api/v1/workflows/details", summary="Workflow details")
-async def workflow_details(request: Request, token: Token) -> Response:
+async def workflow_details(
+    request: Request, token: Token, settings: Config, definitions: Definitions
+) -> Response:
     nql_id = workflows.parse_details_query(dict(request.query_params))
-    container = _container(request)
-    if (base := WORKFLOWS.upstream(container)) is not None:
-        return await _relay(request, WORKFLOWS, base, b"", token)
-    found = await _run(_find, container, "workflow", nql_id)
+    if (base := WORKFLOWS.upstream(settings)) is not None:
+        return await _relay(request, settings, WORKFLOWS, base, b"", token)
+    found = await _run(_find, definitions, "workflow", nql_id)
     if found is None:
         raise WORKFLOWS.fail(404, "NOT_FOUND", f"no workflow with id {nql_id!r}")
     return _answer(request, 200, [workflows.workflow_body(to_workflow(found))])
 
 
 async def _execute_workflow(
-    request: Request, token: VerifiedToken, parse: Callable[[bytes], Any]
+    request: Request,
+    token: VerifiedToken,
+    parse: Callable[[bytes], Any],
+    settings: Settings,
+    definitions: DefinitionService,
+    platform: PlatformService,
 ) -> Response:
     body = await _body(request, WORKFLOWS)
     parsed = parse(body)
     payload = _payload(parsed)
-    container = _container(request)
-    if (base := WORKFLOWS.upstream(container)) is not None:
+    if (base := WORKFLOWS.upstream(settings)) is not None:
         return await _relay_and_record(
-            request, WORKFLOWS, base, body, token, "workflow_execution", payload, parsed.workflow_id
+            request,
+            settings,
+            platform,
+            WORKFLOWS,
+            base,
+            body,
+            token,
+            "workflow_execution",
+            payload,
+            parsed.workflow_id,
         )
-    found = await _run(_find, container, "workflow", parsed.workflow_id)
+    found = await _run(_find, definitions, "workflow", parsed.workflow_id)
     if found is None:
         raise WORKFLOWS.fail(404, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
     if not found.api_enabled:
@@ -297,7 +321,7 @@ async def _execute_workflow(
     request_uuid, execution = str(uuid.uuid4()), str(uuid.uuid4())
     result = workflows.execute_response(request_uuid, [execution])
     await _run(
-        container.platform.record,
+        platform.record,
         "workflow_execution",
         token.client_id,
         state="SUBMITTED",
@@ -310,49 +334,62 @@ async def _execute_workflow(
 
 
 @router.post("/api/v1/workflows/execute", summary="Execute a workflow (v1)")
-async def execute_workflow_v1(request: Request, token: Token) -> Response:
-    return await _execute_workflow(request, token, workflows.parse_execute_v1)
+async def execute_workflow_v1(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
+    return await _execute_workflow(
+        request, token, workflows.parse_execute_v1, settings, definitions, platform
+    )
 
 
 @router.post("/api/v2/workflows/execute", summary="Execute a workflow (v2)")
-async def execute_workflow_v2(request: Request, token: Token) -> Response:
-    return await _execute_workflow(request, token, workflows.parse_execute_v2)
+async def execute_workflow_v2(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
+    return await _execute_workflow(
+        request, token, workflows.parse_execute_v2, settings, definitions, platform
+    )
 
 
 # Remote actions --------------------------------------------------------------------------------
 
 
 @router.get("/api/v1/act/remote-action", summary="List remote actions")
-async def list_remote_actions(request: Request, token: Token) -> Response:
-    container = _container(request)
-    if (base := REMOTE_ACTIONS.upstream(container)) is not None:
-        return await _relay(request, REMOTE_ACTIONS, base, b"", token)
-    stored = await _run(container.definitions.list, "remote_action")
+async def list_remote_actions(
+    request: Request, token: Token, settings: Config, definitions: Definitions
+) -> Response:
+    if (base := REMOTE_ACTIONS.upstream(settings)) is not None:
+        return await _relay(request, settings, REMOTE_ACTIONS, base, b"", token)
+    stored = await _run(definitions.list, "remote_action")
     body = [remote_actions.remote_action_body(to_remote_action(d)) for d in stored]
     return _answer(request, 200, body)
 
 
 @router.get("/api/v1/act/remote-action/details", summary="Remote action details")
-async def remote_action_details(request: Request, token: Token) -> Response:
+async def remote_action_details(
+    request: Request, token: Token, settings: Config, definitions: Definitions
+) -> Response:
     nql_id = remote_actions.parse_details_query(dict(request.query_params))
-    container = _container(request)
-    if (base := REMOTE_ACTIONS.upstream(container)) is not None:
-        return await _relay(request, REMOTE_ACTIONS, base, b"", token)
-    found = await _run(_find, container, "remote_action", nql_id)
+    if (base := REMOTE_ACTIONS.upstream(settings)) is not None:
+        return await _relay(request, settings, REMOTE_ACTIONS, base, b"", token)
+    found = await _run(_find, definitions, "remote_action", nql_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"no remote action with id {nql_id!r}")
     return _answer(request, 200, remote_actions.remote_action_body(to_remote_action(found)))
 
 
 @router.post("/api/v1/act/execute", summary="Execute a remote action")
-async def execute_remote_action(request: Request, token: Token) -> Response:
+async def execute_remote_action(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
     body = await _body(request, REMOTE_ACTIONS)
     parsed = remote_actions.parse_execute(body)
     payload = _payload(parsed)
-    container = _container(request)
-    if (base := REMOTE_ACTIONS.upstream(container)) is not None:
+    if (base := REMOTE_ACTIONS.upstream(settings)) is not None:
         return await _relay_and_record(
             request,
+            settings,
+            platform,
             REMOTE_ACTIONS,
             base,
             body,
@@ -361,7 +398,7 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
             payload,
             parsed.remote_action_id,
         )
-    found = await _run(_find, container, "remote_action", parsed.remote_action_id)
+    found = await _run(_find, definitions, "remote_action", parsed.remote_action_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(
             404, "NOT_FOUND", f"remoteActionId: no remote action {parsed.remote_action_id!r}"
@@ -375,7 +412,7 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
     request_id = str(uuid.uuid4())
     result = remote_actions.execute_response(request_id, parsed.expires_in_minutes)
     await _run(
-        container.platform.record,
+        platform.record,
         "remote_action",
         token.client_id,
         state="SUBMITTED",
@@ -390,33 +427,39 @@ async def execute_remote_action(request: Request, token: Token) -> Response:
 # NQL -------------------------------------------------------------------------------------------
 
 
-def _load_query(container: Container, query_id: str) -> QueryDefinition:
-    found = container.definitions.find("query", query_id)
+def _load_query(definitions: DefinitionService, query_id: str) -> QueryDefinition:
+    found = definitions.find("query", query_id)
     if found is None or not found.api_enabled:
         raise nql.not_found(query_id)
     return to_query(found)
 
 
 async def _run_query(
-    container: Container, query: QueryDefinition, parameters: dict[str, str], max_rows: int
+    platform: PlatformService, query: QueryDefinition, parameters: dict[str, str], max_rows: int
 ) -> Any:
     try:
-        return await _run(container.platform.run_query, query, parameters, max_rows=max_rows)
+        return await _run(platform.run_query, query, parameters, max_rows=max_rows)
     except ParameterError as exc:
         raise nql.parameter_error(exc) from None
     except QueryExecutionError as exc:
         raise NQL.fail(400, "INVALID_QUERY", str(exc), "queryId") from None
 
 
-async def _nql_execute(request: Request, token: VerifiedToken, version: int) -> Response:
+async def _nql_execute(
+    request: Request,
+    token: VerifiedToken,
+    version: int,
+    settings: Settings,
+    definitions: DefinitionService,
+    platform: PlatformService,
+) -> Response:
     output = nql.negotiate_format(request.headers.get("accept"))
     body = await _body(request, NQL)
     parsed = nql.parse_execute(body)
-    container = _container(request)
-    if (base := NQL.upstream(container)) is not None:
-        return await _relay(request, NQL, base, body, token)
-    query = await _run(_load_query, container, parsed.query_id)
-    result = await _run_query(container, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
+    if (base := NQL.upstream(settings)) is not None:
+        return await _relay(request, settings, NQL, base, body, token)
+    query = await _run(_load_query, definitions, parsed.query_id)
+    result = await _run_query(platform, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
     executed_at = datetime.now(UTC)
     if output == "csv":
         headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
@@ -426,28 +469,46 @@ async def _nql_execute(request: Request, token: VerifiedToken, version: int) -> 
 
 
 @router.post("/api/v1/nql/execute", summary="Run a saved NQL query (v1)")
-async def nql_execute_v1(request: Request, token: Token) -> Response:
-    return await _nql_execute(request, token, 1)
+async def nql_execute_v1(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
+    return await _nql_execute(request, token, 1, settings, definitions, platform)
 
 
 @router.post("/api/v2/nql/execute", summary="Run a saved NQL query (v2)")
-async def nql_execute_v2(request: Request, token: Token) -> Response:
-    return await _nql_execute(request, token, 2)
+async def nql_execute_v2(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
+    return await _nql_execute(request, token, 2, settings, definitions, platform)
 
 
 async def _nql_export(
-    request: Request, token: VerifiedToken, parsed: nql.ExportRequest, body: bytes
+    request: Request,
+    token: VerifiedToken,
+    parsed: nql.ExportRequest,
+    body: bytes,
+    settings: Settings,
+    definitions: DefinitionService,
+    platform: PlatformService,
 ) -> Response:
-    container = _container(request)
     payload = _payload(parsed)
-    if (base := NQL.upstream(container)) is not None:
+    if (base := NQL.upstream(settings)) is not None:
         return await _relay_and_record(
-            request, NQL, base, body, token, "nql_export", payload, parsed.query_id
+            request,
+            settings,
+            platform,
+            NQL,
+            base,
+            body,
+            token,
+            "nql_export",
+            payload,
+            parsed.query_id,
         )
-    query = await _run(_load_query, container, parsed.query_id)
+    query = await _run(_load_query, definitions, parsed.query_id)
     export_id = str(uuid.uuid4())
     await _run(
-        container.platform.record,
+        platform.record,
         "nql_export",
         token.client_id,
         state="SUBMITTED",
@@ -457,7 +518,7 @@ async def _nql_export(
     )
     try:
         state, result = await _run(
-            container.platform.export,
+            platform.export,
             export_id,
             query,
             dict(parsed.parameters),
@@ -466,40 +527,46 @@ async def _nql_export(
         )
     except ParameterError as exc:
         await _run(
-            container.platform.update_request,
+            platform.update_request,
             export_id,
             state="ERROR",
             result={"errorDescription": str(exc)},
         )
         raise nql.parameter_error(exc) from None
-    await _run(container.platform.update_request, export_id, state=state, result=result)
+    await _run(platform.update_request, export_id, state=state, result=result)
     return _answer(request, 200, nql.export_response(export_id))
 
 
 @router.get("/api/v1/nql/export", summary="Export a saved NQL query's results")
-async def nql_export_get(request: Request, token: Token) -> Response:
+async def nql_export_get(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
     parsed = nql.parse_export_query(request.query_params.multi_items())
-    return await _nql_export(request, token, parsed, b"")
+    return await _nql_export(request, token, parsed, b"", settings, definitions, platform)
 
 
 @router.post("/api/v1/nql/export", summary="Export a saved NQL query's results")
-async def nql_export_post(request: Request, token: Token) -> Response:
+async def nql_export_post(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
     body = await _body(request, NQL)
-    return await _nql_export(request, token, nql.parse_export(body), body)
+    parsed = nql.parse_export(body)
+    return await _nql_export(request, token, parsed, body, settings, definitions, platform)
 
 
 @router.get("/api/v1/nql/status/{export_id}", summary="Status of an NQL export")
-async def nql_status(export_id: str, request: Request, token: Token) -> Response:
-    container = _container(request)
-    if (base := NQL.upstream(container)) is not None:
-        return await _relay(request, NQL, base, b"", token)
-    view = await _run(container.platform.get_request, export_id)
+async def nql_status(
+    export_id: str, request: Request, token: Token, settings: Config, platform: Platform
+) -> Response:
+    if (base := NQL.upstream(settings)) is not None:
+        return await _relay(request, settings, NQL, base, b"", token)
+    view = await _run(platform.get_request, export_id)
     if view is None or view.kind != "nql_export" or view.client_id != token.client_id:
         raise NQL.fail(404, "NOT_FOUND", f"No export with the ID {export_id[:80]}", "exportId")
     result = view.result or {}
     job = ExportJob(export_id)
     if view.state == "COMPLETED":
-        link = container.platform.results_link(container.settings.api_base_url, export_id)
+        link = platform.results_link(settings.api_base_url, export_id)
         job = job.complete(link, truncated=bool(result.get("truncated")))
     elif view.state == "ERROR":
         job = job.fail(str(result.get("errorDescription", "the export failed")))
@@ -512,14 +579,13 @@ _MEDIA: Final = {".csv": "text/csv", ".gz": "application/gzip", ".zst": "applica
 
 
 @router.get("/exports/{export_id}", summary="Download an NQL export (signed link)")
-async def download_export(export_id: str, request: Request) -> Response:
+async def download_export(export_id: str, request: Request, platform: Platform) -> Response:
     """The results file behind the 15-minute link the status endpoint hands out."""
-    container = _container(request)
     expires = request.query_params.get("expires", "")
     signature = request.query_params.get("signature", "")
-    if not container.platform.check_link(export_id, expires, signature):
+    if not platform.check_link(export_id, expires, signature):
         return _answer(request, 403, {"message": "the link is invalid or has expired"})
-    path = await _run(container.platform.export_file, export_id)
+    path = await _run(platform.export_file, export_id)
     if path is None:
         return _answer(request, 404, {"message": "the results file is gone"})
     return FileResponse(
@@ -550,18 +616,18 @@ def _enrichment_payload(parsed: enrichment.EnrichmentRequest) -> dict[str, Any]:
 
 
 @router.post("/api/v1/enrichment/data/fields", summary="Write enrichment fields")
-async def enrich(request: Request, token: Token) -> Response:
+async def enrich(request: Request, token: Token, settings: Config, platform: Platform) -> Response:
     body = await _body(request, ENRICHMENT)
     parsed = enrichment.parse_fields(body)
-    container = _container(request)
-    if (base := ENRICHMENT.upstream(container)) is not None:
+    if (base := ENRICHMENT.upstream(settings)) is not None:
+        payload = _enrichment_payload(parsed)
         return await _relay_and_record(
-            request, ENRICHMENT, base, body, token, "enrichment", _enrichment_payload(parsed)
+            request, settings, platform, ENRICHMENT, base, body, token, "enrichment", payload
         )
-    applied = await _run(container.platform.apply_enrichment, parsed)
+    applied = await _run(platform.apply_enrichment, parsed)
     status, answer = enrichment.decide(applied)
     await _run(
-        container.platform.record,
+        platform.record,
         "enrichment",
         token.client_id,
         state=str(answer["status"]).upper(),
@@ -576,16 +642,26 @@ async def enrich(request: Request, token: Token) -> Response:
 
 
 @router.post("/api/v1/euf/campaign/trigger", summary="Trigger a campaign")
-async def trigger_campaign(request: Request, token: Token) -> Response:
+async def trigger_campaign(
+    request: Request, token: Token, settings: Config, definitions: Definitions, platform: Platform
+) -> Response:
     body = await _body(request, CAMPAIGNS)
     parsed = campaigns.parse_trigger(body)
     payload = _payload(parsed)
-    container = _container(request)
-    if (base := CAMPAIGNS.upstream(container)) is not None:
+    if (base := CAMPAIGNS.upstream(settings)) is not None:
         return await _relay_and_record(
-            request, CAMPAIGNS, base, body, token, "campaign", payload, parsed.campaign_nql_id
+            request,
+            settings,
+            platform,
+            CAMPAIGNS,
+            base,
+            body,
+            token,
+            "campaign",
+            payload,
+            parsed.campaign_nql_id,
         )
-    found = await _run(_find, container, "campaign", parsed.campaign_nql_id)
+    found = await _run(_find, definitions, "campaign", parsed.campaign_nql_id)
     if found is None:
         raise CAMPAIGNS.fail(
             404, "NOT_FOUND", f"campaignNqlId: no campaign {parsed.campaign_nql_id!r}"
@@ -608,7 +684,7 @@ async def trigger_campaign(request: Request, token: Token) -> Response:
     outcomes = [campaigns.TriggerOutcome(sid, request_id=uuid.uuid4()) for sid in parsed.user_sid]
     result = campaigns.trigger_response(outcomes)
     await _run(
-        container.platform.record,
+        platform.record,
         "campaign",
         token.client_id,
         state="SUBMITTED",
@@ -623,7 +699,9 @@ async def trigger_campaign(request: Request, token: Token) -> Response:
 
 
 @router.post("/api/v1/spark/handoff", summary="Hand a conversation over to Spark", status_code=204)
-async def spark_handoff(request: Request, token: Token) -> Response:
+async def spark_handoff(
+    request: Request, token: Token, settings: Config, platform: Platform
+) -> Response:
     body = await _body(request, SPARK)
     handoff = spark.parse_handoff(dict(request.headers), body)
     payload = {
@@ -631,13 +709,21 @@ async def spark_handoff(request: Request, token: Token) -> Response:
         "timezone": handoff.timezone.key if handoff.timezone else None,
         "body": _payload(handoff.body),
     }
-    container = _container(request)
-    if (base := SPARK.upstream(container)) is not None:
+    if (base := SPARK.upstream(settings)) is not None:
         return await _relay_and_record(
-            request, SPARK, base, body, token, "handoff", payload, handoff.user_principal_name
+            request,
+            settings,
+            platform,
+            SPARK,
+            base,
+            body,
+            token,
+            "handoff",
+            payload,
+            handoff.user_principal_name,
         )
     await _run(
-        container.platform.record,
+        platform.record,
         "handoff",
         token.client_id,
         state="RECEIVED",
@@ -655,23 +741,32 @@ async def spark_handoff(request: Request, token: Token) -> Response:
     summary="Schedule device deletions",
     status_code=202,
 )
-async def delete_devices(request: Request, token: Token) -> Response:
+async def delete_devices(
+    request: Request, token: Token, settings: Config, platform: Platform
+) -> Response:
     body = await _body(request, DATA_MANAGEMENT)
     parsed = devices.parse_deletions(body)
     payload = _payload(parsed)
-    container = _container(request)
-    if (base := DATA_MANAGEMENT.upstream(container)) is not None:
+    if (base := DATA_MANAGEMENT.upstream(settings)) is not None:
         return await _relay_and_record(
-            request, DATA_MANAGEMENT, base, body, token, "device_deletion", payload
+            request,
+            settings,
+            platform,
+            DATA_MANAGEMENT,
+            base,
+            body,
+            token,
+            "device_deletion",
+            payload,
         )
     outcomes = [
         devices.DeletionOutcome(d.uid, d.name, devices.initial_status(d)) for d in parsed.devices
     ]
     scheduled = [o.uid for o in outcomes if o.status == "SCHEDULED"]
-    removed = await _run(container.platform.delete_devices, scheduled)
+    removed = await _run(platform.delete_devices, scheduled)
     result = devices.deletion_response(outcomes)
     await _run(
-        container.platform.record,
+        platform.record,
         "device_deletion",
         token.client_id,
         state="COMPLETED",
@@ -684,8 +779,9 @@ async def delete_devices(request: Request, token: Token) -> Response:
 # Installation ----------------------------------------------------------------------------------
 
 
-def install_platform(framework: FastAPI) -> None:
-    """Add the platform routes and the renderers of their errors to ``framework``."""
+def install_platform(framework: FastAPI, *, bench_echo: bool = False) -> None:
+    """Add the platform routes and the renderers of their errors to ``framework``; with
+    ``bench_echo``, the benchmark's unprotected baseline too."""
 
     @framework.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> Response:
@@ -710,8 +806,7 @@ def install_platform(framework: FastAPI) -> None:
         ):
             PROTECTED.permission_of(route.path)
     framework.include_router(router)
-    container: Container = framework.state.container
-    if container.settings.bench_echo:
+    if bench_echo:
         framework.add_api_route(
             "/_bench/workflows", bench_list_workflows, methods=["GET"], include_in_schema=False
         )

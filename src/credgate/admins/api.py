@@ -6,22 +6,39 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
+from credgate.admins.interfaces import AdminLogins, SigningKeys
+from credgate.admins.services import AdminIdentity, AdminService
 from credgate.core.audit.services import recent
+from credgate.core.db import Database
+from credgate.core.services import provided
 from credgate.security.lockout import TooManyAttempts
+from credgate.security.throttle import AuthThrottle
 from credgate.web.api import (
     SESSION_COOKIE,
+    AdminActor,
     ApiError,
-    ContainerDep,
+    AppSettings,
     CurrentAdmin,
-    admin_actor,
     client_address,
+    require_admin,
 )
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/admin/api/v1", tags=["Administration"])
+
+Admins = Annotated[AdminService, Depends(provided(AdminService))]
+Logins = Annotated[AdminLogins, Depends(provided(AdminLogins))]
+Throttle = Annotated[AuthThrottle, Depends(provided(AuthThrottle))]
+Keys = Annotated[SigningKeys, Depends(provided(SigningKeys))]
+Db = Annotated[Database, Depends(provided(Database))]
+Me = Annotated[AdminIdentity, Depends(require_admin)]
+"""The signed-in administrator as this feature knows them: the admin API authentication the
+container provides is :class:`AdminService`, whose checks answer an :class:`AdminIdentity`."""
 
 
 class LoginIn(BaseModel):
@@ -85,18 +102,21 @@ class PasswordChangeIn(BaseModel):
 
 @router.post("/session", summary="Sign in; sets the session cookie and returns the CSRF token")
 async def login(
-    body: LoginIn, request: Request, response: Response, container: ContainerDep
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    admins: Admins,
+    logins: Logins,
+    settings: AppSettings,
 ) -> dict[str, Any]:
     import anyio.to_thread
 
-    address = client_address(request, container.settings.trusted_proxies)
+    address = client_address(request, settings.trusted_proxies)
     try:
-        identity = await container.admin_logins.sign_in(
+        identity = await logins.guard.sign_in(
             body.username,
             address,
-            lambda: anyio.to_thread.run_sync(
-                container.admins.check_password, body.username, body.password
-            ),
+            lambda: anyio.to_thread.run_sync(admins.check_password, body.username, body.password),
         )
     except TooManyAttempts as exc:
         raise ApiError(
@@ -107,13 +127,13 @@ async def login(
         ) from None
     if identity is None:
         raise ApiError(401, "unauthenticated", "wrong username or password")
-    new = await anyio.to_thread.run_sync(container.admins.open_session, identity)
+    new = await anyio.to_thread.run_sync(admins.open_session, identity)
     response.set_cookie(
         SESSION_COOKIE,
         new.session_id,
         httponly=True,
         samesite="lax",
-        secure=container.settings.secure_cookies,
+        secure=settings.secure_cookies,
         max_age=12 * 3600,
         path="/",
     )
@@ -122,10 +142,10 @@ async def login(
 
 
 @router.delete("/session", status_code=204, summary="Sign out")
-def logout(request: Request, container: ContainerDep) -> Response:
+def logout(request: Request, admins: Admins) -> Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        container.admins.close_session(session_id)
+        admins.close_session(session_id)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -140,7 +160,7 @@ def _too_many(exc: PasswordAttemptsExceeded) -> ApiError:
 
 @router.get("/admin-tokens", summary="List admin API tokens (never their secrets)")
 def list_admin_tokens(
-    container: ContainerDep,
+    admins: Admins,
     admin: CurrentAdmin,
     owner: Annotated[
         str | None,
@@ -153,7 +173,7 @@ def list_admin_tokens(
     ] = None,
 ) -> dict[str, Any]:
     username = None if owner == "*" else (owner or admin.username)
-    items = [t.as_dict() for t in container.admins.list_tokens(username)]
+    items = [t.as_dict() for t in admins.list_tokens(username)]
     return {"total": len(items), "items": items}
 
 
@@ -166,18 +186,18 @@ def list_admin_tokens(
 )
 async def create_admin_token(
     body: TokenIn,
-    request: Request,
     response: Response,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    admins: Admins,
+    throttle: Throttle,
+    admin: Me,
+    actor: AdminActor,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, container, admin)
     ttl = dt.timedelta(seconds=body.expires_in) if body.expires_in is not None else None
     try:
         issued = await password_checked(
-            container.throttle,
+            throttle,
             admin.username,
-            lambda: container.admins.mint_token(
+            lambda: admins.mint_token(
                 admin, body.name, actor=actor, ttl=ttl, password=body.password
             ),
         )
@@ -195,12 +215,13 @@ async def create_admin_token(
 )
 async def create_token(
     body: TokenIn,
-    request: Request,
     response: Response,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    admins: Admins,
+    throttle: Throttle,
+    admin: Me,
+    actor: AdminActor,
 ) -> dict[str, Any]:
-    return await create_admin_token(body, request, response, container, admin)
+    return await create_admin_token(body, response, admins, throttle, admin, actor)
 
 
 @router.delete(
@@ -209,18 +230,15 @@ async def create_token(
     summary="Revoke an admin API token: refused from the next request on",
 )
 def revoke_admin_token(
-    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    request: Request,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], admins: Admins, actor: AdminActor
 ) -> Response:
-    container.admins.revoke_token(token_id, actor=admin_actor(request, container, admin))
+    admins.revoke_token(token_id, actor=actor)
     return Response(status_code=204)
 
 
 @router.get("/admins", summary="List administrators")
-def list_admins(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [a.as_dict() for a in container.admins.list_admins()]
+def list_admins(admins: Admins, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [a.as_dict() for a in admins.list_admins()]
     return {"total": len(items), "items": items}
 
 
@@ -233,12 +251,10 @@ def list_admins(container: ContainerDep, _admin: CurrentAdmin) -> dict[str, Any]
 def update_admin(
     username: Annotated[str, Path(min_length=1, max_length=100)],
     body: AdminPatch,
-    request: Request,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    admins: Admins,
+    actor: AdminActor,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, container, admin)
-    return container.admins.set_disabled(username, body.disabled, actor=actor).as_dict()
+    return admins.set_disabled(username, body.disabled, actor=actor).as_dict()
 
 
 @router.post(
@@ -250,17 +266,17 @@ def update_admin(
 async def reset_admin_password(
     username: Annotated[str, Path(min_length=1, max_length=100)],
     body: ResetIn,
-    request: Request,
     response: Response,
-    container: ContainerDep,
-    admin: CurrentAdmin,
+    admins: Admins,
+    throttle: Throttle,
+    admin: Me,
+    actor: AdminActor,
 ) -> dict[str, Any]:
-    actor = admin_actor(request, container, admin)
     try:
         password = await password_checked(
-            container.throttle,
+            throttle,
             admin.username,
-            lambda: container.admins.reset_password(
+            lambda: admins.reset_password(
                 username, actor=actor, caller=admin, caller_password=body.password
             ),
         )
@@ -278,14 +294,13 @@ async def reset_admin_password(
     "request stays signed in.",
 )
 async def change_own_password(
-    body: PasswordChangeIn, request: Request, container: ContainerDep, admin: CurrentAdmin
+    body: PasswordChangeIn, admins: Admins, throttle: Throttle, admin: Me, actor: AdminActor
 ) -> Response:
-    actor = admin_actor(request, container, admin)
     try:
         await password_checked(
-            container.throttle,
+            throttle,
             admin.username,
-            lambda: container.admins.change_password(
+            lambda: admins.change_password(
                 admin.username,
                 body.current_password,
                 body.new_password,
@@ -299,8 +314,8 @@ async def change_own_password(
 
 
 @router.get("/signing-keys", summary="Signing keys and their ages")
-def list_keys(container: ContainerDep, _admin: CurrentAdmin) -> list[dict[str, Any]]:
-    keys = container.keys()
+def list_keys(signing_keys: Keys, _admin: CurrentAdmin) -> list[dict[str, Any]]:
+    keys = signing_keys.current()
     return [
         {
             "kid": k.kid,
@@ -315,26 +330,20 @@ def list_keys(container: ContainerDep, _admin: CurrentAdmin) -> list[dict[str, A
 
 
 @router.post("/signing-keys/rotate", summary="Add a new signing key; the old one stays published")
-def rotate_keys(request: Request, container: ContainerDep, admin: CurrentAdmin) -> dict[str, str]:
+def rotate_keys(signing_keys: Keys, db: Db, actor: AdminActor) -> dict[str, str]:
     from credgate.core.audit.services import record
 
-    kid = container.rotate_keys()
-    with container.db.session() as session:
-        record(
-            session,
-            admin_actor(request, container, admin),
-            "signing_key.rotate",
-            "signing_key",
-            kid,
-        )
+    kid = signing_keys.rotate()
+    with db.session() as session:
+        record(session, actor, "signing_key.rotate", "signing_key", kid)
     return {"kid": kid}
 
 
 @router.get("/audit-events", summary="The audit log, newest first")
 def audit_events(
-    container: ContainerDep, _admin: CurrentAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    db: Db, _admin: CurrentAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
-    with container.db.session() as session:
+    with db.session() as session:
         return [
             {
                 "id": e.id,

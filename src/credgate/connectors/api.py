@@ -1,0 +1,234 @@
+"""Admin REST API for connectors: connector credentials, the connector records webhooks and
+exporters build on, testing a credential, and the OAuth 2.0 consent of authorization code
+credentials. Thin: parse, call the service, shape the answer.
+
+Credential bodies are handed to the service as parsed JSON: its validation reports every problem
+at once (unknown fields, wrong types, bad addresses) as ``422 {"errors": [{"field", "message"}]}``.
+Answers show every secret as the mask; no secret is ever sent back.
+
+* ``POST /admin/api/v1/connector-credentials/{id}/test``: the verdict, also recorded as the
+  credential's last test.
+* ``POST /admin/api/v1/connector-credentials/{id}/connect``: ``{"authorization_url"}`` to send
+  the administrator's browser to (OAuth 2.0 authorization code credentials).
+* ``GET /oauth2/callback/{id}``: the credential's redirect URL (RFC 6749 §3.1.2). It needs no
+  admin session: the single-use ``state`` ties it to the consent that was started. It answers a
+  small HTML page, "Connected", or a 400 page that says what went wrong.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from credgate.connectors.connections import Connections, ConsentFailed
+from credgate.connectors.credentials.services import (
+    DEFAULT_PAGE_SIZE,
+    ConnectorCredentialService,
+)
+from credgate.connectors.services import ConnectorService
+from credgate.core.services import provided
+from credgate.web.api import AdminActor, CurrentAdmin
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
+Connectors = Annotated[ConnectorService, Depends(provided(ConnectorService))]
+ConnectionsDep = Annotated[Connections, Depends(provided(Connections))]
+
+# Connector credentials --------------------------------------------------------------------------
+
+_EXAMPLE = {
+    "name": "ServiceNow",
+    "protocol": "HTTPS",
+    "url": "https://ven01063.service-now.com/",
+    "authorization": {"type": "BASIC", "username": "svc-credgate", "password": "…"},
+}
+CredentialBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="name, protocol (HTTPS or SFTP), url and authorization (a type and its "
+        "fields). On update, a secret sent back as the mask keeps the stored value.",
+        examples=[_EXAMPLE],
+    ),
+]
+
+
+@router.post(
+    "/admin/api/v1/connector-credentials",
+    status_code=201,
+    summary="Create a connector credential (secrets are masked in the answer)",
+    tags=["Connector credentials"],
+)
+def create_credential(
+    body: CredentialBody, credentials: Credentials, actor: AdminActor
+) -> dict[str, Any]:
+    return credentials.create(body, actor=actor).as_dict()
+
+
+@router.get(
+    "/admin/api/v1/connector-credentials",
+    summary="List connector credentials, with the total count",
+    tags=["Connector credentials"],
+)
+def list_credentials(
+    credentials: Credentials,
+    _admin: CurrentAdmin,
+    protocol: Annotated[str | None, Query(description="HTTPS or SFTP")] = None,
+    offset: Annotated[int, Query(description="Items to skip")] = 0,
+    limit: Annotated[int, Query(description="Items per page (1 to 500)")] = DEFAULT_PAGE_SIZE,
+) -> dict[str, Any]:
+    return credentials.list(protocol=protocol, offset=offset, limit=limit).as_dict()
+
+
+@router.get(
+    "/admin/api/v1/connector-credentials/{credential_id}",
+    summary="Show a connector credential",
+    tags=["Connector credentials"],
+)
+def get_credential(
+    credential_id: str, credentials: Credentials, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return credentials.get(credential_id).as_dict()
+
+
+@router.put(
+    "/admin/api/v1/connector-credentials/{credential_id}",
+    summary="Replace a connector credential (the mask keeps a stored secret)",
+    tags=["Connector credentials"],
+)
+def update_credential(
+    credential_id: str, body: CredentialBody, credentials: Credentials, actor: AdminActor
+) -> dict[str, Any]:
+    return credentials.update(credential_id, body, actor=actor).as_dict()
+
+
+@router.delete(
+    "/admin/api/v1/connector-credentials/{credential_id}",
+    status_code=204,
+    summary="Delete a connector credential (its connectors then report it missing)",
+    tags=["Connector credentials"],
+)
+def delete_credential(credential_id: str, credentials: Credentials, actor: AdminActor) -> Response:
+    credentials.delete(credential_id, actor=actor)
+    return Response(status_code=204)
+
+
+# Connector records ------------------------------------------------------------------------------
+
+
+class ConnectorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal["webhook", "exporter"]
+    credential_id: Annotated[str, Field(min_length=1, max_length=36)]
+
+
+@router.post(
+    "/admin/api/v1/connectors",
+    status_code=201,
+    summary="Create a connector record",
+    tags=["Connectors"],
+)
+def create_connector(
+    body: ConnectorIn, connectors: Connectors, actor: AdminActor
+) -> dict[str, Any]:
+    return connectors.create(
+        name=body.name, kind=body.kind, credential_id=body.credential_id, actor=actor
+    ).as_dict()
+
+
+@router.get(
+    "/admin/api/v1/connectors",
+    summary="List connectors and whether their credential exists",
+    tags=["Connectors"],
+)
+def list_connectors(connectors: Connectors, _admin: CurrentAdmin) -> dict[str, Any]:
+    items = [c.as_dict() for c in connectors.list()]
+    return {"total": len(items), "items": items}
+
+
+@router.get(
+    "/admin/api/v1/connectors/{connector_id}", summary="Show a connector", tags=["Connectors"]
+)
+def get_connector(
+    connector_id: str, connectors: Connectors, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return connectors.get(connector_id).as_dict()
+
+
+@router.delete(
+    "/admin/api/v1/connectors/{connector_id}",
+    status_code=204,
+    summary="Delete a connector",
+    tags=["Connectors"],
+)
+def delete_connector(connector_id: str, connectors: Connectors, actor: AdminActor) -> Response:
+    connectors.delete(connector_id, actor=actor)
+    return Response(status_code=204)
+
+
+# Connection tests and consent -------------------------------------------------------------------
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the callback URL carries the code
+    "Content-Security-Policy": "default-src 'none'",
+}
+
+
+def _page(title: str, message: str, status_code: int) -> HTMLResponse:
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status_code, headers=_PAGE_HEADERS)
+
+
+@router.post(
+    "/admin/api/v1/connector-credentials/{credential_id}/test",
+    summary="Test a connector credential: reach the tool and authenticate (recorded)",
+    tags=["Connector credentials"],
+)
+async def test_credential(
+    credential_id: str,
+    connections: ConnectionsDep,
+    _admin: CurrentAdmin,  # noqa: PT019 - a FastAPI dependency, not a pytest fixture
+) -> dict[str, Any]:
+    verdict = await connections.test(credential_id)
+    return {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
+
+
+@router.post(
+    "/admin/api/v1/connector-credentials/{credential_id}/connect",
+    summary="Start the OAuth 2.0 consent of an authorization code credential",
+    tags=["Connector credentials"],
+)
+def connect_credential(
+    credential_id: str, connections: ConnectionsDep, _admin: CurrentAdmin
+) -> dict[str, str]:
+    return {"authorization_url": connections.start_consent(credential_id)}
+
+
+@router.get(
+    "/oauth2/callback/{credential_id}",
+    summary="Where the provider sends the administrator back after consent",
+    response_class=HTMLResponse,
+    tags=["Connector credentials"],
+)
+async def consent_callback(
+    credential_id: str, request: Request, connections: ConnectionsDep
+) -> Any:
+    params = dict(request.query_params.items())
+    try:
+        await connections.finish_consent(credential_id, params)
+    except ConsentFailed as exc:
+        return _page("Not connected", str(exc), exc.status_code)
+    return _page("Connected", "credgate can now use this connector credential.", 200)
