@@ -48,6 +48,11 @@ async def _bench_echo(scope: Scope, receive: Receive, send: Send) -> None:
     )
 
 
+async def _to_console(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/`` leads a person who opens the service's address to the administration console."""
+    await PlainResponse(302, b"", [(b"location", b"/admin/")])(scope, receive, send)
+
+
 class CredgateApp:
     def __init__(self, container: Container, framework: FastAPI) -> None:
         self.container = container
@@ -64,6 +69,7 @@ class CredgateApp:
         )
         self.routes.update(health_routes(container))
         self.routes["/forward-auth"] = ForwardAuth(container.bearer_guard)
+        self.routes["/"] = _to_console
         if container.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
         self._ingress = Ingress(

@@ -85,3 +85,10 @@ def test_an_oversized_form_is_refused_unread(ui: TestClient, container: Containe
     )
     assert response.status_code == 413
     assert container.api_credentials.list() == []
+
+
+def test_the_root_leads_to_the_console(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["location"] == "/admin/"
+    assert client.get("/").url.path == "/admin/login"  # signed out: on to the sign-in page

@@ -225,7 +225,7 @@ def test_bad_templates_are_refused_naming_the_field(
 
 def test_sandbox_hides_internals() -> None:
     from credgate.outbound.events import sample_context
-    from credgate.outbound.templates import TemplateProblem, render_payload
+    from credgate.outbound.payloads import TemplateProblem, render_payload
 
     context = sample_context("handoff")
     out = render_payload(

@@ -29,14 +29,14 @@ from credgate.outbound.models import (
     WebhookSecret,
     signing_secret_context,
 )
-from credgate.outbound.signing import generate_secret, parse_secret
-from credgate.outbound.templates import (
+from credgate.outbound.payloads import (
     TemplateProblem,
     check_variables,
     render_header,
     render_payload,
     render_resource,
 )
+from credgate.outbound.signing import generate_secret, parse_secret
 from credgate.security.vault import Vault
 
 __all__ = ["METHODS", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]

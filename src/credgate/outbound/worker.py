@@ -30,13 +30,13 @@ from credgate.core.logs import redact
 from credgate.outbound.events import EVENT_TYPES, sample_context
 from credgate.outbound.exporters import ExporterService, run_export
 from credgate.outbound.models import DeliveryAttempt, Webhook
-from credgate.outbound.signing import signature_headers
-from credgate.outbound.templates import (
+from credgate.outbound.payloads import (
     TemplateProblem,
     render_header,
     render_payload,
     render_resource,
 )
+from credgate.outbound.signing import signature_headers
 from credgate.outbound.transport import CredentialTransport, TransportError
 from credgate.outbound.webhooks import WebhookService
 
