@@ -1,7 +1,8 @@
 """The ASGI application: a dispatcher in front of the framework.
 
 Every request first passes :class:`~credgate.core.ingress.Ingress` (its route family's body limit,
-and the admin API's authentication before any body is read). Exact-path lean routes (token
+and the admin API's authentication before any body is read), then, on the protected APIs, its
+credential's rate limit (:class:`~credgate.core.ratelimits.RateLimitMiddleware`). Exact-path lean routes (token
 endpoints, JWKS, metadata, health, metrics, the benchmark's echo) are then answered straight from
 the ASGI scope; everything else goes to the FastAPI application, which serves the admin REST API
 and its OpenAPI document.
@@ -27,6 +28,8 @@ from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
+from credgate.core.paths import PROTECTED
+from credgate.core.ratelimits import RateLimitMiddleware
 from credgate.core.services import APP_STATE_SERVICES
 from credgate.health.routes import health_routes
 from credgate.oauth.forward_auth import ForwardAuth
@@ -72,8 +75,14 @@ class CredgateApp:
         self.routes["/"] = _to_console
         if container.settings.bench_echo:
             self.routes["/_bench/echo"] = _bench_echo
+        limited = RateLimitMiddleware(
+            self._dispatch,
+            container.rate_limiter,
+            family_of=PROTECTED.resolve,
+            caller=container.rate_limited_caller,
+        )
         self._ingress = Ingress(
-            self._dispatch, container.settings, gates={"admin-api": admin_gate(container.admins)}
+            limited, container.settings, gates={"admin-api": admin_gate(container.admins)}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -28,10 +28,12 @@ from credgate.classic.inventory import InventorySource
 from credgate.connectors.connections import Connections
 from credgate.connectors.credentials.services import ConnectorCredentialService
 from credgate.connectors.services import ConnectorService
+from credgate.core.asgi import Scope, header
 from credgate.core.changes import ChangeFeed, publish
 from credgate.core.config import Settings
 from credgate.core.db import Database, utcnow
 from credgate.core.metrics import Metrics
+from credgate.core.ratelimits import RateLimiter
 from credgate.core.services import Services, protocol
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.revocation import RevocationList
@@ -125,6 +127,12 @@ class Container:
             on_reject=lambda error: bearer_rejections.labels(error=error).inc(),
         )
         self.feed.subscribe(self.bearer_guard.on_change)
+        self.rate_limiter = RateLimiter(
+            s.rate_limits,
+            default=s.rate_limit_default,
+            redis_url=s.redis_url.get_secret_value() if s.redis_url else None,
+            key_prefix=s.rate_limit_key_prefix,
+        )
         self.introspection = IntrospectionEndpoint(
             authenticator=self.authenticator,
             verifier=self.verifier,
@@ -216,6 +224,16 @@ class Container:
         ):
             services.provide(kind, instance)
         return services
+
+    async def rate_limited_caller(self, scope: Scope, family: str) -> tuple[str, str | None] | None:
+        """The credential a request to ``family`` comes from, with its own rate limit, when its
+        token would be accepted (:class:`~credgate.core.ratelimits.RateLimitMiddleware`). Both
+        come from this node's caches, kept current by the change log: no database round-trip."""
+        verified = await self.bearer_guard.accepts(header(scope, b"authorization"), family)
+        if verified is None:
+            return None
+        record = self.registry.cached(verified.client_id)
+        return verified.client_id, record.rate_limit if record is not None else None
 
     # Construction -----------------------------------------------------------------------------
 

@@ -20,12 +20,23 @@ router = APIRouter(prefix="/admin/api/v1", tags=["API credentials"])
 ApiCredentials = Annotated[ApiCredentialService, Depends(provided(ApiCredentialService))]
 
 
+RateLimit = Annotated[
+    str | None,
+    Field(
+        max_length=100,
+        description="This credential's limit on every API family (`60/minute`), in place of "
+        "theirs; null: the families' limits.",
+    ),
+]
+
+
 class CredentialIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     permissions: Annotated[list[str], Field(min_length=1, max_length=50)]
+    rate_limit: RateLimit = None
 
 
 class CredentialPatch(BaseModel):
@@ -35,6 +46,8 @@ class CredentialPatch(BaseModel):
     description: Annotated[str, Field(max_length=2000)] | None = None
     permissions: Annotated[list[str], Field(min_length=1, max_length=50)] | None = None
     disabled: bool | None = None
+    rate_limit: RateLimit = None
+    """``null`` removes the credential's own limit; leaving the field out keeps it."""
 
 
 class RegenerateIn(BaseModel):
@@ -63,7 +76,11 @@ def create_credential(
     body: CredentialIn, response: Response, credentials: ApiCredentials, actor: AdminActor
 ) -> dict[str, Any]:
     created = credentials.create(
-        name=body.name, description=body.description, permissions=body.permissions, actor=actor
+        name=body.name,
+        description=body.description,
+        permissions=body.permissions,
+        rate_limit=body.rate_limit,
+        actor=actor,
     )
     response.headers["Cache-Control"] = "no-store"
     return {**created.credential.as_dict(), "client_secret": created.client_secret}
@@ -77,7 +94,8 @@ def get_credential(
 
 
 @router.patch(
-    "/api-credentials/{client_id}", summary="Edit name, description, permissions or disabled"
+    "/api-credentials/{client_id}",
+    summary="Edit name, description, permissions, disabled or rate limit",
 )
 def update_credential(
     client_id: str, body: CredentialPatch, credentials: ApiCredentials, actor: AdminActor
@@ -89,6 +107,10 @@ def update_credential(
         description=body.description,
         permissions=body.permissions,
         disabled=body.disabled,
+        # An explicit null clears the limit: the service takes "" for that.
+        rate_limit=""
+        if "rate_limit" in body.model_fields_set and body.rate_limit is None
+        else body.rate_limit,
     ).as_dict()
 
 

@@ -20,6 +20,13 @@ api_credentials_app = typer.Typer(
 )
 
 RefArg = Annotated[str, typer.Argument(help="Client id or name.")]
+RateLimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Its own limit on every API family, e.g. 60/minute or 1000 per hour "
+        '("": back to the families\' limits).'
+    ),
+]
 
 
 @contextmanager
@@ -34,6 +41,8 @@ def _print_credential(data: dict[str, Any]) -> None:
     typer.echo(f"description:  {data['description']}")
     typer.echo(f"permissions:  {', '.join(data['permissions'])}")
     typer.echo(f"disabled:     {data['disabled']}")
+    own_limit = data.get("rate_limit") or "(each API family's own)"
+    typer.echo(f"rate limit:   {own_limit}")
     typer.echo(f"created:      {data['created_at']} by {data['created_by']}")
     if data.get("secret_overlap_until"):
         typer.echo(f"old secret valid until: {data['secret_overlap_until']}")
@@ -53,12 +62,17 @@ def ac_create(
         list[str], typer.Option("--permission", "-p", help="Permission id; repeat.")
     ],
     description: Annotated[str, typer.Option(help="What uses it, and why.")] = "",
+    rate_limit: RateLimitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API credential; prints the client id and the secret, once."""
     with _credentials() as credentials:
         created = credentials.create(
-            name=name, description=description, permissions=permission, actor=Actor.cli()
+            name=name,
+            description=description,
+            permissions=permission,
+            rate_limit=rate_limit,
+            actor=Actor.cli(),
         )
         emit(
             {**created.credential.as_dict(), "client_secret": created.client_secret},
@@ -102,6 +116,7 @@ def ac_update(
     disable: Annotated[
         bool | None, typer.Option("--disable/--enable", help="Stop or allow new tokens.")
     ] = None,
+    rate_limit: RateLimitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Edit an API credential."""
@@ -114,6 +129,7 @@ def ac_update(
             description=description,
             permissions=permission or None,
             disabled=disable,
+            rate_limit=rate_limit,
         )
         emit(view.as_dict(), as_json, _print_credential)
 

@@ -17,6 +17,8 @@ class ApiCredential(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     permissions: Mapped[list[str]] = mapped_column(JSON)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ``60/minute``: this credential's limit on every API family; None: the families' own.
+    rate_limit: Mapped[str | None] = mapped_column(String(100), nullable=True, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     created_by: Mapped[str] = mapped_column(String(200), default="")

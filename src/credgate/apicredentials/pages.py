@@ -114,6 +114,7 @@ def _values(form: FormData) -> dict[str, Any]:
         "description": form_text(form, "description"),
         "permissions": form_list(form, "permissions"),
         "disabled": form_text(form, "disabled") == "on",
+        "rate_limit": form_text(form, "rate_limit"),
     }
 
 
@@ -123,13 +124,20 @@ def _values_of(view: CredentialView) -> dict[str, Any]:
         "description": view.description,
         "permissions": list(view.permissions),
         "disabled": view.disabled,
+        "rate_limit": view.rate_limit or "",
     }
 
 
 @router.get("/api-credentials/new")
 async def new_api_credential(request: Request) -> Response:
     session = await require_session(request)
-    values = {"name": "", "description": "", "permissions": [], "disabled": False}
+    values = {
+        "name": "",
+        "description": "",
+        "permissions": [],
+        "disabled": False,
+        "rate_limit": "",
+    }
     return _form_page(session, values, None)
 
 
@@ -144,6 +152,7 @@ async def create_api_credential(request: Request, service: ApiCredentials) -> Re
                 name=values["name"],
                 description=values["description"],
                 permissions=values["permissions"],
+                rate_limit=values["rate_limit"],
                 actor=actor,
             )
         )
@@ -202,6 +211,7 @@ async def update_api_credential(
                 description=values["description"],
                 permissions=values["permissions"],
                 disabled=values["disabled"],
+                rate_limit=values["rate_limit"],
             )
         )
     except NotFoundError:

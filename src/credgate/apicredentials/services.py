@@ -21,6 +21,7 @@ from credgate.core.changes import publish
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
+from credgate.core.ratelimits import check_limit
 from credgate.oauth.clients import CLIENT_CHANGE, ClientRecord, ClientStore
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
@@ -50,6 +51,7 @@ class CredentialView:
     updated_at: dt.datetime
     created_by: str
     secret_overlap_until: dt.datetime | None
+    rate_limit: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +66,7 @@ class CredentialView:
             "secret_overlap_until": (
                 self.secret_overlap_until.isoformat() if self.secret_overlap_until else None
             ),
+            "rate_limit": self.rate_limit,
         }
 
 
@@ -88,13 +91,28 @@ def _view(row: ApiCredential, now: dt.datetime) -> CredentialView:
         updated_at=row.updated_at,
         created_by=row.created_by,
         secret_overlap_until=max(overlap) if overlap else None,
+        rate_limit=row.rate_limit,
     )
 
 
+def _check_rate_limit(rate_limit: str | None, errors: list[FieldError]) -> str | None:
+    """The stored form of a rate limit; ``""`` (no limit of its own) for an empty one."""
+    if rate_limit is None:
+        return None
+    try:
+        return check_limit(rate_limit) or ""
+    except ValueError as exc:
+        errors.append(FieldError("rate_limit", str(exc)))
+        return None
+
+
 def _check_fields(
-    name: str | None, description: str | None, permissions: Iterable[str] | None
+    name: str | None,
+    description: str | None,
+    permissions: Iterable[str] | None,
+    errors: list[FieldError] | None = None,
 ) -> tuple[str | None, str | None, frozenset[str] | None]:
-    errors: list[FieldError] = []
+    errors = [] if errors is None else errors
     clean_name = None
     if name is not None:
         clean_name = name.strip()
@@ -173,10 +191,19 @@ class ApiCredentialService:
     # Commands --------------------------------------------------------------------------------
 
     def create(
-        self, *, name: str, description: str = "", permissions: Iterable[str], actor: Actor
+        self,
+        *,
+        name: str,
+        description: str = "",
+        permissions: Iterable[str],
+        actor: Actor,
+        rate_limit: str | None = None,
     ) -> CreatedSecret:
+        """``rate_limit`` (``60/minute``) applies to every API family in place of theirs."""
+        errors: list[FieldError] = []
+        clean_limit = _check_rate_limit(rate_limit, errors)
         clean_name, clean_description, perms = _check_fields(
-            name, description or "", list(permissions)
+            name, description or "", list(permissions), errors
         )
         if clean_name is None or perms is None:  # _check_fields raised for these already
             raise InvalidInputError([FieldError("name", "is required")])
@@ -188,6 +215,7 @@ class ApiCredentialService:
                 name=clean_name,
                 description=clean_description or "",
                 permissions=sorted(perms),
+                rate_limit=clean_limit or None,
                 created_by=actor.name,
             )
             row.secrets.append(ApiCredentialSecret(secret_hash=self._hasher.hash(secret)))
@@ -200,7 +228,8 @@ class ApiCredentialService:
                 "api_credential.create",
                 "api_credential",
                 client_id,
-                ["name", "description", "permissions", "client_secret"],
+                ["name", "description", "permissions", "client_secret"]
+                + (["rate_limit"] if clean_limit else []),
             )
             view = _view(row, utcnow())
         self._on_change(CLIENT_CHANGE, client_id)
@@ -215,9 +244,13 @@ class ApiCredentialService:
         description: str | None = None,
         permissions: Iterable[str] | None = None,
         disabled: bool | None = None,
+        rate_limit: str | None = None,
     ) -> CredentialView:
+        """Fields left None stay as they are; ``rate_limit=""`` removes the credential's own."""
+        errors: list[FieldError] = []
+        clean_limit = _check_rate_limit(rate_limit, errors)
         clean_name, clean_description, perms = _check_fields(
-            name, description, None if permissions is None else list(permissions)
+            name, description, None if permissions is None else list(permissions), errors
         )
         with _translate_conflicts(), self._db.session() as session:
             row = self._row(session, client_id)
@@ -234,6 +267,9 @@ class ApiCredentialService:
             if disabled is not None and disabled != row.disabled:
                 row.disabled = disabled
                 changed.append("disabled")
+            if clean_limit is not None and (clean_limit or None) != row.rate_limit:
+                row.rate_limit = clean_limit or None
+                changed.append("rate_limit")
             if changed:
                 row.updated_at = utcnow()
                 publish(session, CLIENT_CHANGE, client_id)
@@ -330,6 +366,7 @@ def client_store(db: Database) -> ClientStore:
                 permissions=frozenset(row.permissions),
                 disabled=row.disabled,
                 secret_hashes=active_secret_hashes(row.secrets, now),
+                rate_limit=row.rate_limit,
             )
 
     return load

@@ -23,7 +23,9 @@ from pydantic_settings import (
 )
 
 from credgate.core.destinations import DestinationPolicy
+from credgate.core.permissions import CATALOGUE
 from credgate.core.proxies import Network, parse_trusted_proxies
+from credgate.core.ratelimits import check_limit
 
 __all__ = ["REGIONS", "Settings", "load_settings", "settings_table"]
 
@@ -270,6 +272,58 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Non-public destinations that outbound connections (connector URLs, token endpoints and SFTP hosts, for webhooks, exporters and Test) may reach, comma-separated: networks (`10.0.0.0/8`), addresses (`192.168.1.5`) or host names. Empty: public addresses only; loopback, link-local, private and reserved ranges are refused (see docs/security.md).",
     )
+    # Rate limits per API credential and family (core/ratelimits.py, docs/ratelimits.md).
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis URL (`redis://host:6379/0`, `rediss://...`) where every node counts rate limits together. Empty: each process counts in its own memory.",
+    )
+    rate_limit_key_prefix: str = Field(
+        "credgate",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Prefix of the rate-limit keys in Redis (installations sharing one Redis need different ones).",
+    )
+    rate_limit_default: str | None = Field(
+        None,
+        description="Requests one API credential may make to each API family, e.g. `600/minute` (moving window), where the family and the credential set none. Empty: no limit.",
+    )
+    rate_limit_workflows: str | None = Field(
+        None,
+        description="Rate limit per API credential of the Workflows API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_remote_actions: str | None = Field(
+        None,
+        description="Rate limit per API credential of the Remote Actions API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_nql: str | None = Field(
+        None,
+        description="Rate limit per API credential of the NQL API (and the classic NXQL `/2/query`), e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_enrichment: str | None = Field(
+        None,
+        description="Rate limit per API credential of the Enrichment API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_campaigns: str | None = Field(
+        None,
+        description="Rate limit per API credential of the Campaigns API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_spark: str | None = Field(
+        None,
+        description="Rate limit per API credential of the Spark API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_data_management: str | None = Field(
+        None,
+        description="Rate limit per API credential of the Data management API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_engines: str | None = Field(
+        None,
+        description="Rate limit per API credential of the classic Engines API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+    rate_limit_audit_trail: str | None = Field(
+        None,
+        description="Rate limit per API credential of the classic Audit trail API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
     bench_echo: bool = Field(
         False,
         description="Mount the benchmark baselines: a raw-ASGI echo at `/_bench/echo` and the unprotected workflow list at `/_bench/workflows`.",
@@ -325,6 +379,33 @@ class Settings(BaseSettings):
             raise ValueError("an upstream URL must look like https://host[:port][/path]")
         return value.rstrip("/")
 
+    @field_validator(
+        "rate_limit_default",
+        "rate_limit_workflows",
+        "rate_limit_remote_actions",
+        "rate_limit_nql",
+        "rate_limit_enrichment",
+        "rate_limit_campaigns",
+        "rate_limit_spark",
+        "rate_limit_data_management",
+        "rate_limit_engines",
+        "rate_limit_audit_trail",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str | None) -> str | None:
+        return check_limit(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # A secret: the URL may hold the Redis password, so it is never shown or logged.
+        url = value.get_secret_value().strip() if value is not None else ""
+        if not url:
+            return None
+        if not re.match(r"^(redis|rediss|redis\+unix)://\S+$", url):
+            raise ValueError("a Redis URL starts with redis://, rediss:// or redis+unix://")
+        return SecretStr(url)
+
     @field_validator("instance")
     @classmethod
     def _check_instance(cls, value: str | None) -> str | None:
@@ -359,6 +440,11 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'credgate.db').resolve()}"
+
+    @cached_property
+    def rate_limits(self) -> dict[str, str | None]:
+        """Each API family's rate-limit setting, by its permission id (``data-management``)."""
+        return {p.id: getattr(self, f"rate_limit_{p.id.replace('-', '_')}") for p in CATALOGUE}
 
     @cached_property
     def outbound_destinations(self) -> DestinationPolicy:

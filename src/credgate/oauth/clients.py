@@ -26,6 +26,8 @@ class ClientRecord:
     disabled: bool
     # (keyed hash, expiry as a UNIX time or None): one entry, or two during an overlap window.
     secret_hashes: tuple[tuple[str, float | None], ...] = field(repr=False)
+    # The client's own rate limit (``60/minute``) for every API family, or None: the family's.
+    rate_limit: str | None = None
 
     def check_secret(self, hasher: SecretHasher, secret: str, now: float) -> bool:
         """Constant-time check against every live secret; all are compared, whatever matches."""

@@ -136,6 +136,16 @@ class BearerGuard:
             self._on_reject(error.error)
             raise
 
+    async def accepts(
+        self, authorization: str | bytes | None, permission: str | None
+    ) -> VerifiedToken | None:
+        """What :meth:`authorize` returns, or None where it would refuse. Nothing is counted: the
+        route that then refuses the request counts its rejection."""
+        try:
+            return await self._authorize(authorization, permission)
+        except OAuth2Error:
+            return None
+
     async def _authorize(
         self, authorization: str | bytes | None, permission: str | None
     ) -> VerifiedToken:
