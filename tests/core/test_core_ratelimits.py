@@ -19,7 +19,7 @@ from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.permissions import CATALOGUE
 from credgate.core.ratelimits import check_limit
-from support import LiveServer
+from support import LiveServer, free_port
 
 ACTOR = Actor("tests", "pytest")
 WORKFLOWS = "/api/v1/workflows"
@@ -211,3 +211,19 @@ def test_sdk_waits_for_retry_after(live_server: LiveServer) -> None:
         _call_until_refused(client)
     assert info.value.retry_after is not None
     assert 0 < info.value.retry_after <= 1
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"rate_limit_workflows": "1/minute", "redis_url": f"redis://127.0.0.1:{free_port()}/0"}],
+)
+def test_unreachable_redis_serves_uncounted(
+    client: TestClient, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    bearer = _bearer(client, *_credential(container, "no-redis"))
+    answers = [client.get(WORKFLOWS, headers=bearer) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert "ratelimit" not in answers[0].headers
+    warnings = [r for r in caplog.records if r.name == "credgate.ratelimits"]
+    assert len(warnings) == 1  # said once, not once a request
+    assert "not being counted" in warnings[0].getMessage()

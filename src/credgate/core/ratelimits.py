@@ -48,6 +48,8 @@ log = logging.getLogger("credgate.ratelimits")
 
 LIMIT_FORMAT = "one limit such as 60/minute or 1000 per hour"
 MAX_LIMIT_LENGTH = 100
+REDIS_TIMEOUT = 0.5
+"""Seconds a count may wait for Redis before the request is served uncounted."""
 
 Caller = Callable[[Scope, str], Awaitable[tuple[str, str | None] | None]]
 """Who is calling a family's route: ``(client id, the credential's override or None)`` when the
@@ -132,7 +134,12 @@ class _RedisCounter:
         # Built on first use, inside the serving event loop the client's connections belong to.
         if self._limiter is None:
             storage = RedisStorage(
-                f"async+{self._url}", implementation="redispy", key_prefix=self._prefix
+                f"async+{self._url}",
+                implementation="redispy",
+                key_prefix=self._prefix,
+                # An unreachable Redis must cost a request a moment, not a TCP time-out.
+                socket_connect_timeout=REDIS_TIMEOUT,
+                socket_timeout=REDIS_TIMEOUT,
             )
             self._limiter = AsyncMovingWindow(storage)
         return self._limiter
@@ -179,11 +186,6 @@ class RateLimiter:
                 self._overrides[override] = item
             return item
         return self._families.get(family, self._fallback)
-
-    @property
-    def active(self) -> bool:
-        """False when nothing is limited by configuration (a credential may still be)."""
-        return any(item is not None for item in self._families.values())
 
     async def hit(self, family: str, client_id: str, override: str | None) -> Decision | None:
         """Count one request; None when no limit applies or the shared store cannot be reached
