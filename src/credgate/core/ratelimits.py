@@ -50,6 +50,8 @@ LIMIT_FORMAT = "one limit such as 60/minute or 1000 per hour"
 MAX_LIMIT_LENGTH = 100
 REDIS_TIMEOUT = 0.5
 """Seconds a count may wait for Redis before the request is served uncounted."""
+STORE_RETRY_SECONDS = 5.0
+"""After a failure, how long requests are served uncounted before the store is tried again."""
 
 Caller = Callable[[Scope, str], Awaitable[tuple[str, str | None] | None]]
 """Who is calling a family's route: ``(client id, the credential's override or None)`` when the
@@ -172,7 +174,8 @@ class RateLimiter:
             _RedisCounter(redis_url, key_prefix) if redis_url else _MemoryCounter()
         )
         self.shared = redis_url is not None
-        self._failing_since = 0.0
+        self._failing_since = -math.inf
+        self._retry_store_at = -math.inf
 
     def limit_for(self, family: str, override: str | None) -> RateLimitItem | None:
         if override:
@@ -191,12 +194,14 @@ class RateLimiter:
         """Count one request; None when no limit applies or the shared store cannot be reached
         (the request is then served: an unreachable Redis must not stop the APIs)."""
         item = self.limit_for(family, override)
-        if item is None:
+        if item is None or time.monotonic() < self._retry_store_at:
             return None
         try:
             allowed, reset_time, remaining = await self._counter.hit(item, family, client_id)
         except Exception:  # noqa: BLE001 - any storage failure: serve, and say so now and then
             now = time.monotonic()
+            # Leave the store alone a moment, so that an outage does not slow every request.
+            self._retry_store_at = now + STORE_RETRY_SECONDS
             if now - self._failing_since > 60:
                 self._failing_since = now
                 log.warning("rate-limit store unavailable; requests are not being counted")
