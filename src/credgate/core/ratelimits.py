@@ -173,7 +173,6 @@ class RateLimiter:
         self._counter: _Counter = (
             _RedisCounter(redis_url, key_prefix) if redis_url else _MemoryCounter()
         )
-        self.shared = redis_url is not None
         self._failing_since = -math.inf
         self._retry_store_at = -math.inf
 
