@@ -80,6 +80,7 @@ class CredgateApp:
             container.rate_limiter,
             family_of=PROTECTED.resolve,
             caller=container.rate_limited_caller,
+            on_limited=lambda family: container.metrics.rate_limited.labels(family=family).inc(),
         )
         self._ingress = Ingress(
             limited, container.settings, gates={"admin-api": admin_gate(container.admins)}

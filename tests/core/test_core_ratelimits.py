@@ -89,6 +89,9 @@ def test_n_allowed_in_the_window_then_429_with_headers(
     assert "rate limit" in body["details"]
     assert limited.headers["content-type"] == "application/json"
 
+    metrics = client.get("/metrics").text
+    assert 'credgate_rate_limited_total{family="workflows"} 2.0' in metrics
+
     # Another family of the same credential, with no limit configured, is not limited; another
     # credential has its own count.
     assert client.get(REMOTE_ACTIONS, headers=bearer).status_code == 200

@@ -39,6 +39,12 @@ class Metrics:
             "Change-log entries applied by this process.",
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "credgate_rate_limited",
+            "Requests answered 429 by a credential's rate limit, by API family.",
+            ["family"],
+            registry=self.registry,
+        )
         self._error_children: dict[str, Any] = {}
 
     def token_error(self, error: str) -> None:

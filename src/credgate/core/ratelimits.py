@@ -236,11 +236,13 @@ class RateLimitMiddleware:
         *,
         family_of: Callable[[str], str | None],
         caller: Caller,
+        on_limited: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.family_of = family_of
         self.caller = caller
+        self.on_limited = on_limited or (lambda _family: None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -257,6 +259,7 @@ class RateLimitMiddleware:
             return
         fields = decision.headers()
         if not decision.allowed:
+            self.on_limited(family)
             body = _error_body(family, decision.message)
             await json_response(429, body, extra_headers=fields)(scope, receive, send)
             return
