@@ -23,7 +23,7 @@ from credgate.admins.cli import admins_app
 from credgate.apicredentials.cli import api_credentials_app
 from credgate.bootstrap import initialise
 from credgate.classic.cli import engines_app
-from credgate.cli_installation import keys_app, open_services, vault_app, worker
+from credgate.cli_installation import backup, keys_app, open_services, restore, vault_app, worker
 from credgate.connectors.cli import connector_credentials_app
 from credgate.core.cli import fail, set_services_opener, settings_or_exit
 from credgate.core.db import Database
@@ -165,6 +165,8 @@ def bench_token(
 app.command("token")(token_command)
 app.command("call")(call_command)
 app.command("worker")(worker)
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def main() -> None:
