@@ -27,6 +27,7 @@ from credgate.cli_installation import backup, keys_app, open_services, restore, 
 from credgate.connectors.cli import connector_credentials_app
 from credgate.core.cli import fail, set_services_opener, settings_or_exit
 from credgate.core.db import Database
+from credgate.demo import DemoOpt, demo_app
 from credgate.outbound.cli import deliveries_app, exporters_app, webhooks_app
 from credgate.platform.cli import platform_app
 from credgate.sdk_commands import call_command, token_command
@@ -62,6 +63,7 @@ for sub_app, name in (
     (webhooks_app, "webhooks"),
     (deliveries_app, "deliveries"),
     (exporters_app, "exporters"),
+    (demo_app, "demo"),
 ):
     app.add_typer(sub_app, name=name)
 
@@ -79,7 +81,7 @@ def main_callback(
 
 
 @app.command()
-def init() -> None:
+def init(demo: DemoOpt = False) -> None:
     """Create keys and the database, add a signing key and the first administrator (idempotent)."""
     settings = settings_or_exit()
     try:
@@ -97,6 +99,10 @@ def init() -> None:
         if report.admin_password:
             typer.echo(f"  password: {report.admin_password}   (shown once)")
     typer.echo(f"credgate is initialised: {settings.resolved_database_url.split('?')[0]}")
+    if demo:
+        from credgate.demo import load
+
+        load()
 
 
 @app.command()
