@@ -21,7 +21,23 @@ from credgate.core.db import Database
 from credgate.platform.definitions import DefinitionService, Kind
 from credgate.platform.models import InventoryObject
 
-__all__ = ["SAMPLE_DEFINITIONS", "SAMPLE_INVENTORY", "DemoReport", "demo_app", "load_demo"]
+__all__ = [
+    "DEVICES_BY_OS",
+    "SAMPLE_DEFINITIONS",
+    "SAMPLE_INVENTORY",
+    "DemoReport",
+    "demo_app",
+    "load_demo",
+]
+
+#: The saved NQL query of the README's examples: devices of one `os`, by name.
+DEVICES_BY_OS: Final[Mapping[str, Any]] = {
+    "id": "#devices_by_os",
+    "object": "devices",
+    "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
+    "columns": ["name", "#os", "#ram_gb"],
+    "sort": [{"field": "name"}],
+}
 
 #: One API-enabled definition of each kind, for examples and tests that need something to call.
 SAMPLE_DEFINITIONS: Final[tuple[tuple[Kind, Mapping[str, Any]], ...]] = (
@@ -54,16 +70,7 @@ SAMPLE_DEFINITIONS: Final[tuple[tuple[Kind, Mapping[str, Any]], ...]] = (
     ),
     ("enrichment_field", {"id": "device/device/#os"}),
     ("enrichment_field", {"id": "device/device/#ram_gb", "type": "number"}),
-    (
-        "query",
-        {
-            "id": "#devices_by_os",
-            "object": "devices",
-            "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
-            "columns": ["name", "#os", "#ram_gb"],
-            "sort": [{"field": "name"}],
-        },
-    ),
+    ("query", DEVICES_BY_OS),
 )
 
 #: (object, uid, name, sid, upn, fields): devices and users the sample queries find.

@@ -9,10 +9,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -21,15 +19,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import _empty_pg
 from credgate.apicredentials.services import ApiCredentialService
 from credgate.container import Container
 from credgate.core.audit.services import Actor
+from nginx_support import MISSING, NGINX, start_nginx
 from served import ServedCredgate
 from support import free_port, make_key_material, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 NODES = ("10.0.0.11:8080", "10.0.0.12:8080")
 
 
@@ -44,63 +41,12 @@ def deployment_config(node_ports: list[int], port: int) -> str:
     return re.sub(r"^\s*ssl_certificate.*$", "", text, flags=re.M)
 
 
-def start_nginx(root: Path, body: str, port: int) -> subprocess.Popen[bytes]:
-    assert NGINX is not None
-    (root / "credgate.conf").write_text(body)
-    user = "user root;" if os.geteuid() == 0 else ""
-    config = root / "nginx.conf"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            {user}
-            worker_processes 1;
-            daemon off;
-            pid {root}/nginx.pid;
-            error_log {root}/error.log warn;
-            events {{ worker_connections 256; }}
-            http {{
-                access_log off;
-                client_body_temp_path {root}/body;
-                proxy_temp_path {root}/proxy;
-                fastcgi_temp_path {root}/fastcgi;
-                uwsgi_temp_path {root}/uwsgi;
-                scgi_temp_path {root}/scgi;
-                # Which node answered, for the test only.
-                add_header X-Upstream $upstream_addr always;
-                include {root}/credgate.conf;
-            }}
-            """
-        )
-    )
-    log = root / "error.log"
-    process = subprocess.Popen(
-        [NGINX, "-p", str(root), "-e", str(log), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("nginx did not start") from None
-            time.sleep(0.05)
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_a_node_killed_under_token_load_fails_no_request(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_a_node_killed_under_token_load_fails_no_request(tmp_path: Path, fresh_pg_url: str) -> None:
     if NGINX is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
-    url: str = request.getfixturevalue("pg_database")
-    _empty_pg(url)
+        pytest.skip(MISSING)
+    url = fresh_pg_url
     keys = make_key_material()
     shared = {"database_url": url, "trusted_proxies": "127.0.0.1", **keys}
     with (
@@ -119,7 +65,14 @@ def test_a_node_killed_under_token_load_fails_no_request(
         root = tmp_path / "nginx"
         root.mkdir()
         port = free_port()
-        proxy = start_nginx(root, deployment_config([node_a.port, node_b.port], port), port)
+        (root / "credgate.conf").write_text(deployment_config([node_a.port, node_b.port], port))
+        proxy = start_nginx(
+            root,
+            # Which node answered, for the test only.
+            f"add_header X-Upstream $upstream_addr always;\ninclude {root}/credgate.conf;",
+            [port],
+            connections=256,
+        )
         try:
             results: list[tuple[float, int, str]] = []
             stop = threading.Event()
