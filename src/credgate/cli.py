@@ -84,10 +84,13 @@ def main_callback(
 def init(demo: DemoOpt = False) -> None:
     """Create keys and the database, add a signing key and the first administrator (idempotent)."""
     settings = settings_or_exit()
+    db = Database(settings.resolved_database_url)
     try:
-        _vault, _pepper, report = initialise(settings, Database(settings.resolved_database_url))
+        _vault, _pepper, report = initialise(settings, db)
     except BootstrapError as exc:
         fail(str(exc))
+    finally:
+        db.dispose()
     for path in report.created_files:
         typer.echo(f"created {path} (keep it safe and back it up: it is needed to read the data)")
     for warning in report.warnings:

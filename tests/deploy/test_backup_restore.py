@@ -7,11 +7,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from credgate.app import create_app
@@ -191,3 +194,47 @@ def test_restore_refuses_a_stale_write_ahead_log(
     assert code == 2
     assert "credgate.db-wal exists" in err
     assert not (fresh / "credgate.db").exists()
+
+
+@pytest.mark.postgres
+def test_postgresql_pg_dump_and_the_keys_restore_into_a_new_database(
+    home: Path, monkeypatch: pytest.MonkeyPatch, fresh_pg: Callable[[], str]
+) -> None:
+    """The documented steps: pg_dump, `credgate backup --keys-only`; pg_restore into a new
+    database, `credgate restore` of the keys into a new home."""
+    original, copy = fresh_pg(), fresh_pg()
+    monkeypatch.setenv("CREDGATE_DATABASE_URL", original)
+    assert run("init")[0] == 0
+    code, out, err = run("api-credentials", "create", "--name", "pg", "-p", "nql", "--json")
+    assert code == 0, err
+    client_id, secret = json.loads(out)["client_id"], json.loads(out)["client_secret"]
+    keys = home / "keys.tar.gz"
+    code, _, err = run("backup", "--keys-only", str(keys))
+    assert code == 0, err
+    with tarfile.open(keys) as tar:
+        assert sorted(tar.getnames()) == ["manifest.json", "master.key", "pepper.key"]
+    dump = home / "credgate.dump"
+    libpq = {"original": original, "copy": copy}
+    libpq = {k: v.replace("postgresql+psycopg://", "postgresql://") for k, v in libpq.items()}
+    for command in (
+        ["pg_dump", "--format=custom", f"--file={dump}", libpq["original"]],
+        ["pg_restore", "--no-owner", f"--dbname={libpq['copy']}", str(dump)],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+
+    monkeypatch.setenv("CREDGATE_DATABASE_URL", copy)
+    monkeypatch.setenv("CREDGATE_DATA_DIR", str(home / "b" / "var"))
+    code, _, err = run("restore", str(keys))
+    assert code == 0, err
+    container = Container.open(load_settings())
+    try:
+        with TestClient(create_app(container=container)) as client:
+            issued = client.post(
+                "/oauth2/default/v1/token",
+                auth=(client_id, secret),
+                data={"grant_type": "client_credentials"},
+            )
+            assert issued.status_code == 200, issued.text
+    finally:
+        container.close()

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -43,10 +44,12 @@ def deployment_config(node_ports: list[int], port: int) -> str:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_a_node_killed_under_token_load_fails_no_request(tmp_path: Path, fresh_pg_url: str) -> None:
+def test_a_node_killed_under_token_load_fails_no_request(
+    tmp_path: Path, fresh_pg: Callable[[], str]
+) -> None:
     if NGINX is None:
         pytest.skip(MISSING)
-    url = fresh_pg_url
+    url = fresh_pg()
     keys = make_key_material()
     shared = {"database_url": url, "trusted_proxies": "127.0.0.1", **keys}
     with (
