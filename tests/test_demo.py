@@ -3,8 +3,15 @@ runs, on both back ends, and found by the APIs the README calls."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import json
+import os
+from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from credgate.cli import app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.db import Database
@@ -42,3 +49,19 @@ def test_demo_load_is_idempotent_and_answers_the_readme_query(
     assert found.json()["data"] == [["pc-1", "Windows 11", 16], ["pc-2", "Windows 11", 32]]
     workflows = client.get("/api/v1/workflows", headers=bearer).json()
     assert [w["id"] for w in workflows] == ["#restart_service"]
+
+
+def test_demo_commands_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CREDGATE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CREDGATE_DATA_DIR", str(tmp_path / "var"))
+    first = CliRunner().invoke(app, ["init", "--demo"])
+    assert first.exit_code == 0, first.stderr
+    assert "added query #devices_by_os" in first.stdout
+    assert "added device pc-1" in first.stdout
+    again = CliRunner().invoke(app, ["demo", "load", "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout) == {"definitions": [], "inventory": []}
+    said = CliRunner().invoke(app, ["demo", "load"])
+    assert said.stdout.strip() == "the sample data is already loaded"
