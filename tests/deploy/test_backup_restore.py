@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -202,6 +203,8 @@ def test_postgresql_pg_dump_and_the_keys_restore_into_a_new_database(
 ) -> None:
     """The documented steps: pg_dump, `credgate backup --keys-only`; pg_restore into a new
     database, `credgate restore` of the keys into a new home."""
+    if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
+        pytest.skip("pg_dump is not installed (Debian: apt-get install postgresql-client)")
     original, copy = fresh_pg(), fresh_pg()
     monkeypatch.setenv("CREDGATE_DATABASE_URL", original)
     assert run("init")[0] == 0
