@@ -410,8 +410,8 @@ def backup(
     """Save the installation to one archive, while it runs: the SQLite database (SQLite's
     online backup, a consistent copy) and the key files needed to read it.
 
-    On PostgreSQL, dump the database with pg_dump and save the keys with --keys-only
-    (see docs/backup.md). The archive is written readable by its owner only.
+    On PostgreSQL, dump the database with pg_dump and save the keys alone with the
+    option --keys-only (see docs/backup.md). The archive is readable by its owner only.
     """
     import datetime as dt
     import io
