@@ -18,7 +18,8 @@ ensure_venv() {
 }
 
 # Debian packages the tests use as real peers: Chromium (browser tests), OpenSSH's sshd (SFTP),
-# wrk (benchmarks), nginx (forward authentication behind auth_request). Installed when missing
+# wrk (benchmarks), nginx (forward authentication behind auth_request; the two-node deployment),
+# PostgreSQL's client tools (pg_dump and pg_restore, the documented backup). Installed when missing
 # and when we may (root); otherwise those tests say why they skip.
 ensure_system_packages() {
   local missing=()
@@ -26,6 +27,7 @@ ensure_system_packages() {
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
   if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian's packages" >&2
     apt-get update -qq >/dev/null

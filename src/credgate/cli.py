@@ -23,10 +23,11 @@ from credgate.admins.cli import admins_app
 from credgate.apicredentials.cli import api_credentials_app
 from credgate.bootstrap import initialise
 from credgate.classic.cli import engines_app
-from credgate.cli_installation import keys_app, open_services, vault_app, worker
+from credgate.cli_installation import backup, keys_app, open_services, restore, vault_app, worker
 from credgate.connectors.cli import connector_credentials_app
 from credgate.core.cli import fail, set_services_opener, settings_or_exit
 from credgate.core.db import Database
+from credgate.demo import DemoOpt, demo_app
 from credgate.outbound.cli import deliveries_app, exporters_app, webhooks_app
 from credgate.platform.cli import platform_app
 from credgate.sdk_commands import call_command, token_command
@@ -62,6 +63,7 @@ for sub_app, name in (
     (webhooks_app, "webhooks"),
     (deliveries_app, "deliveries"),
     (exporters_app, "exporters"),
+    (demo_app, "demo"),
 ):
     app.add_typer(sub_app, name=name)
 
@@ -79,13 +81,16 @@ def main_callback(
 
 
 @app.command()
-def init() -> None:
+def init(demo: DemoOpt = False) -> None:
     """Create keys and the database, add a signing key and the first administrator (idempotent)."""
     settings = settings_or_exit()
+    db = Database(settings.resolved_database_url)
     try:
-        _vault, _pepper, report = initialise(settings, Database(settings.resolved_database_url))
+        _vault, _pepper, report = initialise(settings, db)
     except BootstrapError as exc:
         fail(str(exc))
+    finally:
+        db.dispose()
     for path in report.created_files:
         typer.echo(f"created {path} (keep it safe and back it up: it is needed to read the data)")
     for warning in report.warnings:
@@ -97,6 +102,10 @@ def init() -> None:
         if report.admin_password:
             typer.echo(f"  password: {report.admin_password}   (shown once)")
     typer.echo(f"credgate is initialised: {settings.resolved_database_url.split('?')[0]}")
+    if demo:
+        from credgate.demo import load
+
+        load()
 
 
 @app.command()
@@ -165,6 +174,8 @@ def bench_token(
 app.command("token")(token_command)
 app.command("call")(call_command)
 app.command("worker")(worker)
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Commands that act on the whole installation rather than on one feature: the token-signing
-keys (``credgate keys``), the vault's master keys (``credgate vault``) and the background
-``credgate worker``. They need the composition root (the container, every feature's sealed
+keys (``credgate keys``), the vault's master keys (``credgate vault``), ``credgate backup`` and
+``credgate restore``, and the background ``credgate worker``. They need the composition root (the container, every feature's sealed
 columns), so they live here, beside the entry point, and not in ``credgate.security``.
 
 :func:`open_container` is also how ``credgate.cli`` gives feature commands their services.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,7 +25,15 @@ from credgate.security.keyfiles import BootstrapError
 if TYPE_CHECKING:
     from credgate.container import Container
 
-__all__ = ["keys_app", "open_container", "open_services", "vault_app", "worker"]
+__all__ = [
+    "backup",
+    "keys_app",
+    "open_container",
+    "open_services",
+    "restore",
+    "vault_app",
+    "worker",
+]
 
 keys_app = typer.Typer(help="Manage token-signing keys.", no_args_is_help=True)
 vault_app = typer.Typer(
@@ -313,3 +322,270 @@ def worker() -> None:
     with open_container() as container:
         typer.echo(f"credgate worker {container.outbound.worker.worker_id} started", err=True)
         asyncio.run(main(container))
+
+
+# backup / restore -----------------------------------------------------------------------------
+
+_BACKUP_FORMAT = "credgate-backup"
+_BACKUP_VERSION = 1
+_MANIFEST = "manifest.json"
+_DATABASE_MEMBER = "credgate.db"
+
+
+def _sqlite_path(settings: Settings) -> Path | None:
+    """The SQLite file of the installation, or None on another database."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def _key_files(settings: Settings) -> tuple[list[Path], list[str]]:
+    """The key files to save, and the keys that come from the environment instead."""
+    from credgate.security.keyfiles import master_key_path, pepper_path
+
+    files: list[Path] = []
+    from_env: list[str] = []
+    for variable, value, path in (
+        ("CREDGATE_MASTER_KEY", settings.master_key, master_key_path(settings)),
+        ("CREDGATE_PEPPER", settings.pepper, pepper_path(settings)),
+    ):
+        if value is not None:
+            from_env.append(variable)
+        elif path.exists():
+            files.append(path)
+        else:
+            fail(f"no key file {path}: run `credgate init` first, or set {variable}")
+    return files, from_env
+
+
+def _add_file(archive: Any, source: Path, name: str) -> None:
+    info = archive.gettarinfo(str(source), arcname=name)
+    info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+    with source.open("rb") as handle:
+        archive.addfile(info, handle)
+
+
+@contextmanager
+def _private_output(target: Path) -> Iterator[Path]:
+    """A 0600 temporary file next to ``target`` that replaces it once complete."""
+    import os
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    partial = Path(name)
+    try:
+        yield partial
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+BackupFileArg = Annotated[Path, typer.Argument(help="The archive (.tar.gz).", dir_okay=False)]
+
+
+def backup(
+    file: BackupFileArg,
+    keys: Annotated[
+        bool,
+        typer.Option(
+            "--keys/--no-keys",
+            help="Include the key files (master.key, pepper.key). Without them the archive "
+            "cannot be read back; keep the keys elsewhere then.",
+        ),
+    ] = True,
+    keys_only: Annotated[
+        bool,
+        typer.Option(
+            "--keys-only",
+            help="Only the key files (on PostgreSQL, next to a pg_dump of the database).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Save the installation to one archive, while it runs: the SQLite database (SQLite's
+    online backup, a consistent copy) and the key files needed to read it.
+
+    On PostgreSQL, dump the database with pg_dump and save the keys alone with the
+    option --keys-only (see docs/backup.md). The archive is readable by its owner only.
+    """
+    import datetime as dt
+    import io
+    import json
+    import sqlite3
+    import tarfile
+    import tempfile
+
+    from credgate import __version__
+
+    if keys_only and not keys:
+        fail("--keys-only and --no-keys leave nothing to save; use one")
+    settings = settings_or_exit()
+    database = None if keys_only else _sqlite_path(settings)
+    if not keys_only and database is None:
+        fail(
+            "the database is not SQLite: dump it with pg_dump (see docs/backup.md) and save "
+            "the keys with `credgate backup --keys-only FILE`"
+        )
+    if database is not None and not database.exists():
+        fail(f"no database at {database}: run `credgate init` first")
+    key_files, from_env = _key_files(settings) if keys else ([], [])
+    manifest: dict[str, Any] = {
+        "format": _BACKUP_FORMAT,
+        "version": _BACKUP_VERSION,
+        "credgate": __version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "database": _DATABASE_MEMBER if database is not None else None,
+        "keys": [path.name for path in key_files],
+    }
+    with tempfile.TemporaryDirectory(dir=file.parent if file.parent.exists() else None) as tmp:
+        copy = Path(tmp) / _DATABASE_MEMBER
+        if database is not None:
+            try:
+                source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+                target = sqlite3.connect(copy)
+                try:
+                    with target:
+                        source.backup(target)
+                finally:
+                    target.close()
+                    source.close()
+            except sqlite3.Error as exc:
+                fail(f"cannot back up {database}: {exc}")
+        try:
+            with _private_output(file) as partial, tarfile.open(partial, "w:gz") as archive:
+                body = json.dumps(manifest, indent=2).encode()
+                info = tarfile.TarInfo(_MANIFEST)
+                info.size, info.mode = len(body), 0o600
+                archive.addfile(info, io.BytesIO(body))
+                if database is not None:
+                    _add_file(archive, copy, _DATABASE_MEMBER)
+                for path in key_files:
+                    _add_file(archive, path, path.name)
+        except OSError as exc:
+            fail(f"cannot write {file}: {exc.strerror or exc}")
+    result = {**manifest, "file": str(file), "keys_from_environment": from_env}
+
+    def render(data: dict[str, Any]) -> None:
+        saved = ([data["database"]] if data["database"] else []) + data["keys"]
+        typer.echo(f"saved {', '.join(saved)} to {data['file']}")
+        if data["keys"]:
+            typer.echo("the archive holds the keys to every secret: keep it as safe as the keys")
+        else:
+            typer.echo("the archive holds no key file; keep the keys in your secret store")
+        for variable in data["keys_from_environment"]:
+            typer.echo(f"{variable} comes from the environment: keep it in your secret store")
+
+    emit(result, as_json, render)
+
+
+def _read_backup(file: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and the files of an archive written by :func:`backup`."""
+    import json
+    import tarfile
+
+    allowed = {_MANIFEST, _DATABASE_MEMBER, "master.key", "pepper.key"}
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(file, "r:gz") as archive:
+            for member in archive.getmembers():
+                if member.name not in allowed or not member.isfile():
+                    fail(f"{file}: unexpected entry {member.name!r}; not a credgate backup")
+                handle = archive.extractfile(member)
+                assert handle is not None  # a regular file, checked above
+                members[member.name] = handle.read()
+    except FileNotFoundError:
+        fail(f"{file}: no such file")
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        fail(f"{file}: not a credgate backup ({exc})")
+    try:
+        manifest = json.loads(members[_MANIFEST])
+    except (KeyError, ValueError):
+        fail(f"{file}: no readable {_MANIFEST}; not a credgate backup")
+    if not isinstance(manifest, dict) or manifest.get("format") != _BACKUP_FORMAT:
+        fail(f"{file}: not a credgate backup")
+    if manifest.get("version") != _BACKUP_VERSION:
+        fail(f"{file}: backup format version {manifest.get('version')!r} is not supported")
+    return manifest, members
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
+def restore(file: BackupFileArg, as_json: JsonOpt = False) -> None:
+    """Restore an archive from `credgate backup` into a fresh installation home.
+
+    Nothing is overwritten: the database and key files must not exist yet. The keys are
+    checked against the restored database, and the schema is brought up to date; if that
+    fails, what was written is removed again.
+    """
+    from credgate.bootstrap import initialise
+    from credgate.security.keyfiles import master_key_path, pepper_path
+
+    settings = settings_or_exit()
+    manifest, members = _read_backup(file)
+    database = _sqlite_path(settings)
+    targets: dict[Path, bytes] = {}
+    if _DATABASE_MEMBER in members:
+        if database is None:
+            fail(
+                "the archive holds a SQLite database but this installation uses another "
+                "database; restore a pg_dump with pg_restore (see docs/backup.md)"
+            )
+        targets[database] = members[_DATABASE_MEMBER]
+    for name, path in (
+        ("master.key", master_key_path(settings)),
+        ("pepper.key", pepper_path(settings)),
+    ):
+        if name in members:
+            targets[path] = members[name]
+    leftovers = []
+    if database is not None and database in targets:
+        # A stale write-ahead log next to the restored file would be replayed into it.
+        leftovers = [database.with_name(f"{database.name}{end}") for end in ("-wal", "-shm")]
+    for path in [*targets, *leftovers]:
+        if path.exists():
+            fail(f"{path} exists: restore into a fresh home (an empty CREDGATE_DATA_DIR)")
+    for name, variable, value, path in (
+        ("master.key", "CREDGATE_MASTER_KEY", settings.master_key, master_key_path(settings)),
+        ("pepper.key", "CREDGATE_PEPPER", settings.pepper, pepper_path(settings)),
+    ):
+        if name not in members and value is None and not path.exists():
+            fail(f"the archive holds no {name}: put the saved one at {path} or set {variable}")
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        for path, content in targets.items():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_private(path, content)
+            written.append(path)
+        db = Database(settings.resolved_database_url)
+        try:
+            initialise(settings, db, create_keys=False)
+        finally:
+            db.dispose()
+    except BootstrapError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        fail(f"restore undone: {exc}")
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        fail(f"restore undone: {exc.strerror or exc}")
+    result = {**manifest, "restored": [str(path) for path in written]}
+
+    def render(data: dict[str, Any]) -> None:
+        for path in data["restored"]:
+            typer.echo(f"restored {path}")
+        typer.echo(f"backup of {data['created_at']} restored; the keys match the database")
+
+    emit(result, as_json, render)

@@ -26,6 +26,7 @@ from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.permissions import CATALOGUE
+from credgate.demo import DEVICES_BY_OS
 
 ACTOR = Actor("tests", "pytest")
 ALL_PERMISSIONS = [p.id for p in CATALOGUE]
@@ -154,17 +155,7 @@ def seed(container: Container) -> None:
         {"id": "#onboarding", "name": "Onboarding survey", "parameters": ["team"]},
         actor=ACTOR,
     )
-    d.create(
-        "query",
-        {
-            "id": "#devices_by_os",
-            "object": "devices",
-            "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
-            "columns": ["name", "#os", "#ram_gb"],
-            "sort": [{"field": "name"}],
-        },
-        actor=ACTOR,
-    )
+    d.create("query", DEVICES_BY_OS, actor=ACTOR)
     d.create(
         "enrichment_field",
         {"id": "device/device/#ram_gb", "type": "number"},

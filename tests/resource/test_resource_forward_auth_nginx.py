@@ -11,13 +11,8 @@ Needs Debian's nginx (``nginx-light``; ``scripts/test`` installs it when run as 
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
-import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,10 +23,9 @@ from credgate.app import create_app
 from credgate.container import Container
 from credgate.core.paths import PROTECTED
 from credgate.oauth.forward_auth import PathRefusedError, normalise_path
+from nginx_support import MISSING, NGINX, start_nginx
 
 pytestmark = pytest.mark.slow
-
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -87,8 +81,7 @@ def gateways(
     tmp_path_factory: pytest.TempPathFactory, credgate_url: str, upstream: tuple[int, list[str]]
 ) -> Iterator[dict[str, int]]:
     if NGINX is None:
-        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
-    root = tmp_path_factory.mktemp("nginx")
+        pytest.skip(MISSING)
     ports = {"verbatim": free_port(), "normalised": free_port()}
     auth = _AUTH.format(credgate=credgate_url.rsplit(":", 1)[1])
     servers = "".join(
@@ -103,48 +96,8 @@ def gateways(
     }}"""
         for name, port in ports.items()
     )
-    user = "user root;" if os.geteuid() == 0 else ""
-    config = root / "nginx.conf"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            {user}
-            worker_processes 1;
-            daemon off;
-            pid {root}/nginx.pid;
-            error_log {root}/error.log warn;
-            events {{ worker_connections 64; }}
-            http {{
-                access_log off;
-                client_body_temp_path {root}/body;
-                proxy_temp_path {root}/proxy;
-                fastcgi_temp_path {root}/fastcgi;
-                uwsgi_temp_path {root}/uwsgi;
-                scgi_temp_path {root}/scgi;
-            """
-        )
-        + servers
-        + "\n}\n"
-    )
-    log = root / "error.log"
-    process = subprocess.Popen(
-        [NGINX, "-p", str(root), "-e", str(log), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_nginx(tmp_path_factory.mktemp("nginx"), servers, ports.values())
     try:
-        deadline = time.monotonic() + 10
-        for port in ports.values():
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"nginx exited: {log.read_text()[-2000:]}")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("nginx did not start") from None
-                    time.sleep(0.05)
         yield ports
     finally:
         process.terminate()

@@ -26,6 +26,7 @@ from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.permissions import CATALOGUE
+from credgate.demo import SAMPLE_DEFINITIONS
 from credgate.platform.definitions import Kind, StoredDefinition
 
 __all__ = ["ALL_PERMISSIONS", "SAMPLE_DEFINITIONS", "Sandbox", "SandboxCredential"]
@@ -36,49 +37,6 @@ ALL_PERMISSIONS: Final[tuple[str, ...]] = tuple(p.id for p in CATALOGUE)
 
 _ACTOR = Actor("credgate.testing", "sandbox")
 _MASK = "**********"
-
-#: One API-enabled definition of each kind, for tests that just need something to call.
-SAMPLE_DEFINITIONS: Final[tuple[tuple[Kind, Mapping[str, Any]], ...]] = (
-    (
-        "workflow",
-        {
-            "id": "#restart_service",
-            "uuid": "6f1c7c1e-54a5-4b8f-9d3e-0a2b1c3d4e5f",
-            "name": "Restart service",
-            "description": "Restarts a Windows service",
-            "triggerMethods": ["API", "MANUAL"],
-            "dependency": "DEVICE",
-            "versions": [{"versionNumber": 1, "isActive": True}],
-        },
-    ),
-    (
-        "remote_action",
-        {
-            "id": "#get_disk_space",
-            "uuid": "0b7a4c1e-9f2d-4c3b-8a6e-1d2c3b4a5f60",
-            "name": "Get disk space",
-            "purpose": ["DATA_COLLECTION"],
-            "targeting": {"apiEnabled": True, "manualEnabled": True},
-            "scriptInfo": {"hasScriptWindows": True, "inputs": [{"name": "drive"}]},
-        },
-    ),
-    (
-        "campaign",
-        {"id": "#onboarding_survey", "name": "Onboarding survey", "parameters": ["team"]},
-    ),
-    ("enrichment_field", {"id": "device/device/#os"}),
-    ("enrichment_field", {"id": "device/device/#ram_gb", "type": "number"}),
-    (
-        "query",
-        {
-            "id": "#devices_by_os",
-            "object": "devices",
-            "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
-            "columns": ["name", "#os", "#ram_gb"],
-            "sort": [{"field": "name"}],
-        },
-    ),
-)
 
 
 def _free_port() -> int:
