@@ -228,11 +228,13 @@ class Container:
     async def rate_limited_caller(self, scope: Scope, family: str) -> tuple[str, str | None] | None:
         """The credential a request to ``family`` comes from, with its own rate limit, when its
         token would be accepted (:class:`~credgate.core.ratelimits.RateLimitMiddleware`). Both
-        come from this node's caches, kept current by the change log: no database round-trip."""
+        come from this node's caches, kept current by the change log: no database round-trip
+        but the one load of a record after a change to its credential."""
         verified = await self.bearer_guard.accepts(header(scope, b"authorization"), family)
         if verified is None:
             return None
-        record = self.registry.cached(verified.client_id)
+        # Not ``cached``: the sync loop may have evicted the record since the guard read it.
+        record = await self.registry.aget(verified.client_id)
         return verified.client_id, record.rate_limit if record is not None else None
 
     # Construction -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ routes) with tokens issued by its own token endpoint.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.testclient import TestClient
 
+from credgate.app import create_app
 from credgate.client import Client, ClientConfig, RateLimitedError
 from credgate.container import Container
 from credgate.core.audit.services import Actor
@@ -230,3 +232,24 @@ def test_unreachable_redis_serves_uncounted(
     warnings = [r for r in caplog.records if r.name == "credgate.ratelimits"]
     assert len(warnings) == 1  # said once, not once a request
     assert "not being counted" in warnings[0].getMessage()
+
+
+def test_override_survives_an_eviction_during_the_request(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync loop may evict a credential's record between the bearer check and the look-up
+    of its limit: the limit is then loaded again, never taken to be absent."""
+    client_id, secret = _credential(container, "evicted", rate_limit="2/minute")
+    with TestClient(create_app(container=container)) as client:
+        bearer = _bearer(client, client_id, secret)
+    accepts = container.bearer_guard.accepts
+
+    async def accepts_then_evict(authorization: Any, permission: Any) -> Any:
+        verified = await accepts(authorization, permission)
+        container.registry.evict(client_id)
+        return verified
+
+    monkeypatch.setattr(container.bearer_guard, "accepts", accepts_then_evict)
+    scope = {"type": "http", "headers": [(b"authorization", bearer["Authorization"].encode())]}
+    caller = asyncio.run(container.rate_limited_caller(scope, "workflows"))
+    assert caller == (client_id, "2/minute")

@@ -33,6 +33,15 @@ REGIONS = ("us", "eu", "pac", "meta")
 _INSTANCE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def _family_limit(api: str) -> Any:
+    """The setting of one API family's rate limit."""
+    return Field(
+        None,
+        description=f"Rate limit per API credential of the {api}, e.g. `60/minute`. "
+        "Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
+    )
+
+
 class Settings(BaseSettings):
     """credgate's settings. Field descriptions are the documentation."""
 
@@ -288,42 +297,15 @@ class Settings(BaseSettings):
         None,
         description="Requests one API credential may make to each API family, e.g. `600/minute` (moving window), where the family and the credential set none. Empty: no limit.",
     )
-    rate_limit_workflows: str | None = Field(
-        None,
-        description="Rate limit per API credential of the Workflows API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_remote_actions: str | None = Field(
-        None,
-        description="Rate limit per API credential of the Remote Actions API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_nql: str | None = Field(
-        None,
-        description="Rate limit per API credential of the NQL API (and the classic NXQL `/2/query`), e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_enrichment: str | None = Field(
-        None,
-        description="Rate limit per API credential of the Enrichment API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_campaigns: str | None = Field(
-        None,
-        description="Rate limit per API credential of the Campaigns API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_spark: str | None = Field(
-        None,
-        description="Rate limit per API credential of the Spark API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_data_management: str | None = Field(
-        None,
-        description="Rate limit per API credential of the Data management API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_engines: str | None = Field(
-        None,
-        description="Rate limit per API credential of the classic Engines API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
-    rate_limit_audit_trail: str | None = Field(
-        None,
-        description="Rate limit per API credential of the classic Audit trail API, e.g. `60/minute`. Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
-    )
+    rate_limit_workflows: str | None = _family_limit("Workflows API")
+    rate_limit_remote_actions: str | None = _family_limit("Remote Actions API")
+    rate_limit_nql: str | None = _family_limit("NQL API (and the classic NXQL `/2/query`)")
+    rate_limit_enrichment: str | None = _family_limit("Enrichment API")
+    rate_limit_campaigns: str | None = _family_limit("Campaigns API")
+    rate_limit_spark: str | None = _family_limit("Spark API")
+    rate_limit_data_management: str | None = _family_limit("Data management API")
+    rate_limit_engines: str | None = _family_limit("classic Engines API")
+    rate_limit_audit_trail: str | None = _family_limit("classic Audit trail API")
     bench_echo: bool = Field(
         False,
         description="Mount the benchmark baselines: a raw-ASGI echo at `/_bench/echo` and the unprotected workflow list at `/_bench/workflows`.",
