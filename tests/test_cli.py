@@ -77,7 +77,7 @@ def test_api_credentials_lifecycle(env: dict[str, str]) -> None:
     [
         (
             ["api-credentials", "create", "--name", "x", "-p", "bogus"],
-            "permissions: unknown permission",
+            "--permission: unknown permission 'bogus'",
         ),
         (["api-credentials", "create", "--name", " ", "-p", "nql"], "name: is required"),
         (

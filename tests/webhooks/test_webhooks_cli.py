@@ -43,7 +43,7 @@ def run(env: dict[str, str | None], *args: str) -> Any:
     return CliRunner().invoke(app, list(args), env=env)
 
 
-def test_cli_create_send_log_and_replay(container: Container) -> None:
+def test_cli_create_send_log_and_replay(container: Container, tmp_path: Path) -> None:
     env = env_of(container)
     with Receiver(script=[(500, {}, b"down")]) as receiver:
         container.connector_credentials.create(
@@ -61,7 +61,9 @@ def test_cli_create_send_log_and_replay(container: Container) -> None:
             "resource": "/hook",
             "signing_secret": "generate",
         }
-        created = run(env, "webhooks", "create", "--data", json.dumps(body))
+        body_file = tmp_path / "hook.json"
+        body_file.write_text(json.dumps(body))
+        created = run(env, "webhooks", "create", "--file", str(body_file), "--json")
         assert created.exit_code == 0, created.output
         assert json.loads(created.output)["signing_secret"].startswith("whsec_")
         bad = run(env, "webhooks", "create", "--data", json.dumps({**body, "method": "GET"}))
@@ -71,7 +73,7 @@ def test_cli_create_send_log_and_replay(container: Container) -> None:
         assert sent.exit_code == 0, sent.output
         mid = sent.output.strip()
         asyncio.run(container.outbound.worker.run_once())
-        log = run(env, "deliveries", "show", mid)
+        log = run(env, "deliveries", "show", mid, "--json")
         assert json.loads(log.output)["log"][0]["status_code"] == 500
         listed = run(env, "deliveries", "list", "--webhook", "cli hook")
         assert mid in listed.output
