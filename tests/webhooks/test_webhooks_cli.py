@@ -79,3 +79,62 @@ def test_cli_create_send_log_and_replay(container: Container, tmp_path: Path) ->
         assert mid in listed.output
         assert "HTTP 500" in listed.output
         assert "whsec_" not in run(env, "webhooks", "show", "cli hook").output
+
+
+def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
+    container: Container, admin_token: str
+) -> None:
+    """`webhooks test` fails with exit 1; with CREDGATE_ADMIN_API_URL the running server sends
+    the request, with its CA bundle and allowed networks, which this process does not have."""
+    from credgate.app import create_app
+    from support import LiveServer, free_port
+
+    with Receiver(script=[(500, {}, b"down")]) as receiver:
+        container.connector_credentials.create(
+            {
+                "name": "tool",
+                "protocol": "HTTPS",
+                "url": receiver.url + "/",
+                "authorization": {"type": "BEARER", "token": "Tk-cli-hook-2"},
+            },
+            actor=ACTOR,
+        )
+        container.outbound.webhooks.create(
+            {
+                "name": "probe",
+                "credential": "tool",
+                "resource": "/hook",
+                "signing_secret": "generate",
+            },
+            actor=ACTOR,
+        )
+        env = env_of(container)
+        failed = run(env, "webhooks", "test", "probe", "--json")
+        assert failed.exit_code == 1, failed.output
+        assert json.loads(failed.stdout)["status_code"] == 500
+
+        bare = {
+            **env,
+            "CREDGATE_OUTBOUND_CA_BUNDLE": None,
+            "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": None,
+        }
+        local = run(bare, "webhooks", "test", "probe", "--json")
+        assert local.exit_code == 1
+        assert "from this process" in local.stderr
+        assert json.loads(local.stdout)["status_code"] is None  # refused before any request
+
+        with LiveServer(create_app(container=container), free_port()) as server:
+            remote = run(
+                {
+                    **bare,
+                    "CREDGATE_ADMIN_API_URL": server.url,
+                    "CREDGATE_ADMIN_API_TOKEN": admin_token,
+                },
+                "webhooks",
+                "test",
+                "probe",
+                "--json",
+            )
+        assert remote.exit_code == 0, remote.output
+        assert json.loads(remote.stdout)["outcome"] == "delivered"
+        assert "from this process" not in remote.stderr

@@ -6,7 +6,6 @@ never printed: ``show`` masks them.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -339,6 +338,8 @@ def cc_test(
         data = admin_api(settings, "POST", f"/connector-credentials/{current.id}/test")
         if data is None:
             local_fallback_note("testing")
+            import asyncio
+
             verdict = asyncio.run(svc.connections.test(current.id))
             data = {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
     emit(data, as_json, lambda d: typer.echo(f"{'ok' if d['ok'] else 'FAILED'}: {d['detail']}"))

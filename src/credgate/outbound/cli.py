@@ -5,7 +5,6 @@ installation and lives with ``serve`` in the entry points."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,6 +144,8 @@ def webhooks_test(
     result = admin_api(settings_or_exit(), "POST", f"/webhooks/{ref}/test", event=event)
     if result is None:
         local_fallback_note("sending the test")
+        import asyncio
+
         with _outbound() as outbound:
             result = asyncio.run(outbound.worker.test_send(ref, event))
     emit(result, as_json, _fields)
@@ -230,6 +231,8 @@ def exporters_run(ref: RefArg, as_json: JsonOpt = False) -> None:
     result = admin_api(settings_or_exit(), "POST", f"/exporters/{ref}/run")
     if result is None:
         local_fallback_note("running the export")
+        import asyncio
+
         with _outbound() as outbound:
             exporter_id = outbound.exporters.get(ref)["id"]
             result = asyncio.run(outbound.worker.run_export(exporter_id, "manual"))
