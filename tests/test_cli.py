@@ -177,7 +177,7 @@ def test_credgate_home_names_the_instance(bare: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(bare)
     assert run("init")[0] == 0
     assert (home / "var" / "master.key").is_file()
-    code, out, _ = run("info", "--json")
+    _code, out, _ = run("info", "--json")
     assert json.loads(out)["found_by"] == "CREDGATE_HOME"
     assert json.loads(out)["home"] == str(home)
 
@@ -296,11 +296,12 @@ def test_lists_are_aligned_tables(env: dict[str, str]) -> None:
     assert run("init")[0] == 0
     for name in ("a", "a much longer name"):
         assert run("api-credentials", "create", "--name", name, "-p", "nql")[0] == 0
-    code, out, _ = run("api-credentials", "list")
+    _code, out, _ = run("api-credentials", "list")
     lines = out.splitlines()
     assert lines[0].split() == ["CLIENT", "ID", "NAME", "STATE", "PERMISSIONS"]
     starts = {line.index("enabled") for line in lines[1:]}
-    assert len(starts) == 1 and lines[0].index("STATE") in starts
+    assert len(starts) == 1
+    assert lines[0].index("STATE") in starts
 
 
 def test_file_and_its_hidden_alias(env: dict[str, str], tmp_path: Path) -> None:
