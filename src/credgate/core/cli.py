@@ -15,7 +15,6 @@ that imports point down: features know this module, never the composition root.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
 import re
 import sys
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from credgate.core.errors import CredgateError
+from credgate.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from credgate.core.audit.services import Actor
@@ -153,13 +153,6 @@ def emit_table(
             typer.echo(f"{d['total'] if key else len(d)} {counted}")
 
     emit(data, as_json, render)
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, ignoring case; empty when none is close."""
-    options = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=0.6)
-    return f" (did you mean {options[close[0]]!r}?)" if close else ""
 
 
 def json_object(file: str | None, data: str | None = None, *, required: bool = True) -> Any:

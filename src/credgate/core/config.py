@@ -31,6 +31,7 @@ from pydantic_settings import (
 
 from credgate.core.destinations import DestinationPolicy
 from credgate.core.proxies import Network, parse_trusted_proxies
+from credgate.core.suggest import did_you_mean
 
 __all__ = [
     "CONFIG_NAME",
@@ -114,16 +115,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(Settings.model_fields))
     if unknown:
         raise ConfigurationError(
-            f"{path}: unknown setting {unknown[0]!r}{_suggestion(unknown[0], Settings.model_fields)}"
+            f"{path}: unknown setting {unknown[0]!r}{did_you_mean(unknown[0], Settings.model_fields)}"
         )
     return data
 
 
-def _suggestion(word: str, choices: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word.lower(), [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _http_url(value: str | None, problem: str) -> str | None:
+    """An http(s) base URL without its trailing slash; empty is none; anything else fails."""
+    if value is None or value == "":
+        return None
+    if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+        raise ValueError(problem)
+    return value.rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -446,11 +449,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _check_upstream(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
-            raise ValueError("an upstream URL must look like https://host[:port][/path]")
-        return value.rstrip("/")
+        return _http_url(value, "an upstream URL must look like https://host[:port][/path]")
 
     @field_validator("instance")
     @classmethod
@@ -462,11 +461,7 @@ class Settings(BaseSettings):
     @field_validator("admin_api_url")
     @classmethod
     def _check_admin_api_url(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
-            raise ValueError("admin_api_url must look like http://host[:port]")
-        return value.rstrip("/")
+        return _http_url(value, "admin_api_url must look like http://host[:port]")
 
     @model_validator(mode="after")
     def _check_admin_api(self) -> Settings:
