@@ -275,7 +275,7 @@ def test_help_names_what_options_take() -> None:
     for python_type in ("<str>", "<bool>", "<list[str]>", "<int>"):
         assert python_type not in result.stdout
     assert "-f, --file FILE" in result.stdout
-    assert "-F, --field FIELD" in result.stdout
+    assert "-F, --field NAME=VALUE" in result.stdout
     assert "--data" not in result.stdout, "the older spelling is a hidden alias"
 
 

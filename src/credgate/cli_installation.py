@@ -86,7 +86,7 @@ def open_services() -> Iterator[Services]:
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
+def keys_rotate(as_json: JsonOpt = False) -> None:
     """Sign new tokens with a new key; the old one stays published until its tokens expire."""
     from credgate.core.audit.services import Actor, record
 
@@ -95,7 +95,14 @@ def keys_rotate() -> None:
         kid = container.rotate_keys()
         with container.db.session() as session:
             record(session, Actor.cli(), "signing_key.rotate", "signing_key", kid)
-        typer.echo(f"new signing key {kid}; {old} stays in the JWKS until its last token expires")
+        emit(
+            {"kid": kid, "previous": old},
+            as_json,
+            lambda d: typer.echo(
+                f"new signing key {d['kid']}; {d['previous']} stays in the JWKS until its last "
+                "token expires"
+            ),
+        )
 
 
 @keys_app.command("list")

@@ -123,18 +123,30 @@ def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
         assert "from this process" in local.stderr
         assert json.loads(local.stdout)["status_code"] is None  # refused before any request
 
+        local_check = run(bare, "connector-credentials", "test", "tool", "--json")
+        assert local_check.exit_code == 1
+        assert json.loads(local_check.stdout)["ok"] is False
+
         with LiveServer(create_app(container=container), free_port()) as server:
-            remote = run(
-                {
-                    **bare,
-                    "CREDGATE_ADMIN_API_URL": server.url,
-                    "CREDGATE_ADMIN_API_TOKEN": admin_token,
-                },
+            through = {
+                **bare,
+                "CREDGATE_ADMIN_API_URL": server.url,
+                "CREDGATE_ADMIN_API_TOKEN": admin_token,
+            }
+            remote = run(through, "webhooks", "test", "probe", "--json")
+            remote_check = run(through, "connector-credentials", "test", "tool", "--json")
+            refused = run(
+                {**through, "CREDGATE_ADMIN_API_TOKEN": "cgat_" + "x" * 40},
                 "webhooks",
                 "test",
                 "probe",
-                "--json",
             )
         assert remote.exit_code == 0, remote.output
         assert json.loads(remote.stdout)["outcome"] == "delivered"
         assert "from this process" not in remote.stderr
+        assert remote_check.exit_code == 0, remote_check.output
+        assert json.loads(remote_check.stdout)["ok"] is True
+        assert refused.exit_code == 2
+        assert refused.stderr.strip() == (
+            "error: the credgate admin API refused CREDGATE_ADMIN_API_TOKEN (expired or revoked?)"
+        )

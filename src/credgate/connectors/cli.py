@@ -172,6 +172,7 @@ TypeOpt = Annotated[
     str | None,
     typer.Option(
         "--type",
+        metavar="TYPE",
         help="NONE, BASIC, BEARER, OAUTH2_CLIENT_CREDENTIALS or OAUTH2_AUTHORIZATION_CODE "
         "(SFTP: BASIC).",
     ),
@@ -181,6 +182,7 @@ FieldOpt = Annotated[
     typer.Option(
         "--field",
         "-F",
+        metavar="NAME=VALUE",
         help="A public authorization field, NAME=VALUE (username, client_id, access_token_url, "
         "authorization_url, scope, header_prefix, host_key); repeat.",
     ),
@@ -348,8 +350,11 @@ def cc_test(
 
 
 @connector_credentials_app.command("connect")
-def cc_connect(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
+def cc_connect(
+    ref: Annotated[str, typer.Argument(help="Id or name.")], as_json: JsonOpt = False
+) -> None:
     """Start the OAuth 2.0 consent of an authorization code credential: prints the URL to open."""
     with _connectors() as svc:
         current = svc.credentials.find(ref)
-        typer.echo(svc.connections.start_consent(current.id))
+        url = svc.connections.start_consent(current.id)
+    emit({"authorization_url": url}, as_json, lambda d: typer.echo(d["authorization_url"]))
