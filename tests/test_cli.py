@@ -134,11 +134,10 @@ def test_python_dash_m_entry_point(env: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No CREDGATE_* variable and an empty user configuration directory."""
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Path:
+    """No CREDGATE_* variable (not even the data directory) and an empty user configuration
+    directory."""
+    monkeypatch.delenv("CREDGATE_DATA_DIR")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("CREDGATE_ADMIN_PASSWORD", "Pw-home-test-1234")
     return tmp_path

@@ -43,18 +43,23 @@ def run(env: dict[str, str | None], *args: str) -> Any:
     return CliRunner().invoke(app, list(args), env=env)
 
 
+def _tool(container: Container, receiver: Receiver, token: str) -> None:
+    """The connector credential "tool": Bearer ``token`` to the receiver."""
+    container.connector_credentials.create(
+        {
+            "name": "tool",
+            "protocol": "HTTPS",
+            "url": receiver.url + "/",
+            "authorization": {"type": "BEARER", "token": token},
+        },
+        actor=ACTOR,
+    )
+
+
 def test_cli_create_send_log_and_replay(container: Container, tmp_path: Path) -> None:
     env = env_of(container)
     with Receiver(script=[(500, {}, b"down")]) as receiver:
-        container.connector_credentials.create(
-            {
-                "name": "tool",
-                "protocol": "HTTPS",
-                "url": receiver.url + "/",
-                "authorization": {"type": "BEARER", "token": "Tk-cli-hook-1"},
-            },
-            actor=ACTOR,
-        )
+        _tool(container, receiver, "Tk-cli-hook-1")
         body = {
             "name": "cli hook",
             "credential": "tool",
@@ -90,15 +95,7 @@ def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
     from support import LiveServer, free_port
 
     with Receiver(script=[(500, {}, b"down")]) as receiver:
-        container.connector_credentials.create(
-            {
-                "name": "tool",
-                "protocol": "HTTPS",
-                "url": receiver.url + "/",
-                "authorization": {"type": "BEARER", "token": "Tk-cli-hook-2"},
-            },
-            actor=ACTOR,
-        )
+        _tool(container, receiver, "Tk-cli-hook-2")
         container.outbound.webhooks.create(
             {
                 "name": "probe",
