@@ -26,6 +26,12 @@ from credgate.core.db import Database
 from credgate.models import metadata
 from support import LiveServer, free_port, make_key_material, make_settings
 
+# The user's own default instance (~/.config/credgate/credgate.toml) must not reach the tests,
+# nor may a test write one there.
+os.environ["XDG_CONFIG_HOME"] = str(
+    Path(os.environ.get("TMPDIR", "/tmp")) / f"credgate-tests-xdg-{uuid.uuid4().hex}"
+)
+
 PG_ADMIN_URL = os.environ.get(
     "CREDGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

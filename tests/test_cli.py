@@ -77,7 +77,7 @@ def test_api_credentials_lifecycle(env: dict[str, str]) -> None:
     [
         (
             ["api-credentials", "create", "--name", "x", "-p", "bogus"],
-            "permissions: unknown permission",
+            "--permission: unknown permission 'bogus'",
         ),
         (["api-credentials", "create", "--name", " ", "-p", "nql"], "name: is required"),
         (
@@ -128,3 +128,197 @@ def test_python_dash_m_entry_point(env: dict[str, str]) -> None:
         check=True,
     )
     assert result.stdout.strip() == "0.1.0"
+
+
+# One instance home ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Path:
+    """No CREDGATE_* variable (not even the data directory) and an empty user configuration
+    directory."""
+    monkeypatch.delenv("CREDGATE_DATA_DIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("CREDGATE_ADMIN_PASSWORD", "Pw-home-test-1234")
+    return tmp_path
+
+
+def test_the_instance_is_found_from_any_directory(
+    bare: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, below, elsewhere = bare / "project", bare / "project" / "a" / "b", bare / "elsewhere"
+    for directory in (below, elsewhere):
+        directory.mkdir(parents=True)
+    monkeypatch.chdir(project)
+    code, out, err = run("init")
+    assert code == 0, err
+    assert (project / "credgate.toml").is_file()
+    assert (bare / "xdg" / "credgate" / "credgate.toml").is_file()
+    assert run("api-credentials", "create", "--name", "Jira", "-p", "nql")[0] == 0
+
+    for directory, found_by in ((below, "credgate.toml found"), (elsewhere, "user's default")):
+        monkeypatch.chdir(directory)
+        code, out, err = run("info", "--json")
+        assert code == 0, err
+        info = json.loads(out)
+        assert info["data_dir"] == str(project / "var")
+        assert info["initialised"] is True
+        assert found_by in info["found_by"]
+        code, listed, err = run("api-credentials", "list")
+        assert code == 0, err
+        assert "Jira" in listed
+    assert not (elsewhere / "var").exists(), "no second instance"
+
+
+def test_credgate_home_names_the_instance(bare: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = bare / "home"
+    monkeypatch.setenv("CREDGATE_HOME", str(home))
+    monkeypatch.chdir(bare)
+    assert run("init")[0] == 0
+    assert (home / "var" / "master.key").is_file()
+    _code, out, _ = run("info", "--json")
+    assert json.loads(out)["found_by"] == "CREDGATE_HOME"
+    assert json.loads(out)["home"] == str(home)
+
+
+def test_an_instance_that_is_not_there_is_named(
+    bare: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDGATE_HOME", str(bare / "nothing"))
+    code, _, err = run("api-credentials", "list")
+    assert code == 2
+    assert f"no credgate instance at {bare / 'nothing' / 'var'}" in err
+    assert "CREDGATE_HOME" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# Configuration and connection problems: one line, exit 2 ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("port = \n", "not valid TOML: Invalid value (at line 1, column 8)"),
+        ("prot = 9000\n", "unknown setting 'prot' (did you mean 'port'?)"),
+        ('port = "many"\n', "CREDGATE_PORT"),
+        ("log_level = 'LOUD'\n", "CREDGATE_LOG_LEVEL"),
+    ],
+)
+def test_a_bad_configuration_file_is_one_line(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, message: str
+) -> None:
+    config = tmp_path / "credgate.toml"
+    config.write_text(content)
+    monkeypatch.setenv("CREDGATE_CONFIG_FILE", str(config))
+    code, out, err = run("info")
+    assert code == 2, out
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_config_file_is_an_error(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDGATE_CONFIG_FILE", "/nonexistent/credgate.toml")
+    code, _, err = run("init")
+    assert code == 2
+    assert err.strip() == (
+        "error: invalid configuration: CREDGATE_CONFIG_FILE: no such file: "
+        "/nonexistent/credgate.toml"
+    )
+
+
+def test_an_unreachable_database_is_one_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support import free_port
+
+    port = free_port()
+    monkeypatch.setenv("CREDGATE_DATABASE_URL", f"postgresql+psycopg://u:pw@127.0.0.1:{port}/x")
+    for args in (["init"], ["api-credentials", "list"]):
+        code, _, err = run(*args)
+        assert code == 2
+        assert err.startswith(
+            f"error: cannot open the database postgresql+psycopg://u:***@127.0.0.1:{port}/x: "
+        )
+        assert "pw" not in err.replace("psycopg", "")
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_serve_on_a_busy_port_says_so_before_starting(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run("serve", "--port", str(port))
+    assert code == 2
+    assert "serving on" not in out + err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "--port" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# Consistent output --------------------------------------------------------------------------------
+
+
+def test_help_names_what_options_take() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "credgate", "connector-credentials", "create", "--help"],
+        env={**os.environ, "PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for python_type in ("<str>", "<bool>", "<list[str]>", "<int>"):
+        assert python_type not in result.stdout
+    assert "-f, --file FILE" in result.stdout
+    assert "-F, --field NAME=VALUE" in result.stdout
+    assert "--data" not in result.stdout, "the older spelling is a hidden alias"
+
+
+def test_did_you_mean(env: dict[str, str]) -> None:
+    assert run("init")[0] == 0
+    code, _, err = run("api-credentials", "create", "--name", "x", "-p", "Workflows")
+    assert code == 2
+    assert "--permission: unknown permission 'Workflows' (did you mean 'workflows'?)" in err
+    code, _, err = run("api-credentails", "list")
+    assert code == 2
+    assert "Did you mean 'api-credentials'" in err
+    code, _, err = run("platform", "list", "workflow")
+    assert code == 2
+    assert "(did you mean 'workflows'?)" in err
+
+
+def test_lists_are_aligned_tables(env: dict[str, str]) -> None:
+    assert run("init")[0] == 0
+    for name in ("a", "a much longer name"):
+        assert run("api-credentials", "create", "--name", name, "-p", "nql")[0] == 0
+    _code, out, _ = run("api-credentials", "list")
+    lines = out.splitlines()
+    assert lines[0].split() == ["CLIENT", "ID", "NAME", "STATE", "PERMISSIONS"]
+    starts = {line.index("enabled") for line in lines[1:]}
+    assert len(starts) == 1
+    assert lines[0].index("STATE") in starts
+
+
+def test_file_and_its_hidden_alias(env: dict[str, str], tmp_path: Path) -> None:
+    assert run("init")[0] == 0
+    body = {"id": "#restart", "name": "Restart", "description": "restart a service"}
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(body))
+    code, out, err = run("platform", "create", "workflows", "--file", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["name"] == "Restart"
+    code, out, err = run(
+        "platform",
+        "create",
+        "workflows",
+        "--data",
+        json.dumps({**body, "id": "#other", "name": "Other"}),
+    )
+    assert code == 0, err
+    code, _, err = run("platform", "create", "workflows", "--file", str(tmp_path / "none.json"))
+    assert code == 2
+    assert "--file: cannot read" in err

@@ -15,15 +15,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credgate.core.audit.services import Actor, record
-from credgate.core.cli import JsonOpt, emit, errors_to_exit, fail, settings_or_exit
-from credgate.core.config import Settings
-from credgate.core.db import Database
-from credgate.core.services import Services
-from credgate.security.keyfiles import BootstrapError
+from credgate.core.cli import (
+    JsonOpt,
+    database_errors_to_exit,
+    emit,
+    emit_table,
+    errors_to_exit,
+    fail,
+    settings_or_exit,
+    sub_app,
+)
 
 if TYPE_CHECKING:
     from credgate.container import Container
+    from credgate.core.config import Settings
+    from credgate.core.db import Database
+    from credgate.core.services import Services
 
 __all__ = [
     "backup",
@@ -35,23 +42,39 @@ __all__ = [
     "worker",
 ]
 
-keys_app = typer.Typer(help="Manage token-signing keys.", no_args_is_help=True)
-vault_app = typer.Typer(
-    help="Manage the vault's master keys (AES-256-GCM encryption of stored secrets).",
-    no_args_is_help=True,
-)
+keys_app = sub_app("Manage token-signing keys.")
+vault_app = sub_app("Manage the vault's master keys (AES-256-GCM encryption of stored secrets).")
+
+
+def _not_initialised(settings: Settings, message: str) -> str:
+    """The key files are missing: say which instance was looked for, and how it was found, so
+    that ``credgate init`` is not run by mistake in the wrong place."""
+    from credgate.core.config import locate_instance
+
+    location = locate_instance()
+    return (
+        f"no credgate instance at {settings.data_dir} (home {location.home}, from "
+        f"{location.source}): {message}. To use an existing instance, run from its directory "
+        "or set CREDGATE_HOME to it (`credgate info` shows which one is used); "
+        "`credgate init` creates a new one here"
+    )
 
 
 @contextmanager
 def open_container() -> Iterator[Container]:
     """Open the installation for one command; a service's error exits with ``error: ...``."""
     from credgate.container import Container
+    from credgate.security.keyfiles import BootstrapError
 
     settings = settings_or_exit()
     try:
-        container = Container.open(settings)
+        with database_errors_to_exit(settings.resolved_database_url):
+            container = Container.open(settings)
     except BootstrapError as exc:
-        fail(str(exc))
+        message = str(exc)
+        if message.startswith(("no master key", "no pepper")):
+            fail(_not_initialised(settings, message.split(":")[0]))
+        fail(message)
     except LookupError as exc:
         fail(str(exc))
     try:
@@ -72,14 +95,23 @@ def open_services() -> Iterator[Services]:
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
+def keys_rotate(as_json: JsonOpt = False) -> None:
     """Sign new tokens with a new key; the old one stays published until its tokens expire."""
+    from credgate.core.audit.services import Actor, record
+
     with open_container() as container:
         old = container.keys().active.kid
         kid = container.rotate_keys()
         with container.db.session() as session:
             record(session, Actor.cli(), "signing_key.rotate", "signing_key", kid)
-        typer.echo(f"new signing key {kid}; {old} stays in the JWKS until its last token expires")
+        emit(
+            {"kid": kid, "previous": old},
+            as_json,
+            lambda d: typer.echo(
+                f"new signing key {d['kid']}; {d['previous']} stays in the JWKS until its last "
+                "token expires"
+            ),
+        )
 
 
 @keys_app.command("list")
@@ -96,14 +128,16 @@ def keys_list(as_json: JsonOpt = False) -> None:
             }
             for k in keys.published
         ]
-
-        def render(items: list[dict[str, Any]]) -> None:
-            for item in items:
-                flag = "active " if item["active"] else "retired"
-                until = f" until {item['published_until']}" if item["published_until"] else ""
-                typer.echo(f"{flag} {item['kid']}  created {item['created_at']}{until}")
-
-        emit(rows, as_json, render)
+        emit_table(
+            rows,
+            as_json,
+            [
+                ("state", lambda r: "active" if r["active"] else "retired"),
+                ("kid", "kid"),
+                ("created", "created_at"),
+                ("published until", "published_until"),
+            ],
+        )
 
 
 # vault ----------------------------------------------------------------------------------------
@@ -132,6 +166,8 @@ def _rotation_progress() -> Iterator[tuple[Callable[[int], None], Callable[[int]
 
 
 def _vault_database() -> tuple[Settings, Database]:
+    from credgate.core.db import Database
+
     settings = settings_or_exit()
     return settings, Database(settings.resolved_database_url)
 
@@ -185,7 +221,9 @@ def vault_rotate_key(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) -
     CREDGATE_MASTER_KEY (new version first, older ones kept). Set it on every node, restart
     them, then run `credgate vault reencrypt` once; afterwards the older entries may be removed.
     """
+    from credgate.core.audit.services import Actor, record
     from credgate.models import SEALED
+    from credgate.security.keyfiles import BootstrapError
     from credgate.security.rotation import (
         RotationError,
         keys_from_environment,
@@ -233,7 +271,9 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
     Run it after setting a new CREDGATE_MASTER_KEY from `credgate vault rotate-key`, or to
     finish a rotation that was interrupted. It is safe to run again.
     """
+    from credgate.core.audit.services import Actor, record
     from credgate.models import SEALED
+    from credgate.security.keyfiles import BootstrapError
     from credgate.security.rotation import (
         RotationError,
         keys_from_environment,
@@ -271,7 +311,7 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
 def vault_status(as_json: JsonOpt = False) -> None:
     """How many stored secrets each master key version holds."""
     from credgate.models import SEALED
-    from credgate.security.keyfiles import check_keys, open_keys
+    from credgate.security.keyfiles import BootstrapError, check_keys, open_keys
     from credgate.security.rotation import versions_in_use
 
     settings, db = _vault_database()
@@ -529,7 +569,7 @@ def restore(file: BackupFileArg, as_json: JsonOpt = False) -> None:
     fails, what was written is removed again.
     """
     from credgate.bootstrap import initialise
-    from credgate.security.keyfiles import master_key_path, pepper_path
+    from credgate.security.keyfiles import BootstrapError, master_key_path, pepper_path
 
     settings = settings_or_exit()
     manifest, members = _read_backup(file)

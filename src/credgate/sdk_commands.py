@@ -13,21 +13,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
 
-from credgate.client import (
-    LEGACY_TOKEN_PATH,
-    TOKEN_PATH,
-    Client,
-    ClientConfig,
-    ConfigurationError,
-    CredgateError,
-    Sleep,
-    TokenFlow,
-)
+if TYPE_CHECKING:  # the SDK and httpx load when a command runs, not for --help
+    from credgate.client import ClientConfig
 
 __all__ = ["call_command", "decode_claims", "token_command"]
 
@@ -58,7 +49,7 @@ SecretOpt = Annotated[
     ),
 ]
 LegacyOpt = Annotated[
-    bool, typer.Option("--legacy", help=f"Use the legacy {LEGACY_TOKEN_PATH} on the API host.")
+    bool, typer.Option("--legacy", help="Use the legacy /api/v1/token on the API host.")
 ]
 ScopeOpt = Annotated[
     str | None, typer.Option("--scope", help="Scope to ask for (default service:integration).")
@@ -80,6 +71,8 @@ def _config(
     legacy: bool,
     scope: str | None,
 ) -> ClientConfig:
+    from credgate.client import LEGACY_TOKEN_PATH, TOKEN_PATH, ClientConfig, ConfigurationError
+
     if not client_secret:
         client_secret = typer.prompt("Client secret", hide_input=True)
     options: dict[str, Any] = {"token_path": LEGACY_TOKEN_PATH if legacy else TOKEN_PATH}
@@ -101,6 +94,10 @@ def _config(
 
 def fetch_token(config: ClientConfig) -> str:
     """One access token, fetched exactly as `Client` does (429 waits included)."""
+    import httpx
+
+    from credgate.client import Sleep, TokenFlow
+
     flow = TokenFlow(config)
     steps = flow.token_flow()
     reply: object = None
@@ -149,6 +146,8 @@ def token_command(
     ] = False,
 ) -> None:
     """Get an access token the way an integration does (client credentials grant)."""
+    from credgate.client import CredgateError
+
     config = _config(base_url, instance, region, domain, client_id, client_secret, legacy, scope)
     try:
         token = fetch_token(config)
@@ -211,6 +210,8 @@ def call_command(
 
     Exits 1 when the API answers 400 or more.
     """
+    from credgate.client import Client, CredgateError
+
     body = _body(data)
     headers = _headers(header)
     config = _config(base_url, instance, region, domain, client_id, client_secret, legacy, scope)

@@ -131,7 +131,7 @@ def test_wrong_password_from_the_cli(
     }
     result = CliRunner().invoke(cli_app, ["connector-credentials", "test", name], env=env)
     assert result.exit_code == 1
-    assert result.output.startswith("FAILED: ")
+    assert result.stdout.startswith("FAILED: ")
     assert "not-the-password" not in result.output
     assert container.connector_credentials.get(credential_id).last_test_ok is False
     good = sftp_credential(container, ssh.port, server_key)

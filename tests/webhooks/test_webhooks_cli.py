@@ -43,25 +43,32 @@ def run(env: dict[str, str | None], *args: str) -> Any:
     return CliRunner().invoke(app, list(args), env=env)
 
 
-def test_cli_create_send_log_and_replay(container: Container) -> None:
+def _tool(container: Container, receiver: Receiver, token: str) -> None:
+    """The connector credential "tool": Bearer ``token`` to the receiver."""
+    container.connector_credentials.create(
+        {
+            "name": "tool",
+            "protocol": "HTTPS",
+            "url": receiver.url + "/",
+            "authorization": {"type": "BEARER", "token": token},
+        },
+        actor=ACTOR,
+    )
+
+
+def test_cli_create_send_log_and_replay(container: Container, tmp_path: Path) -> None:
     env = env_of(container)
     with Receiver(script=[(500, {}, b"down")]) as receiver:
-        container.connector_credentials.create(
-            {
-                "name": "tool",
-                "protocol": "HTTPS",
-                "url": receiver.url + "/",
-                "authorization": {"type": "BEARER", "token": "Tk-cli-hook-1"},
-            },
-            actor=ACTOR,
-        )
+        _tool(container, receiver, "Tk-cli-hook-1")
         body = {
             "name": "cli hook",
             "credential": "tool",
             "resource": "/hook",
             "signing_secret": "generate",
         }
-        created = run(env, "webhooks", "create", "--data", json.dumps(body))
+        body_file = tmp_path / "hook.json"
+        body_file.write_text(json.dumps(body))
+        created = run(env, "webhooks", "create", "--file", str(body_file), "--json")
         assert created.exit_code == 0, created.output
         assert json.loads(created.output)["signing_secret"].startswith("whsec_")
         bad = run(env, "webhooks", "create", "--data", json.dumps({**body, "method": "GET"}))
@@ -71,9 +78,72 @@ def test_cli_create_send_log_and_replay(container: Container) -> None:
         assert sent.exit_code == 0, sent.output
         mid = sent.output.strip()
         asyncio.run(container.outbound.worker.run_once())
-        log = run(env, "deliveries", "show", mid)
+        log = run(env, "deliveries", "show", mid, "--json")
         assert json.loads(log.output)["log"][0]["status_code"] == 500
         listed = run(env, "deliveries", "list", "--webhook", "cli hook")
         assert mid in listed.output
         assert "HTTP 500" in listed.output
         assert "whsec_" not in run(env, "webhooks", "show", "cli hook").output
+
+
+def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
+    container: Container, admin_token: str
+) -> None:
+    """`webhooks test` fails with exit 1; with CREDGATE_ADMIN_API_URL the running server sends
+    the request, with its CA bundle and allowed networks, which this process does not have."""
+    from credgate.app import create_app
+    from support import LiveServer, free_port
+
+    with Receiver(script=[(500, {}, b"down")]) as receiver:
+        _tool(container, receiver, "Tk-cli-hook-2")
+        container.outbound.webhooks.create(
+            {
+                "name": "probe",
+                "credential": "tool",
+                "resource": "/hook",
+                "signing_secret": "generate",
+            },
+            actor=ACTOR,
+        )
+        env = env_of(container)
+        failed = run(env, "webhooks", "test", "probe", "--json")
+        assert failed.exit_code == 1, failed.output
+        assert json.loads(failed.stdout)["status_code"] == 500
+
+        bare = {
+            **env,
+            "CREDGATE_OUTBOUND_CA_BUNDLE": None,
+            "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": None,
+        }
+        local = run(bare, "webhooks", "test", "probe", "--json")
+        assert local.exit_code == 1
+        assert "from this process" in local.stderr
+        assert json.loads(local.stdout)["status_code"] is None  # refused before any request
+
+        local_check = run(bare, "connector-credentials", "test", "tool", "--json")
+        assert local_check.exit_code == 1
+        assert json.loads(local_check.stdout)["ok"] is False
+
+        with LiveServer(create_app(container=container), free_port()) as server:
+            through = {
+                **bare,
+                "CREDGATE_ADMIN_API_URL": server.url,
+                "CREDGATE_ADMIN_API_TOKEN": admin_token,
+            }
+            remote = run(through, "webhooks", "test", "probe", "--json")
+            remote_check = run(through, "connector-credentials", "test", "tool", "--json")
+            refused = run(
+                {**through, "CREDGATE_ADMIN_API_TOKEN": "cgat_" + "x" * 40},
+                "webhooks",
+                "test",
+                "probe",
+            )
+        assert remote.exit_code == 0, remote.output
+        assert json.loads(remote.stdout)["outcome"] == "delivered"
+        assert "from this process" not in remote.stderr
+        assert remote_check.exit_code == 0, remote_check.output
+        assert json.loads(remote_check.stdout)["ok"] is True
+        assert refused.exit_code == 2
+        assert refused.stderr.strip() == (
+            "error: the credgate admin API refused CREDGATE_ADMIN_API_TOKEN (expired or revoked?)"
+        )

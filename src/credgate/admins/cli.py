@@ -8,23 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credgate.admins.services import AdminService
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, emit, open_services, parse_duration
+from credgate.core.cli import (
+    JsonOpt,
+    cli_actor,
+    emit,
+    emit_table,
+    open_services,
+    parse_duration,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    from credgate.admins.services import AdminService
 
 __all__ = ["admins_app"]
 
-admins_app = typer.Typer(help="Manage administrators and their API tokens.", no_args_is_help=True)
-tokens_app = typer.Typer(help="List and revoke admin API tokens.", no_args_is_help=True)
+admins_app = sub_app("Manage administrators and their API tokens.")
+tokens_app = sub_app("List and revoke admin API tokens.")
 admins_app.add_typer(tokens_app, name="tokens")
 
 
 @contextmanager
 def _admins() -> Iterator[AdminService]:
+    from credgate.admins.services import AdminService
+
     with open_services() as services:
         yield services.get(AdminService)
 
@@ -44,7 +55,7 @@ def admins_create(
 ) -> None:
     """Add an administrator."""
     with _admins() as admins:
-        admins.create(username, password, actor=Actor.cli())
+        admins.create(username, password, actor=cli_actor())
         typer.echo(f"created administrator {username!r}")
 
 
@@ -53,20 +64,22 @@ def admins_list(as_json: JsonOpt = False) -> None:
     """List administrators."""
     with _admins() as admins:
         rows = [a.as_dict() for a in admins.list_admins()]
-
-        def render(items: list[dict[str, Any]]) -> None:
-            for item in items:
-                state = "disabled" if item["disabled"] else "active  "
-                typer.echo(f"{state} {item['username']}  created {item['created_at']}")
-
-        emit(rows, as_json, render)
+        emit_table(
+            rows,
+            as_json,
+            [
+                ("username", "username"),
+                ("state", lambda r: "disabled" if r["disabled"] else "active"),
+                ("created", "created_at"),
+            ],
+        )
 
 
 @admins_app.command("disable")
 def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable USERNAME: no sign-in; their sessions and admin API tokens are refused."""
     with _admins() as admins:
-        admins.set_disabled(username, True, actor=Actor.cli())
+        admins.set_disabled(username, True, actor=cli_actor())
         typer.echo(f"disabled administrator {username!r}")
 
 
@@ -74,7 +87,7 @@ def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
 def admins_enable(username: Annotated[str, typer.Argument()]) -> None:
     """Enable USERNAME again (their unexpired tokens work again)."""
     with _admins() as admins:
-        admins.set_disabled(username, False, actor=Actor.cli())
+        admins.set_disabled(username, False, actor=cli_actor())
         typer.echo(f"enabled administrator {username!r}")
 
 
@@ -88,7 +101,7 @@ def admins_change_password(username: Annotated[str, typer.Argument()]) -> None:
     current = typer.prompt("Current password", hide_input=True)
     new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with _admins() as admins:
-        admins.change_password(username, current, new, actor=Actor.cli())
+        admins.change_password(username, current, new, actor=cli_actor())
         typer.echo(f"changed the password of {username!r}; their sessions have ended")
 
 
@@ -108,7 +121,7 @@ def admins_reset_password(
         typer.prompt("New password", hide_input=True, confirmation_prompt=True) if prompt else None
     )
     with _admins() as admins:
-        password = admins.reset_password(username, actor=Actor.cli(), new_password=chosen)
+        password = admins.reset_password(username, actor=cli_actor(), new_password=chosen)
         if chosen is None:
             typer.echo(f"new password for {username!r}: {password}\n(shown once)")
         else:
@@ -136,7 +149,7 @@ def admins_token(
     """Create a personal admin API token for USERNAME; prints it once."""
     ttl = parse_duration(expires_in, "--expires-in") if expires_in is not None else None
     with _admins() as admins:
-        issued = admins.issue_token(username, name, actor=Actor.cli(), ttl=ttl)
+        issued = admins.issue_token(username, name, actor=cli_actor(), ttl=ttl)
         emit(
             issued.as_dict(),
             as_json,
@@ -156,19 +169,17 @@ def admins_tokens_list(
     """List admin API tokens: name, created, last used, expiry. Never the secrets."""
     with _admins() as admins:
         rows = [t.as_dict() for t in admins.list_tokens(username)]
-
-        def render(items: list[dict[str, Any]]) -> None:
-            if not items:
-                typer.echo("no admin API tokens")
-            for item in items:
-                state = "expired" if item["expired"] else "expires"
-                used = item["last_used_at"] or "never"
-                typer.echo(
-                    f"{item['admin']}  {item['name']!r}  created {item['created_at']}  "
-                    f"last used {used}  {state} {item['expires_at']}"
-                )
-
-        emit(rows, as_json, render)
+        emit_table(
+            rows,
+            as_json,
+            [
+                ("admin", "admin"),
+                ("name", "name"),
+                ("created", "created_at"),
+                ("last used", lambda r: r["last_used_at"] or "never"),
+                ("expires", lambda r: f"{r['expires_at']}{' (expired)' if r['expired'] else ''}"),
+            ],
+        )
 
 
 @tokens_app.command("revoke")
@@ -178,5 +189,5 @@ def admins_tokens_revoke(
 ) -> None:
     """Revoke USERNAME's token NAME: refused from the next request on."""
     with _admins() as admins:
-        admins.revoke_token(admins.token_id(username, name), actor=Actor.cli())
+        admins.revoke_token(admins.token_id(username, name), actor=cli_actor())
         typer.echo(f"revoked {username!r}'s admin API token {name!r}")

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credgate.apicredentials.services import ApiCredentialService
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services, parse_duration
+from credgate.core.cli import (
+    JsonOpt,
+    YesOpt,
+    cli_actor,
+    did_you_mean,
+    emit,
+    emit_table,
+    fail,
+    open_services,
+    parse_duration,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    from credgate.apicredentials.services import ApiCredentialService
 
 __all__ = ["api_credentials_app"]
 
-api_credentials_app = typer.Typer(
-    help="Manage API credentials (OAuth 2.0 clients).", no_args_is_help=True
-)
+api_credentials_app = sub_app("Manage API credentials (OAuth 2.0 clients).")
 
 RefArg = Annotated[str, typer.Argument(help="Client id or name.")]
 RateLimitOpt = Annotated[
@@ -31,8 +41,26 @@ RateLimitOpt = Annotated[
 
 @contextmanager
 def _credentials() -> Iterator[ApiCredentialService]:
+    from credgate.apicredentials.services import ApiCredentialService
+
     with open_services() as services:
         yield services.get(ApiCredentialService)
+
+
+def _checked_permissions(values: list[str]) -> list[str]:
+    """The ``--permission`` values, or exit naming the first unknown one and its likely id."""
+    from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
+
+    for value in values:
+        try:
+            parse_permissions([value])
+        except UnknownPermissionError:
+            ids = [p.id for p in CATALOGUE]
+            fail(
+                f"--permission: unknown permission {value!r}{did_you_mean(value, ids)}; "
+                f"allowed: {', '.join(ids)}"
+            )
+    return values
 
 
 def _print_credential(data: dict[str, Any]) -> None:
@@ -66,13 +94,14 @@ def ac_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API credential; prints the client id and the secret, once."""
+    permission = _checked_permissions(permission)
     with _credentials() as credentials:
         created = credentials.create(
             name=name,
             description=description,
             permissions=permission,
             rate_limit=rate_limit,
-            actor=Actor.cli(),
+            actor=cli_actor(),
         )
         emit(
             {**created.credential.as_dict(), "client_secret": created.client_secret},
@@ -86,16 +115,16 @@ def ac_list(as_json: JsonOpt = False) -> None:
     """List API credentials."""
     with _credentials() as credentials:
         items = [c.as_dict() for c in credentials.list()]
-
-        def render(rows: list[dict[str, Any]]) -> None:
-            typer.echo(f"{len(rows)} API credential(s)")
-            for row in rows:
-                state = " (disabled)" if row["disabled"] else ""
-                typer.echo(
-                    f"  {row['client_id']}  {row['name']}{state}  [{', '.join(row['permissions'])}]"
-                )
-
-        emit(items, as_json, render)
+        emit_table(
+            items,
+            as_json,
+            [
+                ("client id", "client_id"),
+                ("name", "name"),
+                ("state", lambda r: "disabled" if r["disabled"] else "enabled"),
+                ("permissions", "permissions"),
+            ],
+        )
 
 
 @api_credentials_app.command("show")
@@ -120,11 +149,13 @@ def ac_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Edit an API credential."""
+    if permission:
+        permission = _checked_permissions(permission)
     with _credentials() as credentials:
         current = credentials.find(ref)
         view = credentials.update(
             current.client_id,
-            actor=Actor.cli(),
+            actor=cli_actor(),
             name=name,
             description=description,
             permissions=permission or None,
@@ -143,7 +174,7 @@ def ac_delete(ref: RefArg, yes: YesOpt = False) -> None:
             f"Delete API credential {current.name!r} ({current.client_id})?"
         ):
             fail("not deleted", code=1)
-        credentials.delete(current.client_id, actor=Actor.cli())
+        credentials.delete(current.client_id, actor=cli_actor())
         typer.echo(f"deleted {current.client_id}")
 
 
@@ -159,7 +190,7 @@ def ac_regenerate(
     window = parse_duration(overlap, "--overlap")
     with _credentials() as credentials:
         current = credentials.find(ref)
-        created = credentials.regenerate(current.client_id, actor=Actor.cli(), overlap=window)
+        created = credentials.regenerate(current.client_id, actor=cli_actor(), overlap=window)
         emit(
             {**created.credential.as_dict(), "client_secret": created.client_secret},
             as_json,

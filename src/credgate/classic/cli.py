@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credgate.classic.engines import EngineService
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services
+from credgate.core.cli import (
+    JsonOpt,
+    YesOpt,
+    cli_actor,
+    emit,
+    emit_table,
+    fail,
+    open_services,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    from credgate.classic.engines import EngineService
 
 __all__ = ["engines_app"]
 
-engines_app = typer.Typer(help="Manage the engines registry.", no_args_is_help=True)
+engines_app = sub_app("Manage the engines registry.")
 
 
 @contextmanager
 def _engines() -> Iterator[EngineService]:
+    from credgate.classic.engines import EngineService
+
     with open_services() as services:
         yield services.get(EngineService)
 
@@ -42,7 +54,7 @@ def engines_add(
     with _engines() as engines:
         view = engines.add(
             name,
-            actor=Actor.cli(),
+            actor=cli_actor(),
             address=address,
             port=port,
             status=status,
@@ -60,13 +72,14 @@ def engines_list(as_json: JsonOpt = False) -> None:
     """List the engines registry."""
     with _engines() as engines:
         items = [e.as_wire() for e in engines.list()]
-        emit(
+        emit_table(
             items,
             as_json,
-            lambda rows: typer.echo(
-                "\n".join(f"{r['name']}  {r['status']}  {r['address']}:{r['port']}" for r in rows)
-                or "(none)"
-            ),
+            [
+                ("name", "name"),
+                ("status", "status"),
+                ("address", lambda r: f"{r['address']}:{r['port']}"),
+            ],
         )
 
 
@@ -76,5 +89,5 @@ def engines_delete(name: Annotated[str, typer.Argument()], yes: YesOpt = False) 
     with _engines() as engines:
         if not yes and not typer.confirm(f"Delete engine {name!r}?"):
             fail("not deleted", code=1)
-        engines.delete(name, actor=Actor.cli())
+        engines.delete(name, actor=cli_actor())
         typer.echo(f"deleted engine {name!r}")

@@ -6,29 +6,39 @@ never printed: ``show`` masks them.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credgate.connectors.connections import Connections
-from credgate.connectors.credentials import AUTH_FIELDS, MASK, AuthType, Protocol
-from credgate.connectors.credentials.services import ConnectorCredentialService
-from credgate.connectors.services import ConnectorService
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services
+from credgate.core.cli import (
+    DataAliasOpt,
+    JsonOpt,
+    YesOpt,
+    admin_api,
+    cli_actor,
+    emit,
+    emit_table,
+    fail,
+    json_object,
+    local_fallback_note,
+    open_services,
+    settings_or_exit,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    from credgate.connectors.connections import Connections
+    from credgate.connectors.credentials.services import ConnectorCredentialService
+    from credgate.connectors.services import ConnectorService
 
 __all__ = ["connector_credentials_app"]
 
-connector_credentials_app = typer.Typer(
-    help="Manage connector credentials (outbound HTTPS and SFTP); secrets are never shown.",
-    no_args_is_help=True,
+connector_credentials_app = sub_app(
+    "Manage connector credentials (outbound HTTPS and SFTP); secrets are never shown."
 )
 
 
@@ -41,6 +51,10 @@ class _Connectors:
 
 @contextmanager
 def _connectors() -> Iterator[_Connectors]:
+    from credgate.connectors.connections import Connections
+    from credgate.connectors.credentials.services import ConnectorCredentialService
+    from credgate.connectors.services import ConnectorService
+
     with open_services() as services:
         yield _Connectors(
             services.get(ConnectorCredentialService),
@@ -69,22 +83,15 @@ def _print_connector_credential(data: dict[str, Any]) -> None:
         typer.echo(f"status:         {data['status']}")
 
 
-def _read_body_file(path: str) -> dict[str, Any]:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"--file: cannot read {path}: {exc.strerror}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"--file: not valid JSON (line {exc.lineno}, column {exc.colno})")
-    if not isinstance(data, dict):
-        fail("--file: must hold a JSON object with name, protocol, url and authorization")
-    return data
+def _read_body_file(file: str | None, data: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = json_object(file, data, required=False) or {}
+    return body
 
 
 def _secret_fields_of(body: dict[str, Any]) -> list[str]:
     """The secret fields of the body's protocol and type (none when either is not valid)."""
+    from credgate.connectors.credentials import AUTH_FIELDS, AuthType, Protocol
+
     auth = body.get("authorization")
     raw_protocol, raw_type = (
         body.get("protocol"),
@@ -133,6 +140,8 @@ def _fill_secrets(
     body: dict[str, Any], *, from_stdin: bool, ask: bool, only_missing: bool = True
 ) -> None:
     """Put the type's secret into the body: from stdin, or from a prompt that does not echo."""
+    from credgate.connectors.credentials import MASK
+
     names = _secret_fields_of(body)
     auth = body.get("authorization")
     if not names or not isinstance(auth, dict):
@@ -163,6 +172,7 @@ TypeOpt = Annotated[
     str | None,
     typer.Option(
         "--type",
+        metavar="TYPE",
         help="NONE, BASIC, BEARER, OAUTH2_CLIENT_CREDENTIALS or OAUTH2_AUTHORIZATION_CODE "
         "(SFTP: BASIC).",
     ),
@@ -172,6 +182,7 @@ FieldOpt = Annotated[
     typer.Option(
         "--field",
         "-F",
+        metavar="NAME=VALUE",
         help="A public authorization field, NAME=VALUE (username, client_id, access_token_url, "
         "authorization_url, scope, header_prefix, host_key); repeat.",
     ),
@@ -179,7 +190,10 @@ FieldOpt = Annotated[
 FileOpt = Annotated[
     str | None,
     typer.Option(
-        "--file", "-f", help="The body as JSON, as for the REST API ('-' reads standard input)."
+        "--file",
+        "-f",
+        metavar="FILE",
+        help="The body as JSON, as for the REST API ('-' reads standard input).",
     ),
 ]
 SecretStdinOpt = Annotated[
@@ -195,6 +209,7 @@ SecretStdinOpt = Annotated[
 @connector_credentials_app.command("create")
 def cc_create(
     file: FileOpt = None,
+    data: DataAliasOpt = None,
     name: NameOpt = None,
     protocol: ProtocolOpt = None,
     url: UrlOpt = None,
@@ -206,13 +221,13 @@ def cc_create(
     """Create a connector credential. A secret not in --file is asked for (not echoed)."""
     if file == "-" and secret_stdin:
         fail("--file - and --secret-stdin both read standard input; use one")
-    body = _read_body_file(file) if file else {}
+    body = _read_body_file(file, data)
     body = _apply_options(
         body, name=name, protocol=protocol, url=url, auth_type=auth_type, fields=field
     )
     _fill_secrets(body, from_stdin=secret_stdin, ask=False)
     with _connectors() as svc:
-        view = svc.credentials.create(body, actor=Actor.cli())
+        view = svc.credentials.create(body, actor=cli_actor())
         emit(view.as_dict(), as_json, _print_connector_credential)
 
 
@@ -226,17 +241,20 @@ def cc_list(
     """List connector credentials, with the total count."""
     with _connectors() as svc:
         page = svc.credentials.list(protocol=protocol, offset=offset, limit=limit)
-
-        def render(data: dict[str, Any]) -> None:
-            typer.echo(f"{data['total']} connector credential(s)")
-            for row in data["items"]:
-                status = f"  ({row['status']})" if row["status"] else ""
-                typer.echo(
-                    f"  {row['id']}  {row['name']}  {row['protocol']} "
-                    f"{row['authorization']['type']}  {row['url']}{status}"
-                )
-
-        emit(page.as_dict(), as_json, render)
+        emit_table(
+            page.as_dict(),
+            as_json,
+            [
+                ("id", "id"),
+                ("name", "name"),
+                ("protocol", "protocol"),
+                ("type", lambda r: r["authorization"]["type"]),
+                ("url", "url"),
+                ("status", "status"),
+            ],
+            key="items",
+            counted="connector credential(s)",
+        )
 
 
 @connector_credentials_app.command("show")
@@ -252,6 +270,7 @@ def cc_show(
 def cc_update(
     ref: Annotated[str, typer.Argument(help="Id or name.")],
     file: FileOpt = None,
+    data: DataAliasOpt = None,
     name: NameOpt = None,
     protocol: ProtocolOpt = None,
     url: UrlOpt = None,
@@ -269,10 +288,11 @@ def cc_update(
         fail("--file - and --secret-stdin both read standard input; use one")
     with _connectors() as svc:
         current = svc.credentials.find(ref)
-        body = _read_body_file(file) if file else current.as_dict()
+        given = file is not None or data is not None
+        body = _read_body_file(file, data) if given else current.as_dict()
         body = {k: v for k, v in body.items() if k in ("name", "protocol", "url", "authorization")}
         shown = current.as_dict()
-        if not file and (
+        if not given and (
             (auth_type is not None and auth_type.strip().upper() != shown["authorization"]["type"])
             or (protocol is not None and protocol.strip().upper() != shown["protocol"])
         ):
@@ -285,7 +305,7 @@ def cc_update(
             shown["authorization"]["type"],
         )
         _fill_secrets(body, from_stdin=secret_stdin, ask=change_secret or retyped)
-        view = svc.credentials.update(current.id, body, actor=Actor.cli())
+        view = svc.credentials.update(current.id, body, actor=cli_actor())
         emit(view.as_dict(), as_json, _print_connector_credential)
 
 
@@ -301,7 +321,7 @@ def cc_delete(
         note = f"; {users} connector(s) use it and will report it missing" if users else ""
         if not yes and not typer.confirm(f"Delete connector credential {current.name!r}{note}?"):
             fail("not deleted", code=1)
-        svc.credentials.delete(current.id, actor=Actor.cli())
+        svc.credentials.delete(current.id, actor=cli_actor())
         typer.echo(f"deleted {current.id}")
 
 
@@ -310,19 +330,31 @@ def cc_test(
     ref: Annotated[str, typer.Argument(help="Id or name.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Test a connector credential: reach the tool and authenticate. Exit 1 when it fails."""
+    """Test a connector credential: reach the tool and authenticate. Exit 1 when it fails.
+
+    With CREDGATE_ADMIN_API_URL set, the running server tests it (its network and CA bundle).
+    """
+    settings = settings_or_exit()
     with _connectors() as svc:
         current = svc.credentials.find(ref)
-        verdict = asyncio.run(svc.connections.test(current.id))
-        data = {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
-        emit(data, as_json, lambda d: typer.echo(f"{'ok' if d['ok'] else 'FAILED'}: {d['detail']}"))
-    if not verdict.ok:
+        data = admin_api(settings, "POST", f"/connector-credentials/{current.id}/test")
+        if data is None:
+            local_fallback_note("testing")
+            import asyncio
+
+            verdict = asyncio.run(svc.connections.test(current.id))
+            data = {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
+    emit(data, as_json, lambda d: typer.echo(f"{'ok' if d['ok'] else 'FAILED'}: {d['detail']}"))
+    if not data["ok"]:
         raise typer.Exit(1)
 
 
 @connector_credentials_app.command("connect")
-def cc_connect(ref: Annotated[str, typer.Argument(help="Id or name.")]) -> None:
+def cc_connect(
+    ref: Annotated[str, typer.Argument(help="Id or name.")], as_json: JsonOpt = False
+) -> None:
     """Start the OAuth 2.0 consent of an authorization code credential: prints the URL to open."""
     with _connectors() as svc:
         current = svc.credentials.find(ref)
-        typer.echo(svc.connections.start_consent(current.id))
+        url = svc.connections.start_consent(current.id)
+    emit({"authorization_url": url}, as_json, lambda d: typer.echo(d["authorization_url"]))

@@ -1,21 +1,28 @@
 """Settings, read from ``CREDGATE_*`` environment variables and an optional TOML file.
 
-Precedence, highest first: keyword arguments, environment variables, the file named by
-``CREDGATE_CONFIG_FILE``, then the defaults below. Every field is documented in the README's
-configuration table, which a test keeps in step with this class.
+Precedence, highest first: keyword arguments, environment variables, the instance's
+``credgate.toml`` (see :func:`locate_instance`), then the defaults below. Every field is
+documented in the README's configuration table, which a test keeps in step with this class.
+
+One installation has one *home*, found the same way from any current directory, so that a
+command run elsewhere acts on the same instance instead of starting an empty one. A relative
+``data_dir`` is taken relative to that home.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import tomllib
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -26,11 +33,102 @@ from credgate.core.destinations import DestinationPolicy
 from credgate.core.permissions import CATALOGUE
 from credgate.core.proxies import Network, parse_trusted_proxies
 from credgate.core.ratelimits import check_limit
+from credgate.core.suggest import did_you_mean
 
-__all__ = ["REGIONS", "Settings", "load_settings", "settings_table"]
+__all__ = [
+    "CONFIG_NAME",
+    "REGIONS",
+    "ConfigurationError",
+    "InstanceLocation",
+    "Settings",
+    "load_settings",
+    "locate_instance",
+    "settings_table",
+    "user_config_file",
+]
 
 REGIONS = ("us", "eu", "pac", "meta")
 _INSTANCE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+CONFIG_NAME = "credgate.toml"
+
+
+class ConfigurationError(Exception):
+    """A configuration file that cannot be used: missing, unreadable or not valid TOML."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceLocation:
+    """Where the installation lives and how that was decided."""
+
+    home: Path
+    config_file: Path | None
+    source: str  # says, for `credgate info` and errors, how the home was found
+
+
+def user_config_file() -> Path:
+    """The user's default instance: ``$XDG_CONFIG_HOME/credgate/credgate.toml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "credgate" / CONFIG_NAME
+
+
+def locate_instance(cwd: Path | None = None) -> InstanceLocation:
+    """The instance's home and configuration file, first match wins:
+
+    1. ``CREDGATE_CONFIG_FILE``: that file (it must exist); the home is its directory.
+    2. ``CREDGATE_HOME``: that directory, and its ``credgate.toml`` when there is one.
+    3. ``credgate.toml`` in the current directory or the nearest parent holding one.
+    4. The user's ``~/.config/credgate/credgate.toml`` (``$XDG_CONFIG_HOME``).
+    5. None found: the current directory (``credgate init`` then writes a ``credgate.toml``).
+    """
+    here = (cwd or Path.cwd()).resolve()
+    named = os.environ.get("CREDGATE_CONFIG_FILE")
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(f"CREDGATE_CONFIG_FILE: no such file: {path}")
+        path = path.resolve()
+        return InstanceLocation(path.parent, path, "CREDGATE_CONFIG_FILE")
+    home_env = os.environ.get("CREDGATE_HOME")
+    if home_env:
+        home = Path(home_env).expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise ConfigurationError(f"CREDGATE_HOME: not a directory: {home}")
+        file = home / CONFIG_NAME
+        return InstanceLocation(home, file if file.is_file() else None, "CREDGATE_HOME")
+    for directory in (here, *here.parents):
+        file = directory / CONFIG_NAME
+        if file.is_file():
+            return InstanceLocation(directory, file, f"{CONFIG_NAME} found from {here}")
+    user_file = user_config_file()
+    if user_file.is_file():
+        return InstanceLocation(user_file.parent, user_file, "the user's default instance")
+    return InstanceLocation(here, None, "the current directory (no credgate.toml found)")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The file's settings; a syntax error becomes one line naming the file and the line."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: unknown setting {unknown[0]!r}{did_you_mean(unknown[0], Settings.model_fields)}"
+        )
+    return data
+
+
+def _http_url(value: str | None, problem: str) -> str | None:
+    """An http(s) base URL without its trailing slash; empty is none; anything else fails."""
+    if value is None or value == "":
+        return None
+    if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+        raise ValueError(problem)
+    return value.rstrip("/")
 
 
 def _family_limit(api: str) -> Any:
@@ -52,8 +150,15 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
+    home: Path | None = Field(
+        None,
+        description="The instance's home: its `credgate.toml` is read from it and a relative "
+        "data directory is under it. Empty: found as the README's *One instance home* says.",
+    )
     data_dir: Path = Field(
-        Path("var"), description="Directory for the SQLite file, key files and exports."
+        Path("var"),
+        description="Directory for the SQLite file, key files and exports (relative: under the "
+        "home).",
     )
     database_url: str | None = Field(
         None,
@@ -236,7 +341,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )
-    log_format: Literal["json", "text"] = Field("json", description="Log format.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Log format: `text` for people, `json` for collectors, `auto`: text on a "
+        "terminal, JSON otherwise.",
+    )
     upstream_workflows_url: str | None = Field(
         None, description="Upstream base URL the Workflows API forwards to (empty: built-in)."
     )
@@ -306,6 +415,18 @@ class Settings(BaseSettings):
     rate_limit_data_management: str | None = _family_limit("Data management API")
     rate_limit_engines: str | None = _family_limit("classic Engines API")
     rate_limit_audit_trail: str | None = _family_limit("classic Audit trail API")
+    admin_api_url: str | None = Field(
+        None,
+        description="Base URL of the running credgate (e.g. `http://127.0.0.1:8080`) whose admin "
+        "API the commands that reach third parties (`connector-credentials test`, `webhooks "
+        "test`, `exporters run`) go through, so they use the server's network and CA bundle. "
+        "Empty: they run in the command's own process.",
+    )
+    admin_api_token: SecretStr | None = Field(
+        None,
+        description="Admin API token (`credgate admins token`) those commands send to "
+        "`CREDGATE_ADMIN_API_URL`.",
+    )
     bench_echo: bool = Field(
         False,
         description="Mount the benchmark baselines: a raw-ASGI echo at `/_bench/echo` and the unprotected workflow list at `/_bench/workflows`.",
@@ -321,10 +442,19 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("CREDGATE_CONFIG_FILE")
-        if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        location = locate_instance()
+        if location.config_file is not None:
+            read_config_file(location.config_file)  # one-line errors before pydantic's own
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=location.config_file))
+        sources.append(InitSettingsSource(settings_cls, init_kwargs={"home": location.home}))
         return tuple(sources)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _under_home(cls, value: Path, info: ValidationInfo) -> Path:
+        home = info.data.get("home")
+        value = value.expanduser()
+        return value if value.is_absolute() or home is None else Path(home) / value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -355,11 +485,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _check_upstream(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
-            raise ValueError("an upstream URL must look like https://host[:port][/path]")
-        return value.rstrip("/")
+        return _http_url(value, "an upstream URL must look like https://host[:port][/path]")
 
     @field_validator(
         "rate_limit_default",
@@ -394,6 +520,19 @@ class Settings(BaseSettings):
         if value is not None and not _INSTANCE_RE.match(value):
             raise ValueError("instance must be a DNS label: lowercase letters, digits and '-'")
         return value
+
+    @field_validator("admin_api_url")
+    @classmethod
+    def _check_admin_api_url(cls, value: str | None) -> str | None:
+        return _http_url(value, "admin_api_url must look like http://host[:port]")
+
+    @model_validator(mode="after")
+    def _check_admin_api(self) -> Settings:
+        if self.admin_api_url and self.admin_api_token is None:
+            raise ValueError(
+                "admin_api_url needs admin_api_token (create one with `credgate admins token`)"
+            )
+        return self
 
     @field_validator("public_base_url")
     @classmethod

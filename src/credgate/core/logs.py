@@ -4,6 +4,9 @@ Every record passes through :class:`RedactingFilter`, which masks credgate secre
 prefix and shape), JWTs, and the values of ``Authorization``/``password``/``secret``/``token``
 fields wherever they appear in a message or its arguments. Code should never log a secret in the
 first place; this filter is the net under that rule, and a test checks it.
+
+Logs are lines for people on a terminal and JSON objects, one a line, for a collector: the
+``auto`` format picks by whether standard error is a terminal.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["RedactingFilter", "configure_logging", "redact"]
+__all__ = ["JsonFormatter", "RedactingFilter", "configure_logging", "redact", "resolve_format"]
 
 _PATTERNS = (
     re.compile(r"\b(?:cgs|cgat)_[0-9A-Za-z]{20,}"),  # credgate secrets and admin tokens
@@ -53,9 +56,12 @@ class RedactingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    # color_message: uvicorn's copy of the message with ANSI colours, for its own terminal
+    # formatter; in JSON it only repeats the message with escape codes.
     _SKIP = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
         "message",
         "asctime",
+        "color_message",
     }
 
     def format(self, record: logging.LogRecord) -> str:
@@ -78,13 +84,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def resolve_format(fmt: str, stream: Any = None) -> str:
+    """``json`` or ``text``: ``auto`` is text when ``stream`` (standard error) is a terminal."""
+    if fmt != "auto":
+        return fmt
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
         JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if resolve_format(fmt) == "json"
+        else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

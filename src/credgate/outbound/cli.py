@@ -5,33 +5,40 @@ installation and lives with ``serve`` in the entry points."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, fail, open_services
-from credgate.outbound.exporters import ExporterService
-from credgate.outbound.webhooks import WebhookService
-from credgate.outbound.worker import OutboundWorker
+from credgate.core.cli import (
+    DataAliasOpt,
+    FileOpt,
+    JsonOpt,
+    admin_api,
+    cli_actor,
+    emit,
+    emit_table,
+    json_object,
+    local_fallback_note,
+    open_services,
+    settings_or_exit,
+    sub_app,
+)
+
+if TYPE_CHECKING:
+    from credgate.outbound.exporters import ExporterService
+    from credgate.outbound.webhooks import WebhookService
+    from credgate.outbound.worker import OutboundWorker
 
 __all__ = ["deliveries_app", "exporters_app", "webhooks_app"]
 
-webhooks_app = typer.Typer(help="Webhooks: requests sent on platform events.", no_args_is_help=True)
-deliveries_app = typer.Typer(
-    help="The webhook delivery log; replay failed deliveries.", no_args_is_help=True
-)
-exporters_app = typer.Typer(
-    help="Data exporters: saved queries sent on a schedule.", no_args_is_help=True
-)
+webhooks_app = sub_app("Webhooks: requests sent on platform events.")
+deliveries_app = sub_app("The webhook delivery log; replay failed deliveries.")
+exporters_app = sub_app("Data exporters: saved queries sent on a schedule.")
 
-DataArg = Annotated[str, typer.Option("--data", help="A JSON object, or @file.json.")]
+RefArg = Annotated[str, typer.Argument(metavar="REF", help="Id or name.")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,10 @@ class _Outbound:
 
 @contextmanager
 def _outbound() -> Iterator[_Outbound]:
+    from credgate.outbound.exporters import ExporterService
+    from credgate.outbound.webhooks import WebhookService
+    from credgate.outbound.worker import OutboundWorker
+
     with open_services() as services:
         yield _Outbound(
             services.get(WebhookService),
@@ -51,19 +62,14 @@ def _outbound() -> Iterator[_Outbound]:
         )
 
 
-def _data(raw: str) -> dict[str, Any]:
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        fail(f"--data: not JSON: {exc}")
-    if not isinstance(value, dict):
-        fail("--data: must be a JSON object")
-    return value
+def _fields(data: Any) -> None:
+    """One ``key: value`` line per field, nested values as compact JSON."""
+    import json
 
-
-def _print(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, default=str))
+    width = max((len(k) for k in data), default=0) + 1
+    for key, value in data.items():
+        shown = json.dumps(value, default=str) if isinstance(value, (dict, list)) else value
+        typer.echo(f"{key + ':':<{width}} {'-' if shown is None else shown}")
 
 
 @webhooks_app.command("list")
@@ -71,107 +77,183 @@ def webhooks_list(as_json: JsonOpt = False) -> None:
     """List webhooks."""
     with _outbound() as outbound:
         items = outbound.webhooks.list()
-    if as_json:
-        _print(items)
-    for w in [] if as_json else items:
-        state = "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})"
-        typer.echo(f"{w['id']}  {w['name']}  {w['method']} {w['resource']}  {state}")
+    emit_table(
+        items,
+        as_json,
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("request", lambda w: f"{w['method']} {w['resource']}"),
+            (
+                "state",
+                lambda w: "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})",
+            ),
+        ],
+    )
 
 
 @webhooks_app.command("create")
-def webhooks_create(data: DataArg) -> None:
+def webhooks_create(
+    file: FileOpt = None, data: DataAliasOpt = None, as_json: JsonOpt = False
+) -> None:
     """Create a webhook from a JSON object (a generated signing secret is printed once)."""
+    body = json_object(file, data)
     with _outbound() as outbound:
-        view, secret = outbound.webhooks.create(_data(data), actor=Actor.cli())
-    _print(view if secret is None else {**view, "signing_secret": secret})
+        view, secret = outbound.webhooks.create(body, actor=cli_actor())
+    emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
 
 
 @webhooks_app.command("show")
-def webhooks_show(ref: str) -> None:
+def webhooks_show(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Show a webhook."""
     with _outbound() as outbound:
-        _print(outbound.webhooks.get(ref))
+        emit(outbound.webhooks.get(ref), as_json, _fields)
 
 
 @webhooks_app.command("delete")
-def webhooks_delete(ref: str) -> None:
+def webhooks_delete(ref: RefArg) -> None:
     """Delete a webhook and its deliveries."""
     with _outbound() as outbound:
-        outbound.webhooks.delete(ref, actor=Actor.cli())
+        outbound.webhooks.delete(ref, actor=cli_actor())
     typer.echo(f"deleted webhook {ref}")
 
 
 @webhooks_app.command("send")
-def webhooks_send(ref: str, data: DataArg = "{}") -> None:
-    """Queue an explicit send with a JSON payload."""
+def webhooks_send(
+    ref: RefArg, file: FileOpt = None, data: DataAliasOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Queue an explicit send with a JSON payload (--file; default: an empty object)."""
+    payload = json_object(file, data, required=False) or {}
     with _outbound() as outbound:
-        typer.echo(outbound.webhooks.send(ref, _data(data), actor=Actor.cli()))
+        message_id = outbound.webhooks.send(ref, payload, actor=cli_actor())
+    emit({"id": message_id, "state": "pending"}, as_json, lambda d: typer.echo(d["id"]))
 
 
 @webhooks_app.command("test")
-def webhooks_test(ref: str, event: str = "explicit") -> None:
-    """Send one request now with an event type's sample data."""
-    with _outbound() as outbound:
-        _print(asyncio.run(outbound.worker.test_send(ref, event)))
+def webhooks_test(
+    ref: RefArg,
+    event: Annotated[str, typer.Option(help="The event type whose sample data is sent.")] = (
+        "explicit"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Send one request now with an event type's sample data. Exit 1 when it is not delivered.
+
+    With CREDGATE_ADMIN_API_URL set, the running server sends it (its network and CA bundle).
+    """
+    result = admin_api(settings_or_exit(), "POST", f"/webhooks/{ref}/test", event=event)
+    if result is None:
+        local_fallback_note("sending the test")
+        import asyncio
+
+        with _outbound() as outbound:
+            result = asyncio.run(outbound.worker.test_send(ref, event))
+    emit(result, as_json, _fields)
+    if result.get("outcome") != "delivered":
+        raise typer.Exit(1)
 
 
 @deliveries_app.command("list")
 def deliveries_list(
     webhook: Annotated[str | None, typer.Option(help="A webhook id or name.")] = None,
     state: Annotated[str | None, typer.Option(help="pending, delivered or failed.")] = None,
-    limit: int = 100,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries to show.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """The delivery log, newest first."""
     with _outbound() as outbound:
         items = outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
-    if as_json:
-        _print(items)
-        return
-    for d in items:
-        typer.echo(
-            f"{d['id']}  {d['event_type']}  {d['state']}  attempts={d['attempts']}  {d['last_error']}"
-        )
+    emit_table(
+        items,
+        as_json,
+        [
+            ("id", "id"),
+            ("event", "event_type"),
+            ("state", "state"),
+            ("attempts", "attempts"),
+            ("last error", "last_error"),
+        ],
+    )
 
 
 @deliveries_app.command("show")
-def deliveries_show(delivery_id: str) -> None:
+def deliveries_show(
+    delivery_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False
+) -> None:
     """One delivery with every attempt."""
     with _outbound() as outbound:
-        _print(outbound.webhooks.delivery(delivery_id))
+        emit(outbound.webhooks.delivery(delivery_id), as_json, _fields)
 
 
 @deliveries_app.command("replay")
-def deliveries_replay(delivery_id: str) -> None:
+def deliveries_replay(
+    delivery_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False
+) -> None:
     """Queue a failed delivery again (same webhook-id)."""
     with _outbound() as outbound:
-        _print(outbound.webhooks.replay(delivery_id, actor=Actor.cli()))
+        emit(outbound.webhooks.replay(delivery_id, actor=cli_actor()), as_json, _fields)
 
 
 @exporters_app.command("list")
-def exporters_list() -> None:
+def exporters_list(as_json: JsonOpt = False) -> None:
     """List data exporters."""
     with _outbound() as outbound:
-        _print(outbound.exporters.list())
+        items = outbound.exporters.list()
+    emit_table(
+        items,
+        as_json,
+        [
+            ("id", "id"),
+            ("name", "name"),
+            ("schedule", "schedule"),
+            ("enabled", "enabled"),
+            ("next run", "next_run_at"),
+        ],
+    )
 
 
 @exporters_app.command("create")
-def exporters_create(data: DataArg) -> None:
+def exporters_create(
+    file: FileOpt = None, data: DataAliasOpt = None, as_json: JsonOpt = False
+) -> None:
     """Create a data exporter from a JSON object."""
+    body = json_object(file, data)
     with _outbound() as outbound:
-        _print(outbound.exporters.create(_data(data), actor=Actor.cli()))
+        emit(outbound.exporters.create(body, actor=cli_actor()), as_json, _fields)
 
 
 @exporters_app.command("run")
-def exporters_run(ref: str) -> None:
-    """Run an exporter now and print the run."""
-    with _outbound() as outbound:
-        exporter_id = outbound.exporters.get(ref)["id"]
-        _print(asyncio.run(outbound.worker.run_export(exporter_id, "manual")))
+def exporters_run(ref: RefArg, as_json: JsonOpt = False) -> None:
+    """Run an exporter now and print the run. Exit 1 when the run fails.
+
+    With CREDGATE_ADMIN_API_URL set, the running server runs it (its network and CA bundle).
+    """
+    result = admin_api(settings_or_exit(), "POST", f"/exporters/{ref}/run")
+    if result is None:
+        local_fallback_note("running the export")
+        import asyncio
+
+        with _outbound() as outbound:
+            exporter_id = outbound.exporters.get(ref)["id"]
+            result = asyncio.run(outbound.worker.run_export(exporter_id, "manual"))
+    emit(result, as_json, _fields)
+    if result.get("state") == "failed":
+        raise typer.Exit(1)
 
 
 @exporters_app.command("runs")
-def exporters_runs(ref: str) -> None:
+def exporters_runs(ref: RefArg, as_json: JsonOpt = False) -> None:
     """The history of an exporter's runs."""
     with _outbound() as outbound:
-        _print(outbound.exporters.runs(ref))
+        items = outbound.exporters.runs(ref)
+    emit_table(
+        items,
+        as_json,
+        [
+            ("id", "id"),
+            ("started", "started_at"),
+            ("state", "state"),
+            ("rows", "rows"),
+            ("error", "error"),
+        ],
+    )

@@ -2,74 +2,69 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, emit, fail, open_services
-from credgate.platform.definitions import PATHS, DefinitionService, Kind
-from credgate.platform.services import KIND_NAMES, PlatformService
+from credgate.core.cli import (
+    Column,
+    DataAliasOpt,
+    FileOpt,
+    JsonOpt,
+    cli_actor,
+    did_you_mean,
+    emit_table,
+    fail,
+    json_object,
+    open_services,
+    sub_app,
+)
+from credgate.platform.names import KIND_NAMES, PATHS, Kind
+
+if TYPE_CHECKING:
+    from credgate.platform.definitions import DefinitionService
 
 __all__ = ["platform_app"]
 
-platform_app = typer.Typer(
-    help="Platform API definitions (workflows, remote actions, campaigns, queries, enrichment "
-    "fields) and received requests.",
-    no_args_is_help=True,
+platform_app = sub_app(
+    "Platform API definitions (workflows, remote actions, campaigns, queries, enrichment "
+    "fields) and received requests."
 )
 
-CollectionArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(PATHS)}.")]
-DataOpt = Annotated[
-    str | None, typer.Option("--data", help="The definition as a JSON object, or @file.json.")
+CollectionArg = Annotated[
+    str, typer.Argument(metavar="COLLECTION", help=f"One of: {', '.join(PATHS)}.")
 ]
 
 
 @contextmanager
 def _definitions() -> Iterator[DefinitionService]:
+    from credgate.platform.definitions import DefinitionService
+
     with open_services() as services:
         yield services.get(DefinitionService)
 
 
 def _kind(collection: str) -> Kind:
     if collection not in PATHS:
-        fail(f"{collection!r} is not a collection; use one of {', '.join(PATHS)}")
+        fail(
+            f"COLLECTION: {collection!r} is not a collection{did_you_mean(collection, PATHS)}; "
+            f"use one of {', '.join(PATHS)}"
+        )
     return PATHS[collection]
 
 
-def _data(raw: str | None) -> dict[str, Any]:
-    if not raw:
-        fail("--data: give the definition as a JSON object or @file.json")
-    text = raw
-    if raw.startswith("@"):
-        try:
-            text = Path(raw[1:]).read_text(encoding="utf-8")
-        except OSError as exc:
-            fail(f"--data: cannot read {raw[1:]!r} ({exc.strerror})")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"--data: not valid JSON (line {exc.lineno}, column {exc.colno})")
-    except RecursionError:
-        fail("--data: nested too deeply")
-    if not isinstance(value, dict):
-        fail("--data: must be a JSON object")
-    return value
+_COLUMNS: list[Column] = [
+    ("id", "id"),
+    ("name", lambda r: r.get("name") or r.get("description") or ""),
+    ("uuid", lambda r: r.get("uuid", "")),
+    ("api", lambda r: r.get("apiEnabled", r.get("kind") == "workflow")),
+]
 
 
 def _print(data: Any, as_json: bool) -> None:
-    def render(value: Any) -> None:
-        rows = value if isinstance(value, list) else [value]
-        for row in rows:
-            name = row.get("name") or row.get("description") or ""
-            state = "api" if row.get("apiEnabled", row.get("kind") == "workflow") else ""
-            typer.echo(f"  {row['id']}  {name}  {row.get('uuid', '')}  {state}".rstrip())
-
-    emit(data, as_json, render)
+    emit_table(data if as_json or isinstance(data, list) else [data], as_json, _COLUMNS)
 
 
 @platform_app.command("list")
@@ -90,24 +85,31 @@ def show_definition(collection: CollectionArg, key: str, as_json: JsonOpt = Fals
 
 @platform_app.command("create")
 def create_definition(
-    collection: CollectionArg, data: DataOpt = None, as_json: JsonOpt = False
+    collection: CollectionArg,
+    file: FileOpt = None,
+    data: DataAliasOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Create a definition from its JSON fields."""
+    """Create a definition from its JSON fields (--file)."""
     kind = _kind(collection)
-    fields = _data(data)
+    fields = json_object(file, data)
     with _definitions() as definitions:
-        _print(definitions.create(kind, fields, actor=Actor.cli()).as_dict(), as_json)
+        _print(definitions.create(kind, fields, actor=cli_actor()).as_dict(), as_json)
 
 
 @platform_app.command("update")
 def update_definition(
-    collection: CollectionArg, key: str, data: DataOpt = None, as_json: JsonOpt = False
+    collection: CollectionArg,
+    key: str,
+    file: FileOpt = None,
+    data: DataAliasOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Change some fields of a definition."""
+    """Change some fields of a definition (--file: a JSON object of the fields)."""
     kind = _kind(collection)
-    fields = _data(data)
+    fields = json_object(file, data)
     with _definitions() as definitions:
-        _print(definitions.update(kind, key, fields, actor=Actor.cli()).as_dict(), as_json)
+        _print(definitions.update(kind, key, fields, actor=cli_actor()).as_dict(), as_json)
 
 
 @platform_app.command("delete")
@@ -115,7 +117,7 @@ def delete_definition(collection: CollectionArg, key: str) -> None:
     """Delete a definition."""
     kind = _kind(collection)
     with _definitions() as definitions:
-        definitions.delete(kind, key, actor=Actor.cli())
+        definitions.delete(kind, key, actor=cli_actor())
         typer.echo(f"deleted {collection} {key}")
 
 
@@ -129,17 +131,24 @@ def list_requests(
 ) -> None:
     """List the requests the platform APIs received, newest first."""
     if kind is not None and kind not in KIND_NAMES:
-        fail(f"--kind: {kind!r} is not one of {', '.join(KIND_NAMES)}")
+        fail(
+            f"--kind: {kind!r} is not one of {', '.join(KIND_NAMES)}"
+            f"{did_you_mean(kind, KIND_NAMES)}"
+        )
+    from credgate.platform.services import PlatformService
+
     with open_services() as services:
         platform = services.get(PlatformService)
         items = [r.as_dict() for r in platform.list_requests(kind, limit=limit)]
-
-        def render(rows: list[dict[str, Any]]) -> None:
-            typer.echo(f"{len(rows)} request(s)")
-            for row in rows:
-                typer.echo(
-                    f"  {row['createdAt']}  {row['kind']}  {row['state']}  {row['id']}  "
-                    f"client={row['clientId']}  {row['target']}".rstrip()
-                )
-
-        emit(items, as_json, render)
+        emit_table(
+            items,
+            as_json,
+            [
+                ("created", "createdAt"),
+                ("kind", "kind"),
+                ("state", "state"),
+                ("id", "id"),
+                ("client", "clientId"),
+                ("target", "target"),
+            ],
+        )

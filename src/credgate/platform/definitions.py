@@ -34,6 +34,7 @@ from credgate.core.changes import publish
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.platform.models import PlatformDefinition
+from credgate.platform.names import KINDS, PATHS, Kind
 from credgate.platform.nql.engine import (
     QueryDefinition,
     QueryDefinitionError,
@@ -56,23 +57,6 @@ __all__ = [
     "to_workflow",
 ]
 
-Kind = Literal["workflow", "remote_action", "campaign", "query", "enrichment_field"]
-KINDS: Final[tuple[Kind, ...]] = (
-    "workflow",
-    "remote_action",
-    "campaign",
-    "query",
-    "enrichment_field",
-)
-PATHS: Final[dict[str, Kind]] = {
-    "workflows": "workflow",
-    "remote-actions": "remote_action",
-    "campaigns": "campaign",
-    "queries": "query",
-    "enrichment-fields": "enrichment_field",
-}
-"""The collections as the admin REST API and the CLI name them (``/platform/workflows``,
-``credgate platform list workflows``), and the kind each holds."""
 
 MAX_DEPTH: Final = 32
 """Deepest nesting of a definition's JSON. The deepest field (a remote action's script inputs)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from credgate.core.db import Database, utcnow
 from credgate.platform.definitions import DefinitionService
 from credgate.platform.models import InventoryObject, PlatformRequest
+from credgate.platform.names import KIND_NAMES
 from credgate.platform.nql.engine import (
     ObjectName,
     ParameterError,
@@ -44,15 +45,6 @@ from credgate.security.secrets import SecretHasher
 
 __all__ = ["KIND_NAMES", "PlatformService", "RequestView", "field_key"]
 
-KIND_NAMES: Final = (
-    "workflow_execution",
-    "remote_action",
-    "campaign",
-    "handoff",
-    "device_deletion",
-    "enrichment",
-    "nql_export",
-)
 
 _OBJECTS: Final[dict[str, ObjectName]] = {
     "device": "devices",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,9 +11,13 @@ __all__ = ["hash_password", "needs_rehash", "verify_password"]
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
-# Verifying against this when the account does not exist keeps the response time the same, so a
-# login attempt cannot tell which usernames exist.
-_DUMMY_HASH = _hasher.hash("credgate-no-such-user")
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this when the account does not exist keeps the response time the same,
+    so a login attempt cannot tell which usernames exist. Made on first use: hashing costs as
+    much as a sign-in, which every process importing this module would otherwise pay."""
+    return _hasher.hash("credgate-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -20,7 +26,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services
-from credgate.users.services import UserService
+from credgate.core.cli import JsonOpt, YesOpt, cli_actor, emit_table, fail, open_services, sub_app
+
+if TYPE_CHECKING:
+    from credgate.users.services import UserService
 
 __all__ = ["profiles_app", "users_app"]
 
-users_app = typer.Typer(help="Manage classic user accounts.", no_args_is_help=True)
-profiles_app = typer.Typer(help="Manage classic user profiles.", no_args_is_help=True)
+users_app = sub_app("Manage classic user accounts.")
+profiles_app = sub_app("Manage classic user profiles.")
 
 
 @contextmanager
 def _users() -> Iterator[UserService]:
+    from credgate.users.services import UserService
+
     with open_services() as services:
         yield services.get(UserService)
 
@@ -40,7 +43,7 @@ def users_create(
 ) -> None:
     """Add a classic user account."""
     with _users() as users:
-        users.create_user(username, password, profile=profile, actor=Actor.cli())
+        users.create_user(username, password, profile=profile, actor=cli_actor())
         typer.echo(f"created user {username!r} with profile {profile!r}")
 
 
@@ -49,13 +52,7 @@ def users_list(as_json: JsonOpt = False) -> None:
     """List classic users."""
     with _users() as users:
         items = [u.as_dict() for u in users.list_users()]
-        emit(
-            items,
-            as_json,
-            lambda rows: typer.echo(
-                "\n".join(f"{r['username']}  profile={r['profile']}" for r in rows) or "(none)"
-            ),
-        )
+        emit_table(items, as_json, [("username", "username"), ("profile", "profile")])
 
 
 @users_app.command("delete")
@@ -64,7 +61,7 @@ def users_delete(username: Annotated[str, typer.Argument()], yes: YesOpt = False
     with _users() as users:
         if not yes and not typer.confirm(f"Delete user {username!r}?"):
             fail("not deleted", code=1)
-        users.delete_user(username, actor=Actor.cli())
+        users.delete_user(username, actor=cli_actor())
         typer.echo(f"deleted user {username!r}")
 
 
@@ -81,7 +78,7 @@ def profiles_create(
     """Add a profile."""
     with _users() as users:
         users.create_profile(
-            name, data_privacy=data_privacy, finder_access=finder_access, actor=Actor.cli()
+            name, data_privacy=data_privacy, finder_access=finder_access, actor=cli_actor()
         )
         typer.echo(f"created profile {name!r}")
 
@@ -91,15 +88,12 @@ def profiles_list(as_json: JsonOpt = False) -> None:
     """List profiles."""
     with _users() as users:
         items = [p.as_dict() for p in users.list_profiles()]
-        emit(
+        emit_table(
             items,
             as_json,
-            lambda rows: typer.echo(
-                "\n".join(
-                    f"{r['name']}  data_privacy={r['data_privacy']}  "
-                    f"finder_access={str(r['finder_access']).lower()}"
-                    for r in rows
-                )
-                or "(none)"
-            ),
+            [
+                ("name", "name"),
+                ("data privacy", "data_privacy"),
+                ("finder access", "finder_access"),
+            ],
         )
