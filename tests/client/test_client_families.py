@@ -159,11 +159,14 @@ def test_execute_workflow_v1_and_v2(client: Client, contract: ContractServer) ->
     }
 
 
-def test_workflow_v2_identities_need_exactly_one_id() -> None:
-    with pytest.raises(ValueError, match="exactly one of sid, upn, uid"):
-        WorkflowUser(sid="S-1-0", upn="a@b")
-    with pytest.raises(ValueError, match="exactly one of collectorUid, name, uid"):
+def test_workflow_v2_identities_need_at_least_one_id() -> None:
+    with pytest.raises(ValueError, match="at least one of sid, upn, uid"):
+        WorkflowUser()
+    with pytest.raises(ValueError, match="at least one of collectorUid, name, uid"):
         WorkflowDevice()
+    # The document asks for at least one identifier each: several narrow the match.
+    assert WorkflowUser(sid="S-1-0", upn="a@b.c").to_wire() == {"sid": "S-1-0", "upn": "a@b.c"}
+    assert WorkflowDevice(name="pc-1", uid="u-1").to_wire() == {"name": "pc-1", "uid": "u-1"}
 
 
 # --- Remote Actions --------------------------------------------------------------------------

@@ -36,7 +36,9 @@ def sids(n: int) -> list[str]:
         ({"parameters": {f"p{i}": "v" for i in range(30)}}, None),
         ({"parameters": {f"p{i}": "v" for i in range(31)}}, "parameters: at most 30 items"),
         ({"parameters": {"p": 1}}, "parameters.p: must be a string"),
-        ({"userSid": ["S-1"]}, r"userSid[0]: must be a SID matching ^S(-\d+){2,10}$|^0$"),
+        # Plain strings, as documented; a malformed SID fails that user alone.
+        ({"userSid": ["S-1"]}, None),
+        ({"userSid": [1]}, "userSid[0]: must be a string"),
         ({"campaignNqlId": ""}, "campaignNqlId: must not be empty"),
     ],
 )
@@ -77,3 +79,11 @@ def test_trigger_response_omits_absent_keys() -> None:
             {"userSid": "S-1-3", "message": "user not found"},
         ]
     }
+
+
+def test_outcomes_fail_malformed_sids_alone() -> None:
+    good, bad = campaigns.outcomes(["S-1-5-21-7", "S-1"])
+    assert good.request_id is not None
+    assert good.message is None
+    assert bad.request_id is None
+    assert bad.message == "userSid: 'S-1' is not a SID"

@@ -32,7 +32,7 @@ def test_query_id_pattern(query_id: str, valid: bool) -> None:
     else:
         with pytest.raises(RequestError) as info:
             nql.parse_execute(ok(query_id))
-        assert info.value.status == 400
+        assert info.value.status == 404
         assert info.value.body["source"] == "queryId"
         assert str(info.value.body["message"]).startswith("queryId: must match")
 
@@ -51,7 +51,7 @@ def test_parameters_must_be_strings() -> None:
         nql.parse_execute({"queryId": "#q1", "parameters": {"n": 5}})
     assert info.value.body == {
         "message": "parameters.n: must be a string",
-        "code": "INVALID_REQUEST",
+        "code": 404,
         "source": "parameters.n",
     }
 
@@ -61,7 +61,7 @@ def test_missing_query_id_body() -> None:
         nql.parse_execute({})
     assert info.value.body == {
         "message": "queryId: is required",
-        "code": "INVALID_REQUEST",
+        "code": 404,
         "source": "queryId",
     }
 
@@ -106,7 +106,7 @@ def test_export_query_string_encodings() -> None:
         ({"queryId": "#q1", "parameters": "[1]"}, "parameters"),
         ({"queryId": "#q1", "parameters": "{bad"}, "parameters"),
         ({"queryId": "#q1", "parameters": '{"n": 1}'}, "parameters.n"),
-        # Nested deeper than the JSON decoder recurses: a 400 like any other bad value.
+        # Nested deeper than the JSON decoder recurses: refused like any other bad value.
         ({"queryId": "#q1", "parameters": "[" * 10_000 + "]" * 10_000}, "parameters"),
         ({"queryId": "#q1", "parameters": '{"a":' * 10_000 + "1" + "}" * 10_000}, "parameters"),
     ],
@@ -114,7 +114,7 @@ def test_export_query_string_encodings() -> None:
 def test_export_query_errors(query: dict[str, str], source: str) -> None:
     with pytest.raises(RequestError) as info:
         nql.parse_export_query(query)
-    assert info.value.status == 400
+    assert info.value.status == 404
     assert info.value.body["source"] == source
 
 
@@ -142,6 +142,7 @@ def test_unacceptable_accept_is_406(accept: str) -> None:
         nql.negotiate_format(accept)
     assert info.value.status == 406
     assert set(info.value.body) == {"message", "code", "source"}
+    assert info.value.body["code"] == 406
 
 
 @pytest.mark.parametrize(
@@ -156,11 +157,11 @@ def test_builders() -> None:
     assert nql.export_response("e-1") == {"exportId": "e-1"}
     missing = nql.not_found("#nope")
     assert missing.status == 404
-    assert missing.body["code"] == "NOT_FOUND"
+    assert missing.body["code"] == 404
     bad = nql.parameter_error(ParameterError("os", "is required by the query"))
-    assert bad.status == 400
+    assert bad.status == 404
     assert bad.body == {
         "message": "parameters.os: is required by the query",
-        "code": "INVALID_PARAMETER",
+        "code": 404,
         "source": "parameters.os",
     }

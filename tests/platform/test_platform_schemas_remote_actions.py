@@ -60,7 +60,9 @@ def test_full_request() -> None:
         ),
         ({"params": {"a": 1}}, False, "params.a: must be a string"),
         ({"params": []}, False, "params: must be an object"),
-        ({"devices": ["not-a-uuid"]}, False, "devices[0]: must be a UUID"),
+        # Collector IDs are documented as plain strings.
+        ({"devices": ["not-a-uuid"]}, True, ""),
+        ({"devices": [5]}, False, "devices[0]: must be a string"),
         ({"remoteActionId": ""}, False, "remoteActionId: must not be empty"),
         ({"remoteActionId": None}, False, "remoteActionId: must be a string"),
     ],
@@ -96,7 +98,9 @@ def test_details_query() -> None:
     assert remote_actions.parse_details_query({"nql-id": "#ra"}) == "#ra"
     with pytest.raises(RequestError) as info:
         remote_actions.parse_details_query({})
-    assert info.value.body == {"code": "INVALID_REQUEST", "message": "nql-id: is required"}
+    # The operation documents 404, not 400, for a request naming no remote action.
+    assert info.value.status == 404
+    assert info.value.body == {"code": "NOT_FOUND", "message": "nql-id: is required"}
 
 
 def test_execute_response() -> None:
@@ -136,3 +140,34 @@ def test_remote_action_shape() -> None:
     assert shaped["purpose"] == ["DATA_COLLECTION"]
     assert action.api_triggerable
     assert not remote_actions.RemoteAction(id="#x", uuid=DEVICE, name="x").api_triggerable
+
+
+def test_documented_strings_and_script_fields() -> None:
+    """``executionServiceDelegate`` and ``builtInContentVersion`` are strings, never false or
+    null; inputs and outputs carry every field the document requires."""
+    action = remote_actions.RemoteAction(
+        "#ra",
+        "0b7a4c1e-9f2d-4c3b-8a6e-1d2c3b4a5f60",
+        "RA",
+        script_info=remote_actions.ScriptInfo(
+            inputs=({"name": "drive"},), outputs=({"id": "free", "name": "Free"},)
+        ),
+    )
+    body = remote_actions.remote_action_body(action)
+    assert body["builtInContentVersion"] == ""
+    script = body["scriptInfo"]
+    assert isinstance(script, dict)
+    assert script["executionServiceDelegate"] == ""
+    assert script["inputs"] == [
+        {
+            "id": "drive",
+            "name": "drive",
+            "description": "",
+            "usedByWindows": True,
+            "usedByMacOs": False,
+            "options": [],
+            "allowCustomValue": True,
+        }
+    ]
+    assert script["outputs"][0]["type"] == "string"
+    assert [remote_actions.wire_text(v) for v in (None, False, True, "x")] == ["", "", "true", "x"]

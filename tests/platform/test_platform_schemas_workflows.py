@@ -77,12 +77,8 @@ def test_v2_references() -> None:
 @pytest.mark.parametrize(
     ("data", "details"),
     [
-        ({"users": [{}]}, "users[0]: give exactly one of sid|upn|uid"),
-        ({"users": [{"sid": SID, "upn": "a@b"}]}, "users[0]: give exactly one of sid|upn|uid"),
-        (
-            {"devices": [{"name": "x", "uid": DEVICE}]},
-            "devices[0]: give exactly one of collectorUid|name|uid",
-        ),
+        ({"users": [{}]}, "users[0]: give at least one of sid|upn|uid"),
+        ({"devices": [{}]}, "devices[0]: give at least one of collectorUid|name|uid"),
         ({"devices": [{"collectorUid": "x"}]}, "devices[0].collectorUid: must be a UUID"),
         ({"users": [{"sid": "S-"}]}, r"users[0].sid: must be a SID matching ^S(-\d+){2,10}$|^0$"),
         ({"users": [{"upn": ""}]}, "users[0].upn: must not be empty"),
@@ -93,6 +89,33 @@ def test_v2_references() -> None:
 )
 def test_v2_errors(data: dict[str, Any], details: str) -> None:
     assert fails(workflows.parse_execute_v2, {"workflowId": "#wf", **data})["details"] == details
+
+
+def test_v2_takes_several_identifiers_of_one_user_or_device() -> None:
+    """The document asks for at least one identifier each, not exactly one."""
+    request = workflows.parse_execute_v2(
+        {
+            "workflowId": "#wf",
+            "users": [{"sid": SID, "upn": "a@b.c", "uid": DEVICE}],
+            "devices": [{"name": "x", "uid": DEVICE, "collectorUid": DEVICE}],
+        }
+    )
+    assert request.users[0].upn == "a@b.c"
+    assert request.devices[0].collector_uid == DEVICE
+
+
+def test_trigger_body_and_path() -> None:
+    assert workflows.parse_trigger(b"{}").parameters == {}
+    assert workflows.parse_trigger({"parameters": {"a": "b"}}).parameters == {"a": "b"}
+    assert fails(workflows.parse_trigger, {"parameters": {"a": ""}})["details"] == (
+        "parameters.a: must not be empty"
+    )
+    upper = DEVICE.upper()
+    assert workflows.parse_trigger_path(upper, DEVICE) == (DEVICE, DEVICE)
+    assert fails(lambda _: workflows.parse_trigger_path("x", "y"), None)["details"] == (
+        "workflowUuid: must be a UUID; executionUuid: must be a UUID"
+    )
+    assert workflows.trigger_response(DEVICE) == [{"requestUuid": DEVICE}]
 
 
 def test_v2_limits_inside() -> None:

@@ -79,8 +79,9 @@ class APIError(CredgateError):
     """A platform API answered with an error status (or a body that breaks the contract).
 
     `code`, `message` and `details` come from the documented error bodies
-    (`{code, message}`, `{message, code, source}`, `{code, details}`, `{message}`);
-    `body` is the whole parsed JSON body, or None when it was not JSON.
+    (`{code, message}`, `{message, code, source}` whose integer code becomes text,
+    `{code, details}` whose `details` is also the message, `{message}`); `body` is the whole
+    parsed JSON body, or None when it was not JSON.
     """
 
     def __init__(
@@ -159,7 +160,14 @@ def parse_www_authenticate(value: str) -> dict[str, str]:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _code(value: Any) -> str | None:
+    # NQL's ErrorResponse documents an integer code; the other families a string.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
 
 
 def _first_enrichment_error(errors: Any) -> tuple[str | None, str | None]:
@@ -188,13 +196,17 @@ def api_error(
     code = message = None
     details: Any = None
     if isinstance(body, dict):
-        code = _text(body.get("code")) or _text(body.get("error"))
+        code = _code(body.get("code")) or _text(body.get("error"))
+        details = body.get("details", body.get("errors"))
+        # Workflows explain in `details` (`{code, details}`); a route credgate does not serve
+        # answers `{detail}`.
         message = (
             _text(body.get("message"))
+            or _text(details)
             or _text(body.get("error_description"))
             or _text(body.get("errorDescription"))
+            or _text(body.get("detail"))
         )
-        details = body.get("details", body.get("errors"))
         if code is None and message is None:
             code, message = _first_enrichment_error(details)
     summary = f"{method} {path} answered {status_code}"

@@ -95,6 +95,15 @@ def _str_list(obj: Mapping[str, Any], key: str, where: str) -> list[str]:
     return values
 
 
+def _documented_text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """A field the documents type as a string; an older credgate's boolean is read as text
+    ("true") or None (false)."""
+    value = obj.get(key)
+    if isinstance(value, bool):
+        return "true" if value else None
+    return _opt(obj, key, str, where)
+
+
 # --- NQL -------------------------------------------------------------------------------------
 
 
@@ -250,31 +259,33 @@ class WorkflowExecution:
         )
 
 
-def _exactly_one(kind: str, values: Mapping[str, str | None]) -> dict[str, str]:
+def _at_least_one(kind: str, values: Mapping[str, str | None]) -> dict[str, str]:
     given = {k: v for k, v in values.items() if v is not None}
-    if len(given) != 1:
-        raise ValueError(f"{kind} needs exactly one of {', '.join(values)}; got {len(given)}")
+    if not given:
+        raise ValueError(f"{kind} needs at least one of {', '.join(values)}")
     return given
 
 
 @dataclass(frozen=True, slots=True)
 class WorkflowUser:
-    """A user for workflows v2, identified by exactly one of `sid`, `upn`, `uid`."""
+    """A user for workflows v2, identified by at least one of `sid`, `upn`, `uid` (with
+    several, the most recently active user matching them)."""
 
     sid: str | None = None
     upn: str | None = None
     uid: str | None = None
 
     def __post_init__(self) -> None:
-        _exactly_one("WorkflowUser", {"sid": self.sid, "upn": self.upn, "uid": self.uid})
+        _at_least_one("WorkflowUser", {"sid": self.sid, "upn": self.upn, "uid": self.uid})
 
     def to_wire(self) -> dict[str, str]:
-        return _exactly_one("WorkflowUser", {"sid": self.sid, "upn": self.upn, "uid": self.uid})
+        return _at_least_one("WorkflowUser", {"sid": self.sid, "upn": self.upn, "uid": self.uid})
 
 
 @dataclass(frozen=True, slots=True)
 class WorkflowDevice:
-    """A device for workflows v2, identified by exactly one of `collector_uid`, `name`, `uid`."""
+    """A device for workflows v2, identified by at least one of `collector_uid`, `name`, `uid`
+    (with several, the most recently active device matching them)."""
 
     collector_uid: str | None = None
     name: str | None = None
@@ -284,10 +295,10 @@ class WorkflowDevice:
         return {"collectorUid": self.collector_uid, "name": self.name, "uid": self.uid}
 
     def __post_init__(self) -> None:
-        _exactly_one("WorkflowDevice", self._wire())
+        _at_least_one("WorkflowDevice", self._wire())
 
     def to_wire(self) -> dict[str, str]:
-        return _exactly_one("WorkflowDevice", self._wire())
+        return _at_least_one("WorkflowDevice", self._wire())
 
 
 # --- Remote Actions --------------------------------------------------------------------------
@@ -315,7 +326,8 @@ class RemoteActionTargeting:
 
 @dataclass(frozen=True, slots=True)
 class RemoteActionScriptInfo:
-    execution_service_delegate: bool
+    execution_service_delegate: str | None
+    """A string, as documented (an older credgate sent a boolean: read as "true" or None)."""
     run_as: str | None
     timeout_seconds: int | None
     has_script_windows: bool
@@ -327,7 +339,7 @@ class RemoteActionScriptInfo:
     def from_wire(cls, value: Any, where: str) -> RemoteActionScriptInfo:
         obj = _obj(value or {}, where)
         return cls(
-            execution_service_delegate=bool(_opt(obj, "executionServiceDelegate", bool, where)),
+            execution_service_delegate=_documented_text(obj, "executionServiceDelegate", where),
             run_as=_opt(obj, "runAs", str, where),
             timeout_seconds=_opt(obj, "timeoutSeconds", int, where),
             has_script_windows=bool(_opt(obj, "hasScriptWindows", bool, where)),
@@ -360,7 +372,7 @@ class RemoteAction:
             name=_req(obj, "name", str, where),
             description=_opt(obj, "description", str, where),
             origin=_opt(obj, "origin", str, where),
-            built_in_content_version=_opt(obj, "builtInContentVersion", str, where),
+            built_in_content_version=_documented_text(obj, "builtInContentVersion", where),
             purpose=_str_list(obj, "purpose", where),
             targeting=RemoteActionTargeting.from_wire(obj.get("targeting"), f"{where}.targeting"),
             script_info=RemoteActionScriptInfo.from_wire(

@@ -108,6 +108,10 @@ PROTECTED: Final = PathTable(
         ProtectedPath("/api/v1/workflows/details", WORKFLOWS.id),
         ProtectedPath("/api/v1/workflows/execute", WORKFLOWS.id),
         ProtectedPath("/api/v2/workflows/execute", WORKFLOWS.id),
+        ProtectedPath(
+            "/api/v1/workflows/workflows/{workflow_uuid}/execution/{execution_uuid}/trigger",
+            WORKFLOWS.id,
+        ),
         ProtectedPath("/api/v1/act/remote-action", REMOTE_ACTIONS.id),
         ProtectedPath("/api/v1/act/remote-action/details", REMOTE_ACTIONS.id),
         ProtectedPath("/api/v1/act/execute", REMOTE_ACTIONS.id),

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +49,7 @@ from credgate.platform.nql.engine import (
 )
 from credgate.platform.schemas._common import UUID_PATTERN, nested_deeper_than, problems_from
 from credgate.platform.schemas.enrichment import field_name_is_valid
-from credgate.platform.schemas.remote_actions import RemoteAction, ScriptInfo, Targeting
+from credgate.platform.schemas.remote_actions import RemoteAction, ScriptInfo, Targeting, wire_text
 from credgate.platform.schemas.workflows import Workflow
 
 __all__ = [
@@ -98,8 +105,12 @@ class TargetingIn(_In):
     manual_allow_multiple_devices: bool = False
 
 
+# The document types these as strings; a boolean or null from an older definition is accepted.
+DocumentedText = Annotated[str, BeforeValidator(wire_text), StringConstraints(max_length=100)]
+
+
 class ScriptInfoIn(_In):
-    execution_service_delegate: bool = False
+    execution_service_delegate: DocumentedText = ""
     run_as: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "LOCAL_SYSTEM"
     timeout_seconds: int = Field(120, ge=1, le=86400)
     has_script_windows: bool = False
@@ -114,7 +125,7 @@ class RemoteActionIn(_In):
     name: Name
     description: Text = ""
     origin: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "CUSTOM"
-    built_in_content_version: Annotated[str, StringConstraints(max_length=100)] | None = None
+    built_in_content_version: DocumentedText = ""
     purpose: list[Literal["DATA_COLLECTION", "REMEDIATION"]] = Field(
         default_factory=list, max_length=2
     )
@@ -251,7 +262,7 @@ def to_remote_action(d: StoredDefinition) -> RemoteAction:
         name=data["name"],
         description=data["description"],
         origin=data["origin"],
-        built_in_content_version=data["builtInContentVersion"],
+        built_in_content_version=wire_text(data["builtInContentVersion"]),
         purpose=tuple(data["purpose"]),
         targeting=Targeting(
             api_enabled=t["apiEnabled"],
@@ -260,7 +271,7 @@ def to_remote_action(d: StoredDefinition) -> RemoteAction:
             manual_allow_multiple_devices=t["manualAllowMultipleDevices"],
         ),
         script_info=ScriptInfo(
-            execution_service_delegate=s["executionServiceDelegate"],
+            execution_service_delegate=wire_text(s["executionServiceDelegate"]),
             run_as=s["runAs"],
             timeout_seconds=s["timeoutSeconds"],
             has_script_windows=s["hasScriptWindows"],

@@ -52,6 +52,10 @@ _ENRICHMENT: dict[str, Any] = {
 _BODIES: dict[tuple[str, str], type[BaseModel] | dict[str, Any]] = {
     ("/api/v1/workflows/execute", "post"): workflows.ExecuteRequestV1,
     ("/api/v2/workflows/execute", "post"): workflows.ExecuteRequestV2,
+    (
+        "/api/v1/workflows/workflows/{workflow_uuid}/execution/{execution_uuid}/trigger",
+        "post",
+    ): workflows.TriggerRequest,
     ("/api/v1/act/execute", "post"): remote_actions.ExecuteRequest,
     ("/api/v1/nql/execute", "post"): nql.ExecuteRequest,
     ("/api/v2/nql/execute", "post"): nql.ExecuteRequest,

@@ -63,14 +63,21 @@ _JSON: Final = "application/json"
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """One API family: its upstream setting and its error body (its routes' permission is in
-    :data:`credgate.core.paths.PROTECTED`)."""
+    """One API family: its upstream setting, its error body, and the status it answers a
+    refused request with (its routes' permission is in :data:`credgate.core.paths.PROTECTED`).
+
+    ``refused`` is 400 wherever the family's document lists it; NQL's document lists no 400, so
+    its refusals take the closest status it does list (``docs/contract.md``).
+    """
 
     name: str
     upstream_setting: str
+    prefixes: tuple[str, ...]
     error: Callable[[str, str, str, int], dict[str, object]]
+    refused: int = 400
 
     def fail(self, status: int, code: str, message: str, source: str = "body") -> RequestError:
+        status = self.refused if status == 400 else status
         return RequestError(status, self.error(code, message, source, status))
 
     def upstream(self, settings: Settings) -> str | None:
@@ -79,7 +86,7 @@ class Family:
 
 
 def _enrichment_error(code: str, message: str, _source: str, status: int) -> dict[str, object]:
-    if status == 403:
+    if status in (401, 403):
         return enrichment.forbidden_body(message)
     detail = enrichment.EnrichmentError(-1, (), (enrichment.ErrorDetail(message, code),))
     return enrichment.error_body([detail])
@@ -88,34 +95,51 @@ def _enrichment_error(code: str, message: str, _source: str, status: int) -> dic
 WORKFLOWS = Family(
     "workflows",
     "upstream_workflows_url",
+    ("/api/v1/workflows", "/api/v2/workflows"),
     lambda code, msg, _src, _st: workflows.error_body(code, msg),
 )
 REMOTE_ACTIONS = Family(
     "remote-actions",
     "upstream_remote_actions_url",
+    ("/api/v1/act/",),
     lambda code, msg, _src, _st: remote_actions.error_body(code, msg),
 )
 NQL = Family(
     "nql",
     "upstream_nql_url",
-    lambda code, msg, src, _st: nql.error_body(msg, code, src),
+    ("/api/v1/nql/", "/api/v2/nql/"),
+    lambda _code, msg, src, status: nql.error_body(msg, status, src),
+    refused=nql.REFUSED,
 )
-ENRICHMENT = Family("enrichment", "upstream_enrichment_url", _enrichment_error)
+ENRICHMENT = Family(
+    "enrichment", "upstream_enrichment_url", ("/api/v1/enrichment/",), _enrichment_error
+)
 CAMPAIGNS = Family(
     "campaigns",
     "upstream_campaigns_url",
+    ("/api/v1/euf/",),
     lambda code, msg, _src, _st: campaigns.error_body(code, msg),
 )
 SPARK = Family(
     "spark",
     "upstream_spark_url",
+    ("/api/v1/spark/",),
     lambda _code, msg, _src, _st: spark.error_body(msg),
 )
 DATA_MANAGEMENT = Family(
     "data-management",
     "upstream_data_management_url",
-    lambda code, msg, _src, _st: {"code": code, "message": msg},
+    ("/api/v1/data-management/",),
+    lambda code, msg, _src, status: devices.error_body(devices.documented_code(code, status), msg),
 )
+FAMILIES: Final = (WORKFLOWS, REMOTE_ACTIONS, NQL, ENRICHMENT, CAMPAIGNS, SPARK, DATA_MANAGEMENT)
+
+
+def family_of(path: str) -> Family | None:
+    """The family serving ``path``, by its documented prefix (ASCII case aside)."""
+    lowered = path.lower()
+    return next((f for f in FAMILIES if lowered.startswith(f.prefixes)), None)
+
 
 router = APIRouter(tags=["Platform APIs"])
 
@@ -230,6 +254,28 @@ async def _relay_and_record(
     return response
 
 
+async def _submitted(
+    platform: PlatformService,
+    kind: str,
+    token: VerifiedToken,
+    payload: dict[str, Any],
+    target: str,
+    request_id: str,
+    result: dict[str, object] | None = None,
+) -> None:
+    """Record a request credgate answered itself, as submitted."""
+    await _run(
+        platform.record,
+        kind,
+        token.client_id,
+        state="SUBMITTED",
+        payload=payload,
+        result=result,
+        target=target,
+        request_id=request_id,
+    )
+
+
 def _find(definitions: DefinitionService, kind: Kind, key: str) -> StoredDefinition | None:
     found = definitions.find(kind, key)
     if found is not None:
@@ -280,7 +326,7 @@ async def workflow_details(
         return await _relay(request, settings, WORKFLOWS, base, b"", token)
     found = await _run(_find, definitions, "workflow", nql_id)
     if found is None:
-        raise WORKFLOWS.fail(404, "NOT_FOUND", f"no workflow with id {nql_id!r}")
+        raise WORKFLOWS.fail(400, "NOT_FOUND", f"nqlId: no workflow {nql_id!r}")
     return _answer(request, 200, [workflows.workflow_body(to_workflow(found))])
 
 
@@ -310,7 +356,7 @@ async def _execute_workflow(
         )
     found = await _run(_find, definitions, "workflow", parsed.workflow_id)
     if found is None:
-        raise WORKFLOWS.fail(404, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
+        raise WORKFLOWS.fail(400, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
     if not found.api_enabled:
         raise WORKFLOWS.fail(
             400,
@@ -320,15 +366,8 @@ async def _execute_workflow(
         )
     request_uuid, execution = str(uuid.uuid4()), str(uuid.uuid4())
     result = workflows.execute_response(request_uuid, [execution])
-    await _run(
-        platform.record,
-        "workflow_execution",
-        token.client_id,
-        state="SUBMITTED",
-        payload=payload,
-        result=result,
-        target=found.key,
-        request_id=request_uuid,
+    await _submitted(
+        platform, "workflow_execution", token, payload, found.key, request_uuid, result
     )
     return _answer(request, 200, result)
 
@@ -349,6 +388,44 @@ async def execute_workflow_v2(
     return await _execute_workflow(
         request, token, workflows.parse_execute_v2, settings, definitions, platform
     )
+
+
+@router.post(
+    "/api/v1/workflows/workflows/{workflow_uuid}/execution/{execution_uuid}/trigger",
+    summary="Trigger a workflow execution waiting for an event",
+)
+async def trigger_workflow_event(
+    workflow_uuid: str,
+    execution_uuid: str,
+    request: Request,
+    token: Token,
+    settings: Config,
+    definitions: Definitions,
+    platform: Platform,
+) -> Response:
+    workflow_uuid, execution_uuid = workflows.parse_trigger_path(workflow_uuid, execution_uuid)
+    body = await _body(request, WORKFLOWS)
+    parsed = workflows.parse_trigger(body)
+    payload = {"executionUuid": execution_uuid, **_payload(parsed)}
+    if (base := WORKFLOWS.upstream(settings)) is not None:
+        return await _relay_and_record(
+            request,
+            settings,
+            platform,
+            WORKFLOWS,
+            base,
+            body,
+            token,
+            "workflow_trigger",
+            payload,
+            workflow_uuid,
+        )
+    found = await _run(_find, definitions, "workflow", workflow_uuid)
+    if found is None or found.uuid != workflow_uuid:
+        raise WORKFLOWS.fail(400, "NOT_FOUND", f"workflowUuid: no workflow {workflow_uuid!r}")
+    request_uuid = str(uuid.uuid4())
+    await _submitted(platform, "workflow_trigger", token, payload, found.key, request_uuid)
+    return _answer(request, 200, workflows.trigger_response(request_uuid))
 
 
 # Remote actions --------------------------------------------------------------------------------
@@ -374,7 +451,7 @@ async def remote_action_details(
         return await _relay(request, settings, REMOTE_ACTIONS, base, b"", token)
     found = await _run(_find, definitions, "remote_action", nql_id)
     if found is None:
-        raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"no remote action with id {nql_id!r}")
+        raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"nql-id: no remote action {nql_id!r}")
     return _answer(request, 200, remote_actions.remote_action_body(to_remote_action(found)))
 
 
@@ -401,7 +478,7 @@ async def execute_remote_action(
     found = await _run(_find, definitions, "remote_action", parsed.remote_action_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(
-            404, "NOT_FOUND", f"remoteActionId: no remote action {parsed.remote_action_id!r}"
+            400, "NOT_FOUND", f"remoteActionId: no remote action {parsed.remote_action_id!r}"
         )
     if not found.api_enabled:
         raise REMOTE_ACTIONS.fail(
@@ -411,16 +488,7 @@ async def execute_remote_action(
         )
     request_id = str(uuid.uuid4())
     result = remote_actions.execute_response(request_id, parsed.expires_in_minutes)
-    await _run(
-        platform.record,
-        "remote_action",
-        token.client_id,
-        state="SUBMITTED",
-        payload=payload,
-        result=result,
-        target=found.key,
-        request_id=request_id,
-    )
+    await _submitted(platform, "remote_action", token, payload, found.key, request_id, result)
     return _answer(request, 200, result)
 
 
@@ -465,7 +533,8 @@ async def _nql_execute(
         headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
         return Response(render_csv(result), media_type=CSV_MEDIA_TYPE, headers=headers)
     render = render_v1 if version == 1 else render_v2
-    return _answer(request, 200, render(result, executed_at))
+    utc = nql.utc_times_requested(request.headers.get("x-utc-times"))
+    return _answer(request, 200, render(result, executed_at, utc=utc))
 
 
 @router.post("/api/v1/nql/execute", summary="Run a saved NQL query (v1)")
@@ -507,15 +576,7 @@ async def _nql_export(
         )
     query = await _run(_load_query, definitions, parsed.query_id)
     export_id = str(uuid.uuid4())
-    await _run(
-        platform.record,
-        "nql_export",
-        token.client_id,
-        state="SUBMITTED",
-        payload=payload,
-        target=parsed.query_id,
-        request_id=export_id,
-    )
+    await _submitted(platform, "nql_export", token, payload, parsed.query_id, export_id)
     try:
         state, result = await _run(
             platform.export,
@@ -664,7 +725,7 @@ async def trigger_campaign(
     found = await _run(_find, definitions, "campaign", parsed.campaign_nql_id)
     if found is None:
         raise CAMPAIGNS.fail(
-            404, "NOT_FOUND", f"campaignNqlId: no campaign {parsed.campaign_nql_id!r}"
+            400, "NOT_FOUND", f"campaignNqlId: no campaign {parsed.campaign_nql_id!r}"
         )
     if not found.api_enabled:
         raise CAMPAIGNS.fail(
@@ -681,8 +742,7 @@ async def trigger_campaign(
             "INVALID_PARAMETER",
             f"parameters: the campaign has no parameter {', '.join(map(repr, unknown[:10]))}",
         )
-    outcomes = [campaigns.TriggerOutcome(sid, request_id=uuid.uuid4()) for sid in parsed.user_sid]
-    result = campaigns.trigger_response(outcomes)
+    result = campaigns.trigger_response(campaigns.outcomes(parsed.user_sid))
     await _run(
         platform.record,
         "campaign",
@@ -789,14 +849,21 @@ def install_platform(framework: FastAPI, *, bench_echo: bool = False) -> None:
 
     @framework.exception_handler(OAuth2Error)
     async def _oauth_error(request: Request, exc: OAuth2Error) -> Response:
-        # RFC 6750 §3: the challenge says what is wrong; the body repeats it, with the
-        # ``message`` key several families document for their 401/403 bodies.
-        body = {"error": exc.error, "error_description": exc.description, "message": str(exc)}
+        # RFC 6750 section 3: the challenge says what is wrong; the body is the family's own
+        # documented error body, so that a typed client of the family can read it.
+        family = family_of(request.url.path)
+        body: dict[str, object]
+        status = exc.status
+        if family is None:
+            body = {"error": exc.error, "error_description": exc.description, "message": str(exc)}
+        else:
+            failure = family.fail(status, exc.error.upper(), exc.description or str(exc))
+            status, body = failure.status, failure.body
         headers = {k.decode(): v.decode() for k, v in exc.headers()}
         headers["x-request-id"] = _request_id(request)
         headers["cache-control"] = "no-store"
         content = json.dumps(body, separators=(",", ":")).encode()
-        return Response(content, status_code=exc.status, media_type=_JSON, headers=headers)
+        return Response(content, status_code=status, media_type=_JSON, headers=headers)
 
     for route in router.routes:
         # A protected route missing from the path table stops the application here, not at

@@ -34,35 +34,41 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
-def _iso(value: datetime) -> str:
+def _iso(value: datetime, *, utc: bool = True) -> str:
+    """ISO 8601 text: in UTC with ``Z``; or, when not ``utc``, in the server's regional (local)
+    zone with its numeric offset, which the NQL API answers unless ``x-utc-times: true``."""
+    if not utc and value.tzinfo is not None:
+        return value.astimezone().isoformat()
     if value.tzinfo is not None and value.utcoffset() == timedelta(0):
         return value.replace(tzinfo=None).isoformat() + "Z"
     return value.isoformat()
 
 
-def json_cell(value: object) -> object:
+def json_cell(value: object, *, utc: bool = True) -> object:
     """A row value as JSON: date-times as ISO 8601 text, anything unknown as text."""
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, datetime):
-        return _iso(value)
+        return _iso(value, utc=utc)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, list | tuple):
-        return [json_cell(v) for v in value]
+        return [json_cell(v, utc=utc) for v in value]
     if isinstance(value, dict):
-        return {str(k): json_cell(v) for k, v in value.items()}
+        return {str(k): json_cell(v, utc=utc) for k, v in value.items()}
     return str(value)
 
 
-def render_v1(result: Result, executed_at: datetime) -> dict[str, object]:
+def render_v1(result: Result, executed_at: datetime, *, utc: bool = True) -> dict[str, object]:
     """200 body of ``POST /api/v1/nql/execute``.
 
-    ``executed_at`` is given in the zone the answer should use (UTC when ``x-utc-times`` is
-    set); it is reported as ``{year, month, day, hour, minute, second}``.
+    Date-times are in UTC, or in the server's regional zone when not ``utc`` (``x-utc-times``);
+    ``executed_at`` is reported as ``{year, month, day, hour, minute, second}`` in that zone.
     """
+    if not utc:
+        executed_at = executed_at.astimezone()
     return {
         "queryId": result.query_id,
         "executedQuery": result.executed_query,
@@ -76,19 +82,20 @@ def render_v1(result: Result, executed_at: datetime) -> dict[str, object]:
             "second": executed_at.second,
         },
         "headers": list(result.headers),
-        "data": [[json_cell(v) for v in row] for row in result.rows],
+        "data": [[json_cell(v, utc=utc) for v in row] for row in result.rows],
     }
 
 
-def render_v2(result: Result, executed_at: datetime) -> dict[str, object]:
-    """200 body of ``POST /api/v2/nql/execute``: one object per row, keyed by column."""
+def render_v2(result: Result, executed_at: datetime, *, utc: bool = True) -> dict[str, object]:
+    """200 body of ``POST /api/v2/nql/execute``: one object per row, keyed by column; date-times
+    as :func:`render_v1` gives them."""
     return {
         "queryId": result.query_id,
         "executedQuery": result.executed_query,
         "rows": len(result.rows),
-        "executionDateTime": _iso(executed_at.replace(microsecond=0)),
+        "executionDateTime": _iso(executed_at.replace(microsecond=0), utc=utc),
         "data": [
-            {h: json_cell(v) for h, v in zip(result.headers, row, strict=True)}
+            {h: json_cell(v, utc=utc) for h, v in zip(result.headers, row, strict=True)}
             for row in result.rows
         ],
     }

@@ -6,7 +6,7 @@ Error body: ``{code, message}``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -14,9 +14,9 @@ from pydantic import Field, field_validator
 
 from credgate.core import permissions
 from credgate.platform.schemas._common import (
+    SID_PATTERN,
     Problem,
     RequestError,
-    Sid,
     WireModel,
     describe,
     parse_model,
@@ -32,6 +32,7 @@ __all__ = [
     "TriggerOutcome",
     "TriggerRequest",
     "error_body",
+    "outcomes",
     "parse_trigger",
     "trigger_response",
 ]
@@ -50,7 +51,8 @@ class TriggerRequest(WireModel):
     """
 
     campaign_nql_id: str = Field(min_length=1)
-    user_sid: list[Sid] = Field(min_length=1, max_length=MAX_USERS)
+    # Plain strings, as documented: a malformed SID fails that user alone (``outcomes``).
+    user_sid: list[str] = Field(min_length=1, max_length=MAX_USERS)
     expires_in_minutes: int = Field(ge=MIN_EXPIRES_IN_MINUTES, le=MAX_EXPIRES_IN_MINUTES)
     parameters: dict[str, str] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
 
@@ -81,6 +83,16 @@ class TriggerOutcome:
     user_sid: str
     request_id: uuid.UUID | str | None = None
     message: str | None = None
+
+
+def outcomes(user_sids: Iterable[str]) -> list[TriggerOutcome]:
+    """One outcome per user: a new request for a well-formed SID, the reason for any other."""
+    return [
+        TriggerOutcome(sid, request_id=uuid.uuid4())
+        if SID_PATTERN.fullmatch(sid)
+        else TriggerOutcome(sid, message=f"userSid: {sid[:100]!r} is not a SID")
+        for sid in user_sids
+    ]
 
 
 def trigger_response(outcomes: Sequence[TriggerOutcome]) -> dict[str, object]:

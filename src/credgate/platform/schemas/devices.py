@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from pydantic import Field
 
@@ -25,6 +25,7 @@ from credgate.platform.schemas._common import (
 )
 
 __all__ = [
+    "ERROR_CODES",
     "MAX_DEVICES",
     "PERMISSION",
     "DeletionOutcome",
@@ -33,6 +34,7 @@ __all__ = [
     "DeviceToDelete",
     "ErrorCode",
     "deletion_response",
+    "documented_code",
     "error_body",
     "initial_status",
     "parse_deletions",
@@ -43,8 +45,14 @@ MAX_DEVICES: Final = 100
 
 DeviceStatus = Literal["SCHEDULED", "INVALID", "FAILED"]
 ErrorCode = Literal[
-    "EMPTY_REQUEST", "INVALID_REQUEST", "BATCH_SIZE_EXCEEDED", "EMPTY_TENANT", "FEATURE_NOT_ENABLED"
+    "EMPTY_REQUEST",
+    "INVALID_REQUEST",
+    "BATCH_SIZE_EXCEEDED",
+    "EMPTY_TENANT",
+    "FEATURE_NOT_ENABLED",
+    "INTERNAL_ERROR",
 ]
+ERROR_CODES: Final[tuple[ErrorCode, ...]] = get_args(ErrorCode)
 
 
 class DeviceToDelete(WireModel):
@@ -63,6 +71,17 @@ class DeletionRequest(WireModel):
 def error_body(code: ErrorCode, message: str) -> dict[str, object]:
     """The documented error body; 400 codes and the 403 ``FEATURE_NOT_ENABLED``."""
     return {"code": code, "message": message}
+
+
+def documented_code(code: str, status: int) -> ErrorCode:
+    """The documented code closest to ``code``: the document enumerates the codes it may send,
+    and a permission the credential lacks is the feature not being enabled for it."""
+    if status == 403:
+        return "FEATURE_NOT_ENABLED"
+    for known in ERROR_CODES:
+        if known == code:
+            return known
+    return "INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST"
 
 
 def _code(problems: Sequence[Problem]) -> ErrorCode:

@@ -64,6 +64,7 @@ _FIELD_NAME: Final = re.compile(
     r"device/device/configuration_tag"
     r"|device/device/virtualization/[^/#\s]+"
     r"|user/user/ad/[^/#\s]+"
+    r"|user/user/organization/#[^/\s]+"
     r"|(?P<object>[a-z_]+)/(?P=object)/#[^/\s]+"  # a custom field: <object>/<object>/#<name>
 )
 

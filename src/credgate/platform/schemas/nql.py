@@ -1,7 +1,9 @@
 """NQL API requests: ``POST /api/v1|v2/nql/execute``, ``GET|POST /api/v1/nql/export``.
 
-Error body: ``{message, code, source}``; ``source`` names the field at fault (``body`` when the
-request as a whole is unusable).
+Error body: the document's ``ErrorResponse``, ``{message, code, source}``, whose ``code`` is an
+integer (the HTTP status) and whose ``source`` names the field at fault (``body`` when the
+request as a whole is unusable). The document lists no 400: a refused request is answered with
+its closest documented status, 404, "no query associated with that ID" (``docs/contract.md``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "COMPRESSIONS",
     "PERMISSION",
     "QUERY_ID_PATTERN",
+    "REFUSED",
     "Compression",
     "ExecuteRequest",
     "ExportRequest",
@@ -43,6 +46,8 @@ __all__ = [
 ]
 
 PERMISSION: Final = permissions.NQL.id
+REFUSED: Final = 404
+"""The status of a refused request: the document lists no 400."""
 QUERY_ID_PATTERN: Final = r"^#[a-z0-9_]{2,255}$"
 
 Compression = Literal["ZSTD", "GZIP", "NONE"]
@@ -63,14 +68,14 @@ class ExportRequest(ExecuteRequest):
     compression: Compression = "NONE"
 
 
-def error_body(message: str, code: str, source: str) -> dict[str, object]:
-    """The NQL API's documented error body."""
-    return {"message": message, "code": code, "source": source}
+def error_body(message: str, status: int, source: str) -> dict[str, object]:
+    """The NQL API's documented ``ErrorResponse``; its integer ``code`` is the HTTP status."""
+    return {"message": message, "code": status, "source": source}
 
 
 def _fail(problems: Sequence[Problem]) -> RequestError:
     return RequestError(
-        400, error_body(describe(problems), "INVALID_REQUEST", problems[0].field), problems
+        REFUSED, error_body(describe(problems), REFUSED, problems[0].field), problems
     )
 
 
@@ -147,9 +152,7 @@ def negotiate_format(accept: str | None) -> OutputFormat:
     raise RequestError(
         406,
         error_body(
-            'The Accept header should be "application/json", "text/csv" or empty',
-            "NOT_ACCEPTABLE",
-            "Accept",
+            'The Accept header should be "application/json", "text/csv" or empty', 406, "Accept"
         ),
     )
 
@@ -162,15 +165,15 @@ def utc_times_requested(value: str | None) -> bool:
 def not_found(query_id: str) -> RequestError:
     """404 for a ``queryId`` that names no saved query."""
     return RequestError(
-        404, error_body(f"No query associated with the ID {query_id}", "NOT_FOUND", "queryId")
+        404, error_body(f"No query associated with the ID {query_id}", 404, "queryId")
     )
 
 
 def parameter_error(exc: ParameterError) -> RequestError:
-    """400 for a parameter the query needs and lacks, or whose value does not fit."""
+    """A parameter the query needs and lacks, or whose value does not fit (:data:`REFUSED`)."""
     return RequestError(
-        400,
-        error_body(str(exc), "INVALID_PARAMETER", f"parameters.{exc.name}"),
+        REFUSED,
+        error_body(str(exc), REFUSED, f"parameters.{exc.name}"),
         [Problem(f"parameters.{exc.name}", exc.reason)],
     )
 

@@ -16,7 +16,6 @@ from credgate.core import permissions
 from credgate.platform.schemas._common import (
     Problem,
     RequestError,
-    Uuid,
     WireModel,
     describe,
     parse_model,
@@ -40,6 +39,7 @@ __all__ = [
     "parse_details_query",
     "parse_execute",
     "remote_action_body",
+    "wire_text",
 ]
 
 PERMISSION: Final = permissions.REMOTE_ACTIONS.id
@@ -62,7 +62,8 @@ class ExecuteRequest(WireModel):
     """Body of ``POST /api/v1/act/execute``."""
 
     remote_action_id: str = Field(min_length=1)
-    devices: list[Uuid] = Field(min_length=1, max_length=MAX_DEVICES)
+    # Collector IDs, which the document types as plain strings.
+    devices: list[str] = Field(min_length=1, max_length=MAX_DEVICES)
     params: dict[str, str] = Field(default_factory=dict)
     expires_in_minutes: int = Field(
         default=DEFAULT_EXPIRES_IN_MINUTES, ge=MIN_EXPIRES_IN_MINUTES, le=MAX_EXPIRES_IN_MINUTES
@@ -85,10 +86,14 @@ def parse_execute(body: object) -> ExecuteRequest:
 
 
 def parse_details_query(query: Mapping[str, str]) -> str:
-    """The ``nql-id`` of ``GET /api/v1/act/remote-action/details``, required and non-empty."""
+    """The ``nql-id`` of ``GET /api/v1/act/remote-action/details``, required and non-empty.
+
+    The operation documents no 400: without an ``nql-id`` no remote action is associated with
+    the request, which is its documented 404.
+    """
     value = query.get("nql-id", "")
     if not value:
-        raise _fail([Problem("nql-id", "is required", "missing")])
+        raise RequestError(404, error_body("NOT_FOUND", "nql-id: is required"))
     return value
 
 
@@ -114,7 +119,7 @@ class Targeting:
 class ScriptInfo:
     """The scripts behind a remote action and their declared inputs and outputs."""
 
-    execution_service_delegate: bool = False
+    execution_service_delegate: str = ""
     run_as: str = "LOCAL_SYSTEM"
     timeout_seconds: int = 120
     has_script_windows: bool = False
@@ -132,7 +137,7 @@ class RemoteAction:
     name: str
     description: str = ""
     origin: str = "CUSTOM"
-    built_in_content_version: str | None = None
+    built_in_content_version: str = ""
     purpose: tuple[Purpose, ...] = ()
     targeting: Targeting = field(default_factory=Targeting)
     script_info: ScriptInfo = field(default_factory=ScriptInfo)
@@ -141,6 +146,30 @@ class RemoteAction:
     def api_triggerable(self) -> bool:
         """Whether ``POST /api/v1/act/execute`` may trigger this action."""
         return self.targeting.api_enabled
+
+
+def wire_text(value: object) -> str:
+    """A value the document types as a string, from a definition that may hold an older
+    boolean or null: null and false are empty, true is ``"true"``."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "true"
+    return str(value)
+
+
+def _with_defaults(item: Mapping[str, object], **defaults: object) -> dict[str, object]:
+    """A script input or output with every field the document requires: its name (or id) for
+    both, empty text, Windows only, and ``defaults``, for those the definition does not set."""
+    name = wire_text(item.get("name", item.get("id", "")))
+    base: dict[str, object] = {
+        "id": name,
+        "name": name,
+        "description": "",
+        "usedByWindows": True,
+        "usedByMacOs": False,
+    }
+    return {**base, **defaults, **item}
 
 
 def remote_action_body(action: RemoteAction) -> dict[str, object]:
@@ -166,7 +195,7 @@ def remote_action_body(action: RemoteAction) -> dict[str, object]:
             "timeoutSeconds": s.timeout_seconds,
             "hasScriptWindows": s.has_script_windows,
             "hasScriptMacOs": s.has_script_mac_os,
-            "inputs": [dict(i) for i in s.inputs],
-            "outputs": [dict(o) for o in s.outputs],
+            "inputs": [_with_defaults(i, options=[], allowCustomValue=True) for i in s.inputs],
+            "outputs": [_with_defaults(o, type="string") for o in s.outputs],
         },
     }

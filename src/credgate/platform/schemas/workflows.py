@@ -21,6 +21,7 @@ from credgate.platform.schemas._common import (
     Uuid,
     WireModel,
     describe,
+    is_uuid,
     parse_model,
     problems_from,
     uuid_text,
@@ -36,6 +37,7 @@ __all__ = [
     "ExecuteRequestV2",
     "ListFilters",
     "TriggerMethod",
+    "TriggerRequest",
     "UserRef",
     "Workflow",
     "error_body",
@@ -44,6 +46,9 @@ __all__ = [
     "parse_execute_v1",
     "parse_execute_v2",
     "parse_list_filters",
+    "parse_trigger",
+    "parse_trigger_path",
+    "trigger_response",
     "workflow_body",
 ]
 
@@ -67,28 +72,28 @@ class ExecuteRequestV1(WireModel):
     params: dict[str, str] = Field(default_factory=dict)
 
 
-class _OneOf(WireModel):
-    """A reference that names its target by exactly one of several identifiers."""
+class _AnyOf(WireModel):
+    """A reference that names its target by at least one of several identifiers; when several
+    are given, the target is the most recently active object matching them."""
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        given = [name for name, value in self if value is not None]
-        if len(given) != 1:
+    def _at_least_one(self) -> Self:
+        if all(value is None for _, value in self):
             names = "|".join(info.alias or name for name, info in type(self).model_fields.items())
-            raise ValueError(f"give exactly one of {names}")
+            raise ValueError(f"give at least one of {names}")
         return self
 
 
-class UserRef(_OneOf):
-    """A v2 user: ``{sid}``, ``{upn}`` or ``{uid}``."""
+class UserRef(_AnyOf):
+    """A v2 user: any of ``sid``, ``upn`` and ``uid``."""
 
     sid: Sid | None = None
     upn: NonEmpty | None = None
     uid: Uuid | None = None
 
 
-class DeviceRef(_OneOf):
-    """A v2 device: ``{collectorUid}``, ``{name}`` or ``{uid}``."""
+class DeviceRef(_AnyOf):
+    """A v2 device: any of ``collectorUid``, ``name`` and ``uid``."""
 
     collector_uid: Uuid | None = None
     name: NonEmpty | None = None
@@ -102,6 +107,13 @@ class ExecuteRequestV2(WireModel):
     devices: list[DeviceRef] = Field(default_factory=list, max_length=MAX_DEVICES)
     users: list[UserRef] = Field(default_factory=list, max_length=MAX_USERS)
     params: dict[str, str] = Field(default_factory=dict)
+
+
+class TriggerRequest(WireModel):
+    """Body of ``POST /api/v1/workflows/workflows/{workflowUuid}/execution/{executionUuid}/trigger``:
+    the parameters handed to the step waiting for the event."""
+
+    parameters: dict[str, NonEmpty] = Field(default_factory=dict)
 
 
 class ListFilters(WireModel):
@@ -144,6 +156,28 @@ def parse_execute_v1(body: object) -> ExecuteRequestV1:
 def parse_execute_v2(body: object) -> ExecuteRequestV2:
     """Parse the body of ``POST /api/v2/workflows/execute``."""
     return _needs_targets(parse_model(ExecuteRequestV2, body, _fail))
+
+
+def parse_trigger(body: object) -> TriggerRequest:
+    """Parse the body of the wait-for-event trigger."""
+    return parse_model(TriggerRequest, body, _fail)
+
+
+def parse_trigger_path(workflow_uuid: str, execution_uuid: str) -> tuple[str, str]:
+    """The trigger's two path UUIDs, in lower-case text."""
+    problems = [
+        Problem(name, "must be a UUID", "pattern")
+        for name, value in (("workflowUuid", workflow_uuid), ("executionUuid", execution_uuid))
+        if not is_uuid(value)
+    ]
+    if problems:
+        raise _fail(problems)
+    return uuid_text(workflow_uuid), uuid_text(execution_uuid)
+
+
+def trigger_response(request_uuid: uuid.UUID | str) -> list[dict[str, object]]:
+    """200 body of the wait-for-event trigger: ``[{requestUuid}]``."""
+    return [{"requestUuid": uuid_text(request_uuid)}]
 
 
 _BOOLEANS: Final = {"true": True, "false": False}

@@ -1,0 +1,3 @@
+from platform_contract import contract
+
+__all__ = ["contract"]
