@@ -162,6 +162,13 @@ def exporters_create(data: DataArg) -> None:
         _print(outbound.exporters.create(_data(data), actor=Actor.cli()))
 
 
+@exporters_app.command("update")
+def exporters_update(ref: str, data: DataArg) -> None:
+    """Replace a data exporter's definition (id or name) with a JSON object of all its fields."""
+    with _outbound() as outbound:
+        _print(outbound.exporters.update(ref, _data(data), actor=Actor.cli()))
+
+
 @exporters_app.command("run")
 def exporters_run(ref: str) -> None:
     """Run an exporter now and print the run."""

@@ -302,22 +302,24 @@ async def _save_webhook(
         values["secret_choice"] = "none"
     body, errors = webhook_body(values)
     errors += _too_long(values)
-    if not errors:
-        actor = ui_actor(request, session)
-        try:
-            if ref is None:
-                saved, secret = await anyio.to_thread.run_sync(
-                    lambda: webhooks.create(body, actor=actor)
-                )
-            else:
-                saved, secret = await anyio.to_thread.run_sync(
-                    lambda: webhooks.update(ref, body, actor=actor)
-                )
-        except NotFoundError:
-            return _not_found(session, "webhook")
-        except (InvalidInputError, ConflictError) as exc:
-            errors = list(exc.errors)
+    actor = ui_actor(request, session)
+    try:
+        if errors:  # not saved, but checked: every problem shows at once
+            await anyio.to_thread.run_sync(webhooks.check, body)
+        elif ref is None:
+            saved, secret = await anyio.to_thread.run_sync(
+                lambda: webhooks.create(body, actor=actor)
+            )
         else:
+            saved, secret = await anyio.to_thread.run_sync(
+                lambda: webhooks.update(ref, body, actor=actor)
+            )
+    except NotFoundError:
+        return _not_found(session, "webhook")
+    except (InvalidInputError, ConflictError) as exc:
+        errors += [e for e in exc.errors if e.field not in {p.field for p in errors}]
+    else:
+        if not errors:
             if secret is not None:
                 return await _webhooks_page(
                     request, session, webhooks, credentials, secret=(saved["name"], secret)
@@ -445,18 +447,33 @@ async def replay_delivery(request: Request, delivery_id: str, webhooks: Webhooks
 # Exporters -------------------------------------------------------------------------------------
 
 
-def exporter_body(values: dict[str, str]) -> tuple[dict[str, Any], list[FieldError]]:
+def exporter_body(values: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
     """The form's values as the admin REST body of an exporter, and the problems of its shape."""
     parameters, problems = parse_lines(values["parameters"], "=", "parameters")
     body: dict[str, Any] = {k: v for k, v in values.items() if k != "parameters"}
     body["parameters"] = parameters
+    body["enabled"] = bool(values.get("enabled"))
     return body, problems
 
 
-def _exporter_values(form: FormData | None) -> dict[str, str]:
+def _exporter_values(form: FormData | None, view: dict[str, Any] | None = None) -> dict[str, Any]:
+    values: dict[str, Any]
     if form is not None:
-        return {name: form_text(form, name) for name in _EXPORTER_FIELDS}
+        values = {name: form_text(form, name) for name in _EXPORTER_FIELDS}
+        values["enabled"] = form_text(form, "enabled") == "on"
+        return values
+    if view is not None:
+        values = {
+            **dict.fromkeys(_EXPORTER_FIELDS, ""),
+            **_exporter_values(None),
+            **{k: view[k] for k in ("name", "query_id", "format", "schedule", "enabled")},
+            **view["destination"],
+        }
+        values["credential"] = view["credential_id"]
+        values["parameters"] = "\n".join(f"{k}={v}" for k, v in view["parameters"].items())
+        return values
     values = dict.fromkeys(_EXPORTER_FIELDS, "")
+    values["enabled"] = True
     values.update(
         format="csv",
         directory="/",
@@ -473,8 +490,9 @@ async def _exporter_form(
     session: UiSession,
     credentials: ConnectorCredentialService,
     definitions: DefinitionService,
-    values: dict[str, str],
+    values: dict[str, Any],
     *,
+    record: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
@@ -486,10 +504,11 @@ async def _exporter_form(
         {
             "nav": "exporters",
             "values": values,
+            "record": record,
             "errors": boxed,
             "bad": {e["input"].removeprefix("f-") for e in boxed},
             "credentials": listed,
-            "queries": [q.key for q in queries],
+            "queries": [(q.key, q.data.get("parameters") or []) for q in queries],
             "formats": FORMATS,
             "schedules": SCHEDULES,
             "bodies": BODIES,
@@ -527,6 +546,46 @@ async def new_exporter(
     return await _exporter_form(session, credentials, definitions, _exporter_values(None))
 
 
+async def _save_exporter(
+    request: Request,
+    ref: str | None,
+    exporters: ExporterService,
+    credentials: ConnectorCredentialService,
+    definitions: DefinitionService,
+) -> Response:
+    session, form = await require_post(request)
+    record: dict[str, Any] | None = None
+    if ref is not None:
+        try:
+            record = await anyio.to_thread.run_sync(exporters.get, ref)
+        except NotFoundError:
+            return _not_found(session, "exporter")
+    values = _exporter_values(form)
+    body, errors = exporter_body(values)
+    errors += _too_long(dict(values))
+    actor = ui_actor(request, session)
+    try:
+        if errors:  # not saved, but checked: every problem shows at once
+            await anyio.to_thread.run_sync(exporters.check, body)
+        elif ref is None:
+            await anyio.to_thread.run_sync(lambda: exporters.create(body, actor=actor))
+        else:
+            await anyio.to_thread.run_sync(lambda: exporters.update(ref, body, actor=actor))
+    except NotFoundError:
+        return _not_found(session, "exporter")
+    except (InvalidInputError, ConflictError) as exc:
+        # The form's own problems and the service's, all in one box.
+        errors += [e for e in exc.errors if e.field not in {p.field for p in errors}]
+    else:
+        if not errors:
+            if ref is None:
+                return redirect(f"{PREFIX}/exporters?notice=created")
+            return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
+    return await _exporter_form(
+        session, credentials, definitions, values, record=record, errors=errors, status=422
+    )
+
+
 @router.post("/exporters")
 async def create_exporter(
     request: Request,
@@ -534,21 +593,36 @@ async def create_exporter(
     credentials: Credentials,
     definitions: Definitions,
 ) -> Response:
-    session, form = await require_post(request)
-    values = _exporter_values(form)
-    body, errors = exporter_body(values)
-    errors += _too_long(dict(values))
-    if not errors:
-        actor = ui_actor(request, session)
-        try:
-            await anyio.to_thread.run_sync(lambda: exporters.create(body, actor=actor))
-        except (InvalidInputError, ConflictError) as exc:
-            errors = list(exc.errors)
-        else:
-            return redirect(f"{PREFIX}/exporters?notice=created")
+    return await _save_exporter(request, None, exporters, credentials, definitions)
+
+
+@router.get("/exporters/{ref}/edit")
+async def edit_exporter(
+    request: Request,
+    ref: str,
+    exporters: Exporters,
+    credentials: Credentials,
+    definitions: Definitions,
+) -> Response:
+    session = await require_session(request)
+    try:
+        view = await anyio.to_thread.run_sync(exporters.get, ref)
+    except NotFoundError:
+        return _not_found(session, "exporter")
     return await _exporter_form(
-        session, credentials, definitions, values, errors=errors, status=422
+        session, credentials, definitions, _exporter_values(None, view), record=view
     )
+
+
+@router.post("/exporters/{ref}")
+async def update_exporter(
+    request: Request,
+    ref: str,
+    exporters: Exporters,
+    credentials: Credentials,
+    definitions: Definitions,
+) -> Response:
+    return await _save_exporter(request, ref, exporters, credentials, definitions)
 
 
 @router.get("/exporters/{ref}")
@@ -569,6 +643,7 @@ async def show_exporter(
             "e": view,
             "runs": runs,
             "credential_names": {c.id: c.name for c in listed},
+            "destination_labels": _LABELS,
             "notice": _notice(request),
         },
         session=session,
