@@ -15,7 +15,7 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import String, select
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
@@ -483,8 +483,8 @@ def _audit_events(db: Database, filters: dict[str, str]) -> list[AuditEvent]:
 
 def _object_names(db: Database, events: list[AuditEvent]) -> dict[tuple[str, str], str]:
     """The current name of each object the events name, by (type, id); a deleted object has
-    none. Each type's table is ``<type>s``, keyed by ``id`` (or ``client_id``) with a ``name``
-    (or ``username``): found from the schema, so this page knows no feature."""
+    none. Each type's table is ``<type>s``, keyed by a text ``client_id``, ``id`` or ``username``,
+    with a ``name`` (or ``username``): found from the schema, so this page knows no feature."""
     wanted: dict[str, set[str]] = {}
     for event in events:
         wanted.setdefault(event.object_type, set()).add(event.object_id)
@@ -494,7 +494,15 @@ def _object_names(db: Database, events: list[AuditEvent]) -> dict[tuple[str, str
             table = Base.metadata.tables.get(f"{object_type}s")
             if table is None:
                 continue
-            key = next((table.c[k] for k in ("client_id", "id") if k in table.c), None)
+            # Audit entries name objects by a text id; an integer key is not that id.
+            key = next(
+                (
+                    table.c[k]
+                    for k in ("client_id", "id", "username")
+                    if k in table.c and isinstance(table.c[k].type, String)
+                ),
+                None,
+            )
             name = next((table.c[n] for n in ("name", "username") if n in table.c), None)
             if key is None or name is None:
                 continue

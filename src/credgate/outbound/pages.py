@@ -10,7 +10,8 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -52,6 +53,8 @@ TEMPLATES = "credgate.outbound"
 """The package whose ``templates/`` folder holds these pages' templates."""
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+_T = TypeVar("_T")
 
 Webhooks = Annotated[WebhookService, Depends(provided(WebhookService))]
 Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
@@ -158,6 +161,22 @@ def _not_found(session: UiSession, what: str) -> Response:
         session=session,
         status=404,
     )
+
+
+async def _submit(
+    errors: list[FieldError], check: Callable[[], object], save: Callable[[], _T]
+) -> tuple[_T | None, list[FieldError]]:
+    """Save a form whose own shape is sound; otherwise only check it, so that the service's
+    problems join the form's in one box. Answers what was saved (``None`` if nothing) and every
+    problem; :class:`NotFoundError` passes through."""
+    try:
+        if errors:
+            await anyio.to_thread.run_sync(check)
+            return None, errors
+        return await anyio.to_thread.run_sync(save), errors
+    except (InvalidInputError, ConflictError) as exc:
+        known = {e.field for e in errors}
+        return None, errors + [e for e in exc.errors if e.field not in known]
 
 
 def _notice(request: Request) -> str:
@@ -304,27 +323,22 @@ async def _save_webhook(
     errors += _too_long(values)
     actor = ui_actor(request, session)
     try:
-        if errors:  # not saved, but checked: every problem shows at once
-            await anyio.to_thread.run_sync(webhooks.check, body)
-        elif ref is None:
-            saved, secret = await anyio.to_thread.run_sync(
-                lambda: webhooks.create(body, actor=actor)
-            )
-        else:
-            saved, secret = await anyio.to_thread.run_sync(
-                lambda: webhooks.update(ref, body, actor=actor)
-            )
+        done, errors = await _submit(
+            errors,
+            lambda: webhooks.check(body),
+            (lambda: webhooks.create(body, actor=actor))
+            if ref is None
+            else (lambda: webhooks.update(ref, body, actor=actor)),
+        )
     except NotFoundError:
         return _not_found(session, "webhook")
-    except (InvalidInputError, ConflictError) as exc:
-        errors += [e for e in exc.errors if e.field not in {p.field for p in errors}]
-    else:
-        if not errors:
-            if secret is not None:
-                return await _webhooks_page(
-                    request, session, webhooks, credentials, secret=(saved["name"], secret)
-                )
-            return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
+    if done is not None:
+        saved, secret = done
+        if secret is not None:
+            return await _webhooks_page(
+                request, session, webhooks, credentials, secret=(saved["name"], secret)
+            )
+        return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
     return await _webhook_form(session, credentials, values, view=view, errors=errors, status=422)
 
 
@@ -565,22 +579,19 @@ async def _save_exporter(
     errors += _too_long(dict(values))
     actor = ui_actor(request, session)
     try:
-        if errors:  # not saved, but checked: every problem shows at once
-            await anyio.to_thread.run_sync(exporters.check, body)
-        elif ref is None:
-            await anyio.to_thread.run_sync(lambda: exporters.create(body, actor=actor))
-        else:
-            await anyio.to_thread.run_sync(lambda: exporters.update(ref, body, actor=actor))
+        done, errors = await _submit(
+            errors,
+            lambda: exporters.check(body),
+            (lambda: exporters.create(body, actor=actor))
+            if ref is None
+            else (lambda: exporters.update(ref, body, actor=actor)),
+        )
     except NotFoundError:
         return _not_found(session, "exporter")
-    except (InvalidInputError, ConflictError) as exc:
-        # The form's own problems and the service's, all in one box.
-        errors += [e for e in exc.errors if e.field not in {p.field for p in errors}]
-    else:
-        if not errors:
-            if ref is None:
-                return redirect(f"{PREFIX}/exporters?notice=created")
-            return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
+    if done is not None:
+        if ref is None:
+            return redirect(f"{PREFIX}/exporters?notice=created")
+        return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
     return await _exporter_form(
         session, credentials, definitions, values, record=record, errors=errors, status=422
     )

@@ -202,6 +202,12 @@ class WebhookService:
             parsed = WebhookIn.model_validate(data)
         except ValidationError as exc:
             problems = plain_errors(exc)
+            # The fields that are well formed are still checked, so that the answer names
+            # every problem at once.
+            failed = {p.field.split(".")[0] for p in problems}
+            defaults = WebhookIn.model_construct(name="", credential="").model_dump()
+            sound = {k: v for k, v in raw.items() if k in defaults and k not in failed}
+            problems += _problems(WebhookIn.model_construct(**{**defaults, **sound}))
         else:
             problems = _problems(parsed)
         ref = raw.get("credential")

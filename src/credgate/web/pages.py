@@ -126,7 +126,7 @@ def _ago(value: dt.datetime | str | None, now: dt.datetime | None = None) -> str
 
 def _datetime(value: dt.datetime | str | None) -> str:
     moment = _moment(value)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
 def _iso(value: dt.datetime | str | None) -> str:
