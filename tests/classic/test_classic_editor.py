@@ -82,3 +82,15 @@ def test_the_editor_names_what_is_wrong(editor: TestClient) -> None:
         'id="f-query" name="query" rows="5" spellcheck="false" aria-describedby="h-query" aria-invalid="true"'
         in page.text
     )
+
+
+def test_the_editor_passes_parameters_in_order(editor: TestClient) -> None:
+    query = "(select (name) (from device) (where device (ge ram_gb (integer %1))))"
+    page = editor.get(
+        "/2/editor/", params={"query": query, "parameters": "10\n"}, headers=basic("finder")
+    )
+    assert page.status_code == 200, page.text
+    assert _cells(page.text) == [["alpha"]]
+    missing = editor.get("/2/editor/", params={"query": query}, headers=basic("finder"))
+    assert missing.status_code == 422
+    assert '<a href="#f-parameters"><strong>Parameters</strong></a>' in missing.text

@@ -112,7 +112,8 @@ def test_api_credentials_end_to_end(page: Any, live_server: Any) -> None:
     assert page.evaluate("navigator.clipboard.readText()") == secret
     shot(page, "05-secret-modal")
     assert token_status(live_server.url, client_id, secret) == 200
-    page.keyboard.press("Escape")  # the keyboard closes it, and the secret goes with it
+    page.keyboard.press("Escape")  # the keyboard closes it once confirmed; the secret goes too
+    page.get_by_role("button", name="Yes, close").click()
     modal.wait_for(state="detached")
 
     page.reload()

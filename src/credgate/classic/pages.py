@@ -8,6 +8,7 @@ page. It runs each query through :func:`credgate.classic.routes.run_nxql`, exact
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -36,9 +37,16 @@ _inventory = provided(InventorySource)  # type: ignore[type-abstract]
 Inventory = Annotated[InventorySource, Depends(_inventory)]
 
 _EXAMPLE = "(select (name platform) (from device) (limit 100))"
-_LABELS = {"query": "Query", "platform": "Platform", "format": "Format", "hr": "Human-readable"}
+_LABELS = {
+    "query": "Query",
+    "parameters": "Parameters",
+    "platform": "Platform",
+    "format": "Format",
+    "hr": "Human-readable",
+}
 _PLATFORM_LABELS = {"windows": "Windows", "mac_os": "macOS", "mobile": "Mobile"}
 _FORMAT_LABELS = {"csv": "CSV", "json": "JSON", "xml": "XML", "html": "HTML"}
+_PARAMETER = re.compile(r"[p%]?\d+")
 _SHOWN_ROWS = 1000
 _SHOWN_TEXT = 200_000
 
@@ -57,7 +65,10 @@ async def nxql_editor(request: Request, inventory: Inventory, user: EditorUser) 
     params = request.query_params
     asked = "query" in params
     pairs = [(k, v) for k, v in params.multi_items() if k in ("query", "platform", "format", "hr")]
+    lines = params.get("parameters", "").splitlines()
+    pairs += [(f"p{number}", line.strip()) for number, line in enumerate(lines, start=1)]
     values = {
+        "parameters": params.get("parameters", ""),
         "query": params.get("query", _EXAMPLE),
         "platforms": params.getlist("platform"),
         "format": params.get("format", "csv"),
@@ -71,8 +82,10 @@ async def nxql_editor(request: Request, inventory: Inventory, user: EditorUser) 
         except InvalidInputError as exc:
             errors = list(exc.errors)
     boxed = [
-        {**e, "label": _LABELS.get(e["field"], e["field"]), "input": f"f-{e['field']}"}
+        {**e, "label": _LABELS.get(field, field), "input": f"f-{field}", "field": field}
         for e in field_errors(errors)
+        # %1, %2...: the query's parameters, all in one box
+        for field in ["parameters" if _PARAMETER.fullmatch(e["field"]) else e["field"]]
     ]
     context = {
         "user": user.name,
