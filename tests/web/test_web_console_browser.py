@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import watch_errors
 
 from credgate.core.audit.services import Actor
 from credgate.outbound.models import DeliveryAttempt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
 from outbound_peers import (
-    AC_CLIENT_ID,
-    AC_CLIENT_SECRET,
     Provider,
     ProviderState,
     Tls,
     TlsServer,
+    consent_credential,
     make_tls,
 )
 
@@ -63,28 +63,6 @@ def provider(tls: Tls) -> Iterator[tuple[ProviderState, str]]:
         yield state, server.url
 
 
-def consent_credential(container: Any, provider: tuple[ProviderState, str]) -> str:
-    state, url = provider
-    view = container.connector_credentials.create(
-        {
-            "name": "CRM consent",
-            "protocol": "HTTPS",
-            "url": f"{url}/",
-            "authorization": {
-                "type": "OAUTH2_AUTHORIZATION_CODE",
-                "client_id": AC_CLIENT_ID,
-                "client_secret": AC_CLIENT_SECRET,
-                "authorization_url": f"{url}/authorize",
-                "access_token_url": f"{url}/token",
-                "scope": "read offline_access",
-            },
-        },
-        actor=ACTOR,
-    )
-    state.client.redirect_uris = [view.redirect_url]
-    return str(view.id)
-
-
 def seed(container: Any, provider: tuple[ProviderState, str]) -> dict[str, str]:
     """One of everything the console lists, with long names and addresses."""
     client_id = ""
@@ -117,7 +95,7 @@ def seed(container: Any, provider: tuple[ProviderState, str]) -> dict[str, str]:
         },
         actor=ACTOR,
     )
-    consent = consent_credential(container, provider)
+    consent = consent_credential(container, provider[1], provider[0], "CRM consent")
     webhooks = container.outbound.webhooks
     hook, _ = webhooks.create(
         {
@@ -176,17 +154,7 @@ def new_page(browser: Any, url: str, **options: Any) -> tuple[Any, list[str]]:
     )
     context.set_default_timeout(15_000)
     tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Script errors and CSP violations; a refused form (422) or sign-in (401) is expected.
-    tab.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    errors = watch_errors(tab)
     return tab, errors
 
 
@@ -330,7 +298,7 @@ def test_connect_completes_a_consent_round_trip(
     browser: Any, live_server: Any, provider: tuple[ProviderState, str]
 ) -> None:
     container = live_server.app.container
-    credential_id = consent_credential(container, provider)
+    credential_id = consent_credential(container, provider[1], provider[0], "CRM consent")
     tab, errors = new_page(browser, live_server.url, ignore_https_errors=True)
     sign_in(tab)
     tab.goto("/admin/connector-credentials")

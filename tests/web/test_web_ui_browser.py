@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_support import watch_errors
 
 from credgate.connectors.credentials import MASK
 from credgate.connectors.sftp import Verdict
@@ -32,17 +33,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Script errors and CSP violations; a 4xx answer (a refused form is 422) is expected.
-    tab.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    errors = watch_errors(tab)
     yield tab
     context.close()
     assert errors == [], f"the pages logged errors: {errors}"

@@ -10,8 +10,7 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +18,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
+from credgate.core.audit.services import Actor
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.services import provided
 from credgate.outbound.events import EVENT_TYPES
@@ -55,6 +55,7 @@ TEMPLATES = "credgate.outbound"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 _T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
 
 Webhooks = Annotated[WebhookService, Depends(provided(WebhookService))]
 Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
@@ -163,17 +164,25 @@ def _not_found(session: UiSession, what: str) -> Response:
     )
 
 
+class _Editable(Protocol[_T_co]):
+    def check(self, data: object) -> None: ...
+    def create(self, data: object, *, actor: Actor) -> _T_co: ...
+    def update(self, ref: str, data: object, *, actor: Actor) -> _T_co: ...
+
+
 async def _submit(
-    errors: list[FieldError], check: Callable[[], object], save: Callable[[], _T]
+    service: _Editable[_T], ref: str | None, body: object, errors: list[FieldError], actor: Actor
 ) -> tuple[_T | None, list[FieldError]]:
-    """Save a form whose own shape is sound; otherwise only check it, so that the service's
-    problems join the form's in one box. Answers what was saved (``None`` if nothing) and every
-    problem; :class:`NotFoundError` passes through."""
+    """Create (``ref`` None) or update from a form whose own shape is sound; otherwise only
+    check it, so that the service's problems join the form's in one box. Answers what was saved
+    (``None`` if nothing) and every problem; :class:`NotFoundError` passes through."""
     try:
         if errors:
-            await anyio.to_thread.run_sync(check)
+            await anyio.to_thread.run_sync(service.check, body)
             return None, errors
-        return await anyio.to_thread.run_sync(save), errors
+        if ref is None:
+            return await anyio.to_thread.run_sync(lambda: service.create(body, actor=actor)), []
+        return await anyio.to_thread.run_sync(lambda: service.update(ref, body, actor=actor)), []
     except (InvalidInputError, ConflictError) as exc:
         known = {e.field for e in errors}
         return None, errors + [e for e in exc.errors if e.field not in known]
@@ -321,15 +330,8 @@ async def _save_webhook(
         values["secret_choice"] = "none"
     body, errors = webhook_body(values)
     errors += _too_long(values)
-    actor = ui_actor(request, session)
     try:
-        done, errors = await _submit(
-            errors,
-            lambda: webhooks.check(body),
-            (lambda: webhooks.create(body, actor=actor))
-            if ref is None
-            else (lambda: webhooks.update(ref, body, actor=actor)),
-        )
+        done, errors = await _submit(webhooks, ref, body, errors, ui_actor(request, session))
     except NotFoundError:
         return _not_found(session, "webhook")
     if done is not None:
@@ -577,15 +579,8 @@ async def _save_exporter(
     values = _exporter_values(form)
     body, errors = exporter_body(values)
     errors += _too_long(dict(values))
-    actor = ui_actor(request, session)
     try:
-        done, errors = await _submit(
-            errors,
-            lambda: exporters.check(body),
-            (lambda: exporters.create(body, actor=actor))
-            if ref is None
-            else (lambda: exporters.update(ref, body, actor=actor)),
-        )
+        done, errors = await _submit(exporters, ref, body, errors, ui_actor(request, session))
     except NotFoundError:
         return _not_found(session, "exporter")
     if done is not None:
