@@ -22,6 +22,7 @@ from credgate.admins import pages as admins_pages
 from credgate.admins.api import router as admin_router
 from credgate.apicredentials import pages as apicredentials_pages
 from credgate.apicredentials.api import router as api_credentials_router
+from credgate.classic import pages as classic_pages
 from credgate.connectors import pages as connectors_pages
 from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
@@ -127,7 +128,13 @@ def _document_lean_routes(framework: FastAPI) -> None:
 def install_admin_ui(framework: FastAPI) -> None:
     """The administration pages: every feature's page router, the templates they render, and
     the shared error handlers and static files."""
-    features = (admins_pages, apicredentials_pages, connectors_pages, outbound_pages)
+    features = (
+        admins_pages,
+        apicredentials_pages,
+        connectors_pages,
+        outbound_pages,
+        classic_pages,
+    )
     install_page_handlers(framework, templates=[feature.TEMPLATES for feature in features])
     for feature in features:
         framework.include_router(feature.router)

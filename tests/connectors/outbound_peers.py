@@ -406,6 +406,32 @@ class Provider(AuthorizationServer):  # type: ignore[misc]
         )
 
 
+def consent_credential(container: Any, url: str, state: ProviderState, name: str = "CRM") -> str:
+    """An authorization-code connector credential at the :class:`Provider` at ``url``, whose
+    redirect URL the provider now accepts; answers its id."""
+    from credgate.core.audit.services import Actor
+
+    view = container.connector_credentials.create(
+        {
+            "name": name,
+            "protocol": "HTTPS",
+            "url": f"{url}/",
+            "authorization": {
+                "type": "OAUTH2_AUTHORIZATION_CODE",
+                "client_id": AC_CLIENT_ID,
+                "client_secret": AC_CLIENT_SECRET,
+                "authorization_url": f"{url}/authorize",
+                "access_token_url": f"{url}/token",
+                "scope": "read offline_access",
+            },
+        },
+        actor=Actor("tests", "pytest"),
+    )
+    assert view.redirect_url is not None
+    state.client.redirect_uris = [view.redirect_url]
+    return str(view.id)
+
+
 # --- SFTP -----------------------------------------------------------------------------------
 
 SFTP_USER = "exporter"

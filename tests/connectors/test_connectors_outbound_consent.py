@@ -19,13 +19,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from outbound_peers import (
-    AC_CLIENT_ID,
     AC_CLIENT_SECRET,
     Provider,
     ProviderState,
     Tls,
     TlsServer,
     assert_no_secrets,
+    consent_credential,
     make_tls,
 )
 from sqlalchemy import update
@@ -76,25 +76,7 @@ def browser_leg() -> Iterator[None]:
 
 
 def ac_credential(container: Container, url: str, state: ProviderState) -> str:
-    view = container.connector_credentials.create(
-        {
-            "name": "CRM",
-            "protocol": "HTTPS",
-            "url": f"{url}/",
-            "authorization": {
-                "type": "OAUTH2_AUTHORIZATION_CODE",
-                "client_id": AC_CLIENT_ID,
-                "client_secret": AC_CLIENT_SECRET,
-                "authorization_url": f"{url}/authorize",
-                "access_token_url": f"{url}/token",
-                "scope": "read offline_access",
-            },
-        },
-        actor=ACTOR,
-    )
-    assert view.redirect_url is not None
-    state.client.redirect_uris = [view.redirect_url]
-    return view.id
+    return consent_credential(container, url, state)
 
 
 def browse(authorization_url: str, tls: Tls) -> str:

@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_support import watch_errors
 
 from credgate.connectors.credentials import MASK
 from credgate.connectors.sftp import Verdict
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
 HOST_KEY = (
@@ -27,51 +27,13 @@ HOST_KEY = (
 )
 
 
-# Module scope: the sync API keeps an event loop running in the main thread while it is open,
-# which must not outlive these tests (others call asyncio.run).
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import Error, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
-        except Error as exc:
-            pytest.skip(f"chromium cannot be launched here: {exc.message.splitlines()[0]}")
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Script errors and CSP violations; a 4xx answer (a refused form is 422) is expected.
-    tab.on(
-        "console",
-        lambda msg: (
-            errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
+    errors = watch_errors(tab)
     yield tab
     context.close()
     assert errors == [], f"the pages logged errors: {errors}"
@@ -141,7 +103,8 @@ def test_api_credentials_end_to_end(page: Any, live_server: Any) -> None:
     assert page.evaluate("navigator.clipboard.readText()") == secret
     shot(page, "05-secret-modal")
     assert token_status(live_server.url, client_id, secret) == 200
-    page.keyboard.press("Escape")  # the keyboard closes it, and the secret goes with it
+    page.keyboard.press("Escape")  # the keyboard closes it once confirmed; the secret goes too
+    page.get_by_role("button", name="Yes, close").click()
     modal.wait_for(state="detached")
 
     page.reload()

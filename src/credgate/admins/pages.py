@@ -15,7 +15,7 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
+from sqlalchemy import String, select
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
@@ -23,7 +23,7 @@ from credgate.admins.services import AdminIdentity, AdminService, IssuedAdminTok
 from credgate.core.audit.models import AuditEvent
 from credgate.core.audit.services import record
 from credgate.core.config import Settings
-from credgate.core.db import Database
+from credgate.core.db import Base, Database
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.services import provided
 from credgate.security.lockout import TooManyAttempts
@@ -481,6 +481,38 @@ def _audit_events(db: Database, filters: dict[str, str]) -> list[AuditEvent]:
         return events
 
 
+def _object_names(db: Database, events: list[AuditEvent]) -> dict[tuple[str, str], str]:
+    """The current name of each object the events name, by (type, id); a deleted object has
+    none. Each type's table is ``<type>s``, keyed by a text ``client_id``, ``id`` or ``username``,
+    with a ``name`` (or ``username``): found from the schema, so this page knows no feature."""
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        wanted.setdefault(event.object_type, set()).add(event.object_id)
+    names: dict[tuple[str, str], str] = {}
+    with db.session() as session:
+        for object_type, ids in wanted.items():
+            table = Base.metadata.tables.get(f"{object_type}s")
+            if table is None:
+                continue
+            # Audit entries name objects by a text id; an integer key is not that id.
+            key = next(
+                (
+                    table.c[k]
+                    for k in ("client_id", "id", "username")
+                    if k in table.c and isinstance(table.c[k].type, String)
+                ),
+                None,
+            )
+            name = next((table.c[n] for n in ("name", "username") if n in table.c), None)
+            if key is None or name is None:
+                continue
+            for found_id, found_name in session.execute(
+                select(key, name).where(key.in_(sorted(ids)))
+            ):
+                names[(object_type, str(found_id))] = str(found_name)
+    return names
+
+
 @router.get("/audit")
 async def audit_log(request: Request, db: Db) -> Response:
     session = await require_session(request)
@@ -489,5 +521,12 @@ async def audit_log(request: Request, db: Db) -> Response:
         for name in ("action", "actor", "object")
     }
     events = await anyio.to_thread.run_sync(_audit_events, db, filters)
-    context = {"nav": "audit", "events": events, "filters": filters, "limit": _AUDIT_LIMIT}
+    names = await anyio.to_thread.run_sync(_object_names, db, events)
+    context = {
+        "nav": "audit",
+        "events": events,
+        "names": names,
+        "filters": filters,
+        "limit": _AUDIT_LIMIT,
+    }
     return render("admins/audit.html", context, session=session)

@@ -23,7 +23,7 @@ from typing import Final, Literal
 from credgate.platform.nql.engine import Result
 from credgate.platform.nql.render import json_cell, render_csv
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "OutputFormat", "render"]
+__all__ = ["FORMATS", "MEDIA_TYPES", "OutputFormat", "cells", "render"]
 
 OutputFormat = Literal["csv", "json", "xml", "html"]
 FORMATS: Final[tuple[OutputFormat, ...]] = ("csv", "json", "xml", "html")
@@ -61,6 +61,11 @@ def _text(value: object) -> str | None:
     if isinstance(cell, list | dict):
         return json.dumps(cell, ensure_ascii=False)
     return str(cell)
+
+
+def cells(result: Result, hr: bool = False) -> list[list[str | None]]:
+    """Each value as the text the xml and html formats write; ``None`` for a null."""
+    return [[_text(v) for v in row] for row in _rows(result, hr)]
 
 
 def render(result: Result, fmt: OutputFormat, *, table: str, hr: bool = False) -> str:

@@ -19,6 +19,7 @@ default 100), answer a JSON array oldest first, and give the number of matching 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
@@ -31,7 +32,8 @@ from credgate.classic.auth import ClassicAuthenticator, ClassicAuthError, Classi
 from credgate.classic.engines import EngineService
 from credgate.classic.inventory import InventorySource
 from credgate.classic.nxql import NxqlSyntaxError, parse_nxql
-from credgate.classic.nxql_output import FORMATS, MEDIA_TYPES, render
+from credgate.classic.nxql_output import FORMATS, MEDIA_TYPES, OutputFormat, render
+from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.errors import FieldError, InvalidInputError
 from credgate.core.paths import PROTECTED
@@ -40,11 +42,12 @@ from credgate.platform.nql.engine import (
     ParameterError,
     QueryDefinitionError,
     QueryExecutionError,
+    Result,
     execute,
 )
 from credgate.web.api import ApiError, AppSettings, client_address
 
-__all__ = ["check_paths", "router"]
+__all__ = ["PLATFORMS", "NxqlAnswer", "check_paths", "classic_caller", "router", "run_nxql"]
 
 router = APIRouter(tags=["Classic APIs"])
 
@@ -64,14 +67,7 @@ async def _classic_caller(
 ) -> ClassicPrincipal:
     """A classic user over Basic, or a token holding the permission :data:`PROTECTED` lists for
     this route."""
-    permission = PROTECTED.permission_of(request.scope["route"].path)
-    address = client_address(request, settings.trusted_proxies)
-    try:
-        return await authenticator.authenticate(
-            request.headers.get("authorization"), address, permission
-        )
-    except ClassicAuthError as exc:
-        raise ApiError(exc.status, exc.code, exc.message, exc.headers) from None
+    return await classic_caller(request, authenticator, settings, request.scope["route"].path)
 
 
 ClassicCaller = Annotated[ClassicPrincipal, Depends(_classic_caller)]
@@ -113,8 +109,23 @@ def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-async def _run_nxql(request: Request, inventory: InventorySource) -> Response:
-    pairs = await _nxql_parameters(request)
+@dataclass(frozen=True, slots=True)
+class NxqlAnswer:
+    """A query's rows and how they were asked for."""
+
+    result: Result
+    table: str
+    fmt: OutputFormat
+    hr: bool
+
+    def body(self) -> str:
+        return render(self.result, self.fmt, table=self.table, hr=self.hr)
+
+
+async def run_nxql(pairs: list[tuple[str, str]], inventory: InventorySource) -> NxqlAnswer:
+    """Run an NXQL request given as its parameters (``query``, ``platform``, ``format``, ``hr``,
+    ``p1``...): what ``/2/query`` answers, and what the NXQL editor shows. Raises
+    :class:`InvalidInputError` naming the parameter at fault."""
     text = _single(pairs, "query")
     if not text or not text.strip():
         raise InvalidInputError([FieldError("query", "is required")])
@@ -139,23 +150,42 @@ async def _run_nxql(request: Request, inventory: InventorySource) -> Response:
         raise InvalidInputError([FieldError("query", str(exc))]) from None
     obj = query.definition.object
 
-    def run() -> tuple[str, bool]:
+    def run() -> Result:
         rows = inventory.rows(obj)
         if platforms and obj == "devices":
             rows = (r for r in rows if r.get("platform") is None or r.get("platform") in platforms)
-        result = execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
-        return render(result, fmt, table=query.table, hr=hr), result.truncated
+        return execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
 
     try:
-        body, truncated = await anyio.to_thread.run_sync(run)
+        result = await anyio.to_thread.run_sync(run)
     except ParameterError as exc:
         raise InvalidInputError([FieldError(exc.name, exc.reason)]) from None
     except QueryExecutionError as exc:
         raise InvalidInputError([FieldError("query", str(exc))]) from None
+    return NxqlAnswer(result, query.table, fmt, hr)
+
+
+async def _run_nxql(request: Request, inventory: InventorySource) -> Response:
+    answer = await run_nxql(await _nxql_parameters(request), inventory)
+    body = await anyio.to_thread.run_sync(answer.body)
     headers = {"Cache-Control": "no-store"}
-    if truncated:
+    if answer.result.truncated:
         headers["X-Truncated"] = "true"
-    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    return Response(body, media_type=MEDIA_TYPES[answer.fmt], headers=headers)
+
+
+async def classic_caller(
+    request: Request, authenticator: ClassicAuthenticator, settings: Settings, path: str
+) -> ClassicPrincipal:
+    """The caller of a classic page that acts as the route ``path`` does (its permission)."""
+    permission = PROTECTED.permission_of(path)
+    address = client_address(request, settings.trusted_proxies)
+    try:
+        return await authenticator.authenticate(
+            request.headers.get("authorization"), address, permission
+        )
+    except ClassicAuthError as exc:
+        raise ApiError(exc.status, exc.code, exc.message, exc.headers) from None
 
 
 @router.get("/2/query", summary="NXQL query (classic)")

@@ -17,7 +17,6 @@ Answers show every secret as the mask; no secret is ever sent back.
 
 from __future__ import annotations
 
-import html
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -32,6 +31,7 @@ from credgate.connectors.credentials.services import (
 from credgate.connectors.services import ConnectorService
 from credgate.core.services import provided
 from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.pages import render
 
 __all__ = ["router"]
 
@@ -176,20 +176,17 @@ def delete_connector(connector_id: str, connectors: Connectors, actor: AdminActo
 
 # Connection tests and consent -------------------------------------------------------------------
 
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the callback URL carries the code
-    "Content-Security-Policy": "default-src 'none'",
-}
+# The callback URL carries the code: it must not leak to the next page through Referer.
+_PAGE_HEADERS = {"Referrer-Policy": "no-referrer"}
 
 
 def _page(title: str, message: str, status_code: int) -> HTMLResponse:
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    return render(
+        "connectors/consent_result.html",
+        {"title": title, "message": message, "ok": status_code == 200},
+        status=status_code,
+        headers=_PAGE_HEADERS,
     )
-    return HTMLResponse(body, status_code=status_code, headers=_PAGE_HEADERS)
 
 
 @router.post(

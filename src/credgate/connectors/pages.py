@@ -253,8 +253,13 @@ def _form_page(
         "notice": _NOTICES.get(request.query_params.get("notice", ""), ""),
         "mask": MASK,
     }
+    consent_page = record.masked["authorization"].get("authorization_url") if record else None
     return render(
-        "connectors/connector_credential_form.html", context, session=session, status=status
+        "connectors/connector_credential_form.html",
+        context,
+        session=session,
+        status=status,
+        form_targets=[str(consent_page)] if consent_page else (),
     )
 
 
@@ -292,7 +297,18 @@ async def _list_page(
         "notice": _NOTICES.get(request.query_params.get("notice", ""), ""),
         "verdict": verdict,
     }
-    return render("connectors/connector_credentials.html", context, session=session)
+    # Connect posts here and is answered with a redirect to the provider's consent page.
+    consent_pages = [
+        str(r.masked["authorization"].get("authorization_url", ""))
+        for r in page.items
+        if r.masked["authorization"]["type"] == AuthType.OAUTH2_AUTHORIZATION_CODE.value
+    ]
+    return render(
+        "connectors/connector_credentials.html",
+        context,
+        session=session,
+        form_targets=consent_pages,
+    )
 
 
 @router.get("")

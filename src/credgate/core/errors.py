@@ -10,9 +10,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ConflictError", "CredgateError", "FieldError", "InvalidInputError", "NotFoundError"]
+if TYPE_CHECKING:  # only its errors() are read: importing pydantic stays with its callers
+    from pydantic import ValidationError
+
+__all__ = [
+    "ConflictError",
+    "CredgateError",
+    "FieldError",
+    "InvalidInputError",
+    "NotFoundError",
+    "plain_errors",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +62,33 @@ class InvalidInputError(CredgateError):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+def _plain_message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "is required"
+    if kind == "string_too_short":
+        return f"must be at least {ctx['min_length']} characters"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '').replace(chr(39), '')}"
+    if kind == "extra_forbidden":
+        return "is not a field credgate knows"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("string_type", "dict_type", "list_type", "int_type", "int_parsing"):
+        what = {"string": "text", "dict": "an object", "list": "a list"}
+        return f"must be {what.get(kind.split('_')[0], 'a whole number')}"
+    return str(error["msg"]).rstrip(".").lower()
+
+
+def plain_errors(exc: ValidationError) -> list[FieldError]:
+    """A model's validation errors in credgate's words, each naming its field (``a.b``), every
+    one of them at once rather than pydantic's wording."""
+    return [
+        FieldError(".".join(str(p) for p in e["loc"]) or "body", _plain_message(e))
+        for e in exc.errors()
+    ]

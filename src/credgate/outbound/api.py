@@ -142,6 +142,13 @@ def get_exporter(ref: str, exporters: Exporters, _admin: CurrentAdmin) -> dict[s
     return exporters.get(ref)
 
 
+@router.put("/exporters/{ref}", summary="Replace a data exporter's definition")
+def update_exporter(
+    ref: str, body: Json, exporters: Exporters, actor: AdminActor
+) -> dict[str, Any]:
+    return exporters.update(ref, body, actor=actor)
+
+
 @router.delete("/exporters/{ref}", status_code=204, summary="Delete a data exporter and its runs")
 def delete_exporter(ref: str, exporters: Exporters, actor: AdminActor) -> Response:
     exporters.delete(ref, actor=actor)

@@ -222,6 +222,16 @@ def exporters_create(
         emit(outbound.exporters.create(body, actor=cli_actor()), as_json, _fields)
 
 
+@exporters_app.command("update")
+def exporters_update(
+    ref: RefArg, file: FileOpt = None, data: DataAliasOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Replace a data exporter's definition (id or name) with a JSON object of all its fields."""
+    body = json_object(file, data)
+    with _outbound() as outbound:
+        emit(outbound.exporters.update(ref, body, actor=cli_actor()), as_json, _fields)
+
+
 @exporters_app.command("run")
 def exporters_run(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Run an exporter now and print the run. Exit 1 when the run fails.

@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import anyio.to_thread
@@ -23,11 +24,24 @@ from sqlalchemy import delete, select, update
 
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import (
+    ConflictError,
+    FieldError,
+    InvalidInputError,
+    NotFoundError,
+    plain_errors,
+)
 from credgate.outbound.models import Exporter, ExporterRun
 from credgate.outbound.transport import CredentialTransport
 
-__all__ = ["PERIODS", "ExporterIn", "ExporterService", "encode_rows", "run_export"]
+__all__ = [
+    "PERIODS",
+    "ExportTarget",
+    "ExporterIn",
+    "ExporterService",
+    "encode_rows",
+    "run_export",
+]
 
 PERIODS: Final = {
     "hourly": dt.timedelta(hours=1),
@@ -89,6 +103,20 @@ def _run_view(row: ExporterRun) -> dict[str, Any]:
     }
 
 
+def _sftp_problems(parsed: ExporterIn) -> list[FieldError]:
+    problems: list[FieldError] = []
+    if "/" in parsed.file_pattern or not _SAFE_NAME.match(parsed.file_pattern):
+        problems.append(FieldError("file_pattern", "letters, digits, . _ - and {fields} only"))
+    unknown = set(_PATTERN_FIELDS.findall(parsed.file_pattern)) - {"name", "timestamp", "ext"}
+    if unknown:
+        problems.append(
+            FieldError("file_pattern", f"unknown field(s): {', '.join(sorted(unknown))}")
+        )
+    if not parsed.directory.startswith("/") or ".." in parsed.directory.split("/"):
+        problems.append(FieldError("directory", "an absolute path without '..'"))
+    return problems
+
+
 def encode_rows(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: str) -> bytes:
     """CSV (RFC 4180, a header line, CRLF) or JSON lines (one object per row)."""
 
@@ -106,6 +134,20 @@ def encode_rows(headers: Sequence[str], rows: Sequence[Sequence[object]], fmt: s
     ).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class ExportTarget:
+    """What an exporter needs to know of a connector credential."""
+
+    id: str
+    protocol: str
+    auth_type: str
+
+
+# A consent-based credential holds a person's grant for interactive use; an unattended
+# schedule must not ride on it, and the file transfer has no token to send at all.
+_NO_EXPORT_AUTH = {"OAUTH2_AUTHORIZATION_CODE"}
+
+
 class ExporterService:
     """Exporter definitions, their claims and run history. Blocking."""
 
@@ -113,65 +155,88 @@ class ExporterService:
         self,
         db: Database,
         *,
-        credential_protocol: Callable[[str], tuple[str, str] | None],
-        query_exists: Callable[[str], bool],
+        credential_target: Callable[[str], ExportTarget | None],
+        query_parameters: Callable[[str], Sequence[str] | None],
     ) -> None:
         self._db = db
-        self._credential_protocol = credential_protocol
-        self._query_exists = query_exists
+        self._credential_target = credential_target
+        self._query_parameters = query_parameters
 
     def _parse(self, data: object) -> tuple[ExporterIn, str, dict[str, str]]:
+        """Every problem of the input at once, each naming its field."""
+        problems: list[FieldError] = []
+        raw = dict(data) if isinstance(data, Mapping) else {}
         try:
             parsed = ExporterIn.model_validate(data)
         except ValidationError as exc:
-            raise InvalidInputError(
-                [
-                    FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
-                    for e in exc.errors()
-                ]
-            ) from None
-        problems: list[FieldError] = []
-        found = self._credential_protocol(parsed.credential)
-        if found is None:
-            problems.append(
-                FieldError("credential", f"no connector credential {parsed.credential!r}")
-            )
-        if not self._query_exists(parsed.query_id):
-            problems.append(FieldError("query_id", f"no saved NQL query {parsed.query_id!r}"))
-        destination: dict[str, str]
-        protocol = found[1] if found else ""
-        if protocol == "SFTP":
-            if "/" in parsed.file_pattern or not _SAFE_NAME.match(parsed.file_pattern):
+            problems = plain_errors(exc)
+            parsed = None
+        failed = {p.field.split(".")[0] for p in problems}
+        credential = str(raw.get("credential") or "")
+        target = self._credential_target(credential) if credential else None
+        if credential and "credential" not in failed:
+            if target is None:
                 problems.append(
-                    FieldError("file_pattern", "letters, digits, . _ - and {fields} only")
+                    FieldError("credential", f"there is no connector credential {credential!r}")
                 )
-            unknown = set(_PATTERN_FIELDS.findall(parsed.file_pattern)) - {
-                "name",
-                "timestamp",
-                "ext",
-            }
-            if unknown:
+            elif target.auth_type in _NO_EXPORT_AUTH:
                 problems.append(
-                    FieldError("file_pattern", f"unknown field(s): {', '.join(sorted(unknown))}")
+                    FieldError(
+                        "credential",
+                        "an OAuth 2.0 authorization code credential cannot run unattended "
+                        "exports; choose a client credentials, basic, bearer or SFTP credential",
+                    )
                 )
-            if not parsed.directory.startswith("/") or ".." in parsed.directory.split("/"):
-                problems.append(FieldError("directory", "an absolute path without '..'"))
-            destination = {"directory": parsed.directory, "file_pattern": parsed.file_pattern}
-        else:
-            if not parsed.path.startswith("/") or any(c in parsed.path for c in " \r\n"):
-                problems.append(FieldError("path", "must start with '/' and hold no spaces"))
-            destination = {"path": parsed.path, "body": parsed.body, "array_key": parsed.array_key}
+        query_id = str(raw.get("query_id") or "")
+        if query_id and "query_id" not in failed:
+            required = self._query_parameters(query_id)
+            if required is None:
+                problems.append(FieldError("query_id", f"there is no saved NQL query {query_id!r}"))
+            elif "parameters" not in failed:
+                given = raw.get("parameters") or {}
+                missing = [n for n in required if not str(given.get(n, "")).strip()]
+                if missing:
+                    problems.append(
+                        FieldError(
+                            "parameters",
+                            f"the query {query_id} needs a value for "
+                            + ", ".join(f"${n}" for n in missing),
+                        )
+                    )
+        destination: dict[str, str] = {}
+        if parsed is not None:
+            if target is not None and target.protocol == "SFTP":
+                problems += _sftp_problems(parsed)
+                destination = {"directory": parsed.directory, "file_pattern": parsed.file_pattern}
+            else:
+                if not parsed.path.startswith("/") or any(c in parsed.path for c in " \r\n"):
+                    problems.append(FieldError("path", "must start with '/' and hold no spaces"))
+                destination = {
+                    "path": parsed.path,
+                    "body": parsed.body,
+                    "array_key": parsed.array_key,
+                }
         if problems:
             raise InvalidInputError(problems)
-        assert found is not None
-        return parsed, found[0], destination
+        assert parsed is not None
+        assert target is not None
+        return parsed, target.id, destination
+
+    @staticmethod
+    def _refuse_taken(session: Any, name: str, own_id: str | None) -> None:
+        taken = session.scalar(select(Exporter.id).where(Exporter.name == name))
+        if taken is not None and taken != own_id:
+            raise ConflictError("name", f"an exporter named {name!r} already exists")
+
+    def check(self, data: object) -> None:
+        """Raise :class:`InvalidInputError` with every problem of ``data``; store nothing."""
+        self._parse(data)
 
     def create(self, data: object, *, actor: Actor) -> dict[str, Any]:
         parsed, credential_id, destination = self._parse(data)
         eid = str(uuid.uuid4())
         with self._db.session() as session:
-            if session.scalar(select(Exporter.id).where(Exporter.name == parsed.name)):
-                raise ConflictError("name", f"an exporter named {parsed.name!r} already exists")
+            self._refuse_taken(session, parsed.name, None)
             row = Exporter(
                 id=eid,
                 name=parsed.name,
@@ -188,6 +253,35 @@ class ExporterService:
             session.flush()
             record(
                 session, actor, "exporter.create", "exporter", eid, sorted(parsed.model_fields_set)
+            )
+            return _view(row)
+
+    def update(self, ref: str, data: object, *, actor: Actor) -> dict[str, Any]:
+        """Replace an exporter's definition (the same fields as :meth:`create`); its run
+        history stays. A new schedule counts its next run from now."""
+        parsed, credential_id, destination = self._parse(data)
+        with self._db.session() as session:
+            row = self._get(session, ref)
+            self._refuse_taken(session, parsed.name, row.id)
+            if parsed.schedule != row.schedule:
+                row.next_run_at = utcnow() + PERIODS[parsed.schedule]
+            row.name = parsed.name
+            row.query_id = parsed.query_id
+            row.parameters = parsed.parameters
+            row.format = parsed.format
+            row.credential_id = credential_id
+            row.destination = destination
+            row.schedule = parsed.schedule
+            row.enabled = parsed.enabled
+            row.updated_at = utcnow()
+            session.flush()
+            record(
+                session,
+                actor,
+                "exporter.update",
+                "exporter",
+                row.id,
+                sorted(parsed.model_fields_set),
             )
             return _view(row)
 

@@ -10,7 +10,7 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
+from credgate.core.audit.services import Actor
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.services import provided
 from credgate.outbound.events import EVENT_TYPES
@@ -52,6 +53,9 @@ TEMPLATES = "credgate.outbound"
 """The package whose ``templates/`` folder holds these pages' templates."""
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+_T = TypeVar("_T")
+_T_co = TypeVar("_T_co", covariant=True)
 
 Webhooks = Annotated[WebhookService, Depends(provided(WebhookService))]
 Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
@@ -158,6 +162,30 @@ def _not_found(session: UiSession, what: str) -> Response:
         session=session,
         status=404,
     )
+
+
+class _Editable(Protocol[_T_co]):
+    def check(self, data: object) -> None: ...
+    def create(self, data: object, *, actor: Actor) -> _T_co: ...
+    def update(self, ref: str, data: object, *, actor: Actor) -> _T_co: ...
+
+
+async def _submit(
+    service: _Editable[_T], ref: str | None, body: object, errors: list[FieldError], actor: Actor
+) -> tuple[_T | None, list[FieldError]]:
+    """Create (``ref`` None) or update from a form whose own shape is sound; otherwise only
+    check it, so that the service's problems join the form's in one box. Answers what was saved
+    (``None`` if nothing) and every problem; :class:`NotFoundError` passes through."""
+    try:
+        if errors:
+            await anyio.to_thread.run_sync(service.check, body)
+            return None, errors
+        if ref is None:
+            return await anyio.to_thread.run_sync(lambda: service.create(body, actor=actor)), []
+        return await anyio.to_thread.run_sync(lambda: service.update(ref, body, actor=actor)), []
+    except (InvalidInputError, ConflictError) as exc:
+        known = {e.field for e in errors}
+        return None, errors + [e for e in exc.errors if e.field not in known]
 
 
 def _notice(request: Request) -> str:
@@ -302,27 +330,17 @@ async def _save_webhook(
         values["secret_choice"] = "none"
     body, errors = webhook_body(values)
     errors += _too_long(values)
-    if not errors:
-        actor = ui_actor(request, session)
-        try:
-            if ref is None:
-                saved, secret = await anyio.to_thread.run_sync(
-                    lambda: webhooks.create(body, actor=actor)
-                )
-            else:
-                saved, secret = await anyio.to_thread.run_sync(
-                    lambda: webhooks.update(ref, body, actor=actor)
-                )
-        except NotFoundError:
-            return _not_found(session, "webhook")
-        except (InvalidInputError, ConflictError) as exc:
-            errors = list(exc.errors)
-        else:
-            if secret is not None:
-                return await _webhooks_page(
-                    request, session, webhooks, credentials, secret=(saved["name"], secret)
-                )
-            return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
+    try:
+        done, errors = await _submit(webhooks, ref, body, errors, ui_actor(request, session))
+    except NotFoundError:
+        return _not_found(session, "webhook")
+    if done is not None:
+        saved, secret = done
+        if secret is not None:
+            return await _webhooks_page(
+                request, session, webhooks, credentials, secret=(saved["name"], secret)
+            )
+        return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
     return await _webhook_form(session, credentials, values, view=view, errors=errors, status=422)
 
 
@@ -445,18 +463,33 @@ async def replay_delivery(request: Request, delivery_id: str, webhooks: Webhooks
 # Exporters -------------------------------------------------------------------------------------
 
 
-def exporter_body(values: dict[str, str]) -> tuple[dict[str, Any], list[FieldError]]:
+def exporter_body(values: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
     """The form's values as the admin REST body of an exporter, and the problems of its shape."""
     parameters, problems = parse_lines(values["parameters"], "=", "parameters")
     body: dict[str, Any] = {k: v for k, v in values.items() if k != "parameters"}
     body["parameters"] = parameters
+    body["enabled"] = bool(values.get("enabled"))
     return body, problems
 
 
-def _exporter_values(form: FormData | None) -> dict[str, str]:
+def _exporter_values(form: FormData | None, view: dict[str, Any] | None = None) -> dict[str, Any]:
+    values: dict[str, Any]
     if form is not None:
-        return {name: form_text(form, name) for name in _EXPORTER_FIELDS}
+        values = {name: form_text(form, name) for name in _EXPORTER_FIELDS}
+        values["enabled"] = form_text(form, "enabled") == "on"
+        return values
+    if view is not None:
+        values = {
+            **dict.fromkeys(_EXPORTER_FIELDS, ""),
+            **_exporter_values(None),
+            **{k: view[k] for k in ("name", "query_id", "format", "schedule", "enabled")},
+            **view["destination"],
+        }
+        values["credential"] = view["credential_id"]
+        values["parameters"] = "\n".join(f"{k}={v}" for k, v in view["parameters"].items())
+        return values
     values = dict.fromkeys(_EXPORTER_FIELDS, "")
+    values["enabled"] = True
     values.update(
         format="csv",
         directory="/",
@@ -473,8 +506,9 @@ async def _exporter_form(
     session: UiSession,
     credentials: ConnectorCredentialService,
     definitions: DefinitionService,
-    values: dict[str, str],
+    values: dict[str, Any],
     *,
+    record: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
@@ -486,10 +520,11 @@ async def _exporter_form(
         {
             "nav": "exporters",
             "values": values,
+            "record": record,
             "errors": boxed,
             "bad": {e["input"].removeprefix("f-") for e in boxed},
             "credentials": listed,
-            "queries": [q.key for q in queries],
+            "queries": [(q.key, q.data.get("parameters") or []) for q in queries],
             "formats": FORMATS,
             "schedules": SCHEDULES,
             "bodies": BODIES,
@@ -527,6 +562,36 @@ async def new_exporter(
     return await _exporter_form(session, credentials, definitions, _exporter_values(None))
 
 
+async def _save_exporter(
+    request: Request,
+    ref: str | None,
+    exporters: ExporterService,
+    credentials: ConnectorCredentialService,
+    definitions: DefinitionService,
+) -> Response:
+    session, form = await require_post(request)
+    record: dict[str, Any] | None = None
+    if ref is not None:
+        try:
+            record = await anyio.to_thread.run_sync(exporters.get, ref)
+        except NotFoundError:
+            return _not_found(session, "exporter")
+    values = _exporter_values(form)
+    body, errors = exporter_body(values)
+    errors += _too_long(dict(values))
+    try:
+        done, errors = await _submit(exporters, ref, body, errors, ui_actor(request, session))
+    except NotFoundError:
+        return _not_found(session, "exporter")
+    if done is not None:
+        if ref is None:
+            return redirect(f"{PREFIX}/exporters?notice=created")
+        return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
+    return await _exporter_form(
+        session, credentials, definitions, values, record=record, errors=errors, status=422
+    )
+
+
 @router.post("/exporters")
 async def create_exporter(
     request: Request,
@@ -534,21 +599,36 @@ async def create_exporter(
     credentials: Credentials,
     definitions: Definitions,
 ) -> Response:
-    session, form = await require_post(request)
-    values = _exporter_values(form)
-    body, errors = exporter_body(values)
-    errors += _too_long(dict(values))
-    if not errors:
-        actor = ui_actor(request, session)
-        try:
-            await anyio.to_thread.run_sync(lambda: exporters.create(body, actor=actor))
-        except (InvalidInputError, ConflictError) as exc:
-            errors = list(exc.errors)
-        else:
-            return redirect(f"{PREFIX}/exporters?notice=created")
+    return await _save_exporter(request, None, exporters, credentials, definitions)
+
+
+@router.get("/exporters/{ref}/edit")
+async def edit_exporter(
+    request: Request,
+    ref: str,
+    exporters: Exporters,
+    credentials: Credentials,
+    definitions: Definitions,
+) -> Response:
+    session = await require_session(request)
+    try:
+        view = await anyio.to_thread.run_sync(exporters.get, ref)
+    except NotFoundError:
+        return _not_found(session, "exporter")
     return await _exporter_form(
-        session, credentials, definitions, values, errors=errors, status=422
+        session, credentials, definitions, _exporter_values(None, view), record=view
     )
+
+
+@router.post("/exporters/{ref}")
+async def update_exporter(
+    request: Request,
+    ref: str,
+    exporters: Exporters,
+    credentials: Credentials,
+    definitions: Definitions,
+) -> Response:
+    return await _save_exporter(request, ref, exporters, credentials, definitions)
 
 
 @router.get("/exporters/{ref}")
@@ -569,6 +649,7 @@ async def show_exporter(
             "e": view,
             "runs": runs,
             "credential_names": {c.id: c.name for c in listed},
+            "destination_labels": _LABELS,
             "notice": _notice(request),
         },
         session=session,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from credgate.core.errors import NotFoundError
-from credgate.outbound.exporters import ExporterService
+from credgate.outbound.exporters import ExporterService, ExportTarget
 from credgate.outbound.transport import ConnectionsTransport, CredentialTransport
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import DeliveryPolicy, OutboundWorker
@@ -30,18 +30,13 @@ def open_outbound(container: Container) -> Outbound:
     s = container.settings
     credentials = container.connector_credentials
 
-    def credential_id(ref: str) -> str | None:
-        try:
-            return credentials.find(ref).id
-        except NotFoundError:
-            return None
-
-    def credential_protocol(ref: str) -> tuple[str, str] | None:
+    def credential_target(ref: str) -> ExportTarget | None:
         try:
             view = credentials.find(ref)
         except NotFoundError:
             return None
-        return view.id, str(credentials.load(view.id).protocol)
+        loaded = credentials.load(view.id)
+        return ExportTarget(view.id, loaded.protocol.value, loaded.auth_type.value)
 
     def protocol_of(credential_id: str) -> str | None:
         try:
@@ -49,8 +44,9 @@ def open_outbound(container: Container) -> Outbound:
         except NotFoundError:
             return None
 
-    def query_exists(query_id: str) -> bool:
-        return container.definitions.find("query", query_id) is not None
+    def query_parameters(query_id: str) -> list[str] | None:
+        found = container.definitions.find("query", query_id)
+        return None if found is None else list(found.data.get("parameters") or ())
 
     def query_rows(
         query_id: str, parameters: Mapping[str, str]
@@ -65,9 +61,15 @@ def open_outbound(container: Container) -> Outbound:
         )
         return list(result.headers), result.rows
 
-    webhooks = WebhookService(container.db, container.vault, credential_exists=credential_id)
+    def credential_protocol(ref: str) -> tuple[str, str] | None:
+        target = credential_target(ref)
+        return None if target is None else (target.id, target.protocol)
+
+    webhooks = WebhookService(
+        container.db, container.vault, credential_protocol=credential_protocol
+    )
     exporters = ExporterService(
-        container.db, credential_protocol=credential_protocol, query_exists=query_exists
+        container.db, credential_target=credential_target, query_parameters=query_parameters
     )
     transport = ConnectionsTransport(credentials, container.connections)
     policy = DeliveryPolicy(

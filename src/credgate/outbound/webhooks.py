@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import (
+    ConflictError,
+    FieldError,
+    InvalidInputError,
+    NotFoundError,
+    plain_errors,
+)
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES, sample_context
 from credgate.outbound.models import (
     DeliveryAttempt,
@@ -75,12 +81,6 @@ class WebhookIn(BaseModel):
     enabled: bool = True
 
 
-def _field_errors(exc: ValidationError) -> InvalidInputError:
-    return InvalidInputError(
-        [FieldError(".".join(str(p) for p in e["loc"]) or "body", e["msg"]) for e in exc.errors()]
-    )
-
-
 def check_templates(data: WebhookIn) -> list[FieldError]:
     """Render every template against each trigger's sample data; report what fails."""
     problems: list[FieldError] = []
@@ -106,7 +106,7 @@ def check_templates(data: WebhookIn) -> list[FieldError]:
     return problems
 
 
-def _validate(data: WebhookIn) -> None:
+def _problems(data: WebhookIn) -> list[FieldError]:
     problems: list[FieldError] = []
     if data.method.upper() not in METHODS:
         problems.append(FieldError("method", f"must be one of {', '.join(METHODS)}"))
@@ -130,11 +130,8 @@ def _validate(data: WebhookIn) -> None:
             parse_secret(data.signing_secret)
         except ValueError as exc:
             problems.append(FieldError("signing_secret", str(exc).split(": ", 1)[-1]))
-    if problems:
-        raise InvalidInputError(problems)
-    problems = check_templates(data)
-    if problems:
-        raise InvalidInputError(problems)
+    # The templates are rendered only once their names are known good.
+    return problems or check_templates(data)
 
 
 def webhook_view(row: Webhook, signed: bool) -> dict[str, Any]:
@@ -184,31 +181,62 @@ def delivery_view(
 
 
 class WebhookService:
-    def __init__(self, db: Database, vault: Vault, *, credential_exists: Any) -> None:
+    def __init__(
+        self,
+        db: Database,
+        vault: Vault,
+        *,
+        credential_protocol: Callable[[str], tuple[str, str] | None],
+    ) -> None:
         self._db = db
         self._vault = vault
-        self._credential_exists = credential_exists
+        self._credential_protocol = credential_protocol
 
     # Definitions ---------------------------------------------------------------------------
 
-    def _parse(self, data: object) -> WebhookIn:
+    def _parse(self, data: object) -> tuple[WebhookIn, str]:
+        """The webhook and its credential's id; every problem of the input at once."""
+        raw = dict(data) if isinstance(data, Mapping) else {}
+        parsed: WebhookIn | None = None
         try:
             parsed = WebhookIn.model_validate(data)
         except ValidationError as exc:
-            raise _field_errors(exc) from None
-        _validate(parsed)
-        return parsed
+            problems = plain_errors(exc)
+            # The fields that are well formed are still checked, so that the answer names
+            # every problem at once.
+            failed = {p.field.split(".")[0] for p in problems}
+            defaults = WebhookIn.model_construct(name="", credential="").model_dump()
+            sound = {k: v for k, v in raw.items() if k in defaults and k not in failed}
+            problems += _problems(WebhookIn.model_construct(**{**defaults, **sound}))
+        else:
+            problems = _problems(parsed)
+        ref = raw.get("credential")
+        found = self._credential_protocol(ref) if isinstance(ref, str) and ref else None
+        if isinstance(ref, str) and ref and not any(p.field == "credential" for p in problems):
+            if found is None:
+                problems.append(
+                    FieldError("credential", f"there is no connector credential {ref!r}")
+                )
+            elif found[1] != "HTTPS":
+                problems.append(
+                    FieldError(
+                        "credential",
+                        f"a webhook sends HTTPS requests; {ref!r} is an {found[1]} credential",
+                    )
+                )
+        if problems:
+            raise InvalidInputError(problems)
+        assert parsed is not None
+        assert found is not None
+        return parsed, found[0]
 
-    def _credential_id(self, ref: str) -> str:
-        found = self._credential_exists(ref)
-        if found is None:
-            raise InvalidInputError([FieldError("credential", f"no connector credential {ref!r}")])
-        return str(found)
+    def check(self, data: object) -> None:
+        """Raise :class:`InvalidInputError` with every problem of ``data``; store nothing."""
+        self._parse(data)
 
     def create(self, data: object, *, actor: Actor) -> tuple[dict[str, Any], str | None]:
         """Store a webhook; answer its view and, when one was generated, its signing secret."""
-        parsed = self._parse(data)
-        credential_id = self._credential_id(parsed.credential)
+        parsed, credential_id = self._parse(data)
         wid = str(uuid.uuid4())
         secret = (
             generate_secret()
@@ -242,8 +270,7 @@ class WebhookService:
         ``""`` removes it, ``"generate"`` makes a new one (answered once)."""
         raw = dict(data) if isinstance(data, Mapping) else {}
         keep_secret = raw.get("signing_secret") is None
-        parsed = self._parse(data)
-        credential_id = self._credential_id(parsed.credential)
+        parsed, credential_id = self._parse(data)
         new_secret = (
             generate_secret() if parsed.signing_secret == "generate" else parsed.signing_secret
         )

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import jinja2
@@ -76,11 +77,12 @@ CSRF_FIELD = "csrf_token"
 _HERE = Path(__file__).parent
 
 # No inline script or style anywhere: the policy forbids them, so injected markup cannot run.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'{extra}; frame-ancestors 'none'"
+)
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": _CSP.format(extra=""),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -89,10 +91,18 @@ _SECURITY_HEADERS = {
 }
 
 
-def _age(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
-    if value is None:
+def _moment(value: dt.datetime | str | None) -> dt.datetime | None:
+    """Services answer datetimes or their ISO texts (the REST views); the pages take both."""
+    if value is None or value == "":
+        return None
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _age(value: dt.datetime | str | None, now: dt.datetime | None = None) -> str:
+    moment = _moment(value)
+    if moment is None:
         return ""
-    seconds = int(((now or utcnow()) - value).total_seconds())
+    seconds = abs(int(((now or utcnow()) - moment).total_seconds()))
     if seconds < 60:
         return "just now"
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -105,13 +115,28 @@ def _age(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
 age = _age
 
 
-def _ago(value: dt.datetime | None) -> str:
-    text = _age(value)
-    return text if text in ("", "just now") else f"{text} ago"
+def _ago(value: dt.datetime | str | None, now: dt.datetime | None = None) -> str:
+    """ "3 minutes ago", or "in 5 hours" for a moment to come."""
+    moment = _moment(value)
+    text = _age(moment, now)
+    if text in ("", "just now") or moment is None:
+        return text
+    return f"in {text}" if moment > (now or utcnow()) else f"{text} ago"
 
 
-def _datetime(value: dt.datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+def _datetime(value: dt.datetime | str | None) -> str:
+    moment = _moment(value)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _iso(value: dt.datetime | str | None) -> str:
+    moment = _moment(value)
+    return moment.isoformat() if moment else ""
+
+
+def _or_dash(value: object) -> object:
+    """An absent value as an em dash, so that an empty cell reads as "none", not as a fault."""
+    return "—" if value is None or value == "" else value
 
 
 _template_packages = ["credgate.web"]
@@ -125,6 +150,8 @@ _env = jinja2.Environment(
 _env.filters["age"] = _age
 _env.filters["ago"] = _ago
 _env.filters["datetime"] = _datetime
+_env.filters["iso"] = _iso
+_env.filters["or_dash"] = _or_dash
 _env.globals["prefix"] = PREFIX
 
 
@@ -245,7 +272,12 @@ def render(
     session: UiSession | None = None,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
+    form_targets: Iterable[str] = (),
 ) -> HTMLResponse:
+    """A page with the pages' security headers. ``form_targets``: other origins a form of this
+    page may end up at. Browsers apply ``form-action`` to every redirect a post follows, so a
+    form that credgate answers with a redirect elsewhere (Connect, to the provider's consent
+    page) needs that origin allowed, on that page only."""
     values: dict[str, Any] = {
         "admin": session.admin.username if session else None,
         "csrf_token": session.csrf_token if session else "",
@@ -255,7 +287,21 @@ def render(
         **context,
     }
     body = _env.get_template(template).render(values)
-    return HTMLResponse(body, status_code=status, headers={**_SECURITY_HEADERS, **(headers or {})})
+    sent = dict(_SECURITY_HEADERS)
+    origins = sorted({_origin(t) for t in form_targets} - {""})
+    if origins:
+        sent["Content-Security-Policy"] = _CSP.format(extra="".join(f" {o}" for o in origins))
+    return HTMLResponse(body, status_code=status, headers={**sent, **(headers or {})})
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL; "" for anything else (never a wildcard)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    if any(c in url for c in " ;,'\"\r\n"):
+        return ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def redirect(path: str) -> RedirectResponse:

@@ -41,7 +41,13 @@
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         pending = form;
-        message.textContent = form.getAttribute("data-confirm");
+        var text = form.getAttribute("data-confirm");
+        // A choice in the form may change what confirming means: say it in the question.
+        var choice = form.querySelector("select[data-consequence] option:checked");
+        if (choice && choice.getAttribute("data-consequence")) {
+          text += " " + choice.getAttribute("data-consequence");
+        }
+        message.textContent = text;
         ok.textContent = form.getAttribute("data-confirm-label") || "Delete";
         ok.className = "button " + (form.getAttribute("data-confirm-label") ? "primary" : "danger");
         dialog.returnValue = "";
@@ -74,7 +80,64 @@
       dialog.removeAttribute("open");
       dialog.showModal();
     }
+    var done = dialog.querySelector("#secret-done");
+    var confirmed = false;
+
+    // Escape and the close button ask first: closing discards the secret for good.
+    var ask = document.createElement("div");
+    ask.className = "secret-confirm warning";
+    ask.setAttribute("role", "alertdialog");
+    ask.setAttribute("aria-labelledby", "secret-confirm-title");
+    ask.hidden = true;
+    ask.innerHTML = '<p id="secret-confirm-title"><strong>Have you copied it?</strong> ' +
+      "Once this window closes the secret cannot be shown again.</p>" +
+      '<div class="actions"><button type="button" class="button secondary" id="secret-back">' +
+      'Back to the secret</button><button type="button" class="button danger" ' +
+      'id="secret-discard">Yes, close</button></div>';
+    dialog.appendChild(ask);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "icon-button dialog-close";
+    close.setAttribute("aria-label", "Close");
+    close.textContent = "\u00d7";
+    dialog.insertBefore(close, dialog.firstChild);
+
+    function askFirst() {
+      ask.hidden = false;
+      document.getElementById("secret-back").focus();
+    }
+    function finish() {
+      confirmed = true;
+      dialog.close("close");
+    }
+    close.addEventListener("click", askFirst);
+    document.getElementById("secret-back").addEventListener("click", function () {
+      ask.hidden = true;
+      var field = dialog.querySelector("input");
+      if (field) { field.focus(); }
+    });
+    document.getElementById("secret-discard").addEventListener("click", finish);
+    if (done) {
+      // The button says it was copied: it closes at once.
+      done.addEventListener("click", function (event) { event.preventDefault(); finish(); });
+    }
+    // A cancelled keydown raises no close request, so Escape cannot close the dialog unasked.
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && dialog.open && !confirmed) {
+        event.preventDefault();
+        askFirst();
+      }
+    }, true);
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      askFirst();
+    });
     dialog.addEventListener("close", function () {
+      if (!confirmed) {  // closed some other way: keep the secret on screen and ask
+        dialog.showModal();
+        askFirst();
+        return;
+      }
       dialog.querySelectorAll("input").forEach(function (input) { input.value = ""; });
       dialog.remove();
     });
