@@ -9,9 +9,22 @@ from typing import Annotated, Any
 
 import typer
 
-from credgate.apicredentials.services import ApiCredentialService
+from credgate.apicredentials.services import ApiCredentialService, CredentialView
 from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services, parse_duration
+from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
+    JsonOpt,
+    LimitOpt,
+    SearchOpt,
+    YesOpt,
+    emit,
+    emit_page,
+    fail,
+    open_services,
+    parse_duration,
+)
+from credgate.core.paging import DEFAULT_LIMIT
 
 __all__ = ["api_credentials_app"]
 
@@ -68,20 +81,31 @@ def ac_create(
 
 
 @api_credentials_app.command("list")
-def ac_list(as_json: JsonOpt = False) -> None:
-    """List API credentials."""
+def ac_list(
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API credentials by name, a page at a time (or --all)."""
+
+    def line(row: dict[str, Any]) -> str:
+        state = " (disabled)" if row["disabled"] else ""
+        return f"  {row['client_id']}  {row['name']}{state}  [{', '.join(row['permissions'])}]"
+
     with _credentials() as credentials:
-        items = [c.as_dict() for c in credentials.list()]
-
-        def render(rows: list[dict[str, Any]]) -> None:
-            typer.echo(f"{len(rows)} API credential(s)")
-            for row in rows:
-                state = " (disabled)" if row["disabled"] else ""
-                typer.echo(
-                    f"  {row['client_id']}  {row['name']}{state}  [{', '.join(row['permissions'])}]"
-                )
-
-        emit(items, as_json, render)
+        emit_page(
+            credentials.page,
+            CredentialView.as_dict,
+            line,
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="API credential(s)",
+        )
 
 
 @api_credentials_app.command("show")

@@ -20,6 +20,7 @@ from credgate.core.audit.services import Actor, record
 from credgate.core.changes import publish
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.paging import Page, PageRequest, iterate, keyset_page
 from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
 from credgate.oauth.clients import CLIENT_CHANGE, ClientRecord, ClientStore
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
@@ -145,14 +146,21 @@ class ApiCredentialService:
     # Queries ---------------------------------------------------------------------------------
 
     def list(self) -> list[CredentialView]:
+        """Every credential, by name, read a page at a time."""
+        return list(iterate(self.page))
+
+    def page(self, request: PageRequest) -> Page[CredentialView]:
+        """One page, by name; ``q`` finds a part of the name or of the client id."""
         now = utcnow()
         with self._db.session() as session:
-            rows = session.scalars(
-                select(ApiCredential)
-                .options(selectinload(ApiCredential.secrets))
-                .order_by(ApiCredential.name)
-            ).all()
-            return [_view(row, now) for row in rows]
+            page = keyset_page(
+                session,
+                select(ApiCredential).options(selectinload(ApiCredential.secrets)),
+                request,
+                order=[ApiCredential.name],
+                search=[ApiCredential.name, ApiCredential.client_id],
+            )
+            return page.map(lambda row: _view(row, now))
 
     def get(self, client_id: str) -> CredentialView:
         with self._db.session() as session:

@@ -19,20 +19,26 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from credgate.core.config import Settings, load_settings
 from credgate.core.errors import CredgateError
+from credgate.core.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest, iterate
 from credgate.core.services import Services
 
 __all__ = [
+    "AllOpt",
+    "CursorOpt",
     "JsonOpt",
+    "LimitOpt",
+    "SearchOpt",
     "ServicesOpener",
     "YesOpt",
     "emit",
+    "emit_page",
     "errors_to_exit",
     "fail",
     "open_services",
@@ -43,6 +49,20 @@ __all__ = [
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+LimitOpt = Annotated[
+    int, typer.Option("--limit", help=f"Rows per page, 1-{MAX_LIMIT}.", show_default=True)
+]
+AllOpt = Annotated[
+    bool, typer.Option("--all", help="Every row, read and printed in batches; ignores --limit.")
+]
+SearchOpt = Annotated[
+    str, typer.Option("--search", "-q", help="Only rows whose name or id has this.")
+]
+CursorOpt = Annotated[
+    str | None, typer.Option("--cursor", help="Start after this cursor (printed after a page).")
+]
+
+T = TypeVar("T")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -60,6 +80,44 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
         typer.echo(json.dumps(data, indent=2, default=str))
     else:
         render(data)
+
+
+def emit_page(
+    read: Callable[[PageRequest], Page[T]],
+    shape: Callable[[T], dict[str, Any]],
+    line: Callable[[dict[str, Any]], str],
+    *,
+    limit: int = DEFAULT_LIMIT,
+    every: bool = False,
+    search: str = "",
+    cursor: str | None = None,
+    as_json: bool = False,
+    noun: str = "row(s)",
+) -> None:
+    """Print one page of a list (``--limit``, ``--cursor``, ``--search``), or every row in
+    batches as they are read (``--all``), one ``line`` per row or a JSON array of ``shape``."""
+    with errors_to_exit():
+        first = PageRequest.parse(MAX_LIMIT if every else limit, cursor, search)
+    if every:
+        rows = (shape(item) for item in iterate(lambda wanted: read(first.after(wanted.cursor))))
+        if as_json:
+            typer.echo("[", nl=False)
+            for index, row in enumerate(rows):
+                typer.echo(("," if index else "") + "\n  " + json.dumps(row, default=str), nl=False)
+            typer.echo("\n]")
+        else:
+            for row in rows:
+                typer.echo(line(row))
+        return
+    page = read(first).map(shape)
+    if as_json:
+        typer.echo(json.dumps(page.items, indent=2, default=str))
+    else:
+        typer.echo(f"{len(page.items)} of {page.total} {noun}")
+        for row in page.items:
+            typer.echo(line(row))
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor} (or --all)", err=True)
 
 
 def parse_duration(text: str, option: str) -> dt.timedelta:
