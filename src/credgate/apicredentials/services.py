@@ -22,7 +22,7 @@ from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.paging import Page, PageRequest, iterate, keyset_page
 from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
-from credgate.oauth.clients import CLIENT_CHANGE, ClientRecord, ClientStore
+from credgate.oauth.clients import CLIENT_CHANGE, BatchClientStore, ClientRecord, ClientStore
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ApiCredentialService",
     "CreatedSecret",
     "CredentialView",
+    "client_records",
     "client_store",
 ]
 
@@ -319,25 +320,37 @@ def active_secret_hashes(
     )
 
 
-def client_store(db: Database) -> ClientStore:
-    """The OAuth 2.0 client records of the API credentials (see :mod:`credgate.oauth.clients`)."""
+def _record(row: ApiCredential, now: dt.datetime) -> ClientRecord:
+    return ClientRecord(
+        client_id=row.client_id,
+        name=row.name,
+        permissions=frozenset(row.permissions),
+        disabled=row.disabled,
+        secret_hashes=active_secret_hashes(row.secrets, now),
+    )
 
-    def load(client_id: str) -> ClientRecord | None:
+
+def client_records(db: Database) -> BatchClientStore:
+    """The OAuth 2.0 client records of several API credentials, in one query."""
+
+    def load(client_ids: Sequence[str]) -> dict[str, ClientRecord]:
         now = utcnow()
         with db.session() as session:
-            row = session.scalar(
+            rows = session.scalars(
                 select(ApiCredential)
                 .options(selectinload(ApiCredential.secrets))
-                .where(ApiCredential.client_id == client_id)
+                .where(ApiCredential.client_id.in_(client_ids))
             )
-            if row is None:
-                return None
-            return ClientRecord(
-                client_id=row.client_id,
-                name=row.name,
-                permissions=frozenset(row.permissions),
-                disabled=row.disabled,
-                secret_hashes=active_secret_hashes(row.secrets, now),
-            )
+            return {row.client_id: _record(row, now) for row in rows}
+
+    return load
+
+
+def client_store(db: Database) -> ClientStore:
+    """The OAuth 2.0 client records of the API credentials (see :mod:`credgate.oauth.clients`)."""
+    load_many = client_records(db)
+
+    def load(client_id: str) -> ClientRecord | None:
+        return load_many([client_id]).get(client_id)
 
     return load
