@@ -1,0 +1,98 @@
+"""Token endpoint with clients this node has never seen, against the same clients once cached.
+
+Each round writes ``clients`` new API credentials straight to the database of a running server,
+then wrk asks a token for each of them once (cold: every request misses the client cache), and
+then again for the same clients for a few seconds (hot). The ratio of the medians is printed.
+Target: cold tokens/s >= 0.5 x hot tokens/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import statistics
+
+from credgate.bench._harness import LoadResult, run_wrk_script, server
+
+BODY = "grant_type=client_credentials&scope=service%3Aintegration"
+TARGET = 0.5
+
+_LUA = """
+local auth = {{ {headers} }}
+local n = #auth
+local sent, answered, stop_after = 0, 0, {stop_after}
+request = function()
+  sent = sent % n + 1
+  return wrk.format("POST", nil, {{
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Authorization"] = auth[sent],
+  }}, "{body}")
+end
+response = function(status, headers, body)
+  answered = answered + 1
+  if stop_after > 0 and answered >= stop_after then wrk.thread:stop() end
+end
+"""
+
+
+def _script(pairs: list[tuple[str, str]], *, once: bool) -> str:
+    headers = ",".join(
+        '"Basic ' + base64.b64encode(f"{c}:{s}".encode()).decode() + '"' for c, s in pairs
+    )
+    return _LUA.format(headers=headers, stop_after=len(pairs) if once else 0, body=BODY)
+
+
+def main(clients: int = 10_000, rounds: int = 3, seconds: int = 5, connections: int = 32) -> float:
+    cold: list[LoadResult] = []
+    hot: list[LoadResult] = []
+    with server() as srv:
+        url = f"{srv.url}/oauth2/default/v1/token"
+        warm = srv.seed_credentials("warm-up", 100, ["workflows"])
+        run_wrk_script("warm-up", url, _script(warm, once=False), seconds=2)
+        for round_ in range(rounds):
+            pairs = srv.seed_credentials(f"cold {round_}", clients, ["workflows", "nql"])
+            cold.append(
+                run_wrk_script(
+                    f"{clients:,} never-seen clients",
+                    url,
+                    _script(pairs, once=True),
+                    seconds=120,
+                    connections=connections,
+                )
+            )
+            hot.append(
+                run_wrk_script(
+                    f"the same {clients:,}, cached",
+                    url,
+                    _script(pairs, once=False),
+                    seconds=seconds,
+                    connections=connections,
+                )
+            )
+    for result in [*cold, *hot]:
+        print(result.row())
+    cold_rps = statistics.median(r.requests_per_second for r in cold)
+    hot_rps = statistics.median(r.requests_per_second for r in hot)
+    ratio = cold_rps / hot_rps
+    print(f"\ncold tokens/s (median) {cold_rps:,.0f}   hot tokens/s (median) {hot_rps:,.0f}")
+    print(
+        f"ratio cold/hot = {ratio:.3f}   target >= {TARGET}   "
+        f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}"
+    )
+    failures = sum(r.non_2xx for r in [*cold, *hot])
+    if failures:
+        print(f"WARNING: {failures} token responses were not 2xx")
+    return ratio
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    main(clients=args.clients, rounds=args.rounds, seconds=args.seconds)
+
+
+if __name__ == "__main__":
+    cli()
