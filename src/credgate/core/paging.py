@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -183,7 +183,7 @@ Paging = Annotated[PageRequest, Depends(_page_request)]
 """The ``limit``, ``cursor`` and ``q`` query parameters of a REST list."""
 
 
-def page_answer(url: URL, page: Page[Mapping[str, Any]] | Page[dict[str, Any]]) -> dict[str, Any]:
+def page_answer(url: URL, page: Page[Any]) -> dict[str, Any]:
     """The REST shape of a page: ``items``, ``total``, ``limit`` and the ``next`` page's link."""
     following = None
     if page.next_cursor is not None:
