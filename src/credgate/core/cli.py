@@ -113,7 +113,7 @@ def emit_page(
     if as_json:
         typer.echo(json.dumps(page.items, indent=2, default=str))
     else:
-        typer.echo(f"{len(page.items)} of {page.total} {noun}")
+        typer.echo(f"{len(page.items)} of {page.total} {noun}" if page.total else "(none)")
         for row in page.items:
             typer.echo(line(row))
     if page.next_cursor:

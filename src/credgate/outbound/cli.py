@@ -16,7 +16,17 @@ from typing import Annotated, Any
 import typer
 
 from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, fail, open_services
+from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
+    JsonOpt,
+    LimitOpt,
+    SearchOpt,
+    emit_page,
+    fail,
+    open_services,
+)
+from credgate.core.paging import DEFAULT_LIMIT
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import OutboundWorker
@@ -67,15 +77,31 @@ def _print(data: Any) -> None:
 
 
 @webhooks_app.command("list")
-def webhooks_list(as_json: JsonOpt = False) -> None:
-    """List webhooks."""
-    with _outbound() as outbound:
-        items = outbound.webhooks.list()
-    if as_json:
-        _print(items)
-    for w in [] if as_json else items:
+def webhooks_list(
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List webhooks by name, a page at a time (or --all)."""
+
+    def line(w: dict[str, Any]) -> str:
         state = "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})"
-        typer.echo(f"{w['id']}  {w['name']}  {w['method']} {w['resource']}  {state}")
+        return f"{w['id']}  {w['name']}  {w['method']} {w['resource']}  {state}"
+
+    with _outbound() as outbound:
+        emit_page(
+            outbound.webhooks.page,
+            dict,
+            line,
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="webhook(s)",
+        )
 
 
 @webhooks_app.command("create")

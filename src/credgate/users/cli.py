@@ -9,8 +9,20 @@ from typing import Annotated
 import typer
 
 from credgate.core.audit.services import Actor
-from credgate.core.cli import JsonOpt, YesOpt, emit, fail, open_services
-from credgate.users.services import UserService
+from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
+    JsonOpt,
+    LimitOpt,
+    SearchOpt,
+    YesOpt,
+    emit,
+    emit_page,
+    fail,
+    open_services,
+)
+from credgate.core.paging import DEFAULT_LIMIT
+from credgate.users.services import UserService, UserView
 
 __all__ = ["profiles_app", "users_app"]
 
@@ -45,16 +57,25 @@ def users_create(
 
 
 @users_app.command("list")
-def users_list(as_json: JsonOpt = False) -> None:
-    """List classic users."""
+def users_list(
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List classic users by name, a page at a time (or --all)."""
     with _users() as users:
-        items = [u.as_dict() for u in users.list_users()]
-        emit(
-            items,
-            as_json,
-            lambda rows: typer.echo(
-                "\n".join(f"{r['username']}  profile={r['profile']}" for r in rows) or "(none)"
-            ),
+        emit_page(
+            users.page_users,
+            UserView.as_dict,
+            lambda r: f"{r['username']}  profile={r['profile']}",
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="classic user(s)",
         )
 
 
