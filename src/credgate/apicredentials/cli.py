@@ -12,19 +12,14 @@ import typer
 from credgate.apicredentials.services import ApiCredentialService, CredentialView
 from credgate.core.audit.services import Actor
 from credgate.core.cli import (
-    AllOpt,
-    CursorOpt,
     JsonOpt,
-    LimitOpt,
-    SearchOpt,
     YesOpt,
     emit,
-    emit_page,
     fail,
+    list_command,
     open_services,
     parse_duration,
 )
-from credgate.core.paging import DEFAULT_LIMIT
 
 __all__ = ["api_credentials_app"]
 
@@ -80,32 +75,20 @@ def ac_create(
         )
 
 
-@api_credentials_app.command("list")
-def ac_list(
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List API credentials by name, a page at a time (or --all)."""
+def _line(row: dict[str, Any]) -> str:
+    state = " (disabled)" if row["disabled"] else ""
+    return f"  {row['client_id']}  {row['name']}{state}  [{', '.join(row['permissions'])}]"
 
-    def line(row: dict[str, Any]) -> str:
-        state = " (disabled)" if row["disabled"] else ""
-        return f"  {row['client_id']}  {row['name']}{state}  [{', '.join(row['permissions'])}]"
 
-    with _credentials() as credentials:
-        emit_page(
-            credentials.page,
-            CredentialView.as_dict,
-            line,
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="API credential(s)",
-        )
+list_command(
+    api_credentials_app,
+    ApiCredentialService,
+    lambda credentials: credentials.page,
+    CredentialView.as_dict,
+    _line,
+    noun="API credential(s)",
+    help="List API credentials by name, a page at a time (or --all).",
+)
 
 
 @api_credentials_app.command("show")

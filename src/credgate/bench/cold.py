@@ -52,26 +52,15 @@ def main(clients: int = 10_000, rounds: int = 3, seconds: int = 5, connections: 
         url = f"{srv.url}/oauth2/default/v1/token"
         warm = srv.seed_credentials("warm-up", 100, ["workflows"])
         run_wrk_script("warm-up", url, _script(warm, once=False), seconds=2)
+
+        def measure(name: str, pairs: list[tuple[str, str]], *, once: bool) -> LoadResult:
+            script = _script(pairs, once=once)
+            return run_wrk_script(name, url, script, seconds=seconds, connections=connections)
+
         for round_ in range(rounds):
             pairs = srv.seed_credentials(f"cold {round_}", clients, ["workflows", "nql"])
-            cold.append(
-                run_wrk_script(
-                    f"{clients:,} never-seen clients",
-                    url,
-                    _script(pairs, once=True),
-                    seconds=seconds,
-                    connections=connections,
-                )
-            )
-            hot.append(
-                run_wrk_script(
-                    f"the same {clients:,}, cached",
-                    url,
-                    _script(pairs, once=False),
-                    seconds=seconds,
-                    connections=connections,
-                )
-            )
+            cold.append(measure(f"{clients:,} never-seen clients", pairs, once=True))
+            hot.append(measure(f"the same {clients:,}, cached", pairs, once=False))
     for result in [*cold, *hot]:
         print(result.row())
     cold_rps = statistics.median(r.requests_per_second for r in cold)

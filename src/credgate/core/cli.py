@@ -41,6 +41,7 @@ __all__ = [
     "emit_page",
     "errors_to_exit",
     "fail",
+    "list_command",
     "open_services",
     "parse_duration",
     "set_services_opener",
@@ -63,6 +64,7 @@ CursorOpt = Annotated[
 ]
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -118,6 +120,41 @@ def emit_page(
             typer.echo(line(row))
     if page.next_cursor:
         typer.echo(f"more: --cursor {page.next_cursor} (or --all)", err=True)
+
+
+def list_command(
+    app: typer.Typer,
+    service: type[S],
+    read: Callable[[S], Callable[[PageRequest], Page[T]]],
+    shape: Callable[[T], dict[str, Any]],
+    line: Callable[[dict[str, Any]], str],
+    *,
+    noun: str,
+    help: str,
+) -> None:
+    """Add a ``list`` command to ``app`` that pages through ``read(service)`` (see
+    :func:`emit_page`)."""
+
+    @app.command("list", help=help)
+    def list_rows(
+        limit: LimitOpt = DEFAULT_LIMIT,
+        every: AllOpt = False,
+        search: SearchOpt = "",
+        cursor: CursorOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        with open_services() as services:
+            emit_page(
+                read(services.get(service)),
+                shape,
+                line,
+                limit=limit,
+                every=every,
+                search=search,
+                cursor=cursor,
+                as_json=as_json,
+                noun=noun,
+            )
 
 
 def parse_duration(text: str, option: str) -> dt.timedelta:

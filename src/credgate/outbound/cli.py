@@ -16,17 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from credgate.core.audit.services import Actor
-from credgate.core.cli import (
-    AllOpt,
-    CursorOpt,
-    JsonOpt,
-    LimitOpt,
-    SearchOpt,
-    emit_page,
-    fail,
-    open_services,
-)
-from credgate.core.paging import DEFAULT_LIMIT
+from credgate.core.cli import JsonOpt, fail, list_command, open_services
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import OutboundWorker
@@ -76,32 +66,20 @@ def _print(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-@webhooks_app.command("list")
-def webhooks_list(
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List webhooks by name, a page at a time (or --all)."""
+def _webhook_line(w: dict[str, Any]) -> str:
+    state = "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})"
+    return f"{w['id']}  {w['name']}  {w['method']} {w['resource']}  {state}"
 
-    def line(w: dict[str, Any]) -> str:
-        state = "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})"
-        return f"{w['id']}  {w['name']}  {w['method']} {w['resource']}  {state}"
 
-    with _outbound() as outbound:
-        emit_page(
-            outbound.webhooks.page,
-            dict,
-            line,
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="webhook(s)",
-        )
+list_command(
+    webhooks_app,
+    WebhookService,
+    lambda webhooks: webhooks.page,
+    dict,
+    _webhook_line,
+    noun="webhook(s)",
+    help="List webhooks by name, a page at a time (or --all).",
+)
 
 
 @webhooks_app.command("create")

@@ -9,19 +9,7 @@ from typing import Annotated
 import typer
 
 from credgate.core.audit.services import Actor
-from credgate.core.cli import (
-    AllOpt,
-    CursorOpt,
-    JsonOpt,
-    LimitOpt,
-    SearchOpt,
-    YesOpt,
-    emit,
-    emit_page,
-    fail,
-    open_services,
-)
-from credgate.core.paging import DEFAULT_LIMIT
+from credgate.core.cli import JsonOpt, YesOpt, emit, fail, list_command, open_services
 from credgate.users.services import UserService, UserView
 
 __all__ = ["profiles_app", "users_app"]
@@ -56,27 +44,15 @@ def users_create(
         typer.echo(f"created user {username!r} with profile {profile!r}")
 
 
-@users_app.command("list")
-def users_list(
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List classic users by name, a page at a time (or --all)."""
-    with _users() as users:
-        emit_page(
-            users.page_users,
-            UserView.as_dict,
-            lambda r: f"{r['username']}  profile={r['profile']}",
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="classic user(s)",
-        )
+list_command(
+    users_app,
+    UserService,
+    lambda users: users.page_users,
+    UserView.as_dict,
+    lambda r: f"{r['username']}  profile={r['profile']}",
+    noun="classic user(s)",
+    help="List classic users by name, a page at a time (or --all).",
+)
 
 
 @users_app.command("delete")
