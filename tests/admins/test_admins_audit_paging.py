@@ -3,6 +3,8 @@ is in the Link header."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 from starlette.testclient import TestClient
@@ -37,3 +39,12 @@ def test_audit_events_page_through_link_headers(
     assert admin_client.get(f"{API}/audit-events?cursor=@@").json()["errors"][0]["field"] == (
         "cursor"
     )
+
+
+def test_a_forged_cursor_of_the_wrong_type_is_refused(admin_client: TestClient) -> None:
+    forged = base64.urlsafe_b64encode(json.dumps(["not a number"]).encode()).decode()
+    answer = admin_client.get(f"{API}/audit-events", params={"cursor": forged})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "cursor"
+    names = admin_client.get(f"{API}/api-credentials", params={"cursor": forged})
+    assert names.status_code == 200, "a string cursor fits a list ordered by name"

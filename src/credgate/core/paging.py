@@ -122,6 +122,16 @@ def _decode(cursor: str) -> list[Any] | None:
     return values
 
 
+def _fits(value: Any, column: InstrumentedAttribute[Any]) -> bool:
+    """Whether a cursor's value has its column's type: a forged one must not reach the
+    database, which would refuse it with an error rather than an answer."""
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        return True
+    return isinstance(value, expected)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -143,7 +153,11 @@ def keyset_page(
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     if request.cursor:
         values = _decode(request.cursor)
-        if values is None or len(values) != len(order):
+        if (
+            values is None
+            or len(values) != len(order)
+            or not all(_fits(value, column) for value, column in zip(values, order, strict=True))
+        ):
             raise InvalidInputError([FieldError("cursor", "is not a cursor this list gave")])
         key = order[0] if len(order) == 1 else tuple_(*order)
         bound = [literal(v, column.type) for v, column in zip(values, order, strict=True)]
