@@ -133,3 +133,20 @@ def sign_in(client: Any, username: str = "admin", password: str = ADMIN_PASSWORD
         data={"username": username, "password": password, "csrf_token": csrf_field(page.text)},
         follow_redirects=False,
     )
+
+
+def cli_env(container: Any, **extra: str | None) -> dict[str, str | None]:
+    """The environment a ``credgate`` command needs to act on ``container``'s installation."""
+    settings = container.settings
+    assert settings.master_key is not None
+    assert settings.pepper is not None
+    env: dict[str, str | None] = {
+        "CREDGATE_DATA_DIR": str(settings.data_dir),
+        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
+        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
+        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
+        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
+        "CREDGATE_CONFIG_FILE": None,
+    }
+    env.update(extra)
+    return env

@@ -20,7 +20,7 @@ import anyio.to_thread
 
 from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminService
-from credgate.apicredentials.services import ApiCredentialService, client_store
+from credgate.apicredentials.services import ApiCredentialService, client_records, client_store
 from credgate.bootstrap import initialise
 from credgate.classic.auth import ClassicAuthenticator
 from credgate.classic.engines import EngineService
@@ -75,7 +75,7 @@ class Container:
     def __post_init__(self) -> None:
         s = self.settings
         self.feed = ChangeFeed(self.db)
-        self.registry = ClientRegistry(client_store(self.db))
+        self.registry = ClientRegistry(client_store(self.db), batch_loader=client_records(self.db))
         self.revoked = RevocationList()
         self.revoked.load(self.db)
         self._keys = self._load_keys()

@@ -18,26 +18,14 @@ from credgate.connectors.credentials.models import ConnectorCredentialSecret
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.db import Database
-from support import LOOPBACK_ALLOWED
+from support import cli_env
 
 PASSWORD = "Pw-cli-4b3a2c1d"
 TOKEN = "Tk-cli-9e8f7a6b"
 
 
 def env_of(container: Container, **extra: str | None) -> dict[str, str | None]:
-    settings = container.settings
-    assert settings.master_key is not None
-    assert settings.pepper is not None
-    env: dict[str, str | None] = {
-        "CREDGATE_DATA_DIR": str(settings.data_dir),
-        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
-        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-        "CREDGATE_CONFIG_FILE": None,
-    }
-    env.update(extra)
-    return env
+    return cli_env(container, **extra)
 
 
 def run(env: dict[str, str | None], *args: str, stdin: str | None = None) -> Any:

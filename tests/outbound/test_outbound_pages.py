@@ -321,3 +321,21 @@ def test_posts_without_the_csrf_token_are_refused(
     assert unknown.status_code == 404
     assert ui.get("/admin/exporters/nope").status_code == 404
     assert ui.get("/admin/webhooks/nope").status_code == 404
+
+
+def test_webhook_list_pages_and_searches(
+    ui: TestClient, container: Container, receiver: Any
+) -> None:
+    credential = _credential(container, receiver.url)
+    for name in ["hook c", "hook a", "hook b"]:
+        assert _webhook_form(ui, credential, name=name).status_code == 200
+    first = ui.get("/admin/webhooks?limit=2")
+    assert re.findall(r"<th scope=\"row\">(hook \w)</th>", first.text) == ["hook a", "hook b"]
+    assert 'id="total">3 webhooks' in first.text
+    following = re.search(r'rel="next" href="([^"]+)"', first.text)
+    assert following
+    rest = ui.get(following.group(1).replace("&amp;", "&"))
+    assert re.findall(r"<th scope=\"row\">(hook \w)</th>", rest.text) == ["hook c"]
+    found = ui.get("/admin/webhooks?q=k+b")
+    assert re.findall(r"<th scope=\"row\">(hook \w)</th>", found.text) == ["hook b"]
+    assert ui.get("/admin/webhooks?limit=0").status_code == 422

@@ -28,7 +28,8 @@ def test_admin_api_round_trip(admin_client: TestClient) -> None:
     assert user.status_code == 201
     assert PASSWORD not in user.text
     listed = admin_client.get(f"{api}/users").json()
-    assert listed == {
+    assert listed["next"] is None
+    assert {k: listed[k] for k in ("total", "items")} == {
         "total": 1,
         "items": [
             {"id": user.json()["id"], "username": "erin", "profile": "analysts", "disabled": False}
@@ -109,3 +110,27 @@ def test_cli_users_profiles_engines() -> None:
     code, out = _run("engines", "delete", "engine-1", "--yes")
     assert code == 2
     assert "no engine named" in out
+
+
+def test_admin_api_lists_users_by_page(admin_client: TestClient) -> None:
+    api = "/admin/api/v1"
+    admin_client.post(f"{api}/profiles", json={"name": "p", "data_privacy": "none"})
+    for name in ["uma", "ted", "sam", "rob", "quin"]:
+        made = admin_client.post(
+            f"{api}/users", json={"username": name, "password": PASSWORD, "profile": "p"}
+        )
+        assert made.status_code == 201, made.text
+    seen: list[str] = []
+    url: str | None = f"{api}/users?limit=2"
+    while url:
+        page = admin_client.get(url).json()
+        assert page["total"] == 5
+        assert len(page["items"]) <= 2
+        seen += [u["username"] for u in page["items"]]
+        url = page["next"]
+    assert seen == ["quin", "rob", "sam", "ted", "uma"]
+    found = admin_client.get(f"{api}/users", params={"q": "ED"}).json()
+    assert [u["username"] for u in found["items"]] == ["ted"]
+    bad = admin_client.get(f"{api}/users", params={"limit": "-1"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "limit"

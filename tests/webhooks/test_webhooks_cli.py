@@ -147,3 +147,30 @@ def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
         assert refused.stderr.strip() == (
             "error: the credgate admin API refused CREDGATE_ADMIN_API_TOKEN (expired or revoked?)"
         )
+
+
+def test_cli_webhooks_list_pages_and_streams(container: Container) -> None:
+    env = env_of(container)
+    container.connector_credentials.create(
+        {
+            "name": "tool",
+            "protocol": "HTTPS",
+            "url": "https://127.0.0.1:9/",
+            "authorization": {"type": "BEARER", "token": "Tk-cli-hook-2"},
+        },
+        actor=ACTOR,
+    )
+    for name in ["hook 3", "hook 1", "hook 2"]:
+        made = run(
+            env, "webhooks", "create", "--data", json.dumps({"name": name, "credential": "tool"})
+        )
+        assert made.exit_code == 0, made.output
+    page = run(env, "webhooks", "list", "--limit", "2")
+    assert page.exit_code == 0, page.output
+    assert "2 of 3 webhook(s)" in page.stdout
+    assert "hook 3" not in page.stdout
+    assert "--cursor " in page.stderr
+    every = run(env, "webhooks", "list", "--all", "--json")
+    assert [w["name"] for w in json.loads(every.stdout)] == ["hook 1", "hook 2", "hook 3"]
+    found = run(env, "webhooks", "list", "-q", "k 2", "--json")
+    assert [w["name"] for w in json.loads(found.stdout)] == ["hook 2"]

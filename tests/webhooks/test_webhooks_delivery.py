@@ -371,3 +371,23 @@ def test_signing_secrets_are_sealed_and_rotated(container: Container, receiver: 
         stored = session.get(WebhookSecret, view["id"])
         assert stored is not None
         assert Vault.key_version(stored.ciphertext) == version
+
+
+def test_admin_api_lists_webhooks_by_page(
+    admin_client: Any, container: Container, receiver: Receiver
+) -> None:
+    basic_credential(container, receiver.url)
+    for name in ["hook c", "hook a", "hook b"]:
+        made = admin_client.post(
+            "/admin/api/v1/webhooks",
+            json={"name": name, "credential": "ServiceNow", "signing_secret": "generate"},
+        )
+        assert made.status_code == 201, made.text
+    first = admin_client.get("/admin/api/v1/webhooks?limit=2").json()
+    assert [w["name"] for w in first["items"]] == ["hook a", "hook b"]
+    assert first["total"] == 3
+    assert all(w["signed"] for w in first["items"])
+    rest = admin_client.get(first["next"]).json()
+    assert [w["name"] for w in rest["items"]] == ["hook c"]
+    assert rest["next"] is None
+    assert admin_client.get("/admin/api/v1/webhooks?cursor=x").status_code == 422

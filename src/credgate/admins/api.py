@@ -4,6 +4,7 @@ log."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminIdentity, AdminService
-from credgate.core.audit.services import recent
+from credgate.core.audit.services import page_events
 from credgate.core.db import Database
+from credgate.core.paging import PageRequest, page_answer
 from credgate.core.services import provided
 from credgate.security.lockout import TooManyAttempts
 from credgate.security.throttle import AuthThrottle
@@ -339,11 +341,27 @@ def rotate_keys(signing_keys: Keys, db: Db, actor: AdminActor) -> dict[str, str]
     return {"kid": kid}
 
 
-@router.get("/audit-events", summary="The audit log, newest first")
+@router.get(
+    "/audit-events",
+    summary="The audit log, newest first; the next page is in the Link header (rel=next)",
+)
 def audit_events(
-    db: Db, _admin: CurrentAdmin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request,
+    response: Response,
+    db: Db,
+    _admin: CurrentAdmin,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(description="From the Link header of a page.")] = None,
+    q: Annotated[str | None, Query(description="Find this in the action, actor or id.")] = None,
 ) -> list[dict[str, Any]]:
+    # The body stays a plain list, as it always was; paging travels in headers.
+    wanted = replace(PageRequest.parse(None, cursor, q), limit=limit)
     with db.session() as session:
+        page = page_events(session, wanted)
+        response.headers["X-Total-Count"] = str(page.total)
+        following = page_answer(request.url, page)["next"]
+        if following:
+            response.headers["Link"] = f'<{following}>; rel="next"'
         return [
             {
                 "id": e.id,
@@ -355,5 +373,5 @@ def audit_events(
                 "object_id": e.object_id,
                 "fields": e.fields,
             }
-            for e in recent(session, limit)
+            for e in page.items
         ]

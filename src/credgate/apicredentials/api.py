@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from credgate.apicredentials.services import ApiCredentialService
+from credgate.apicredentials.services import ApiCredentialService, CredentialView
+from credgate.core.paging import Paging, page_answer
 from credgate.core.permissions import CATALOGUE
 from credgate.core.services import provided
 from credgate.web.api import AdminActor, CurrentAdmin
@@ -62,9 +63,10 @@ def list_permissions(_admin: CurrentAdmin) -> list[dict[str, str]]:
 
 
 @router.get("/api-credentials", summary="List API credentials")
-def list_credentials(credentials: ApiCredentials, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [c.as_dict() for c in credentials.list()]
-    return {"total": len(items), "items": items}
+def list_credentials(
+    request: Request, paging: Paging, credentials: ApiCredentials, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return page_answer(request.url, credentials.page(paging).map(CredentialView.as_dict))
 
 
 @router.post(

@@ -3,7 +3,7 @@ and ``regenerate``, and never again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,15 +15,17 @@ from credgate.core.cli import (
     cli_actor,
     did_you_mean,
     emit,
-    emit_table,
     fail,
+    list_command,
     open_services,
     parse_duration,
     sub_app,
 )
 
 if TYPE_CHECKING:
-    from credgate.apicredentials.services import ApiCredentialService
+    from credgate.apicredentials.services import ApiCredentialService, CredentialView
+    from credgate.core.paging import Page, PageRequest
+    from credgate.core.services import Services
 
 __all__ = ["api_credentials_app"]
 
@@ -110,21 +112,25 @@ def ac_create(
         )
 
 
-@api_credentials_app.command("list")
-def ac_list(as_json: JsonOpt = False) -> None:
-    """List API credentials."""
-    with _credentials() as credentials:
-        items = [c.as_dict() for c in credentials.list()]
-        emit_table(
-            items,
-            as_json,
-            [
-                ("client id", "client_id"),
-                ("name", "name"),
-                ("state", lambda r: "disabled" if r["disabled"] else "enabled"),
-                ("permissions", "permissions"),
-            ],
-        )
+def _page(services: Services) -> Callable[[PageRequest], Page[CredentialView]]:
+    from credgate.apicredentials.services import ApiCredentialService
+
+    return services.get(ApiCredentialService).page
+
+
+list_command(
+    api_credentials_app,
+    _page,
+    lambda view: view.as_dict(),
+    [
+        ("client id", "client_id"),
+        ("name", "name"),
+        ("state", lambda r: "disabled" if r["disabled"] else "enabled"),
+        ("permissions", "permissions"),
+    ],
+    noun="API credential(s)",
+    help="List API credentials by name, a page at a time (or --all).",
+)
 
 
 @api_credentials_app.command("show")

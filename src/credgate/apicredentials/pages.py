@@ -25,6 +25,7 @@ from credgate.web.pages import (
     field_errors,
     form_list,
     form_text,
+    list_view,
     redirect,
     render,
     require_post,
@@ -59,26 +60,24 @@ def _notice(request: Request) -> str:
     return _NOTICES.get(request.query_params.get("notice", ""), "")
 
 
-def _list_context(
-    request: Request, service: ApiCredentialService, created: CreatedSecret | None = None
-) -> dict[str, Any]:
-    return {
-        "nav": "api",
-        "credentials": service.list(),
-        "by_id": BY_ID,
-        "created": created,
-        "notice": _notice(request),
-    }
-
-
 async def _list_page(
     request: Request,
     session: UiSession,
     service: ApiCredentialService,
     created: CreatedSecret | None = None,
 ) -> Response:
-    context = await anyio.to_thread.run_sync(_list_context, request, service, created)
-    return render("apicredentials/api_credentials.html", context, session=session)
+    listing, errors = await list_view(request, "/api-credentials", service.page)
+    context = {
+        "nav": "api",
+        "listing": listing,
+        "credentials": listing.page.items,
+        "by_id": BY_ID,
+        "created": created,
+        "notice": _notice(request),
+        "errors": errors,
+    }
+    status = 422 if errors else 200
+    return render("apicredentials/api_credentials.html", context, session=session, status=status)
 
 
 @router.get("/api-credentials")

@@ -21,11 +21,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from credgate.core.errors import CredgateError
+from credgate.core.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest, pages
 from credgate.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -34,10 +35,14 @@ if TYPE_CHECKING:
     from credgate.core.services import Services
 
 __all__ = [
+    "AllOpt",
     "Column",
+    "CursorOpt",
     "DataAliasOpt",
     "FileOpt",
     "JsonOpt",
+    "LimitOpt",
+    "SearchOpt",
     "ServicesOpener",
     "YesOpt",
     "admin_api",
@@ -45,10 +50,12 @@ __all__ = [
     "database_errors_to_exit",
     "did_you_mean",
     "emit",
+    "emit_page",
     "emit_table",
     "errors_to_exit",
     "fail",
     "json_object",
+    "list_command",
     "local_fallback_note",
     "name_metavars",
     "open_services",
@@ -89,6 +96,22 @@ def sub_app(help: str) -> typer.Typer:
         add_completion=False,
     )
 
+
+LimitOpt = Annotated[
+    int, typer.Option("--limit", help=f"Rows per page, 1-{MAX_LIMIT}.", show_default=True)
+]
+AllOpt = Annotated[
+    bool, typer.Option("--all", help="Every row, read and printed in batches; ignores --limit.")
+]
+SearchOpt = Annotated[
+    str, typer.Option("--search", "-q", help="Only rows whose name or id has this.")
+]
+CursorOpt = Annotated[
+    str | None, typer.Option("--cursor", help="Start after this cursor (printed after a page).")
+]
+
+T = TypeVar("T")
+S = TypeVar("S")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -184,6 +207,84 @@ def json_object(file: str | None, data: str | None = None, *, required: bool = T
     if not isinstance(value, dict):
         fail(f"{option}: must hold a JSON object")
     return value
+
+
+def emit_page(
+    read: Callable[[PageRequest], Page[T]],
+    shape: Callable[[T], dict[str, Any]],
+    columns: Sequence[Column],
+    *,
+    limit: int = DEFAULT_LIMIT,
+    every: bool = False,
+    search: str = "",
+    cursor: str | None = None,
+    as_json: bool = False,
+    noun: str = "row(s)",
+) -> None:
+    """Print one page of a list (``--limit``, ``--cursor``, ``--search``) as a table, or every
+    row in batches as they are read (``--all``: a table per batch, or a streamed JSON array)."""
+    with errors_to_exit():
+        first = PageRequest.parse(MAX_LIMIT if every else limit, cursor, search)
+    if every:
+        batches = pages(lambda wanted: read(first.after(wanted.cursor)))
+        if as_json:
+            typer.echo("[", nl=False)
+            count = 0
+            for batch in batches:
+                for item in batch:
+                    row = json.dumps(shape(item), default=str)
+                    typer.echo(("," if count else "") + "\n  " + row, nl=False)
+                    count += 1
+            typer.echo("\n]")
+        else:
+            for index, batch in enumerate(batches):
+                lines = table([shape(item) for item in batch], columns).splitlines()
+                typer.echo("\n".join(lines if index == 0 else lines[1:]))
+        return
+    page = read(first).map(shape)
+    if as_json:
+        typer.echo(json.dumps(page.items, indent=2, default=str))
+    else:
+        typer.echo(table(page.items, columns))
+        if page.total:
+            typer.echo(f"{len(page.items)} of {page.total} {noun}")
+    if page.next_cursor:
+        typer.echo(f"more: --cursor {page.next_cursor} (or --all)", err=True)
+
+
+def list_command(
+    app: typer.Typer,
+    read: Callable[[Services], Callable[[PageRequest], Page[Any]]],
+    shape: Callable[[Any], dict[str, Any]],
+    columns: Sequence[Column],
+    *,
+    noun: str,
+    help: str,
+) -> None:
+    """Add a ``list`` command to ``app`` that pages through ``read(services)`` (see
+    :func:`emit_page`). ``read`` imports its service when called, so that listing the
+    commands loads no feature."""
+
+    @app.command("list", help=help)
+    def list_rows(
+        limit: LimitOpt = DEFAULT_LIMIT,
+        every: AllOpt = False,
+        search: SearchOpt = "",
+        cursor: CursorOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        with open_services() as services:
+            emit_page(
+                read(services),
+                shape,
+                columns,
+                limit=limit,
+                every=every,
+                search=search,
+                cursor=cursor,
+                as_json=as_json,
+                noun=noun,
+            )
 
 
 def parse_duration(text: str, option: str) -> dt.timedelta:

@@ -3,19 +3,24 @@
 Records are cached per node, so a token request costs no database round-trip. A change to a
 client (edit, disable, delete, new secret) evicts it: at once on the node that made it, and on
 every other node at its next poll of the change log.
+
+Clients this node has not seen yet are loaded in batches: the first miss starts a load at once,
+and the misses that arrive while it runs wait for the next one, so a burst of new clients costs
+one query per batch rather than one thread hop and one query each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import anyio.to_thread
 
 from credgate.security.secrets import SecretHasher
 
-__all__ = ["CLIENT_CHANGE", "ClientRecord", "ClientRegistry", "ClientStore"]
+__all__ = ["CLIENT_CHANGE", "BatchClientStore", "ClientRecord", "ClientRegistry", "ClientStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,10 @@ ClientStore = Callable[[str], "ClientRecord | None"]
 """Loads one client's record from storage (blocking; run off the event loop), or None when
 there is no such client. The feature that keeps clients implements it."""
 
+BatchClientStore = Callable[[Sequence[str]], Mapping[str, "ClientRecord"]]
+"""Loads the records of several clients in one go (blocking); a client id missing from the
+answer has no client."""
+
 CLIENT_CHANGE = "client"
 """The change-log kind that evicts a client (key: its client id) on every node."""
 
@@ -57,11 +66,23 @@ _MISSING = object()
 class ClientRegistry:
     """A per-node cache of client records, kept current by the change log."""
 
-    def __init__(self, loader: ClientStore, *, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        loader: ClientStore,
+        *,
+        batch_loader: BatchClientStore | None = None,
+        max_entries: int = 100_000,
+        batch_size: int = 500,
+    ) -> None:
         self._load = loader
+        self._load_many = batch_loader
         self._records: dict[str, ClientRecord | None] = {}
         self._max = max_entries
+        self._batch_size = batch_size
         self._epoch = 0  # bumped by every eviction; a load that raced one is not cached
+        self._waiting: dict[str, asyncio.Future[ClientRecord | None]] = {}
+        self._queue: list[str] = []
+        self._loader_task: asyncio.Task[None] | None = None  # held so it is not collected
         self.loads = 0
 
     def on_change(self, kind: str, key: str) -> None:
@@ -103,8 +124,48 @@ class ClientRegistry:
         hit = self._records.get(client_id, _MISSING)
         if hit is not _MISSING:
             return hit  # type: ignore[return-value]
-        epoch = self._epoch
-        record = await anyio.to_thread.run_sync(self._load, client_id)
-        self.loads += 1
-        self._store(client_id, record, epoch)
-        return record
+        if self._load_many is None:
+            epoch = self._epoch
+            record = await anyio.to_thread.run_sync(self._load, client_id)
+            self.loads += 1
+            self._store(client_id, record, epoch)
+            return record
+        loop = asyncio.get_running_loop()
+        waiting = self._waiting.get(client_id)
+        if waiting is None or waiting.get_loop() is not loop:
+            waiting = self._waiting[client_id] = loop.create_future()
+            self._queue.append(client_id)
+        task = self._loader_task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._loader_task = loop.create_task(self._load_queued())
+        # A cancelled request must not cancel the load that other requests wait for.
+        return await asyncio.shield(waiting)
+
+    async def _load_queued(self) -> None:
+        load_many = self._load_many
+        if load_many is None:
+            return
+        while self._queue:
+            batch = self._queue[: self._batch_size]
+            del self._queue[: self._batch_size]
+            epoch = self._epoch
+            try:
+                found = await anyio.to_thread.run_sync(load_many, batch)
+            except Exception as exc:  # noqa: BLE001 -- every waiter sees the failure, not a hang
+                for client_id in batch:
+                    self._settle(client_id, exc)
+                continue
+            self.loads += 1
+            for client_id in batch:
+                record = found.get(client_id)
+                self._store(client_id, record, epoch)
+                self._settle(client_id, record)
+
+    def _settle(self, client_id: str, outcome: ClientRecord | Exception | None) -> None:
+        waiting = self._waiting.pop(client_id, None)
+        if waiting is None or waiting.done() or waiting.get_loop().is_closed():
+            return
+        if isinstance(outcome, Exception):
+            waiting.set_exception(outcome)
+        else:
+            waiting.set_result(outcome)

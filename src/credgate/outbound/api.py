@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
+from credgate.core.paging import Paging, page_answer
 from credgate.core.services import provided
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES
 from credgate.outbound.exporters import ExporterService
@@ -48,9 +49,10 @@ def list_events(_admin: CurrentAdmin) -> dict[str, Any]:
 
 
 @router.get("/webhooks", summary="List webhooks")
-def list_webhooks(webhooks: Webhooks, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = webhooks.list()
-    return {"total": len(items), "items": items}
+def list_webhooks(
+    request: Request, paging: Paging, webhooks: Webhooks, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return page_answer(request.url, webhooks.page(paging))
 
 
 @router.post(

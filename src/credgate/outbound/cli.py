@@ -5,7 +5,7 @@ installation and lives with ``serve`` in the entry points."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,6 +21,7 @@ from credgate.core.cli import (
     emit,
     emit_table,
     json_object,
+    list_command,
     local_fallback_note,
     open_services,
     settings_or_exit,
@@ -28,6 +29,8 @@ from credgate.core.cli import (
 )
 
 if TYPE_CHECKING:
+    from credgate.core.paging import Page, PageRequest
+    from credgate.core.services import Services
     from credgate.outbound.exporters import ExporterService
     from credgate.outbound.webhooks import WebhookService
     from credgate.outbound.worker import OutboundWorker
@@ -72,24 +75,25 @@ def _fields(data: Any) -> None:
         typer.echo(f"{key + ':':<{width}} {'-' if shown is None else shown}")
 
 
-@webhooks_app.command("list")
-def webhooks_list(as_json: JsonOpt = False) -> None:
-    """List webhooks."""
-    with _outbound() as outbound:
-        items = outbound.webhooks.list()
-    emit_table(
-        items,
-        as_json,
-        [
-            ("id", "id"),
-            ("name", "name"),
-            ("request", lambda w: f"{w['method']} {w['resource']}"),
-            (
-                "state",
-                lambda w: "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})",
-            ),
-        ],
-    )
+def _webhooks_page(services: Services) -> Callable[[PageRequest], Page[dict[str, Any]]]:
+    from credgate.outbound.webhooks import WebhookService
+
+    return services.get(WebhookService).page
+
+
+list_command(
+    webhooks_app,
+    _webhooks_page,
+    dict,
+    [
+        ("id", "id"),
+        ("name", "name"),
+        ("request", lambda w: f"{w['method']} {w['resource']}"),
+        ("state", lambda w: "enabled" if w["enabled"] else f"disabled ({w['disabled_reason']})"),
+    ],
+    noun="webhook(s)",
+    help="List webhooks by name, a page at a time (or --all).",
+)
 
 
 @webhooks_app.command("create")

@@ -32,6 +32,7 @@ from credgate.web.pages import (
     field_errors,
     form_list,
     form_text,
+    list_view,
     redirect,
     render,
     require_post,
@@ -282,20 +283,22 @@ async def _webhooks_page(
     verdict: tuple[str, dict[str, Any]] | None = None,
     status: int = 200,
 ) -> Response:
-    hooks = await anyio.to_thread.run_sync(webhooks.list)
+    listing, errors = await list_view(request, "/webhooks", webhooks.page)
     listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
         "outbound/webhooks.html",
         {
             "nav": "webhooks",
-            "records": hooks,
+            "listing": listing,
+            "records": listing.page.items,
+            "errors": errors,
             "credential_names": {c.id: c.name for c in listed},
             "notice": _notice(request),
             "secret": secret,
             "verdict": verdict,
         },
         session=session,
-        status=status,
+        status=422 if errors else status,
         headers={"Cache-Control": "no-store"} if secret else None,
     )
 

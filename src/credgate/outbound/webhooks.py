@@ -27,6 +27,7 @@ from credgate.core.errors import (
     NotFoundError,
     plain_errors,
 )
+from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES, sample_context
 from credgate.outbound.models import (
     DeliveryAttempt,
@@ -319,6 +320,24 @@ class WebhookService:
                 webhook_view(r, r.id in signed)
                 for r in session.scalars(select(Webhook).order_by(Webhook.name))
             ]
+
+    def page(self, request: PageRequest) -> Page[dict[str, Any]]:
+        """One page of webhooks, by name; ``q`` finds a part of the name or of the id."""
+        with self._db.session() as session:
+            page = keyset_page(
+                session,
+                select(Webhook),
+                request,
+                order=[Webhook.name],
+                search=[Webhook.name, Webhook.id],
+            )
+            shown = [row.id for row in page.items]
+            signed = set(
+                session.scalars(
+                    select(WebhookSecret.webhook_id).where(WebhookSecret.webhook_id.in_(shown))
+                )
+            )
+            return page.map(lambda row: webhook_view(row, row.id in signed))
 
     def get(self, ref: str) -> dict[str, Any]:
         with self._db.session() as session:

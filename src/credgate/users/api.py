@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from credgate.core.paging import Paging, page_answer
 from credgate.core.services import provided
-from credgate.users.services import UserService
+from credgate.users.services import UserService, UserView
 from credgate.web.api import AdminActor, CurrentAdmin
 
 __all__ = ["router"]
@@ -57,9 +58,10 @@ def delete_profile(name: str, users: Users, actor: AdminActor) -> Response:
 
 
 @router.get("/users", summary="List classic users")
-def list_users(users: Users, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [u.as_dict() for u in users.list_users()]
-    return {"total": len(items), "items": items}
+def list_users(
+    request: Request, paging: Paging, users: Users, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return page_answer(request.url, users.page_users(paging).map(UserView.as_dict))
 
 
 @router.post("/users", status_code=201, summary="Create a classic user")

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credgate.core.cli import JsonOpt, YesOpt, cli_actor, emit_table, fail, open_services, sub_app
+from credgate.core.cli import (
+    JsonOpt,
+    YesOpt,
+    cli_actor,
+    emit_table,
+    fail,
+    list_command,
+    open_services,
+    sub_app,
+)
 
 if TYPE_CHECKING:
-    from credgate.users.services import UserService
+    from credgate.core.paging import Page, PageRequest
+    from credgate.core.services import Services
+    from credgate.users.services import UserService, UserView
 
 __all__ = ["profiles_app", "users_app"]
 
@@ -47,12 +58,20 @@ def users_create(
         typer.echo(f"created user {username!r} with profile {profile!r}")
 
 
-@users_app.command("list")
-def users_list(as_json: JsonOpt = False) -> None:
-    """List classic users."""
-    with _users() as users:
-        items = [u.as_dict() for u in users.list_users()]
-        emit_table(items, as_json, [("username", "username"), ("profile", "profile")])
+def _page(services: Services) -> Callable[[PageRequest], Page[UserView]]:
+    from credgate.users.services import UserService
+
+    return services.get(UserService).page_users
+
+
+list_command(
+    users_app,
+    _page,
+    lambda view: view.as_dict(),
+    [("username", "username"), ("profile", "profile")],
+    noun="classic user(s)",
+    help="List classic users by name, a page at a time (or --all).",
+)
 
 
 @users_app.command("delete")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.users.models import DATA_PRIVACY_LEVELS, Profile, User
 
@@ -164,6 +165,14 @@ class UserService:
         with self._db.session() as session:
             rows = session.scalars(select(User).order_by(User.username)).all()
             return [_user_view(r) for r in rows]
+
+    def page_users(self, request: PageRequest) -> Page[UserView]:
+        """One page of classic users, by user name; ``q`` finds a part of it."""
+        with self._db.session() as session:
+            page = keyset_page(
+                session, select(User), request, order=[User.username], search=[User.username]
+            )
+            return page.map(_user_view)
 
     def get_user(self, username: str) -> UserView:
         with self._db.session() as session:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -38,6 +38,8 @@ from credgate.core.asgi import BodyTooLarge
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import utcnow
+from credgate.core.errors import InvalidInputError
+from credgate.core.paging import Page, PageRequest
 from credgate.core.services import APP_STATE_SERVICES, Services, protocol
 from credgate.web.api import SESSION_COOKIE
 from credgate.web.sessions import AdminSessions, SignedIn
@@ -46,10 +48,12 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_FIELD",
     "LOGIN_CSRF_COOKIE",
+    "PAGE_SIZES",
     "PREFIX",
     "AdminSessions",
     "CsrfRefused",
     "FormTooLarge",
+    "Listing",
     "LoginRequired",
     "SignedIn",
     "UiSession",
@@ -61,6 +65,8 @@ __all__ = [
     "form_list",
     "form_text",
     "install_page_handlers",
+    "list_request",
+    "list_view",
     "new_login_csrf",
     "read_form",
     "redirect",
@@ -71,6 +77,8 @@ __all__ = [
 ]
 
 PREFIX = "/admin"
+
+T = TypeVar("T")
 CSRF_COOKIE = "credgate_csrf"
 LOGIN_CSRF_COOKIE = "credgate_login_csrf"
 CSRF_FIELD = "csrf_token"
@@ -307,6 +315,39 @@ def _origin(url: str) -> str:
 def redirect(path: str) -> RedirectResponse:
     """303 See Other after a successful post, so a reload does not post again."""
     return RedirectResponse(path, status_code=303, headers=_SECURITY_HEADERS)
+
+
+PAGE_SIZES = (25, 50, 100, 200)
+"""The page sizes a list page offers (any size up to the REST maximum is accepted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Generic[T]):
+    """One page of a list page, with what its search box and pager link to."""
+
+    base: str
+    request: PageRequest
+    page: Page[T]
+    sizes: tuple[int, ...] = PAGE_SIZES
+
+
+def list_request(request: Request) -> tuple[PageRequest, list[dict[str, str]]]:
+    """The page a list page asks for (``?q=&limit=&cursor=``); bad values give the first page
+    and the errors that name them."""
+    params = request.query_params
+    try:
+        return PageRequest.parse(params.get("limit"), params.get("cursor"), params.get("q")), []
+    except InvalidInputError as exc:
+        return PageRequest(), field_errors(exc.errors)
+
+
+async def list_view(
+    request: Request, base: str, read: Callable[[PageRequest], Page[T]]
+) -> tuple[Listing[T], list[dict[str, str]]]:
+    """Read the page a list page asks for, off the event loop."""
+    wanted, errors = list_request(request)
+    page = await anyio.to_thread.run_sync(read, wanted)
+    return Listing(base=f"{PREFIX}{base}", request=wanted, page=page), errors
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:

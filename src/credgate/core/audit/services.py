@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credgate.core.audit.models import AuditEvent
+from credgate.core.paging import Page, PageRequest, keyset_page
 
-__all__ = ["Actor", "recent", "record"]
+__all__ = ["Actor", "page_events", "recent", "record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,19 @@ def record(
             object_id=object_id,
             fields=sorted(fields),
         )
+    )
+
+
+def page_events(session: Session, request: PageRequest) -> Page[AuditEvent]:
+    """One page of the trail, newest first; ``q`` finds a part of the action, the actor or the
+    object id."""
+    return keyset_page(
+        session,
+        select(AuditEvent),
+        request,
+        order=[AuditEvent.id],
+        search=[AuditEvent.action, AuditEvent.actor, AuditEvent.object_id],
+        descending=True,
     )
 
 

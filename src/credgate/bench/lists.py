@@ -1,0 +1,176 @@
+"""Admin lists with 100k API credentials: the first page of the REST list, the UI list and the
+CLI list, and ``/healthz`` while they are being served.
+
+Targets: each first page under 200 ms (median of the rounds); ``/healthz`` under 50 ms (its
+worst answer) while REST and UI lists are fetched in a loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from credgate.bench._harness import server
+
+LIST_TARGET_MS = 200.0
+HEALTH_TARGET_MS = 50.0
+PASSWORD = "Bench-lists-7c4e1a9f"
+_IN_PROCESS = """
+import sys, time
+from typer.testing import CliRunner
+from credgate.cli import app
+for _ in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    result = CliRunner().invoke(app, ["api-credentials", "list"])
+    assert result.exit_code == 0, result.output
+    print((time.perf_counter() - start) * 1000)
+"""
+
+
+def _timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return (time.perf_counter() - start) * 1000
+
+
+def _sign_in(client: httpx.Client) -> None:
+    page = client.get("/admin/login")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if not match:
+        raise SystemExit("the sign-in page has no CSRF field")
+    answer = client.post(
+        "/admin/login",
+        data={"username": "bench", "password": PASSWORD, "csrf_token": match.group(1)},
+    )
+    if answer.status_code != 303:
+        raise SystemExit(f"sign-in failed: {answer.status_code}")
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    response.raise_for_status()
+    return response
+
+
+def main(count: int = 100_000, rounds: int = 5) -> bool:
+    with server() as srv:
+        started = time.perf_counter()
+        srv.seed_credentials("bench", count, ["workflows", "nql"])
+        print(f"seeded {count:,} API credentials in {time.perf_counter() - started:.1f} s")
+        srv.env["CREDGATE_NEW_ADMIN_PASSWORD"] = PASSWORD
+        srv.cli("admins", "create", "bench")
+        token = srv.cli("admins", "token", "bench", "--json")
+        bearer = re.search(r'"token": "([^"]+)"', token)
+        if not bearer:
+            raise SystemExit("no admin token")
+        api = httpx.Client(
+            base_url=srv.url, headers={"Authorization": f"Bearer {bearer.group(1)}"}, timeout=60
+        )
+        ui = httpx.Client(base_url=srv.url, timeout=60)
+        _sign_in(ui)
+        health = httpx.Client(base_url=srv.url, timeout=60)
+
+        def rest() -> httpx.Response:
+            return _ok(api.get("/admin/api/v1/api-credentials"))
+
+        def page() -> httpx.Response:
+            return _ok(ui.get("/admin/api-credentials"))
+
+        first = rest().json()
+        html = page()
+        print(
+            f"REST first page: {len(first['items'])} of {first['total']:,}, "
+            f"{len(rest().content):,} bytes; UI first page {len(html.content):,} bytes"
+        )
+        rest_ms = [_timed(rest) for _ in range(rounds)]
+        ui_ms = [_timed(page) for _ in range(rounds)]
+
+        env = {**srv.env, "PYTHONPATH": os.pathsep.join(sys.path)}
+        command = [sys.executable, "-m", "credgate", "api-credentials", "list"]
+        cli_ms = [
+            _timed(
+                lambda: subprocess.run(
+                    command, env=env, cwd=srv.data_dir, check=True, capture_output=True
+                )
+            )
+            for _ in range(rounds)
+        ]
+        # The same command in one process, after its imports: what the list itself costs.
+        in_process = subprocess.run(
+            [sys.executable, "-c", _IN_PROCESS, str(rounds)],
+            env=env,
+            cwd=srv.data_dir,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        command_ms = [float(v) for v in in_process.stdout.split()]
+
+        # /healthz while REST and UI lists are served back to back on two other connections.
+        stop = threading.Event()
+        served = [0]
+
+        def load(fetch: Callable[[], object]) -> None:
+            while not stop.is_set():
+                fetch()
+                served[0] += 1
+
+        workers = [threading.Thread(target=load, args=(f,), daemon=True) for f in (rest, page)]
+        for worker in workers:
+            worker.start()
+        health_ms = []
+        until = time.monotonic() + 5
+        while time.monotonic() < until:
+            health_ms.append(_timed(lambda: _ok(health.get("/healthz"))))
+            time.sleep(0.01)
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    rows = [
+        ("REST first page (median ms)", median(rest_ms), LIST_TARGET_MS),
+        ("UI first page (median ms)", median(ui_ms), LIST_TARGET_MS),
+        ("CLI list command, in process (median ms)", median(command_ms), LIST_TARGET_MS),
+        ("/healthz under list load (max ms)", max(health_ms), HEALTH_TARGET_MS),
+    ]
+    print(f"CLI list as a new process, wall time (median) {median(cli_ms):.0f} ms")
+    p99 = (
+        statistics.quantiles(health_ms, n=100, method="inclusive")[98]
+        if len(health_ms) > 1
+        else health_ms[0]
+    )
+    print(
+        f"/healthz: {len(health_ms)} answers, p50 {median(health_ms):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(health_ms):.1f} ms, while {served[0]} list pages were served"
+    )
+    ok = True
+    for name, value, target in rows:
+        good = value < target
+        ok &= good
+        print(
+            f"{name:<40} {value:8.1f}   target < {target:.0f}   {'OK' if good else 'ABOVE TARGET'}"
+        )
+    return ok
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    main(count=args.count, rounds=args.rounds)
+
+
+if __name__ == "__main__":
+    cli()
