@@ -40,7 +40,6 @@ from credgate.platform.nql.engine import (
     ParameterError,
     QueryDefinitionError,
     QueryExecutionError,
-    execute,
 )
 from credgate.web.api import ApiError, AppSettings, client_address
 
@@ -139,11 +138,12 @@ async def _run_nxql(request: Request, inventory: InventorySource) -> Response:
         raise InvalidInputError([FieldError("query", str(exc))]) from None
     obj = query.definition.object
 
+    restrict = {"platform": frozenset(platforms)} if platforms and obj == "devices" else None
+
     def run() -> tuple[str, bool]:
-        rows = inventory.rows(obj)
-        if platforms and obj == "devices":
-            rows = (r for r in rows if r.get("platform") is None or r.get("platform") in platforms)
-        result = execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
+        result = inventory.run_query(
+            query.definition, parameters, max_rows=MAX_ROWS, restrict=restrict
+        )
         return render(result, fmt, table=query.table, hr=hr), result.truncated
 
     try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,9 +31,9 @@ from credgate.platform.nql.engine import (
     ParameterError,
     QueryDefinition,
     Result,
-    execute,
 )
 from credgate.platform.nql.export import RESULTS_URL_TTL, SUFFIXES, write_export
+from credgate.platform.nql.sql import RowStream, compile_query, open_rows
 from credgate.platform.schemas.enrichment import (
     Enrichment,
     EnrichmentError,
@@ -279,10 +280,33 @@ class PlatformService:
 
     # NQL ---------------------------------------------------------------------------------------
 
+    @contextmanager
+    def stream_query(
+        self,
+        query: QueryDefinition,
+        parameters: Mapping[str, str],
+        *,
+        max_rows: int | None,
+        restrict: Mapping[str, frozenset[str]] | None = None,
+    ) -> Iterator[RowStream]:
+        """Run a saved query in the database; its rows are read as the stream is iterated,
+        within this context. A parameter or literal that does not fit raises on entry."""
+        compiled = compile_query(query, parameters, max_rows=max_rows, restrict=restrict)
+        with self._db.session() as session:
+            yield open_rows(session, compiled, max_rows=max_rows)
+
     def run_query(
-        self, query: QueryDefinition, parameters: Mapping[str, str], *, max_rows: int
+        self,
+        query: QueryDefinition,
+        parameters: Mapping[str, str],
+        *,
+        max_rows: int,
+        restrict: Mapping[str, frozenset[str]] | None = None,
     ) -> Result:
-        return execute(query, parameters, self.rows(query.object), max_rows=max_rows)
+        """The whole answer at once (at most ``max_rows`` rows)."""
+        with self.stream_query(query, parameters, max_rows=max_rows, restrict=restrict) as rows:
+            out = list(rows)
+            return Result(rows.query_id, rows.executed_query, rows.headers, out, rows.truncated)
 
     def export(
         self,
