@@ -293,7 +293,11 @@ class PlatformService:
         within this context. A parameter or literal that does not fit raises on entry."""
         compiled = compile_query(query, parameters, max_rows=max_rows, restrict=restrict)
         with self._db.session() as session:
-            yield open_rows(session, compiled, max_rows=max_rows)
+            rows = open_rows(session, compiled, max_rows=max_rows)
+            try:
+                yield rows
+            finally:
+                rows.close()
 
     def run_query(
         self,

@@ -64,7 +64,7 @@ def upgrade() -> None:
         ).all()
         if not batch:
             break
-        rows = []
+        rows: list[dict[str, object]] = []
         for found in batch:
             ident = {"name": found.name, "sid": found.sid, "upn": found.upn}
             rows.extend(entries(found.id, found.object, object_row(found.uid, ident, found.fields)))

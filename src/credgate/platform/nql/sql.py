@@ -17,8 +17,8 @@ Rows are read with a streaming cursor: memory holds a batch, never the inventory
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -33,6 +33,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import Result as SqlResult
 from sqlalchemy.orm import Session
 
 from credgate.platform.models import InventoryObject, InventoryValue
@@ -75,7 +76,8 @@ class _Check:
     kind: Kind
     items: bool
     error: Exception
-    unless: ColumnElement[bool] | None = None
+    spared: Select[Any] | None = None
+    """Objects that meet no error: in memory a match found first stops the evaluation."""
 
 
 @dataclass(slots=True)
@@ -131,8 +133,8 @@ class _Compiler:
                     value = self.bound.resolve(term, _SAMPLE[kind], f"filters[{index}]")
                 except (ParameterError, QueryExecutionError) as exc:
                     # In memory a term is coerced only when no earlier term matched.
-                    unless = or_(*matched) if matched else None
-                    self.checks.append(_Check(index, kind, False, exc, unless))
+                    spared = self.values(f.field, kind).where(or_(*matched)) if matched else None
+                    self.checks.append(_Check(index, kind, False, exc, spared))
                     break
                 matched.append(_predicate("eq", kind, value))
             if matched:
@@ -141,10 +143,25 @@ class _Compiler:
     def _contains(self, index: int, f: Filter) -> Iterator[Select[Any]]:
         if isinstance(f.value, tuple):
             return
+        found: list[Select[Any]] = []
+        misfits: list[_Check] = []
         for kind in ITEM_KINDS:
-            value = self.coerce(index, f.value, kind, items=True)
-            if value is not _MISS:
-                yield self.values(f.field, kind, items=True).where(_predicate("eq", kind, value))
+            try:
+                value = self.bound.resolve(f.value, _SAMPLE[kind], f"filters[{index}]")
+            except (ParameterError, QueryExecutionError) as exc:
+                misfits.append(_Check(index, kind, True, exc))
+                continue
+            found.append(
+                self.values(f.field, kind, items=True).where(_predicate("eq", kind, value))
+            )
+        # A list holding the item is spared the items that do not fit (memory stops at the
+        # match; this spares the list even when the misfit comes first).
+        spared = union_all(*found).subquery() if found else None
+        for check in misfits:
+            self.checks.append(
+                replace(check, spared=select(spared.c.object_id) if spared is not None else None)
+            )
+        yield from found
         needle = str(self.bound.resolve(f.value, "", f"filters[{index}]")).casefold()
         pattern = "%" + _escape_like(needle) + "%"
         yield (
@@ -219,11 +236,12 @@ def compile_query(
     probes = []
     for check in compiler.checks:
         held = compiler.values(query.filters[check.index].field, check.kind, items=check.items)
-        if check.unless is not None:
-            held = held.where(not_(check.unless))
+        if check.spared is not None:
+            held = held.where(_V.c.object_id.not_in(check.spared))
         probe = (
             select(_O.id)
             .where(_O.object == obj, *conditions[: check.index], _O.id.in_(held))
+            .order_by(_O.id)
             .limit(1)
         )
         probes.append((probe, check.error))
@@ -256,9 +274,7 @@ class RowStream:
     :attr:`truncated` is known once the rows are exhausted: whether ``max_rows`` cut some off.
     """
 
-    def __init__(
-        self, compiled: Compiled, source: Iterator[Sequence[Any]], max_rows: int | None
-    ) -> None:
+    def __init__(self, compiled: Compiled, source: SqlResult[Any], max_rows: int | None) -> None:
         self.query_id = compiled.query.id
         self.executed_query = compiled.executed_query
         self.headers = compiled.query.columns
@@ -268,18 +284,30 @@ class RowStream:
 
     def __iter__(self) -> Iterator[list[object]]:
         columns = self.headers
-        for count, (uid, name, sid, upn, fields) in enumerate(self._source):
-            if self._max_rows is not None and count >= self._max_rows:
-                self.truncated = True
-                return
-            row = object_row(uid, {"name": name, "sid": sid, "upn": upn}, fields)
-            yield [row.get(c) for c in columns]
+        with self._source:  # a server-side cursor is closed however the reading ends
+            for count, found in enumerate(self._source):
+                if self._max_rows is not None and count >= self._max_rows:
+                    self.truncated = True
+                    return
+                uid, name, sid, upn, fields = tuple(found)
+                row = object_row(uid, {"name": name, "sid": sid, "upn": upn}, fields)
+                yield [row.get(c) for c in columns]
+
+    def close(self) -> None:
+        """Release the cursor of rows left unread."""
+        self._source.close()
 
 
 def open_rows(session: Session, compiled: Compiled, *, max_rows: int | None) -> RowStream:
     """Raise the query's coercion error if a row meets it; else start reading its rows."""
-    for probe, error in compiled.probes:
-        if session.execute(probe).first() is not None:
-            raise error
+    # In memory, the first row (in inventory order) that meets a misfit raises; within a row,
+    # the first filter does.
+    met = []
+    for order, (probe, error) in enumerate(compiled.probes):
+        first = session.execute(probe).scalar()
+        if first is not None:
+            met.append((first, order, error))
+    if met:
+        raise min(met, key=lambda m: m[:2])[2]
     result = session.execute(compiled.statement.execution_options(yield_per=BATCH))
-    return RowStream(compiled, iter(result), max_rows)
+    return RowStream(compiled, result, max_rows)
