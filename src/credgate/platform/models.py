@@ -123,8 +123,24 @@ class InventoryValue(Base):
 
     __tablename__ = "platform_inventory_values"
     __table_args__ = (
-        Index("ix_platform_inventory_values_num", "object", "field", "kind", "num"),
-        Index("ix_platform_inventory_values_key", "object", "field", "kind", "key"),
+        Index(
+            "ix_platform_inventory_values_num",
+            "object",
+            "field",
+            "kind",
+            "num",
+            "position",
+            "object_id",
+        ),
+        Index(
+            "ix_platform_inventory_values_key",
+            "object",
+            "field",
+            "kind",
+            "key",
+            "position",
+            "object_id",
+        ),
     )
 
     object_id: Mapped[int] = mapped_column(

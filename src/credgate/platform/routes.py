@@ -49,7 +49,7 @@ from credgate.platform.schemas import (
     workflows,
 )
 from credgate.platform.schemas._common import RequestError
-from credgate.platform.services import PlatformService
+from credgate.platform.services import ExportLimitError, PlatformService
 from credgate.platform.upstream import UpstreamError, forward
 
 __all__ = ["install_platform", "router"]
@@ -57,7 +57,6 @@ __all__ = ["install_platform", "router"]
 T = TypeVar("T")
 
 MAX_EXECUTE_ROWS: Final = 100_000
-MAX_EXPORT_ROWS: Final = 1_000_000
 _JSON: Final = "application/json"
 
 
@@ -507,33 +506,15 @@ async def _nql_export(
         )
     query = await _run(_load_query, definitions, parsed.query_id)
     export_id = str(uuid.uuid4())
-    await _run(
-        platform.record,
-        "nql_export",
-        token.client_id,
-        state="SUBMITTED",
-        payload=payload,
-        target=parsed.query_id,
-        request_id=export_id,
-    )
     try:
-        state, result = await _run(
-            platform.export,
-            export_id,
-            query,
-            dict(parsed.parameters),
-            parsed.compression,
-            max_rows=MAX_EXPORT_ROWS,
-        )
+        await _run(platform.submit_export, export_id, token.client_id, query, payload)
     except ParameterError as exc:
-        await _run(
-            platform.update_request,
-            export_id,
-            state="ERROR",
-            result={"errorDescription": str(exc)},
-        )
         raise nql.parameter_error(exc) from None
-    await _run(platform.update_request, export_id, state=state, result=result)
+    except ExportLimitError as exc:
+        limited = _answer(request, 429, nql.error_body(str(exc), "TOO_MANY_REQUESTS", "queryId"))
+        limited.headers["retry-after"] = str(exc.retry_after)
+        return limited
+    platform.exports.wake()  # the export runs on the worker's thread; the answer is at once
     return _answer(request, 200, nql.export_response(export_id))
 
 
@@ -570,6 +551,8 @@ async def nql_status(
         job = job.complete(link, truncated=bool(result.get("truncated")))
     elif view.state == "ERROR":
         job = job.fail(str(result.get("errorDescription", "the export failed")))
+    elif view.state == "EXPIRED":
+        job = job.fail("the results file has expired; start the export again")
     elif view.state == "IN_PROGRESS":
         job = job.start()
     return _answer(request, job.http_status, job.body())

@@ -75,12 +75,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_platform_inventory_values_num",
         "platform_inventory_values",
-        ["object", "field", "kind", "num"],
+        ["object", "field", "kind", "num", "position", "object_id"],
     )
     op.create_index(
         "ix_platform_inventory_values_key",
         "platform_inventory_values",
-        ["object", "field", "kind", "key"],
+        ["object", "field", "kind", "key", "position", "object_id"],
     )
     op.create_index("ix_platform_requests_kind_state", "platform_requests", ["kind", "state"])
     op.create_index(

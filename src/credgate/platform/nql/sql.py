@@ -33,6 +33,9 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.engine import Result as SqlResult
 from sqlalchemy.orm import Session
 
@@ -293,6 +296,10 @@ class RowStream:
                 row = object_row(uid, {"name": name, "sid": sid, "upn": upn}, fields)
                 yield [row.get(c) for c in columns]
 
+    @property
+    def rows(self) -> Iterator[list[object]]:
+        return iter(self)
+
     def close(self) -> None:
         """Release the cursor of rows left unread."""
         self._source.close()
@@ -309,5 +316,9 @@ def open_rows(session: Session, compiled: Compiled, *, max_rows: int | None) -> 
             met.append((first, order, error))
     if met:
         raise min(met, key=lambda m: m[:2])[2]
+    if session.get_bind().dialect.name == "postgresql":
+        # A streaming (server-side) cursor is planned for its first 10% of rows by default,
+        # which prefers walking the inventory in order to the index a lookup needs.
+        session.execute(sql_text("SET LOCAL cursor_tuple_fraction = 1"))
     result = session.execute(compiled.statement.execution_options(yield_per=BATCH))
     return RowStream(compiled, result, max_rows)
