@@ -173,6 +173,14 @@ def seed(db: Database, size: int) -> float:
     return time.perf_counter() - started
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak RSS since it started (VmHWM: unlike ru_maxrss, not inherited)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def answer(url: str, size: int, rounds: int) -> dict[str, float]:
     """In a fresh process: time both queries and report the peak RSS."""
     db = Database(url)
@@ -199,7 +207,8 @@ def answer(url: str, size: int, rounds: int) -> dict[str, float]:
     return {
         "lookup_ms": statistics.median(lookups),
         "result_ms": statistics.median(results),
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mib": _peak_rss_mib(),
+        "cpu_s": time.process_time(),
     }
 
 
