@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 
 from credgate.core.asgi import BodyTooLarge
@@ -38,7 +38,7 @@ from credgate.platform.definitions import (
 )
 from credgate.platform.nql.engine import ParameterError, QueryDefinition, QueryExecutionError
 from credgate.platform.nql.export import ExportJob
-from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_csv, render_v1, render_v2
+from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_v1, render_v2
 from credgate.platform.schemas import (
     campaigns,
     devices,
@@ -434,10 +434,10 @@ def _load_query(definitions: DefinitionService, query_id: str) -> QueryDefinitio
 
 
 async def _run_query(
-    platform: PlatformService, query: QueryDefinition, parameters: dict[str, str], max_rows: int
-) -> Any:
+    run: Callable[..., T], query: QueryDefinition, parameters: dict[str, str], max_rows: int
+) -> T:
     try:
-        return await _run(platform.run_query, query, parameters, max_rows=max_rows)
+        return await _run(run, query, parameters, max_rows=max_rows)
     except ParameterError as exc:
         raise nql.parameter_error(exc) from None
     except QueryExecutionError as exc:
@@ -458,11 +458,13 @@ async def _nql_execute(
     if (base := NQL.upstream(settings)) is not None:
         return await _relay(request, settings, NQL, base, body, token)
     query = await _run(_load_query, definitions, parsed.query_id)
-    result = await _run_query(platform, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
-    executed_at = datetime.now(UTC)
-    if output == "csv":
+    parameters = dict(parsed.parameters)
+    if output == "csv":  # streamed from the database, batch by batch, off the event loop
+        chunks = await _run_query(platform.csv_stream, query, parameters, MAX_EXECUTE_ROWS)
         headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
-        return Response(render_csv(result), media_type=CSV_MEDIA_TYPE, headers=headers)
+        return StreamingResponse(chunks, media_type=CSV_MEDIA_TYPE, headers=headers)
+    result = await _run_query(platform.run_query, query, parameters, MAX_EXECUTE_ROWS)
+    executed_at = datetime.now(UTC)
     render = render_v1 if version == 1 else render_v2
     return _answer(request, 200, render(result, executed_at))
 

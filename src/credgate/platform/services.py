@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import uuid
@@ -42,6 +43,7 @@ from credgate.platform.nql.export import (
     SUFFIXES,
     write_export,
 )
+from credgate.platform.nql.render import csv_chunks
 from credgate.platform.nql.sql import RowStream, compile_query, open_rows
 from credgate.platform.nql.worker import ExportWorker
 from credgate.platform.schemas.enrichment import (
@@ -335,6 +337,25 @@ class PlatformService:
         with self.stream_query(query, parameters, max_rows=max_rows, restrict=restrict) as rows:
             out = list(rows)
             return Result(rows.query_id, rows.executed_query, rows.headers, out, rows.truncated)
+
+    def csv_stream(
+        self, query: QueryDefinition, parameters: Mapping[str, str], *, max_rows: int
+    ) -> Iterator[str]:
+        """The query's answer as CSV text, read from the database as it is sent.
+
+        The query runs (and a parameter that does not fit raises) before this returns; the
+        rest is read as the iterator is consumed, in batches, on whichever thread consumes it.
+        """
+        chunks = self._csv_chunks(query, parameters, max_rows)
+        first = next(chunks)
+        return itertools.chain((first,), chunks)
+
+    def _csv_chunks(
+        self, query: QueryDefinition, parameters: Mapping[str, str], max_rows: int
+    ) -> Iterator[str]:
+        with self.stream_query(query, parameters, max_rows=max_rows) as rows:
+            yield ""  # the query has run: errors are raised by now
+            yield from csv_chunks(rows)
 
     def submit_export(
         self,
