@@ -29,6 +29,7 @@ from credgate.core.db import Database, utcnow
 from credgate.platform.definitions import DefinitionService, to_query
 from credgate.platform.models import InventoryObject, PlatformRequest
 from credgate.platform.nql.engine import (
+    SINGULAR,
     ObjectName,
     ParameterError,
     QueryDefinition,
@@ -43,6 +44,7 @@ from credgate.platform.nql.export import (
     SUFFIXES,
     write_export,
 )
+from credgate.platform.nql.index import object_row
 from credgate.platform.nql.render import csv_chunks
 from credgate.platform.nql.sql import RowStream, compile_query, open_rows
 from credgate.platform.nql.worker import ExportWorker
@@ -74,12 +76,6 @@ KIND_NAMES: Final = (
     "nql_export",
 )
 
-_OBJECTS: Final[dict[str, ObjectName]] = {
-    "device": "devices",
-    "user": "users",
-    "binary": "binaries",
-    "package": "packages",
-}
 _ID_COLUMNS: Final = {"name": "name", "uid": "uid", "sid": "sid", "upn": "upn"}
 _CHUNK: Final = 500
 EXPORT_LEASE: Final = timedelta(seconds=60)
@@ -207,24 +203,20 @@ class PlatformService:
     # Inventory ---------------------------------------------------------------------------------
 
     def rows(self, object_name: ObjectName) -> list[dict[str, Any]]:
-        """Every object of one type as NQL rows: identification columns, then its fields."""
-        singular = {v: k for k, v in _OBJECTS.items()}[object_name]
+        """Every object of one type as NQL rows: identification columns, then its fields.
+
+        For inspection and tests; queries never load the inventory (:meth:`stream_query`)."""
+        singular = SINGULAR[object_name]
         with self._db.session() as session:
             found = session.scalars(
                 select(InventoryObject)
                 .where(InventoryObject.object == singular)
                 .order_by(InventoryObject.id)
             ).all()
-            out = []
-            for obj in found:
-                row: dict[str, Any] = {"uid": obj.uid}
-                for column in ("name", "sid", "upn"):
-                    value = getattr(obj, column)
-                    if value is not None:
-                        row[column] = value
-                row.update(obj.fields)
-                out.append(row)
-            return out
+            return [
+                object_row(o.uid, {"name": o.name, "sid": o.sid, "upn": o.upn}, o.fields)
+                for o in found
+            ]
 
     def _custom_fields(self) -> dict[str, str]:
         """Defined custom enrichment fields enabled for the API, with their value type."""

@@ -82,6 +82,14 @@ def upgrade() -> None:
         "platform_inventory_values",
         ["object", "field", "kind", "key", "position", "object_id"],
     )
+    if bind.dialect.name == "postgresql":
+        # Which kinds a field holds is far from independent of the field: without these
+        # statistics the planner expects thousands of integer "name" values and scans the
+        # table for the first of none.
+        op.execute(
+            "CREATE STATISTICS st_platform_inventory_values_kinds (mcv, dependencies)"
+            " ON object, field, kind FROM platform_inventory_values"
+        )
     op.create_index("ix_platform_requests_kind_state", "platform_requests", ["kind", "state"])
     op.create_index(
         "ix_platform_requests_kind_client_id_created_at",

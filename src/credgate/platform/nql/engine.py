@@ -40,6 +40,7 @@ __all__ = [
     "MAX_LIMIT",
     "OBJECTS",
     "OPERATORS",
+    "SINGULAR",
     "Bound",
     "Filter",
     "ObjectName",
@@ -60,6 +61,13 @@ __all__ = [
 ObjectName = Literal["devices", "users", "binaries", "packages"]
 Operator = Literal["eq", "ne", "lt", "le", "gt", "ge", "contains", "in"]
 OBJECTS: Final[tuple[ObjectName, ...]] = ("devices", "users", "binaries", "packages")
+SINGULAR: Final[Mapping[ObjectName, str]] = {
+    "devices": "device",
+    "users": "user",
+    "binaries": "binary",
+    "packages": "package",
+}
+"""Each object's singular name, the ``object`` of its inventory rows and its NXQL table."""
 OPERATORS: Final[tuple[Operator, ...]] = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "in")
 MAX_LIMIT: Final = 1_000_000
 

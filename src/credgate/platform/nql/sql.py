@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    exists,
     false,
     literal_column,
     not_,
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from credgate.platform.models import InventoryObject, InventoryValue
 from credgate.platform.nql.engine import (
+    SINGULAR,
     Bound,
     Filter,
     ParameterError,
@@ -54,12 +56,6 @@ from credgate.platform.nql.index import ITEM_KINDS, KEY_CHARS, Kind, number, obj
 
 __all__ = ["BATCH", "SINGULAR", "RowStream", "compile_query", "open_rows"]
 
-SINGULAR: Final[dict[str, str]] = {
-    "devices": "device",
-    "users": "user",
-    "binaries": "binary",
-    "packages": "package",
-}
 BATCH: Final = 1000
 """Rows fetched per round trip of the streaming cursor."""
 
@@ -69,6 +65,7 @@ _SAMPLE: Final[dict[Kind, object]] = {"bool": True, "int": 0, "float": 0.0, "tex
 _NUMERIC: Final = ("bool", "int", "float")
 _RANK: Final = {"int": 0, "float": 0, "text": 1, "bool": 4}  # engine._sort_rank; else 5
 _MISS = object()
+_CURSOR_PLANS: Final = "credgate.nql.cursor_tuple_fraction"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +207,8 @@ class Compiled:
     query: QueryDefinition
     executed_query: str
     statement: Select[Any]
-    probes: tuple[tuple[Select[Any], Exception], ...]
+    probes: tuple[tuple[Select[Any], Select[Any], Exception], ...]
+    """Per misfit: whether its kind is held at all, the first object that meets it, the error."""
 
 
 def compile_query(
@@ -247,7 +245,7 @@ def compile_query(
             .order_by(_O.id)
             .limit(1)
         )
-        probes.append((probe, check.error))
+        probes.append((held, probe, check.error))
     columns = (_O.uid, _O.name, _O.sid, _O.upn, _O.fields)
     statement = select(*columns).where(_O.object == obj, *conditions)
     order: list[ColumnElement[Any]] = []
@@ -308,17 +306,24 @@ class RowStream:
 def open_rows(session: Session, compiled: Compiled, *, max_rows: int | None) -> RowStream:
     """Raise the query's coercion error if a row meets it; else start reading its rows."""
     # In memory, the first row (in inventory order) that meets a misfit raises; within a row,
-    # the first filter does.
+    # the first filter does. Usually no value of a misfit's kind exists: one round trip of
+    # index-only looks settles them all.
     met = []
-    for order, (probe, error) in enumerate(compiled.probes):
-        first = session.execute(probe).scalar()
-        if first is not None:
-            met.append((first, order, error))
+    if compiled.probes:
+        held = session.execute(select(*(exists(p[0]) for p in compiled.probes))).one()
+        for order, (_, probe, error) in enumerate(compiled.probes):
+            if held[order]:
+                first = session.execute(probe).scalar()
+                if first is not None:
+                    met.append((first, order, error))
     if met:
         raise min(met, key=lambda m: m[:2])[2]
-    if session.get_bind().dialect.name == "postgresql":
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and not connection.info.get(_CURSOR_PLANS):
         # A streaming (server-side) cursor is planned for its first 10% of rows by default,
-        # which prefers walking the inventory in order to the index a lookup needs.
-        session.execute(sql_text("SET LOCAL cursor_tuple_fraction = 1"))
+        # which prefers walking the inventory in order to the index a lookup needs. Set once
+        # per pooled connection.
+        session.execute(sql_text("SET cursor_tuple_fraction = 1"))
+        connection.info[_CURSOR_PLANS] = True
     result = session.execute(compiled.statement.execution_options(yield_per=BATCH))
     return RowStream(compiled, result, max_rows)
