@@ -28,7 +28,7 @@ TOKEN_URL = "/oauth2/default/v1/token"
 
 
 @pytest.fixture
-def installed(container: Container) -> Container:
+def installed(container: Container) -> Iterator[Container]:
     container.definitions.create(
         "query",
         {
@@ -56,7 +56,8 @@ def installed(container: Container) -> Container:
             session.add(
                 InventoryObject(object="device", uid=f"d{n}", name=f"pc-{n}", fields=fields)
             )
-    return container
+    yield container
+    container.platform.exports.join(30)  # no export outlives the test's database
 
 
 @pytest.fixture
@@ -117,11 +118,8 @@ def test_export_answers_at_once_then_completes(
     export_id = start(client, headers)
     pending = status(client, export_id, headers)
     assert pending.status_code == 200
-    assert pending.json() == {
-        "status": "IN_PROGRESS",
-        "resultsFileUrl": None,
-        "errorDescription": None,
-    }
+    assert pending.json()["status"] in ("SUBMITTED", "IN_PROGRESS")  # claimed or not yet
+    assert pending.json()["resultsFileUrl"] is None
     held.set()
     done = finished(client, export_id, headers)
     assert done.status_code == 200

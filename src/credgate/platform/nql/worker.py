@@ -94,3 +94,6 @@ class ExportWorker:
                 log.exception("export expiry failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        # Let an export in flight finish before the database closes; one that takes longer
+        # keeps its job, whose lease lapses for the next node.
+        await anyio.to_thread.run_sync(self.join, 10.0)
