@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from test_platform_nql_engine import query
 
 from credgate.core.db import Database
 from credgate.migrations import migrate
@@ -54,17 +55,6 @@ def db(
     with database.session() as session:
         session.execute(text("DELETE FROM platform_inventory"))
     database.dispose()
-
-
-def query(*filters: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    definition: dict[str, Any] = {
-        "id": "#devices",
-        "object": "devices",
-        "filters": list(filters),
-        "columns": ["name"],
-    }
-    definition.update(extra)
-    return definition
 
 
 def in_memory(definition: Mapping[str, Any], params: Mapping[str, str], **kw: Any) -> Result:
