@@ -152,7 +152,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(container.run_sync_loop(stop), name="credgate-sync")
-        tasks = [task]
+        # Queued NQL exports (also those a stopped node left) and expired results files.
+        exports = asyncio.create_task(container.platform.exports.run(stop), name="credgate-exports")
+        tasks = [task, exports]
         if container.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
             worker = container.outbound.worker.run(stop)
             tasks.append(asyncio.create_task(worker, name="credgate-outbound"))

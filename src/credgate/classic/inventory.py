@@ -1,9 +1,10 @@
-"""Where NXQL reads its rows from: an :class:`InventorySource`.
+"""Where NXQL reads its answers from: an :class:`InventorySource`.
 
-A source maps an inventory object name (``devices``, ``users``, ``binaries``, ``packages``, the
-names of :data:`credgate.platform.nql.engine.OBJECTS`) to an iterable of rows, each a mapping of
-field name to value. credgate ships :class:`MemoryInventory` (empty unless filled); a source
-backed by the inventory tables only has to implement :meth:`InventorySource.rows`.
+A source runs a compiled NXQL query (an NQL definition over ``devices``, ``users``,
+``binaries`` or ``packages``, the names of :data:`credgate.platform.nql.engine.OBJECTS`).
+The container binds the platform's inventory, which runs it in the database; tests use
+:class:`MemoryInventory`, which runs the same definition over rows held in memory with the
+engine that defines its meaning.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from credgate.platform.nql.engine import ObjectName
+from credgate.platform.nql.engine import ObjectName, QueryDefinition, Result, execute
 
 __all__ = ["InventorySource", "MemoryInventory"]
 
@@ -19,8 +20,16 @@ Row = Mapping[str, object]
 
 
 class InventorySource(Protocol):
-    def rows(self, object_name: ObjectName) -> Iterable[Row]:
-        """Every row of ``object_name``; the engine filters, sorts and limits them."""
+    def run_query(
+        self,
+        query: QueryDefinition,
+        parameters: Mapping[str, str],
+        *,
+        max_rows: int,
+        restrict: Mapping[str, frozenset[str]] | None = None,
+    ) -> Result:
+        """The query's rows, at most ``max_rows``; ``restrict`` keeps only rows whose field is
+        absent, null or one of the given values."""
         ...
 
 
@@ -35,3 +44,16 @@ class MemoryInventory:
 
     def replace(self, object_name: ObjectName, rows: Iterable[Row]) -> None:
         self._data[object_name] = list(rows)
+
+    def run_query(
+        self,
+        query: QueryDefinition,
+        parameters: Mapping[str, str],
+        *,
+        max_rows: int,
+        restrict: Mapping[str, frozenset[str]] | None = None,
+    ) -> Result:
+        rows = self.rows(query.object)
+        for name, allowed in (restrict or {}).items():
+            rows = [r for r in rows if r.get(name) is None or r.get(name) in allowed]
+        return execute(query, parameters, rows, max_rows=max_rows)

@@ -30,16 +30,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from credgate.platform.nql.engine import ObjectName, QueryDefinition, validate_query_definition
+from credgate.platform.nql.engine import (
+    SINGULAR,
+    ObjectName,
+    QueryDefinition,
+    validate_query_definition,
+)
 
 __all__ = ["MAX_DEPTH", "TABLES", "NxqlQuery", "NxqlSyntaxError", "parse_nxql"]
 
-TABLES: Final[Mapping[str, ObjectName]] = {
-    "device": "devices",
-    "user": "users",
-    "binary": "binaries",
-    "package": "packages",
-}
+TABLES: Final[Mapping[str, ObjectName]] = {table: obj for obj, table in SINGULAR.items()}
 _OPS: Final = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 _TYPES: Final = frozenset(
     {"string", "integer", "real", "boolean", "datetime", "date", "enumeration"}

@@ -43,7 +43,6 @@ from credgate.platform.nql.engine import (
     QueryDefinitionError,
     QueryExecutionError,
     Result,
-    execute,
 )
 from credgate.web.api import ApiError, AppSettings, client_address
 
@@ -150,11 +149,12 @@ async def run_nxql(pairs: list[tuple[str, str]], inventory: InventorySource) -> 
         raise InvalidInputError([FieldError("query", str(exc))]) from None
     obj = query.definition.object
 
+    restrict = {"platform": frozenset(platforms)} if platforms and obj == "devices" else None
+
     def run() -> Result:
-        rows = inventory.rows(obj)
-        if platforms and obj == "devices":
-            rows = (r for r in rows if r.get("platform") is None or r.get("platform") in platforms)
-        return execute(query.definition, parameters, rows, max_rows=MAX_ROWS)
+        return inventory.run_query(
+            query.definition, parameters, max_rows=MAX_ROWS, restrict=restrict
+        )
 
     try:
         result = await anyio.to_thread.run_sync(run)

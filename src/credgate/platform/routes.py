@@ -18,7 +18,7 @@ from typing import Annotated, Any, Final, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 
 from credgate.core.asgi import BodyTooLarge
@@ -38,7 +38,7 @@ from credgate.platform.definitions import (
 )
 from credgate.platform.nql.engine import ParameterError, QueryDefinition, QueryExecutionError
 from credgate.platform.nql.export import ExportJob
-from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_csv, render_v1, render_v2
+from credgate.platform.nql.render import CSV_MEDIA_TYPE, render_v1, render_v2
 from credgate.platform.schemas import (
     campaigns,
     devices,
@@ -49,7 +49,7 @@ from credgate.platform.schemas import (
     workflows,
 )
 from credgate.platform.schemas._common import RequestError
-from credgate.platform.services import PlatformService
+from credgate.platform.services import ExportLimitError, PlatformService
 from credgate.platform.upstream import UpstreamError, forward
 
 __all__ = ["install_platform", "router"]
@@ -57,7 +57,6 @@ __all__ = ["install_platform", "router"]
 T = TypeVar("T")
 
 MAX_EXECUTE_ROWS: Final = 100_000
-MAX_EXPORT_ROWS: Final = 1_000_000
 _JSON: Final = "application/json"
 
 
@@ -503,10 +502,10 @@ def _load_query(definitions: DefinitionService, query_id: str) -> QueryDefinitio
 
 
 async def _run_query(
-    platform: PlatformService, query: QueryDefinition, parameters: dict[str, str], max_rows: int
-) -> Any:
+    run: Callable[..., T], query: QueryDefinition, parameters: dict[str, str], max_rows: int
+) -> T:
     try:
-        return await _run(platform.run_query, query, parameters, max_rows=max_rows)
+        return await _run(run, query, parameters, max_rows=max_rows)
     except ParameterError as exc:
         raise nql.parameter_error(exc) from None
     except QueryExecutionError as exc:
@@ -527,11 +526,13 @@ async def _nql_execute(
     if (base := NQL.upstream(settings)) is not None:
         return await _relay(request, settings, NQL, base, body, token)
     query = await _run(_load_query, definitions, parsed.query_id)
-    result = await _run_query(platform, query, dict(parsed.parameters), MAX_EXECUTE_ROWS)
-    executed_at = datetime.now(UTC)
-    if output == "csv":
+    parameters = dict(parsed.parameters)
+    if output == "csv":  # streamed from the database, batch by batch, off the event loop
+        chunks = await _run_query(platform.csv_stream, query, parameters, MAX_EXECUTE_ROWS)
         headers = {"x-request-id": _request_id(request), "cache-control": "no-store"}
-        return Response(render_csv(result), media_type=CSV_MEDIA_TYPE, headers=headers)
+        return StreamingResponse(chunks, media_type=CSV_MEDIA_TYPE, headers=headers)
+    result = await _run_query(platform.run_query, query, parameters, MAX_EXECUTE_ROWS)
+    executed_at = datetime.now(UTC)
     render = render_v1 if version == 1 else render_v2
     utc = nql.utc_times_requested(request.headers.get("x-utc-times"))
     return _answer(request, 200, render(result, executed_at, utc=utc))
@@ -576,25 +577,15 @@ async def _nql_export(
         )
     query = await _run(_load_query, definitions, parsed.query_id)
     export_id = str(uuid.uuid4())
-    await _submitted(platform, "nql_export", token, payload, parsed.query_id, export_id)
     try:
-        state, result = await _run(
-            platform.export,
-            export_id,
-            query,
-            dict(parsed.parameters),
-            parsed.compression,
-            max_rows=MAX_EXPORT_ROWS,
-        )
+        await _run(platform.submit_export, export_id, token.client_id, query, payload)
     except ParameterError as exc:
-        await _run(
-            platform.update_request,
-            export_id,
-            state="ERROR",
-            result={"errorDescription": str(exc)},
-        )
         raise nql.parameter_error(exc) from None
-    await _run(platform.update_request, export_id, state=state, result=result)
+    except ExportLimitError as exc:
+        limited = _answer(request, 429, nql.error_body(str(exc), 429, "queryId"))
+        limited.headers["retry-after"] = str(exc.retry_after)
+        return limited
+    platform.exports.wake()  # the export runs on the worker's thread; the answer is at once
     return _answer(request, 200, nql.export_response(export_id))
 
 
@@ -631,6 +622,8 @@ async def nql_status(
         job = job.complete(link, truncated=bool(result.get("truncated")))
     elif view.state == "ERROR":
         job = job.fail(str(result.get("errorDescription", "the export failed")))
+    elif view.state == "EXPIRED":
+        job = job.fail("the results file has expired; start the export again")
     elif view.state == "IN_PROGRESS":
         job = job.start()
     return _answer(request, job.http_status, job.body())

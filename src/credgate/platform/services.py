@@ -10,30 +10,45 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from credgate.core.db import Database, utcnow
-from credgate.platform.definitions import DefinitionService
+from credgate.platform.definitions import DefinitionService, to_query
 from credgate.platform.models import InventoryObject, PlatformRequest
 from credgate.platform.names import KIND_NAMES
 from credgate.platform.nql.engine import (
+    SINGULAR,
     ObjectName,
     ParameterError,
     QueryDefinition,
     Result,
-    execute,
+    bind,
 )
-from credgate.platform.nql.export import RESULTS_URL_TTL, SUFFIXES, write_export
+from credgate.platform.nql.export import (
+    EXPORT_ROW_LIMIT,
+    EXPORTS_PER_DAY,
+    RESULTS_FILE_TTL,
+    RESULTS_URL_TTL,
+    SUFFIXES,
+    write_export,
+)
+from credgate.platform.nql.index import object_row
+from credgate.platform.nql.render import csv_chunks
+from credgate.platform.nql.sql import RowStream, compile_query, open_rows
+from credgate.platform.nql.worker import ExportWorker
 from credgate.platform.schemas.enrichment import (
     Enrichment,
     EnrichmentError,
@@ -43,17 +58,20 @@ from credgate.platform.schemas.enrichment import (
 from credgate.platform.schemas.nql import Compression
 from credgate.security.secrets import SecretHasher
 
-__all__ = ["KIND_NAMES", "PlatformService", "RequestView", "field_key"]
+__all__ = [
+    "EXPORT_LEASE",
+    "KIND_NAMES",
+    "ExportLimitError",
+    "PlatformService",
+    "RequestView",
+    "field_key",
+]
 
 
-_OBJECTS: Final[dict[str, ObjectName]] = {
-    "device": "devices",
-    "user": "users",
-    "binary": "binaries",
-    "package": "packages",
-}
 _ID_COLUMNS: Final = {"name": "name", "uid": "uid", "sid": "sid", "upn": "upn"}
 _CHUNK: Final = 500
+EXPORT_LEASE: Final = timedelta(seconds=60)
+"""How long a claimed export is its worker's; the worker renews it while the export runs."""
 
 
 def field_key(name: str) -> str:
@@ -112,13 +130,18 @@ class PlatformService:
         definitions: DefinitionService,
         hasher: SecretHasher,
         exports_dir: Path,
+        *,
+        exports_per_day: int = EXPORTS_PER_DAY,
     ) -> None:
         self._db = db
+        self.exports_per_day = exports_per_day
         self._definitions = definitions
         self._hasher = hasher
         self.exports_dir = exports_dir
         #: Called with the session and each stored request, in its transaction (webhook outbox).
         self.on_record: Callable[[Session, PlatformRequest], None] | None = None
+        #: Runs queued exports off the event loop; the app runs its periodic loop.
+        self.exports = ExportWorker(self)
 
     # Requests ----------------------------------------------------------------------------------
 
@@ -172,24 +195,20 @@ class PlatformService:
     # Inventory ---------------------------------------------------------------------------------
 
     def rows(self, object_name: ObjectName) -> list[dict[str, Any]]:
-        """Every object of one type as NQL rows: identification columns, then its fields."""
-        singular = {v: k for k, v in _OBJECTS.items()}[object_name]
+        """Every object of one type as NQL rows: identification columns, then its fields.
+
+        For inspection and tests; queries never load the inventory (:meth:`stream_query`)."""
+        singular = SINGULAR[object_name]
         with self._db.session() as session:
             found = session.scalars(
                 select(InventoryObject)
                 .where(InventoryObject.object == singular)
                 .order_by(InventoryObject.id)
             ).all()
-            out = []
-            for obj in found:
-                row: dict[str, Any] = {"uid": obj.uid}
-                for column in ("name", "sid", "upn"):
-                    value = getattr(obj, column)
-                    if value is not None:
-                        row[column] = value
-                row.update(obj.fields)
-                out.append(row)
-            return out
+            return [
+                object_row(o.uid, {"name": o.name, "sid": o.sid, "upn": o.upn}, o.fields)
+                for o in found
+            ]
 
     def _custom_fields(self) -> dict[str, str]:
         """Defined custom enrichment fields enabled for the API, with their value type."""
@@ -271,40 +290,200 @@ class PlatformService:
 
     # NQL ---------------------------------------------------------------------------------------
 
-    def run_query(
-        self, query: QueryDefinition, parameters: Mapping[str, str], *, max_rows: int
-    ) -> Result:
-        return execute(query, parameters, self.rows(query.object), max_rows=max_rows)
-
-    def export(
+    @contextmanager
+    def stream_query(
         self,
-        export_id: str,
         query: QueryDefinition,
         parameters: Mapping[str, str],
-        compression: Compression,
+        *,
+        max_rows: int | None,
+        restrict: Mapping[str, frozenset[str]] | None = None,
+    ) -> Iterator[RowStream]:
+        """Run a saved query in the database; its rows are read as the stream is iterated,
+        within this context. A parameter or literal that does not fit raises on entry."""
+        compiled = compile_query(query, parameters, max_rows=max_rows, restrict=restrict)
+        with self._db.session() as session:
+            rows = open_rows(session, compiled, max_rows=max_rows)
+            try:
+                yield rows
+            finally:
+                rows.close()
+
+    def run_query(
+        self,
+        query: QueryDefinition,
+        parameters: Mapping[str, str],
         *,
         max_rows: int,
-    ) -> tuple[str, dict[str, Any]]:
-        """Run and write an export; return its final state and result record.
+        restrict: Mapping[str, frozenset[str]] | None = None,
+    ) -> Result:
+        """The whole answer at once (at most ``max_rows`` rows)."""
+        with self.stream_query(query, parameters, max_rows=max_rows, restrict=restrict) as rows:
+            out = list(rows)
+            return Result(rows.query_id, rows.executed_query, rows.headers, out, rows.truncated)
 
-        A :class:`ParameterError` is the caller's mistake and propagates; anything else that
-        goes wrong becomes the export's ``ERROR`` state.
+    def csv_stream(
+        self, query: QueryDefinition, parameters: Mapping[str, str], *, max_rows: int
+    ) -> Iterator[str]:
+        """The query's answer as CSV text, read from the database as it is sent.
+
+        The query runs (and a parameter that does not fit raises) before this returns; the
+        rest is read as the iterator is consumed, in batches, on whichever thread consumes it.
         """
-        self.exports_dir.mkdir(parents=True, exist_ok=True)
+        chunks = self._csv_chunks(query, parameters, max_rows)
+        first = next(chunks)
+        return itertools.chain((first,), chunks)
+
+    def _csv_chunks(
+        self, query: QueryDefinition, parameters: Mapping[str, str], max_rows: int
+    ) -> Iterator[str]:
+        with self.stream_query(query, parameters, max_rows=max_rows) as rows:
+            yield ""  # the query has run: errors are raised by now
+            yield from csv_chunks(rows)
+
+    def submit_export(
+        self,
+        export_id: str,
+        client_id: str,
+        query: QueryDefinition,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Queue an export (``SUBMITTED``) for the worker.
+
+        Raises :class:`ExportLimitError` when the client has started its exports of the day,
+        and :class:`ParameterError` (the export recorded as ``ERROR``) when the query needs a
+        parameter that ``payload`` lacks.
+        """
+        moment = now or utcnow()
+        midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        with self._db.session() as session:
+            started = session.scalar(
+                select(func.count())
+                .select_from(PlatformRequest)
+                .where(
+                    PlatformRequest.kind == "nql_export",
+                    PlatformRequest.client_id == client_id,
+                    PlatformRequest.created_at >= midnight,
+                )
+            )
+        if (started or 0) >= self.exports_per_day:
+            retry = midnight + timedelta(days=1) - moment
+            raise ExportLimitError(self.exports_per_day, max(1, math.ceil(retry.total_seconds())))
+        self.record(
+            "nql_export",
+            client_id,
+            state="SUBMITTED",
+            payload=payload,
+            target=query.id,
+            request_id=export_id,
+        )
         try:
-            result = self.run_query(query, parameters, max_rows=max_rows)
-            written = write_export(result, self.exports_dir, export_id, compression)
-        except ParameterError:
+            bind(query, _parameters(payload))
+        except ParameterError as exc:
+            self.update_request(export_id, state="ERROR", result={"errorDescription": str(exc)})
             raise
+
+    def claim_export(self) -> str | None:
+        """Claim the oldest queued export, or one whose worker stopped renewing its lease."""
+        stale = utcnow() - EXPORT_LEASE
+        pending = (
+            select(PlatformRequest.id, PlatformRequest.state, PlatformRequest.updated_at)
+            .where(
+                PlatformRequest.kind == "nql_export",
+                or_(
+                    PlatformRequest.state == "SUBMITTED",
+                    and_(
+                        PlatformRequest.state == "IN_PROGRESS",
+                        PlatformRequest.updated_at < stale,
+                    ),
+                ),
+            )
+            .order_by(PlatformRequest.created_at)
+            .limit(8)
+        )
+        with self._db.session() as session:
+            for export_id, state, updated_at in session.execute(pending).all():
+                claimed = session.execute(
+                    update(PlatformRequest)
+                    .where(
+                        PlatformRequest.id == export_id,
+                        PlatformRequest.state == state,
+                        PlatformRequest.updated_at == updated_at,
+                    )
+                    .values(state="IN_PROGRESS", updated_at=utcnow())
+                )
+                if getattr(claimed, "rowcount", 0) == 1:
+                    return str(export_id)
+        return None
+
+    def _renew(self, export_id: str) -> None:
+        with self._db.session() as session:
+            session.execute(
+                update(PlatformRequest)
+                .where(PlatformRequest.id == export_id, PlatformRequest.state == "IN_PROGRESS")
+                .values(updated_at=utcnow())
+            )
+
+    def run_export(self, export_id: str) -> None:
+        """Run a claimed export: stream its rows into the results file, then record the end.
+
+        A parameter or literal that does not fit, a query that is gone, a file that cannot be
+        written: the export ends in ``ERROR`` with a description for the caller.
+        """
+        view = self.get_request(export_id)
+        if view is None or view.kind != "nql_export" or view.state != "IN_PROGRESS":
+            return
+        self.exports_dir.mkdir(parents=True, exist_ok=True)
+        compression: Compression = view.payload.get("compression", "NONE")
+        try:
+            found = self._definitions.find("query", str(view.payload.get("queryId", "")))
+            if found is None or not found.api_enabled:
+                raise ValueError("the saved query no longer exists or is not enabled for the API")
+            query = to_query(found)
+            with self.stream_query(
+                query, _parameters(view.payload), max_rows=EXPORT_ROW_LIMIT
+            ) as rows:
+                renewing = _Renewing(rows, lambda: self._renew(export_id))
+                written = write_export(renewing, self.exports_dir, export_id, compression)
         except (ValueError, OSError) as exc:
-            return "ERROR", {"errorDescription": _export_error(exc)}
-        return "COMPLETED", {
-            "file": written.path.name,
-            "size": written.size,
-            "compression": compression,
-            "rows": len(result.rows),
-            "truncated": result.truncated,
-        }
+            self.update_request(
+                export_id, state="ERROR", result={"errorDescription": _export_error(exc)}
+            )
+            return
+        self.update_request(
+            export_id,
+            state="COMPLETED",
+            result={
+                "file": written.path.name,
+                "size": written.size,
+                "compression": compression,
+                "rows": renewing.count,
+                "truncated": rows.truncated,
+            },
+        )
+
+    def expire_exports(self, *, now: datetime | None = None) -> int:
+        """Delete the results files older than :data:`RESULTS_FILE_TTL`; the exports then
+        report ``EXPIRED``. Returns how many."""
+        cutoff = (now or utcnow()) - RESULTS_FILE_TTL
+        with self._db.session() as session:
+            done = session.scalars(
+                select(PlatformRequest).where(
+                    PlatformRequest.kind == "nql_export",
+                    PlatformRequest.state == "COMPLETED",
+                    PlatformRequest.updated_at < cutoff,
+                )
+            ).all()
+            for row in done:
+                name = str((row.result or {}).get("file", ""))
+                if name in {row.id + suffix for suffix in SUFFIXES.values()}:
+                    (self.exports_dir / name).unlink(missing_ok=True)
+                row.state = "EXPIRED"
+                row.result = {**(row.result or {}), "file": None}
+                row.updated_at = utcnow()
+            return len(done)
 
     def _signature(self, export_id: str, expires: int) -> str:
         return self._hasher.hash(f"nql-export|{export_id}|{expires}")
@@ -335,6 +514,43 @@ class PlatformService:
             return None
         path = self.exports_dir / name
         return path if path.is_file() else None
+
+
+class ExportLimitError(Exception):
+    """A client has started as many exports as it may today."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        super().__init__(f"the daily limit of {limit} exports is reached; retry after midnight UTC")
+
+
+def _parameters(payload: Mapping[str, Any]) -> dict[str, str]:
+    raw = payload.get("parameters") or {}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+class _Renewing:
+    """Rows passed through while renewing the export's lease every few seconds."""
+
+    def __init__(self, rows: RowStream, renew: Callable[[], None]) -> None:
+        self.headers = rows.headers
+        self._rows = rows
+        self._renew = renew
+        self.count = 0
+
+    @property
+    def rows(self) -> Iterator[list[object]]:
+        last = time.monotonic()
+        for row in self._rows:
+            self.count += 1
+            if (
+                self.count % 1000 == 0
+                and time.monotonic() - last > EXPORT_LEASE.total_seconds() / 6
+            ):
+                self._renew()
+                last = time.monotonic()
+            yield row
 
 
 def _export_error(exc: Exception) -> str:

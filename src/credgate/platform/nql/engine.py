@@ -40,6 +40,8 @@ __all__ = [
     "MAX_LIMIT",
     "OBJECTS",
     "OPERATORS",
+    "SINGULAR",
+    "Bound",
     "Filter",
     "ObjectName",
     "Operator",
@@ -50,13 +52,22 @@ __all__ = [
     "QueryExecutionError",
     "Result",
     "SortKey",
+    "bind",
     "execute",
+    "executed_text",
     "validate_query_definition",
 ]
 
 ObjectName = Literal["devices", "users", "binaries", "packages"]
 Operator = Literal["eq", "ne", "lt", "le", "gt", "ge", "contains", "in"]
 OBJECTS: Final[tuple[ObjectName, ...]] = ("devices", "users", "binaries", "packages")
+SINGULAR: Final[Mapping[ObjectName, str]] = {
+    "devices": "device",
+    "users": "user",
+    "binaries": "binary",
+    "packages": "package",
+}
+"""Each object's singular name, the ``object`` of its inventory rows and its NXQL table."""
 OPERATORS: Final[tuple[Operator, ...]] = ("eq", "ne", "lt", "le", "gt", "ge", "contains", "in")
 MAX_LIMIT: Final = 1_000_000
 
@@ -313,7 +324,7 @@ _COMPARE: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
 }
 
 
-class _Bound:
+class Bound:
     """A definition with its parameters bound, ready to test rows."""
 
     def __init__(self, definition: QueryDefinition, parameters: Mapping[str, str]) -> None:
@@ -444,11 +455,7 @@ def execute(
     :class:`ParameterError` before any row is read. ``max_rows`` caps the answer on top of the
     query's own ``limit`` and sets :attr:`Result.truncated` when it cut rows off.
     """
-    query = validate_query_definition(definition)
-    missing = sorted(query.parameter_names - parameters.keys())
-    if missing:
-        raise ParameterError(missing[0], "is required by the query" + _others(missing))
-    bound = _Bound(query, parameters)
+    query, bound = bind(definition, parameters)
     selected: Iterable[Mapping[str, object]] = (r for r in rows if bound.matches(r))
     if query.sort:
         selected = _sorted(list(selected), query.sort)
@@ -461,6 +468,23 @@ def execute(
         selected = capped[:max_rows]
     out = [[row.get(c) for c in query.columns] for row in selected]
     return Result(query.id, _render(query, parameters), query.columns, out, truncated)
+
+
+def bind(
+    definition: QueryDefinition | Mapping[str, object], parameters: Mapping[str, str]
+) -> tuple[QueryDefinition, Bound]:
+    """The validated definition and its bound parameters; a missing one is a
+    :class:`ParameterError` naming it (and the others missing)."""
+    query = validate_query_definition(definition)
+    missing = sorted(query.parameter_names - parameters.keys())
+    if missing:
+        raise ParameterError(missing[0], "is required by the query" + _others(missing))
+    return query, Bound(query, parameters)
+
+
+def executed_text(query: QueryDefinition, parameters: Mapping[str, str]) -> str:
+    """The one-line text of the query as it ran, parameters substituted."""
+    return _render(query, parameters)
 
 
 def _others(missing: Sequence[str]) -> str:

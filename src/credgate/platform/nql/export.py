@@ -19,11 +19,13 @@ from typing import IO, Final, Literal, Protocol
 
 import zstandard
 
-from credgate.platform.nql.engine import Result
-from credgate.platform.nql.render import write_csv
+from credgate.platform.nql.render import Table, write_csv
 from credgate.platform.schemas.nql import Compression
 
 __all__ = [
+    "EXPORTS_PER_DAY",
+    "EXPORT_ROW_LIMIT",
+    "RESULTS_FILE_TTL",
     "RESULTS_URL_TTL",
     "SUFFIXES",
     "ExportFile",
@@ -36,6 +38,12 @@ __all__ = [
 SUFFIXES: Final[dict[Compression, str]] = {"NONE": ".csv", "GZIP": ".csv.gz", "ZSTD": ".csv.zst"}
 RESULTS_URL_TTL: Final = timedelta(minutes=15)
 """How long a results-file URL stays valid, as documented."""
+RESULTS_FILE_TTL: Final = timedelta(hours=24)
+"""How long a results file is kept; then it is deleted and the export reports it expired."""
+EXPORT_ROW_LIMIT: Final = 1_000_000
+"""Most rows one export writes; beyond it the export is truncated (status 206)."""
+EXPORTS_PER_DAY: Final = 1000
+"""Exports one API credential may start per UTC day; beyond it, 429 until midnight UTC."""
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _ZSTD_LEVEL: Final = 3  # zstd's own default: fast, and most of the gain on CSV text
@@ -79,7 +87,7 @@ def _compressed(raw: IO[bytes], compression: Compression) -> Iterator[_BinarySin
 
 
 def write_export(
-    result: Result,
+    result: Table,
     directory: Path,
     name: str,
     compression: Compression,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -20,7 +21,9 @@ from credgate.platform.nql.engine import Result
 
 __all__ = [
     "CSV_MEDIA_TYPE",
+    "Table",
     "csv_cell",
+    "csv_chunks",
     "json_cell",
     "render_csv",
     "render_v1",
@@ -123,12 +126,36 @@ class _TextSink(Protocol):
     def write(self, s: str, /) -> object: ...
 
 
-def write_csv(result: Result, sink: _TextSink, *, guard_formulas: bool = True) -> None:
+class Table(Protocol):
+    """Headers and rows: a :class:`Result`, or rows still being read from the database."""
+
+    @property
+    def headers(self) -> tuple[str, ...]: ...
+
+    @property
+    def rows(self) -> Iterable[Sequence[object]]: ...
+
+
+def write_csv(result: Table, sink: _TextSink, *, guard_formulas: bool = True) -> None:
     """Write the header row and every row to ``sink`` as RFC 4180 CSV (CRLF line breaks)."""
     writer = csv.writer(sink, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(result.headers)
     for row in result.rows:
         writer.writerow([csv_cell(v, guard_formulas=guard_formulas) for v in row])
+
+
+def csv_chunks(result: Table, *, guard_formulas: bool = True, rows: int = 1000) -> Iterator[str]:
+    """The CSV text of ``result`` in pieces of ``rows`` rows, for a streamed answer."""
+    buffer = StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(result.headers)
+    for count, row in enumerate(result.rows, 1):
+        writer.writerow([csv_cell(v, guard_formulas=guard_formulas) for v in row])
+        if count % rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def render_csv(result: Result, *, guard_formulas: bool = True) -> str:
