@@ -1,7 +1,7 @@
 """NQL in the database: typed, indexed inventory values; export jobs found by state
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 import sqlalchemy as sa
