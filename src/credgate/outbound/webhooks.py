@@ -11,7 +11,8 @@ import datetime as dt
 import re
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,7 +40,7 @@ from credgate.outbound.payloads import (
 from credgate.outbound.signing import generate_secret, parse_secret
 from credgate.security.vault import Vault
 
-__all__ = ["METHODS", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
+__all__ = ["METHODS", "Finished", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
 
 METHODS: Final = ("POST", "PUT", "PATCH")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -493,7 +494,7 @@ class WebhookService:
                 WebhookDelivery.next_attempt_at <= now,
                 (WebhookDelivery.claim_until.is_(None)) | (WebhookDelivery.claim_until < now),
             )
-            .order_by(WebhookDelivery.next_attempt_at)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             .limit(limit)
         )
         if self._db.is_postgresql:
@@ -507,7 +508,9 @@ class WebhookService:
             )
         with self._db.session() as session:
             rows = session.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.claimed_by == token)
+                select(WebhookDelivery)
+                .where(WebhookDelivery.claimed_by == token)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             ).all()
             return [(r.id, r.webhook_id, r.event_type, dict(r.data), r.attempts) for r in rows]
 
@@ -522,19 +525,57 @@ class WebhookService:
         attempt: DeliveryAttempt,
     ) -> None:
         """Record one attempt and the delivery's new state, and release the claim."""
+        self.finish_many([Finished(delivery_id, state, attempts, next_attempt_at, error, attempt)])
+
+    def finish_many(self, finished: Sequence[Finished]) -> None:
+        """:meth:`finish` for a batch of deliveries, in one transaction."""
+        if not finished:
+            return
         with self._db.session() as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            if row is None:  # the webhook was deleted meanwhile
-                return
-            attempt.delivery_id = delivery_id
-            session.add(attempt)
-            if row.state == "delivered":
-                return
-            row.state = state
-            row.attempts = attempts
-            row.last_error = error[:2000]
-            if next_attempt_at is not None:
-                row.next_attempt_at = next_attempt_at
-            row.claimed_by = None
-            row.claim_until = None
-            row.updated_at = utcnow()
+            rows = {
+                r.id: r
+                for r in session.scalars(
+                    select(WebhookDelivery).where(
+                        WebhookDelivery.id.in_([f.delivery_id for f in finished])
+                    )
+                )
+            }
+            now = utcnow()
+            for done in finished:
+                row = rows.get(done.delivery_id)
+                if row is None:  # the webhook was deleted meanwhile
+                    continue
+                done.attempt.delivery_id = done.delivery_id
+                session.add(done.attempt)
+                if row.state == "delivered":
+                    continue
+                row.state = done.state
+                row.attempts = done.attempts
+                row.last_error = done.error[:2000]
+                if done.next_attempt_at is not None:
+                    row.next_attempt_at = done.next_attempt_at
+                row.claimed_by = None
+                row.claim_until = None
+                row.updated_at = now
+
+    def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        """When each of the webhooks was last changed (absent: deleted), for the worker's cache."""
+        with self._db.session() as session:
+            return {
+                str(wid): changed
+                for wid, changed in session.execute(
+                    select(Webhook.id, Webhook.updated_at).where(Webhook.id.in_(list(webhook_ids)))
+                )
+            }
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The outcome of one attempt, as :meth:`WebhookService.finish_many` records it."""
+
+    delivery_id: str
+    state: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    error: str
+    attempt: DeliveryAttempt
