@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -82,15 +83,15 @@ def receiver(directory: Path) -> Iterator[tuple[str, Path]]:
     )
     url = f"https://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
+        for _ in range(600):  # a minute
+            if process.poll() is not None:
+                raise RuntimeError("the receiver exited")
+            with contextlib.suppress(httpx.HTTPError):
                 httpx.post(url, verify=str(bundle), timeout=1)
                 break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the receiver did not start") from None
-                time.sleep(0.1)
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the receiver did not start")
         yield url, bundle
     finally:
         process.terminate()

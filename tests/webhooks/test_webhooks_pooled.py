@@ -1,10 +1,9 @@
 """Deliveries reuse what they can: one pooled client per credential (its connections and TLS
-sessions), the credential decrypted once until it changes, and each webhook's events in order."""
+sessions), and the credential decrypted once until it changes."""
 
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,9 +71,9 @@ def test_100_deliveries_to_one_credential_reuse_connections_and_decrypt_once(
 
     assert len(receiver.requests) == EVENTS
     assert container.outbound.webhooks.counts() == {"delivered": EVENTS}
-    # Four webhooks send at once over one pool: at most four connections, each one TLS
-    # handshake, where a client per attempt would have made a hundred.
-    assert 1 <= receiver.connections <= min(WEBHOOKS, CONNECTIONS_PER_DESTINATION)
+    # Batches of 20 over one pool of at most 8 connections, each with one TLS handshake, where
+    # a client per attempt made a hundred.
+    assert 1 <= receiver.connections <= CONNECTIONS_PER_DESTINATION
     # The credential's password once, each signed webhook's secret once.
     assert decrypts == {"connector_credential": 1, "webhook": WEBHOOKS - 1}
     assert {r.headers["authorization"] for r in receiver.requests} == {authorization(PASSWORD)}
@@ -111,27 +110,3 @@ def test_a_changed_credential_is_read_again_and_used_at_once(
     sent = [r.headers["authorization"] for r in receiver.requests]
     assert sent == [authorization(PASSWORD)] * 3 + [authorization(new_password)] * 3
     assert decrypts["connector_credential"] == 1  # read again once, then kept
-
-
-def test_one_webhooks_events_arrive_in_the_order_they_were_queued(
-    container: Container, receiver: Receiver
-) -> None:
-    cred = basic_credential(container, receiver.url)
-    first, _ = make_webhook(
-        container, cred, name="first", payload_template='{"n": {{ payload.n }}}'
-    )
-    second, _ = make_webhook(
-        container, cred, name="second", payload_template='{"n": {{ payload.n }}}'
-    )
-    for n in range(50):
-        for hook in (first, second):
-            container.outbound.webhooks.send(hook["id"], {"n": n}, actor=ACTOR)
-    drain(container)
-
-    by_hook: dict[str, list[int]] = {}
-    deliveries = {
-        d["id"]: d["webhook_id"] for d in container.outbound.webhooks.deliveries(limit=200)
-    }
-    for r in receiver.requests:
-        by_hook.setdefault(deliveries[r.headers["webhook-id"]], []).append(json.loads(r.body)["n"])
-    assert by_hook == {first["id"]: list(range(50)), second["id"]: list(range(50))}

@@ -477,16 +477,18 @@ class WebhookService:
     # Claims ----------------------------------------------------------------------------------
 
     def claim(
-        self, worker: str, limit: int, lease: float
+        self, worker: str, limit: int, lease: float, *, token: str | None = None
     ) -> builtins.list[tuple[str, str, str, dict[str, Any], int]]:
-        """Claim up to ``limit`` due deliveries for ``lease`` seconds.
+        """Claim up to ``limit`` due deliveries for ``lease`` seconds, under ``token`` (a new
+        one by default; :meth:`extend_claim` takes it).
 
         PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
         workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
-        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim.
+        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
+        oldest first.
         """
         now = utcnow()
-        token = f"{worker}:{uuid.uuid4().hex[:12]}"
+        token = token or f"{worker}:{uuid.uuid4().hex[:12]}"
         due = (
             select(WebhookDelivery.id)
             .where(
@@ -513,6 +515,16 @@ class WebhookService:
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             ).all()
             return [(r.id, r.webhook_id, r.event_type, dict(r.data), r.attempts) for r in rows]
+
+    def extend_claim(self, token: str, lease: float) -> None:
+        """Hold the deliveries still claimed under ``token`` for ``lease`` more seconds."""
+        with self._db.session() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.claimed_by == token)
+                .values(claim_until=utcnow() + dt.timedelta(seconds=lease))
+                .execution_options(synchronize_session=False)
+            )
 
     def finish(
         self,

@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -262,53 +263,75 @@ class OutboundWorker:
         )
         return Finished(delivery_id, state, number, next_at, result.error, record)
 
-    async def deliver_batch(self, items: Sequence[Claimed]) -> list[Finished]:
-        """Send claimed deliveries and record the outcomes (one transaction).
+    async def deliver_batch(self, items: Sequence[Claimed], token: str) -> list[Finished]:
+        """Send the deliveries claimed under ``token`` and record the outcomes (one
+        transaction).
 
-        Each webhook's deliveries go one after another, in the order they were claimed
-        (oldest first); different webhooks are sent concurrently, at most
-        ``max_connections`` requests at once per credential.
+        They are sent concurrently, started in the order they were claimed (oldest first), at
+        most ``max_connections`` requests at once per credential. The claim is extended while
+        they are sent, so a slow receiver does not let another worker take them meanwhile.
         """
+        keeper = asyncio.create_task(self._keep_claim(token))
+        try:
+            finished = await self._send(items)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper
+        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
+        return finished
+
+    async def _keep_claim(self, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await anyio.to_thread.run_sync(
+                    self.webhooks.extend_claim, token, self.lease_seconds
+                )
+            except Exception:  # the next extension may get through; the lease is the fallback
+                log.exception("outbound worker: could not extend a claim")
+
+    async def _send(self, items: Sequence[Claimed]) -> list[Finished]:
         hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
-        queues: dict[str, list[Claimed]] = {}
-        for item in items:
-            queues.setdefault(item[1], []).append(item)
         slots: dict[str, asyncio.Semaphore] = {}
         finished: list[Finished] = []
         gone: list[str] = []
 
-        async def send_in_order(webhook_id: str, queue: list[Claimed]) -> None:
+        async def send(item: Claimed) -> None:
+            delivery_id, webhook_id, _event, data, _attempts = item
             loaded = hooks.get(webhook_id)
             if loaded is None:
                 return  # deleted meanwhile, with its deliveries
             hook, secret = loaded
-            disabled = None if hook.enabled else hook.disabled_reason or "by an administrator"
-            for item in queue:
-                if disabled is not None:
-                    result = AttemptResult("failed", error=f"webhook disabled: {disabled}")
-                else:
-                    context = {**item[3], "event_id": item[0]}
-                    result = await attempt(
-                        hook, secret, context, item[0], self.transport, self.policy.timeout, slots
-                    )
-                if result.outcome == "gone":
-                    gone.append(webhook_id)
-                    disabled = GONE
-                finished.append(self._outcome(item, result))
+            if webhook_id in gone:
+                result = AttemptResult("failed", error=f"webhook disabled: {GONE}")
+            elif not hook.enabled:
+                reason = hook.disabled_reason or "by an administrator"
+                result = AttemptResult("failed", error=f"webhook disabled: {reason}")
+            else:
+                context = {**data, "event_id": delivery_id}
+                result = await attempt(
+                    hook, secret, context, delivery_id, self.transport, self.policy.timeout, slots
+                )
+            if result.outcome == "gone" and webhook_id not in gone:
+                gone.append(webhook_id)
+            finished.append(self._outcome(item, result))
 
-        await asyncio.gather(*(send_in_order(w, q) for w, q in queues.items()))
+        await asyncio.gather(*(send(item) for item in items))
         for webhook_id in gone:
             await anyio.to_thread.run_sync(self.webhooks.disable, webhook_id, GONE)
-        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
         return finished
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         items = await anyio.to_thread.run_sync(
-            self.webhooks.claim, self.worker_id, self.batch_size, self.lease_seconds
+            lambda: self.webhooks.claim(
+                self.worker_id, self.batch_size, self.lease_seconds, token=token
+            )
         )
         if items:
-            await self.deliver_batch(items)
+            await self.deliver_batch(items, token)
         if self.export_query is not None:
             for exporter_id in await anyio.to_thread.run_sync(
                 self.exporters.claim_due, self.worker_id, 3600.0
