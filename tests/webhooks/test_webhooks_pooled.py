@@ -3,6 +3,7 @@ sessions), and the credential decrypted once until it changes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections import Counter
 from collections.abc import Iterator
@@ -110,3 +111,26 @@ def test_a_changed_credential_is_read_again_and_used_at_once(
     sent = [r.headers["authorization"] for r in receiver.requests]
     assert sent == [authorization(PASSWORD)] * 3 + [authorization(new_password)] * 3
     assert decrypts["connector_credential"] == 1  # read again once, then kept
+
+
+def test_a_batch_held_up_by_a_slow_receiver_keeps_its_claim(
+    container: Container, receiver: Receiver
+) -> None:
+    # 20 deliveries, 8 at a time, 0.5 s each: the batch outlasts its 1 s lease, and another
+    # worker must still not take what is being sent.
+    container.outbound.worker.lease_seconds = 1.0
+    receiver.delay = 0.5
+    hook, _ = make_webhook(container, basic_credential(container, receiver.url))
+    for n in range(20):
+        container.outbound.webhooks.send(hook["id"], {"n": n}, actor=ACTOR)
+
+    async def deliver_and_try_to_steal() -> list[Any]:
+        batch = asyncio.create_task(container.outbound.worker.run_once())
+        await asyncio.sleep(1.3)
+        stolen = await asyncio.to_thread(container.outbound.webhooks.claim, "other", 100, 1.0)
+        await batch
+        return stolen
+
+    assert asyncio.run(deliver_and_try_to_steal()) == []
+    assert container.outbound.webhooks.counts() == {"delivered": 20}
+    assert len(receiver.requests) == 20
