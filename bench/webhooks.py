@@ -3,6 +3,7 @@ the same payloads to the same local HTTPS receiver, in one run, on SQLite and Po
 
     PYTHONPATH=src python bench/webhooks.py [--events 2000] [--webhooks 8] [--rounds 3]
                                             [--batch 100] [--backends sqlite,postgresql]
+                                            [--src path/to/another/checkout/src]
 
 The receiver is uvicorn (one process, TLS with a trustme certificate) answering 200 to every
 POST. For each back end, a throwaway installation gets a Basic credential to the receiver and
@@ -116,14 +117,16 @@ def database(backend: str, directory: Path) -> Iterator[str]:
 
 
 def bench_backend(backend: str, args: argparse.Namespace) -> float:
-    sys.path.insert(0, str(SRC))
+    sys.path.insert(0, str(args.src))
     from credgate.bootstrap import initialise
-    from credgate.connectors.connections import CONNECTIONS_PER_DESTINATION
+    from credgate.connectors import connections
     from credgate.container import Container
     from credgate.core.audit.services import Actor
     from credgate.core.config import Settings
     from credgate.core.db import Database
 
+    # A checkout from before pooled clients (--src) has no such bound: give the plain client 8.
+    per_destination = getattr(connections, "CONNECTIONS_PER_DESTINATION", 8)
     actor = Actor("bench", "bench")
     with (
         tempfile.TemporaryDirectory(prefix="credgate-bench-") as tmp,
@@ -195,8 +198,8 @@ def bench_backend(backend: str, args: argparse.Namespace) -> float:
 
             async def plain_round() -> float:
                 limits = httpx.Limits(
-                    max_connections=CONNECTIONS_PER_DESTINATION,
-                    max_keepalive_connections=CONNECTIONS_PER_DESTINATION,
+                    max_connections=per_destination,
+                    max_keepalive_connections=per_destination,
                 )
                 queue = iter(bodies)
                 async with httpx.AsyncClient(verify=str(bundle), limits=limits) as client:
@@ -215,7 +218,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> float:
                             answer.raise_for_status()
 
                     started = time.perf_counter()
-                    await asyncio.gather(*(sender() for _ in range(CONNECTIONS_PER_DESTINATION)))
+                    await asyncio.gather(*(sender() for _ in range(per_destination)))
                     return args.events / (time.perf_counter() - started)
 
             async def run() -> tuple[list[float], list[float]]:
@@ -248,6 +251,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--src", type=Path, default=SRC, help="the credgate sources to measure (another checkout)"
+    )
     args = parser.parse_args()
     ratios = {b: bench_backend(b, args) for b in args.backends.split(",")}
     worst = min(ratios.values())

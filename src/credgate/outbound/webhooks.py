@@ -13,10 +13,10 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
@@ -509,8 +509,14 @@ class WebhookService:
                 .execution_options(synchronize_session=False)
             )
         with self._db.session() as session:
-            rows = session.scalars(
-                select(WebhookDelivery)
+            rows = session.execute(
+                select(
+                    WebhookDelivery.id,
+                    WebhookDelivery.webhook_id,
+                    WebhookDelivery.event_type,
+                    WebhookDelivery.data,
+                    WebhookDelivery.attempts,
+                )
                 .where(WebhookDelivery.claimed_by == token)
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             ).all()
@@ -540,35 +546,67 @@ class WebhookService:
         self.finish_many([Finished(delivery_id, state, attempts, next_attempt_at, error, attempt)])
 
     def finish_many(self, finished: Sequence[Finished]) -> None:
-        """:meth:`finish` for a batch of deliveries, in one transaction."""
+        """:meth:`finish` for a batch of deliveries, in one transaction of a few statements."""
         if not finished:
             return
+        table = cast(Table, WebhookDelivery.__table__)
         with self._db.session() as session:
-            rows = {
-                r.id: r
-                for r in session.scalars(
-                    select(WebhookDelivery).where(
+            states = {
+                str(delivery_id): str(state)
+                for delivery_id, state in session.execute(
+                    select(WebhookDelivery.id, WebhookDelivery.state).where(
                         WebhookDelivery.id.in_([f.delivery_id for f in finished])
                     )
                 )
             }
+            present = [f for f in finished if f.delivery_id in states]  # else deleted meanwhile
+            if not present:
+                return
             now = utcnow()
-            for done in finished:
-                row = rows.get(done.delivery_id)
-                if row is None:  # the webhook was deleted meanwhile
+            session.execute(
+                insert(DeliveryAttempt),
+                [
+                    {
+                        "delivery_id": f.delivery_id,
+                        "attempted_at": f.attempt.attempted_at or now,
+                        "status_code": f.attempt.status_code,
+                        "duration_ms": f.attempt.duration_ms or 0,
+                        "error": f.attempt.error or "",
+                        "response_excerpt": f.attempt.response_excerpt or "",
+                        "worker": f.attempt.worker or "",
+                    }
+                    for f in present
+                ],
+            )
+            still_open = [f for f in present if states[f.delivery_id] != "delivered"]
+            for retried in (True, False):  # a retry also moves next_attempt_at
+                params = [
+                    {
+                        "b_id": f.delivery_id,
+                        "b_state": f.state,
+                        "b_attempts": f.attempts,
+                        "b_error": f.error[:2000],
+                        "b_next": f.next_attempt_at,
+                    }
+                    for f in still_open
+                    if (f.next_attempt_at is not None) is retried
+                ]
+                if not params:
                     continue
-                done.attempt.delivery_id = done.delivery_id
-                session.add(done.attempt)
-                if row.state == "delivered":
-                    continue
-                row.state = done.state
-                row.attempts = done.attempts
-                row.last_error = done.error[:2000]
-                if done.next_attempt_at is not None:
-                    row.next_attempt_at = done.next_attempt_at
-                row.claimed_by = None
-                row.claim_until = None
-                row.updated_at = now
+                values: dict[str, Any] = {
+                    "state": bindparam("b_state"),
+                    "attempts": bindparam("b_attempts"),
+                    "last_error": bindparam("b_error"),
+                    "claimed_by": None,
+                    "claim_until": None,
+                    "updated_at": now,
+                }
+                if retried:
+                    values["next_attempt_at"] = bindparam("b_next")
+                session.execute(
+                    update(table).where(table.c.id == bindparam("b_id")).values(**values),
+                    params,
+                )
 
     def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
         """When each of the webhooks was last changed (absent: deleted), for the worker's cache."""
