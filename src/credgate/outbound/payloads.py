@@ -89,12 +89,18 @@ def _compiled(env: SandboxedEnvironment, source: str) -> Template:
 
 def _render(env: SandboxedEnvironment, field: str, source: str, context: Mapping[str, Any]) -> str:
     """Render; a missing field renders as null (JSON) or empty (path, header)."""
+    if "{" not in source:  # no tag, expression or comment: nothing for Jinja to do
+        return _checked_size(field, source)
     try:
         out = _compiled(env, source).render(**context)
     except TemplateError as exc:
         raise TemplateProblem(field, f"template error: {exc.message or exc}") from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TemplateProblem(field, f"template error: {exc}") from None
+    return _checked_size(field, out)
+
+
+def _checked_size(field: str, out: str) -> str:
     if len(out) > _MAX_OUTPUT:
         raise TemplateProblem(field, "the rendered text is larger than 1 MiB")
     return out
