@@ -54,7 +54,6 @@ from credgate.core.destinations import (
     forbidden_reason,
     literal_address,
 )
-from credgate.outbound.transport import ConnectionsTransport
 from support import LOOPBACK
 
 ACTOR = Actor("tests", "pytest")
@@ -562,9 +561,8 @@ def test_an_sftp_host_resolving_to_loopback_is_refused_unless_allowed(
         verdict = _test(admin_client, credential_id)
         assert (verdict["ok"], verdict["code"]) == (False, "destination_refused")
         assert "files.example" in verdict["detail"]
-        transport = ConnectionsTransport(container.connector_credentials, container.connections)
         with pytest.raises(DestinationNotAllowed):  # what an exporter gets
-            asyncio.run(transport.open_sftp(credential_id))
+            asyncio.run(container.outbound.transport.open_sftp(credential_id))
         assert ssh.log.connections == 0
         container.connections.destinations = LOOPBACK.with_resolver(answers)
         verdict = _test(admin_client, credential_id)

@@ -14,15 +14,12 @@ import standardwebhooks
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from webhooks_receiver import Receiver, ca_bundle
+from webhooks_support import ACTOR, PASSWORD, basic_credential, drain, make_webhook
 
 from credgate.container import Container
-from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError
 from credgate.models import SEALED
 from credgate.outbound.models import WebhookDelivery
-
-ACTOR = Actor("tests", "pytest")
-PASSWORD = "Pw-5e1c9a7b-receiver"
 
 
 @pytest.fixture
@@ -40,47 +37,6 @@ def settings_overrides(tmp_path: Path) -> dict[str, Any]:
 def receiver() -> Iterator[Receiver]:
     with Receiver() as r:
         yield r
-
-
-def basic_credential(container: Container, url: str, name: str = "ServiceNow") -> str:
-    view = container.connector_credentials.create(
-        {
-            "name": name,
-            "protocol": "HTTPS",
-            "url": url + "/",
-            "authorization": {"type": "BASIC", "username": "svc", "password": PASSWORD},
-        },
-        actor=ACTOR,
-    )
-    return view.id
-
-
-def make_webhook(
-    container: Container, credential: str, **fields: Any
-) -> tuple[dict[str, Any], str | None]:
-    body = {
-        "name": "incidents",
-        "credential": credential,
-        "method": "POST",
-        "resource": "/api/now/table/incident",
-        "triggers": ["workflow_execution"],
-        **fields,
-    }
-    return container.outbound.webhooks.create(body, actor=ACTOR)
-
-
-def drain(container: Container, rounds: int = 200) -> None:
-    """Run the worker until nothing is pending (short backoffs make this quick)."""
-
-    async def go() -> None:
-        for _ in range(rounds):
-            await container.outbound.worker.run_once()
-            if not container.outbound.webhooks.counts().get("pending"):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError("deliveries still pending")
-
-    asyncio.run(go())
 
 
 def test_receiver_gets_rendered_signed_request(container: Container, receiver: Receiver) -> None:

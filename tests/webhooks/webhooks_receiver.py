@@ -44,6 +44,8 @@ class Receiver:
     hold_after: int | None = None
     release: threading.Event = field(default_factory=threading.Event)
     answered: list[str] = field(default_factory=list)
+    #: TCP connections accepted, each with its own TLS handshake
+    connections: int = 0
 
     def held(self) -> int:
         with self.lock:
@@ -98,6 +100,11 @@ class Receiver:
 
         class Server(ThreadingHTTPServer):
             request_queue_size = 256  # the default of 5 drops concurrent connects for a second
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                with receiver.lock:
+                    receiver.connections += 1
+                super().process_request(request, client_address)
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -5,7 +5,7 @@
 * the ``httpx.Auth`` of its authorization type (:meth:`Connections.auth_for`), the OAuth 2.0
   types backed by a :class:`~credgate.connectors.tokenstore.DatabaseTokenStore`;
 * HTTPS clients with the installation's TLS trust and timeouts (:meth:`http_client`,
-  :meth:`async_http_client`);
+  :meth:`sync_http_client`, and the kept one, :meth:`pooled_http`);
 * SFTP connections with the pinned host key (:meth:`sftp_connect`);
 * the "Test" verdict, recorded on the credential (:meth:`test`);
 * for all of them, the destination policy (:attr:`Connections.destinations`, from
@@ -14,28 +14,36 @@
 * the consent round-trip of authorization code credentials (:meth:`start_consent`,
   :meth:`finish_consent`).
 
-One auth object per credential per process is cached, so every sender of the process shares its
-single-flight renewal. The change log drops it when the credential is edited or deleted (a new
-``updated_at``); token saves and status changes, which publish on the same kind, keep it.
+It implements :class:`~credgate.connectors.interfaces.CredentialClients`, what outbound uses:
+:meth:`Connections.pooled_http` and :meth:`Connections.open_sftp`.
+
+Each credential is read and decrypted once per process and kept with its auth object, so every
+sender of the process shares its single-flight renewal, and with one pooled asyncio client per
+event loop (connections and TLS sessions kept across requests; closed when the loop ends). The
+change log drops them when the credential is edited or deleted (a new ``updated_at``); token
+saves and status changes, which publish on the same kind, keep them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 import httpx
 
 from credgate.connectors.auth import (
     STATUS_OK,
     BasicAuth,
     BearerAuth,
+    ConnectorAuthError,
     ConsentError,
     InsecureTransportError,
     NoAuth,
@@ -51,6 +59,7 @@ from credgate.connectors.consent import ConsentStore, StateMismatch
 from credgate.connectors.credentials.models import destination_digest
 from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
 from credgate.connectors.credentials.services import CHANGE_KIND, ConnectorCredentialService
+from credgate.connectors.interfaces import CredentialMissing, CredentialUnusable, PooledClient
 from credgate.connectors.sftp import SftpClient, Timeouts, Verdict, check_credential
 from credgate.connectors.sftp import connect_credential as sftp_connect_credential
 from credgate.connectors.tokenstore import DatabaseTokenStore
@@ -58,13 +67,20 @@ from credgate.core.config import Settings
 from credgate.core.db import Database
 from credgate.core.destinations import DestinationPolicy, DestinationRefused
 from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
-from credgate.security.vault import Vault
+from credgate.security.vault import Vault, VaultError
 
-__all__ = ["Connections", "ConsentFailed", "Verdict"]
+__all__ = ["CONNECTIONS_PER_DESTINATION", "Connections", "ConsentFailed", "Verdict"]
 
 log = logging.getLogger("credgate.connectors.outbound")
 
 _REFUSED: Final = frozenset({401, 403})
+
+#: How many connections the pooled client of one credential (one destination) may open.
+CONNECTIONS_PER_DESTINATION: Final = 8
+_POOLED_LIMITS: Final = httpx.Limits(
+    max_connections=CONNECTIONS_PER_DESTINATION,
+    max_keepalive_connections=CONNECTIONS_PER_DESTINATION,
+)
 
 
 class ConsentFailed(Exception):
@@ -75,11 +91,16 @@ class ConsentFailed(Exception):
         self.status_code = status_code
 
 
-@dataclass
+@dataclass(eq=False)
 class _Cached:
-    auth: httpx.Auth
+    """One credential as this process uses it: decrypted once, kept until it changes."""
+
+    cred: ValidatedCredential = field(repr=False)
+    auth: httpx.Auth | None
     updated_at: dt.datetime
     checked: bool = True
+    # The pooled clients, one per event loop that sends (an asyncio client works in one loop).
+    pooled: dict[asyncio.AbstractEventLoop, PooledClient] = field(default_factory=dict)
 
 
 class Connections:
@@ -106,6 +127,11 @@ class Connections:
         self.destinations: DestinationPolicy = settings.outbound_destinations
         self.consents = ConsentStore(db, vault)
         self._cache: dict[str, _Cached] = {}
+        self._retired: list[_Cached] = []
+        self._building: dict[str, threading.Lock] = {}
+        self._changes: dict[str, int] = {}  # changes announced per credential
+        self._keepers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
 
     # The cache --------------------------------------------------------------------------------
@@ -114,6 +140,7 @@ class Connections:
         if kind != CHANGE_KIND:
             return
         with self._lock:
+            self._changes[key] = self._changes.get(key, 0) + 1
             cached = self._cache.get(key)
             if cached is not None:
                 cached.checked = False  # looked at again on the next use
@@ -121,7 +148,49 @@ class Connections:
     def forget(self, credential_id: str) -> None:
         """Drop the cached auth of a credential (the next use builds it from storage)."""
         with self._lock:
-            self._cache.pop(credential_id, None)
+            gone = self._cache.pop(credential_id, None)
+            if gone is not None:
+                self._retired.append(gone)
+
+    def _entry(self, credential_id: str) -> _Cached:
+        """The cached credential, read (one decrypt) only when it is new or changed. Blocking.
+
+        Raises ``NotFoundError`` for an unknown credential.
+        """
+        with self._lock:
+            cached = self._cache.get(credential_id)
+            if cached is not None and cached.checked:
+                return cached
+            building = self._building.setdefault(credential_id, threading.Lock())
+        # One reader per credential: the senders that arrive meanwhile share what it read.
+        with building:
+            with self._lock:
+                cached = self._cache.get(credential_id)
+                if cached is not None and cached.checked:
+                    return cached
+            with self._lock:
+                seen = self._changes.get(credential_id, 0)
+            try:
+                updated_at = self._credentials.get(credential_id).updated_at
+            except NotFoundError:
+                self.forget(credential_id)
+                raise
+            with self._lock:
+                cached = self._cache.get(credential_id)
+                if cached is not None and cached.updated_at == updated_at:
+                    # A change announced while reading is looked at again on the next use.
+                    cached.checked = self._changes.get(credential_id, 0) == seen
+                    return cached
+            cred = self._credentials.load(credential_id)
+            auth = self._build(credential_id, cred) if cred.protocol is Protocol.HTTPS else None
+            entry = _Cached(cred, auth, updated_at)
+            with self._lock:
+                entry.checked = self._changes.get(credential_id, 0) == seen
+                current = self._cache.get(credential_id)
+                if current is not None:
+                    self._retired.append(current)
+                self._cache[credential_id] = entry
+            return entry
 
     def auth_for(self, credential_id: str) -> httpx.Auth:
         """The ``httpx.Auth`` of an HTTPS credential, shared by every sender of this process.
@@ -129,27 +198,93 @@ class Connections:
         Raises ``NotFoundError`` for an unknown credential and ``InvalidInputError`` for an
         SFTP one.
         """
-        with self._lock:
-            cached = self._cache.get(credential_id)
-            if cached is not None and cached.checked:
-                return cached.auth
-        try:
-            updated_at = self._credentials.get(credential_id).updated_at
-        except NotFoundError:
-            self.forget(credential_id)
-            raise
-        with self._lock:
-            cached = self._cache.get(credential_id)
-            if cached is not None and cached.updated_at == updated_at:
-                cached.checked = True
-                return cached.auth
-        auth = self._build(credential_id, self._credentials.load(credential_id))
-        with self._lock:
-            current = self._cache.get(credential_id)
-            if current is not None and current.updated_at == updated_at:
-                return current.auth  # another thread built it meanwhile: share that one
-            self._cache[credential_id] = _Cached(auth, updated_at)
+        auth = self._entry(credential_id).auth
+        if auth is None:
+            raise InvalidInputError(
+                [FieldError("protocol", "an SFTP credential has no HTTPS authorization")]
+            )
         return auth
+
+    # What outbound uses (connectors.interfaces.CredentialClients) -----------------------------
+
+    async def _usable(self, credential_id: str) -> _Cached:
+        with self._lock:
+            cached = self._cache.get(credential_id)
+        if cached is not None and cached.checked:
+            return cached
+        try:
+            return await anyio.to_thread.run_sync(self._entry, credential_id)
+        except NotFoundError:
+            raise CredentialMissing(credential_id) from None
+        except (ConnectorAuthError, InvalidInputError, VaultError) as exc:
+            raise CredentialUnusable(str(exc)) from None
+
+    async def pooled_http(self, credential_id: str) -> PooledClient:
+        """The credential's client, kept open across requests, with at most
+        :data:`CONNECTIONS_PER_DESTINATION` connections (see :class:`PooledClient`)."""
+        entry = await self._usable(credential_id)
+        loop = asyncio.get_running_loop()
+        self._close_retired(loop)
+        if entry.auth is None:
+            raise CredentialUnusable(f"credential {entry.cred.name!r} is not an HTTPS credential")
+        pooled = entry.pooled.get(loop)
+        if pooled is None:
+            if loop not in self._keepers:
+                self._keepers[loop] = loop.create_task(self._close_when_loop_ends(loop))
+            client = make_async_client(
+                entry.auth,
+                ca_bundle=self.ca_bundle,
+                timeout=self.timeout,
+                destinations=self.destinations,
+                limits=_POOLED_LIMITS,
+            )
+            secrets = tuple(v for v in entry.cred.secrets.values() if v)
+            pooled = PooledClient(client, entry.cred.url, secrets, CONNECTIONS_PER_DESTINATION)
+            entry.pooled[loop] = pooled
+        return pooled
+
+    async def open_sftp(self, credential_id: str) -> SftpClient:
+        entry = await self._usable(credential_id)
+        if entry.cred.protocol is not Protocol.SFTP:
+            raise CredentialUnusable(f"credential {entry.cred.name!r} is not an SFTP credential")
+        return await sftp_connect_credential(
+            entry.cred, timeouts=self.sftp_timeouts, destinations=self.destinations
+        )
+
+    def _close_retired(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the pooled clients of credentials that changed, once the requests in flight on
+        them had time to finish."""
+        with self._lock:
+            retired = [e for e in self._retired if loop in e.pooled]
+        for entry in retired:
+            task = loop.create_task(self._close_later(entry.pooled.pop(loop).client))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        with self._lock:
+            self._retired = [e for e in self._retired if e.pooled]
+
+    async def _close_later(self, client: httpx.AsyncClient) -> None:
+        try:
+            await asyncio.sleep(self.timeout.read or 30.0)
+        finally:  # early when the loop ends: its tasks are cancelled, and this one closes
+            await client.aclose()
+
+    async def _close_when_loop_ends(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for the end of ``loop``, then close the pooled clients it used.
+
+        An asyncio client can only be closed in its own loop, and a loop that ends cancels its
+        remaining tasks first (``asyncio.run``, ``asyncio.Runner``, anyio): this one.
+        """
+        try:
+            await asyncio.Event().wait()
+        finally:
+            del self._keepers[loop]
+            with self._lock:
+                entries = [*self._cache.values(), *self._retired]
+            for entry in entries:
+                pooled = entry.pooled.pop(loop, None)
+                if pooled is not None:
+                    await pooled.client.aclose()
 
     def _build(self, credential_id: str, cred: ValidatedCredential) -> httpx.Auth:
         if cred.protocol is not Protocol.HTTPS:

@@ -22,6 +22,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, select, update
 
+from credgate.connectors.interfaces import CredentialClients
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import (
@@ -32,7 +33,6 @@ from credgate.core.errors import (
     plain_errors,
 )
 from credgate.outbound.models import Exporter, ExporterRun
-from credgate.outbound.transport import CredentialTransport
 
 __all__ = [
     "PERIODS",
@@ -387,7 +387,7 @@ def _http_body(
 
 async def run_export(
     service: ExporterService,
-    transport: CredentialTransport,
+    transport: CredentialClients,
     query_rows: Callable[[str, Mapping[str, str]], tuple[list[str], list[list[object]]]],
     exporter_id: str,
     *,
@@ -417,12 +417,11 @@ async def run_export(
                 await sftp.upload(content, target)
         else:
             body, content_type = _http_body(headers, data, dest)
-            client, base = await transport.open_http(exporter["credential_id"])
-            target = base.rstrip("/") + "/" + dest["path"].lstrip("/")
-            async with client:
-                answer = await client.post(
-                    target, content=body, headers={"content-type": content_type}
-                )
+            pooled = await transport.pooled_http(exporter["credential_id"])
+            target = pooled.url.rstrip("/") + "/" + dest["path"].lstrip("/")
+            answer = await pooled.client.post(
+                target, content=body, headers={"content-type": content_type}
+            )
             if not answer.is_success:
                 raise RuntimeError(f"the server answered HTTP {answer.status_code}")
     except Exception as exc:  # noqa: BLE001 - every failure is the run's recorded error

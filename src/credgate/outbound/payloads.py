@@ -8,12 +8,13 @@ as JSON. The rendered payload must parse as JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from jinja2 import ChainableUndefined, TemplateError, Undefined, meta
+from jinja2 import ChainableUndefined, Template, TemplateError, Undefined, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
@@ -79,14 +80,27 @@ def check_variables(field: str, source: str, known: Iterable[str]) -> None:
         raise TemplateProblem(field, f"unknown variable(s): {', '.join(unknown)}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(env: SandboxedEnvironment, source: str) -> Template:
+    # Compiling costs far more than rendering, and a webhook sends the same templates for
+    # every event.
+    return env.from_string(source)
+
+
 def _render(env: SandboxedEnvironment, field: str, source: str, context: Mapping[str, Any]) -> str:
     """Render; a missing field renders as null (JSON) or empty (path, header)."""
+    if "{" not in source:  # no tag, expression or comment: nothing for Jinja to do
+        return _checked_size(field, source)
     try:
-        out = env.from_string(source).render(**context)
+        out = _compiled(env, source).render(**context)
     except TemplateError as exc:
         raise TemplateProblem(field, f"template error: {exc.message or exc}") from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise TemplateProblem(field, f"template error: {exc}") from None
+    return _checked_size(field, out)
+
+
+def _checked_size(field: str, out: str) -> str:
     if len(out) > _MAX_OUTPUT:
         raise TemplateProblem(field, "the rendered text is larger than 1 MiB")
     return out

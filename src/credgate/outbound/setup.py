@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from credgate.connectors.interfaces import CredentialClients
 from credgate.core.errors import NotFoundError
 from credgate.outbound.exporters import ExporterService, ExportTarget
-from credgate.outbound.transport import ConnectionsTransport, CredentialTransport
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import DeliveryPolicy, OutboundWorker
 
@@ -22,7 +22,7 @@ __all__ = ["Outbound", "open_outbound"]
 class Outbound:
     webhooks: WebhookService
     exporters: ExporterService
-    transport: CredentialTransport
+    transport: CredentialClients
     worker: OutboundWorker
 
 
@@ -71,7 +71,7 @@ def open_outbound(container: Container) -> Outbound:
     exporters = ExporterService(
         container.db, credential_target=credential_target, query_parameters=query_parameters
     )
-    transport = ConnectionsTransport(credentials, container.connections)
+    transport: CredentialClients = container.connections
     policy = DeliveryPolicy(
         max_attempts=s.webhook_max_attempts,
         backoff_base=s.webhook_backoff_base_seconds,

@@ -11,11 +11,12 @@ import datetime as dt
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
@@ -46,7 +47,7 @@ from credgate.outbound.payloads import (
 from credgate.outbound.signing import generate_secret, parse_secret
 from credgate.security.vault import Vault
 
-__all__ = ["METHODS", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
+__all__ = ["METHODS", "Finished", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
 
 METHODS: Final = ("POST", "PUT", "PATCH")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -522,16 +523,18 @@ class WebhookService:
     # Claims ----------------------------------------------------------------------------------
 
     def claim(
-        self, worker: str, limit: int, lease: float
+        self, worker: str, limit: int, lease: float, *, token: str | None = None
     ) -> builtins.list[tuple[str, str, str, dict[str, Any], int]]:
-        """Claim up to ``limit`` due deliveries for ``lease`` seconds.
+        """Claim up to ``limit`` due deliveries for ``lease`` seconds, under ``token`` (a new
+        one by default; :meth:`extend_claim` takes it).
 
         PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
         workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
-        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim.
+        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
+        oldest first.
         """
         now = utcnow()
-        token = f"{worker}:{uuid.uuid4().hex[:12]}"
+        token = token or f"{worker}:{uuid.uuid4().hex[:12]}"
         due = (
             select(WebhookDelivery.id)
             .where(
@@ -539,7 +542,7 @@ class WebhookService:
                 WebhookDelivery.next_attempt_at <= now,
                 (WebhookDelivery.claim_until.is_(None)) | (WebhookDelivery.claim_until < now),
             )
-            .order_by(WebhookDelivery.next_attempt_at)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             .limit(limit)
         )
         if self._db.is_postgresql:
@@ -552,10 +555,28 @@ class WebhookService:
                 .execution_options(synchronize_session=False)
             )
         with self._db.session() as session:
-            rows = session.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.claimed_by == token)
+            rows = session.execute(
+                select(
+                    WebhookDelivery.id,
+                    WebhookDelivery.webhook_id,
+                    WebhookDelivery.event_type,
+                    WebhookDelivery.data,
+                    WebhookDelivery.attempts,
+                )
+                .where(WebhookDelivery.claimed_by == token)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             ).all()
             return [(r.id, r.webhook_id, r.event_type, dict(r.data), r.attempts) for r in rows]
+
+    def extend_claim(self, token: str, lease: float) -> None:
+        """Hold the deliveries still claimed under ``token`` for ``lease`` more seconds."""
+        with self._db.session() as session:
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.claimed_by == token)
+                .values(claim_until=utcnow() + dt.timedelta(seconds=lease))
+                .execution_options(synchronize_session=False)
+            )
 
     def finish(
         self,
@@ -568,19 +589,89 @@ class WebhookService:
         attempt: DeliveryAttempt,
     ) -> None:
         """Record one attempt and the delivery's new state, and release the claim."""
+        self.finish_many([Finished(delivery_id, state, attempts, next_attempt_at, error, attempt)])
+
+    def finish_many(self, finished: Sequence[Finished]) -> None:
+        """:meth:`finish` for a batch of deliveries, in one transaction of a few statements."""
+        if not finished:
+            return
+        table = cast(Table, WebhookDelivery.__table__)
         with self._db.session() as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            if row is None:  # the webhook was deleted meanwhile
+            states = {
+                str(delivery_id): str(state)
+                for delivery_id, state in session.execute(
+                    select(WebhookDelivery.id, WebhookDelivery.state).where(
+                        WebhookDelivery.id.in_([f.delivery_id for f in finished])
+                    )
+                )
+            }
+            present = [f for f in finished if f.delivery_id in states]  # else deleted meanwhile
+            if not present:
                 return
-            attempt.delivery_id = delivery_id
-            session.add(attempt)
-            if row.state == "delivered":
-                return
-            row.state = state
-            row.attempts = attempts
-            row.last_error = error[:2000]
-            if next_attempt_at is not None:
-                row.next_attempt_at = next_attempt_at
-            row.claimed_by = None
-            row.claim_until = None
-            row.updated_at = utcnow()
+            now = utcnow()
+            session.execute(
+                insert(DeliveryAttempt),
+                [
+                    {
+                        "delivery_id": f.delivery_id,
+                        "attempted_at": f.attempt.attempted_at or now,
+                        "status_code": f.attempt.status_code,
+                        "duration_ms": f.attempt.duration_ms or 0,
+                        "error": f.attempt.error or "",
+                        "response_excerpt": f.attempt.response_excerpt or "",
+                        "worker": f.attempt.worker or "",
+                    }
+                    for f in present
+                ],
+            )
+            still_open = [f for f in present if states[f.delivery_id] != "delivered"]
+            for retried in (True, False):  # a retry also moves next_attempt_at
+                params = [
+                    {
+                        "b_id": f.delivery_id,
+                        "b_state": f.state,
+                        "b_attempts": f.attempts,
+                        "b_error": f.error[:2000],
+                        "b_next": f.next_attempt_at,
+                    }
+                    for f in still_open
+                    if (f.next_attempt_at is not None) is retried
+                ]
+                if not params:
+                    continue
+                values: dict[str, Any] = {
+                    "state": bindparam("b_state"),
+                    "attempts": bindparam("b_attempts"),
+                    "last_error": bindparam("b_error"),
+                    "claimed_by": None,
+                    "claim_until": None,
+                    "updated_at": now,
+                }
+                if retried:
+                    values["next_attempt_at"] = bindparam("b_next")
+                session.execute(
+                    update(table).where(table.c.id == bindparam("b_id")).values(**values),
+                    params,
+                )
+
+    def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        """When each of the webhooks was last changed (absent: deleted), for the worker's cache."""
+        with self._db.session() as session:
+            return {
+                str(wid): changed
+                for wid, changed in session.execute(
+                    select(Webhook.id, Webhook.updated_at).where(Webhook.id.in_(list(webhook_ids)))
+                )
+            }
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The outcome of one attempt, as :meth:`WebhookService.finish_many` records it."""
+
+    delivery_id: str
+    state: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    error: str
+    attempt: DeliveryAttempt

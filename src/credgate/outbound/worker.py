@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,9 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
+from credgate.connectors.interfaces import CredentialClients, CredentialUnusable, PooledClient
 from credgate.core.db import utcnow
+from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
 from credgate.core.logs import redact
 from credgate.outbound.events import EVENT_TYPES, sample_context
 from credgate.outbound.exporters import ExporterService, run_export
@@ -37,8 +40,7 @@ from credgate.outbound.payloads import (
     render_resource,
 )
 from credgate.outbound.signing import signature_headers
-from credgate.outbound.transport import CredentialTransport, TransportError
-from credgate.outbound.webhooks import WebhookService
+from credgate.outbound.webhooks import Finished, WebhookService
 
 __all__ = [
     "AttemptResult",
@@ -51,6 +53,10 @@ __all__ = [
 
 log = logging.getLogger("credgate.outbound")
 EXCERPT_BYTES = 1024
+GONE = "the receiver answered 410 Gone"
+
+#: A claimed delivery: (id, webhook id, event type, data, attempts so far).
+Claimed = tuple[str, str, str, dict[str, Any], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +119,27 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def _sent_secrets(request: httpx.Request | None) -> list[str]:
+    """What the client's auth put on the wire (a bearer token renewed at run time, Basic's
+    encoding): scrubbed from the log like the entered secrets."""
+    value = request.headers.get("authorization", "") if request is not None else ""
+    return [value, value.partition(" ")[2]] if value else []
+
+
 async def attempt(
     hook: Webhook,
     signing_secret: str | None,
     context: Mapping[str, Any],
     message_id: str,
-    transport: CredentialTransport,
+    transport: CredentialClients,
     timeout: float,  # noqa: ASYNC109 - the request's own timeout, passed on to httpx
+    slots: dict[str, asyncio.Semaphore] | None = None,
 ) -> AttemptResult:
-    """Render and send one request; never raises for what the receiver or the data did."""
+    """Render and send one request; never raises for what the receiver or the data did.
+
+    ``slots`` holds one semaphore per credential, so that no more requests go to one
+    destination at once than its pooled client has connections.
+    """
     started = time.monotonic()
     secrets: list[str] = [signing_secret] if signing_secret else []
 
@@ -138,22 +156,26 @@ async def attempt(
     except TemplateProblem as exc:
         return done(AttemptResult("failed", error=str(exc)))
     try:
-        secrets += await transport.secret_values(hook.credential_id)
-        client, base = await transport.open_http(hook.credential_id)
-    except TransportError as exc:
+        pooled: PooledClient = await transport.pooled_http(hook.credential_id)
+    except CredentialUnusable as exc:
         return done(AttemptResult("failed", error=str(exc)))
+    secrets += pooled.secrets
     headers.setdefault("content-type", "application/json")
     headers.update(signature_headers(signing_secret, message_id, int(time.time()), body))
-    url = base.rstrip("/") + path if path else base
+    url = pooled.url.rstrip("/") + path if path else pooled.url
+    if slots is None:
+        slots = {}
+    slot = slots.setdefault(hook.credential_id, asyncio.Semaphore(pooled.max_connections))
     try:
-        async with client:
-            answer = await client.request(
+        async with slot:
+            answer = await pooled.client.request(
                 hook.method, url, content=body, headers=headers, timeout=timeout
             )
-    except (httpx.HTTPError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - network errors, and an authentication failure (token endpoint down, refused, ...)
+        with contextlib.suppress(RuntimeError):  # raised when no request was made
+            secrets += _sent_secrets(getattr(exc, "request", None))
         return done(AttemptResult("retry", error=f"{type(exc).__name__}: {exc}"))
-    except Exception as exc:  # noqa: BLE001 - an authentication failure (token endpoint down, refused, ...)
-        return done(AttemptResult("retry", error=f"{type(exc).__name__}: {exc}"))
+    secrets += _sent_secrets(answer.request)
     excerpt = answer.content[:EXCERPT_BYTES].decode("utf-8", "replace")
     status = answer.status_code
     if 200 <= status < 300:
@@ -182,7 +204,7 @@ class OutboundWorker:
         self,
         webhooks: WebhookService,
         exporters: ExporterService,
-        transport: CredentialTransport,
+        transport: CredentialClients,
         policy: DeliveryPolicy,
         *,
         batch_size: int = 20,
@@ -203,23 +225,27 @@ class OutboundWorker:
         self.protocol_of = protocol_of
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._exports: set[asyncio.Task[Any]] = set()
+        self._hooks: dict[str, tuple[Webhook, str | None]] = {}
 
-    async def deliver(self, item: tuple[str, str, str, dict[str, Any], int]) -> str:
-        delivery_id, webhook_id, _event, data, attempts = item
-        loaded = await anyio.to_thread.run_sync(self.webhooks.load, webhook_id)
-        if loaded is None:
-            return "gone"
-        hook, secret = loaded
+    def _load_hooks(self, webhook_ids: set[str]) -> dict[str, tuple[Webhook, str | None]]:
+        """The webhooks and their decrypted signing secrets, read again only when changed."""
+        versions = self.webhooks.versions(webhook_ids)
+        for webhook_id in webhook_ids:
+            cached = self._hooks.get(webhook_id)
+            changed = versions.get(webhook_id)
+            if changed is None:
+                self._hooks.pop(webhook_id, None)
+            elif cached is None or cached[0].updated_at != changed:
+                loaded = self.webhooks.load(webhook_id)
+                if loaded is None:
+                    self._hooks.pop(webhook_id, None)
+                else:
+                    self._hooks[webhook_id] = loaded
+        return {w: self._hooks[w] for w in webhook_ids if w in self._hooks}
+
+    def _outcome(self, item: Claimed, result: AttemptResult) -> Finished:
+        delivery_id, _webhook_id, _event, _data, attempts = item
         number = attempts + 1
-        if not hook.enabled:
-            result = AttemptResult(
-                "failed", error=f"webhook disabled: {hook.disabled_reason or 'by an administrator'}"
-            )
-        else:
-            context = {**data, "event_id": delivery_id}
-            result = await attempt(
-                hook, secret, context, delivery_id, self.transport, self.policy.timeout
-            )
         next_at: dt.datetime | None = None
         if result.outcome == "delivered":
             state = "delivered"
@@ -228,10 +254,6 @@ class OutboundWorker:
             next_at = utcnow() + dt.timedelta(seconds=self.policy.delay(number, result.retry_after))
         else:
             state = "failed"
-        if result.outcome == "gone":
-            await anyio.to_thread.run_sync(
-                self.webhooks.disable, webhook_id, "the receiver answered 410 Gone"
-            )
         record = DeliveryAttempt(
             status_code=result.status_code,
             duration_ms=result.duration_ms,
@@ -239,25 +261,77 @@ class OutboundWorker:
             response_excerpt=result.response,
             worker=self.worker_id,
         )
-        await anyio.to_thread.run_sync(
-            lambda: self.webhooks.finish(
-                delivery_id,
-                state=state,
-                attempts=number,
-                next_attempt_at=next_at,
-                error=result.error,
-                attempt=record,
-            )
-        )
-        return state
+        return Finished(delivery_id, state, number, next_at, result.error, record)
+
+    async def deliver_batch(self, items: Sequence[Claimed], token: str) -> list[Finished]:
+        """Send the deliveries claimed under ``token`` and record the outcomes (one
+        transaction).
+
+        They are sent concurrently, started in the order they were claimed (oldest first), at
+        most ``max_connections`` requests at once per credential. The claim is extended while
+        they are sent, so a slow receiver does not let another worker take them meanwhile.
+        """
+        keeper = asyncio.create_task(self._keep_claim(token))
+        try:
+            finished = await self._send(items)
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper
+        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
+        return finished
+
+    async def _keep_claim(self, token: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await anyio.to_thread.run_sync(
+                    self.webhooks.extend_claim, token, self.lease_seconds
+                )
+            except Exception:  # the next extension may get through; the lease is the fallback
+                log.exception("outbound worker: could not extend a claim")
+
+    async def _send(self, items: Sequence[Claimed]) -> list[Finished]:
+        hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
+        slots: dict[str, asyncio.Semaphore] = {}
+        finished: list[Finished] = []
+        gone: list[str] = []
+
+        async def send(item: Claimed) -> None:
+            delivery_id, webhook_id, _event, data, _attempts = item
+            loaded = hooks.get(webhook_id)
+            if loaded is None:
+                return  # deleted meanwhile, with its deliveries
+            hook, secret = loaded
+            if webhook_id in gone:
+                result = AttemptResult("failed", error=f"webhook disabled: {GONE}")
+            elif not hook.enabled:
+                reason = hook.disabled_reason or "by an administrator"
+                result = AttemptResult("failed", error=f"webhook disabled: {reason}")
+            else:
+                context = {**data, "event_id": delivery_id}
+                result = await attempt(
+                    hook, secret, context, delivery_id, self.transport, self.policy.timeout, slots
+                )
+            if result.outcome == "gone" and webhook_id not in gone:
+                gone.append(webhook_id)
+            finished.append(self._outcome(item, result))
+
+        await asyncio.gather(*(send(item) for item in items))
+        for webhook_id in gone:
+            await anyio.to_thread.run_sync(self.webhooks.disable, webhook_id, GONE)
+        return finished
 
     async def run_once(self) -> int:
-        """Claim and deliver one batch; start due exporters. Answers how many were delivered."""
+        """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         items = await anyio.to_thread.run_sync(
-            self.webhooks.claim, self.worker_id, self.batch_size, self.lease_seconds
+            lambda: self.webhooks.claim(
+                self.worker_id, self.batch_size, self.lease_seconds, token=token
+            )
         )
         if items:
-            await asyncio.gather(*(self.deliver(i) for i in items))
+            await self.deliver_batch(items, token)
         if self.export_query is not None:
             for exporter_id in await anyio.to_thread.run_sync(
                 self.exporters.claim_due, self.worker_id, 3600.0
@@ -296,12 +370,11 @@ class OutboundWorker:
     async def test_send(self, ref: str, event_type: str = "explicit") -> dict[str, Any]:
         """Send one request right now with ``event_type``'s sample data; nothing is queued."""
         if event_type not in EVENT_TYPES:
-            from credgate.core.errors import FieldError, InvalidInputError
-
             raise InvalidInputError([FieldError("event", f"unknown event {event_type!r}")])
         view = await anyio.to_thread.run_sync(self.webhooks.get, ref)
         loaded = await anyio.to_thread.run_sync(self.webhooks.load, view["id"])
-        assert loaded is not None
+        if loaded is None:
+            raise NotFoundError(f"no webhook with id or name {ref!r}")
         hook, secret = loaded
         message_id = "msg_test_" + os.urandom(8).hex()
         context = {**sample_context(event_type), "event_id": message_id}

@@ -168,3 +168,52 @@ def test_48_threads_on_one_client_keep_their_connections_and_lose_no_request() -
         errors = hammer(lambda: client.get(f"{server.url}/resource").raise_for_status(), threads=48)
     assert errors == []
     assert len(peers) <= 48
+
+
+class _HandedConnection:
+    """A connection the pool has just handed to a request, which looks "expired" to the
+    pool's clean-up: idle, with the answer already readable on its socket."""
+
+    closed = False
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def has_expired(self) -> bool:
+        return True
+
+    def is_idle(self) -> bool:
+        return True
+
+    def is_available(self) -> bool:
+        return True
+
+    def can_handle_request(self, origin: object) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_pool_never_closes_a_connection_it_has_handed_to_a_request() -> None:
+    # The race behind "ReadError: [Errno 9] Bad file descriptor", made deterministic: another
+    # thread's clean-up runs between the hand-over and the request's first byte.
+    import httpcore
+    from httpcore._sync.connection_pool import PoolRequest
+
+    from credgate.connectors.auth._http import _InFlightSafePool
+
+    with make_client(destinations=LOOPBACK) as client:
+        pool = client._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, _InFlightSafePool)
+    handed = _HandedConnection()
+    request = PoolRequest(httpcore.Request("GET", "https://127.0.0.1/"))
+    request.assign_to_connection(handed)  # type: ignore[arg-type]
+    pool._connections.append(handed)
+    pool._requests.append(request)
+    with pool._optional_thread_lock:
+        closing = pool._assign_requests_to_connections()
+    pool._close_connections(closing)
+    assert handed not in closing
+    assert not handed.closed
+    assert pool._connections == [handed]

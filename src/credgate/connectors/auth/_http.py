@@ -14,12 +14,10 @@
   follow, and for every retry, because it sits under the connection pool.
 * The environment is not trusted (no ``.netrc`` credentials, no proxy variables),
   and there is no proxy: through one, the destination could not be checked.
-* Every pooled connection may be kept alive (:data:`POOL_LIMITS`). With fewer
-  keep-alive slots than connections, httpcore's pool closes an "idle" surplus
-  connection outside its lock, and a thread that has just been handed that
-  connection reads from a closed socket (``ReadError: [Errno 9] Bad file
-  descriptor``). Keeping every connection alive never takes that branch, and
-  many concurrent senders do not churn connections either.
+* Every pooled connection may be kept alive (:data:`POOL_LIMITS`), so many
+  concurrent senders do not churn connections.
+* A connection handed to a request is never closed under it by another thread
+  (:class:`_InFlightSafePool`).
 """
 
 from __future__ import annotations
@@ -167,13 +165,60 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
+class _InFlightSafePool(httpcore.ConnectionPool):
+    """httpcore's thread-safe pool, except that its clean-up pass leaves alone the connections
+    already handed to a request.
+
+    httpcore (1.0.9) hands a thread an idle connection under the pool's lock, but the thread
+    marks it busy only later, outside the lock. Meanwhile another thread's clean-up may find
+    it "expired": idle, with a readable socket, which it is once the first thread has sent its
+    request and the answer is arriving. The clean-up closes it, and the first thread reads from
+    a closed socket (``ReadError: [Errno 9] Bad file descriptor``). This is httpcore's method
+    with that one exception added.
+    """
+
+    def _assign_requests_to_connections(self) -> list[httpcore.ConnectionInterface]:
+        handed = {id(r.connection) for r in self._requests if r.connection is not None}
+        closing: list[httpcore.ConnectionInterface] = []
+        for connection in list(self._connections):
+            if connection.is_closed():
+                self._connections.remove(connection)
+            elif id(connection) in handed:
+                continue  # its request owns it now; it comes back when the response closes
+            elif connection.has_expired() or (
+                connection.is_idle() and len(self._connections) > self._max_keepalive_connections
+            ):
+                self._connections.remove(connection)
+                closing.append(connection)
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            available = [
+                c for c in self._connections if c.can_handle_request(origin) and c.is_available()
+            ]
+            idle = [c for c in self._connections if c.is_idle() and id(c) not in handed]
+            if available:
+                pool_request.assign_to_connection(available[0])
+                handed.add(id(available[0]))
+                continue
+            if len(self._connections) >= self._max_connections:
+                if not idle:
+                    continue  # waits for a connection to come back
+                self._connections.remove(idle[0])
+                closing.append(idle[0])
+            connection = self.create_connection(origin)
+            self._connections.append(connection)
+            pool_request.assign_to_connection(connection)
+            handed.add(id(connection))
+        return closing
+
+
 # httpx (0.28) takes no network backend, so each transport rebuilds its pool with the same
 # settings and the guarded backend; a test sends through it, so an httpx upgrade that changes
 # this shows at once.
 class _GuardedTransport(httpx.HTTPTransport):
     def __init__(self, destinations: DestinationPolicy, ssl_context: ssl.SSLContext) -> None:
         super().__init__(verify=ssl_context, trust_env=False, limits=POOL_LIMITS)
-        self._pool = httpcore.ConnectionPool(
+        self._pool = _InFlightSafePool(
             ssl_context=ssl_context,
             max_connections=POOL_LIMITS.max_connections,
             max_keepalive_connections=POOL_LIMITS.max_keepalive_connections,
@@ -183,13 +228,15 @@ class _GuardedTransport(httpx.HTTPTransport):
 
 
 class _AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, destinations: DestinationPolicy, ssl_context: ssl.SSLContext) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, limits=POOL_LIMITS)
+    def __init__(
+        self, destinations: DestinationPolicy, ssl_context: ssl.SSLContext, limits: httpx.Limits
+    ) -> None:
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
-            max_connections=POOL_LIMITS.max_connections,
-            max_keepalive_connections=POOL_LIMITS.max_keepalive_connections,
-            keepalive_expiry=POOL_LIMITS.keepalive_expiry,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
             network_backend=_AsyncGuardedBackend(destinations),
         )
 
@@ -217,14 +264,16 @@ def make_async_client(
     ca_bundle: str | os.PathLike[str] | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     destinations: DestinationPolicy = STRICT,
+    limits: httpx.Limits = POOL_LIMITS,
 ) -> httpx.AsyncClient:
-    """The asyncio twin of :func:`make_client`."""
+    """The asyncio twin of :func:`make_client`; ``limits`` bounds its pool (keep every
+    connection alive: ``max_keepalive_connections`` equal to ``max_connections``)."""
     return httpx.AsyncClient(
         auth=auth,
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,
-        transport=_AsyncGuardedTransport(destinations, ssl_context(ca_bundle)),
+        transport=_AsyncGuardedTransport(destinations, ssl_context(ca_bundle), limits),
     )
 
 

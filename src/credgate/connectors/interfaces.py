@@ -1,0 +1,57 @@
+"""What the connectors feature offers to other features.
+
+Outbound (webhooks, exporters) reaches a tool through a connector credential without knowing how
+the credential authenticates: it asks :class:`CredentialClients` for the credential's pooled,
+authenticated HTTPS client, or for an SFTP session. :class:`credgate.connectors.connections.
+Connections` implements it; the container binds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+    from credgate.connectors.sftp import SftpClient
+
+__all__ = ["CredentialClients", "CredentialMissing", "CredentialUnusable", "PooledClient"]
+
+
+class CredentialUnusable(Exception):
+    """The credential cannot be used for this destination; the message names why (no secret)."""
+
+
+class CredentialMissing(CredentialUnusable):
+    """The connector credential was deleted."""
+
+    def __init__(self, credential_id: str) -> None:
+        super().__init__(f"credential missing: connector credential {credential_id!r} was deleted")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PooledClient:
+    """The HTTPS client of one credential, shared by every sender of the process and kept open
+    across requests (its connections and TLS sessions are reused): never close it.
+
+    ``url`` is the credential's instance URL; ``secrets`` are its entered secrets, which a
+    caller removes from anything it keeps (a delivery log); the client opens at most
+    ``max_connections`` connections, so a caller sends at most that many requests at once.
+    """
+
+    client: httpx.AsyncClient = field(repr=False)
+    url: str
+    secrets: tuple[str, ...] = field(repr=False)
+    max_connections: int
+
+
+class CredentialClients(Protocol):
+    async def pooled_http(self, credential_id: str) -> PooledClient:
+        """The credential's pooled client; :class:`CredentialUnusable` if it is not HTTPS,
+        :class:`CredentialMissing` if it was deleted."""
+        ...
+
+    async def open_sftp(self, credential_id: str) -> SftpClient:
+        """A new SFTP session as the credential (the caller closes it), host key verified."""
+        ...
