@@ -108,7 +108,7 @@ def test_wait_for_event_trigger(contract: Contract) -> None:
 @pytest.mark.parametrize(
     ("workflow", "execution", "body", "details"),
     [
-        (str(uuid.uuid4()), DEVICE, {}, "workflowUuid: no workflow"),
+        ("0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", DEVICE, {}, "workflowUuid: no workflow"),
         ("nope", DEVICE, {}, "workflowUuid: must be a UUID"),
         (WORKFLOW_UUID, DEVICE, {"parameters": {"a": ""}}, "parameters.a: must not be empty"),
     ],
