@@ -298,7 +298,8 @@ def test_lists_are_aligned_tables(env: dict[str, str]) -> None:
     _code, out, _ = run("api-credentials", "list")
     lines = out.splitlines()
     assert lines[0].split() == ["CLIENT", "ID", "NAME", "STATE", "PERMISSIONS"]
-    starts = {line.index("enabled") for line in lines[1:]}
+    assert lines[-1] == "2 of 2 API credential(s)"
+    starts = {line.index("enabled") for line in lines[1:-1]}
     assert len(starts) == 1
     assert lines[0].index("STATE") in starts
 

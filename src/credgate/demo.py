@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
-from sqlalchemy import select
 
-from credgate.core.audit.services import Actor
 from credgate.core.cli import JsonOpt, emit, open_services
-from credgate.core.db import Database
-from credgate.platform.definitions import DefinitionService, Kind
-from credgate.platform.models import InventoryObject
+
+if TYPE_CHECKING:
+    # The services are imported when the data is loaded, so that `credgate --help` (which
+    # lists this command) does not load the database layer.
+    from credgate.core.db import Database
+    from credgate.platform.definitions import DefinitionService, Kind
 
 __all__ = [
     "DEVICES_BY_OS",
@@ -91,8 +92,6 @@ SAMPLE_INVENTORY: Final[
      "alan@example.com", {}),
 )  # fmt: skip
 
-_ACTOR = Actor(name="credgate", source="demo")
-
 
 @dataclass(frozen=True, slots=True)
 class DemoReport:
@@ -109,10 +108,16 @@ def load_demo(
     samples: Sequence[tuple[Kind, Mapping[str, Any]]] = SAMPLE_DEFINITIONS,
 ) -> DemoReport:
     """Create the sample definitions and inventory that do not exist yet; say what was added."""
+    from sqlalchemy import select
+
+    from credgate.core.audit.services import Actor
+    from credgate.platform.models import InventoryObject
+
+    actor = Actor(name="credgate", source="demo")
     added = []
     for kind, data in samples:
         if definitions.find(kind, str(data["id"])) is None:
-            definitions.create(kind, data, actor=_ACTOR)
+            definitions.create(kind, data, actor=actor)
             added.append(f"{kind} {data['id']}")
     stocked = []
     with db.session() as session:
@@ -144,6 +149,9 @@ def print_report(report: DemoReport, as_json: bool = False) -> None:
 @demo_app.command("load")
 def load(as_json: JsonOpt = False) -> None:
     """Add the sample definitions and inventory the README's examples use (idempotent)."""
+    from credgate.core.db import Database
+    from credgate.platform.definitions import DefinitionService
+
     with open_services() as services:
         report = load_demo(services.get(DefinitionService), services.get(Database))
     print_report(report, as_json)

@@ -118,7 +118,7 @@ def test_list_page_pages_and_searches(client: TestClient, container: Container) 
     assert 'rel="first"' in second.text
     found = client.get("/admin/api-credentials?q=echo")
     assert len(re.findall(r"<tr data-client-id=", found.text)) == 1
-    assert 'value="ech"' in found.text
+    assert 'value="echo"' in found.text
     bad = client.get("/admin/api-credentials?limit=many")
     assert bad.status_code == 422
     assert "Limit" in bad.text

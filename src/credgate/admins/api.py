@@ -15,7 +15,7 @@ from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminIdentity, AdminService
 from credgate.core.audit.services import page_events
 from credgate.core.db import Database
-from credgate.core.paging import PageRequest, page_answer
+from credgate.core.paging import PageRequest
 from credgate.core.services import provided
 from credgate.security.lockout import TooManyAttempts
 from credgate.security.throttle import AuthThrottle
@@ -26,6 +26,7 @@ from credgate.web.api import (
     AppSettings,
     CurrentAdmin,
     client_address,
+    page_answer,
     require_admin,
 )
 

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.apicredentials.services import ApiCredentialService, CredentialView
-from credgate.core.paging import Paging, page_answer
 from credgate.core.permissions import CATALOGUE
 from credgate.core.services import provided
-from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 
 __all__ = ["router"]
 

@@ -14,24 +14,23 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
-
-from fastapi import Depends, Query
-from sqlalchemy import Select, func, literal, or_, select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute, Session
-from starlette.datastructures import URL
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from credgate.core.errors import FieldError, InvalidInputError
+
+if TYPE_CHECKING:
+    # SQLAlchemy is imported when a page is read, so that the command line's list options
+    # (which import this module) start without it.
+    from sqlalchemy import Select
+    from sqlalchemy.orm import InstrumentedAttribute, Session
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "Page",
     "PageRequest",
-    "Paging",
     "iterate",
     "keyset_page",
-    "page_answer",
     "pages",
 ]
 
@@ -148,6 +147,8 @@ def keyset_page(
 ) -> Page[T]:
     """One page of ``query`` (one entity per row), ordered by ``order``, whose values together
     are unique (end with the primary key). ``search`` are the columns ``q`` looks in."""
+    from sqlalchemy import func, literal, or_, select, tuple_
+
     if request.q and search:
         pattern = f"%{_escape_like(request.q)}%"
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in search)))
@@ -188,31 +189,3 @@ def iterate(read: Callable[[PageRequest], Page[T]], batch: int = MAX_LIMIT) -> I
     """Every row of a list, read a page at a time."""
     for items in pages(read, batch):
         yield from items
-
-
-def _page_request(
-    limit: Annotated[str | None, Query(description=f"Rows per page, 1-{MAX_LIMIT}.")] = None,
-    cursor: Annotated[
-        str | None, Query(description="The `next_cursor` of the page before.")
-    ] = None,
-    q: Annotated[str | None, Query(description="Find this text in the name or id.")] = None,
-) -> PageRequest:
-    return PageRequest.parse(limit, cursor, q)
-
-
-Paging = Annotated[PageRequest, Depends(_page_request)]
-"""The ``limit``, ``cursor`` and ``q`` query parameters of a REST list."""
-
-
-def page_answer(url: URL, page: Page[Any]) -> dict[str, Any]:
-    """The REST shape of a page: ``items``, ``total``, ``limit`` and the ``next`` page's link."""
-    following = None
-    if page.next_cursor is not None:
-        following = str(url.include_query_params(cursor=page.next_cursor, limit=page.limit))
-    return {
-        "total": page.total,
-        "limit": page.limit,
-        "next_cursor": page.next_cursor,
-        "next": following,
-        "items": page.items,
-    }

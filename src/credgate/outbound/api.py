@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from credgate.core.paging import Paging, page_answer
 from credgate.core.services import provided
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import OutboundWorker
-from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 
 __all__ = ["router"]
 

@@ -7,10 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from credgate.core.paging import Paging, page_answer
 from credgate.core.services import provided
 from credgate.users.services import UserService, UserView
-from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 
 __all__ = ["router"]
 

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Protocol, cast
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credgate.core import proxies
@@ -24,6 +25,7 @@ from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.errors import CredgateError
 from credgate.core.ingress import Gate
+from credgate.core.paging import MAX_LIMIT, Page, PageRequest
 from credgate.core.services import provided
 
 __all__ = [
@@ -32,9 +34,11 @@ __all__ = [
     "Administrator",
     "AppSettings",
     "CurrentAdmin",
+    "Paging",
     "admin_gate",
     "client_address",
     "install_error_handlers",
+    "page_answer",
 ]
 
 SESSION_COOKIE = "credgate_session"
@@ -198,3 +202,34 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         errors = [{"field": "body", "message": exc.detail}] if exc.status_code == 413 else None
         return _error(exc.status_code, code, str(exc.detail), errors, getattr(exc, "headers", None))
+
+
+# Lists ------------------------------------------------------------------------------------------
+
+
+def _page_request(
+    limit: Annotated[str | None, Query(description=f"Rows per page, 1-{MAX_LIMIT}.")] = None,
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the page before.")
+    ] = None,
+    q: Annotated[str | None, Query(description="Find this text in the name or id.")] = None,
+) -> PageRequest:
+    return PageRequest.parse(limit, cursor, q)
+
+
+Paging = Annotated[PageRequest, Depends(_page_request)]
+"""The ``limit``, ``cursor`` and ``q`` query parameters of a REST list."""
+
+
+def page_answer(url: URL, page: Page[Any]) -> dict[str, Any]:
+    """The REST shape of a page: ``items``, ``total``, ``limit`` and the ``next`` page's link."""
+    following = None
+    if page.next_cursor is not None:
+        following = str(url.include_query_params(cursor=page.next_cursor, limit=page.limit))
+    return {
+        "total": page.total,
+        "limit": page.limit,
+        "next_cursor": page.next_cursor,
+        "next": following,
+        "items": page.items,
+    }
