@@ -569,6 +569,7 @@ def restore(file: BackupFileArg, as_json: JsonOpt = False) -> None:
     fails, what was written is removed again.
     """
     from credgate.bootstrap import initialise
+    from credgate.core.db import Database
     from credgate.security.keyfiles import BootstrapError, master_key_path, pepper_path
 
     settings = settings_or_exit()

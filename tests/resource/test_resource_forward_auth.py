@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
+from credgate.classic import pages as classic_pages
 from credgate.classic import routes as classic_routes
 from credgate.container import Container
 from credgate.core.audit.services import Actor
@@ -202,8 +203,12 @@ def _api_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple
 
 def _protected_routes(app: CredgateApp) -> list[tuple[str, APIRoute]]:
     # The dependencies that protect a route: the bearer check of the platform routes and the
-    # Basic-or-bearer check of the classic routes.
-    guards = {platform_routes._route_token, classic_routes._classic_caller}
+    # Basic-or-bearer check of the classic routes and of the NXQL editor.
+    guards = {
+        platform_routes._route_token,
+        classic_routes._classic_caller,
+        classic_pages._editor_user,
+    }
     found = [(p, r) for p, r in _api_routes(app.framework.routes) if guards & _calls(r.dependant)]
     assert found, "no protected route found: has the framework changed how it keeps routes?"
     return found

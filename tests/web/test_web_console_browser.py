@@ -282,7 +282,7 @@ def test_every_page_fits_at_1280_and_1920_and_passes_axe(
     editor.get_by_label("Windows").check()
     editor.get_by_label("Format").select_option("json")
     editor.get_by_role("button", name="Run query").click()
-    editor.wait_for_url("**/2/editor/?query=*")
+    editor.wait_for_url("**/2/editor?query=*")
     assert editor.locator("#total").inner_text().endswith(("rows", "row"))
     assert editor.locator("#output").inner_text().startswith("[")
     check_fits(editor, WIDTHS[0], "editor")

@@ -1,4 +1,4 @@
-"""The NXQL editor (``/2/editor/``): a query box, platform and format choices, and the rows.
+"""The NXQL editor (``/2/editor``): a query box, platform and format choices, and the rows.
 
 It sits behind the classic APIs' own authentication (HTTP Basic with a classic user account,
 or a token allowed ``/2/query``), not the administrators' session: it is the classic users'
@@ -29,7 +29,8 @@ __all__ = ["EDITOR", "TEMPLATES", "router"]
 TEMPLATES = "credgate.classic"
 """The package whose ``templates/`` folder holds this page's template."""
 
-EDITOR = "/2/editor/"
+EDITOR = "/2/editor"
+"""The editor's page (``/2/editor/`` redirects here, as the router does for any trailing slash)."""
 router = APIRouter(include_in_schema=False)
 
 Authenticator = Annotated[ClassicAuthenticator, Depends(provided(ClassicAuthenticator))]
@@ -54,7 +55,7 @@ _SHOWN_TEXT = 200_000
 async def _editor_user(
     request: Request, authenticator: Authenticator, settings: AppSettings
 ) -> ClassicPrincipal:
-    return await classic_caller(request, authenticator, settings, "/2/query")
+    return await classic_caller(request, authenticator, settings, EDITOR)
 
 
 EditorUser = Annotated[ClassicPrincipal, Depends(_editor_user)]

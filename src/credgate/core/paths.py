@@ -125,6 +125,7 @@ PROTECTED: Final = PathTable(
         ProtectedPath("/api/v1/data-management/device/deletions", DATA_MANAGEMENT.id),
         # Classic APIs (credgate.classic.routes); classic scopes map onto these permissions.
         ProtectedPath("/2/query", NQL.id),
+        ProtectedPath("/2/editor", NQL.id),  # the NXQL editor page runs /2/query's queries
         ProtectedPath("/api/configuration/v1/engines", ENGINES.id),
         ProtectedPath("/audit-trail/api/v1/portal/type/auditlog", AUDIT_TRAIL.id),
         ProtectedPath("/audit-trail/api/v1/engines/type/auditlog", AUDIT_TRAIL.id),
