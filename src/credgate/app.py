@@ -71,7 +71,9 @@ class CredgateApp:
                 settings=container.settings,
             ).routes
         )
-        self.routes.update(health_routes(container))
+        self.routes.update(
+            health_routes(ping=container.db.ping, keys=container.keys, metrics=container.metrics)
+        )
         self.routes["/forward-auth"] = ForwardAuth(container.bearer_guard)
         self.routes["/"] = _to_console
         if container.settings.bench_echo:

@@ -27,6 +27,7 @@ from credgate.classic.engines import EngineService
 from credgate.classic.inventory import InventorySource
 from credgate.connectors.connections import Connections
 from credgate.connectors.credentials.services import ConnectorCredentialService
+from credgate.connectors.interfaces import CredentialDirectory
 from credgate.connectors.services import ConnectorService
 from credgate.core.asgi import Scope, header
 from credgate.core.changes import ChangeFeed, publish
@@ -47,6 +48,8 @@ from credgate.outbound.setup import open_outbound
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
+from credgate.platform.interfaces import SavedQueries
+from credgate.platform.saved_queries import StoredQueries
 from credgate.platform.services import PlatformService
 from credgate.security.keyfiles import check_file_modes, check_keys, open_keys
 from credgate.security.keys import KeySet, load_key_set, rotate_signing_key
@@ -174,6 +177,7 @@ class Container:
         self.platform = PlatformService(
             self.db, self.definitions, self.hasher, s.data_dir / "exports"
         )
+        self.saved_queries = StoredQueries(self.definitions, self.platform)
 
         # Classic integration methods (SPEC section 6): users, engines, Basic or classic tokens.
 
@@ -191,7 +195,14 @@ class Container:
         # Outbound connectors: webhooks (queued with the platform request that causes them),
         # data exporters and the worker that delivers and runs them.
 
-        self.outbound = open_outbound(self)
+        self.outbound = open_outbound(
+            s,
+            self.db,
+            self.vault,
+            credentials=self.connector_credentials,
+            transport=self.connections,
+            queries=self.saved_queries,
+        )
         self.platform.on_record = self.outbound.webhooks.on_platform_request
         self.services = self._provide()
 
@@ -221,6 +232,8 @@ class Container:
             (AuthThrottle, self.throttle),
             (SigningKeys, SigningKeys(current=self.keys, rotate=self.rotate_keys)),
             (InventorySource, self.classic_inventory),
+            (protocol(CredentialDirectory), self.connector_credentials),
+            (protocol(SavedQueries), self.saved_queries),
         ):
             services.provide(kind, instance)
         return services

@@ -24,22 +24,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from credgate.oauth.errors import OAuth2Error
 from credgate.oauth.rfc6750 import BearerGuard
 from credgate.security.lockout import LoginGuard, TooManyAttempts
-from credgate.users.services import UserView
+from credgate.users.interfaces import PasswordCheck, PasswordUser
 
 __all__ = ["ClassicAuthError", "ClassicAuthenticator", "ClassicPrincipal"]
 
 _BASIC_CHALLENGE = 'Basic realm="credgate", charset="UTF-8"'
 _BEARER_CHALLENGE = 'Bearer realm="credgate"'
 _MAX_PASSWORD = 1000
-
-PasswordCheck = Callable[[str, str], Awaitable[UserView | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +124,7 @@ class ClassicAuthenticator:
                 401, "unauthenticated", "malformed HTTP Basic credentials", self._challenges()
             )
 
-        async def verify() -> UserView | None:
+        async def verify() -> PasswordUser | None:
             if not 0 < len(password) <= _MAX_PASSWORD:
                 return None  # cannot be a password: a failure without a check
             return await self._check_password(username, password)

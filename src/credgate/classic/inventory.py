@@ -1,7 +1,7 @@
 """Where NXQL reads its answers from: an :class:`InventorySource`.
 
 A source runs a compiled NXQL query (an NQL definition over ``devices``, ``users``,
-``binaries`` or ``packages``, the names of :data:`credgate.platform.nql.engine.OBJECTS`).
+``binaries`` or ``packages``, the names of :data:`credgate.platform.interfaces.OBJECTS`).
 The container binds the platform's inventory, which runs it in the database; tests use
 :class:`MemoryInventory`, which runs the same definition over rows held in memory with the
 engine that defines its meaning.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from credgate.platform.nql.engine import ObjectName, QueryDefinition, Result, execute
+from credgate.platform.interfaces import ObjectName, QueryDefinition, Result, execute
 
 __all__ = ["InventorySource", "MemoryInventory"]
 

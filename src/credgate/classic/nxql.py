@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from credgate.platform.nql.engine import (
+from credgate.platform.interfaces import (
     SINGULAR,
     ObjectName,
     QueryDefinition,

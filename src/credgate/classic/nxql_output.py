@@ -20,8 +20,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime
 from typing import Final, Literal
 
-from credgate.platform.nql.engine import Result
-from credgate.platform.nql.render import json_cell, render_csv
+from credgate.platform.interfaces import Result, json_cell, render_csv
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "OutputFormat", "cells", "render"]
 

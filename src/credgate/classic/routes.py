@@ -38,7 +38,7 @@ from credgate.core.db import Database
 from credgate.core.errors import FieldError, InvalidInputError
 from credgate.core.paths import PROTECTED
 from credgate.core.services import provided
-from credgate.platform.nql.engine import (
+from credgate.platform.interfaces import (
     ParameterError,
     QueryDefinitionError,
     QueryExecutionError,

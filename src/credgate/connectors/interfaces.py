@@ -1,9 +1,14 @@
-"""What the connectors feature offers to other features.
+"""What the connectors feature offers to other features; nothing else of it may be imported by
+them.
 
 Outbound (webhooks, exporters) reaches a tool through a connector credential without knowing how
 the credential authenticates: it asks :class:`CredentialClients` for the credential's pooled,
 authenticated HTTPS client, or for an SFTP session. :class:`credgate.connectors.connections.
 Connections` implements it; the container binds it.
+
+Outbound's definitions and pages name a credential by id or name and offer a choice of them:
+:class:`CredentialDirectory` answers with :class:`CredentialSummary` (never a secret).
+``ConnectorCredentialService`` implements it; the container binds it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ if TYPE_CHECKING:
 
     from credgate.connectors.sftp import SftpClient
 
-__all__ = ["CredentialClients", "CredentialMissing", "CredentialUnusable", "PooledClient"]
+__all__ = [
+    "CredentialClients",
+    "CredentialDirectory",
+    "CredentialMissing",
+    "CredentialSummary",
+    "CredentialUnusable",
+    "PooledClient",
+]
 
 
 class CredentialUnusable(Exception):
@@ -54,4 +66,26 @@ class CredentialClients(Protocol):
 
     async def open_sftp(self, credential_id: str) -> SftpClient:
         """A new SFTP session as the credential (the caller closes it), host key verified."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSummary:
+    """What another feature may know of a credential: no URL detail, no secret."""
+
+    id: str
+    name: str
+    protocol: str
+    """``HTTPS`` or ``SFTP``."""
+    auth_type: str
+    """The authorization type, e.g. ``OAUTH2_CLIENT_CREDENTIALS``."""
+
+
+class CredentialDirectory(Protocol):
+    def summary(self, ref: str) -> CredentialSummary | None:
+        """The credential with this id, or else this name; None when there is none."""
+        ...
+
+    def summaries(self) -> list[CredentialSummary]:
+        """The credentials by name, for a choice (at most the first 500)."""
         ...

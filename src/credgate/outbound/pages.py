@@ -17,15 +17,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
+from credgate.connectors.interfaces import CredentialDirectory, CredentialSummary
 from credgate.core.audit.services import Actor
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
-from credgate.core.services import provided
+from credgate.core.services import protocol, provided
 from credgate.outbound.events import EVENT_TYPES
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.webhooks import METHODS, WebhookService
 from credgate.outbound.worker import OutboundWorker
-from credgate.platform.definitions import DefinitionService
+from credgate.platform.interfaces import SavedQueries
 from credgate.web.pages import (
     PREFIX,
     UiSession,
@@ -61,8 +61,8 @@ _T_co = TypeVar("_T_co", covariant=True)
 Webhooks = Annotated[WebhookService, Depends(provided(WebhookService))]
 Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
 Worker = Annotated[OutboundWorker, Depends(provided(OutboundWorker))]
-Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
-Definitions = Annotated[DefinitionService, Depends(provided(DefinitionService))]
+Credentials = Annotated[CredentialDirectory, Depends(provided(protocol(CredentialDirectory)))]
+Definitions = Annotated[SavedQueries, Depends(provided(protocol(SavedQueries)))]
 
 FORMATS = (("csv", "CSV"), ("jsonl", "JSON lines"))
 SCHEDULES = (("hourly", "Hourly"), ("daily", "Daily"), ("weekly", "Weekly"))
@@ -152,8 +152,8 @@ def _too_long(values: dict[str, Any]) -> list[FieldError]:
     ]
 
 
-def _credentials(credentials: ConnectorCredentialService) -> list[CredentialView]:
-    return list(credentials.list(offset=0, limit=500).items)
+def _credentials(credentials: CredentialDirectory) -> list[CredentialSummary]:
+    return credentials.summaries()
 
 
 def _not_found(session: UiSession, what: str) -> Response:
@@ -247,7 +247,7 @@ def _webhook_values(form: FormData | None, view: dict[str, Any] | None) -> dict[
 
 async def _webhook_form(
     session: UiSession,
-    credentials: ConnectorCredentialService,
+    credentials: CredentialDirectory,
     values: dict[str, Any],
     *,
     view: dict[str, Any] | None,
@@ -277,7 +277,7 @@ async def _webhooks_page(
     request: Request,
     session: UiSession,
     webhooks: WebhookService,
-    credentials: ConnectorCredentialService,
+    credentials: CredentialDirectory,
     *,
     secret: tuple[str, str] | None = None,
     verdict: tuple[str, dict[str, Any]] | None = None,
@@ -319,7 +319,7 @@ async def _save_webhook(
     request: Request,
     ref: str | None,
     webhooks: WebhookService,
-    credentials: ConnectorCredentialService,
+    credentials: CredentialDirectory,
 ) -> Response:
     session, form = await require_post(request)
     view: dict[str, Any] | None = None
@@ -507,8 +507,8 @@ def _exporter_values(form: FormData | None, view: dict[str, Any] | None = None) 
 
 async def _exporter_form(
     session: UiSession,
-    credentials: ConnectorCredentialService,
-    definitions: DefinitionService,
+    credentials: CredentialDirectory,
+    definitions: SavedQueries,
     values: dict[str, Any],
     *,
     record: dict[str, Any] | None = None,
@@ -516,7 +516,7 @@ async def _exporter_form(
     status: int = 200,
 ) -> Response:
     listed = await anyio.to_thread.run_sync(_credentials, credentials)
-    queries = await anyio.to_thread.run_sync(lambda: definitions.list("query"))
+    queries = await anyio.to_thread.run_sync(definitions.catalog)
     boxed = _boxed(errors or [])
     return render(
         "outbound/exporter_form.html",
@@ -527,7 +527,7 @@ async def _exporter_form(
             "errors": boxed,
             "bad": {e["input"].removeprefix("f-") for e in boxed},
             "credentials": listed,
-            "queries": [(q.key, q.data.get("parameters") or []) for q in queries],
+            "queries": queries,
             "formats": FORMATS,
             "schedules": SCHEDULES,
             "bodies": BODIES,
@@ -569,8 +569,8 @@ async def _save_exporter(
     request: Request,
     ref: str | None,
     exporters: ExporterService,
-    credentials: ConnectorCredentialService,
-    definitions: DefinitionService,
+    credentials: CredentialDirectory,
+    definitions: SavedQueries,
 ) -> Response:
     session, form = await require_post(request)
     record: dict[str, Any] | None = None

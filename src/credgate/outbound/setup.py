@@ -1,19 +1,20 @@
-"""Wires the outbound connectors into a :class:`~credgate.container.Container`."""
+"""Wires the outbound connectors: given what they need from the rest of credgate (the database,
+the vault, and the connectors' and platform's declared interfaces), builds the webhooks, the
+exporters and the worker that delivers and runs them. The container calls it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from credgate.connectors.interfaces import CredentialClients
-from credgate.core.errors import NotFoundError
+from credgate.connectors.interfaces import CredentialClients, CredentialDirectory
+from credgate.core.config import Settings
+from credgate.core.db import Database
 from credgate.outbound.exporters import ExporterService, ExportTarget
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import DeliveryPolicy, OutboundWorker
-
-if TYPE_CHECKING:
-    from credgate.container import Container
+from credgate.platform.interfaces import SavedQueries
+from credgate.security.vault import Vault
 
 __all__ = ["Outbound", "open_outbound"]
 
@@ -26,52 +27,38 @@ class Outbound:
     worker: OutboundWorker
 
 
-def open_outbound(container: Container) -> Outbound:
-    s = container.settings
-    credentials = container.connector_credentials
+def open_outbound(
+    settings: Settings,
+    db: Database,
+    vault: Vault,
+    *,
+    credentials: CredentialDirectory,
+    transport: CredentialClients,
+    queries: SavedQueries,
+) -> Outbound:
+    s = settings
 
     def credential_target(ref: str) -> ExportTarget | None:
-        try:
-            view = credentials.find(ref)
-        except NotFoundError:
-            return None
-        loaded = credentials.load(view.id)
-        return ExportTarget(view.id, loaded.protocol.value, loaded.auth_type.value)
+        found = credentials.summary(ref)
+        return None if found is None else ExportTarget(found.id, found.protocol, found.auth_type)
 
     def protocol_of(credential_id: str) -> str | None:
-        try:
-            return str(credentials.load(credential_id).protocol)
-        except NotFoundError:
-            return None
-
-    def query_parameters(query_id: str) -> list[str] | None:
-        found = container.definitions.find("query", query_id)
-        return None if found is None else list(found.data.get("parameters") or ())
+        found = credentials.summary(credential_id)
+        return None if found is None else found.protocol
 
     def query_rows(
         query_id: str, parameters: Mapping[str, str]
     ) -> tuple[list[str], list[list[object]]]:
-        from credgate.platform.definitions import to_query
-
-        found = container.definitions.find("query", query_id)
-        if found is None:
-            raise LookupError(f"the saved NQL query {query_id!r} no longer exists")
-        result = container.platform.run_query(
-            to_query(found), parameters, max_rows=s.exporter_max_rows
-        )
-        return list(result.headers), result.rows
+        return queries.run(query_id, parameters, max_rows=s.exporter_max_rows)
 
     def credential_protocol(ref: str) -> tuple[str, str] | None:
         target = credential_target(ref)
         return None if target is None else (target.id, target.protocol)
 
-    webhooks = WebhookService(
-        container.db, container.vault, credential_protocol=credential_protocol
-    )
+    webhooks = WebhookService(db, vault, credential_protocol=credential_protocol)
     exporters = ExporterService(
-        container.db, credential_target=credential_target, query_parameters=query_parameters
+        db, credential_target=credential_target, query_parameters=queries.parameters
     )
-    transport: CredentialClients = container.connections
     policy = DeliveryPolicy(
         max_attempts=s.webhook_max_attempts,
         backoff_base=s.webhook_backoff_base_seconds,

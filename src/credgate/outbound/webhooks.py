@@ -45,6 +45,7 @@ from credgate.outbound.payloads import (
     render_resource,
 )
 from credgate.outbound.signing import generate_secret, parse_secret
+from credgate.platform.interfaces import RecordedRequest
 from credgate.security.vault import Vault
 
 __all__ = ["METHODS", "Finished", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
@@ -434,7 +435,7 @@ class WebhookService:
             ids.append(mid)
         return ids
 
-    def on_platform_request(self, session: Session, request: Any) -> None:
+    def on_platform_request(self, session: Session, request: RecordedRequest) -> None:
         """The platform's hook: a stored request becomes its event, in the same transaction."""
         if request.kind not in EVENT_TYPES:
             return

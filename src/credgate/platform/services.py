@@ -23,10 +23,10 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.orm import Session
 
 from credgate.core.db import Database, utcnow
 from credgate.platform.definitions import DefinitionService, to_query
+from credgate.platform.interfaces import RequestSink
 from credgate.platform.models import InventoryObject, PlatformRequest
 from credgate.platform.names import KIND_NAMES
 from credgate.platform.nql.engine import (
@@ -139,7 +139,7 @@ class PlatformService:
         self._hasher = hasher
         self.exports_dir = exports_dir
         #: Called with the session and each stored request, in its transaction (webhook outbox).
-        self.on_record: Callable[[Session, PlatformRequest], None] | None = None
+        self.on_record: RequestSink | None = None
         #: Runs queued exports off the event loop; the app runs its periodic loop.
         self.exports = ExportWorker(self)
 

@@ -13,6 +13,7 @@ the outbound container, never for an answer.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hmac
 import logging
@@ -48,6 +49,7 @@ from credgate.connectors.credentials.validation import (
     validate_create,
     validate_update,
 )
+from credgate.connectors.interfaces import CredentialSummary
 from credgate.core.audit.services import Actor, record
 from credgate.core.changes import publish
 from credgate.core.db import Database, utcnow
@@ -208,6 +210,13 @@ def _translate_conflicts() -> Iterator[None]:
         raise
 
 
+_CHOICES: Final = 500
+
+
+def _summary(row: ConnectorCredential) -> CredentialSummary:
+    return CredentialSummary(row.id, row.name, row.protocol, row.auth_type)
+
+
 class ConnectorCredentialService:
     """Connector credentials in the database, their secrets sealed by ``vault``."""
 
@@ -285,6 +294,26 @@ class ConnectorCredentialService:
             if row is None:
                 raise NotFoundError(f"no connector credential with id or name {ref!r}")
             return self._view(row)
+
+    # What other features see (connectors.interfaces.CredentialDirectory); reads no secret.
+
+    def summary(self, ref: str) -> CredentialSummary | None:
+        with self._db.session() as session:
+            row = session.scalar(
+                select(ConnectorCredential).where(
+                    (ConnectorCredential.id == ref) | (ConnectorCredential.name == ref)
+                )
+            )
+            return None if row is None else _summary(row)
+
+    def summaries(self) -> builtins.list[CredentialSummary]:
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(ConnectorCredential)
+                .order_by(ConnectorCredential.name, ConnectorCredential.id)
+                .limit(_CHOICES)
+            ).all()
+            return [_summary(row) for row in rows]
 
     def exists(self, credential_id: str) -> bool:
         with self._db.session() as session:
