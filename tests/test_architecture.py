@@ -10,6 +10,7 @@ contract is loosened there.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from itertools import pairwise
 
 import grimp
 
@@ -109,7 +110,7 @@ def describe(edges: dict[str, set[str]], why: dict[tuple[str, str], list[str]]) 
     for component in strongly_connected(edges):
         cycle = a_cycle(edges, component)
         lines.append(f"cycle among {', '.join(component)}: {' -> '.join(cycle)}")
-        for a, b in zip(cycle, cycle[1:], strict=False):
+        for a, b in pairwise(cycle):
             lines.extend(f"    {imp}" for imp in sorted(why[(a, b)])[:5])
     return "\n".join(lines)
 
