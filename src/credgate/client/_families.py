@@ -41,6 +41,7 @@ from ._models import (
     WorkflowDevice,
     WorkflowExecution,
     WorkflowUser,
+    read,
 )
 
 __all__ = [
@@ -109,12 +110,10 @@ def _parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k.removeprefix("$"): v for k, v in (parameters or {}).items()}
 
 
-def _list_of(parse_one: Callable[[Any, str], T]) -> Callable[[httpx.Response], list[T]]:
+def _list_of(kind: type[T]) -> Callable[[httpx.Response], list[T]]:
     def parse(response: httpx.Response) -> list[T]:
-        items = body(response)
-        if not isinstance(items, list):
-            raise ShapeError("body: expected a JSON array")
-        return [parse_one(item, f"body[{i}]") for i, item in enumerate(items)]
+        items: list[T] = read(list[kind], body(response))  # type: ignore[valid-type]
+        return items
 
     return parse
 
@@ -218,14 +217,12 @@ def workflows_list(
     if fetch_only_active is not None:
         params["fetchOnlyActiveWorkflows"] = "true" if fetch_only_active else "false"
     # With no filter the call is exactly `GET /api/v1/workflows`, as real clients make it.
-    return Operation(
-        "GET", "/api/v1/workflows", _list_of(Workflow.from_wire), params=params or None
-    )
+    return Operation("GET", "/api/v1/workflows", _list_of(Workflow), params=params or None)
 
 
 def workflow_details(nql_id: str) -> Operation[list[Workflow]]:
     return Operation(
-        "GET", "/api/v1/workflows/details", _list_of(Workflow.from_wire), params={"nqlId": nql_id}
+        "GET", "/api/v1/workflows/details", _list_of(Workflow), params={"nqlId": nql_id}
     )
 
 
@@ -277,7 +274,7 @@ def workflow_execute_v2(
 
 
 def remote_actions_list() -> Operation[list[RemoteAction]]:
-    return Operation("GET", "/api/v1/act/remote-action", _list_of(RemoteAction.from_wire))
+    return Operation("GET", "/api/v1/act/remote-action", _list_of(RemoteAction))
 
 
 def remote_action_details(nql_id: str) -> Operation[RemoteAction]:
@@ -399,7 +396,7 @@ _NXQL_FORMATS: dict[NxqlFormat, str] = {
 
 
 def engines_list() -> Operation[list[Engine]]:
-    return Operation("GET", "/api/configuration/v1/engines", _list_of(Engine.from_wire))
+    return Operation("GET", "/api/configuration/v1/engines", _list_of(Engine))
 
 
 def _instant(name: str, value: dt.datetime | str | None) -> str | None:
@@ -441,7 +438,7 @@ def audit_log(
             params[name] = str(number)
 
     def parse(r: httpx.Response) -> AuditLogPage:
-        items = _list_of(AuditLogEntry.from_wire)(r)
+        items = _list_of(AuditLogEntry)(r)
         header = r.headers.get("x-total-count")
         try:
             total = int(header) if header is not None else None
