@@ -110,6 +110,18 @@ def _parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k.removeprefix("$"): v for k, v in (parameters or {}).items()}
 
 
+def _one(kind: type[T]) -> Callable[[httpx.Response], T]:
+    def parse(response: httpx.Response) -> T:
+        found: T = read(kind, body(response))
+        return found
+
+    return parse
+
+
+def _post(path: str, kind: type[T], payload: Any) -> Operation[T]:
+    return Operation("POST", path, _one(kind), json=payload)
+
+
 def _list_of(kind: type[T]) -> Callable[[httpx.Response], list[T]]:
     def parse(response: httpx.Response) -> list[T]:
         items: list[T] = read(list[kind], body(response))  # type: ignore[valid-type]
@@ -136,9 +148,7 @@ def nql_execute(
 ) -> Operation[NqlResult]:
     """`POST /api/v1/nql/execute` with `Accept: application/json`."""
     path, payload, headers = _nql_execute(1, query_id, parameters, utc_times, "application/json")
-    return Operation(
-        "POST", path, lambda r: NqlResult.from_wire(body(r)), json=payload, headers=headers
-    )
+    return Operation("POST", path, _one(NqlResult), json=payload, headers=headers)
 
 
 def nql_execute_v2(
@@ -146,9 +156,7 @@ def nql_execute_v2(
 ) -> Operation[NqlResultV2]:
     """`POST /api/v2/nql/execute`: rows as objects."""
     path, payload, headers = _nql_execute(2, query_id, parameters, utc_times, "application/json")
-    return Operation(
-        "POST", path, lambda r: NqlResultV2.from_wire(body(r)), json=payload, headers=headers
-    )
+    return Operation("POST", path, _one(NqlResultV2), json=payload, headers=headers)
 
 
 def nql_execute_csv(
@@ -174,9 +182,7 @@ def nql_export(
 ) -> Operation[NqlExport]:
     """`GET|POST /api/v1/nql/export`: start an export."""
 
-    def parse(r: httpx.Response) -> NqlExport:
-        return NqlExport.from_wire(body(r))
-
+    parse = _one(NqlExport)
     query_id = _query_id(query_id)
     if compression is not None and compression not in ("ZSTD", "GZIP", "NONE"):
         raise ValueError(f"compression {compression!r} must be ZSTD, GZIP or NONE")
@@ -242,19 +248,7 @@ def workflow_execute(
     params: Mapping[str, str] | None = None,
 ) -> Operation[WorkflowExecution]:
     """`POST /api/v1/workflows/execute` with device UUIDs and user SIDs."""
-    payload: dict[str, Any] = {"workflowId": workflow_id}
-    if devices:
-        payload["devices"] = list(devices)
-    if users:
-        payload["users"] = list(users)
-    if params:
-        payload["params"] = dict(params)
-    return Operation(
-        "POST",
-        "/api/v1/workflows/execute",
-        lambda r: WorkflowExecution.from_wire(body(r)),
-        json=payload,
-    )
+    return _workflow_execute(1, workflow_id, list(devices), list(users), params)
 
 
 def workflow_execute_v2(
@@ -265,19 +259,25 @@ def workflow_execute_v2(
     params: Mapping[str, str] | None = None,
 ) -> Operation[WorkflowExecution]:
     """`POST /api/v2/workflows/execute` with users and devices by any documented id."""
+    wired = [d.to_wire() for d in devices], [u.to_wire() for u in users]
+    return _workflow_execute(2, workflow_id, *wired, params)
+
+
+def _workflow_execute(
+    version: int,
+    workflow_id: str,
+    devices: list[Any],
+    users: list[Any],
+    params: Mapping[str, str] | None,
+) -> Operation[WorkflowExecution]:
     payload: dict[str, Any] = {"workflowId": workflow_id}
     if devices:
-        payload["devices"] = [d.to_wire() for d in devices]
+        payload["devices"] = devices
     if users:
-        payload["users"] = [u.to_wire() for u in users]
+        payload["users"] = users
     if params:
         payload["params"] = dict(params)
-    return Operation(
-        "POST",
-        "/api/v2/workflows/execute",
-        lambda r: WorkflowExecution.from_wire(body(r)),
-        json=payload,
-    )
+    return _post(f"/api/v{version}/workflows/execute", WorkflowExecution, payload)
 
 
 # --- Remote Actions --------------------------------------------------------------------------
@@ -290,12 +290,8 @@ def remote_actions_list() -> Operation[list[RemoteAction]]:
 
 def remote_action_details(nql_id: str) -> Operation[RemoteAction]:
     """`GET /api/v1/act/remote-action/details?nql-id=...` (NotFoundError on 404)."""
-    return Operation(
-        "GET",
-        "/api/v1/act/remote-action/details",
-        lambda r: RemoteAction.from_wire(body(r)),
-        params={"nql-id": nql_id},
-    )
+    path = "/api/v1/act/remote-action/details"
+    return Operation("GET", path, _one(RemoteAction), params={"nql-id": nql_id})
 
 
 def remote_action_execute(
@@ -314,12 +310,7 @@ def remote_action_execute(
         payload["expiresInMinutes"] = expires_in_minutes
     if trigger_info is not None:
         payload["triggerInfo"] = trigger_info.to_wire()
-    return Operation(
-        "POST",
-        "/api/v1/act/execute",
-        lambda r: RemoteActionExecution.from_wire(body(r)),
-        json=payload,
-    )
+    return _post("/api/v1/act/execute", RemoteActionExecution, payload)
 
 
 # --- Enrichment, Campaigns, Spark, Data management ------------------------------------------
@@ -330,12 +321,7 @@ def enrichment_fields(
 ) -> Operation[EnrichmentResult]:
     """`POST /api/v1/enrichment/data/fields`: success (200) or partial success (207)."""
     payload = {"domain": domain, "enrichments": [e.to_wire() for e in enrichments]}
-    return Operation(
-        "POST",
-        "/api/v1/enrichment/data/fields",
-        lambda r: EnrichmentResult.from_wire(body(r)),
-        json=payload,
-    )
+    return _post("/api/v1/enrichment/data/fields", EnrichmentResult, payload)
 
 
 def campaign_trigger(
@@ -353,12 +339,7 @@ def campaign_trigger(
     }
     if parameters:
         payload["parameters"] = dict(parameters)
-    return Operation(
-        "POST",
-        "/api/v1/euf/campaign/trigger",
-        lambda r: CampaignTriggerResult.from_wire(body(r)),
-        json=payload,
-    )
+    return _post("/api/v1/euf/campaign/trigger", CampaignTriggerResult, payload)
 
 
 def spark_handoff(

@@ -26,43 +26,6 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-__all__ = [
-    "AuditLogEntry",
-    "AuditLogPage",
-    "CampaignRequest",
-    "CampaignTriggerResult",
-    "DeletionDevice",
-    "DeviceDeletion",
-    "DeviceDeletionResult",
-    "Engine",
-    "EngineStatus",
-    "Enrichment",
-    "EnrichmentError",
-    "EnrichmentErrorDetail",
-    "EnrichmentField",
-    "EnrichmentResult",
-    "NqlDateTime",
-    "NqlExport",
-    "NqlExportStatus",
-    "NqlResult",
-    "NqlResultV2",
-    "NxqlFormat",
-    "NxqlResult",
-    "RemoteAction",
-    "RemoteActionExecution",
-    "RemoteActionScriptInfo",
-    "RemoteActionTargeting",
-    "ShapeError",
-    "SparkFile",
-    "SparkPart",
-    "SparkText",
-    "TriggerInfo",
-    "Workflow",
-    "WorkflowDevice",
-    "WorkflowExecution",
-    "WorkflowUser",
-]
-
 T = TypeVar("T")
 
 
