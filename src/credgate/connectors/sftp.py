@@ -403,9 +403,7 @@ async def check_connection(
     username: str,
     password: str,
     host_key: HostKey,
-    *,
-    timeouts: Timeouts | None = None,
-    destinations: DestinationPolicy = STRICT,
+    **options: Unpack[SessionOptions],
 ) -> Verdict:
     """The credential "Test" action: connect, verify the host key, sign in and list the home
     directory. Never raises :class:`SftpError`; returns a verdict instead.
@@ -413,9 +411,7 @@ async def check_connection(
     (Not named ``test_*``: pytest would collect it from any test module that imports it.)
     """
     try:
-        async with await connect(
-            host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
-        ) as client:
+        async with await connect(host, port, username, password, host_key, **options) as client:
             names = await client.listdir(".")
     except DestinationNotAllowed as exc:
         # Decided before any packet is sent: the same verdict for open and closed ports.
