@@ -528,9 +528,7 @@ class WebhookService:
         """Claim up to ``limit`` due deliveries for ``lease`` seconds, under ``token`` (a new
         one by default; :meth:`extend_claim` takes it).
 
-        PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
-        workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
-        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
+        Two workers never take the same row (see :meth:`Claimable.claim`). Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
         oldest first.
         """
         now = utcnow()
@@ -540,20 +538,14 @@ class WebhookService:
             .where(
                 WebhookDelivery.state == "pending",
                 WebhookDelivery.next_attempt_at <= now,
-                (WebhookDelivery.claim_until.is_(None)) | (WebhookDelivery.claim_until < now),
+                WebhookDelivery.unclaimed(now),
             )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             .limit(limit)
         )
-        if self._db.is_postgresql:
-            due = due.with_for_update(skip_locked=True)
+        until = now + dt.timedelta(seconds=lease)
         with self._db.session() as session:
-            session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(due.scalar_subquery()))
-                .values(claimed_by=token, claim_until=now + dt.timedelta(seconds=lease))
-                .execution_options(synchronize_session=False)
-            )
+            WebhookDelivery.claim(session, due, token, until, postgresql=self._db.is_postgresql)
         with self._db.session() as session:
             rows = session.execute(
                 select(
