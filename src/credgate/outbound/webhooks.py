@@ -26,6 +26,7 @@ from credgate.core.errors import (
     FieldError,
     InvalidInputError,
     NotFoundError,
+    found,
     plain_errors,
 )
 from credgate.core.paging import Page, PageRequest, keyset_page
@@ -486,9 +487,7 @@ class WebhookService:
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         with self._db.session() as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            if row is None:
-                raise NotFoundError(f"no delivery {delivery_id!r}")
+            row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")
             attempts = session.scalars(
                 select(DeliveryAttempt)
                 .where(DeliveryAttempt.delivery_id == row.id)
@@ -499,9 +498,7 @@ class WebhookService:
     def replay(self, delivery_id: str, *, actor: Actor) -> dict[str, Any]:
         """Queue a failed delivery again, with the same ``webhook-id``."""
         with self._db.session() as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            if row is None:
-                raise NotFoundError(f"no delivery {delivery_id!r}")
+            row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")
             if row.state == "pending":
                 raise ConflictError("state", "the delivery is still pending")
             row.state = "pending"
