@@ -8,7 +8,7 @@ columns), so they live here, beside the entry point, and not in ``credgate.secur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from credgate.core.config import Settings
     from credgate.core.db import Database
     from credgate.core.services import Services
+    from credgate.security.rotation import ReencryptOptions
 
 __all__ = [
     "backup",
@@ -144,8 +145,8 @@ def keys_list(as_json: JsonOpt = False) -> None:
 
 
 @contextmanager
-def _rotation_progress() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """Callbacks (start with a total, advance by n) that drive a progress bar on stderr."""
+def _rotation_progress(drop_old: bool, batch_size: int) -> Iterator[ReencryptOptions]:
+    """The options of a re-encryption, with callbacks that drive a progress bar on stderr."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -159,10 +160,12 @@ def _rotation_progress() -> Iterator[tuple[Callable[[int], None], Callable[[int]
     )
     task = progress.add_task("re-encrypting", total=None)
     with progress:
-        yield (
-            lambda total: progress.update(task, total=total),
-            lambda n: progress.advance(task, n),
-        )
+        yield {
+            "drop_old": drop_old,
+            "batch_size": batch_size,
+            "on_start": lambda total: progress.update(task, total=total),
+            "on_progress": lambda n: progress.advance(task, n),
+        }
 
 
 def _vault_database() -> tuple[Settings, Database]:
@@ -244,16 +247,8 @@ def vault_rotate_key(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) -
                 "`credgate vault reencrypt`."
             )
             return
-        with _rotation_progress() as (start, advance):
-            version, report = rotate_key_file(
-                settings,
-                db,
-                SEALED,
-                drop_old=drop_old,
-                batch_size=batch_size,
-                on_start=start,
-                on_progress=advance,
-            )
+        with _rotation_progress(drop_old, batch_size) as options:
+            version, report = rotate_key_file(settings, db, SEALED, **options)
         typer.echo(f"added master key version {version} to the key file")
         with db.session() as session:
             record(session, Actor.cli(), "vault.rotate_key", "master_key", str(version))
@@ -282,16 +277,8 @@ def vault_reencrypt(drop_old: DropOldOpt = False, batch_size: BatchOpt = 200) ->
 
     settings, db = _vault_database()
     try:
-        with _rotation_progress() as (start, advance):
-            report = reencrypt_installation(
-                settings,
-                db,
-                SEALED,
-                drop_old=drop_old,
-                batch_size=batch_size,
-                on_start=start,
-                on_progress=advance,
-            )
+        with _rotation_progress(drop_old, batch_size) as options:
+            report = reencrypt_installation(settings, db, SEALED, **options)
         with db.session() as session:
             record(
                 session,

@@ -51,6 +51,18 @@ class LoginIn(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
+_ConfirmingPassword = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=1000,
+        repr=False,
+        description="Your password: required when signed in with a session cookie.",
+    ),
+]
+_Password = Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
+
+
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,15 +77,7 @@ class TokenIn(BaseModel):
             "API token, no later than that token expires.",
         ),
     ] = None
-    password: Annotated[
-        str | None,
-        Field(
-            min_length=1,
-            max_length=1000,
-            repr=False,
-            description="Your password: required when signed in with a session cookie.",
-        ),
-    ] = None
+    password: _ConfirmingPassword = None
 
 
 class AdminPatch(BaseModel):
@@ -85,22 +89,14 @@ class AdminPatch(BaseModel):
 class ResetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: Annotated[
-        str | None,
-        Field(
-            min_length=1,
-            max_length=1000,
-            repr=False,
-            description="Your password: required when signed in with a session cookie.",
-        ),
-    ] = None
+    password: _ConfirmingPassword = None
 
 
 class PasswordChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    current_password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
-    new_password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
+    current_password: _Password
+    new_password: _Password
 
 
 @router.post("/session", summary="Sign in; sets the session cookie and returns the CSRF token")
@@ -181,6 +177,12 @@ def list_admin_tokens(
 
 
 @router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create a personal admin API token (old path of POST /admin-tokens)",
+    deprecated=True,
+)
+@router.post(
     "/admin-tokens",
     status_code=201,
     summary="Create a personal admin API token (shown once)",
@@ -208,23 +210,6 @@ async def create_admin_token(
         raise _too_many(exc) from None
     response.headers["Cache-Control"] = "no-store"
     return issued.as_dict()
-
-
-@router.post(
-    "/tokens",
-    status_code=201,
-    summary="Create a personal admin API token (old path of POST /admin-tokens)",
-    deprecated=True,
-)
-async def create_token(
-    body: TokenIn,
-    response: Response,
-    admins: Admins,
-    throttle: Throttle,
-    admin: Me,
-    actor: AdminActor,
-) -> dict[str, Any]:
-    return await create_admin_token(body, response, admins, throttle, admin, actor)
 
 
 @router.delete(

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from credgate.admins.models import Admin, AdminSession, AdminToken
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError, found
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.security.secrets import (
     ADMIN_TOKEN_PREFIX,
@@ -211,10 +211,10 @@ class AdminService:
 
     @staticmethod
     def _admin(session: Session, username: str) -> Admin:
-        admin = session.scalar(select(Admin).where(Admin.username == username))
-        if admin is None:
-            raise NotFoundError(f"no administrator named {username!r}")
-        return admin
+        return found(
+            session.scalar(select(Admin).where(Admin.username == username)),
+            f"no administrator named {username!r}",
+        )
 
     def check_password(self, username: str, password: str) -> AdminIdentity | None:
         with self._db.session() as session:
@@ -459,9 +459,7 @@ class AdminService:
     def revoke_token(self, token_id: int, *, actor: Actor) -> None:
         """Delete a token: the next request that presents it is refused, on every node."""
         with self._db.session() as session:
-            row = session.get(AdminToken, token_id)
-            if row is None:
-                raise NotFoundError(f"no admin API token with id {token_id}")
+            row = found(session.get(AdminToken, token_id), f"no admin API token with id {token_id}")
             session.delete(row)
             record(session, actor, "admin_token.revoke", "admin_token", str(token_id))
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from credgate.classic.models import ENGINE_STATUSES, Engine
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, found
 
 __all__ = ["EngineService", "EngineView"]
 
@@ -136,8 +136,9 @@ class EngineService:
 
     def delete(self, name: str, *, actor: Actor) -> None:
         with self._db.session() as session:
-            row = session.scalar(select(Engine).where(Engine.name == name))
-            if row is None:
-                raise NotFoundError(f"no engine named {name!r}")
+            row = found(
+                session.scalar(select(Engine).where(Engine.name == name)),
+                f"no engine named {name!r}",
+            )
             session.delete(row)
             record(session, actor, "engine.delete", "engine", name)

@@ -212,25 +212,38 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
+class _AuditPage:
+    """The query of every audit-trail API: ``from`` (inclusive), ``to`` (exclusive), the page."""
+
+    def __init__(
+        self,
+        since: Annotated[str | None, Query(alias="from")] = None,
+        until: Annotated[str | None, Query(alias="to")] = None,
+        offset: Offset = 0,
+        limit: Limit = 100,
+    ) -> None:
+        self.since, self.until, self.offset, self.limit = since, until, offset, limit
+
+
+AuditPage = Annotated[_AuditPage, Depends()]
+
+
 def _audit(
     db: Database,
     response: Response,
     scope: Literal["portal", "engines", "engine"],
     engine: str | None,
-    since: str | None,
-    until: str | None,
-    offset: int,
-    limit: int,
+    asked: _AuditPage,
 ) -> list[dict[str, Any]]:
     page = read_audit_trail(
         db,
         AuditQuery(
             scope=scope,
             engine=engine,
-            since=parse_instant("from", since),
-            until=parse_instant("to", until),
-            offset=offset,
-            limit=limit,
+            since=parse_instant("from", asked.since),
+            until=parse_instant("to", asked.until),
+            offset=asked.offset,
+            limit=asked.limit,
         ),
     )
     response.headers["X-Total-Count"] = str(page.total)
@@ -239,41 +252,22 @@ def _audit(
 
 @router.get("/audit-trail/api/v1/portal/type/auditlog", summary="Audit trail of the portal")
 def audit_portal(
-    db: Db,
-    response: Response,
-    _caller: ClassicCaller,
-    since: Annotated[str | None, Query(alias="from")] = None,
-    until: Annotated[str | None, Query(alias="to")] = None,
-    offset: Offset = 0,
-    limit: Limit = 100,
+    db: Db, response: Response, _caller: ClassicCaller, asked: AuditPage
 ) -> list[dict[str, Any]]:
-    return _audit(db, response, "portal", None, since, until, offset, limit)
+    return _audit(db, response, "portal", None, asked)
 
 
 @router.get("/audit-trail/api/v1/engines/type/auditlog", summary="Audit trail of all engines")
 def audit_engines(
-    db: Db,
-    response: Response,
-    _caller: ClassicCaller,
-    since: Annotated[str | None, Query(alias="from")] = None,
-    until: Annotated[str | None, Query(alias="to")] = None,
-    offset: Offset = 0,
-    limit: Limit = 100,
+    db: Db, response: Response, _caller: ClassicCaller, asked: AuditPage
 ) -> list[dict[str, Any]]:
-    return _audit(db, response, "engines", None, since, until, offset, limit)
+    return _audit(db, response, "engines", None, asked)
 
 
 @router.get(
     "/audit-trail/api/v1/engine/{engine}/type/auditlog", summary="Audit trail of one engine"
 )
 def audit_engine(
-    engine: str,
-    db: Db,
-    response: Response,
-    _caller: ClassicCaller,
-    since: Annotated[str | None, Query(alias="from")] = None,
-    until: Annotated[str | None, Query(alias="to")] = None,
-    offset: Offset = 0,
-    limit: Limit = 100,
+    engine: str, db: Db, response: Response, _caller: ClassicCaller, asked: AuditPage
 ) -> list[dict[str, Any]]:
-    return _audit(db, response, "engine", engine, since, until, offset, limit)
+    return _audit(db, response, "engine", engine, asked)

@@ -41,6 +41,7 @@ from ._models import (
     WorkflowDevice,
     WorkflowExecution,
     WorkflowUser,
+    read,
 )
 
 __all__ = [
@@ -109,12 +110,22 @@ def _parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k.removeprefix("$"): v for k, v in (parameters or {}).items()}
 
 
-def _list_of(parse_one: Callable[[Any, str], T]) -> Callable[[httpx.Response], list[T]]:
+def _one(kind: type[T]) -> Callable[[httpx.Response], T]:
+    def parse(response: httpx.Response) -> T:
+        found: T = read(kind, body(response))
+        return found
+
+    return parse
+
+
+def _post(path: str, kind: type[T], payload: Any) -> Operation[T]:
+    return Operation("POST", path, _one(kind), json=payload)
+
+
+def _list_of(kind: type[T]) -> Callable[[httpx.Response], list[T]]:
     def parse(response: httpx.Response) -> list[T]:
-        items = body(response)
-        if not isinstance(items, list):
-            raise ShapeError("body: expected a JSON array")
-        return [parse_one(item, f"body[{i}]") for i, item in enumerate(items)]
+        items: list[T] = read(list[kind], body(response))  # type: ignore[valid-type]
+        return items
 
     return parse
 
@@ -135,19 +146,17 @@ def _nql_execute(
 def nql_execute(
     query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
 ) -> Operation[NqlResult]:
+    """`POST /api/v1/nql/execute` with `Accept: application/json`."""
     path, payload, headers = _nql_execute(1, query_id, parameters, utc_times, "application/json")
-    return Operation(
-        "POST", path, lambda r: NqlResult.from_wire(body(r)), json=payload, headers=headers
-    )
+    return Operation("POST", path, _one(NqlResult), json=payload, headers=headers)
 
 
 def nql_execute_v2(
     query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
 ) -> Operation[NqlResultV2]:
+    """`POST /api/v2/nql/execute`: rows as objects."""
     path, payload, headers = _nql_execute(2, query_id, parameters, utc_times, "application/json")
-    return Operation(
-        "POST", path, lambda r: NqlResultV2.from_wire(body(r)), json=payload, headers=headers
-    )
+    return Operation("POST", path, _one(NqlResultV2), json=payload, headers=headers)
 
 
 def nql_execute_csv(
@@ -157,6 +166,7 @@ def nql_execute_csv(
     version: Literal[1, 2] = 1,
     utc_times: bool = False,
 ) -> Operation[str]:
+    """`POST /api/v{version}/nql/execute` with `Accept: text/csv`; returns the CSV text."""
     if version not in (1, 2):
         raise ValueError(f"version {version!r} must be 1 or 2")
     path, payload, headers = _nql_execute(version, query_id, parameters, utc_times, "text/csv")
@@ -170,9 +180,9 @@ def nql_export(
     compression: Compression | None = None,
     method: Literal["GET", "POST"] = "POST",
 ) -> Operation[NqlExport]:
-    def parse(r: httpx.Response) -> NqlExport:
-        return NqlExport.from_wire(body(r))
+    """`GET|POST /api/v1/nql/export`: start an export."""
 
+    parse = _one(NqlExport)
     query_id = _query_id(query_id)
     if compression is not None and compression not in ("ZSTD", "GZIP", "NONE"):
         raise ValueError(f"compression {compression!r} must be ZSTD, GZIP or NONE")
@@ -192,6 +202,7 @@ def nql_export(
 
 
 def nql_export_status(export_id: str) -> Operation[NqlExportStatus]:
+    """`GET /api/v1/nql/status/{exportId}` (`truncated` is True on 206)."""
     if not export_id:
         raise ValueError("export_id is required")
     return Operation(
@@ -210,6 +221,7 @@ def workflows_list(
     trigger_method: TriggerMethod | None = None,
     fetch_only_active: bool | None = None,
 ) -> Operation[list[Workflow]]:
+    """`GET /api/v1/workflows`, with only the filters given."""
     params: dict[str, str] = {}
     if dependency is not None:
         params["dependency"] = dependency
@@ -218,14 +230,13 @@ def workflows_list(
     if fetch_only_active is not None:
         params["fetchOnlyActiveWorkflows"] = "true" if fetch_only_active else "false"
     # With no filter the call is exactly `GET /api/v1/workflows`, as real clients make it.
-    return Operation(
-        "GET", "/api/v1/workflows", _list_of(Workflow.from_wire), params=params or None
-    )
+    return Operation("GET", "/api/v1/workflows", _list_of(Workflow), params=params or None)
 
 
 def workflow_details(nql_id: str) -> Operation[list[Workflow]]:
+    """`GET /api/v1/workflows/details?nqlId=...`."""
     return Operation(
-        "GET", "/api/v1/workflows/details", _list_of(Workflow.from_wire), params={"nqlId": nql_id}
+        "GET", "/api/v1/workflows/details", _list_of(Workflow), params={"nqlId": nql_id}
     )
 
 
@@ -236,19 +247,8 @@ def workflow_execute(
     users: Sequence[str] = (),
     params: Mapping[str, str] | None = None,
 ) -> Operation[WorkflowExecution]:
-    payload: dict[str, Any] = {"workflowId": workflow_id}
-    if devices:
-        payload["devices"] = list(devices)
-    if users:
-        payload["users"] = list(users)
-    if params:
-        payload["params"] = dict(params)
-    return Operation(
-        "POST",
-        "/api/v1/workflows/execute",
-        lambda r: WorkflowExecution.from_wire(body(r)),
-        json=payload,
-    )
+    """`POST /api/v1/workflows/execute` with device UUIDs and user SIDs."""
+    return _workflow_execute(1, workflow_id, list(devices), list(users), params)
 
 
 def workflow_execute_v2(
@@ -258,35 +258,40 @@ def workflow_execute_v2(
     users: Sequence[WorkflowUser] = (),
     params: Mapping[str, str] | None = None,
 ) -> Operation[WorkflowExecution]:
+    """`POST /api/v2/workflows/execute` with users and devices by any documented id."""
+    wired = [d.to_wire() for d in devices], [u.to_wire() for u in users]
+    return _workflow_execute(2, workflow_id, *wired, params)
+
+
+def _workflow_execute(
+    version: int,
+    workflow_id: str,
+    devices: list[Any],
+    users: list[Any],
+    params: Mapping[str, str] | None,
+) -> Operation[WorkflowExecution]:
     payload: dict[str, Any] = {"workflowId": workflow_id}
     if devices:
-        payload["devices"] = [d.to_wire() for d in devices]
+        payload["devices"] = devices
     if users:
-        payload["users"] = [u.to_wire() for u in users]
+        payload["users"] = users
     if params:
         payload["params"] = dict(params)
-    return Operation(
-        "POST",
-        "/api/v2/workflows/execute",
-        lambda r: WorkflowExecution.from_wire(body(r)),
-        json=payload,
-    )
+    return _post(f"/api/v{version}/workflows/execute", WorkflowExecution, payload)
 
 
 # --- Remote Actions --------------------------------------------------------------------------
 
 
 def remote_actions_list() -> Operation[list[RemoteAction]]:
-    return Operation("GET", "/api/v1/act/remote-action", _list_of(RemoteAction.from_wire))
+    """`GET /api/v1/act/remote-action`."""
+    return Operation("GET", "/api/v1/act/remote-action", _list_of(RemoteAction))
 
 
 def remote_action_details(nql_id: str) -> Operation[RemoteAction]:
-    return Operation(
-        "GET",
-        "/api/v1/act/remote-action/details",
-        lambda r: RemoteAction.from_wire(body(r)),
-        params={"nql-id": nql_id},
-    )
+    """`GET /api/v1/act/remote-action/details?nql-id=...` (NotFoundError on 404)."""
+    path = "/api/v1/act/remote-action/details"
+    return Operation("GET", path, _one(RemoteAction), params={"nql-id": nql_id})
 
 
 def remote_action_execute(
@@ -297,6 +302,7 @@ def remote_action_execute(
     expires_in_minutes: int | None = None,
     trigger_info: TriggerInfo | None = None,
 ) -> Operation[RemoteActionExecution]:
+    """`POST /api/v1/act/execute` on collector ids."""
     payload: dict[str, Any] = {"remoteActionId": remote_action_id, "devices": list(devices)}
     if params:
         payload["params"] = dict(params)
@@ -304,12 +310,7 @@ def remote_action_execute(
         payload["expiresInMinutes"] = expires_in_minutes
     if trigger_info is not None:
         payload["triggerInfo"] = trigger_info.to_wire()
-    return Operation(
-        "POST",
-        "/api/v1/act/execute",
-        lambda r: RemoteActionExecution.from_wire(body(r)),
-        json=payload,
-    )
+    return _post("/api/v1/act/execute", RemoteActionExecution, payload)
 
 
 # --- Enrichment, Campaigns, Spark, Data management ------------------------------------------
@@ -318,13 +319,9 @@ def remote_action_execute(
 def enrichment_fields(
     domain: str, enrichments: Sequence[Enrichment]
 ) -> Operation[EnrichmentResult]:
+    """`POST /api/v1/enrichment/data/fields`: success (200) or partial success (207)."""
     payload = {"domain": domain, "enrichments": [e.to_wire() for e in enrichments]}
-    return Operation(
-        "POST",
-        "/api/v1/enrichment/data/fields",
-        lambda r: EnrichmentResult.from_wire(body(r)),
-        json=payload,
-    )
+    return _post("/api/v1/enrichment/data/fields", EnrichmentResult, payload)
 
 
 def campaign_trigger(
@@ -334,6 +331,7 @@ def campaign_trigger(
     expires_in_minutes: int,
     parameters: Mapping[str, str] | None = None,
 ) -> Operation[CampaignTriggerResult]:
+    """`POST /api/v1/euf/campaign/trigger`."""
     payload: dict[str, Any] = {
         "campaignNqlId": campaign_nql_id,
         "userSid": list(user_sids),
@@ -341,12 +339,7 @@ def campaign_trigger(
     }
     if parameters:
         payload["parameters"] = dict(parameters)
-    return Operation(
-        "POST",
-        "/api/v1/euf/campaign/trigger",
-        lambda r: CampaignTriggerResult.from_wire(body(r)),
-        json=payload,
-    )
+    return _post("/api/v1/euf/campaign/trigger", CampaignTriggerResult, payload)
 
 
 def spark_handoff(
@@ -356,6 +349,7 @@ def spark_handoff(
     timezone: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Operation[None]:
+    """`POST /api/v1/spark/handoff` (204)."""
     if not user_principal_name:
         raise ValueError("user_principal_name is required (sent as User-Principal-Name)")
     headers = {"User-Principal-Name": user_principal_name}
@@ -370,6 +364,7 @@ def spark_handoff(
 def device_deletions(
     devices: Sequence[DeletionDevice], *, request_id: str | None = None
 ) -> Operation[DeviceDeletionResult]:
+    """`POST /api/v1/data-management/device/deletions` (202), with an x-request-id."""
     request_id = request_id or str(uuid.uuid4())
 
     def parse(r: httpx.Response) -> DeviceDeletionResult:
@@ -399,7 +394,8 @@ _NXQL_FORMATS: dict[NxqlFormat, str] = {
 
 
 def engines_list() -> Operation[list[Engine]]:
-    return Operation("GET", "/api/configuration/v1/engines", _list_of(Engine.from_wire))
+    """`GET /api/configuration/v1/engines` (permission `engines`)."""
+    return Operation("GET", "/api/configuration/v1/engines", _list_of(Engine))
 
 
 def _instant(name: str, value: dt.datetime | str | None) -> str | None:
@@ -420,6 +416,9 @@ def audit_log(
     offset: int | None = None,
     limit: int | None = None,
 ) -> Operation[AuditLogPage]:
+    """`GET /audit-trail/api/v1/{portal|engines|engine/<engine>}/type/auditlog`
+    (permission `audit-trail`): one page, oldest first, with the `X-Total-Count` total.
+    `since` is sent as `from` (inclusive), `until` as `to` (exclusive)."""
     if scope not in _AUDIT_SCOPES:
         raise ValueError(f"scope {scope!r} must be one of: {', '.join(_AUDIT_SCOPES)}")
     if scope == "engine":
@@ -441,7 +440,7 @@ def audit_log(
             params[name] = str(number)
 
     def parse(r: httpx.Response) -> AuditLogPage:
-        items = _list_of(AuditLogEntry.from_wire)(r)
+        items = _list_of(AuditLogEntry)(r)
         header = r.headers.get("x-total-count")
         try:
             total = int(header) if header is not None else None
@@ -460,7 +459,9 @@ def nxql(
     hr: bool = False,
     parameters: Sequence[Any] = (),
 ) -> Operation[NxqlResult]:
-    """`POST /2/query` with a form body; `parameters[i]` is sent as `p{i+1}` (NXQL `%{i+1}`)."""
+    """`POST /2/query` (permission `nql`): `parameters` fill `%1`, `%2`, ...; rows parsed
+    for format json, the text as sent for csv, xml and html. A form body: `parameters[i]` is sent
+    as `p{i+1}` (NXQL `%{i+1}`)."""
     if not isinstance(query, str) or not query.strip():
         raise ValueError("query is required: an NXQL (select ...) expression")
     if format not in _NXQL_FORMATS:

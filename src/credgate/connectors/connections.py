@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypedDict
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -60,7 +60,13 @@ from credgate.connectors.credentials.models import destination_digest
 from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
 from credgate.connectors.credentials.services import CHANGE_KIND, ConnectorCredentialService
 from credgate.connectors.interfaces import CredentialMissing, CredentialUnusable, PooledClient
-from credgate.connectors.sftp import SftpClient, Timeouts, Verdict, check_credential
+from credgate.connectors.sftp import (
+    SessionOptions,
+    SftpClient,
+    Timeouts,
+    Verdict,
+    check_credential,
+)
 from credgate.connectors.sftp import connect_credential as sftp_connect_credential
 from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.core.config import Settings
@@ -81,6 +87,14 @@ _POOLED_LIMITS: Final = httpx.Limits(
     max_connections=CONNECTIONS_PER_DESTINATION,
     max_keepalive_connections=CONNECTIONS_PER_DESTINATION,
 )
+
+
+class _HttpOptions(TypedDict):
+    """What every outbound HTTPS client of the connections is made with."""
+
+    ca_bundle: Path | None
+    timeout: httpx.Timeout
+    destinations: DestinationPolicy
 
 
 class ConsentFailed(Exception):
@@ -231,13 +245,7 @@ class Connections:
         if pooled is None:
             if loop not in self._keepers:
                 self._keepers[loop] = loop.create_task(self._close_when_loop_ends(loop))
-            client = make_async_client(
-                entry.auth,
-                ca_bundle=self.ca_bundle,
-                timeout=self.timeout,
-                destinations=self.destinations,
-                limits=_POOLED_LIMITS,
-            )
+            client = make_async_client(entry.auth, limits=_POOLED_LIMITS, **self._http_options())
             secrets = tuple(v for v in entry.cred.secrets.values() if v)
             pooled = PooledClient(client, entry.cred.url, secrets, CONNECTIONS_PER_DESTINATION)
             entry.pooled[loop] = pooled
@@ -247,9 +255,7 @@ class Connections:
         entry = await self._usable(credential_id)
         if entry.cred.protocol is not Protocol.SFTP:
             raise CredentialUnusable(f"credential {entry.cred.name!r} is not an SFTP credential")
-        return await sftp_connect_credential(
-            entry.cred, timeouts=self.sftp_timeouts, destinations=self.destinations
-        )
+        return await sftp_connect_credential(entry.cred, **self._sftp_options())
 
     def _close_retired(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pooled clients of credentials that changed, once the requests in flight on
@@ -339,30 +345,28 @@ class Connections:
 
     # Clients ----------------------------------------------------------------------------------
 
+    def _http_options(self) -> _HttpOptions:
+        return {
+            "ca_bundle": self.ca_bundle,
+            "timeout": self.timeout,
+            "destinations": self.destinations,
+        }
+
+    def _sftp_options(self) -> SessionOptions:
+        return {"timeouts": self.sftp_timeouts, "destinations": self.destinations}
+
     def http_client(self, credential_id: str) -> httpx.AsyncClient:
         """An asyncio HTTPS client that authenticates as the credential."""
-        return make_async_client(
-            self.auth_for(credential_id),
-            ca_bundle=self.ca_bundle,
-            timeout=self.timeout,
-            destinations=self.destinations,
-        )
+        return make_async_client(self.auth_for(credential_id), **self._http_options())
 
     def sync_http_client(self, credential_id: str) -> httpx.Client:
         """The threaded twin of :meth:`http_client`."""
-        return make_client(
-            self.auth_for(credential_id),
-            ca_bundle=self.ca_bundle,
-            timeout=self.timeout,
-            destinations=self.destinations,
-        )
+        return make_client(self.auth_for(credential_id), **self._http_options())
 
     async def sftp_connect(self, credential_id: str) -> SftpClient:
         """An SFTP session as the credential, after the pinned host key was verified."""
         cred = self._credentials.load(credential_id)
-        return await sftp_connect_credential(
-            cred, timeouts=self.sftp_timeouts, destinations=self.destinations
-        )
+        return await sftp_connect_credential(cred, **self._sftp_options())
 
     # Test connection --------------------------------------------------------------------------
 
@@ -371,9 +375,7 @@ class Connections:
         failed connection; ``NotFoundError`` for an unknown credential)."""
         cred = self._credentials.load(credential_id)
         if cred.protocol is Protocol.SFTP:
-            verdict = await check_credential(
-                cred, timeouts=self.sftp_timeouts, destinations=self.destinations
-            )
+            verdict = await check_credential(cred, **self._sftp_options())
         else:
             verdict = await self._test_https(credential_id, cred)
         self._credentials.record_test_result(credential_id, ok=verdict.ok, detail=verdict.detail)
@@ -462,9 +464,7 @@ class Connections:
             raise ConsentFailed("The credential is no longer of type OAUTH2_AUTHORIZATION_CODE.")
         fields = cred.authorization
         try:
-            async with make_async_client(
-                ca_bundle=self.ca_bundle, timeout=self.timeout, destinations=self.destinations
-            ) as client:
+            async with make_async_client(**self._http_options()) as client:
                 token = await afinish_consent(
                     client,
                     client_id=fields["client_id"],

@@ -19,7 +19,7 @@ from credgate.connectors.credentials.models import ConnectorCredential
 from credgate.connectors.models import Connector
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, found
 
 __all__ = [
     "CONNECTOR_KINDS",
@@ -155,7 +155,4 @@ class ConnectorService:
 
     @staticmethod
     def _row(session: Session, connector_id: str) -> Connector:
-        row = session.get(Connector, connector_id)
-        if row is None:
-            raise NotFoundError(f"no connector with id {connector_id!r}")
-        return row
+        return found(session.get(Connector, connector_id), f"no connector with id {connector_id!r}")

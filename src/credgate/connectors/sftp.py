@@ -44,7 +44,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import asyncssh
@@ -58,6 +58,7 @@ __all__ = [
     "ConnectionFailed",
     "DestinationNotAllowed",
     "HostKeyMismatch",
+    "SessionOptions",
     "SftpClient",
     "SftpError",
     "Timeouts",
@@ -377,30 +378,23 @@ def _credential_target(cred: ValidatedCredential) -> tuple[str, int, str, str, H
     return parts.hostname, parts.port, username, cred.secrets["password"], host_key
 
 
+class SessionOptions(TypedDict, total=False):
+    """The keyword arguments :func:`connect_credential` and :func:`check_credential` pass on."""
+
+    timeouts: Timeouts | None
+    destinations: DestinationPolicy
+
+
 async def connect_credential(
-    cred: ValidatedCredential,
-    *,
-    timeouts: Timeouts | None = None,
-    destinations: DestinationPolicy = STRICT,
+    cred: ValidatedCredential, **options: Unpack[SessionOptions]
 ) -> SftpClient:
     """:func:`connect` with the address, username, password and host key of a credential."""
-    host, port, username, password, host_key = _credential_target(cred)
-    return await connect(
-        host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
-    )
+    return await connect(*_credential_target(cred), **options)
 
 
-async def check_credential(
-    cred: ValidatedCredential,
-    *,
-    timeouts: Timeouts | None = None,
-    destinations: DestinationPolicy = STRICT,
-) -> Verdict:
+async def check_credential(cred: ValidatedCredential, **options: Unpack[SessionOptions]) -> Verdict:
     """:func:`check_connection` with the fields of a validated SFTP credential."""
-    host, port, username, password, host_key = _credential_target(cred)
-    return await check_connection(
-        host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
-    )
+    return await check_connection(*_credential_target(cred), **options)
 
 
 async def check_connection(
@@ -409,9 +403,7 @@ async def check_connection(
     username: str,
     password: str,
     host_key: HostKey,
-    *,
-    timeouts: Timeouts | None = None,
-    destinations: DestinationPolicy = STRICT,
+    **options: Unpack[SessionOptions],
 ) -> Verdict:
     """The credential "Test" action: connect, verify the host key, sign in and list the home
     directory. Never raises :class:`SftpError`; returns a verdict instead.
@@ -419,9 +411,7 @@ async def check_connection(
     (Not named ``test_*``: pytest would collect it from any test module that imports it.)
     """
     try:
-        async with await connect(
-            host, port, username, password, host_key, timeouts=timeouts, destinations=destinations
-        ) as client:
+        async with await connect(host, port, username, password, host_key, **options) as client:
             names = await client.listdir(".")
     except DestinationNotAllowed as exc:
         # Decided before any packet is sent: the same verdict for open and closed ports.

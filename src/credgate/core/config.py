@@ -19,7 +19,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -138,6 +145,19 @@ def _family_limit(api: str) -> Any:
         description=f"Rate limit per API credential of the {api}, e.g. `60/minute`. "
         "Empty: `CREDGATE_RATE_LIMIT_DEFAULT`.",
     )
+
+
+def _upstream(api: str) -> Any:
+    """The setting of one API family's upstream."""
+    return Field(None, description=f"Upstream base URL the {api} forwards to (empty: built-in).")
+
+
+def _check_upstream(value: str | None) -> str | None:
+    return _http_url(value, "an upstream URL must look like https://host[:port][/path]")
+
+
+_RateLimit = Annotated[str | None, AfterValidator(check_limit)]
+_UpstreamUrl = Annotated[str | None, AfterValidator(_check_upstream)]
 
 
 class Settings(BaseSettings):
@@ -346,27 +366,13 @@ class Settings(BaseSettings):
         description="Log format: `text` for people, `json` for collectors, `auto`: text on a "
         "terminal, JSON otherwise.",
     )
-    upstream_workflows_url: str | None = Field(
-        None, description="Upstream base URL the Workflows API forwards to (empty: built-in)."
-    )
-    upstream_remote_actions_url: str | None = Field(
-        None, description="Upstream base URL the Remote Actions API forwards to (empty: built-in)."
-    )
-    upstream_nql_url: str | None = Field(
-        None, description="Upstream base URL the NQL API forwards to (empty: built-in)."
-    )
-    upstream_enrichment_url: str | None = Field(
-        None, description="Upstream base URL the Enrichment API forwards to (empty: built-in)."
-    )
-    upstream_campaigns_url: str | None = Field(
-        None, description="Upstream base URL the Campaigns API forwards to (empty: built-in)."
-    )
-    upstream_spark_url: str | None = Field(
-        None, description="Upstream base URL the Spark API forwards to (empty: built-in)."
-    )
-    upstream_data_management_url: str | None = Field(
-        None, description="Upstream base URL the Data management API forwards to (empty: built-in)."
-    )
+    upstream_workflows_url: _UpstreamUrl = _upstream("Workflows API")
+    upstream_remote_actions_url: _UpstreamUrl = _upstream("Remote Actions API")
+    upstream_nql_url: _UpstreamUrl = _upstream("NQL API")
+    upstream_enrichment_url: _UpstreamUrl = _upstream("Enrichment API")
+    upstream_campaigns_url: _UpstreamUrl = _upstream("Campaigns API")
+    upstream_spark_url: _UpstreamUrl = _upstream("Spark API")
+    upstream_data_management_url: _UpstreamUrl = _upstream("Data management API")
     upstream_timeout_seconds: float = Field(
         30, gt=0, le=300, description="Timeout of a request forwarded to an upstream."
     )
@@ -402,19 +408,19 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Prefix of the rate-limit keys in Redis (installations sharing one Redis need different ones).",
     )
-    rate_limit_default: str | None = Field(
+    rate_limit_default: _RateLimit = Field(
         None,
         description="Requests one API credential may make to each API family, e.g. `600/minute` (moving window), where the family and the credential set none. Empty: no limit.",
     )
-    rate_limit_workflows: str | None = _family_limit("Workflows API")
-    rate_limit_remote_actions: str | None = _family_limit("Remote Actions API")
-    rate_limit_nql: str | None = _family_limit("NQL API (and the classic NXQL `/2/query`)")
-    rate_limit_enrichment: str | None = _family_limit("Enrichment API")
-    rate_limit_campaigns: str | None = _family_limit("Campaigns API")
-    rate_limit_spark: str | None = _family_limit("Spark API")
-    rate_limit_data_management: str | None = _family_limit("Data management API")
-    rate_limit_engines: str | None = _family_limit("classic Engines API")
-    rate_limit_audit_trail: str | None = _family_limit("classic Audit trail API")
+    rate_limit_workflows: _RateLimit = _family_limit("Workflows API")
+    rate_limit_remote_actions: _RateLimit = _family_limit("Remote Actions API")
+    rate_limit_nql: _RateLimit = _family_limit("NQL API (and the classic NXQL `/2/query`)")
+    rate_limit_enrichment: _RateLimit = _family_limit("Enrichment API")
+    rate_limit_campaigns: _RateLimit = _family_limit("Campaigns API")
+    rate_limit_spark: _RateLimit = _family_limit("Spark API")
+    rate_limit_data_management: _RateLimit = _family_limit("Data management API")
+    rate_limit_engines: _RateLimit = _family_limit("classic Engines API")
+    rate_limit_audit_trail: _RateLimit = _family_limit("classic Audit trail API")
     admin_api_url: str | None = Field(
         None,
         description="Base URL of the running credgate (e.g. `http://127.0.0.1:8080`) whose admin "
@@ -473,35 +479,6 @@ class Settings(BaseSettings):
     def _check_allowed_networks(cls, value: list[str]) -> list[str]:
         DestinationPolicy.from_entries(value)  # a ValueError names the bad entry
         return [part.strip() for part in value if part.strip()]
-
-    @field_validator(
-        "upstream_workflows_url",
-        "upstream_remote_actions_url",
-        "upstream_nql_url",
-        "upstream_enrichment_url",
-        "upstream_campaigns_url",
-        "upstream_spark_url",
-        "upstream_data_management_url",
-    )
-    @classmethod
-    def _check_upstream(cls, value: str | None) -> str | None:
-        return _http_url(value, "an upstream URL must look like https://host[:port][/path]")
-
-    @field_validator(
-        "rate_limit_default",
-        "rate_limit_workflows",
-        "rate_limit_remote_actions",
-        "rate_limit_nql",
-        "rate_limit_enrichment",
-        "rate_limit_campaigns",
-        "rate_limit_spark",
-        "rate_limit_data_management",
-        "rate_limit_engines",
-        "rate_limit_audit_trail",
-    )
-    @classmethod
-    def _check_rate_limit(cls, value: str | None) -> str | None:
-        return check_limit(value)
 
     @field_validator("redis_url")
     @classmethod

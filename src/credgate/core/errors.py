@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # only its errors() are read: importing pydantic stays with its callers
     from pydantic import ValidationError
@@ -44,6 +44,16 @@ class CredgateError(Exception):
 class NotFoundError(CredgateError):
     status = 404
     code = "not_found"
+
+
+T = TypeVar("T")
+
+
+def found(row: T | None, missing: str) -> T:
+    """``row``, or :class:`NotFoundError` saying ``missing`` when there is none."""
+    if row is None:
+        raise NotFoundError(missing)
+    return row
 
 
 class ConflictError(CredgateError):

@@ -190,6 +190,18 @@ class ClientAuthenticator:
             await asyncio.sleep(delay)
         raise InvalidClient(basic=used_basic)
 
+    async def named_token(
+        self, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
+    ) -> tuple[AuthenticatedClient, str]:
+        """The authenticated caller of a revocation or introspection request and the ``token``
+        it names (RFC 7009 §2.1, RFC 7662 §2.1: the same form and client authentication)."""
+        form = parse_form(content_type, body, allow_empty=False)
+        caller = await self.authenticate(authorization, form, address)
+        token = form.get("token")
+        if token is None:
+            raise InvalidRequest("token is required")
+        return caller, token
+
 
 def resolve_scope(requested: str | None, held: frozenset[str]) -> tuple[list[str], str]:
     """Map the ``scope`` parameter (§3.3) to permissions: (granted, scope to answer with).

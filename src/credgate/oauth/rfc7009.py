@@ -16,10 +16,10 @@ import anyio.to_thread
 from credgate.core.asgi import PlainResponse
 from credgate.core.changes import publish
 from credgate.core.db import Database
-from credgate.oauth.errors import InvalidRequest, InvalidToken, OAuth2Error, UnauthorizedClient
+from credgate.oauth.errors import InvalidToken, OAuth2Error, UnauthorizedClient
 from credgate.oauth.models import RevokedToken
 from credgate.oauth.revocation import CHANGE_KIND, RevocationList, change_key
-from credgate.oauth.rfc6749 import ClientAuthenticator, parse_form
+from credgate.oauth.rfc6749 import ClientAuthenticator
 from credgate.oauth.rfc9068 import AccessTokenVerifier
 
 __all__ = ["RevocationEndpoint"]
@@ -59,11 +59,9 @@ class RevocationEndpoint:
         self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
     ) -> PlainResponse:
         try:
-            form = parse_form(content_type, body, allow_empty=False)
-            caller = await self._authenticator.authenticate(authorization, form, address)
-            token = form.get("token")
-            if token is None:
-                raise InvalidRequest("token is required")
+            caller, token = await self._authenticator.named_token(
+                content_type, authorization, body, address
+            )
             try:
                 verified = self._verifier.verify(token)
             except InvalidToken:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from credgate.core.asgi import PlainResponse, json_response
 from credgate.oauth.clients import ClientRegistry
-from credgate.oauth.errors import InvalidRequest, InvalidToken, OAuth2Error
+from credgate.oauth.errors import InvalidToken, OAuth2Error
 from credgate.oauth.revocation import RevocationList
-from credgate.oauth.rfc6749 import ClientAuthenticator, parse_form
+from credgate.oauth.rfc6749 import ClientAuthenticator
 from credgate.oauth.rfc9068 import AccessTokenVerifier
 
 __all__ = ["IntrospectionEndpoint"]
@@ -38,11 +38,9 @@ class IntrospectionEndpoint:
         self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
     ) -> PlainResponse:
         try:
-            form = parse_form(content_type, body, allow_empty=False)
-            caller = await self._authenticator.authenticate(authorization, form, address)
-            token = form.get("token")
-            if token is None:
-                raise InvalidRequest("token is required")
+            caller, token = await self._authenticator.named_token(
+                content_type, authorization, body, address
+            )
         except OAuth2Error as error:
             return error.response()
         try:

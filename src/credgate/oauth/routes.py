@@ -7,7 +7,8 @@ what those return. No framework request object is built on this path.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from credgate.core.asgi import (
     BodyTooLarge,
@@ -34,6 +35,14 @@ _POST_ONLY = PlainResponse(
     b'{"error":"invalid_request","error_description":"use POST"}',
     [(b"content-type", b"application/json"), (b"allow", b"POST")],
 )
+
+
+class _FormHandler(Protocol):
+    """The ``handle`` of the introspection and revocation endpoints."""
+
+    def __call__(
+        self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
+    ) -> Awaitable[PlainResponse]: ...
 
 
 class OAuthRoutes:
@@ -122,23 +131,20 @@ class OAuthRoutes:
         await self._token(scope, receive, send, legacy=True)
 
     async def introspect(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parts = await self._form_call(scope, receive)
-        if isinstance(parts, PlainResponse):
-            await parts(scope, receive, send)
-            return
-        body, content_type, authorization, address = parts
-        response = await self._introspection.handle(
-            content_type=content_type, authorization=authorization, body=body, address=address
-        )
-        await response(scope, receive, send)
+        await self._authenticated_form(scope, receive, send, self._introspection.handle)
 
     async def revoke(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._authenticated_form(scope, receive, send, self._revocation.handle)
+
+    async def _authenticated_form(
+        self, scope: Scope, receive: Receive, send: Send, handle: _FormHandler
+    ) -> None:
         parts = await self._form_call(scope, receive)
         if isinstance(parts, PlainResponse):
             await parts(scope, receive, send)
             return
         body, content_type, authorization, address = parts
-        response = await self._revocation.handle(
+        response = await handle(
             content_type=content_type, authorization=authorization, body=body, address=address
         )
         await response(scope, receive, send)

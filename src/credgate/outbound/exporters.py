@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from credgate.connectors.interfaces import CredentialClients
 from credgate.core.audit.services import Actor, record
@@ -327,19 +327,11 @@ class ExporterService:
         now = utcnow()
         token = f"{worker}:{uuid.uuid4().hex[:12]}"
         due = select(Exporter.id).where(
-            Exporter.enabled.is_(True),
-            Exporter.next_run_at <= now,
-            (Exporter.claim_until.is_(None)) | (Exporter.claim_until < now),
+            Exporter.enabled.is_(True), Exporter.next_run_at <= now, Exporter.unclaimed(now)
         )
-        if self._db.is_postgresql:
-            due = due.with_for_update(skip_locked=True)
+        until = now + dt.timedelta(seconds=lease)
         with self._db.session() as session:
-            session.execute(
-                update(Exporter)
-                .where(Exporter.id.in_(due.scalar_subquery()))
-                .values(claimed_by=token, claim_until=now + dt.timedelta(seconds=lease))
-                .execution_options(synchronize_session=False)
-            )
+            Exporter.claim(session, due, token, until, postgresql=self._db.is_postgresql)
             rows = session.scalars(select(Exporter).where(Exporter.claimed_by == token)).all()
             for row in rows:
                 row.next_run_at = now + PERIODS.get(row.schedule, PERIODS["daily"])

@@ -9,13 +9,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from credgate.core.db import Base, UTCDateTime, utcnow
 from credgate.security.rotation import sealed_column
 
 __all__ = [
+    "Claimable",
     "DeliveryAttempt",
     "Exporter",
     "ExporterRun",
@@ -29,6 +41,43 @@ __all__ = [
 def signing_secret_context(webhook_id: str) -> str:
     """The vault context of a webhook's signing secret."""
     return f"webhook:{webhook_id}:signing_secret"
+
+
+class Claimable:
+    """Rows a worker claims (``claimed_by``) for a lease (``claim_until``) to work on them."""
+
+    id: Mapped[str]
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claim_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @classmethod
+    def unclaimed(cls, now: dt.datetime) -> ColumnElement[bool]:
+        """Rows no worker holds at ``now``."""
+        return cls.claim_until.is_(None) | (cls.claim_until < now)
+
+    @classmethod
+    def claim(
+        cls,
+        session: Session,
+        due: Select[str],
+        token: str,
+        until: dt.datetime,
+        *,
+        postgresql: bool,
+    ) -> None:
+        """Claim the rows whose ids ``due`` selects under ``token`` until ``until``.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
+        workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
+        """
+        if postgresql:
+            due = due.with_for_update(skip_locked=True)
+        session.execute(
+            update(cls)
+            .where(cls.id.in_(due.scalar_subquery()))
+            .values(claimed_by=token, claim_until=until)
+            .execution_options(synchronize_session=False)
+        )
 
 
 class Webhook(Base):
@@ -71,7 +120,7 @@ class WebhookSecret(Base):
         return f"WebhookSecret(webhook_id={self.webhook_id!r})"
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(Claimable, Base):
     """One event for one webhook; ``id`` is the ``webhook-id`` header, the same on each attempt.
 
     ``state``: pending, delivered, failed (after the last attempt; replayable) or cancelled.
@@ -89,8 +138,6 @@ class WebhookDelivery(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    claim_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,7 +160,7 @@ class DeliveryAttempt(Base):
     worker: Mapped[str] = mapped_column(String(100), default="")
 
 
-class Exporter(Base):
+class Exporter(Claimable, Base):
     """A saved NQL query's results sent on a schedule to SFTP or HTTPS.
 
     ``destination`` holds the SFTP ``directory`` and ``file_pattern``, or the HTTPS ``path`` and
@@ -132,8 +179,6 @@ class Exporter(Base):
     schedule: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     next_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    claim_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -26,6 +26,7 @@ from credgate.core.errors import (
     FieldError,
     InvalidInputError,
     NotFoundError,
+    found,
     plain_errors,
 )
 from credgate.core.paging import Page, PageRequest, keyset_page
@@ -487,9 +488,7 @@ class WebhookService:
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         with self._db.session() as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            if row is None:
-                raise NotFoundError(f"no delivery {delivery_id!r}")
+            row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")
             attempts = session.scalars(
                 select(DeliveryAttempt)
                 .where(DeliveryAttempt.delivery_id == row.id)
@@ -500,9 +499,7 @@ class WebhookService:
     def replay(self, delivery_id: str, *, actor: Actor) -> dict[str, Any]:
         """Queue a failed delivery again, with the same ``webhook-id``."""
         with self._db.session() as session:
-            row = session.get(WebhookDelivery, delivery_id)
-            if row is None:
-                raise NotFoundError(f"no delivery {delivery_id!r}")
+            row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")
             if row.state == "pending":
                 raise ConflictError("state", "the delivery is still pending")
             row.state = "pending"
@@ -529,9 +526,7 @@ class WebhookService:
         """Claim up to ``limit`` due deliveries for ``lease`` seconds, under ``token`` (a new
         one by default; :meth:`extend_claim` takes it).
 
-        PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
-        workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
-        Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
+        Two workers never take the same row (see :meth:`Claimable.claim`). Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
         oldest first.
         """
         now = utcnow()
@@ -541,20 +536,14 @@ class WebhookService:
             .where(
                 WebhookDelivery.state == "pending",
                 WebhookDelivery.next_attempt_at <= now,
-                (WebhookDelivery.claim_until.is_(None)) | (WebhookDelivery.claim_until < now),
+                WebhookDelivery.unclaimed(now),
             )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
             .limit(limit)
         )
-        if self._db.is_postgresql:
-            due = due.with_for_update(skip_locked=True)
+        until = now + dt.timedelta(seconds=lease)
         with self._db.session() as session:
-            session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(due.scalar_subquery()))
-                .values(claimed_by=token, claim_until=now + dt.timedelta(seconds=lease))
-                .execution_options(synchronize_session=False)
-            )
+            WebhookDelivery.claim(session, due, token, until, postgresql=self._db.is_postgresql)
         with self._db.session() as session:
             rows = session.execute(
                 select(

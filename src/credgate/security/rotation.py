@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import CursorResult, Table, and_, delete, select, update
 
@@ -47,6 +47,7 @@ from credgate.security.vault import (
 __all__ = [
     "SIGNING_KEY_COLUMN",
     "KeyProposal",
+    "ReencryptOptions",
     "ReencryptReport",
     "RotationError",
     "SealedColumn",
@@ -259,15 +260,21 @@ def _open_checked(settings: Settings, db: Database) -> tuple[Vault, bytes]:
     return vault, pepper
 
 
+class ReencryptOptions(TypedDict, total=False):
+    """How :func:`reencrypt_installation` and :func:`rotate_key_file` re-encrypt: ``drop_old``
+    (False), ``batch_size`` (200) and the progress callbacks (a total, then steps of n)."""
+
+    drop_old: bool
+    batch_size: int
+    on_start: Callable[[int], None] | None
+    on_progress: Callable[[int], None] | None
+
+
 def reencrypt_installation(
     settings: Settings,
     db: Database,
     sealed_values: SealedValues,
-    *,
-    drop_old: bool = False,
-    batch_size: int = 200,
-    on_start: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    **options: Unpack[ReencryptOptions],
 ) -> ReencryptReport:
     """Re-encrypt everything under the newest key version in hand; retire older markers.
 
@@ -277,12 +284,13 @@ def reencrypt_installation(
     vault, _pepper = _open_checked(settings, db)
     for step in sealed_values.before_reencrypt:
         step(db, vault)
-    if on_start is not None:
+    if (on_start := options.get("on_start")) is not None:
         on_start(count_outdated(db, vault, sealed_values))
+    batch_size, on_progress = options.get("batch_size", 200), options.get("on_progress")
     report = reencrypt_all(db, vault, sealed_values, batch_size=batch_size, on_progress=on_progress)
     still_used = retire_old_versions(db, vault, sealed_values)
     report.remaining = {v: n for v, n in report.remaining.items() if v in still_used}
-    if drop_old and not still_used and not keys_from_environment(settings):
+    if options.get("drop_old", False) and not still_used and not keys_from_environment(settings):
         path = master_key_path(settings)
         keys = parse_master_keys(path.read_text(encoding="utf-8"))
         write_key_file(path, {vault.current_version: keys[vault.current_version]})
@@ -293,11 +301,7 @@ def rotate_key_file(
     settings: Settings,
     db: Database,
     sealed_values: SealedValues,
-    *,
-    drop_old: bool = False,
-    batch_size: int = 200,
-    on_start: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    **options: Unpack[ReencryptOptions],
 ) -> tuple[int, ReencryptReport]:
     """Append a new key version to the key file, then re-encrypt everything under it.
 
@@ -316,16 +320,7 @@ def rotate_key_file(
         raise BootstrapError(f"{path} changed while rotating; run the command again")
     version, new_keys = add_key_version(keys)
     write_key_file(path, new_keys)
-    report = reencrypt_installation(
-        settings,
-        db,
-        sealed_values,
-        drop_old=drop_old,
-        batch_size=batch_size,
-        on_start=on_start,
-        on_progress=on_progress,
-    )
-    return version, report
+    return version, reencrypt_installation(settings, db, sealed_values, **options)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, found
 from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.users.models import DATA_PRIVACY_LEVELS, Profile, User
@@ -133,10 +133,10 @@ class UserService:
 
     @staticmethod
     def _profile(session: Session, name: str) -> Profile:
-        row = session.scalar(select(Profile).where(Profile.name == name))
-        if row is None:
-            raise NotFoundError(f"no profile named {name!r}")
-        return row
+        return found(
+            session.scalar(select(Profile).where(Profile.name == name)),
+            f"no profile named {name!r}",
+        )
 
     # Users ------------------------------------------------------------------------------------
 
@@ -185,10 +185,10 @@ class UserService:
 
     @staticmethod
     def _user(session: Session, username: str) -> User:
-        row = session.scalar(select(User).where(User.username == username))
-        if row is None:
-            raise NotFoundError(f"no user named {username!r}")
-        return row
+        return found(
+            session.scalar(select(User).where(User.username == username)),
+            f"no user named {username!r}",
+        )
 
     def check_password(self, username: str, password: str) -> UserView | None:
         """The user when the password is right and the account enabled, else None.

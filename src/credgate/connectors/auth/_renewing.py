@@ -34,12 +34,13 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import httpx
 
 from ._errors import RenewalError
 from ._http import check_transport
+from ._rfc6749 import DEFAULT_CLIENT_AUTH, ClientAuthMethod, ClientCredentials
 from ._tokens import Token, TokenStore, ahold_lease, hold_lease, renewal_time
 
 __all__ = ["STATUS_OK", "RenewingAuth"]
@@ -292,3 +293,43 @@ class RenewingAuth(httpx.Auth):
 def _lifetime_text(token: Token) -> str:
     lifetime = token.lifetime
     return "unknown" if lifetime is None else f"{lifetime:.0f}"
+
+
+class ClientOptions(TypedDict):
+    """The keyword arguments of :class:`ClientRenewingAuth` and its subclasses."""
+
+    store: TokenStore
+    token_endpoint_auth_method: NotRequired[ClientAuthMethod]
+    clock: NotRequired[Callable[[], float]]
+    lease_ttl: NotRequired[float]
+    lease_wait: NotRequired[float | None]
+    on_status: NotRequired[Callable[[str], None] | None]
+
+
+class ClientRenewingAuth(RenewingAuth):
+    """A :class:`RenewingAuth` whose token requests present a client id and secret
+    (RFC 6749 §2.3.1, ``client_secret_basic`` by default or ``client_secret_post``)."""
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        token_url: str,
+        **options: Unpack[ClientOptions],
+    ) -> None:
+        super().__init__(
+            token_url,
+            options["store"],
+            clock=options.get("clock", time.time),
+            lease_ttl=options.get("lease_ttl", DEFAULT_LEASE_TTL),
+            lease_wait=options.get("lease_wait"),
+            on_status=options.get("on_status"),
+        )
+        method = options.get("token_endpoint_auth_method", DEFAULT_CLIENT_AUTH)
+        self._client = ClientCredentials(client_id, client_secret, method)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(client_id={self._client.client_id!r}, "
+            f"client_secret='[secure]', token_url={self.token_url!r})"
+        )

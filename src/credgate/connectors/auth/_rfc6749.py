@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 from urllib.parse import quote_plus
@@ -183,4 +184,21 @@ def parse_token_response(
         refresh_token=refresh_token,
         scope=scope,
         obtained_at=now,
+    )
+
+
+def exchange(
+    request: httpx.Request,
+    *,
+    clock: Callable[[], float],
+    previous_refresh_token: str | None = None,
+) -> Generator[httpx.Request, httpx.Response, Token]:
+    """Sans-IO: yield ``request`` to the token endpoint and read its answer.
+
+    ``expires_in`` counts from no earlier than the send (see :func:`parse_token_response`).
+    """
+    sent_at = clock()
+    response = yield request
+    return parse_token_response(
+        response, now=sent_at, previous_refresh_token=previous_refresh_token
     )

@@ -23,7 +23,7 @@ import secrets
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import httpx
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
@@ -31,19 +31,20 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ._errors import ConsentError, ReconnectNeeded, RenewalError
 from ._http import check_transport
-from ._renewing import DEFAULT_LEASE_TTL, RenewingAuth
+from ._renewing import ClientRenewingAuth
 from ._rfc6749 import (
     DEFAULT_CLIENT_AUTH,
     ClientAuthMethod,
     ClientCredentials,
     build_token_request,
-    parse_token_response,
+    exchange,
     safe_error_code,
 )
-from ._tokens import Token, TokenStore
+from ._tokens import Token
 from .none import NoAuth
 
 __all__ = [
+    "ConsentAnswer",
     "ConsentRequest",
     "OAuth2AuthorizationCodeAuth",
     "afinish_consent",
@@ -102,18 +103,25 @@ def start_consent(
     return ConsentRequest(url, state, code_verifier)
 
 
+class ConsentAnswer(TypedDict):
+    """What :func:`consent_exchange_flow` and :func:`finish_consent` take: the client, the
+    redirect back and what was kept from :func:`start_consent`."""
+
+    client_id: str
+    client_secret: str
+    token_url: str
+    redirect_uri: str
+    expected_state: str
+    code_verifier: str
+    callback_params: Mapping[str, str]
+    token_endpoint_auth_method: NotRequired[ClientAuthMethod]
+
+
 def consent_exchange_flow(
     *,
-    client_id: str,
-    client_secret: str,
-    token_url: str,
-    redirect_uri: str,
-    expected_state: str,
-    code_verifier: str,
-    callback_params: Mapping[str, str],
-    token_endpoint_auth_method: ClientAuthMethod = DEFAULT_CLIENT_AUTH,
     timeout: Any = None,
     clock: Callable[[], float] = time.time,
+    **answer: Unpack[ConsentAnswer],
 ) -> Generator[httpx.Request, httpx.Response, Token]:
     """Sans-IO: check the redirect back (§4.1.2) and exchange the code (§4.1.3).
 
@@ -121,8 +129,11 @@ def consent_exchange_flow(
     Raises :class:`ConsentError` (``state_mismatch``, the provider's §4.1.2.1
     error code, ``missing_code``) or :class:`RenewalError` from the token endpoint.
     """
+    token_url, expected_state = answer["token_url"], answer["expected_state"]
+    callback_params = answer["callback_params"]
     check_transport(token_url, field="token_url")
-    client = ClientCredentials(client_id, client_secret, token_endpoint_auth_method)
+    method = answer.get("token_endpoint_auth_method", DEFAULT_CLIENT_AUTH)
+    client = ClientCredentials(answer["client_id"], answer["client_secret"], method)
     # §10.12: the state ties the answer to the request we made (CSRF).
     state = callback_params.get("state") or ""
     if not expected_state or not hmac.compare_digest(state.encode(), expected_state.encode()):
@@ -139,123 +150,50 @@ def consent_exchange_flow(
         client,
         timeout=timeout,
         code=code,
-        redirect_uri=redirect_uri,
-        code_verifier=code_verifier,
+        redirect_uri=answer["redirect_uri"],
+        code_verifier=answer["code_verifier"],
     )
-    # expires_in counts from no earlier than the send (see parse_token_response)
-    sent_at = clock()
-    response = yield request
-    return parse_token_response(response, now=sent_at)
+    return (yield from exchange(request, clock=clock))
 
 
-def finish_consent(
-    client: httpx.Client,
-    *,
-    client_id: str,
-    client_secret: str,
-    token_url: str,
-    redirect_uri: str,
-    expected_state: str,
-    code_verifier: str,
-    callback_params: Mapping[str, str],
-    token_endpoint_auth_method: ClientAuthMethod = DEFAULT_CLIENT_AUTH,
+def _token_of(
+    flow: Generator[httpx.Request, httpx.Response, Token], response: httpx.Response
 ) -> Token:
-    """Run :func:`consent_exchange_flow` with ``client`` (see :func:`make_client`)."""
-    flow = consent_exchange_flow(
-        client_id=client_id,
-        client_secret=client_secret,
-        token_url=token_url,
-        redirect_uri=redirect_uri,
-        expected_state=expected_state,
-        code_verifier=code_verifier,
-        callback_params=callback_params,
-        token_endpoint_auth_method=token_endpoint_auth_method,
-        timeout=client.timeout.as_dict(),
-    )
-    request = next(flow)
-    response = client.send(request, auth=NoAuth())
     try:
         flow.send(response)
     except StopIteration as stop:
         token: Token = stop.value
         return token
+    raise RuntimeError("consent exchange flow yielded twice")  # pragma: no cover
+
+
+def finish_consent(client: httpx.Client, **answer: Unpack[ConsentAnswer]) -> Token:
+    """Run :func:`consent_exchange_flow` with ``client`` (see :func:`make_client`)."""
+    flow = consent_exchange_flow(timeout=client.timeout.as_dict(), **answer)
+    response = client.send(next(flow), auth=NoAuth())
+    try:
+        return _token_of(flow, response)
     finally:
         response.close()
-    raise RuntimeError("consent exchange flow yielded twice")  # pragma: no cover
 
 
-async def afinish_consent(
-    client: httpx.AsyncClient,
-    *,
-    client_id: str,
-    client_secret: str,
-    token_url: str,
-    redirect_uri: str,
-    expected_state: str,
-    code_verifier: str,
-    callback_params: Mapping[str, str],
-    token_endpoint_auth_method: ClientAuthMethod = DEFAULT_CLIENT_AUTH,
-) -> Token:
+async def afinish_consent(client: httpx.AsyncClient, **answer: Unpack[ConsentAnswer]) -> Token:
     """The asyncio twin of :func:`finish_consent`."""
-    flow = consent_exchange_flow(
-        client_id=client_id,
-        client_secret=client_secret,
-        token_url=token_url,
-        redirect_uri=redirect_uri,
-        expected_state=expected_state,
-        code_verifier=code_verifier,
-        callback_params=callback_params,
-        token_endpoint_auth_method=token_endpoint_auth_method,
-        timeout=client.timeout.as_dict(),
-    )
-    request = next(flow)
-    response = await client.send(request, auth=NoAuth())
+    flow = consent_exchange_flow(timeout=client.timeout.as_dict(), **answer)
+    response = await client.send(next(flow), auth=NoAuth())
     try:
-        flow.send(response)
-    except StopIteration as stop:
-        token: Token = stop.value
-        return token
+        return _token_of(flow, response)
     finally:
         await response.aclose()
-    raise RuntimeError("consent exchange flow yielded twice")  # pragma: no cover
 
 
-class OAuth2AuthorizationCodeAuth(RenewingAuth):
+class OAuth2AuthorizationCodeAuth(ClientRenewingAuth):
     """Bearer tokens from a completed consent, refreshed with the refresh token.
 
     The store must already hold the token from :func:`finish_consent`; with no
     token, or no refresh token once it expires, requests raise
     :class:`ReconnectNeeded`.
     """
-
-    def __init__(
-        self,
-        client_id: str,
-        client_secret: str,
-        token_url: str,
-        *,
-        store: TokenStore,
-        token_endpoint_auth_method: ClientAuthMethod = DEFAULT_CLIENT_AUTH,
-        clock: Callable[[], float] = time.time,
-        lease_ttl: float = DEFAULT_LEASE_TTL,
-        lease_wait: float | None = None,
-        on_status: Callable[[str], None] | None = None,
-    ) -> None:
-        super().__init__(
-            token_url,
-            store,
-            clock=clock,
-            lease_ttl=lease_ttl,
-            lease_wait=lease_wait,
-            on_status=on_status,
-        )
-        self._client = ClientCredentials(client_id, client_secret, token_endpoint_auth_method)
-
-    def __repr__(self) -> str:
-        return (
-            f"OAuth2AuthorizationCodeAuth(client_id={self._client.client_id!r}, "
-            f"client_secret='[secure]', token_url={self.token_url!r})"
-        )
 
     def _fetch(
         self, basis: Token | None, timeout: Any
@@ -271,12 +209,9 @@ class OAuth2AuthorizationCodeAuth(RenewingAuth):
             timeout=timeout,
             refresh_token=basis.refresh_token,
         )
-        # expires_in counts from no earlier than the send (see parse_token_response)
-        sent_at = self._clock()
-        response = yield request
         try:
-            token = parse_token_response(
-                response, now=sent_at, previous_refresh_token=basis.refresh_token
+            token = yield from exchange(
+                request, clock=self._clock, previous_refresh_token=basis.refresh_token
             )
         except RenewalError as exc:
             if exc.error == "invalid_grant":

@@ -12,26 +12,19 @@ ahead of expiry and once after a 401; see :mod:`._renewing` for the rules.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Generator
+from typing import Any, Unpack
 
 import httpx
 
-from ._renewing import DEFAULT_LEASE_TTL, RenewingAuth
-from ._rfc6749 import (
-    DEFAULT_CLIENT_AUTH,
-    ClientAuthMethod,
-    ClientCredentials,
-    build_token_request,
-    parse_token_response,
-)
-from ._tokens import Token, TokenStore
+from ._renewing import ClientOptions, ClientRenewingAuth
+from ._rfc6749 import build_token_request, exchange
+from ._tokens import Token
 
 __all__ = ["OAuth2ClientCredentialsAuth"]
 
 
-class OAuth2ClientCredentialsAuth(RenewingAuth):
+class OAuth2ClientCredentialsAuth(ClientRenewingAuth):
     """Bearer tokens from the client credentials grant.
 
     ``token_endpoint_auth_method`` is ``client_secret_basic`` (RFC 6749 §2.3.1,
@@ -45,30 +38,13 @@ class OAuth2ClientCredentialsAuth(RenewingAuth):
         client_secret: str,
         token_url: str,
         scope: str | None = None,
-        *,
-        store: TokenStore,
-        token_endpoint_auth_method: ClientAuthMethod = DEFAULT_CLIENT_AUTH,
-        clock: Callable[[], float] = time.time,
-        lease_ttl: float = DEFAULT_LEASE_TTL,
-        lease_wait: float | None = None,
-        on_status: Callable[[str], None] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            token_url,
-            store,
-            clock=clock,
-            lease_ttl=lease_ttl,
-            lease_wait=lease_wait,
-            on_status=on_status,
-        )
-        self._client = ClientCredentials(client_id, client_secret, token_endpoint_auth_method)
+        super().__init__(client_id, client_secret, token_url, **options)
         self.scope = scope or None
 
     def __repr__(self) -> str:
-        return (
-            f"OAuth2ClientCredentialsAuth(client_id={self._client.client_id!r}, "
-            f"client_secret='[secure]', token_url={self.token_url!r}, scope={self.scope!r})"
-        )
+        return f"{super().__repr__()[:-1]}, scope={self.scope!r})"
 
     def _fetch(
         self, basis: Token | None, timeout: Any
@@ -77,7 +53,4 @@ class OAuth2ClientCredentialsAuth(RenewingAuth):
         request = build_token_request(
             self.token_url, "client_credentials", self._client, timeout=timeout, scope=self.scope
         )
-        # expires_in counts from no earlier than the send (see parse_token_response)
-        sent_at = self._clock()
-        response = yield request
-        return parse_token_response(response, now=sent_at)
+        return (yield from exchange(request, clock=self._clock))

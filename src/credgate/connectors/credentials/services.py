@@ -54,7 +54,7 @@ from credgate.core.audit.services import Actor, record
 from credgate.core.changes import publish
 from credgate.core.db import Database, utcnow
 from credgate.core.destinations import STRICT, DestinationPolicy
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError, found
 from credgate.security.vault import Vault, VaultError
 
 __all__ = [
@@ -665,10 +665,10 @@ class ConnectorCredentialService:
             # One statement, so the secrets belong to the very version of the row read (an edit
             # committed in between could otherwise pair new secrets with the old destination).
             query = query.options(joinedload(ConnectorCredential.secrets))
-        row = session.scalars(query).unique().one_or_none()
-        if row is None:
-            raise NotFoundError(f"no connector credential with id {credential_id!r}")
-        return row
+        return found(
+            session.scalars(query).unique().one_or_none(),
+            f"no connector credential with id {credential_id!r}",
+        )
 
 
 def seal_unbound_secrets(db: Database, vault: Vault) -> int:
