@@ -38,7 +38,7 @@ from credgate.core.services import Services, protocol
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
-from credgate.oauth.rfc6750 import BearerGuard
+from credgate.oauth.rfc6750 import ACCEPTED, BearerGuard
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc9068 import AccessTokenVerifier
@@ -233,6 +233,7 @@ class Container:
         verified = await self.bearer_guard.accepts(header(scope, b"authorization"), family)
         if verified is None:
             return None
+        scope[ACCEPTED] = (family, verified)
         # Not ``cached``: the sync loop may have evicted the record since the guard read it.
         record = await self.registry.aget(verified.client_id)
         return verified.client_id, record.rate_limit if record is not None else None

@@ -128,7 +128,7 @@ def test_a_new_request_id_each_time(
     ids = {client.get("/api/v1/workflows", headers=all_headers).headers["x-request-id"]}
     ids.add(client.get("/api/v1/workflows", headers=all_headers).headers["x-request-id"])
     assert len(ids) == 2
-    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
 
 
 def test_other_methods_and_spellings_stay_with_the_framework(
