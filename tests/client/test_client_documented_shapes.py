@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from credgate.client import NotFoundError, PermissionDeniedError, RemoteAction, ValidationError
+from credgate.client import (
+    Engine,
+    NotFoundError,
+    PermissionDeniedError,
+    RemoteAction,
+    ValidationError,
+)
 from credgate.client._errors import APIError, api_error
+from credgate.client._models import ShapeError
 
 
 def _error(status: int, body: Any, challenge: str | None = None) -> APIError:
@@ -122,3 +129,35 @@ def test_remote_action_from_an_older_server() -> None:
     action = RemoteAction.from_wire(legacy)
     assert action.script_info.execution_service_delegate is None
     assert action.built_in_content_version is None
+
+
+def test_remote_action_without_its_parts_reads_as_all_off() -> None:
+    bare = {"id": "#ra", "name": "RA", "targeting": None}
+    action = RemoteAction.from_wire(bare)
+    assert action.targeting.api_enabled is False
+    assert action.script_info.inputs == []
+    assert action.purpose == []
+    assert action.uuid is None
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ({"targeting": {"apiEnabled": 1}}, r"^body\.targeting\.apiEnabled: missing or not bool$"),
+        ({"scriptInfo": {"timeoutSeconds": True}}, r"^body\.scriptInfo\.timeoutSeconds: missing"),
+        ({"purpose": ["A", 2]}, r"^body\.purpose\[1\]: missing or not str$"),
+        ({"scriptInfo": []}, r"^body\.scriptInfo: expected a JSON object, got list$"),
+        ({"name": None}, r"^body\.name: missing or not str$"),
+    ],
+)
+def test_a_broken_remote_action_names_the_wire_field(broken: dict[str, Any], message: str) -> None:
+    with pytest.raises(ShapeError, match=message):
+        RemoteAction.from_wire({**_action(), **broken})
+
+
+def test_an_engine_status_outside_the_documented_set() -> None:
+    engine = {"name": "e1", "status": "ASLEEP", "port": 99, "databaseUID": None}
+    with pytest.raises(ShapeError, match=r"^body\.status: 'ASLEEP' is not one of: "):
+        Engine.from_wire(engine)
+    read = Engine.from_wire({**engine, "status": "CONNECTED"})
+    assert (read.database_uid, read.machine_id, read.port) == ("", "", 99)

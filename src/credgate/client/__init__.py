@@ -1,6 +1,7 @@
 """credgate's Python SDK: typed, token-managing clients for the platform APIs.
 
-Imports only httpx and the standard library, so integrations can use it without the server.
+Imports only httpx, pydantic (which reads the response bodies) and the standard library, so
+integrations can use it without the server.
 
 ```
 from credgate.client import Client, ClientConfig

@@ -6,11 +6,11 @@ only the sending differs (blocking or awaited).
 
 from __future__ import annotations
 
-import datetime as dt
+import inspect
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
 
 import httpx
 
@@ -18,42 +18,13 @@ from . import _families as families
 from ._auth import USER_AGENT, CredgateAuth, retry_after_seconds
 from ._config import ClientConfig
 from ._errors import APIError, TransportError, api_error
-from ._families import (
-    AuditScope,
-    Compression,
-    Dependency,
-    NxqlPlatform,
-    Operation,
-    TriggerMethod,
-)
-from ._models import (
-    AuditLogPage,
-    CampaignTriggerResult,
-    DeletionDevice,
-    DeviceDeletionResult,
-    Engine,
-    Enrichment,
-    EnrichmentResult,
-    NqlExport,
-    NqlExportStatus,
-    NqlResult,
-    NqlResultV2,
-    NxqlFormat,
-    NxqlResult,
-    RemoteAction,
-    RemoteActionExecution,
-    ShapeError,
-    SparkPart,
-    TriggerInfo,
-    Workflow,
-    WorkflowDevice,
-    WorkflowExecution,
-    WorkflowUser,
-)
+from ._families import Operation
+from ._models import ShapeError
 
 __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 VerifyTypes = ssl.SSLContext | str | bool
 
@@ -107,6 +78,48 @@ def parse_success(operation: Operation[T], response: httpx.Response) -> T:
         ) from exc
 
 
+class _Call(Generic[P, T]):
+    """A client method made from a family's `Operation` builder, taking the builder's
+    arguments: `Client` sends the operation and returns its result, `AsyncClient` returns an
+    awaitable of it."""
+
+    def __init__(self, build: Callable[P, Operation[T]]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+        self.__name__ = build.__name__
+        # help() and inspect.signature() show the builder's arguments and the call's result.
+        signature = inspect.signature(build)
+        result = str(signature.return_annotation).removeprefix("Operation[").removesuffix("]")
+        self.__signature__ = signature.replace(return_annotation=result)
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.__name__ = name
+
+    def __call__(self, client: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Called on the class, as a method is: `Client.list_workflows(client)`."""
+        return client._run(self.build(*args, **kwargs))
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: Client, owner: type[Any]) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, client: AsyncClient, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
+
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        if client is None:
+            return self
+        run, build = client._run, self.build
+
+        def call(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return run(build(*args, **kwargs))
+
+        call.__name__ = call.__qualname__ = self.__name__
+        call.__doc__ = self.__doc__
+        call.__signature__ = self.__signature__  # type: ignore[attr-defined]
+        return call
+
+
 class _ClientBase:
     config: ClientConfig
     _auth: CredgateAuth
@@ -128,6 +141,36 @@ class _ClientBase:
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
             "follow_redirects": False,
         }
+
+    # The API calls, the same for both clients (see `_Call`).
+    # NQL
+    execute_nql = _Call(families.nql_execute)
+    execute_nql_v2 = _Call(families.nql_execute_v2)
+    execute_nql_csv = _Call(families.nql_execute_csv)
+    export_nql = _Call(families.nql_export)
+    nql_export_status = _Call(families.nql_export_status)
+
+    # Workflows
+    list_workflows = _Call(families.workflows_list)
+    workflow_details = _Call(families.workflow_details)
+    execute_workflow = _Call(families.workflow_execute)
+    execute_workflow_v2 = _Call(families.workflow_execute_v2)
+
+    # Remote Actions
+    list_remote_actions = _Call(families.remote_actions_list)
+    remote_action_details = _Call(families.remote_action_details)
+    execute_remote_action = _Call(families.remote_action_execute)
+
+    # Enrichment, Campaigns, Spark, Data management
+    enrich_fields = _Call(families.enrichment_fields)
+    trigger_campaign = _Call(families.campaign_trigger)
+    spark_handoff = _Call(families.spark_handoff)
+    schedule_device_deletions = _Call(families.device_deletions)
+
+    # Classic APIs
+    list_engines = _Call(families.engines_list)
+    audit_log = _Call(families.audit_log)
+    nxql = _Call(families.nxql)
 
 
 class Client(_ClientBase):
@@ -187,206 +230,6 @@ class Client(_ClientBase):
         response = self.request(operation.method, operation.path, **operation.request_kwargs())
         return parse_success(operation, response)
 
-    # NQL
-    def execute_nql(
-        self, query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
-    ) -> NqlResult:
-        """`POST /api/v1/nql/execute` with `Accept: application/json`."""
-        return self._run(families.nql_execute(query_id, parameters, utc_times=utc_times))
-
-    def execute_nql_v2(
-        self, query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
-    ) -> NqlResultV2:
-        """`POST /api/v2/nql/execute`: rows as objects."""
-        return self._run(families.nql_execute_v2(query_id, parameters, utc_times=utc_times))
-
-    def execute_nql_csv(
-        self,
-        query_id: str,
-        parameters: Mapping[str, Any] | None = None,
-        *,
-        version: Literal[1, 2] = 1,
-        utc_times: bool = False,
-    ) -> str:
-        """`POST /api/v{version}/nql/execute` with `Accept: text/csv`; returns the CSV text."""
-        return self._run(
-            families.nql_execute_csv(query_id, parameters, version=version, utc_times=utc_times)
-        )
-
-    def export_nql(
-        self,
-        query_id: str,
-        parameters: Mapping[str, Any] | None = None,
-        *,
-        compression: Compression | None = None,
-        method: Literal["GET", "POST"] = "POST",
-    ) -> NqlExport:
-        """`GET|POST /api/v1/nql/export`: start an export."""
-        return self._run(
-            families.nql_export(query_id, parameters, compression=compression, method=method)
-        )
-
-    def nql_export_status(self, export_id: str) -> NqlExportStatus:
-        """`GET /api/v1/nql/status/{exportId}` (`truncated` is True on 206)."""
-        return self._run(families.nql_export_status(export_id))
-
-    # Workflows
-    def list_workflows(
-        self,
-        *,
-        dependency: Dependency | None = None,
-        trigger_method: TriggerMethod | None = None,
-        fetch_only_active: bool | None = None,
-    ) -> list[Workflow]:
-        """`GET /api/v1/workflows`, with only the filters given."""
-        return self._run(
-            families.workflows_list(
-                dependency=dependency,
-                trigger_method=trigger_method,
-                fetch_only_active=fetch_only_active,
-            )
-        )
-
-    def workflow_details(self, nql_id: str) -> list[Workflow]:
-        """`GET /api/v1/workflows/details?nqlId=...`."""
-        return self._run(families.workflow_details(nql_id))
-
-    def execute_workflow(
-        self,
-        workflow_id: str,
-        *,
-        devices: Sequence[str] = (),
-        users: Sequence[str] = (),
-        params: Mapping[str, str] | None = None,
-    ) -> WorkflowExecution:
-        """`POST /api/v1/workflows/execute` with device UUIDs and user SIDs."""
-        return self._run(
-            families.workflow_execute(workflow_id, devices=devices, users=users, params=params)
-        )
-
-    def execute_workflow_v2(
-        self,
-        workflow_id: str,
-        *,
-        devices: Sequence[WorkflowDevice] = (),
-        users: Sequence[WorkflowUser] = (),
-        params: Mapping[str, str] | None = None,
-    ) -> WorkflowExecution:
-        """`POST /api/v2/workflows/execute` with users and devices by any documented id."""
-        return self._run(
-            families.workflow_execute_v2(workflow_id, devices=devices, users=users, params=params)
-        )
-
-    # Remote Actions
-    def list_remote_actions(self) -> list[RemoteAction]:
-        """`GET /api/v1/act/remote-action`."""
-        return self._run(families.remote_actions_list())
-
-    def remote_action_details(self, nql_id: str) -> RemoteAction:
-        """`GET /api/v1/act/remote-action/details?nql-id=...` (NotFoundError on 404)."""
-        return self._run(families.remote_action_details(nql_id))
-
-    def execute_remote_action(
-        self,
-        remote_action_id: str,
-        devices: Sequence[str],
-        *,
-        params: Mapping[str, str] | None = None,
-        expires_in_minutes: int | None = None,
-        trigger_info: TriggerInfo | None = None,
-    ) -> RemoteActionExecution:
-        """`POST /api/v1/act/execute` on collector ids."""
-        return self._run(
-            families.remote_action_execute(
-                remote_action_id,
-                devices,
-                params=params,
-                expires_in_minutes=expires_in_minutes,
-                trigger_info=trigger_info,
-            )
-        )
-
-    # Enrichment, Campaigns, Spark, Data management
-    def enrich_fields(self, domain: str, enrichments: Sequence[Enrichment]) -> EnrichmentResult:
-        """`POST /api/v1/enrichment/data/fields`: success (200) or partial success (207)."""
-        return self._run(families.enrichment_fields(domain, enrichments))
-
-    def trigger_campaign(
-        self,
-        campaign_nql_id: str,
-        user_sids: Sequence[str],
-        *,
-        expires_in_minutes: int,
-        parameters: Mapping[str, str] | None = None,
-    ) -> CampaignTriggerResult:
-        """`POST /api/v1/euf/campaign/trigger`."""
-        return self._run(
-            families.campaign_trigger(
-                campaign_nql_id,
-                user_sids,
-                expires_in_minutes=expires_in_minutes,
-                parameters=parameters,
-            )
-        )
-
-    def spark_handoff(
-        self,
-        user_principal_name: str,
-        parts: Sequence[SparkPart],
-        *,
-        timezone: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        """`POST /api/v1/spark/handoff` (204)."""
-        return self._run(
-            families.spark_handoff(user_principal_name, parts, timezone=timezone, metadata=metadata)
-        )
-
-    def schedule_device_deletions(
-        self, devices: Sequence[DeletionDevice], *, request_id: str | None = None
-    ) -> DeviceDeletionResult:
-        """`POST /api/v1/data-management/device/deletions` (202), with an x-request-id."""
-        return self._run(families.device_deletions(devices, request_id=request_id))
-
-    # Classic APIs
-    def list_engines(self) -> list[Engine]:
-        """`GET /api/configuration/v1/engines` (permission `engines`)."""
-        return self._run(families.engines_list())
-
-    def audit_log(
-        self,
-        scope: AuditScope = "portal",
-        *,
-        engine: str | None = None,
-        since: dt.datetime | str | None = None,
-        until: dt.datetime | str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-    ) -> AuditLogPage:
-        """`GET /audit-trail/api/v1/{portal|engines|engine/<engine>}/type/auditlog`
-        (permission `audit-trail`): one page, oldest first, with the `X-Total-Count` total.
-        `since` is sent as `from` (inclusive), `until` as `to` (exclusive)."""
-        return self._run(
-            families.audit_log(
-                scope, engine=engine, since=since, until=until, offset=offset, limit=limit
-            )
-        )
-
-    def nxql(
-        self,
-        query: str,
-        *,
-        platforms: Sequence[NxqlPlatform] = (),
-        format: NxqlFormat = "json",
-        hr: bool = False,
-        parameters: Sequence[Any] = (),
-    ) -> NxqlResult:
-        """`POST /2/query` (permission `nql`): `parameters` fill `%1`, `%2`, ...; rows parsed
-        for format json, the text as sent for csv, xml and html."""
-        return self._run(
-            families.nxql(query, platforms=platforms, format=format, hr=hr, parameters=parameters)
-        )
-
 
 class AsyncClient(_ClientBase):
     """Async client. One token per client object; concurrent tasks share one token fetch."""
@@ -435,205 +278,3 @@ class AsyncClient(_ClientBase):
             operation.method, operation.path, **operation.request_kwargs()
         )
         return parse_success(operation, response)
-
-    # NQL
-    async def execute_nql(
-        self, query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
-    ) -> NqlResult:
-        """`POST /api/v1/nql/execute` with `Accept: application/json`."""
-        return await self._run(families.nql_execute(query_id, parameters, utc_times=utc_times))
-
-    async def execute_nql_v2(
-        self, query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
-    ) -> NqlResultV2:
-        """`POST /api/v2/nql/execute`: rows as objects."""
-        return await self._run(families.nql_execute_v2(query_id, parameters, utc_times=utc_times))
-
-    async def execute_nql_csv(
-        self,
-        query_id: str,
-        parameters: Mapping[str, Any] | None = None,
-        *,
-        version: Literal[1, 2] = 1,
-        utc_times: bool = False,
-    ) -> str:
-        """`POST /api/v{version}/nql/execute` with `Accept: text/csv`; returns the CSV text."""
-        return await self._run(
-            families.nql_execute_csv(query_id, parameters, version=version, utc_times=utc_times)
-        )
-
-    async def export_nql(
-        self,
-        query_id: str,
-        parameters: Mapping[str, Any] | None = None,
-        *,
-        compression: Compression | None = None,
-        method: Literal["GET", "POST"] = "POST",
-    ) -> NqlExport:
-        """`GET|POST /api/v1/nql/export`: start an export."""
-        return await self._run(
-            families.nql_export(query_id, parameters, compression=compression, method=method)
-        )
-
-    async def nql_export_status(self, export_id: str) -> NqlExportStatus:
-        """`GET /api/v1/nql/status/{exportId}` (`truncated` is True on 206)."""
-        return await self._run(families.nql_export_status(export_id))
-
-    # Workflows
-    async def list_workflows(
-        self,
-        *,
-        dependency: Dependency | None = None,
-        trigger_method: TriggerMethod | None = None,
-        fetch_only_active: bool | None = None,
-    ) -> list[Workflow]:
-        """`GET /api/v1/workflows`, with only the filters given."""
-        return await self._run(
-            families.workflows_list(
-                dependency=dependency,
-                trigger_method=trigger_method,
-                fetch_only_active=fetch_only_active,
-            )
-        )
-
-    async def workflow_details(self, nql_id: str) -> list[Workflow]:
-        """`GET /api/v1/workflows/details?nqlId=...`."""
-        return await self._run(families.workflow_details(nql_id))
-
-    async def execute_workflow(
-        self,
-        workflow_id: str,
-        *,
-        devices: Sequence[str] = (),
-        users: Sequence[str] = (),
-        params: Mapping[str, str] | None = None,
-    ) -> WorkflowExecution:
-        """`POST /api/v1/workflows/execute` with device UUIDs and user SIDs."""
-        return await self._run(
-            families.workflow_execute(workflow_id, devices=devices, users=users, params=params)
-        )
-
-    async def execute_workflow_v2(
-        self,
-        workflow_id: str,
-        *,
-        devices: Sequence[WorkflowDevice] = (),
-        users: Sequence[WorkflowUser] = (),
-        params: Mapping[str, str] | None = None,
-    ) -> WorkflowExecution:
-        """`POST /api/v2/workflows/execute` with users and devices by any documented id."""
-        return await self._run(
-            families.workflow_execute_v2(workflow_id, devices=devices, users=users, params=params)
-        )
-
-    # Remote Actions
-    async def list_remote_actions(self) -> list[RemoteAction]:
-        """`GET /api/v1/act/remote-action`."""
-        return await self._run(families.remote_actions_list())
-
-    async def remote_action_details(self, nql_id: str) -> RemoteAction:
-        """`GET /api/v1/act/remote-action/details?nql-id=...` (NotFoundError on 404)."""
-        return await self._run(families.remote_action_details(nql_id))
-
-    async def execute_remote_action(
-        self,
-        remote_action_id: str,
-        devices: Sequence[str],
-        *,
-        params: Mapping[str, str] | None = None,
-        expires_in_minutes: int | None = None,
-        trigger_info: TriggerInfo | None = None,
-    ) -> RemoteActionExecution:
-        """`POST /api/v1/act/execute` on collector ids."""
-        return await self._run(
-            families.remote_action_execute(
-                remote_action_id,
-                devices,
-                params=params,
-                expires_in_minutes=expires_in_minutes,
-                trigger_info=trigger_info,
-            )
-        )
-
-    # Enrichment, Campaigns, Spark, Data management
-    async def enrich_fields(
-        self, domain: str, enrichments: Sequence[Enrichment]
-    ) -> EnrichmentResult:
-        """`POST /api/v1/enrichment/data/fields`: success (200) or partial success (207)."""
-        return await self._run(families.enrichment_fields(domain, enrichments))
-
-    async def trigger_campaign(
-        self,
-        campaign_nql_id: str,
-        user_sids: Sequence[str],
-        *,
-        expires_in_minutes: int,
-        parameters: Mapping[str, str] | None = None,
-    ) -> CampaignTriggerResult:
-        """`POST /api/v1/euf/campaign/trigger`."""
-        return await self._run(
-            families.campaign_trigger(
-                campaign_nql_id,
-                user_sids,
-                expires_in_minutes=expires_in_minutes,
-                parameters=parameters,
-            )
-        )
-
-    async def spark_handoff(
-        self,
-        user_principal_name: str,
-        parts: Sequence[SparkPart],
-        *,
-        timezone: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> None:
-        """`POST /api/v1/spark/handoff` (204)."""
-        return await self._run(
-            families.spark_handoff(user_principal_name, parts, timezone=timezone, metadata=metadata)
-        )
-
-    async def schedule_device_deletions(
-        self, devices: Sequence[DeletionDevice], *, request_id: str | None = None
-    ) -> DeviceDeletionResult:
-        """`POST /api/v1/data-management/device/deletions` (202), with an x-request-id."""
-        return await self._run(families.device_deletions(devices, request_id=request_id))
-
-    # Classic APIs
-    async def list_engines(self) -> list[Engine]:
-        """`GET /api/configuration/v1/engines` (permission `engines`)."""
-        return await self._run(families.engines_list())
-
-    async def audit_log(
-        self,
-        scope: AuditScope = "portal",
-        *,
-        engine: str | None = None,
-        since: dt.datetime | str | None = None,
-        until: dt.datetime | str | None = None,
-        offset: int | None = None,
-        limit: int | None = None,
-    ) -> AuditLogPage:
-        """`GET /audit-trail/api/v1/{portal|engines|engine/<engine>}/type/auditlog`
-        (permission `audit-trail`): one page, oldest first, with the `X-Total-Count` total.
-        `since` is sent as `from` (inclusive), `until` as `to` (exclusive)."""
-        return await self._run(
-            families.audit_log(
-                scope, engine=engine, since=since, until=until, offset=offset, limit=limit
-            )
-        )
-
-    async def nxql(
-        self,
-        query: str,
-        *,
-        platforms: Sequence[NxqlPlatform] = (),
-        format: NxqlFormat = "json",
-        hr: bool = False,
-        parameters: Sequence[Any] = (),
-    ) -> NxqlResult:
-        """`POST /2/query` (permission `nql`): `parameters` fill `%1`, `%2`, ...; rows parsed
-        for format json, the text as sent for csv, xml and html."""
-        return await self._run(
-            families.nxql(query, platforms=platforms, format=format, hr=hr, parameters=parameters)
-        )

@@ -41,6 +41,7 @@ from ._models import (
     WorkflowDevice,
     WorkflowExecution,
     WorkflowUser,
+    read,
 )
 
 __all__ = [
@@ -109,12 +110,10 @@ def _parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k.removeprefix("$"): v for k, v in (parameters or {}).items()}
 
 
-def _list_of(parse_one: Callable[[Any, str], T]) -> Callable[[httpx.Response], list[T]]:
+def _list_of(kind: type[T]) -> Callable[[httpx.Response], list[T]]:
     def parse(response: httpx.Response) -> list[T]:
-        items = body(response)
-        if not isinstance(items, list):
-            raise ShapeError("body: expected a JSON array")
-        return [parse_one(item, f"body[{i}]") for i, item in enumerate(items)]
+        items: list[T] = read(list[kind], body(response))  # type: ignore[valid-type]
+        return items
 
     return parse
 
@@ -135,6 +134,7 @@ def _nql_execute(
 def nql_execute(
     query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
 ) -> Operation[NqlResult]:
+    """`POST /api/v1/nql/execute` with `Accept: application/json`."""
     path, payload, headers = _nql_execute(1, query_id, parameters, utc_times, "application/json")
     return Operation(
         "POST", path, lambda r: NqlResult.from_wire(body(r)), json=payload, headers=headers
@@ -144,6 +144,7 @@ def nql_execute(
 def nql_execute_v2(
     query_id: str, parameters: Mapping[str, Any] | None = None, *, utc_times: bool = False
 ) -> Operation[NqlResultV2]:
+    """`POST /api/v2/nql/execute`: rows as objects."""
     path, payload, headers = _nql_execute(2, query_id, parameters, utc_times, "application/json")
     return Operation(
         "POST", path, lambda r: NqlResultV2.from_wire(body(r)), json=payload, headers=headers
@@ -157,6 +158,7 @@ def nql_execute_csv(
     version: Literal[1, 2] = 1,
     utc_times: bool = False,
 ) -> Operation[str]:
+    """`POST /api/v{version}/nql/execute` with `Accept: text/csv`; returns the CSV text."""
     if version not in (1, 2):
         raise ValueError(f"version {version!r} must be 1 or 2")
     path, payload, headers = _nql_execute(version, query_id, parameters, utc_times, "text/csv")
@@ -170,6 +172,8 @@ def nql_export(
     compression: Compression | None = None,
     method: Literal["GET", "POST"] = "POST",
 ) -> Operation[NqlExport]:
+    """`GET|POST /api/v1/nql/export`: start an export."""
+
     def parse(r: httpx.Response) -> NqlExport:
         return NqlExport.from_wire(body(r))
 
@@ -192,6 +196,7 @@ def nql_export(
 
 
 def nql_export_status(export_id: str) -> Operation[NqlExportStatus]:
+    """`GET /api/v1/nql/status/{exportId}` (`truncated` is True on 206)."""
     if not export_id:
         raise ValueError("export_id is required")
     return Operation(
@@ -210,6 +215,7 @@ def workflows_list(
     trigger_method: TriggerMethod | None = None,
     fetch_only_active: bool | None = None,
 ) -> Operation[list[Workflow]]:
+    """`GET /api/v1/workflows`, with only the filters given."""
     params: dict[str, str] = {}
     if dependency is not None:
         params["dependency"] = dependency
@@ -218,14 +224,13 @@ def workflows_list(
     if fetch_only_active is not None:
         params["fetchOnlyActiveWorkflows"] = "true" if fetch_only_active else "false"
     # With no filter the call is exactly `GET /api/v1/workflows`, as real clients make it.
-    return Operation(
-        "GET", "/api/v1/workflows", _list_of(Workflow.from_wire), params=params or None
-    )
+    return Operation("GET", "/api/v1/workflows", _list_of(Workflow), params=params or None)
 
 
 def workflow_details(nql_id: str) -> Operation[list[Workflow]]:
+    """`GET /api/v1/workflows/details?nqlId=...`."""
     return Operation(
-        "GET", "/api/v1/workflows/details", _list_of(Workflow.from_wire), params={"nqlId": nql_id}
+        "GET", "/api/v1/workflows/details", _list_of(Workflow), params={"nqlId": nql_id}
     )
 
 
@@ -236,6 +241,7 @@ def workflow_execute(
     users: Sequence[str] = (),
     params: Mapping[str, str] | None = None,
 ) -> Operation[WorkflowExecution]:
+    """`POST /api/v1/workflows/execute` with device UUIDs and user SIDs."""
     payload: dict[str, Any] = {"workflowId": workflow_id}
     if devices:
         payload["devices"] = list(devices)
@@ -258,6 +264,7 @@ def workflow_execute_v2(
     users: Sequence[WorkflowUser] = (),
     params: Mapping[str, str] | None = None,
 ) -> Operation[WorkflowExecution]:
+    """`POST /api/v2/workflows/execute` with users and devices by any documented id."""
     payload: dict[str, Any] = {"workflowId": workflow_id}
     if devices:
         payload["devices"] = [d.to_wire() for d in devices]
@@ -277,10 +284,12 @@ def workflow_execute_v2(
 
 
 def remote_actions_list() -> Operation[list[RemoteAction]]:
-    return Operation("GET", "/api/v1/act/remote-action", _list_of(RemoteAction.from_wire))
+    """`GET /api/v1/act/remote-action`."""
+    return Operation("GET", "/api/v1/act/remote-action", _list_of(RemoteAction))
 
 
 def remote_action_details(nql_id: str) -> Operation[RemoteAction]:
+    """`GET /api/v1/act/remote-action/details?nql-id=...` (NotFoundError on 404)."""
     return Operation(
         "GET",
         "/api/v1/act/remote-action/details",
@@ -297,6 +306,7 @@ def remote_action_execute(
     expires_in_minutes: int | None = None,
     trigger_info: TriggerInfo | None = None,
 ) -> Operation[RemoteActionExecution]:
+    """`POST /api/v1/act/execute` on collector ids."""
     payload: dict[str, Any] = {"remoteActionId": remote_action_id, "devices": list(devices)}
     if params:
         payload["params"] = dict(params)
@@ -318,6 +328,7 @@ def remote_action_execute(
 def enrichment_fields(
     domain: str, enrichments: Sequence[Enrichment]
 ) -> Operation[EnrichmentResult]:
+    """`POST /api/v1/enrichment/data/fields`: success (200) or partial success (207)."""
     payload = {"domain": domain, "enrichments": [e.to_wire() for e in enrichments]}
     return Operation(
         "POST",
@@ -334,6 +345,7 @@ def campaign_trigger(
     expires_in_minutes: int,
     parameters: Mapping[str, str] | None = None,
 ) -> Operation[CampaignTriggerResult]:
+    """`POST /api/v1/euf/campaign/trigger`."""
     payload: dict[str, Any] = {
         "campaignNqlId": campaign_nql_id,
         "userSid": list(user_sids),
@@ -356,6 +368,7 @@ def spark_handoff(
     timezone: str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Operation[None]:
+    """`POST /api/v1/spark/handoff` (204)."""
     if not user_principal_name:
         raise ValueError("user_principal_name is required (sent as User-Principal-Name)")
     headers = {"User-Principal-Name": user_principal_name}
@@ -370,6 +383,7 @@ def spark_handoff(
 def device_deletions(
     devices: Sequence[DeletionDevice], *, request_id: str | None = None
 ) -> Operation[DeviceDeletionResult]:
+    """`POST /api/v1/data-management/device/deletions` (202), with an x-request-id."""
     request_id = request_id or str(uuid.uuid4())
 
     def parse(r: httpx.Response) -> DeviceDeletionResult:
@@ -399,7 +413,8 @@ _NXQL_FORMATS: dict[NxqlFormat, str] = {
 
 
 def engines_list() -> Operation[list[Engine]]:
-    return Operation("GET", "/api/configuration/v1/engines", _list_of(Engine.from_wire))
+    """`GET /api/configuration/v1/engines` (permission `engines`)."""
+    return Operation("GET", "/api/configuration/v1/engines", _list_of(Engine))
 
 
 def _instant(name: str, value: dt.datetime | str | None) -> str | None:
@@ -420,6 +435,9 @@ def audit_log(
     offset: int | None = None,
     limit: int | None = None,
 ) -> Operation[AuditLogPage]:
+    """`GET /audit-trail/api/v1/{portal|engines|engine/<engine>}/type/auditlog`
+    (permission `audit-trail`): one page, oldest first, with the `X-Total-Count` total.
+    `since` is sent as `from` (inclusive), `until` as `to` (exclusive)."""
     if scope not in _AUDIT_SCOPES:
         raise ValueError(f"scope {scope!r} must be one of: {', '.join(_AUDIT_SCOPES)}")
     if scope == "engine":
@@ -441,7 +459,7 @@ def audit_log(
             params[name] = str(number)
 
     def parse(r: httpx.Response) -> AuditLogPage:
-        items = _list_of(AuditLogEntry.from_wire)(r)
+        items = _list_of(AuditLogEntry)(r)
         header = r.headers.get("x-total-count")
         try:
             total = int(header) if header is not None else None
@@ -460,7 +478,9 @@ def nxql(
     hr: bool = False,
     parameters: Sequence[Any] = (),
 ) -> Operation[NxqlResult]:
-    """`POST /2/query` with a form body; `parameters[i]` is sent as `p{i+1}` (NXQL `%{i+1}`)."""
+    """`POST /2/query` (permission `nql`): `parameters` fill `%1`, `%2`, ...; rows parsed
+    for format json, the text as sent for csv, xml and html. A form body: `parameters[i]` is sent
+    as `p{i+1}` (NXQL `%{i+1}`)."""
     if not isinstance(query, str) or not query.strip():
         raise ValueError("query is required: an NXQL (select ...) expression")
     if format not in _NXQL_FORMATS:

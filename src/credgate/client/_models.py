@@ -1,16 +1,30 @@
 """Request and response models of the platform API families, as plain dataclasses.
 
-Attribute names are Python style; the wire is camelCase. Each request model has `to_wire()` and
-each response model a `from_wire()` that converts explicitly, field by field, and names the field
-at fault when a body breaks the documented shape (`ShapeError`).
+Attribute names are Python style; the wire is camelCase. Each request model has `to_wire()`;
+each response model a `from_wire()` that pydantic validates against the field annotations below
+(strict: no number is read as text, no boolean as a number), naming the field at fault when a
+body breaks the documented shape (`ShapeError`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
 
 __all__ = [
     "AuditLogEntry",
@@ -56,207 +70,177 @@ class ShapeError(ValueError):
     """A response body does not have the documented shape; the message names the field."""
 
 
-def _obj(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ShapeError(f"{where}: expected a JSON object, got {type(value).__name__}")
-    return value
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    # Built on first use: importing the SDK (and the CLI that uses it) stays quick.
+    return TypeAdapter(kind)
 
 
-def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ShapeError(f"{where}: expected a JSON array, got {type(value).__name__}")
-    return value
+_EXPECTED = {
+    "dataclass_type": "expected a JSON object",
+    "dict_type": "expected a JSON object",
+    "list_type": "expected a JSON array",
+}
+_SCALARS = {"string_type": "str", "int_type": "int", "bool_type": "bool"}
 
 
-def _req(obj: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str) -> T:
-    value = obj.get(key)
-    if value is None or not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise ShapeError(f"{where}.{key}: missing or not {_kind_name(kind)}")
-    return value  # type: ignore[return-value]
+def read(kind: Any, value: Any, where: str = "body") -> Any:
+    """``value`` (decoded JSON) validated as ``kind``, or ShapeError naming the first field at
+    fault, its place written from ``where`` with wire names (``body[0].name``)."""
+    try:
+        return _adapter(kind).validate_python(value)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        place = where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        problem = error["type"]
+        if problem in _EXPECTED:
+            got = type(error["input"]).__name__
+            raise ShapeError(f"{place}: {_EXPECTED[problem]}, got {got}") from None
+        if problem in _SCALARS:
+            raise ShapeError(f"{place}: missing or not {_SCALARS[problem]}") from None
+        if problem == "literal_error":
+            expected = error.get("ctx", {}).get("expected", "")
+            raise ShapeError(f"{place}: {error['input']!r} is not one of: {expected}") from None
+        raise ShapeError(f"{place}: {error['msg'].lower()}") from None
 
 
-def _opt(
-    obj: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], where: str
-) -> T | None:
-    if obj.get(key) is None:
-        return None
-    return _req(obj, key, kind, where)
+class _Response:
+    """A response model: read from its camelCase wire form."""
+
+    __slots__ = ()
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(alias_generator=to_camel)
+
+    @classmethod
+    def from_wire(cls, value: Any, where: str = "body") -> Self:
+        found: Self = read(cls, value, where)
+        return found
 
 
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
+def _empty_if_none(value: Any) -> Any:
+    return [] if value is None else value
 
 
-def _str_list(obj: Mapping[str, Any], key: str, where: str) -> list[str]:
-    values = _list(obj.get(key, []) or [], f"{where}.{key}")
-    if not all(isinstance(v, str) for v in values):
-        raise ShapeError(f"{where}.{key}: expected an array of strings")
-    return values
+def _blank_if_none(value: Any) -> Any:
+    return "" if value is None else value
 
 
-def _documented_text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
-    """A field the documents type as a string; an older credgate's boolean is read as text
-    ("true") or None (false)."""
-    value = obj.get(key)
+def _false_if_none(value: Any) -> Any:
+    return False if value is None else value
+
+
+def _object_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _documented_text(value: Any) -> Any:
+    # A field the documents type as a string; an older credgate's boolean is read as text
+    # ("true") or None (false).
     if isinstance(value, bool):
         return "true" if value else None
-    return _opt(obj, key, str, where)
+    return value
+
+
+# The shapes of the fields below. Absent and null are the same on the wire; each says what
+# either one reads as.
+_OptStr = Annotated[StrictStr | None, Field(default=None)]
+_OptInt = Annotated[StrictInt | None, Field(default=None)]
+_Text = Annotated[StrictStr, BeforeValidator(_blank_if_none), Field(default="")]
+_Flag = Annotated[StrictBool, BeforeValidator(_false_if_none), Field(default=False)]
+_DocText = Annotated[StrictStr | None, BeforeValidator(_documented_text), Field(default=None)]
+_Strs = Annotated[list[StrictStr], BeforeValidator(_empty_if_none), Field(default_factory=list)]
+_Items = Annotated[list[Any], BeforeValidator(_empty_if_none), Field(default_factory=list)]
 
 
 # --- NQL -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class NqlDateTime:
+class NqlDateTime(_Response):
     """`executionDateTime` of an NQL v1 result."""
 
-    year: int
-    month: int
-    day: int
-    hour: int
-    minute: int
-    second: int
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str = "executionDateTime") -> NqlDateTime:
-        obj = _obj(value, where)
-        return cls(
-            year=_req(obj, "year", int, where),
-            month=_req(obj, "month", int, where),
-            day=_req(obj, "day", int, where),
-            hour=_req(obj, "hour", int, where),
-            minute=_req(obj, "minute", int, where),
-            second=_req(obj, "second", int, where),
-        )
+    year: StrictInt
+    month: StrictInt
+    day: StrictInt
+    hour: StrictInt
+    minute: StrictInt
+    second: StrictInt
 
 
 @dataclass(frozen=True, slots=True)
-class NqlResult:
+class NqlResult(_Response):
     """200 of `POST /api/v1/nql/execute`: column `headers` and rows of values in `data`."""
 
-    query_id: str
-    executed_query: str
-    rows: int
+    query_id: StrictStr
+    executed_query: StrictStr
+    rows: StrictInt
     execution_date_time: NqlDateTime
-    headers: list[str]
-    data: list[list[Any]]
-
-    @classmethod
-    def from_wire(cls, value: Any) -> NqlResult:
-        obj = _obj(value, "body")
-        data = _list(obj.get("data", []), "body.data")
-        return cls(
-            query_id=_req(obj, "queryId", str, "body"),
-            executed_query=_req(obj, "executedQuery", str, "body"),
-            rows=_req(obj, "rows", int, "body"),
-            execution_date_time=NqlDateTime.from_wire(
-                obj.get("executionDateTime"), "body.executionDateTime"
-            ),
-            headers=_str_list(obj, "headers", "body"),
-            data=[_list(row, f"body.data[{i}]") for i, row in enumerate(data)],
-        )
+    headers: _Strs
+    data: Annotated[list[list[Any]], Field(default_factory=list)]
 
 
 @dataclass(frozen=True, slots=True)
-class NqlResultV2:
+class NqlResultV2(_Response):
     """200 of `POST /api/v2/nql/execute`: one object per row, ISO `execution_date_time`."""
 
-    query_id: str
-    executed_query: str
-    rows: int
-    execution_date_time: str
-    data: list[dict[str, Any]]
-
-    @classmethod
-    def from_wire(cls, value: Any) -> NqlResultV2:
-        obj = _obj(value, "body")
-        data = _list(obj.get("data", []), "body.data")
-        return cls(
-            query_id=_req(obj, "queryId", str, "body"),
-            executed_query=_req(obj, "executedQuery", str, "body"),
-            rows=_req(obj, "rows", int, "body"),
-            execution_date_time=_req(obj, "executionDateTime", str, "body"),
-            data=[dict(_obj(row, f"body.data[{i}]")) for i, row in enumerate(data)],
-        )
+    query_id: StrictStr
+    executed_query: StrictStr
+    rows: StrictInt
+    execution_date_time: StrictStr
+    data: Annotated[list[dict[str, Any]], Field(default_factory=list)]
 
 
 @dataclass(frozen=True, slots=True)
-class NqlExport:
+class NqlExport(_Response):
     """200 of `GET|POST /api/v1/nql/export`."""
 
-    export_id: str
-
-    @classmethod
-    def from_wire(cls, value: Any) -> NqlExport:
-        return cls(export_id=_req(_obj(value, "body"), "exportId", str, "body"))
+    export_id: StrictStr
 
 
 @dataclass(frozen=True, slots=True)
-class NqlExportStatus:
+class NqlExportStatus(_Response):
     """200 (or 206 when truncated) of `GET /api/v1/nql/status/{exportId}`."""
 
-    status: str
-    results_file_url: str | None
-    error_description: str | None
+    status: StrictStr
+    results_file_url: _OptStr
+    error_description: _OptStr
     truncated: bool = False
 
     @classmethod
-    def from_wire(cls, value: Any, *, truncated: bool = False) -> NqlExportStatus:
-        obj = _obj(value, "body")
-        return cls(
-            status=_req(obj, "status", str, "body"),
-            results_file_url=_opt(obj, "resultsFileUrl", str, "body"),
-            error_description=_opt(obj, "errorDescription", str, "body"),
-            truncated=truncated,
-        )
+    def from_wire(cls, value: Any, where: str = "body", *, truncated: bool = False) -> Self:
+        return _with_header(cls, value, where, truncated=truncated)
+
+
+def _with_header(cls: type[T], value: Any, where: str, **header: Any) -> T:
+    """A response model whose fields are the body's, and a value the headers carry."""
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"{where}: expected a JSON object, got {type(value).__name__}")
+    found: T = read(cls, {**value, **{to_camel(k): v for k, v in header.items()}}, where)
+    return found
 
 
 # --- Workflows -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Workflow:
+class Workflow(_Response):
     """One element of `GET /api/v1/workflows` and `/api/v1/workflows/details`."""
 
-    id: str
-    uuid: str
-    name: str
-    description: str | None
-    status: str | None
-    last_update_time: str | None
-    trigger_methods: list[str]
-    versions: list[Any]
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str = "body") -> Workflow:
-        obj = _obj(value, where)
-        return cls(
-            id=_req(obj, "id", str, where),
-            uuid=_req(obj, "uuid", str, where),
-            name=_req(obj, "name", str, where),
-            description=_opt(obj, "description", str, where),
-            status=_opt(obj, "status", str, where),
-            last_update_time=_opt(obj, "lastUpdateTime", str, where),
-            trigger_methods=_str_list(obj, "triggerMethods", where),
-            versions=_list(obj.get("versions", []) or [], f"{where}.versions"),
-        )
+    id: StrictStr
+    uuid: StrictStr
+    name: StrictStr
+    description: _OptStr
+    status: _OptStr
+    last_update_time: _OptStr
+    trigger_methods: _Strs
+    versions: _Items
 
 
 @dataclass(frozen=True, slots=True)
-class WorkflowExecution:
+class WorkflowExecution(_Response):
     """200 of `POST /api/v1|v2/workflows/execute`."""
 
-    request_uuid: str
-    executions_uuids: list[str]
-
-    @classmethod
-    def from_wire(cls, value: Any) -> WorkflowExecution:
-        obj = _obj(value, "body")
-        return cls(
-            request_uuid=_req(obj, "requestUuid", str, "body"),
-            executions_uuids=_str_list(obj, "executionsUuids", "body"),
-        )
+    request_uuid: StrictStr
+    executions_uuids: _Strs
 
 
 def _at_least_one(kind: str, values: Mapping[str, str | None]) -> dict[str, str]:
@@ -305,80 +289,42 @@ class WorkflowDevice:
 
 
 @dataclass(frozen=True, slots=True)
-class RemoteActionTargeting:
-    api_enabled: bool
-    manual_enabled: bool
-    workflow_enabled: bool
-    manual_allow_multiple_devices: bool
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str) -> RemoteActionTargeting:
-        obj = _obj(value or {}, where)
-        return cls(
-            api_enabled=bool(_opt(obj, "apiEnabled", bool, where)),
-            manual_enabled=bool(_opt(obj, "manualEnabled", bool, where)),
-            workflow_enabled=bool(_opt(obj, "workflowEnabled", bool, where)),
-            manual_allow_multiple_devices=bool(
-                _opt(obj, "manualAllowMultipleDevices", bool, where)
-            ),
-        )
+class RemoteActionTargeting(_Response):
+    api_enabled: _Flag
+    manual_enabled: _Flag
+    workflow_enabled: _Flag
+    manual_allow_multiple_devices: _Flag
 
 
 @dataclass(frozen=True, slots=True)
-class RemoteActionScriptInfo:
-    execution_service_delegate: str | None
+class RemoteActionScriptInfo(_Response):
+    execution_service_delegate: _DocText
     """A string, as documented (an older credgate sent a boolean: read as "true" or None)."""
-    run_as: str | None
-    timeout_seconds: int | None
-    has_script_windows: bool
-    has_script_mac_os: bool
-    inputs: list[Any]
-    outputs: list[Any]
+    run_as: _OptStr
+    timeout_seconds: _OptInt
+    has_script_windows: _Flag
+    has_script_mac_os: _Flag
+    inputs: _Items
+    outputs: _Items
 
-    @classmethod
-    def from_wire(cls, value: Any, where: str) -> RemoteActionScriptInfo:
-        obj = _obj(value or {}, where)
-        return cls(
-            execution_service_delegate=_documented_text(obj, "executionServiceDelegate", where),
-            run_as=_opt(obj, "runAs", str, where),
-            timeout_seconds=_opt(obj, "timeoutSeconds", int, where),
-            has_script_windows=bool(_opt(obj, "hasScriptWindows", bool, where)),
-            has_script_mac_os=bool(_opt(obj, "hasScriptMacOs", bool, where)),
-            inputs=_list(obj.get("inputs", []) or [], f"{where}.inputs"),
-            outputs=_list(obj.get("outputs", []) or [], f"{where}.outputs"),
-        )
+
+# An absent or null part reads as one with every field absent.
+_Absent = Field(default=None, validate_default=True)
 
 
 @dataclass(frozen=True, slots=True)
-class RemoteAction:
+class RemoteAction(_Response):
     """One element of `GET /api/v1/act/remote-action` (and its `/details`)."""
 
-    id: str
-    uuid: str | None
-    name: str
-    description: str | None
-    origin: str | None
-    built_in_content_version: str | None
-    purpose: list[str]
-    targeting: RemoteActionTargeting
-    script_info: RemoteActionScriptInfo
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str = "body") -> RemoteAction:
-        obj = _obj(value, where)
-        return cls(
-            id=_req(obj, "id", str, where),
-            uuid=_opt(obj, "uuid", str, where),
-            name=_req(obj, "name", str, where),
-            description=_opt(obj, "description", str, where),
-            origin=_opt(obj, "origin", str, where),
-            built_in_content_version=_documented_text(obj, "builtInContentVersion", where),
-            purpose=_str_list(obj, "purpose", where),
-            targeting=RemoteActionTargeting.from_wire(obj.get("targeting"), f"{where}.targeting"),
-            script_info=RemoteActionScriptInfo.from_wire(
-                obj.get("scriptInfo"), f"{where}.scriptInfo"
-            ),
-        )
+    id: StrictStr
+    uuid: _OptStr
+    name: StrictStr
+    description: _OptStr
+    origin: _OptStr
+    built_in_content_version: _DocText
+    purpose: _Strs
+    targeting: Annotated[RemoteActionTargeting, BeforeValidator(_object_if_none), _Absent]
+    script_info: Annotated[RemoteActionScriptInfo, BeforeValidator(_object_if_none), _Absent]
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,41 +345,34 @@ class TriggerInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class RemoteActionExecution:
+class RemoteActionExecution(_Response):
     """200 of `POST /api/v1/act/execute`."""
 
-    request_id: str
-    expires_in_minutes: int | None
-
-    @classmethod
-    def from_wire(cls, value: Any) -> RemoteActionExecution:
-        obj = _obj(value, "body")
-        return cls(
-            request_id=_req(obj, "requestId", str, "body"),
-            expires_in_minutes=_opt(obj, "expiresInMinutes", int, "body"),
-        )
+    request_id: StrictStr
+    expires_in_minutes: _OptInt
 
 
 # --- Enrichment ------------------------------------------------------------------------------
 
 
+def _enrichment_value(raw: Any) -> Any:
+    return raw if isinstance(raw, str | int | float | bool) else "" if raw is None else str(raw)
+
+
 @dataclass(frozen=True, slots=True)
-class EnrichmentField:
+class EnrichmentField(_Response):
     """A `{name, value}` pair: an identification (`device/device/name`) or a field to set."""
 
-    name: str
-    value: str | int | float | bool
+    name: StrictStr
+    value: Annotated[
+        str | int | float | bool,
+        BeforeValidator(_enrichment_value),
+        Field(default=None, validate_default=True),
+    ]
     """A string, or a number or boolean for fields that hold one ("" clears a field)."""
 
     def to_wire(self) -> dict[str, str | int | float | bool]:
         return {"name": self.name, "value": self.value}
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str) -> EnrichmentField:
-        obj = _obj(value, where)
-        raw = obj.get("value")
-        kept = raw if isinstance(raw, (str, int, float, bool)) else "" if raw is None else str(raw)
-        return cls(name=_req(obj, "name", str, where), value=kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,97 +390,54 @@ class Enrichment:
 
 
 @dataclass(frozen=True, slots=True)
-class EnrichmentErrorDetail:
-    message: str | None
-    code: str | None
+class EnrichmentErrorDetail(_Response):
+    message: _OptStr
+    code: _OptStr
 
 
 @dataclass(frozen=True, slots=True)
-class EnrichmentError:
+class EnrichmentError(_Response):
     """One failed enrichment of a 207 partial success."""
 
-    identification: list[EnrichmentField]
-    errors: list[EnrichmentErrorDetail]
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str) -> EnrichmentError:
-        obj = _obj(value, where)
-        ident = _list(obj.get("identification", []) or [], f"{where}.identification")
-        errors = _list(obj.get("errors", []) or [], f"{where}.errors")
-        details = []
-        for i, raw in enumerate(errors):
-            err = _obj(raw, f"{where}.errors[{i}]")
-            details.append(
-                EnrichmentErrorDetail(
-                    message=_opt(err, "message", str, f"{where}.errors[{i}]"),
-                    code=_opt(err, "code", str, f"{where}.errors[{i}]"),
-                )
-            )
-        return cls(
-            identification=[
-                EnrichmentField.from_wire(x, f"{where}.identification[{i}]")
-                for i, x in enumerate(ident)
-            ],
-            errors=details,
-        )
+    identification: Annotated[
+        list[EnrichmentField], BeforeValidator(_empty_if_none), Field(default_factory=list)
+    ]
+    errors: Annotated[
+        list[EnrichmentErrorDetail], BeforeValidator(_empty_if_none), Field(default_factory=list)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
-class EnrichmentResult:
+class EnrichmentResult(_Response):
     """200 (`status="success"`) or 207 (`status="partial_success"` with `errors`)."""
 
-    status: str
-    errors: list[EnrichmentError] = field(default_factory=list)
+    status: StrictStr
+    errors: Annotated[list[EnrichmentError], BeforeValidator(_empty_if_none)] = field(
+        default_factory=list
+    )
 
     @property
     def partial(self) -> bool:
         return self.status == "partial_success"
-
-    @classmethod
-    def from_wire(cls, value: Any) -> EnrichmentResult:
-        obj = _obj(value, "body")
-        errors = _list(obj.get("errors", []) or [], "body.errors")
-        return cls(
-            status=_req(obj, "status", str, "body"),
-            errors=[
-                EnrichmentError.from_wire(e, f"body.errors[{i}]") for i, e in enumerate(errors)
-            ],
-        )
 
 
 # --- Campaigns -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class CampaignRequest:
+class CampaignRequest(_Response):
     """One user of a campaign trigger: a `request_id`, or a `message` saying why not."""
 
-    user_sid: str
-    request_id: str | None
-    message: str | None
+    user_sid: StrictStr
+    request_id: _OptStr
+    message: _OptStr
 
 
 @dataclass(frozen=True, slots=True)
-class CampaignTriggerResult:
+class CampaignTriggerResult(_Response):
     """200 of `POST /api/v1/euf/campaign/trigger` (duplicate SIDs are dropped)."""
 
     requests: list[CampaignRequest]
-
-    @classmethod
-    def from_wire(cls, value: Any) -> CampaignTriggerResult:
-        obj = _obj(value, "body")
-        requests = []
-        for i, raw in enumerate(_list(obj.get("requests"), "body.requests")):
-            where = f"body.requests[{i}]"
-            item = _obj(raw, where)
-            requests.append(
-                CampaignRequest(
-                    user_sid=_req(item, "userSid", str, where),
-                    request_id=_opt(item, "requestId", str, where),
-                    message=_opt(item, "message", str, where),
-                )
-            )
-        return cls(requests=requests)
 
 
 # --- Spark -----------------------------------------------------------------------------------
@@ -589,114 +485,64 @@ class DeletionDevice:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceDeletion:
+class DeviceDeletion(_Response):
     """One device of a deletion answer: `status` is SCHEDULED, INVALID or FAILED."""
 
-    uid: str | None
-    name: str | None
-    status: str
+    uid: _OptStr
+    name: _OptStr
+    status: StrictStr
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceDeletionResult:
+class DeviceDeletionResult(_Response):
     """202 of `POST /api/v1/data-management/device/deletions`, with the echoed x-request-id."""
 
-    scheduled_count: int
-    status: str
-    devices: list[DeviceDeletion]
+    scheduled_count: StrictInt
+    status: StrictStr
+    devices: Annotated[
+        list[DeviceDeletion], BeforeValidator(_empty_if_none), Field(default_factory=list)
+    ]
     request_id: str | None = None
 
     @classmethod
-    def from_wire(cls, value: Any, *, request_id: str | None = None) -> DeviceDeletionResult:
-        obj = _obj(value, "body")
-        devices = []
-        for i, raw in enumerate(_list(obj.get("devices", []) or [], "body.devices")):
-            where = f"body.devices[{i}]"
-            item = _obj(raw, where)
-            devices.append(
-                DeviceDeletion(
-                    uid=_opt(item, "uid", str, where),
-                    name=_opt(item, "name", str, where),
-                    status=_req(item, "status", str, where),
-                )
-            )
-        return cls(
-            scheduled_count=_req(obj, "scheduledCount", int, "body"),
-            status=_req(obj, "status", str, "body"),
-            devices=devices,
-            request_id=request_id,
-        )
+    def from_wire(cls, value: Any, where: str = "body", *, request_id: str | None = None) -> Self:
+        return _with_header(cls, value, where, request_id=request_id)
 
 
 # --- Classic APIs: Engines, Audit trail, NXQL ------------------------------------------------
 
 EngineStatus = Literal["CONNECTED", "DISCONNECTED", "CONNECTING"]
 NxqlFormat = Literal["csv", "json", "xml", "html"]
-_ENGINE_STATUSES: tuple[EngineStatus, ...] = ("CONNECTED", "DISCONNECTED", "CONNECTING")
 
 
 @dataclass(frozen=True, slots=True)
-class Engine:
+class Engine(_Response):
     """One item of `GET /api/configuration/v1/engines`."""
 
-    name: str
-    database_uid: str
-    machine_id: str
-    description: str
+    name: StrictStr
+    database_uid: Annotated[_Text, Field(alias="databaseUID")]
+    machine_id: Annotated[_Text, Field(alias="machineID")]
+    description: _Text
     status: EngineStatus
-    address: str
-    port: int
-    timezone: str
-    version: str
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str = "body") -> Engine:
-        obj = _obj(value, where)
-        status = _req(obj, "status", str, where)
-        if status not in _ENGINE_STATUSES:
-            raise ShapeError(
-                f"{where}.status: {status!r} is not one of: {', '.join(_ENGINE_STATUSES)}"
-            )
-        return cls(
-            name=_req(obj, "name", str, where),
-            database_uid=_opt(obj, "databaseUID", str, where) or "",
-            machine_id=_opt(obj, "machineID", str, where) or "",
-            description=_opt(obj, "description", str, where) or "",
-            status=status,
-            address=_opt(obj, "address", str, where) or "",
-            port=_req(obj, "port", int, where),
-            timezone=_opt(obj, "timezone", str, where) or "",
-            version=_opt(obj, "version", str, where) or "",
-        )
+    address: _Text
+    port: StrictInt
+    timezone: _Text
+    version: _Text
 
 
 @dataclass(frozen=True, slots=True)
-class AuditLogEntry:
+class AuditLogEntry(_Response):
     """One audit-trail entry: who changed which object, and the names of the fields changed
     (never their values). `time` is ISO 8601 UTC, as sent."""
 
-    id: int
-    time: str
-    user: str
-    source: str
-    action: str
-    object_type: str
-    object_id: str
-    fields: list[str]
-
-    @classmethod
-    def from_wire(cls, value: Any, where: str = "body") -> AuditLogEntry:
-        obj = _obj(value, where)
-        return cls(
-            id=_req(obj, "id", int, where),
-            time=_req(obj, "time", str, where),
-            user=_req(obj, "user", str, where),
-            source=_opt(obj, "source", str, where) or "",
-            action=_req(obj, "action", str, where),
-            object_type=_req(obj, "objectType", str, where),
-            object_id=_req(obj, "objectId", str, where),
-            fields=_str_list(obj, "fields", where),
-        )
+    id: StrictInt
+    time: StrictStr
+    user: StrictStr
+    source: _Text
+    action: StrictStr
+    object_type: StrictStr
+    object_id: StrictStr
+    fields: _Strs
 
 
 @dataclass(frozen=True, slots=True)
@@ -734,6 +580,5 @@ class NxqlResult:
                 parsed = json.loads(text)
             except ValueError as exc:
                 raise ShapeError("body: not JSON") from exc
-            items = _list(parsed, "body")
-            rows = [dict(_obj(row, f"body[{i}]")) for i, row in enumerate(items)]
+            rows = read(list[dict[str, Any]], parsed)
         return cls(format=fmt, text=text, rows=rows, truncated=truncated)

@@ -191,6 +191,29 @@ async def _body(request: Request, family: Family) -> bytes:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """How a relayed write is entered in credgate's own request log."""
+
+    platform: PlatformService
+    kind: str
+    payload: dict[str, Any]
+    target: str = ""
+
+    async def enter(
+        self, token: VerifiedToken, state: str, result: dict[str, object] | None = None
+    ) -> None:
+        await _run(
+            self.platform.record,
+            self.kind,
+            token.client_id,
+            state=state,
+            payload=self.payload,
+            result=result,
+            target=self.target,
+        )
+
+
 async def _relay(
     request: Request,
     settings: Settings,
@@ -198,7 +221,10 @@ async def _relay(
     base_url: str,
     body: bytes,
     token: VerifiedToken,
+    record: _Record | None = None,
 ) -> Response:
+    """Forward the request to the family's upstream and hand back its answer; with ``record``,
+    log it as forwarded (or as unavailable, when the upstream cannot be reached)."""
     try:
         answer = await forward(
             base_url,
@@ -211,46 +237,14 @@ async def _relay(
             timeout_seconds=settings.upstream_timeout_seconds,
         )
     except UpstreamError as exc:
+        if record is not None:
+            await record.enter(token, "UPSTREAM_UNAVAILABLE")
         raise family.fail(502, "UPSTREAM_UNAVAILABLE", str(exc)) from None
+    if record is not None:
+        await record.enter(token, "FORWARDED", {"upstreamStatus": answer.status})
     headers = dict(answer.headers)
     headers.setdefault("x-request-id", _request_id(request))
     return Response(answer.body, status_code=answer.status, headers=headers)
-
-
-async def _relay_and_record(
-    request: Request,
-    settings: Settings,
-    platform: PlatformService,
-    family: Family,
-    base_url: str,
-    body: bytes,
-    token: VerifiedToken,
-    kind: str,
-    payload: dict[str, Any],
-    target: str = "",
-) -> Response:
-    try:
-        response = await _relay(request, settings, family, base_url, body, token)
-    except RequestError:
-        await _run(
-            platform.record,
-            kind,
-            token.client_id,
-            state="UPSTREAM_UNAVAILABLE",
-            payload=payload,
-            target=target,
-        )
-        raise
-    await _run(
-        platform.record,
-        kind,
-        token.client_id,
-        state="FORWARDED",
-        payload=payload,
-        result={"upstreamStatus": response.status_code},
-        target=target,
-    )
-    return response
 
 
 async def _submitted(
@@ -336,18 +330,8 @@ async def _execute_workflow(
     parsed = parse(body)
     payload = _payload(parsed)
     if (base := WORKFLOWS.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            WORKFLOWS,
-            base,
-            body,
-            token,
-            "workflow_execution",
-            payload,
-            parsed.workflow_id,
-        )
+        record = _Record(platform, "workflow_execution", payload, parsed.workflow_id)
+        return await _relay(request, settings, WORKFLOWS, base, body, token, record)
     found = await _run(_find, definitions, "workflow", parsed.workflow_id)
     if found is None:
         raise WORKFLOWS.fail(400, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
@@ -402,18 +386,8 @@ async def trigger_workflow_event(
     parsed = workflows.parse_trigger(body)
     payload = {"executionUuid": execution_uuid, **_payload(parsed)}
     if (base := WORKFLOWS.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            WORKFLOWS,
-            base,
-            body,
-            token,
-            "workflow_trigger",
-            payload,
-            workflow_uuid,
-        )
+        record = _Record(platform, "workflow_trigger", payload, workflow_uuid)
+        return await _relay(request, settings, WORKFLOWS, base, body, token, record)
     found = await _run(_find, definitions, "workflow", workflow_uuid)
     if found is None or found.uuid != workflow_uuid:
         raise WORKFLOWS.fail(400, "NOT_FOUND", f"workflowUuid: no workflow {workflow_uuid!r}")
@@ -457,18 +431,8 @@ async def execute_remote_action(
     parsed = remote_actions.parse_execute(body)
     payload = _payload(parsed)
     if (base := REMOTE_ACTIONS.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            REMOTE_ACTIONS,
-            base,
-            body,
-            token,
-            "remote_action",
-            payload,
-            parsed.remote_action_id,
-        )
+        record = _Record(platform, "remote_action", payload, parsed.remote_action_id)
+        return await _relay(request, settings, REMOTE_ACTIONS, base, body, token, record)
     found = await _run(_find, definitions, "remote_action", parsed.remote_action_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(
@@ -558,18 +522,8 @@ async def _nql_export(
 ) -> Response:
     payload = _payload(parsed)
     if (base := NQL.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            NQL,
-            base,
-            body,
-            token,
-            "nql_export",
-            payload,
-            parsed.query_id,
-        )
+        record = _Record(platform, "nql_export", payload, parsed.query_id)
+        return await _relay(request, settings, NQL, base, body, token, record)
     query = await _run(_load_query, definitions, parsed.query_id)
     export_id = str(uuid.uuid4())
     try:
@@ -670,9 +624,8 @@ async def enrich(request: Request, token: Token, settings: Config, platform: Pla
     parsed = enrichment.parse_fields(body)
     if (base := ENRICHMENT.upstream(settings)) is not None:
         payload = _enrichment_payload(parsed)
-        return await _relay_and_record(
-            request, settings, platform, ENRICHMENT, base, body, token, "enrichment", payload
-        )
+        record = _Record(platform, "enrichment", payload)
+        return await _relay(request, settings, ENRICHMENT, base, body, token, record)
     applied = await _run(platform.apply_enrichment, parsed)
     status, answer = enrichment.decide(applied)
     await _run(
@@ -698,18 +651,8 @@ async def trigger_campaign(
     parsed = campaigns.parse_trigger(body)
     payload = _payload(parsed)
     if (base := CAMPAIGNS.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            CAMPAIGNS,
-            base,
-            body,
-            token,
-            "campaign",
-            payload,
-            parsed.campaign_nql_id,
-        )
+        record = _Record(platform, "campaign", payload, parsed.campaign_nql_id)
+        return await _relay(request, settings, CAMPAIGNS, base, body, token, record)
     found = await _run(_find, definitions, "campaign", parsed.campaign_nql_id)
     if found is None:
         raise CAMPAIGNS.fail(
@@ -758,18 +701,8 @@ async def spark_handoff(
         "body": _payload(handoff.body),
     }
     if (base := SPARK.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            SPARK,
-            base,
-            body,
-            token,
-            "handoff",
-            payload,
-            handoff.user_principal_name,
-        )
+        record = _Record(platform, "handoff", payload, handoff.user_principal_name)
+        return await _relay(request, settings, SPARK, base, body, token, record)
     await _run(
         platform.record,
         "handoff",
@@ -796,17 +729,8 @@ async def delete_devices(
     parsed = devices.parse_deletions(body)
     payload = _payload(parsed)
     if (base := DATA_MANAGEMENT.upstream(settings)) is not None:
-        return await _relay_and_record(
-            request,
-            settings,
-            platform,
-            DATA_MANAGEMENT,
-            base,
-            body,
-            token,
-            "device_deletion",
-            payload,
-        )
+        record = _Record(platform, "device_deletion", payload)
+        return await _relay(request, settings, DATA_MANAGEMENT, base, body, token, record)
     outcomes = [
         devices.DeletionOutcome(d.uid, d.name, devices.initial_status(d)) for d in parsed.devices
     ]
