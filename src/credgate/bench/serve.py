@@ -7,7 +7,8 @@ every other request (and the lifespan) to the application unchanged.
 - ``/_bench/echo``: reads the form body and answers it back (the token benchmark's baseline);
 - ``/_bench/minimal``: a constant JSON answer, the least an HTTP route on this server can cost;
 - ``/_bench/workflows``: credgate's own workflow list handler with a bearer check that accepts
-  anyone (the bearer benchmark's baseline: the protection's cost is the difference).
+  anyone, among credgate's exact-path routes (the bearer benchmark's baseline: the protection's
+  cost is the difference).
 """
 
 from __future__ import annotations
@@ -59,11 +60,10 @@ class Baselines:
             settings=container.settings,
             fallback=app.framework,
         )
-        self._routes: dict[str, ASGIApp] = {
-            ECHO: self._echo,
-            MINIMAL: _MINIMAL,
-            OPEN_WORKFLOWS: open_reads.routes["/api/v1/workflows"],
-        }
+        self._routes: dict[str, ASGIApp] = {ECHO: self._echo, MINIMAL: _MINIMAL}
+        # Among credgate's own exact-path routes, behind the same ingress and rate limit as the
+        # protected list (which let an unprotected path through untouched).
+        app.routes[OPEN_WORKFLOWS] = open_reads.routes["/api/v1/workflows"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
