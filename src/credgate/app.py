@@ -153,7 +153,9 @@ def create_app(
         task = asyncio.create_task(container.run_sync_loop(stop), name="credgate-sync")
         # Queued NQL exports (also those a stopped node left) and expired results files.
         exports = asyncio.create_task(container.platform.exports.run(stop), name="credgate-exports")
-        tasks = [task, exports]
+        # The newest clients and the platform definitions, so first requests need not load them.
+        warm = asyncio.create_task(container.warm(), name="credgate-warm")
+        tasks = [task, exports, warm]
         if container.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
             worker = container.outbound.worker.run(stop)
             tasks.append(asyncio.create_task(worker, name="credgate-outbound"))

@@ -20,7 +20,12 @@ import anyio.to_thread
 
 from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminService
-from credgate.apicredentials.services import ApiCredentialService, client_records, client_store
+from credgate.apicredentials.services import (
+    ApiCredentialService,
+    client_records,
+    client_store,
+    recent_client_records,
+)
 from credgate.bootstrap import initialise
 from credgate.classic.auth import ClassicAuthenticator
 from credgate.classic.engines import EngineService
@@ -323,6 +328,21 @@ class Container:
             older_than=max(3600, s.auth_lockout_seconds * 2, s.auth_account_window_seconds * 2)
         )
         self.familiar_networks.prune()
+
+    async def warm(self) -> None:
+        """Load what a serving node's first requests would otherwise wait for: the newest API
+        credentials' client records and the definitions the platform reads answer from.
+
+        Best effort: a failure leaves the caches to fill on demand, as they always can.
+        """
+        try:
+            clients = await self.registry.warm(recent_client_records(self.db))
+            for kind in ("workflow", "remote_action"):
+                await anyio.to_thread.run_sync(self.definitions.list, kind)
+        except Exception:  # the caches fill on demand instead
+            log.exception("warming the caches failed; they fill on demand")
+            return
+        log.info("caches warmed", extra={"clients": clients})
 
     async def run_sync_loop(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set. Stopping waits for a poll in flight, never cuts it off."""
