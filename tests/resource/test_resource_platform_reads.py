@@ -188,3 +188,18 @@ def test_a_change_on_another_node_shows_after_its_poll(
     # next one is answered from a body rendered from the new snapshot, not one kept from before.
     assert _ids(client, all_headers)[key] == "Elsewhere"
     assert _ids(client, all_headers)[key] == "Elsewhere"
+
+
+def test_what_is_kept_does_not_grow_with_the_query_strings_sent(
+    app: CredgateApp, client: TestClient, seeded: Container, all_headers: dict[str, str]
+) -> None:
+    paths = ["/api/v1/workflows", "/api/v1/act/remote-action"]
+    for path in paths:
+        client.get(path, headers=all_headers)  # cached definitions
+    for n in range(40):
+        for path in paths:
+            assert client.get(f"{path}?n={n}", headers=all_headers).status_code == 200
+        details = f"/api/v1/workflows/details?nqlId=%23restart_service&n={n}"
+        assert client.get(details, headers=all_headers).status_code == 200
+    kept = {kind: len(b.bodies) for kind, b in app.platform_reads._bodies.items()}
+    assert kept == {"workflow": 2, "remote_action": 1}  # the lists and one workflow's details

@@ -44,8 +44,6 @@ __all__ = ["Guard", "PlatformReads"]
 
 _NO_STORE: Final = (b"cache-control", b"no-store")
 _JSON: Final = (b"content-type", b"application/json")
-_MAX_BODIES: Final = 4096
-"""Most bodies kept per snapshot (each one a list or an existing definition's details)."""
 
 
 class Guard(Protocol):
@@ -57,9 +55,13 @@ class Guard(Protocol):
 
 
 Snapshot = Mapping[str, StoredDefinition]
-Render = Callable[[Snapshot, Mapping[str, str]], tuple[bool, object]]
-"""From a snapshot and the query: whether the body is worth keeping, and the body; or raises
-:class:`RequestError`."""
+Render = Callable[[str, Snapshot, Mapping[str, str]], tuple[str | None, Callable[[], object]]]
+"""From the path, a snapshot and the query: the key the body is kept under (``None``: not
+kept), and what makes the body; or raises :class:`RequestError`. Keys are few per snapshot (a
+filter-free list, an existing definition's details), so what is kept stays bounded whatever
+query strings callers send."""
+
+_NO_FILTERS: Final = workflows.ListFilters()
 
 
 def _encode(body: object) -> bytes:
@@ -98,34 +100,48 @@ def _find(snapshot: Snapshot, key: str) -> StoredDefinition | None:
     return next((d for d in snapshot.values() if d.uuid == key), None)
 
 
-def _workflow_list(snapshot: Snapshot, query: Mapping[str, str]) -> tuple[bool, object]:
+def _workflow_list(
+    path: str, snapshot: Snapshot, query: Mapping[str, str]
+) -> tuple[str | None, Callable[[], object]]:
     filters = workflows.parse_list_filters(query)
-    items = (to_workflow(d) for d in snapshot.values())
-    body = [workflows.workflow_body(w) for w in items if w.matches(filters)]
-    return (not query, body)
+
+    def make() -> object:
+        items = (to_workflow(d) for d in snapshot.values())
+        return [workflows.workflow_body(w) for w in items if w.matches(filters)]
+
+    return (path if filters == _NO_FILTERS else None, make)
 
 
-def _workflow_details(snapshot: Snapshot, query: Mapping[str, str]) -> tuple[bool, object]:
+def _workflow_details(
+    path: str, snapshot: Snapshot, query: Mapping[str, str]
+) -> tuple[str | None, Callable[[], object]]:
     nql_id = workflows.parse_details_query(query)
     found = _find(snapshot, nql_id)
     if found is None:
         raise WORKFLOWS.fail(400, "NOT_FOUND", f"nqlId: no workflow {nql_id!r}")
-    return (True, [workflows.workflow_body(to_workflow(found))])
+    return (f"{path}?{found.key}", lambda: [workflows.workflow_body(to_workflow(found))])
 
 
-def _remote_action_list(snapshot: Snapshot, _query: Mapping[str, str]) -> tuple[bool, object]:
-    return (
-        True,
-        [remote_actions.remote_action_body(to_remote_action(d)) for d in snapshot.values()],
-    )
+def _remote_action_list(
+    path: str, snapshot: Snapshot, _query: Mapping[str, str]
+) -> tuple[str | None, Callable[[], object]]:
+    def make() -> object:
+        return [remote_actions.remote_action_body(to_remote_action(d)) for d in snapshot.values()]
+
+    return (path, make)
 
 
-def _remote_action_details(snapshot: Snapshot, query: Mapping[str, str]) -> tuple[bool, object]:
+def _remote_action_details(
+    path: str, snapshot: Snapshot, query: Mapping[str, str]
+) -> tuple[str | None, Callable[[], object]]:
     nql_id = remote_actions.parse_details_query(query)
     found = _find(snapshot, nql_id)
     if found is None:
         raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"nql-id: no remote action {nql_id!r}")
-    return (True, remote_actions.remote_action_body(to_remote_action(found)))
+    return (
+        f"{path}?{found.key}",
+        lambda: remote_actions.remote_action_body(to_remote_action(found)),
+    )
 
 
 class _Bodies:
@@ -218,23 +234,22 @@ class PlatformReads:
         }
 
     def body(self, kind: Kind, snapshot: Snapshot, scope: Scope, render: Render) -> bytes:
-        """The JSON body of a read, from the bodies kept for ``snapshot`` when it is there.
-
-        Bodies are kept by the route's query string as sent; the render decides what is worth
-        keeping (a filter-free list, an existing definition's details).
-        """
+        """The JSON body of a read, from the bodies kept for ``snapshot`` when it is there."""
         kept = self._bodies.get(kind)
         if kept is None or kept.snapshot is not snapshot:
             # A new snapshot (the kind changed): what was rendered from the old one goes with it.
             kept = self._bodies[kind] = _Bodies(snapshot)
+        path: str = scope["path"]
         raw_query: bytes = scope["query_string"]
-        route_key = f"{scope['path']}?{raw_query.decode('latin-1')}"
-        found = kept.bodies.get(route_key)
-        if found is not None:
-            return found
+        if not raw_query:  # the common case, a filter-free list: no parsing at all
+            found = kept.bodies.get(path)
+            if found is not None:
+                return found
         query: Mapping[str, str] = QueryParams(raw_query) if raw_query else {}
-        keep, payload = render(snapshot, query)
-        body = _encode(payload)
-        if keep and len(kept.bodies) < _MAX_BODIES:
-            kept.bodies[route_key] = body
-        return body
+        key, make = render(path, snapshot, query)
+        if key is None:
+            return _encode(make())
+        found = kept.bodies.get(key)
+        if found is None:
+            found = kept.bodies[key] = _encode(make())
+        return found
