@@ -1,11 +1,14 @@
-"""``python -m credgate.bench.serve``: ``credgate serve`` with the benchmarks' baselines in front.
+"""``python -m credgate.bench.serve``: ``credgate serve`` with the benchmarks' baselines added.
 
 The baselines are mounted here, by the benchmark harness, not by a setting of the production
-application: a wrapper answers their exact paths before credgate sees the request and hands
-every other request (and the lifespan) to the application unchanged.
+application: a wrapper answers the minimal route before credgate sees the request, adds the
+other two to the application's exact-path routes, and hands everything else (and the lifespan)
+to the application unchanged.
 
-- ``/_bench/echo``: reads the form body and answers it back (the token benchmark's baseline);
-- ``/_bench/minimal``: a constant JSON answer, the least an HTTP route on this server can cost;
+- ``/_bench/minimal``: a constant JSON answer, the least an HTTP route on this server can cost
+  (answered before credgate's ingress);
+- ``/_bench/echo``: reads the form body and answers it back (the token benchmark's baseline),
+  among credgate's exact-path routes, as the token endpoint is;
 - ``/_bench/workflows``: credgate's own workflow list handler with a bearer check that accepts
   anyone, among credgate's exact-path routes (the bearer benchmark's baseline: the protection's
   cost is the difference).
@@ -49,7 +52,7 @@ class _Anyone:
 
 
 class Baselines:
-    """The credgate application, with the baselines' exact paths answered first."""
+    """The credgate application with the baselines added."""
 
     def __init__(self, app: CredgateApp) -> None:
         self.app = app
@@ -60,9 +63,10 @@ class Baselines:
             settings=container.settings,
             fallback=app.framework,
         )
-        self._routes: dict[str, ASGIApp] = {ECHO: self._echo, MINIMAL: _MINIMAL}
+        self._routes: dict[str, ASGIApp] = {MINIMAL: _MINIMAL}
         # Among credgate's own exact-path routes, behind the same ingress and rate limit as the
-        # protected list (which let an unprotected path through untouched).
+        # routes they are compared with (which let an unprotected path through untouched).
+        app.routes[ECHO] = self._echo
         app.routes[OPEN_WORKFLOWS] = open_reads.routes["/api/v1/workflows"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
