@@ -3,9 +3,10 @@ handler mounted without protection, on one server process (uvicorn, 1 worker), i
 
     PYTHONPATH=src python bench/bearer.py [--seconds 3] [--rounds 7] [--connections 32]
 
-A temporary SQLite installation is set up with ``bench_echo`` on (which mounts the unprotected
-``/_bench/workflows``), a credential with the Workflows permission and a few workflows. ``wrk``
-drives both routes alternately, ``rounds`` times each; the medians give the ratio.
+A temporary SQLite installation is set up with a credential with the Workflows permission and a
+few workflows, and served by ``credgate.bench.serve``, which mounts the unprotected
+``/_bench/workflows`` (the same handler with a bearer check that accepts anyone). ``wrk`` drives
+both routes alternately, ``rounds`` times each; the medians give the ratio.
 Target (SPEC section 10): protected >= 0.9 x unprotected.
 """
 
@@ -114,11 +115,12 @@ def in_process(token: str, requests: int = 3000, rounds: int = 3) -> tuple[float
     import asyncio
 
     from credgate.app import create_app
+    from credgate.bench.serve import Baselines
     from credgate.container import Container
     from credgate.core.config import load_settings
 
     container = Container.open(load_settings())
-    app = create_app(container=container)
+    app = Baselines(create_app(container=container))
 
     async def call(path: str, auth: bool) -> None:
         headers = [(b"host", b"bench")]
@@ -175,13 +177,12 @@ def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
         "CREDGATE_DATA_DIR": str(directory),
         "CREDGATE_PORT": str(port),
         "CREDGATE_WORKERS": "1",
-        "CREDGATE_BENCH_ECHO": "true",
         "CREDGATE_LOG_LEVEL": "WARNING",
         "CREDGATE_ADMIN_PASSWORD": secrets.token_urlsafe(16),
     }
     client_id, secret = _prepare(directory, env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "credgate", "serve"],
+        [sys.executable, "-m", "credgate.bench.serve"],
         env={**os.environ, **env, "PYTHONPATH": str(SRC)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

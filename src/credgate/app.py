@@ -3,7 +3,7 @@
 Every request first passes :class:`~credgate.core.ingress.Ingress` (its route family's body limit,
 and the admin API's authentication before any body is read), then, on the protected APIs, its
 credential's rate limit (:class:`~credgate.core.ratelimits.RateLimitMiddleware`). Exact-path lean routes (token
-endpoints, JWKS, metadata, health, metrics, the benchmark's echo) are then answered straight from
+endpoints, JWKS, metadata, health, metrics, the platform reads) are then answered straight from
 the ASGI scope; everything else goes to the FastAPI application, which serves the admin REST API
 and its OpenAPI document.
 """
@@ -26,7 +26,7 @@ from credgate.classic import pages as classic_pages
 from credgate.connectors import pages as connectors_pages
 from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
-from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
+from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send
 from credgate.core.config import Settings
 from credgate.core.ingress import Ingress
 from credgate.core.paths import PROTECTED
@@ -42,14 +42,6 @@ from credgate.web.docs import install_api_docs
 from credgate.web.pages import install_page_handlers
 
 __all__ = ["CredgateApp", "create_app", "install_admin_ui"]
-
-
-async def _bench_echo(scope: Scope, receive: Receive, send: Send) -> None:
-    """Reads the form body and answers it back: the benchmark's baseline, no framework at all."""
-    body = await read_body(receive, 1 << 16)
-    await PlainResponse(200, body, [(b"content-type", b"application/x-www-form-urlencoded")])(
-        scope, receive, send
-    )
 
 
 async def _to_console(scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,8 +68,15 @@ class CredgateApp:
         )
         self.routes["/forward-auth"] = ForwardAuth(container.bearer_guard)
         self.routes["/"] = _to_console
-        if container.settings.bench_echo:
-            self.routes["/_bench/echo"] = _bench_echo
+        from credgate.platform.reads import PlatformReads
+
+        self.platform_reads = PlatformReads(
+            guard=container.bearer_guard,
+            definitions=container.definitions,
+            settings=container.settings,
+            fallback=framework,
+        )
+        self.routes.update(self.platform_reads.routes)
         limited = RateLimitMiddleware(
             self._dispatch,
             container.rate_limiter,
@@ -156,7 +155,9 @@ def create_app(
         task = asyncio.create_task(container.run_sync_loop(stop), name="credgate-sync")
         # Queued NQL exports (also those a stopped node left) and expired results files.
         exports = asyncio.create_task(container.platform.exports.run(stop), name="credgate-exports")
-        tasks = [task, exports]
+        # The newest clients and the platform definitions, so first requests need not load them.
+        warm = asyncio.create_task(container.warm(), name="credgate-warm")
+        tasks = [task, exports, warm]
         if container.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
             worker = container.outbound.worker.run(stop)
             tasks.append(asyncio.create_task(worker, name="credgate-outbound"))
@@ -191,7 +192,7 @@ def create_app(
     from credgate.outbound.api import router as outbound_router
 
     framework.include_router(outbound_router)
-    install_platform(framework, bench_echo=container.settings.bench_echo)
+    install_platform(framework)
 
     from credgate.classic import routes as classic_routes
     from credgate.classic.api import router as engines_router

@@ -20,7 +20,12 @@ import anyio.to_thread
 
 from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminService
-from credgate.apicredentials.services import ApiCredentialService, client_records, client_store
+from credgate.apicredentials.services import (
+    ApiCredentialService,
+    client_records,
+    client_store,
+    recent_client_records,
+)
 from credgate.bootstrap import initialise
 from credgate.classic.auth import ClassicAuthenticator
 from credgate.classic.engines import EngineService
@@ -39,7 +44,7 @@ from credgate.core.services import Services, protocol
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc6749 import ClientAuthenticator, TokenEndpoint
-from credgate.oauth.rfc6750 import BearerGuard
+from credgate.oauth.rfc6750 import ACCEPTED, BearerGuard
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc9068 import AccessTokenVerifier
@@ -246,6 +251,7 @@ class Container:
         verified = await self.bearer_guard.accepts(header(scope, b"authorization"), family)
         if verified is None:
             return None
+        scope[ACCEPTED] = (family, verified)
         # Not ``cached``: the sync loop may have evicted the record since the guard read it.
         record = await self.registry.aget(verified.client_id)
         return verified.client_id, record.rate_limit if record is not None else None
@@ -335,6 +341,21 @@ class Container:
             older_than=max(3600, s.auth_lockout_seconds * 2, s.auth_account_window_seconds * 2)
         )
         self.familiar_networks.prune()
+
+    async def warm(self) -> None:
+        """Load what a serving node's first requests would otherwise wait for: the newest API
+        credentials' client records and the definitions the platform reads answer from.
+
+        Best effort: a failure leaves the caches to fill on demand, as they always can.
+        """
+        try:
+            clients = await self.registry.warm(recent_client_records(self.db))
+            for kind in ("workflow", "remote_action"):
+                await anyio.to_thread.run_sync(self.definitions.list, kind)
+        except Exception:  # the caches fill on demand instead
+            log.exception("warming the caches failed; they fill on demand")
+            return
+        log.info("caches warmed", extra={"clients": clients})
 
     async def run_sync_loop(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set. Stopping waits for a poll in flight, never cuts it off."""

@@ -34,6 +34,7 @@ __all__ = [
     "CredentialView",
     "client_records",
     "client_store",
+    "recent_client_records",
 ]
 
 MAX_OVERLAP = dt.timedelta(days=30)
@@ -347,6 +348,46 @@ class ApiCredentialService:
         return row
 
 
+_RECORD_COLUMNS = (
+    ApiCredential.client_id,
+    ApiCredential.name,
+    ApiCredential.permissions,
+    ApiCredential.disabled,
+    ApiCredential.rate_limit,
+    ApiCredentialSecret.secret_hash,
+    ApiCredentialSecret.expires_at,
+)
+
+
+def _client_records(db: Database, query: Any, params: dict[str, Any]) -> dict[str, ClientRecord]:
+    now = utcnow()
+    rows: dict[str, list[Any]] = {}
+    with db.engine.connect() as connection:
+        for (
+            client_id,
+            name,
+            permissions,
+            disabled,
+            limit,
+            digest,
+            expires,
+        ) in connection.execute(query, params):
+            row = rows.setdefault(client_id, [name, permissions, disabled, limit, []])
+            if digest is not None and (expires is None or expires > now):
+                row[4].append((digest, expires.timestamp() if expires else None))
+    return {
+        client_id: ClientRecord(
+            client_id=client_id,
+            name=name,
+            permissions=frozenset(permissions),
+            disabled=disabled,
+            secret_hashes=tuple(hashes),
+            rate_limit=limit,
+        )
+        for client_id, (name, permissions, disabled, limit, hashes) in rows.items()
+    }
+
+
 def client_records(db: Database) -> BatchClientStore:
     """The OAuth 2.0 client records of several API credentials, in one query.
 
@@ -354,46 +395,34 @@ def client_records(db: Database) -> BatchClientStore:
     objects for each row would cost more than the query.
     """
     query = (
-        select(
-            ApiCredential.client_id,
-            ApiCredential.name,
-            ApiCredential.permissions,
-            ApiCredential.disabled,
-            ApiCredential.rate_limit,
-            ApiCredentialSecret.secret_hash,
-            ApiCredentialSecret.expires_at,
-        )
+        select(*_RECORD_COLUMNS)
         .outerjoin(ApiCredentialSecret, ApiCredentialSecret.credential_id == ApiCredential.id)
         .where(ApiCredential.client_id.in_(bindparam("ids", expanding=True)))
     )
 
     def load(client_ids: Sequence[str]) -> dict[str, ClientRecord]:
-        now = utcnow()
-        rows: dict[str, list[Any]] = {}
-        with db.engine.connect() as connection:
-            for (
-                client_id,
-                name,
-                permissions,
-                disabled,
-                limit,
-                digest,
-                expires,
-            ) in connection.execute(query, {"ids": list(client_ids)}):
-                row = rows.setdefault(client_id, [name, permissions, disabled, limit, []])
-                if digest is not None and (expires is None or expires > now):
-                    row[4].append((digest, expires.timestamp() if expires else None))
-        return {
-            client_id: ClientRecord(
-                client_id=client_id,
-                name=name,
-                permissions=frozenset(permissions),
-                disabled=disabled,
-                secret_hashes=tuple(hashes),
-                rate_limit=limit,
-            )
-            for client_id, (name, permissions, disabled, limit, hashes) in rows.items()
-        }
+        return _client_records(db, query, {"ids": list(client_ids)})
+
+    return load
+
+
+def recent_client_records(db: Database) -> Callable[[int], dict[str, ClientRecord]]:
+    """The OAuth 2.0 client records of the ``limit`` newest API credentials, in one query: what
+    a starting node loads so that its first token requests find their clients cached."""
+    newest = (
+        select(ApiCredential.id)
+        .order_by(ApiCredential.id.desc())
+        .limit(bindparam("limit"))
+        .scalar_subquery()
+    )
+    query = (
+        select(*_RECORD_COLUMNS)
+        .outerjoin(ApiCredentialSecret, ApiCredentialSecret.credential_id == ApiCredential.id)
+        .where(ApiCredential.id.in_(newest))
+    )
+
+    def load(limit: int) -> dict[str, ClientRecord]:
+        return _client_records(db, query, {"limit": limit})
 
     return load
 

@@ -141,7 +141,6 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
         "CREDGATE_PORT": str(port),
         "CREDGATE_WORKERS": "1",
         "CREDGATE_LOG_LEVEL": "WARNING",
-        "CREDGATE_BENCH_ECHO": "true",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2])
         + os.pathsep
         + os.environ.get("PYTHONPATH", ""),
@@ -151,7 +150,8 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     srv = Server(url=f"http://127.0.0.1:{port}", env=env, data_dir=data_dir)
     srv.cli("init")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "credgate", "serve"],
+        # credgate serve, with the benchmarks' baselines mounted in front (credgate.bench.serve)
+        [sys.executable, "-m", "credgate.bench.serve"],
         env=env,
         cwd=data_dir,
         stdout=subprocess.DEVNULL,

@@ -433,10 +433,6 @@ class Settings(BaseSettings):
         description="Admin API token (`credgate admins token`) those commands send to "
         "`CREDGATE_ADMIN_API_URL`.",
     )
-    bench_echo: bool = Field(
-        False,
-        description="Mount the benchmark baselines: a raw-ASGI echo at `/_bench/echo` and the unprotected workflow list at `/_bench/workflows`.",
-    )
 
     @classmethod
     def settings_customise_sources(

@@ -83,6 +83,8 @@ class ClientRegistry:
         self._waiting: dict[str, asyncio.Future[ClientRecord | None]] = {}
         self._queue: list[str] = []
         self._loader_task: asyncio.Task[None] | None = None  # held so it is not collected
+        self._warming: set[str] | None = None  # evicted since the warm-up's load began
+        self._clears = 0
         self.loads = 0
 
     def on_change(self, kind: str, key: str) -> None:
@@ -92,10 +94,47 @@ class ClientRegistry:
     def evict(self, client_id: str) -> None:
         self._epoch += 1
         self._records.pop(client_id, None)
+        warming = self._warming
+        if warming is not None:
+            warming.add(client_id)
 
     def clear(self) -> None:
         self._epoch += 1
+        self._clears += 1
         self._records.clear()
+
+    async def warm(self, load_recent: Callable[[int], Mapping[str, ClientRecord]]) -> int:
+        """Fill up to half the cache with the records ``load_recent(limit)`` loads (off the event
+        loop); answer how many were added.
+
+        A starting node's first token requests then find their clients cached instead of
+        waiting for a load each. What the load read may be outdated by the time it is stored: a
+        record cached or evicted meanwhile is left as it is, and a clear drops the whole load.
+        The other half of the cache is left for the clients that are not among them.
+        """
+        evicted: set[str] = set()
+        self._warming, clears = evicted, self._clears
+        try:
+            found = await anyio.to_thread.run_sync(load_recent, self._max // 2)
+            if clears != self._clears:
+                return 0
+            self.loads += 1
+            records, room = self._records, self._max // 2 - len(self._records)
+            added: list[str] = []
+            for client_id, record in found.items():
+                if len(added) >= room:
+                    break
+                if client_id not in evicted and client_id not in records:
+                    records[client_id] = record
+                    added.append(client_id)
+        finally:
+            self._warming = None
+        # The change log is applied on a worker thread: an eviction may have slipped in between
+        # a check above and its store.
+        late = evicted.intersection(added)
+        for client_id in late:
+            records.pop(client_id, None)
+        return len(added) - len(late)
 
     def _store(self, client_id: str, record: ClientRecord | None, epoch: int) -> None:
         if epoch != self._epoch:

@@ -40,6 +40,7 @@ from credgate.oauth.revocation import RevocationList
 from credgate.oauth.rfc9068 import AccessTokenVerifier, VerifiedToken
 
 __all__ = [
+    "ACCEPTED",
     "APP_STATE_GUARD",
     "BearerGuard",
     "BearerMiddleware",
@@ -55,6 +56,11 @@ ClientLookup = Callable[[str], Awaitable[ClientRecord | None]]
 
 SIGNING_KEY_CHANGE = "signing_key"
 """The change-log kind :mod:`credgate.container` publishes when the signing keys change."""
+
+ACCEPTED = "credgate.accepted"
+"""Where a check made earlier in a request's handling (the rate limit's, which must know the
+caller) leaves ``(permission, VerifiedToken)`` in the ASGI scope, so that a lean route protected by
+the same permission need not check the same token again."""
 
 _SCOPE_KEY = "credgate.token"
 """Where :class:`BearerMiddleware` leaves the verified token in the ASGI scope."""

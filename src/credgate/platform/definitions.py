@@ -339,6 +339,14 @@ class DefinitionService:
         found = self._cache.get(kind)
         return None if found is None else list(found.values())
 
+    def snapshot(self, kind: Kind) -> Mapping[str, StoredDefinition] | None:
+        """The cached definitions of ``kind`` by key, without touching storage, or ``None``.
+
+        One object for as long as nothing of the kind changes, and a new one after a change:
+        what is derived from a snapshot may be kept as long as it is the current one.
+        """
+        return self._cache.get(kind)
+
     def find(self, kind: Kind, key: str) -> StoredDefinition | None:
         return self._all(kind).get(key)
 

@@ -52,7 +52,7 @@ from credgate.platform.schemas._common import RequestError
 from credgate.platform.services import ExportLimitError, PlatformService
 from credgate.platform.upstream import UpstreamError, forward
 
-__all__ = ["install_platform", "router"]
+__all__ = ["bearer_failure", "install_platform", "router"]
 
 T = TypeVar("T")
 
@@ -302,11 +302,6 @@ async def list_workflows(
     if (base := WORKFLOWS.upstream(settings)) is not None:
         workflows.parse_list_filters(dict(request.query_params))
         return await _relay(request, settings, WORKFLOWS, base, b"", token)
-    return _answer(request, 200, await _list_workflows(request, definitions))
-
-
-async def bench_list_workflows(request: Request, definitions: Definitions) -> Response:
-    """The same handler without protection: the benchmark's baseline (``bench_echo`` only)."""
     return _answer(request, 200, await _list_workflows(request, definitions))
 
 
@@ -756,9 +751,25 @@ async def delete_devices(
 # Installation ----------------------------------------------------------------------------------
 
 
-def install_platform(framework: FastAPI, *, bench_echo: bool = False) -> None:
-    """Add the platform routes and the renderers of their errors to ``framework``; with
-    ``bench_echo``, the benchmark's unprotected baseline too."""
+def bearer_failure(path: str, exc: OAuth2Error) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The answer to a refused bearer token on ``path``: status, challenge headers and body.
+
+    RFC 6750 section 3: the challenge says what is wrong; the body is the family's own documented
+    error body, so that a typed client of the family can read it.
+    """
+    family = family_of(path)
+    body: dict[str, object]
+    status = exc.status
+    if family is None:
+        body = {"error": exc.error, "error_description": exc.description, "message": str(exc)}
+    else:
+        failure = family.fail(status, exc.error.upper(), exc.description or str(exc))
+        status, body = failure.status, failure.body
+    return status, exc.headers(), json.dumps(body, separators=(",", ":")).encode()
+
+
+def install_platform(framework: FastAPI) -> None:
+    """Add the platform routes and the renderers of their errors to ``framework``."""
 
     @framework.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> Response:
@@ -766,20 +777,10 @@ def install_platform(framework: FastAPI, *, bench_echo: bool = False) -> None:
 
     @framework.exception_handler(OAuth2Error)
     async def _oauth_error(request: Request, exc: OAuth2Error) -> Response:
-        # RFC 6750 section 3: the challenge says what is wrong; the body is the family's own
-        # documented error body, so that a typed client of the family can read it.
-        family = family_of(request.url.path)
-        body: dict[str, object]
-        status = exc.status
-        if family is None:
-            body = {"error": exc.error, "error_description": exc.description, "message": str(exc)}
-        else:
-            failure = family.fail(status, exc.error.upper(), exc.description or str(exc))
-            status, body = failure.status, failure.body
-        headers = {k.decode(): v.decode() for k, v in exc.headers()}
+        status, challenge, content = bearer_failure(request.url.path, exc)
+        headers = {k.decode(): v.decode() for k, v in challenge}
         headers["x-request-id"] = _request_id(request)
         headers["cache-control"] = "no-store"
-        content = json.dumps(body, separators=(",", ":")).encode()
         return Response(content, status_code=status, media_type=_JSON, headers=headers)
 
     for route in router.routes:
@@ -790,7 +791,3 @@ def install_platform(framework: FastAPI, *, bench_echo: bool = False) -> None:
         ):
             PROTECTED.permission_of(route.path)
     framework.include_router(router)
-    if bench_echo:
-        framework.add_api_route(
-            "/_bench/workflows", bench_list_workflows, methods=["GET"], include_in_schema=False
-        )
