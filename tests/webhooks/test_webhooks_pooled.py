@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,3 +135,37 @@ def test_a_batch_held_up_by_a_slow_receiver_keeps_its_claim(
     assert asyncio.run(deliver_and_try_to_steal()) == []
     assert container.outbound.webhooks.counts() == {"delivered": 20}
     assert len(receiver.requests) == 20
+
+
+def test_the_worker_sends_the_next_batch_while_the_last_answers_are_awaited(
+    container: Container, receiver: Receiver
+) -> None:
+    # Batches of 2 to a receiver that takes 1 s an answer: a worker that waits for a batch's
+    # answers (and writes its outcomes) before claiming the next keeps 2 requests in flight;
+    # one that overlaps batches keeps 4 (two batches), and never more.
+    worker = container.outbound.worker
+    worker.batch_size = 2
+    receiver.delay = 1.0
+    hook, _ = make_webhook(container, basic_credential(container, receiver.url))
+    for n in range(6):
+        container.outbound.webhooks.send(hook["id"], {"n": n}, actor=ACTOR)
+
+    async def run_and_watch() -> int:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        most = 0
+        for _ in range(400):
+            most = max(most, receiver.held())
+            if len(receiver.answered) == 6:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await running
+        return most
+
+    assert asyncio.run(run_and_watch()) == 4
+    assert container.outbound.webhooks.counts() == {"delivered": 6}
+    # Oldest first: each batch's requests went out before the next batch's.
+    sent = [json.loads(r.body)["payload"]["n"] for r in receiver.requests]
+    assert sorted(sent[:2]) == [0, 1]
+    assert sorted(sent[2:4]) == [2, 3]

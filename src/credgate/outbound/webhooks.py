@@ -49,7 +49,15 @@ from credgate.outbound.signing import generate_secret, parse_secret
 from credgate.platform.interfaces import RecordedRequest
 from credgate.security.vault import Vault
 
-__all__ = ["METHODS", "Finished", "WebhookIn", "WebhookService", "delivery_view", "new_message_id"]
+__all__ = [
+    "METHODS",
+    "AttemptRecord",
+    "Finished",
+    "WebhookIn",
+    "WebhookService",
+    "delivery_view",
+    "new_message_id",
+]
 
 METHODS: Final = ("POST", "PUT", "PATCH")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -576,7 +584,7 @@ class WebhookService:
         attempts: int,
         next_attempt_at: dt.datetime | None,
         error: str,
-        attempt: DeliveryAttempt,
+        attempt: AttemptRecord | DeliveryAttempt,
     ) -> None:
         """Record one attempt and the delivery's new state, and release the claim."""
         self.finish_many([Finished(delivery_id, state, attempts, next_attempt_at, error, attempt)])
@@ -656,6 +664,19 @@ class WebhookService:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt as the worker logs it: the fields of a :class:`DeliveryAttempt` row, without
+    the cost of building an ORM object per delivery on the worker's hot path."""
+
+    status_code: int | None
+    duration_ms: int
+    error: str
+    response_excerpt: str
+    worker: str
+    attempted_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """The outcome of one attempt, as :meth:`WebhookService.finish_many` records it."""
 
@@ -664,4 +685,4 @@ class Finished:
     attempts: int
     next_attempt_at: dt.datetime | None
     error: str
-    attempt: DeliveryAttempt
+    attempt: AttemptRecord | DeliveryAttempt

@@ -32,7 +32,7 @@ from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
 from credgate.core.logs import redact
 from credgate.outbound.events import EVENT_TYPES, sample_context
 from credgate.outbound.exporters import ExporterService, run_export
-from credgate.outbound.models import DeliveryAttempt, Webhook
+from credgate.outbound.models import Webhook
 from credgate.outbound.payloads import (
     TemplateProblem,
     render_header,
@@ -40,7 +40,7 @@ from credgate.outbound.payloads import (
     render_resource,
 )
 from credgate.outbound.signing import signature_headers
-from credgate.outbound.webhooks import Finished, WebhookService
+from credgate.outbound.webhooks import AttemptRecord, Finished, WebhookService
 
 __all__ = [
     "AttemptResult",
@@ -54,6 +54,9 @@ __all__ = [
 log = logging.getLogger("credgate.outbound")
 EXCERPT_BYTES = 1024
 GONE = "the receiver answered 410 Gone"
+
+#: How many claimed batches one worker sends at once (see :meth:`OutboundWorker.drain`).
+BATCHES_IN_FLIGHT = 2
 
 #: A claimed delivery: (id, webhook id, event type, data, attempts so far).
 Claimed = tuple[str, str, str, dict[str, Any], int]
@@ -254,26 +257,28 @@ class OutboundWorker:
             next_at = utcnow() + dt.timedelta(seconds=self.policy.delay(number, result.retry_after))
         else:
             state = "failed"
-        record = DeliveryAttempt(
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            error=result.error,
-            response_excerpt=result.response,
-            worker=self.worker_id,
+        record = AttemptRecord(
+            result.status_code, result.duration_ms, result.error, result.response, self.worker_id
         )
         return Finished(delivery_id, state, number, next_at, result.error, record)
 
-    async def deliver_batch(self, items: Sequence[Claimed], token: str) -> list[Finished]:
+    async def deliver_batch(
+        self,
+        items: Sequence[Claimed],
+        token: str,
+        slots: dict[str, asyncio.Semaphore] | None = None,
+    ) -> list[Finished]:
         """Send the deliveries claimed under ``token`` and record the outcomes (one
         transaction).
 
         They are sent concurrently, started in the order they were claimed (oldest first), at
-        most ``max_connections`` requests at once per credential. The claim is extended while
-        they are sent, so a slow receiver does not let another worker take them meanwhile.
+        most ``max_connections`` requests at once per credential (``slots``, shared by the
+        batches in flight together). The claim is extended while they are sent, so a slow
+        receiver does not let another worker take them meanwhile.
         """
         keeper = asyncio.create_task(self._keep_claim(token))
         try:
-            finished = await self._send(items)
+            finished = await self._send(items, {} if slots is None else slots)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -291,9 +296,10 @@ class OutboundWorker:
             except Exception:  # the next extension may get through; the lease is the fallback
                 log.exception("outbound worker: could not extend a claim")
 
-    async def _send(self, items: Sequence[Claimed]) -> list[Finished]:
+    async def _send(
+        self, items: Sequence[Claimed], slots: dict[str, asyncio.Semaphore]
+    ) -> list[Finished]:
         hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
-        slots: dict[str, asyncio.Semaphore] = {}
         finished: list[Finished] = []
         gone: list[str] = []
 
@@ -322,24 +328,83 @@ class OutboundWorker:
             await anyio.to_thread.run_sync(self.webhooks.disable, webhook_id, GONE)
         return finished
 
-    async def run_once(self) -> int:
-        """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
-        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
-        items = await anyio.to_thread.run_sync(
+    def _new_claim_token(self) -> str:
+        return f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+
+    async def _claim(self, token: str) -> list[Claimed]:
+        return await anyio.to_thread.run_sync(
             lambda: self.webhooks.claim(
                 self.worker_id, self.batch_size, self.lease_seconds, token=token
             )
         )
+
+    async def run_once(self) -> int:
+        """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
+        token = self._new_claim_token()
+        items = await self._claim(token)
         if items:
             await self.deliver_batch(items, token)
-        if self.export_query is not None:
-            for exporter_id in await anyio.to_thread.run_sync(
-                self.exporters.claim_due, self.worker_id, 3600.0
-            ):
-                task = asyncio.create_task(self.run_export(exporter_id, "schedule"))
-                self._exports.add(task)
-                task.add_done_callback(self._exports.discard)
+        await self._start_due_exports()
         return len(items)
+
+    async def drain(
+        self,
+        slots: dict[str, asyncio.Semaphore] | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> int:
+        """Deliver batch after batch until a claim finds less than a full batch, or ``stop`` is
+        set; answers how many deliveries were claimed.
+
+        Batches overlap: the next batch is claimed, and its requests queue behind the current
+        one's, while the current one is still being sent, and its outcomes are written while
+        the next one's requests go out. The receiver so never waits for the database between
+        batches. Requests still start oldest first (the per-credential slots are shared and
+        first-come first-served), and a batch's outcomes are written as soon as it is done.
+        """
+        slots = {} if slots is None else slots
+        total = 0
+        in_flight: set[asyncio.Task[list[Finished]]] = set()
+        problems: list[BaseException] = []
+
+        def collect(done: set[asyncio.Task[list[Finished]]]) -> None:
+            for task in done:
+                if (problem := task.exception()) is not None:
+                    problems.append(problem)
+
+        try:
+            while stop is None or not stop.is_set():
+                if len(in_flight) >= BATCHES_IN_FLIGHT:
+                    done, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    collect(done)
+                    if problems:
+                        break
+                token = self._new_claim_token()
+                items = await self._claim(token)
+                total += len(items)
+                if items:
+                    in_flight.add(asyncio.create_task(self.deliver_batch(items, token, slots)))
+                if len(items) < self.batch_size:
+                    break
+        finally:
+            # Whatever happens, the batches already claimed are sent and recorded first.
+            if in_flight:
+                done, _ = await asyncio.wait(in_flight)
+                collect(done)
+        if problems:
+            raise problems[0]
+        return total
+
+    async def _start_due_exports(self) -> None:
+        if self.export_query is None:
+            return
+        for exporter_id in await anyio.to_thread.run_sync(
+            self.exporters.claim_due, self.worker_id, 3600.0
+        ):
+            task = asyncio.create_task(self.run_export(exporter_id, "schedule"))
+            self._exports.add(task)
+            task.add_done_callback(self._exports.discard)
 
     async def run_export(self, exporter_id: str, trigger: str) -> dict[str, Any]:
         return await run_export(
@@ -352,17 +417,18 @@ class OutboundWorker:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set; a batch in flight finishes first."""
+        """Work until ``stop`` is set; the batches in flight finish first."""
         log.info("outbound worker started", extra={"worker": self.worker_id})
+        slots: dict[str, asyncio.Semaphore] = {}
         while not stop.is_set():
-            claimed = 0
             try:
-                claimed = await self.run_once()
+                await self.drain(slots, stop)
+                await self._start_due_exports()
             except Exception:  # keep working through a database hiccup
                 log.exception("outbound worker: a batch failed; retrying")
-            if claimed < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+            # drain() ends on a short claim: nothing more was due then.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_interval)
         for task in list(self._exports):
             with contextlib.suppress(Exception):
                 await task
