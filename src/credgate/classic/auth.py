@@ -62,19 +62,12 @@ class ClassicAuthError(Exception):
         self.headers = headers or {}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClassicAuthenticator:
-    def __init__(
-        self,
-        *,
-        check_password: PasswordCheck,
-        logins: LoginGuard,
-        guard: BearerGuard,
-        basic_enabled: bool,
-    ) -> None:
-        self._check_password = check_password
-        self._logins = logins
-        self._guard = guard
-        self.basic_enabled = basic_enabled
+    check_password: PasswordCheck
+    logins: LoginGuard
+    guard: BearerGuard
+    basic_enabled: bool
 
     def _challenges(self) -> dict[str, str]:
         if self.basic_enabled:
@@ -127,10 +120,10 @@ class ClassicAuthenticator:
         async def verify() -> PasswordUser | None:
             if not 0 < len(password) <= _MAX_PASSWORD:
                 return None  # cannot be a password: a failure without a check
-            return await self._check_password(username, password)
+            return await self.check_password(username, password)
 
         try:
-            user = await self._logins.sign_in(username, address, verify)
+            user = await self.logins.sign_in(username, address, verify)
         except TooManyAttempts as exc:
             raise self._too_many(exc.retry_after) from None
         if user is None:
@@ -168,7 +161,7 @@ class ClassicAuthenticator:
 
     async def _bearer(self, authorization: str, permission: str) -> ClassicPrincipal:
         try:
-            verified = await self._guard.authorize(authorization, permission)
+            verified = await self.guard.authorize(authorization, permission)
         except OAuth2Error as exc:
             headers = {k.decode(): v.decode() for k, v in exc.headers()}
             raise ClassicAuthError(

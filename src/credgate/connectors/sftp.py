@@ -41,7 +41,7 @@ import os
 import posixpath
 import secrets
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self, TypedDict, TypeVar, Unpack
@@ -149,28 +149,20 @@ class _PinnedHostKeyClient(asyncssh.SSHClient):
         return False
 
 
+@dataclass(frozen=True, slots=True)
 class SftpClient:
     """An open, authenticated SFTP session. Use :func:`connect` to get one.
 
     ``async with await connect(...) as client:`` closes the session on exit.
     """
 
-    def __init__(
-        self,
-        connection: asyncssh.SSHClientConnection,
-        sftp: asyncssh.SFTPClient,
-        *,
-        host: str,
-        port: int,
-        host_key: HostKey,
-        timeouts: Timeouts,
-    ) -> None:
-        self._connection = connection
-        self._sftp = sftp
-        self.host = host
-        self.port = port
-        self.host_key = host_key
-        self.timeouts = timeouts
+    connection: asyncssh.SSHClientConnection = field(repr=False)
+    sftp: asyncssh.SFTPClient = field(repr=False)
+    _: KW_ONLY
+    host: str
+    port: int
+    host_key: HostKey
+    timeouts: Timeouts
 
     def __repr__(self) -> str:
         return (
@@ -189,22 +181,22 @@ class SftpClient:
         await self.close()
 
     async def close(self) -> None:
-        self._sftp.exit()
-        self._connection.close()
-        await self._connection.wait_closed()
+        self.sftp.exit()
+        self.connection.close()
+        await self.connection.wait_closed()
 
     async def listdir(self, path: str = ".") -> list[str]:
         """Names in a remote directory, sorted, without ``.`` and ``..``."""
-        names = await self._run(self._sftp.listdir(path), f"listing {path!r}")
+        names = await self._run(self.sftp.listdir(path), f"listing {path!r}")
         return sorted(str(name) for name in names if name not in (".", ".."))
 
     async def mkdir(self, path: str, *, parents: bool = True) -> None:
         """Create a remote directory; with ``parents``, missing parents too and no error if
         it exists already (like ``mkdir -p``)."""
         if parents:
-            await self._run(self._sftp.makedirs(path, exist_ok=True), f"creating {path!r}")
+            await self._run(self.sftp.makedirs(path, exist_ok=True), f"creating {path!r}")
         else:
-            await self._run(self._sftp.mkdir(path), f"creating {path!r}")
+            await self._run(self.sftp.mkdir(path), f"creating {path!r}")
 
     async def upload(self, source: bytes | os.PathLike[str], remote_path: str) -> int:
         """Write ``source`` (bytes, or a local file) to ``remote_path`` atomically.
@@ -225,14 +217,14 @@ class SftpClient:
         except BaseException:
             # it may never have been created; the original error is the one to report
             with contextlib.suppress(asyncssh.Error, asyncssh.SFTPError, OSError, TimeoutError):
-                await asyncio.wait_for(self._sftp.remove(temporary), self.timeouts.operation)
+                await asyncio.wait_for(self.sftp.remove(temporary), self.timeouts.operation)
             raise
         return size
 
     async def _write(self, source: bytes | os.PathLike[str], temporary: str) -> int:
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
-            async with self._sftp.open(temporary, "wb") as remote:
+            async with self.sftp.open(temporary, "wb") as remote:
                 await remote.write(data)
             return len(data)
         local = Path(source)
@@ -240,16 +232,16 @@ class SftpClient:
             size = await asyncio.to_thread(os.path.getsize, local)
         except OSError as exc:
             raise TransferFailed(f"cannot read local file {str(local)!r}: {exc.strerror}") from exc
-        await self._sftp.put(str(local), temporary, block_size=_CHUNK)
+        await self.sftp.put(str(local), temporary, block_size=_CHUNK)
         return size
 
     async def _replace(self, temporary: str, target: str) -> None:
         try:
-            await self._sftp.posix_rename(temporary, target)
+            await self.sftp.posix_rename(temporary, target)
         except asyncssh.SFTPOpUnsupported:
-            if await self._sftp.exists(target):
-                await self._sftp.remove(target)
-            await self._sftp.rename(temporary, target)
+            if await self.sftp.exists(target):
+                await self.sftp.remove(target)
+            await self.sftp.rename(temporary, target)
 
     async def _run(self, operation: Awaitable[_T], what: str) -> _T:
         try:

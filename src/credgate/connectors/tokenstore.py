@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, ForeignKey, String, insert, update
@@ -53,21 +54,15 @@ class ConnectorTokenLease(Base):
         return f"ConnectorTokenLease(credential_id={self.credential_id!r})"
 
 
+@dataclass(frozen=True, slots=True)
 class DatabaseTokenStore:
     """The token and renewal lease of one credential, shared by every process on ``db``."""
 
-    def __init__(
-        self,
-        db: Database,
-        credentials: ConnectorCredentialService,
-        credential_id: str,
-        *,
-        destination: str | None = None,
-    ) -> None:
-        self._db = db
-        self._credentials = credentials
-        self.credential_id = credential_id
-        self.destination = destination
+    db: Database = field(repr=False)
+    credentials: ConnectorCredentialService = field(repr=False)
+    credential_id: str
+    _: KW_ONLY
+    destination: str | None = None
 
     def __repr__(self) -> str:
         return f"DatabaseTokenStore(credential_id={self.credential_id!r})"
@@ -76,7 +71,7 @@ class DatabaseTokenStore:
 
     def load(self) -> Token | None:
         try:
-            raw = self._credentials.load_secrets(
+            raw = self.credentials.load_secrets(
                 self.credential_id, destination=self.destination
             ).get(TOKEN_FIELD)
         except NotFoundError:
@@ -91,7 +86,7 @@ class DatabaseTokenStore:
             return None
 
     def save(self, token: Token) -> None:
-        self._credentials.save_obtained_secret(
+        self.credentials.save_obtained_secret(
             self.credential_id,
             TOKEN_FIELD,
             json.dumps(token.to_dict(), separators=(",", ":")),
@@ -104,7 +99,7 @@ class DatabaseTokenStore:
         now = utcnow()
         until = now + dt.timedelta(seconds=ttl)
         lease = ConnectorTokenLease
-        with self._db.session() as session:
+        with self.db.session() as session:
             taken = session.execute(
                 update(lease)
                 .where(lease.credential_id == self.credential_id)
@@ -115,7 +110,7 @@ class DatabaseTokenStore:
             if cast(CursorResult[Any], taken).rowcount == 1:
                 return True
         try:
-            with self._db.session() as session:
+            with self.db.session() as session:
                 session.execute(
                     insert(lease).values(
                         credential_id=self.credential_id, holder=holder, lease_until=until
@@ -129,7 +124,7 @@ class DatabaseTokenStore:
 
     def release_lease(self, holder: str) -> None:
         lease = ConnectorTokenLease
-        with self._db.session() as session:
+        with self.db.session() as session:
             session.execute(
                 update(lease)
                 .where(lease.credential_id == self.credential_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 
@@ -27,24 +28,16 @@ __all__ = ["RevocationEndpoint"]
 _OK = PlainResponse(200, b"", [(b"cache-control", b"no-store")])
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RevocationEndpoint:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        authenticator: ClientAuthenticator,
-        verifier: AccessTokenVerifier,
-        revoked: RevocationList,
-        on_change: Callable[[str, str], None],
-    ) -> None:
-        self._db = db
-        self._authenticator = authenticator
-        self._verifier = verifier
-        self._revoked = revoked
-        self._on_change = on_change
+    db: Database = field(repr=False)
+    authenticator: ClientAuthenticator
+    verifier: AccessTokenVerifier
+    revoked: RevocationList
+    on_change: Callable[[str, str], None]
 
     def _store(self, jti: str, client_id: str, expires_at: int) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             if session.get(RevokedToken, jti) is None:
                 session.add(
                     RevokedToken(
@@ -59,11 +52,11 @@ class RevocationEndpoint:
         self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
     ) -> PlainResponse:
         try:
-            caller, token = await self._authenticator.named_token(
+            caller, token = await self.authenticator.named_token(
                 content_type, authorization, body, address
             )
             try:
-                verified = self._verifier.verify(token)
+                verified = self.verifier.verify(token)
             except InvalidToken:
                 return _OK
             if verified.client_id != caller.record.client_id:
@@ -73,5 +66,5 @@ class RevocationEndpoint:
         await anyio.to_thread.run_sync(
             self._store, verified.jti, verified.client_id, verified.expires_at
         )
-        self._on_change(CHANGE_KIND, change_key(verified.jti, verified.expires_at))
+        self.on_change(CHANGE_KIND, change_key(verified.jti, verified.expires_at))
         return _OK

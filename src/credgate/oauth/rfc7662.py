@@ -8,6 +8,8 @@ cannot be used to probe other clients' tokens.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from credgate.core.asgi import PlainResponse, json_response
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.errors import InvalidToken, OAuth2Error
@@ -20,36 +22,29 @@ __all__ = ["IntrospectionEndpoint"]
 _INACTIVE = {"active": False}
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IntrospectionEndpoint:
-    def __init__(
-        self,
-        *,
-        authenticator: ClientAuthenticator,
-        verifier: AccessTokenVerifier,
-        registry: ClientRegistry,
-        revoked: RevocationList,
-    ) -> None:
-        self._authenticator = authenticator
-        self._verifier = verifier
-        self._registry = registry
-        self._revoked = revoked
+    authenticator: ClientAuthenticator
+    verifier: AccessTokenVerifier
+    registry: ClientRegistry
+    revoked: RevocationList
 
     async def handle(
         self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
     ) -> PlainResponse:
         try:
-            caller, token = await self._authenticator.named_token(
+            caller, token = await self.authenticator.named_token(
                 content_type, authorization, body, address
             )
         except OAuth2Error as error:
             return error.response()
         try:
-            verified = self._verifier.verify(token)
+            verified = self.verifier.verify(token)
         except InvalidToken:
             return json_response(200, _INACTIVE)
-        if verified.client_id != caller.record.client_id or verified.jti in self._revoked:
+        if verified.client_id != caller.record.client_id or verified.jti in self.revoked:
             return json_response(200, _INACTIVE)
-        owner = await self._registry.aget(verified.client_id)
+        owner = await self.registry.aget(verified.client_id)
         if owner is None or not owner.active:
             return json_response(200, _INACTIVE)
         claims = verified.claims
