@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, select, update
@@ -162,19 +162,13 @@ def _days(delta: dt.timedelta) -> str:
     return f"{days:g} day{'s' if days != 1 else ''}"
 
 
+@dataclass(frozen=True, slots=True)
 class AdminService:
-    def __init__(
-        self,
-        db: Database,
-        hasher: SecretHasher,
-        *,
-        token_default: dt.timedelta = dt.timedelta(days=30),
-        token_max: dt.timedelta = dt.timedelta(days=365),
-    ) -> None:
-        self._db = db
-        self._hasher = hasher
-        self.token_default = token_default
-        self.token_max = token_max
+    db: Database = field(repr=False)
+    hasher: SecretHasher = field(repr=False)
+    _: KW_ONLY
+    token_default: dt.timedelta = dt.timedelta(days=30)
+    token_max: dt.timedelta = dt.timedelta(days=365)
 
     # Accounts ---------------------------------------------------------------------------------
 
@@ -186,7 +180,7 @@ class AdminService:
             errors.append(FieldError("password", f"must be at least {MIN_PASSWORD} characters"))
         if errors:
             raise InvalidInputError(errors)
-        with self._db.session() as session:
+        with self.db.session() as session:
             if session.scalar(select(Admin.id).where(Admin.username == username.strip())):
                 raise ConflictError("username", "an administrator with this name already exists")
             admin = Admin(username=username.strip(), password_hash=hash_password(password))
@@ -198,14 +192,14 @@ class AdminService:
             return AdminIdentity(admin.id, admin.username)
 
     def list_admins(self) -> list[AdminView]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             return [
                 AdminView(a.id, a.username, a.disabled, a.created_at)
                 for a in session.scalars(select(Admin).order_by(Admin.username))
             ]
 
     def get(self, username: str) -> AdminView:
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = self._admin(session, username)
             return AdminView(admin.id, admin.username, admin.disabled, admin.created_at)
 
@@ -217,7 +211,7 @@ class AdminService:
         )
 
     def check_password(self, username: str, password: str) -> AdminIdentity | None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = session.scalar(select(Admin).where(Admin.username == username))
             ok = verify_password(password, admin.password_hash if admin else None)
             if not ok or admin is None or admin.disabled:
@@ -229,7 +223,7 @@ class AdminService:
     def set_disabled(self, username: str, disabled: bool, *, actor: Actor) -> AdminView:
         """Disable (or enable again) an account. A disabled administrator cannot sign in, and
         their sessions and tokens are refused; the last active administrator stays active."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # Two administrators disabling each other at once must not leave none active:
                 # the second waits here, then counts what the first committed. (SQLite runs one
@@ -274,12 +268,12 @@ class AdminService:
         ``keep_session`` is the hash of the session making the change, which stays open.
         """
         _check_new_password(new_password, "new_password")
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = self._admin(session, username)
             stored = admin.password_hash
         if not verify_password(current_password, stored):
             raise WrongPasswordError("current_password")
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = self._admin(session, username)
             admin.password_hash = hash_password(new_password)
             _end_sessions(session, admin.id, keep=keep_session)
@@ -312,7 +306,7 @@ class AdminService:
             self.confirm(caller, caller_password)
         password = new_password if new_password is not None else secrets.token_urlsafe(18)
         _check_new_password(password, "new_password")
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = self._admin(session, username)
             admin.password_hash = hash_password(password)
             _end_sessions(session, admin.id)
@@ -329,7 +323,7 @@ class AdminService:
             raise InvalidInputError(
                 [FieldError(field_name, "enter your password to confirm this action")]
             )
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = session.get(Admin, caller.id)
             stored = admin.password_hash if admin is not None and not admin.disabled else None
         if not verify_password(password, stored):
@@ -382,7 +376,7 @@ class AdminService:
         token = generate_secret(ADMIN_TOKEN_PREFIX)
         taken = ConflictError("name", "this administrator already has a token with this name")
         try:
-            with self._db.session() as session:
+            with self.db.session() as session:
                 admin = self._admin(session, username)
                 if session.scalar(
                     select(AdminToken.id).where(
@@ -393,7 +387,7 @@ class AdminService:
                 row = AdminToken(
                     admin_id=admin.id,
                     name=name.strip(),
-                    token_hash=self._hasher.hash(token),
+                    token_hash=self.hasher.hash(token),
                     created_at=now,
                     expires_at=expires,
                 )
@@ -431,7 +425,7 @@ class AdminService:
 
     def list_tokens(self, username: str | None = None) -> list[AdminTokenView]:
         """Every token (of ``username``, when given), newest first."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             query = (
                 select(AdminToken, Admin.username)
                 .join(Admin, Admin.id == AdminToken.admin_id)
@@ -445,7 +439,7 @@ class AdminService:
             ]
 
     def token_id(self, username: str, name: str) -> int:
-        with self._db.session() as session:
+        with self.db.session() as session:
             admin = self._admin(session, username)
             token_id = session.scalar(
                 select(AdminToken.id).where(
@@ -458,7 +452,7 @@ class AdminService:
 
     def revoke_token(self, token_id: int, *, actor: Actor) -> None:
         """Delete a token: the next request that presents it is refused, on every node."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = found(session.get(AdminToken, token_id), f"no admin API token with id {token_id}")
             session.delete(row)
             record(session, actor, "admin_token.revoke", "admin_token", str(token_id))
@@ -466,8 +460,8 @@ class AdminService:
     def check_token(self, token: str) -> AdminIdentity | None:
         if not has_valid_checksum(token, ADMIN_TOKEN_PREFIX):
             return None
-        digest = self._hasher.hash(token)
-        with self._db.session() as session:
+        digest = self.hasher.hash(token)
+        with self.db.session() as session:
             row = session.execute(
                 select(
                     AdminToken.id,
@@ -501,12 +495,12 @@ class AdminService:
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         expires = utcnow() + SESSION_LIFETIME
-        with self._db.session() as session:
+        with self.db.session() as session:
             session.add(
                 AdminSession(
-                    id_hash=self._hasher.hash(session_id),
+                    id_hash=self.hasher.hash(session_id),
                     admin_id=identity.id,
-                    csrf_hash=self._hasher.hash(csrf),
+                    csrf_hash=self.hasher.hash(csrf),
                     expires_at=expires,
                 )
             )
@@ -514,8 +508,8 @@ class AdminService:
         return NewSession(session_id, csrf, expires)
 
     def check_session(self, session_id: str) -> AdminIdentity | None:
-        id_hash = self._hasher.hash(session_id)
-        with self._db.session() as session:
+        id_hash = self.hasher.hash(session_id)
+        with self.db.session() as session:
             row = session.execute(
                 select(AdminSession, Admin)
                 .join(Admin, Admin.id == AdminSession.admin_id)
@@ -531,10 +525,10 @@ class AdminService:
     def check_csrf(self, identity: AdminIdentity, csrf_token: str | None) -> bool:
         if identity.session_csrf_hash is None or not csrf_token:
             return False
-        return self._hasher.verify(csrf_token, identity.session_csrf_hash)
+        return self.hasher.verify(csrf_token, identity.session_csrf_hash)
 
     def close_session(self, session_id: str) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             session.execute(
-                delete(AdminSession).where(AdminSession.id_hash == self._hasher.hash(session_id))
+                delete(AdminSession).where(AdminSession.id_hash == self.hasher.hash(session_id))
             )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, ForeignKey, Text, delete, select
@@ -76,25 +76,26 @@ class StateMismatch(Exception):
     """The callback's ``state`` is not the pending consent's; the consent stays pending."""
 
 
+@dataclass(frozen=True, slots=True)
 class ConsentStore:
     """Keeps the pending consent of each credential, sealed."""
 
-    def __init__(self, db: Database, vault: Vault, *, ttl: dt.timedelta = CONSENT_TTL) -> None:
-        self._db = db
-        self._vault = vault
-        self._ttl = ttl
+    db: Database = field(repr=False)
+    vault: Vault = field(repr=False)
+    _: KW_ONLY
+    ttl: dt.timedelta = CONSENT_TTL
 
     def put(self, credential_id: str, *, state: str, code_verifier: str) -> None:
         """Remember a new consent, replacing any earlier one of the credential."""
         plaintext = json.dumps({"state": state, "code_verifier": code_verifier})
-        sealed = self._vault.encrypt(plaintext, context=consent_context(credential_id))
-        with self._db.session() as session:
+        sealed = self.vault.encrypt(plaintext, context=consent_context(credential_id))
+        with self.db.session() as session:
             session.execute(
                 delete(ConnectorConsent).where(ConnectorConsent.credential_id == credential_id)
             )
             session.add(
                 ConnectorConsent(
-                    credential_id=credential_id, sealed=sealed, expires_at=utcnow() + self._ttl
+                    credential_id=credential_id, sealed=sealed, expires_at=utcnow() + self.ttl
                 )
             )
 
@@ -104,7 +105,7 @@ class ConsentStore:
         Returns ``None`` if no consent is pending; raises :class:`StateMismatch`, leaving the
         consent pending, if ``state`` is wrong or empty.
         """
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = session.execute(
                 select(ConnectorConsent.sealed, ConnectorConsent.expires_at).where(
                     ConnectorConsent.credential_id == credential_id
@@ -114,7 +115,7 @@ class ConsentStore:
                 return None
             sealed, expires_at = row
             data = json.loads(
-                self._vault.decrypt_text(sealed, context=consent_context(credential_id))
+                self.vault.decrypt_text(sealed, context=consent_context(credential_id))
             )
             expected = str(data["state"])
             if not state or not hmac.compare_digest(state.encode(), expected.encode()):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from credgate.core.asgi import ASGIApp, Receive, Scope, Send, header
@@ -258,6 +259,7 @@ def _with_request_signature(
 # Plain ASGI adapter ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
 class BearerMiddleware:
     """Protects every HTTP request of ``app`` with ``permission``; usable by any ASGI app.
 
@@ -266,18 +268,11 @@ class BearerMiddleware:
     websocket scopes pass through untouched.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        guard: BearerGuard,
-        permission: str | None,
-        *,
-        permission_for: Callable[[Scope], str | None] | None = None,
-    ) -> None:
-        self.app = app
-        self.guard = guard
-        self.permission = permission
-        self.permission_for = permission_for
+    app: ASGIApp
+    guard: BearerGuard
+    permission: str | None
+    _: KW_ONLY
+    permission_for: Callable[[Scope], str | None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

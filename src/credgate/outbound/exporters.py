@@ -15,7 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Literal
 
 import anyio.to_thread
@@ -148,19 +148,14 @@ class ExportTarget:
 _NO_EXPORT_AUTH = {"OAUTH2_AUTHORIZATION_CODE"}
 
 
+@dataclass(frozen=True, slots=True)
 class ExporterService:
     """Exporter definitions, their claims and run history. Blocking."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        credential_target: Callable[[str], ExportTarget | None],
-        query_parameters: Callable[[str], Sequence[str] | None],
-    ) -> None:
-        self._db = db
-        self._credential_target = credential_target
-        self._query_parameters = query_parameters
+    db: Database = field(repr=False)
+    _: KW_ONLY
+    credential_target: Callable[[str], ExportTarget | None]
+    query_parameters: Callable[[str], Sequence[str] | None]
 
     def _parse(self, data: object) -> tuple[ExporterIn, str, dict[str, str]]:
         """Every problem of the input at once, each naming its field."""
@@ -173,7 +168,7 @@ class ExporterService:
             parsed = None
         failed = {p.field.split(".")[0] for p in problems}
         credential = str(raw.get("credential") or "")
-        target = self._credential_target(credential) if credential else None
+        target = self.credential_target(credential) if credential else None
         if credential and "credential" not in failed:
             if target is None:
                 problems.append(
@@ -189,7 +184,7 @@ class ExporterService:
                 )
         query_id = str(raw.get("query_id") or "")
         if query_id and "query_id" not in failed:
-            required = self._query_parameters(query_id)
+            required = self.query_parameters(query_id)
             if required is None:
                 problems.append(FieldError("query_id", f"there is no saved NQL query {query_id!r}"))
             elif "parameters" not in failed:
@@ -235,7 +230,7 @@ class ExporterService:
     def create(self, data: object, *, actor: Actor) -> dict[str, Any]:
         parsed, credential_id, destination = self._parse(data)
         eid = str(uuid.uuid4())
-        with self._db.session() as session:
+        with self.db.session() as session:
             self._refuse_taken(session, parsed.name, None)
             row = Exporter(
                 id=eid,
@@ -260,7 +255,7 @@ class ExporterService:
         """Replace an exporter's definition (the same fields as :meth:`create`); its run
         history stays. A new schedule counts its next run from now."""
         parsed, credential_id, destination = self._parse(data)
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             self._refuse_taken(session, parsed.name, row.id)
             if parsed.schedule != row.schedule:
@@ -286,7 +281,7 @@ class ExporterService:
             return _view(row)
 
     def delete(self, ref: str, *, actor: Actor) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             # One statement for the run history (the database would cascade it too; deleting
             # rows one by one raced that cascade and warned about rows already gone).
@@ -295,15 +290,15 @@ class ExporterService:
             record(session, actor, "exporter.delete", "exporter", row.id, [])
 
     def list(self) -> list[dict[str, Any]]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             return [_view(r) for r in session.scalars(select(Exporter).order_by(Exporter.name))]
 
     def get(self, ref: str) -> dict[str, Any]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             return _view(self._get(session, ref))
 
     def runs(self, ref: str, *, limit: int = 50) -> builtins.list[dict[str, Any]]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             found = session.scalars(
                 select(ExporterRun)
@@ -330,20 +325,20 @@ class ExporterService:
             Exporter.enabled.is_(True), Exporter.next_run_at <= now, Exporter.unclaimed(now)
         )
         until = now + dt.timedelta(seconds=lease)
-        with self._db.session() as session:
-            Exporter.claim(session, due, token, until, postgresql=self._db.is_postgresql)
+        with self.db.session() as session:
+            Exporter.claim(session, due, token, until, postgresql=self.db.is_postgresql)
             rows = session.scalars(select(Exporter).where(Exporter.claimed_by == token)).all()
             for row in rows:
                 row.next_run_at = now + PERIODS.get(row.schedule, PERIODS["daily"])
             return [r.id for r in rows]
 
     def load(self, ref: str) -> dict[str, Any]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             return {**_view(row), "claimed_by": row.claimed_by}
 
     def start_run(self, exporter_id: str, trigger: str) -> int:
-        with self._db.session() as session:
+        with self.db.session() as session:
             run = ExporterRun(exporter_id=exporter_id, trigger=trigger, state="running")
             session.add(run)
             session.flush()
@@ -352,7 +347,7 @@ class ExporterService:
     def finish_run(
         self, run_id: int, *, state: str, rows: int, target: str, error: str
     ) -> dict[str, Any]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             run = session.get(ExporterRun, run_id)
             assert run is not None
             run.state, run.rows, run.target, run.error = state, rows, target[:2048], error[:4000]

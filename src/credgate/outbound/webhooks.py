@@ -12,7 +12,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -98,9 +98,9 @@ def check_templates(data: WebhookIn) -> list[FieldError]:
     problems: list[FieldError] = []
     sources = [("resource", data.resource), ("payload_template", data.payload_template)]
     sources += [(f"headers.{k}", v) for k, v in data.headers.items()]
-    for field, source in sources:
+    for where, source in sources:
         try:
-            check_variables(field, source, [*COMMON_VARIABLES, "event_id"])
+            check_variables(where, source, [*COMMON_VARIABLES, "event_id"])
         except TemplateProblem as exc:
             problems.append(FieldError(exc.field, exc.message))
     if problems:
@@ -192,17 +192,12 @@ def delivery_view(
     return out
 
 
+@dataclass(frozen=True, slots=True)
 class WebhookService:
-    def __init__(
-        self,
-        db: Database,
-        vault: Vault,
-        *,
-        credential_protocol: Callable[[str], tuple[str, str] | None],
-    ) -> None:
-        self._db = db
-        self._vault = vault
-        self._credential_protocol = credential_protocol
+    db: Database = field(repr=False)
+    vault: Vault = field(repr=False)
+    _: KW_ONLY
+    credential_protocol: Callable[[str], tuple[str, str] | None]
 
     # Definitions ---------------------------------------------------------------------------
 
@@ -223,7 +218,7 @@ class WebhookService:
         else:
             problems = _problems(parsed)
         ref = raw.get("credential")
-        found = self._credential_protocol(ref) if isinstance(ref, str) and ref else None
+        found = self.credential_protocol(ref) if isinstance(ref, str) and ref else None
         if isinstance(ref, str) and ref and not any(p.field == "credential" for p in problems):
             if found is None:
                 problems.append(
@@ -255,7 +250,7 @@ class WebhookService:
             if parsed.signing_secret == "generate"
             else parsed.signing_secret or None
         )
-        with self._db.session() as session:
+        with self.db.session() as session:
             self._refuse_taken(session, parsed.name, None)
             row = Webhook(
                 id=wid,
@@ -286,7 +281,7 @@ class WebhookService:
         new_secret = (
             generate_secret() if parsed.signing_secret == "generate" else parsed.signing_secret
         )
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             self._refuse_taken(session, parsed.name, row.id)
             row.name = parsed.name
@@ -310,7 +305,7 @@ class WebhookService:
         return view, (new_secret if parsed.signing_secret == "generate" else None)
 
     def delete(self, ref: str, *, actor: Actor) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             session.execute(
                 delete(DeliveryAttempt).where(
@@ -325,7 +320,7 @@ class WebhookService:
             record(session, actor, "webhook.delete", "webhook", row.id, [])
 
     def list(self) -> list[dict[str, Any]]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             signed = set(session.scalars(select(WebhookSecret.webhook_id)))
             return [
                 webhook_view(r, r.id in signed)
@@ -334,7 +329,7 @@ class WebhookService:
 
     def page(self, request: PageRequest) -> Page[dict[str, Any]]:
         """One page of webhooks, by name; ``q`` finds a part of the name or of the id."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             page = keyset_page(
                 session,
                 select(Webhook),
@@ -351,7 +346,7 @@ class WebhookService:
             return page.map(lambda row: webhook_view(row, row.id in signed))
 
     def get(self, ref: str) -> dict[str, Any]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             return webhook_view(row, session.get(WebhookSecret, row.id) is not None)
 
@@ -361,7 +356,7 @@ class WebhookService:
             if stored is not None:
                 session.delete(stored)
             return
-        sealed = self._vault.encrypt(secret, context=signing_secret_context(webhook_id))
+        sealed = self.vault.encrypt(secret, context=signing_secret_context(webhook_id))
         if stored is None:
             session.add(WebhookSecret(webhook_id=webhook_id, ciphertext=sealed))
         else:
@@ -371,13 +366,13 @@ class WebhookService:
         stored = session.get(WebhookSecret, webhook_id)
         if stored is None:
             return None
-        return self._vault.decrypt_text(
+        return self.vault.decrypt_text(
             stored.ciphertext, context=signing_secret_context(webhook_id)
         )
 
     def load(self, webhook_id: str) -> tuple[Webhook, str | None] | None:
         """The webhook row (detached) and its decrypted signing secret, for the worker."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = session.get(Webhook, webhook_id)
             if row is None:
                 return None
@@ -386,7 +381,7 @@ class WebhookService:
             return row, secret
 
     def disable(self, webhook_id: str, reason: str) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = session.get(Webhook, webhook_id)
             if row is not None:
                 row.enabled = False
@@ -463,7 +458,7 @@ class WebhookService:
 
     def send(self, ref: str, payload: Mapping[str, Any], *, actor: Actor) -> str:
         """An explicit send: queue one ``explicit`` event for one webhook."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = self._get(session, ref)
             if not row.enabled:
                 raise ConflictError(
@@ -487,7 +482,7 @@ class WebhookService:
         self, *, webhook: str | None = None, state: str | None = None, limit: int = 100
     ) -> builtins.list[dict[str, Any]]:
         query = select(WebhookDelivery).order_by(WebhookDelivery.created_at.desc()).limit(limit)
-        with self._db.session() as session:
+        with self.db.session() as session:
             if webhook is not None:
                 query = query.where(WebhookDelivery.webhook_id == self._get(session, webhook).id)
             if state is not None:
@@ -495,7 +490,7 @@ class WebhookService:
             return [delivery_view(r) for r in session.scalars(query)]
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")
             attempts = session.scalars(
                 select(DeliveryAttempt)
@@ -506,7 +501,7 @@ class WebhookService:
 
     def replay(self, delivery_id: str, *, actor: Actor) -> dict[str, Any]:
         """Queue a failed delivery again, with the same ``webhook-id``."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")
             if row.state == "pending":
                 raise ConflictError("state", "the delivery is still pending")
@@ -520,7 +515,7 @@ class WebhookService:
             return delivery_view(row)
 
     def counts(self) -> dict[str, int]:
-        with self._db.session() as session:
+        with self.db.session() as session:
             rows = session.execute(
                 select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
             ).all()
@@ -550,9 +545,9 @@ class WebhookService:
             .limit(limit)
         )
         until = now + dt.timedelta(seconds=lease)
-        with self._db.session() as session:
-            WebhookDelivery.claim(session, due, token, until, postgresql=self._db.is_postgresql)
-        with self._db.session() as session:
+        with self.db.session() as session:
+            WebhookDelivery.claim(session, due, token, until, postgresql=self.db.is_postgresql)
+        with self.db.session() as session:
             rows = session.execute(
                 select(
                     WebhookDelivery.id,
@@ -568,7 +563,7 @@ class WebhookService:
 
     def extend_claim(self, token: str, lease: float) -> None:
         """Hold the deliveries still claimed under ``token`` for ``lease`` more seconds."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             session.execute(
                 update(WebhookDelivery)
                 .where(WebhookDelivery.claimed_by == token)
@@ -594,7 +589,7 @@ class WebhookService:
         if not finished:
             return
         table = cast(Table, WebhookDelivery.__table__)
-        with self._db.session() as session:
+        with self.db.session() as session:
             states = {
                 str(delivery_id): str(state)
                 for delivery_id, state in session.execute(
@@ -654,7 +649,7 @@ class WebhookService:
 
     def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
         """When each of the webhooks was last changed (absent: deleted), for the worker's cache."""
-        with self._db.session() as session:
+        with self.db.session() as session:
             return {
                 str(wid): changed
                 for wid, changed in session.execute(

@@ -324,12 +324,12 @@ _COMPARE: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
 class Bound:
     """A definition with its parameters bound, ready to test rows."""
 
-    def __init__(self, definition: QueryDefinition, parameters: Mapping[str, str]) -> None:
-        self.definition = definition
-        self.parameters = parameters
+    definition: QueryDefinition
+    parameters: Mapping[str, str]
 
     def resolve(self, term: Term, like: object, where: str) -> object:
         raw: Scalar = self.parameters[term.name] if isinstance(term, Param) else term
