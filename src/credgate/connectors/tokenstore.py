@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, ForeignKey, String, insert, update
@@ -58,8 +58,9 @@ class ConnectorTokenLease(Base):
 class DatabaseTokenStore:
     """The token and renewal lease of one credential, shared by every process on ``db``."""
 
-    db: Database = field(repr=False)
-    credentials: ConnectorCredentialService = field(repr=False)
+    # The handwritten __repr__ below names only the credential.
+    db: Database
+    credentials: ConnectorCredentialService
     credential_id: str
     _: KW_ONLY
     destination: str | None = None

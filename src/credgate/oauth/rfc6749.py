@@ -14,7 +14,7 @@ import binascii
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _string
 from urllib.parse import unquote_plus
 
@@ -93,7 +93,6 @@ class AuthenticatedClient:
     used_basic: bool
 
 
-@dataclass(frozen=True, slots=True)
 class ClientAuthenticator:
     """Client authentication with ``client_secret_basic`` or ``client_secret_post``.
 
@@ -101,9 +100,12 @@ class ClientAuthenticator:
     whether the client id or the secret was wrong.
     """
 
-    registry: ClientRegistry
-    hasher: SecretHasher = field(repr=False)
-    throttle: AuthThrottle
+    def __init__(
+        self, registry: ClientRegistry, hasher: SecretHasher, throttle: AuthThrottle
+    ) -> None:
+        self._registry = registry
+        self._hasher = hasher
+        self._throttle = throttle
 
     @staticmethod
     def _credentials(authorization: bytes | None, form: dict[str, str]) -> tuple[str, str, bool]:
@@ -156,22 +158,22 @@ class ClientAuthenticator:
         if 0 < len(client_id) <= _MAX_ID and 0 < len(secret) <= _MAX_SECRET:
             # A client this node has cached is decided by the keyed-hash compare alone; the
             # checksum only spares the database a lookup for a secret that cannot be real.
-            record = self.registry.cached(client_id)
+            record = self._registry.cached(client_id)
             if record is None and has_valid_checksum(secret):
-                record = await self.registry.aget(client_id)
+                record = await self._registry.aget(client_id)
             if record is not None:
-                ok = record.check_secret(self.hasher, secret, time.time()) and record.active
+                ok = record.check_secret(self._hasher, secret, time.time()) and record.active
         if ok and record is not None:
             return AuthenticatedClient(record, used_basic)
         keys = [f"addr:{network_of(address)}"]
         if 0 < len(client_id) <= _MAX_ID:
             keys.append(f"client:{client_id}")
-        refused = [wait for key in keys if (wait := self.throttle.retry_after(key)) is not None]
+        refused = [wait for key in keys if (wait := self._throttle.retry_after(key)) is not None]
         if refused:
             retry_after: int | None = max(refused)
             delay = 0.0
         else:
-            verdict = await self.throttle.failed(keys)
+            verdict = await self._throttle.failed(keys)
             retry_after, delay = verdict.retry_after, verdict.delay
         log.info(
             "client authentication failed",
