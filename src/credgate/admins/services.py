@@ -28,6 +28,7 @@ from credgate.admins.models import Admin, AdminSession, AdminToken
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError, found
+from credgate.core.views import wire_dict
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.security.secrets import (
     ADMIN_TOKEN_PREFIX,
@@ -76,12 +77,7 @@ class AdminView:
     created_at: dt.datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "disabled": self.disabled,
-            "created_at": self.created_at.isoformat(),
-        }
+        return wire_dict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +96,7 @@ class AdminTokenView:
         return self.expires_at <= utcnow()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "admin": self.admin,
-            "name": self.name,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
-            "expired": self.expired,
-        }
+        return {**wire_dict(self), "expired": self.expired}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +108,8 @@ class IssuedAdminToken:
     expires_at: dt.datetime = field(default_factory=utcnow)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "token": self.token,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-        }
+        # The one place the token is shown: right after it is issued.
+        return wire_dict(self)
 
 
 @dataclass(frozen=True, slots=True)

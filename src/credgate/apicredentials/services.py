@@ -24,6 +24,7 @@ from credgate.core.errors import ConflictError, FieldError, InvalidInputError, N
 from credgate.core.paging import Page, PageRequest, iterate, keyset_page
 from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
 from credgate.core.ratelimits import check_limit
+from credgate.core.views import wire_dict
 from credgate.oauth.clients import CLIENT_CHANGE, BatchClientStore, ClientRecord, ClientStore
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
@@ -58,20 +59,7 @@ class CredentialView:
     rate_limit: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "client_id": self.client_id,
-            "name": self.name,
-            "description": self.description,
-            "permissions": list(self.permissions),
-            "disabled": self.disabled,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "created_by": self.created_by,
-            "secret_overlap_until": (
-                self.secret_overlap_until.isoformat() if self.secret_overlap_until else None
-            ),
-            "rate_limit": self.rate_limit,
-        }
+        return wire_dict(self)
 
 
 @dataclass(frozen=True, slots=True)

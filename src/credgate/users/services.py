@@ -6,7 +6,7 @@ audit entry that names the fields, never a password.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -37,12 +37,7 @@ class ProfileView:
         return self.data_privacy == "none" and self.finder_access
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "data_privacy": self.data_privacy,
-            "finder_access": self.finder_access,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import RenewalError
@@ -89,14 +89,7 @@ class Token:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a store to serialise (and encrypt: it holds secrets)."""
-        return {
-            "access_token": self.access_token,
-            "token_type": self.token_type,
-            "expires_at": self.expires_at,
-            "refresh_token": self.refresh_token,
-            "scope": self.scope,
-            "obtained_at": self.obtained_at,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Token:
