@@ -6,8 +6,7 @@ arguments; generated passwords and new tokens are printed once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,9 +16,9 @@ from credgate.core.cli import (
     cli_actor,
     emit,
     emit_table,
-    open_services,
     parse_duration,
     sub_app,
+    using,
 )
 
 if TYPE_CHECKING:
@@ -32,12 +31,10 @@ tokens_app = sub_app("List and revoke admin API tokens.")
 admins_app.add_typer(tokens_app, name="tokens")
 
 
-@contextmanager
-def _admins() -> Iterator[AdminService]:
+def _admins() -> AbstractContextManager[AdminService]:
     from credgate.admins.services import AdminService
 
-    with open_services() as services:
-        yield services.get(AdminService)
+    return using(AdminService)
 
 
 @admins_app.command("create")

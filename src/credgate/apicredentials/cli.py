@@ -3,8 +3,8 @@ and ``regenerate``, and never again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,9 +17,9 @@ from credgate.core.cli import (
     emit,
     fail,
     list_command,
-    open_services,
     parse_duration,
     sub_app,
+    using,
 )
 
 if TYPE_CHECKING:
@@ -41,12 +41,10 @@ RateLimitOpt = Annotated[
 ]
 
 
-@contextmanager
-def _credentials() -> Iterator[ApiCredentialService]:
+def _credentials() -> AbstractContextManager[ApiCredentialService]:
     from credgate.apicredentials.services import ApiCredentialService
 
-    with open_services() as services:
-        yield services.get(ApiCredentialService)
+    return using(ApiCredentialService)
 
 
 def _checked_permissions(values: list[str]) -> list[str]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,8 +14,8 @@ from credgate.core.cli import (
     emit,
     emit_table,
     fail,
-    open_services,
     sub_app,
+    using,
 )
 
 if TYPE_CHECKING:
@@ -27,12 +26,10 @@ __all__ = ["engines_app"]
 engines_app = sub_app("Manage the engines registry.")
 
 
-@contextmanager
-def _engines() -> Iterator[EngineService]:
+def _engines() -> AbstractContextManager[EngineService]:
     from credgate.classic.engines import EngineService
 
-    with open_services() as services:
-        yield services.get(EngineService)
+    return using(EngineService)
 
 
 @engines_app.command("add")

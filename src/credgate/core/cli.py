@@ -64,6 +64,7 @@ __all__ = [
     "settings_or_exit",
     "sub_app",
     "table",
+    "using",
 ]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -425,3 +426,10 @@ def open_services() -> Iterator[Services]:
         )
     with _opener() as services, errors_to_exit():
         yield services
+
+
+@contextmanager
+def using(kind: type[T]) -> Iterator[T]:
+    """The one service of type ``kind`` a command acts on, for the length of the command."""
+    with open_services() as services:
+        yield services.get(kind)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,6 +19,7 @@ from credgate.core.cli import (
     json_object,
     open_services,
     sub_app,
+    using,
 )
 from credgate.platform.names import KIND_NAMES, PATHS, Kind
 
@@ -38,12 +38,10 @@ CollectionArg = Annotated[
 ]
 
 
-@contextmanager
-def _definitions() -> Iterator[DefinitionService]:
+def _definitions() -> AbstractContextManager[DefinitionService]:
     from credgate.platform.definitions import DefinitionService
 
-    with open_services() as services:
-        yield services.get(DefinitionService)
+    return using(DefinitionService)
 
 
 def _kind(collection: str) -> Kind:

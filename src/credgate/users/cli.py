@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,8 +15,8 @@ from credgate.core.cli import (
     emit_table,
     fail,
     list_command,
-    open_services,
     sub_app,
+    using,
 )
 
 if TYPE_CHECKING:
@@ -30,12 +30,10 @@ users_app = sub_app("Manage classic user accounts.")
 profiles_app = sub_app("Manage classic user profiles.")
 
 
-@contextmanager
-def _users() -> Iterator[UserService]:
+def _users() -> AbstractContextManager[UserService]:
     from credgate.users.services import UserService
 
-    with open_services() as services:
-        yield services.get(UserService)
+    return using(UserService)
 
 
 @users_app.command("create")
