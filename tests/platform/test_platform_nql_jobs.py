@@ -101,13 +101,14 @@ def start(client: TestClient, headers: dict[str, str], **extra: Any) -> str:
 def held(installed: Container, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """Exports wait for the event before they run: the answer cannot have waited for them."""
     release = threading.Event()
-    run = installed.platform.run_export
+    run = platform_services.PlatformService.run_export
 
-    def waiting(export_id: str) -> None:
+    # PlatformService is a slotted dataclass: its methods are patched on the class.
+    def waiting(self: platform_services.PlatformService, export_id: str) -> None:
         release.wait(30)
-        run(export_id)
+        run(self, export_id)
 
-    monkeypatch.setattr(installed.platform, "run_export", waiting)
+    monkeypatch.setattr(platform_services.PlatformService, "run_export", waiting)
     yield release
     release.set()
 

@@ -145,7 +145,7 @@ def _days(delta: dt.timedelta) -> str:
     return f"{days:g} day{'s' if days != 1 else ''}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AdminService:
     db: Database = field(repr=False)
     hasher: SecretHasher = field(repr=False)

@@ -62,7 +62,7 @@ class ClassicAuthError(Exception):
         self.headers = headers or {}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class ClassicAuthenticator:
     check_password: PasswordCheck
     logins: LoginGuard

@@ -76,7 +76,7 @@ class StateMismatch(Exception):
     """The callback's ``state`` is not the pending consent's; the consent stays pending."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ConsentStore:
     """Keeps the pending consent of each credential, sealed."""
 

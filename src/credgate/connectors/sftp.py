@@ -149,7 +149,7 @@ class _PinnedHostKeyClient(asyncssh.SSHClient):
         return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SftpClient:
     """An open, authenticated SFTP session. Use :func:`connect` to get one.
 

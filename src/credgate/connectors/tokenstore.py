@@ -54,7 +54,7 @@ class ConnectorTokenLease(Base):
         return f"ConnectorTokenLease(credential_id={self.credential_id!r})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class DatabaseTokenStore:
     """The token and renewal lease of one credential, shared by every process on ``db``."""
 

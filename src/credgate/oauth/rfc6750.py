@@ -259,7 +259,7 @@ def _with_request_signature(
 # Plain ASGI adapter ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class BearerMiddleware:
     """Protects every HTTP request of ``app`` with ``permission``; usable by any ASGI app.
 

@@ -28,7 +28,7 @@ __all__ = ["RevocationEndpoint"]
 _OK = PlainResponse(200, b"", [(b"cache-control", b"no-store")])
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class RevocationEndpoint:
     db: Database = field(repr=False)
     authenticator: ClientAuthenticator

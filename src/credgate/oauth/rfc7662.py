@@ -22,7 +22,7 @@ __all__ = ["IntrospectionEndpoint"]
 _INACTIVE = {"active": False}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class IntrospectionEndpoint:
     authenticator: ClientAuthenticator
     verifier: AccessTokenVerifier

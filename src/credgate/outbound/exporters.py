@@ -148,7 +148,7 @@ class ExportTarget:
 _NO_EXPORT_AUTH = {"OAUTH2_AUTHORIZATION_CODE"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ExporterService:
     """Exporter definitions, their claims and run history. Blocking."""
 

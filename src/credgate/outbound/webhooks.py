@@ -192,7 +192,7 @@ def delivery_view(
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class WebhookService:
     db: Database = field(repr=False)
     vault: Vault = field(repr=False)

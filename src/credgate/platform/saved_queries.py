@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["StoredQueries"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class StoredQueries:
     definitions: DefinitionService
     platform: PlatformService

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -121,26 +121,22 @@ def _view(row: PlatformRequest) -> RequestView:
     )
 
 
+@dataclass(slots=True, eq=False)
 class PlatformService:
     """Requests, inventory and exports. Blocking: call it off the event loop."""
 
-    def __init__(
-        self,
-        db: Database,
-        definitions: DefinitionService,
-        hasher: SecretHasher,
-        exports_dir: Path,
-        *,
-        exports_per_day: int = EXPORTS_PER_DAY,
-    ) -> None:
-        self._db = db
-        self.exports_per_day = exports_per_day
-        self._definitions = definitions
-        self._hasher = hasher
-        self.exports_dir = exports_dir
-        #: Called with the session and each stored request, in its transaction (webhook outbox).
-        self.on_record: RequestSink | None = None
-        #: Runs queued exports off the event loop; the app runs its periodic loop.
+    db: Database = field(repr=False)
+    definitions: DefinitionService
+    hasher: SecretHasher = field(repr=False)
+    exports_dir: Path
+    _: KW_ONLY
+    exports_per_day: int = EXPORTS_PER_DAY
+    #: Called with the session and each stored request, in its transaction (webhook outbox).
+    on_record: RequestSink | None = field(default=None, init=False)
+    #: Runs queued exports off the event loop; the app runs its periodic loop.
+    exports: ExportWorker = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
         self.exports = ExportWorker(self)
 
     # Requests ----------------------------------------------------------------------------------
@@ -157,7 +153,7 @@ class PlatformService:
         request_id: str | None = None,
     ) -> str:
         rid = request_id or str(uuid.uuid4())
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = PlatformRequest(
                 id=rid,
                 kind=kind,
@@ -173,7 +169,7 @@ class PlatformService:
         return rid
 
     def update_request(self, request_id: str, *, state: str, result: Mapping[str, Any]) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = session.get(PlatformRequest, request_id)
             if row is not None:
                 row.state = state
@@ -181,7 +177,7 @@ class PlatformService:
                 row.updated_at = utcnow()
 
     def get_request(self, request_id: str) -> RequestView | None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             row = session.get(PlatformRequest, request_id)
             return _view(row) if row is not None else None
 
@@ -189,7 +185,7 @@ class PlatformService:
         query = select(PlatformRequest).order_by(PlatformRequest.created_at.desc()).limit(limit)
         if kind:
             query = query.where(PlatformRequest.kind == kind)
-        with self._db.session() as session:
+        with self.db.session() as session:
             return [_view(r) for r in session.scalars(query).all()]
 
     # Inventory ---------------------------------------------------------------------------------
@@ -199,7 +195,7 @@ class PlatformService:
 
         For inspection and tests; queries never load the inventory (:meth:`stream_query`)."""
         singular = SINGULAR[object_name]
-        with self._db.session() as session:
+        with self.db.session() as session:
             found = session.scalars(
                 select(InventoryObject)
                 .where(InventoryObject.object == singular)
@@ -214,7 +210,7 @@ class PlatformService:
         """Defined custom enrichment fields enabled for the API, with their value type."""
         return {
             d.key: str(d.data.get("type", "string"))
-            for d in self._definitions.list("enrichment_field")
+            for d in self.definitions.list("enrichment_field")
             if d.api_enabled
         }
 
@@ -237,7 +233,7 @@ class PlatformService:
         return EnrichmentRequest(request.domain, tuple(valid), tuple(errors))
 
     def _write(self, items: Sequence[Enrichment]) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             groups: dict[tuple[str, str], list[Enrichment]] = {}
             for item in items:
                 obj, _, column = item.identification.name.split("/")
@@ -277,7 +273,7 @@ class PlatformService:
     def delete_devices(self, uids: Iterable[str]) -> int:
         wanted = sorted(set(uids))
         removed = 0
-        with self._db.session() as session:
+        with self.db.session() as session:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 result = session.execute(
@@ -302,7 +298,7 @@ class PlatformService:
         """Run a saved query in the database; its rows are read as the stream is iterated,
         within this context. A parameter or literal that does not fit raises on entry."""
         compiled = compile_query(query, parameters, max_rows=max_rows, restrict=restrict)
-        with self._db.session() as session:
+        with self.db.session() as session:
             rows = open_rows(session, compiled, max_rows=max_rows)
             try:
                 yield rows
@@ -358,7 +354,7 @@ class PlatformService:
         """
         moment = now or utcnow()
         midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        with self._db.session() as session:
+        with self.db.session() as session:
             started = session.scalar(
                 select(func.count())
                 .select_from(PlatformRequest)
@@ -403,7 +399,7 @@ class PlatformService:
             .order_by(PlatformRequest.created_at)
             .limit(8)
         )
-        with self._db.session() as session:
+        with self.db.session() as session:
             for export_id, state, updated_at in session.execute(pending).all():
                 claimed = session.execute(
                     update(PlatformRequest)
@@ -419,7 +415,7 @@ class PlatformService:
         return None
 
     def _renew(self, export_id: str) -> None:
-        with self._db.session() as session:
+        with self.db.session() as session:
             session.execute(
                 update(PlatformRequest)
                 .where(PlatformRequest.id == export_id, PlatformRequest.state == "IN_PROGRESS")
@@ -438,7 +434,7 @@ class PlatformService:
         self.exports_dir.mkdir(parents=True, exist_ok=True)
         compression: Compression = view.payload.get("compression", "NONE")
         try:
-            found = self._definitions.find("query", str(view.payload.get("queryId", "")))
+            found = self.definitions.find("query", str(view.payload.get("queryId", "")))
             if found is None or not found.api_enabled:
                 raise ValueError("the saved query no longer exists or is not enabled for the API")
             query = to_query(found)
@@ -468,7 +464,7 @@ class PlatformService:
         """Delete the results files older than :data:`RESULTS_FILE_TTL`; the exports then
         report ``EXPIRED``. Returns how many."""
         cutoff = (now or utcnow()) - RESULTS_FILE_TTL
-        with self._db.session() as session:
+        with self.db.session() as session:
             done = session.scalars(
                 select(PlatformRequest).where(
                     PlatformRequest.kind == "nql_export",
@@ -486,7 +482,7 @@ class PlatformService:
             return len(done)
 
     def _signature(self, export_id: str, expires: int) -> str:
-        return self._hasher.hash(f"nql-export|{export_id}|{expires}")
+        return self.hasher.hash(f"nql-export|{export_id}|{expires}")
 
     def results_link(self, base_url: str, export_id: str, *, now: float | None = None) -> str:
         """A download link for an export's file, valid for 15 minutes from now."""
@@ -498,7 +494,7 @@ class PlatformService:
         """Whether a download link is authentic and unexpired (constant-time comparison)."""
         if not expires.isdigit() or int(expires) < time.time():
             return False
-        return self._hasher.verify(f"nql-export|{export_id}|{expires}", signature)
+        return self.hasher.verify(f"nql-export|{export_id}|{expires}", signature)
 
     def export_file(self, export_id: str) -> Path | None:
         view = self.get_request(export_id)
