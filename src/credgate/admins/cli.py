@@ -17,6 +17,7 @@ from credgate.core.cli import (
     emit,
     emit_table,
     parse_duration,
+    rows_command,
     sub_app,
     using,
 )
@@ -56,20 +57,17 @@ def admins_create(
         typer.echo(f"created administrator {username!r}")
 
 
-@admins_app.command("list")
-def admins_list(as_json: JsonOpt = False) -> None:
-    """List administrators."""
-    with _admins() as admins:
-        rows = [a.as_dict() for a in admins.list_admins()]
-        emit_table(
-            rows,
-            as_json,
-            [
-                ("username", "username"),
-                ("state", lambda r: "disabled" if r["disabled"] else "active"),
-                ("created", "created_at"),
-            ],
-        )
+rows_command(
+    admins_app,
+    _admins,
+    lambda admins: [a.as_dict() for a in admins.list_admins()],
+    [
+        ("username", "username"),
+        ("state", lambda r: "disabled" if r["disabled"] else "active"),
+        ("created", "created_at"),
+    ],
+    help="List administrators.",
+)
 
 
 @admins_app.command("disable")

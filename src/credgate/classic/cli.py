@@ -12,8 +12,8 @@ from credgate.core.cli import (
     YesOpt,
     cli_actor,
     emit,
-    emit_table,
     fail,
+    rows_command,
     sub_app,
     using,
 )
@@ -64,20 +64,17 @@ def engines_add(
         emit(view.as_wire(), as_json, lambda d: typer.echo(f"added engine {d['name']!r}"))
 
 
-@engines_app.command("list")
-def engines_list(as_json: JsonOpt = False) -> None:
-    """List the engines registry."""
-    with _engines() as engines:
-        items = [e.as_wire() for e in engines.list()]
-        emit_table(
-            items,
-            as_json,
-            [
-                ("name", "name"),
-                ("status", "status"),
-                ("address", lambda r: f"{r['address']}:{r['port']}"),
-            ],
-        )
+rows_command(
+    engines_app,
+    _engines,
+    lambda engines: [e.as_wire() for e in engines.list()],
+    [
+        ("name", "name"),
+        ("status", "status"),
+        ("address", lambda r: f"{r['address']}:{r['port']}"),
+    ],
+    help="List the engines registry.",
+)
 
 
 @engines_app.command("delete")

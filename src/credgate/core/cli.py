@@ -60,6 +60,7 @@ __all__ = [
     "name_metavars",
     "open_services",
     "parse_duration",
+    "rows_command",
     "set_services_opener",
     "settings_or_exit",
     "sub_app",
@@ -433,3 +434,20 @@ def using(kind: type[T]) -> Iterator[T]:
     """The one service of type ``kind`` a command acts on, for the length of the command."""
     with open_services() as services:
         yield services.get(kind)
+
+
+def rows_command(
+    app: typer.Typer,
+    service: Callable[[], AbstractContextManager[S]],
+    rows: Callable[[S], Iterable[dict[str, Any]]],
+    columns: Sequence[Column],
+    *,
+    help: str,
+) -> None:
+    """Add a ``list`` command to ``app`` that prints every row of a short list at once (a table,
+    or ``--json``); long lists page with :func:`list_command` instead."""
+
+    @app.command("list", help=help)
+    def list_rows(as_json: JsonOpt = False) -> None:
+        with service() as opened:
+            emit_table(list(rows(opened)), as_json, columns)

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from credgate.core.cli import (
-    JsonOpt,
     YesOpt,
     cli_actor,
-    emit_table,
     fail,
     list_command,
+    rows_command,
     sub_app,
     using,
 )
@@ -100,17 +99,10 @@ def profiles_create(
         typer.echo(f"created profile {name!r}")
 
 
-@profiles_app.command("list")
-def profiles_list(as_json: JsonOpt = False) -> None:
-    """List profiles."""
-    with _users() as users:
-        items = [p.as_dict() for p in users.list_profiles()]
-        emit_table(
-            items,
-            as_json,
-            [
-                ("name", "name"),
-                ("data privacy", "data_privacy"),
-                ("finder access", "finder_access"),
-            ],
-        )
+rows_command(
+    profiles_app,
+    _users,
+    lambda users: [p.as_dict() for p in users.list_profiles()],
+    [("name", "name"), ("data privacy", "data_privacy"), ("finder access", "finder_access")],
+    help="List profiles.",
+)
