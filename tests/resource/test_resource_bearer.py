@@ -23,7 +23,7 @@ from credgate.oauth.rfc6750 import (
     require,
     verified_token,
 )
-from credgate.oauth.rfc9068 import VerifiedToken
+from credgate.oauth.rfc9068 import AccessTokenVerifier, VerifiedToken
 
 
 def _guard(container: Container) -> BearerGuard:
@@ -54,35 +54,33 @@ def test_header_parsing() -> None:
 
 
 def test_cache_hits_still_check_revocation_and_the_client(
-    container: Container, issued: tuple[str, str, str]
+    container: Container, issued: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cid, _secret, token = issued
     guard = _guard(container)
     calls: list[str] = []
-    original = container.verifier.verify
+    original = AccessTokenVerifier.verify
 
-    def counting(token: str, *, now: int | None = None) -> VerifiedToken:
+    # The verifier is a slotted dataclass: its methods are patched on the class.
+    def counting(self: AccessTokenVerifier, token: str, *, now: int | None = None) -> VerifiedToken:
         calls.append(token)
-        return original(token, now=now)
+        return original(self, token, now=now)
 
-    container.verifier.verify = counting  # type: ignore[method-assign]
-    try:
-        header = f"Bearer {token}"
-        first = asyncio.run(guard.authorize(header, "nql"))
-        second = asyncio.run(guard.authorize(header, "nql"))
-        assert first == second
-        assert len(calls) == 1  # the signature was checked once
-        assert len(guard) == 1
-        with pytest.raises(InsufficientScope) as denied:
-            asyncio.run(guard.authorize(header, "workflows"))
-        assert denied.value.scope == "workflows"
-        assert asyncio.run(guard.authorize(header, None)).client_id == cid
-        container.revoked.add(first.jti, first.expires_at)
-        with pytest.raises(InvalidToken, match="revoked"):
-            asyncio.run(guard.authorize(header, "nql"))
-        assert len(calls) == 1  # refused from the cache, without re-verifying
-    finally:
-        container.verifier.verify = original  # type: ignore[method-assign]
+    monkeypatch.setattr(AccessTokenVerifier, "verify", counting)
+    header = f"Bearer {token}"
+    first = asyncio.run(guard.authorize(header, "nql"))
+    second = asyncio.run(guard.authorize(header, "nql"))
+    assert first == second
+    assert len(calls) == 1  # the signature was checked once
+    assert len(guard) == 1
+    with pytest.raises(InsufficientScope) as denied:
+        asyncio.run(guard.authorize(header, "workflows"))
+    assert denied.value.scope == "workflows"
+    assert asyncio.run(guard.authorize(header, None)).client_id == cid
+    container.revoked.add(first.jti, first.expires_at)
+    with pytest.raises(InvalidToken, match="revoked"):
+        asyncio.run(guard.authorize(header, "nql"))
+    assert len(calls) == 1  # refused from the cache, without re-verifying
 
 
 def test_cache_is_bounded_and_expired_entries_go(

@@ -15,7 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
@@ -126,6 +126,7 @@ class VerifiedToken:
     claims: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class AccessTokenVerifier:
     """Checks a bearer token locally: signature by ``kid``, ``typ``, ``iss``, ``aud``, ``exp``.
 
@@ -133,27 +134,20 @@ class AccessTokenVerifier:
     checks (they need this node's caches).
     """
 
-    def __init__(
-        self,
-        keys: Callable[[], KeySet],
-        *,
-        issuer: str,
-        audience: str,
-        leeway: int,
-    ) -> None:
-        self._keys = keys
-        self._issuer = issuer
-        self._audience = audience
-        # A small leeway absorbs clock skew between nodes; it is documented as
-        # CREDGATE_TOKEN_LEEWAY_SECONDS and capped at 300 s by the settings.
-        self._leeway = leeway
+    keys: Callable[[], KeySet] = field(repr=False)
+    _: KW_ONLY
+    issuer: str
+    audience: str
+    # A small leeway absorbs clock skew between nodes; it is documented as
+    # CREDGATE_TOKEN_LEEWAY_SECONDS and capped at 300 s by the settings.
+    leeway: int
 
     def _resolve(self, obj: Any) -> ECKey:
         headers = obj.headers()
         if headers.get("typ") not in _ACCEPTED_TYP:
             raise InvalidToken("the token is not an access token (typ must be at+jwt)")
         kid = headers.get("kid")
-        key = self._keys().verification_key(kid) if isinstance(kid, str) else None
+        key = self.keys().verification_key(kid) if isinstance(kid, str) else None
         if key is None:
             raise InvalidToken("the token was signed with an unknown key")
         return key
@@ -163,9 +157,9 @@ class AccessTokenVerifier:
             decoded = jwt.decode(token, self._resolve, algorithms=_ALGORITHMS)
             registry = JWTClaimsRegistry(
                 now=int(time.time()) if now is None else now,
-                leeway=self._leeway,
-                iss={"essential": True, "value": self._issuer},
-                aud={"essential": True, "value": self._audience},
+                leeway=self.leeway,
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": self.audience},
                 exp={"essential": True},
                 iat={"essential": True},
                 sub={"essential": True},

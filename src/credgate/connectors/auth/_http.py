@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "POOL_LIMITS",
     "RefusedDestination",
+    "StaticHeaderAuth",
     "check_transport",
     "make_async_client",
     "make_client",
@@ -299,3 +300,17 @@ def check_transport(url: httpx.URL | str, *, field: str = "url") -> None:
     raise InsecureTransportError(
         f"{field}: refusing to send credentials to {url.scheme}://{url.host} (https required)"
     )
+
+
+class StaticHeaderAuth(httpx.Auth):
+    """Sends one fixed ``Authorization`` header, built by the subclass into ``_header``, and
+    only over a transport :func:`check_transport` allows (the header is a secret)."""
+
+    _header: str
+
+    def auth_flow(
+        self, request: httpx.Request
+    ) -> typing.Generator[httpx.Request, httpx.Response, None]:
+        check_transport(request.url)
+        request.headers["Authorization"] = self._header
+        yield request

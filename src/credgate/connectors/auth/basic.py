@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Generator
 
-import httpx
-
-from ._http import check_transport
+from ._http import StaticHeaderAuth
 
 __all__ = ["BasicAuth"]
 
 
-class BasicAuth(httpx.Auth):
+class BasicAuth(StaticHeaderAuth):
     """Adds ``Authorization: Basic base64(username:password)`` (RFC 7617 §2).
 
     Refuses plain http to anything but loopback, since the password travels
@@ -35,8 +32,3 @@ class BasicAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"BasicAuth(username={self.username!r}, password='[secure]')"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        check_transport(request.url)
-        request.headers["Authorization"] = self._header
-        yield request

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Generator
 
-import httpx
-
-from ._http import check_transport
+from ._http import StaticHeaderAuth
 
 __all__ = ["BearerAuth"]
 
@@ -15,7 +12,7 @@ __all__ = ["BearerAuth"]
 _SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
-class BearerAuth(httpx.Auth):
+class BearerAuth(StaticHeaderAuth):
     """Adds ``Authorization: <header_prefix> <token>``.
 
     ``header_prefix`` defaults to ``Bearer`` (RFC 6750 §2.1) and an empty one
@@ -35,8 +32,3 @@ class BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"BearerAuth(token='[secure]', header_prefix={self.header_prefix!r})"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        check_transport(request.url)
-        request.headers["Authorization"] = self._header
-        yield request
