@@ -26,8 +26,10 @@ __all__ = [
     "Sid",
     "Uuid",
     "WireModel",
+    "code_message_body",
     "describe",
     "header",
+    "invalid_request",
     "is_uuid",
     "load_json",
     "nested_deeper_than",
@@ -271,3 +273,13 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 def uuid_text(value: uuid.UUID | str) -> str:
     """A UUID as the lower-case text the APIs answer with."""
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(value))
+
+
+def code_message_body(code: str, message: str) -> dict[str, object]:
+    """The documented ``{code, message}`` error body of the Campaigns and Remote Actions APIs."""
+    return {"code": code, "message": message}
+
+
+def invalid_request(problems: Sequence[Problem]) -> RequestError:
+    """400 ``INVALID_REQUEST`` in the ``{code, message}`` body (Campaigns, Remote Actions)."""
+    return RequestError(400, code_message_body("INVALID_REQUEST", describe(problems)), problems)

@@ -15,10 +15,9 @@ from pydantic import Field, field_validator
 from credgate.core import permissions
 from credgate.platform.schemas._common import (
     SID_PATTERN,
-    Problem,
-    RequestError,
     WireModel,
-    describe,
+    code_message_body,
+    invalid_request,
     parse_model,
     uuid_text,
 )
@@ -62,13 +61,9 @@ class TriggerRequest(WireModel):
         return list(dict.fromkeys(value))
 
 
-def error_body(code: str, message: str) -> dict[str, object]:
-    """The Campaigns API's documented error body."""
-    return {"code": code, "message": message}
-
-
-def _fail(problems: Sequence[Problem]) -> RequestError:
-    return RequestError(400, error_body("INVALID_REQUEST", describe(problems)), problems)
+#: The Campaigns API's documented error body.
+error_body = code_message_body
+_fail = invalid_request
 
 
 def parse_trigger(body: object) -> TriggerRequest:

@@ -6,7 +6,7 @@ Error body: ``{code, message}``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -14,10 +14,10 @@ from pydantic import Field
 
 from credgate.core import permissions
 from credgate.platform.schemas._common import (
-    Problem,
     RequestError,
     WireModel,
-    describe,
+    code_message_body,
+    invalid_request,
     parse_model,
     uuid_text,
 )
@@ -71,13 +71,9 @@ class ExecuteRequest(WireModel):
     trigger_info: TriggerInfo | None = None
 
 
-def error_body(code: str, message: str) -> dict[str, object]:
-    """The Remote Actions API's documented error body."""
-    return {"code": code, "message": message}
-
-
-def _fail(problems: Sequence[Problem]) -> RequestError:
-    return RequestError(400, error_body("INVALID_REQUEST", describe(problems)), problems)
+#: The Remote Actions API's documented error body.
+error_body = code_message_body
+_fail = invalid_request
 
 
 def parse_execute(body: object) -> ExecuteRequest:
