@@ -24,6 +24,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def wire_dict(view: DataclassInstance) -> dict[str, Any]:
-    """The view's fields by name, in declaration order, with JSON-ready values."""
-    return {f.name: _plain(getattr(view, f.name)) for f in fields(view)}
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def wire_dict(view: DataclassInstance, *, camel: bool = False) -> dict[str, Any]:
+    """The view's fields by name (``camel``: ``client_id`` as ``clientId``, for the platform
+    APIs' spelling), in declaration order, with JSON-ready values."""
+    key = _camel if camel else str
+    return {key(f.name): _plain(getattr(view, f.name)) for f in fields(view)}

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from credgate.core.db import Database, utcnow
+from credgate.core.views import wire_dict
 from credgate.platform.definitions import DefinitionService, to_query
 from credgate.platform.interfaces import RequestSink
 from credgate.platform.models import InventoryObject, PlatformRequest
@@ -94,17 +95,7 @@ class RequestView:
     updated_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "clientId": self.client_id,
-            "target": self.target,
-            "state": self.state,
-            "payload": self.payload,
-            "result": self.result,
-            "createdAt": self.created_at.isoformat(),
-            "updatedAt": self.updated_at.isoformat(),
-        }
+        return wire_dict(self, camel=True)
 
 
 def _view(row: PlatformRequest) -> RequestView:

@@ -16,6 +16,7 @@ from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, found
 from credgate.core.paging import Page, PageRequest, keyset_page
+from credgate.core.views import wire_dict
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.users.models import DATA_PRIVACY_LEVELS, Profile, User
 
@@ -48,12 +49,8 @@ class UserView:
     disabled: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "profile": self.profile.name,
-            "disabled": self.disabled,
-        }
+        # The profile by name, in its place among the fields.
+        return {**wire_dict(self), "profile": self.profile.name}
 
 
 ClassicUser = UserView
