@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
 from credgate.core.changes import publish
@@ -228,6 +229,21 @@ class StoredDefinition:
         return {**self.data, "uuid": self.uuid, "kind": self.kind, "lastUpdateTime": when}
 
 
+def _not_found(kind: Kind, key: str) -> NotFoundError:
+    return NotFoundError(f"no {kind.replace('_', ' ')} with id {key!r}")
+
+
+def _existing(session: Session, kind: Kind, key: str) -> PlatformDefinition:
+    row = session.scalar(
+        select(PlatformDefinition).where(
+            PlatformDefinition.kind == kind, PlatformDefinition.key == key
+        )
+    )
+    if row is None:
+        raise _not_found(kind, key)
+    return row
+
+
 def _stored(row: PlatformDefinition) -> StoredDefinition:
     return StoredDefinition(
         kind=row.kind,  # type: ignore[arg-type]
@@ -353,7 +369,7 @@ class DefinitionService:
     def get(self, kind: Kind, key: str) -> StoredDefinition:
         found = self.find(kind, key)
         if found is None:
-            raise NotFoundError(f"no {kind.replace('_', ' ')} with id {key!r}")
+            raise _not_found(kind, key)
         return found
 
     def create(self, kind: Kind, data: Mapping[str, Any], *, actor: Actor) -> StoredDefinition:
@@ -391,13 +407,7 @@ class DefinitionService:
         if "id" in changes and changes["id"] != key:
             raise InvalidInputError([FieldError("id", "cannot be changed")])
         with self._db.session() as session:
-            row = session.scalar(
-                select(PlatformDefinition).where(
-                    PlatformDefinition.kind == kind, PlatformDefinition.key == key
-                )
-            )
-            if row is None:
-                raise NotFoundError(f"no {kind.replace('_', ' ')} with id {key!r}")
+            row = _existing(session, kind, key)
             merged = {**row.data, **changes, "uuid": row.uuid}
             checked = _check(kind, merged)
             checked.pop("uuid", None)
@@ -413,13 +423,7 @@ class DefinitionService:
 
     def delete(self, kind: Kind, key: str, *, actor: Actor) -> None:
         with self._db.session() as session:
-            row = session.scalar(
-                select(PlatformDefinition).where(
-                    PlatformDefinition.kind == kind, PlatformDefinition.key == key
-                )
-            )
-            if row is None:
-                raise NotFoundError(f"no {kind.replace('_', ' ')} with id {key!r}")
+            row = _existing(session, kind, key)
             session.delete(row)
             record(session, actor, f"{kind}.delete", kind, key, [])
             publish(session, CHANGE_KIND, kind)
