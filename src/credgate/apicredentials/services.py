@@ -7,20 +7,18 @@ The secret exists in plaintext only in the value returned by :meth:`create` and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from credgate.apicredentials.models import ApiCredential, ApiCredentialSecret
 from credgate.core.audit.services import Actor, record
 from credgate.core.changes import publish
-from credgate.core.db import Database, utcnow
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.db import Database, name_conflicts, utcnow
+from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
 from credgate.core.paging import Page, PageRequest, iterate, keyset_page
 from credgate.core.permissions import CATALOGUE, UnknownPermissionError, parse_permissions
 from credgate.core.ratelimits import check_limit
@@ -37,6 +35,8 @@ __all__ = [
     "client_store",
     "recent_client_records",
 ]
+
+_NAME_TAKEN = "an API credential with this name already exists"
 
 MAX_OVERLAP = dt.timedelta(days=30)
 _NAME_MAX = 200
@@ -130,17 +130,6 @@ def _check_fields(
     return clean_name, description, perms
 
 
-@contextmanager
-def _translate_conflicts() -> Iterator[None]:
-    """A concurrent create or rename that lost the race for a name becomes a 409."""
-    try:
-        yield
-    except IntegrityError as exc:
-        if "name" in str(exc.orig).lower():
-            raise ConflictError("name", "an API credential with this name already exists") from exc
-        raise
-
-
 class ApiCredentialService:
     def __init__(
         self,
@@ -208,7 +197,7 @@ class ApiCredentialService:
             raise InvalidInputError([FieldError("name", "is required")])
         secret = generate_secret()
         client_id = generate_client_id()
-        with _translate_conflicts(), self._db.session() as session:
+        with name_conflicts(_NAME_TAKEN), self._db.session() as session:
             row = ApiCredential(
                 client_id=client_id,
                 name=clean_name,
@@ -251,7 +240,7 @@ class ApiCredentialService:
         clean_name, clean_description, perms = _check_fields(
             name, description, None if permissions is None else list(permissions), errors
         )
-        with _translate_conflicts(), self._db.session() as session:
+        with name_conflicts(_NAME_TAKEN), self._db.session() as session:
             row = self._row(session, client_id)
             changed: list[str] = []
             if clean_name is not None and clean_name != row.name:

@@ -17,11 +17,20 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "Database", "UTCDateTime", "utcnow"]
+from credgate.core.errors import ConflictError
+
+__all__ = [
+    "Base",
+    "Database",
+    "UTCDateTime",
+    "name_conflicts",
+    "utcnow",
+]
 
 _NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -126,3 +135,15 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+@contextmanager
+def name_conflicts(message: str) -> Iterator[None]:
+    """A concurrent create or rename that lost the race for a unique name becomes a 409
+    naming the ``name`` field with ``message``; any other integrity error propagates."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if "name" in str(exc.orig).lower():
+            raise ConflictError("name", message) from exc
+        raise

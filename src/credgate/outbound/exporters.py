@@ -29,7 +29,7 @@ from credgate.core.errors import (
     ConflictError,
     FieldError,
     InvalidInputError,
-    NotFoundError,
+    found,
     plain_errors,
 )
 from credgate.outbound.models import Exporter, ExporterRun
@@ -310,12 +310,10 @@ class ExporterService:
 
     @staticmethod
     def _get(session: Any, ref: str) -> Exporter:
-        row = session.get(Exporter, ref) or session.scalar(
+        row: Exporter | None = session.get(Exporter, ref) or session.scalar(
             select(Exporter).where(Exporter.name == ref)
         )
-        if row is None:
-            raise NotFoundError(f"no exporter with id or name {ref!r}")
-        return row  # type: ignore[no-any-return]
+        return found(row, f"no exporter with id or name {ref!r}")
 
     def claim_due(self, worker: str, lease: float) -> builtins.list[str]:
         """Claim every due, enabled exporter and move its next run one period on."""

@@ -25,7 +25,6 @@ from credgate.core.errors import (
     ConflictError,
     FieldError,
     InvalidInputError,
-    NotFoundError,
     found,
     plain_errors,
 )
@@ -393,9 +392,7 @@ class WebhookService:
         row = session.get(Webhook, ref) or session.scalar(
             select(Webhook).where(Webhook.name == ref)
         )
-        if row is None:
-            raise NotFoundError(f"no webhook with id or name {ref!r}")
-        return row
+        return found(row, f"no webhook with id or name {ref!r}")
 
     @staticmethod
     def _refuse_taken(session: Session, name: str, own_id: str | None) -> None:

@@ -18,13 +18,11 @@ import datetime as dt
 import hmac
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from credgate.connectors.consent import ConnectorConsent
@@ -52,7 +50,7 @@ from credgate.connectors.credentials.validation import (
 from credgate.connectors.interfaces import CredentialSummary
 from credgate.core.audit.services import Actor, record
 from credgate.core.changes import publish
-from credgate.core.db import Database, utcnow
+from credgate.core.db import Database, name_conflicts, utcnow
 from credgate.core.destinations import STRICT, DestinationPolicy
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError, found
 from credgate.security.vault import Vault, VaultError
@@ -67,6 +65,8 @@ __all__ = [
     "CredentialView",
     "seal_unbound_secrets",
 ]
+
+_NAME_TAKEN = "a connector credential with this name already exists"
 
 log = logging.getLogger("credgate.connectors.credentials")
 
@@ -195,19 +195,6 @@ def _changed_fields(before: ValidatedCredential | None, after: ValidatedCredenti
         ):
             names.append(f"authorization.{key}")
     return names
-
-
-@contextmanager
-def _translate_conflicts() -> Iterator[None]:
-    """A concurrent create or rename that lost the race for a name becomes a 409."""
-    try:
-        yield
-    except IntegrityError as exc:
-        if "name" in str(exc.orig).lower():
-            raise ConflictError(
-                "name", "a connector credential with this name already exists"
-            ) from exc
-        raise
 
 
 _CHOICES: Final = 500
@@ -352,7 +339,7 @@ class ConnectorCredentialService:
         credential_id = str(uuid.uuid4())
         destination = destination_digest(cred.destination)
         now = utcnow()
-        with _translate_conflicts(), self._db.session() as session:
+        with name_conflicts(_NAME_TAKEN), self._db.session() as session:
             self._refuse_taken_name(session, cred.name, None)
             row = ConnectorCredential(
                 id=credential_id,
@@ -394,7 +381,7 @@ class ConnectorCredentialService:
         :func:`obtained_tokens_outdated` says they must be. A credential pointed at another
         destination has every secret entered again, sealed for the new destination.
         """
-        with _translate_conflicts(), self._db.session() as session:
+        with name_conflicts(_NAME_TAKEN), self._db.session() as session:
             row = self._row(session, credential_id, with_secrets=True, for_update=True)
             stored = self._stored(row, usable_only=True)
             wrong_id: list[FieldError] = []
