@@ -276,6 +276,26 @@ def _find(definitions: DefinitionService, kind: Kind, key: str) -> StoredDefinit
     return next((d for d in definitions.list(kind) if d.uuid == key), None)
 
 
+async def _enabled(
+    definitions: DefinitionService,
+    family: Family,
+    kind: Kind,
+    key: str,
+    field: str,
+    refusal: str = "is not enabled for the API",
+    *,
+    code: str = "NOT_API_ENABLED",
+) -> StoredDefinition:
+    """The definition a trigger names, or the family's 400: unknown, or not enabled for the API."""
+    found = await _run(_find, definitions, kind, key)
+    noun = kind.replace("_", " ")
+    if found is None:
+        raise family.fail(400, "NOT_FOUND", f"{field}: no {noun} {key!r}")
+    if not found.api_enabled:
+        raise family.fail(400, code, f"{field}: {noun} {key!r} {refusal}")
+    return found
+
+
 def _payload(model: Any) -> dict[str, Any]:
     dumped: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
     return dumped
@@ -332,16 +352,15 @@ async def _execute_workflow(
     if (base := WORKFLOWS.upstream(settings)) is not None:
         record = _Record(platform, "workflow_execution", payload, parsed.workflow_id)
         return await _relay(request, settings, WORKFLOWS, base, body, token, record)
-    found = await _run(_find, definitions, "workflow", parsed.workflow_id)
-    if found is None:
-        raise WORKFLOWS.fail(400, "NOT_FOUND", f"workflowId: no workflow {parsed.workflow_id!r}")
-    if not found.api_enabled:
-        raise WORKFLOWS.fail(
-            400,
-            "NOT_API_TRIGGERABLE",
-            f"workflowId: workflow {parsed.workflow_id!r} is inactive or cannot be triggered "
-            "through the API",
-        )
+    found = await _enabled(
+        definitions,
+        WORKFLOWS,
+        "workflow",
+        parsed.workflow_id,
+        "workflowId",
+        "is inactive or cannot be triggered through the API",
+        code="NOT_API_TRIGGERABLE",
+    )
     request_uuid, execution = str(uuid.uuid4()), str(uuid.uuid4())
     result = workflows.execute_response(request_uuid, [execution])
     await _submitted(
@@ -433,17 +452,9 @@ async def execute_remote_action(
     if (base := REMOTE_ACTIONS.upstream(settings)) is not None:
         record = _Record(platform, "remote_action", payload, parsed.remote_action_id)
         return await _relay(request, settings, REMOTE_ACTIONS, base, body, token, record)
-    found = await _run(_find, definitions, "remote_action", parsed.remote_action_id)
-    if found is None:
-        raise REMOTE_ACTIONS.fail(
-            400, "NOT_FOUND", f"remoteActionId: no remote action {parsed.remote_action_id!r}"
-        )
-    if not found.api_enabled:
-        raise REMOTE_ACTIONS.fail(
-            400,
-            "NOT_API_ENABLED",
-            f"remoteActionId: remote action {parsed.remote_action_id!r} is not enabled for the API",
-        )
+    found = await _enabled(
+        definitions, REMOTE_ACTIONS, "remote_action", parsed.remote_action_id, "remoteActionId"
+    )
     request_id = str(uuid.uuid4())
     result = remote_actions.execute_response(request_id, parsed.expires_in_minutes)
     await _submitted(platform, "remote_action", token, payload, found.key, request_id, result)
@@ -653,18 +664,14 @@ async def trigger_campaign(
     if (base := CAMPAIGNS.upstream(settings)) is not None:
         record = _Record(platform, "campaign", payload, parsed.campaign_nql_id)
         return await _relay(request, settings, CAMPAIGNS, base, body, token, record)
-    found = await _run(_find, definitions, "campaign", parsed.campaign_nql_id)
-    if found is None:
-        raise CAMPAIGNS.fail(
-            400, "NOT_FOUND", f"campaignNqlId: no campaign {parsed.campaign_nql_id!r}"
-        )
-    if not found.api_enabled:
-        raise CAMPAIGNS.fail(
-            400,
-            "NOT_API_ENABLED",
-            f"campaignNqlId: campaign {parsed.campaign_nql_id!r} is inactive or not enabled "
-            "for the API",
-        )
+    found = await _enabled(
+        definitions,
+        CAMPAIGNS,
+        "campaign",
+        parsed.campaign_nql_id,
+        "campaignNqlId",
+        "is inactive or not enabled for the API",
+    )
     declared = set(found.data.get("parameters", []))
     unknown = sorted(set(parsed.parameters) - declared)
     if unknown:
