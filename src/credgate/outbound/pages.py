@@ -10,7 +10,10 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Protocol, TypeVar
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -19,7 +22,7 @@ from starlette.datastructures import FormData
 
 from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
 from credgate.core.audit.services import Actor
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError
 from credgate.core.services import provided
 from credgate.outbound.events import EVENT_TYPES
 from credgate.outbound.exporters import ExporterService
@@ -29,14 +32,18 @@ from credgate.platform.definitions import DefinitionService
 from credgate.web.pages import (
     PREFIX,
     UiSession,
+    act_posted,
     field_errors,
     form_list,
     form_text,
+    get_or_404,
     list_view,
+    missing,
     redirect,
     render,
     require_post,
     require_session,
+    submitted,
     ui_actor,
 )
 
@@ -156,37 +163,90 @@ def _credentials(credentials: ConnectorCredentialService) -> list[CredentialView
     return list(credentials.list(offset=0, limit=500).items)
 
 
-def _not_found(session: UiSession, what: str) -> Response:
-    return render(
-        "error.html",
-        {"title": "Not found", "message": f"There is no {what} with this id. It may be deleted."},
-        session=session,
-        status=404,
-    )
+async def _credential_names(credentials: ConnectorCredentialService) -> dict[str, str]:
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    return {c.id: c.name for c in listed}
 
 
 class _Editable(Protocol[_T_co]):
+    def get(self, ref: str) -> dict[str, Any]: ...
     def check(self, data: object) -> None: ...
     def create(self, data: object, *, actor: Actor) -> _T_co: ...
     def update(self, ref: str, data: object, *, actor: Actor) -> _T_co: ...
 
 
-async def _submit(
-    service: _Editable[_T], ref: str | None, body: object, errors: list[FieldError], actor: Actor
-) -> tuple[_T | None, list[FieldError]]:
+#: A form's values, the admin REST body they make, and the problems of its shape.
+_Shape = tuple[dict[str, Any], dict[str, Any], list[FieldError]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Posted(Generic[_T]):
+    """A posted webhook or exporter form: what was saved (``None`` if nothing) or the errors."""
+
+    session: UiSession
+    record: dict[str, Any] | None
+    values: dict[str, Any]
+    saved: _T | None
+    errors: list[FieldError]
+
+
+async def _post(
+    request: Request,
+    ref: str | None,
+    service: _Editable[_T],
+    what: str,
+    shape: Callable[[FormData, str | None], _Shape],
+) -> _Posted[_T]:
     """Create (``ref`` None) or update from a form whose own shape is sound; otherwise only
-    check it, so that the service's problems join the form's in one box. Answers what was saved
-    (``None`` if nothing) and every problem; :class:`NotFoundError` passes through."""
-    try:
-        if errors:
-            await anyio.to_thread.run_sync(service.check, body)
-            return None, errors
-        if ref is None:
-            return await anyio.to_thread.run_sync(lambda: service.create(body, actor=actor)), []
-        return await anyio.to_thread.run_sync(lambda: service.update(ref, body, actor=actor)), []
-    except (InvalidInputError, ConflictError) as exc:
+    check it, so that the service's problems join the form's in one box."""
+    session, form = await require_post(request)
+    record = None if ref is None else await get_or_404(service.get, ref, what)
+    values, body, errors = shape(form, ref)
+    errors += _too_long(values)
+    actor = ui_actor(request, session)
+    if errors:
+        _nothing, found = await submitted(lambda: service.check(body), what)
         known = {e.field for e in errors}
-        return None, errors + [e for e in exc.errors if e.field not in known]
+        errors += [e for e in found if e.field not in known]
+        return _Posted(session, record, values, None, errors)
+    if ref is None:
+        saved, errors = await submitted(lambda: service.create(body, actor=actor), what)
+    else:
+        saved, errors = await submitted(lambda: service.update(ref, body, actor=actor), what)
+    return _Posted(session, record, values, saved, errors)
+
+
+async def _form(
+    template: str,
+    session: UiSession,
+    credentials: ConnectorCredentialService,
+    usable: Callable[[CredentialView], tuple[str, bool]],
+    values: dict[str, Any],
+    record: dict[str, Any] | None,
+    errors: list[FieldError] | None,
+    status: int,
+    **context: Any,
+) -> Response:
+    """A webhook's or an exporter's form. ``usable``: how a credential is offered (its label's
+    note, and whether it may be chosen)."""
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    chosen = next((c.id for c in listed if values["credential"] in (c.id, c.name)), "")
+    boxed = _boxed(errors or [])
+    return render(
+        template,
+        {
+            "values": {**values, "credential": chosen or values["credential"]},
+            "record": record,
+            "errors": boxed,
+            "bad": {e["input"].removeprefix("f-") for e in boxed},
+            "credential_choices": [
+                (c.id, f"{c.name}{note}", refused) for c in listed for note, refused in [usable(c)]
+            ],
+            **context,
+        },
+        session=session,
+        status=status,
+    )
 
 
 def _notice(request: Request) -> str:
@@ -245,6 +305,19 @@ def _webhook_values(form: FormData | None, view: dict[str, Any] | None) -> dict[
     }
 
 
+def _webhook_shape(form: FormData, ref: str | None) -> _Shape:
+    values = _webhook_values(form, None)
+    if ref is None and values["secret_choice"] == "keep":
+        values["secret_choice"] = "none"
+    return (values, *webhook_body(values))
+
+
+def _webhook_usable(credential: CredentialView) -> tuple[str, bool]:
+    if credential.masked["protocol"] != "HTTPS":
+        return " (SFTP: webhooks send HTTPS requests)", True
+    return "", False
+
+
 async def _webhook_form(
     session: UiSession,
     credentials: ConnectorCredentialService,
@@ -254,22 +327,18 @@ async def _webhook_form(
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
-    boxed = _boxed(errors or [])
-    return render(
+    return await _form(
         "outbound/webhook_form.html",
-        {
-            "nav": "webhooks",
-            "values": values,
-            "record": view,
-            "errors": boxed,
-            "bad": {e["input"].removeprefix("f-") for e in boxed},
-            "credentials": listed,
-            "methods": METHODS,
-            "events": EVENT_TYPES,
-        },
-        session=session,
-        status=status,
+        session,
+        credentials,
+        _webhook_usable,
+        values,
+        view,
+        errors,
+        status,
+        nav="webhooks",
+        methods=[(m, m) for m in METHODS],
+        events=EVENT_TYPES,
     )
 
 
@@ -284,7 +353,6 @@ async def _webhooks_page(
     status: int = 200,
 ) -> Response:
     listing, errors = await list_view(request, "/webhooks", webhooks.page)
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
         "outbound/webhooks.html",
         {
@@ -292,7 +360,7 @@ async def _webhooks_page(
             "listing": listing,
             "records": listing.page.items,
             "errors": errors,
-            "credential_names": {c.id: c.name for c in listed},
+            "credential_names": await _credential_names(credentials),
             "notice": _notice(request),
             "secret": secret,
             "verdict": verdict,
@@ -321,30 +389,22 @@ async def _save_webhook(
     webhooks: WebhookService,
     credentials: ConnectorCredentialService,
 ) -> Response:
-    session, form = await require_post(request)
-    view: dict[str, Any] | None = None
-    if ref is not None:
-        try:
-            view = await anyio.to_thread.run_sync(webhooks.get, ref)
-        except NotFoundError:
-            return _not_found(session, "webhook")
-    values = _webhook_values(form, None)
-    if ref is None and values["secret_choice"] == "keep":
-        values["secret_choice"] = "none"
-    body, errors = webhook_body(values)
-    errors += _too_long(values)
-    try:
-        done, errors = await _submit(webhooks, ref, body, errors, ui_actor(request, session))
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    if done is not None:
-        saved, secret = done
-        if secret is not None:
-            return await _webhooks_page(
-                request, session, webhooks, credentials, secret=(saved["name"], secret)
-            )
-        return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
-    return await _webhook_form(session, credentials, values, view=view, errors=errors, status=422)
+    posted = await _post(request, ref, webhooks, "webhook", _webhook_shape)
+    if posted.saved is None:
+        return await _webhook_form(
+            posted.session,
+            credentials,
+            posted.values,
+            view=posted.record,
+            errors=posted.errors,
+            status=422,
+        )
+    saved, secret = posted.saved
+    if secret is not None:
+        return await _webhooks_page(
+            request, posted.session, webhooks, credentials, secret=(saved["name"], secret)
+        )
+    return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
 
 
 @router.post("/webhooks")
@@ -359,10 +419,7 @@ async def edit_webhook(
     request: Request, ref: str, webhooks: Webhooks, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    try:
-        view = await anyio.to_thread.run_sync(webhooks.get, ref)
-    except NotFoundError:
-        return _not_found(session, "webhook")
+    view = await get_or_404(webhooks.get, ref, "webhook")
     return await _webhook_form(session, credentials, _webhook_values(None, view), view=view)
 
 
@@ -375,13 +432,12 @@ async def update_webhook(
 
 @router.post("/webhooks/{ref}/delete")
 async def delete_webhook(request: Request, ref: str, webhooks: Webhooks) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: webhooks.delete(ref, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    return redirect(f"{PREFIX}/webhooks?notice=deleted")
+    return await act_posted(
+        request,
+        lambda actor: webhooks.delete(ref, actor=actor),
+        f"{PREFIX}/webhooks?notice=deleted",
+        "webhook",
+    )
 
 
 @router.post("/webhooks/{ref}/test")
@@ -390,11 +446,10 @@ async def test_webhook(
 ) -> Response:
     session, form = await require_post(request)
     event = form_text(form, "event") or "explicit"
+    view = await get_or_404(webhooks.get, ref, "webhook")
     try:
-        view = await anyio.to_thread.run_sync(webhooks.get, ref)
-        result = await worker.test_send(view["id"], event)
-    except NotFoundError:
-        return _not_found(session, "webhook")
+        with missing("webhook"):
+            result = await worker.test_send(view["id"], event)
     except InvalidInputError as exc:
         result = {"outcome": "failed", "status_code": None, "duration_ms": 0, "response": ""}
         result["error"] = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
@@ -406,23 +461,25 @@ async def test_webhook(
 # Deliveries ------------------------------------------------------------------------------------
 
 
+async def _hook_names(webhooks: WebhookService) -> dict[str, str]:
+    hooks = await anyio.to_thread.run_sync(webhooks.list)
+    return {h["id"]: h["name"] for h in hooks}
+
+
 @router.get("/deliveries")
 async def list_deliveries(request: Request, webhooks: Webhooks) -> Response:
     session = await require_session(request)
     webhook = request.query_params.get("webhook") or None
-    try:
+    with missing("webhook"):
         items = await anyio.to_thread.run_sync(
             lambda: webhooks.deliveries(webhook=webhook, limit=_DELIVERY_LIMIT)
         )
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    hooks = await anyio.to_thread.run_sync(webhooks.list)
     return render(
         "outbound/deliveries.html",
         {
             "nav": "deliveries",
             "records": items,
-            "hook_names": {h["id"]: h["name"] for h in hooks},
+            "hook_names": await _hook_names(webhooks),
             "notice": _notice(request),
             "limit": _DELIVERY_LIMIT,
         },
@@ -433,17 +490,13 @@ async def list_deliveries(request: Request, webhooks: Webhooks) -> Response:
 @router.get("/deliveries/{delivery_id}")
 async def show_delivery(request: Request, delivery_id: str, webhooks: Webhooks) -> Response:
     session = await require_session(request)
-    try:
-        item = await anyio.to_thread.run_sync(webhooks.delivery, delivery_id)
-    except NotFoundError:
-        return _not_found(session, "delivery")
-    hooks = await anyio.to_thread.run_sync(webhooks.list)
+    item = await get_or_404(webhooks.delivery, delivery_id, "delivery")
     return render(
         "outbound/delivery.html",
         {
             "nav": "deliveries",
             "d": item,
-            "hook_names": {h["id"]: h["name"] for h in hooks},
+            "hook_names": await _hook_names(webhooks),
             "notice": _notice(request),
         },
         session=session,
@@ -452,15 +505,12 @@ async def show_delivery(request: Request, delivery_id: str, webhooks: Webhooks) 
 
 @router.post("/deliveries/{delivery_id}/replay")
 async def replay_delivery(request: Request, delivery_id: str, webhooks: Webhooks) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: webhooks.replay(delivery_id, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "delivery")
-    except ConflictError:
-        pass  # still pending: it is on its way already
-    return redirect(f"{PREFIX}/deliveries/{delivery_id}?notice=replayed")
+    def replay(actor: Actor) -> None:
+        with suppress(ConflictError):  # still pending: it is on its way already
+            webhooks.replay(delivery_id, actor=actor)
+
+    then = f"{PREFIX}/deliveries/{delivery_id}?notice=replayed"
+    return await act_posted(request, replay, then, "delivery")
 
 
 # Exporters -------------------------------------------------------------------------------------
@@ -505,6 +555,21 @@ def _exporter_values(form: FormData | None, view: dict[str, Any] | None = None) 
     return values
 
 
+def _exporter_shape(form: FormData, _ref: str | None) -> _Shape:
+    values = _exporter_values(form)
+    return (values, *exporter_body(values))
+
+
+def _exporter_usable(credential: CredentialView) -> tuple[str, bool]:
+    consent = credential.masked["authorization"]["type"] == "OAUTH2_AUTHORIZATION_CODE"
+    note = ", authorization code: not for unattended exports" if consent else ""
+    return f" ({credential.masked['protocol']}{note})", consent
+
+
+def _query_label(key: str, needs: list[str]) -> str:
+    return f"{key} (needs {', '.join(f'${n}' for n in needs)})" if needs else key
+
+
 async def _exporter_form(
     session: UiSession,
     credentials: ConnectorCredentialService,
@@ -515,25 +580,21 @@ async def _exporter_form(
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     queries = await anyio.to_thread.run_sync(lambda: definitions.list("query"))
-    boxed = _boxed(errors or [])
-    return render(
+    return await _form(
         "outbound/exporter_form.html",
-        {
-            "nav": "exporters",
-            "values": values,
-            "record": record,
-            "errors": boxed,
-            "bad": {e["input"].removeprefix("f-") for e in boxed},
-            "credentials": listed,
-            "queries": [(q.key, q.data.get("parameters") or []) for q in queries],
-            "formats": FORMATS,
-            "schedules": SCHEDULES,
-            "bodies": BODIES,
-        },
-        session=session,
-        status=status,
+        session,
+        credentials,
+        _exporter_usable,
+        values,
+        record,
+        errors,
+        status,
+        nav="exporters",
+        queries=[(q.key, _query_label(q.key, q.data.get("parameters") or [])) for q in queries],
+        formats=FORMATS,
+        schedules=SCHEDULES,
+        bodies=BODIES,
     )
 
 
@@ -543,13 +604,12 @@ async def list_exporters(
 ) -> Response:
     session = await require_session(request)
     items = await anyio.to_thread.run_sync(exporters.list)
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
         "outbound/exporters.html",
         {
             "nav": "exporters",
             "records": items,
-            "credential_names": {c.id: c.name for c in listed},
+            "credential_names": await _credential_names(credentials),
             "notice": _notice(request),
             "run": None,
         },
@@ -572,27 +632,20 @@ async def _save_exporter(
     credentials: ConnectorCredentialService,
     definitions: DefinitionService,
 ) -> Response:
-    session, form = await require_post(request)
-    record: dict[str, Any] | None = None
-    if ref is not None:
-        try:
-            record = await anyio.to_thread.run_sync(exporters.get, ref)
-        except NotFoundError:
-            return _not_found(session, "exporter")
-    values = _exporter_values(form)
-    body, errors = exporter_body(values)
-    errors += _too_long(dict(values))
-    try:
-        done, errors = await _submit(exporters, ref, body, errors, ui_actor(request, session))
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    if done is not None:
-        if ref is None:
-            return redirect(f"{PREFIX}/exporters?notice=created")
-        return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
-    return await _exporter_form(
-        session, credentials, definitions, values, record=record, errors=errors, status=422
-    )
+    posted = await _post(request, ref, exporters, "exporter", _exporter_shape)
+    if posted.saved is None:
+        return await _exporter_form(
+            posted.session,
+            credentials,
+            definitions,
+            posted.values,
+            record=posted.record,
+            errors=posted.errors,
+            status=422,
+        )
+    if ref is None:
+        return redirect(f"{PREFIX}/exporters?notice=created")
+    return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
 
 
 @router.post("/exporters")
@@ -614,10 +667,7 @@ async def edit_exporter(
     definitions: Definitions,
 ) -> Response:
     session = await require_session(request)
-    try:
-        view = await anyio.to_thread.run_sync(exporters.get, ref)
-    except NotFoundError:
-        return _not_found(session, "exporter")
+    view = await get_or_404(exporters.get, ref, "exporter")
     return await _exporter_form(
         session, credentials, definitions, _exporter_values(None, view), record=view
     )
@@ -639,19 +689,15 @@ async def show_exporter(
     request: Request, ref: str, exporters: Exporters, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    try:
-        view = await anyio.to_thread.run_sync(exporters.get, ref)
-        runs = await anyio.to_thread.run_sync(exporters.runs, ref)
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    view = await get_or_404(exporters.get, ref, "exporter")
+    runs = await get_or_404(exporters.runs, ref, "exporter")
     return render(
         "outbound/exporter.html",
         {
             "nav": "exporters",
             "e": view,
             "runs": runs,
-            "credential_names": {c.id: c.name for c in listed},
+            "credential_names": await _credential_names(credentials),
             "destination_labels": _LABELS,
             "notice": _notice(request),
         },
@@ -663,21 +709,17 @@ async def show_exporter(
 async def run_exporter(
     request: Request, ref: str, exporters: Exporters, worker: Worker
 ) -> Response:
-    session, _form = await require_post(request)
-    try:
-        view = await anyio.to_thread.run_sync(exporters.get, ref)
-    except NotFoundError:
-        return _not_found(session, "exporter")
+    await require_post(request)
+    view = await get_or_404(exporters.get, ref, "exporter")
     await worker.run_export(view["id"], "manual")
     return redirect(f"{PREFIX}/exporters/{view['id']}")
 
 
 @router.post("/exporters/{ref}/delete")
 async def delete_exporter(request: Request, ref: str, exporters: Exporters) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: exporters.delete(ref, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    return redirect(f"{PREFIX}/exporters?notice=deleted")
+    return await act_posted(
+        request,
+        lambda actor: exporters.delete(ref, actor=actor),
+        f"{PREFIX}/exporters?notice=deleted",
+        "exporter",
+    )
