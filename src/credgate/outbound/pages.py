@@ -337,7 +337,7 @@ async def _webhook_form(
         errors,
         status,
         nav="webhooks",
-        methods=[(m, m) for m in METHODS],
+        methods=METHODS,
         events=EVENT_TYPES,
     )
 
