@@ -23,7 +23,7 @@ from credgate.core.services import provided
 from credgate.web.pages import (
     PREFIX,
     UiSession,
-    act_posted,
+    add_delete_route,
     field_errors,
     form_list,
     form_text,
@@ -224,13 +224,10 @@ async def regenerate_api_credential(
     return await _list_page(request, session, service, created)
 
 
-@router.post("/api-credentials/{client_id}/delete")
-async def delete_api_credential(
-    request: Request, client_id: str, service: ApiCredentials
-) -> Response:
-    return await act_posted(
-        request,
-        lambda actor: service.delete(client_id, actor=actor),
-        f"{PREFIX}/api-credentials?notice=deleted",
-        _WHAT,
-    )
+add_delete_route(
+    router,
+    "/api-credentials/{client_id}/delete",
+    ApiCredentialService,
+    f"{PREFIX}/api-credentials?notice=deleted",
+    _WHAT,
+)

@@ -42,7 +42,7 @@ from credgate.web.pages import (
     PREFIX,
     PageNotFound,
     UiSession,
-    act_posted,
+    add_delete_route,
     field_errors,
     form_text,
     get_or_404,
@@ -378,16 +378,13 @@ async def update_connector_credential(
     return redirect(f"{PREFIX}/connector-credentials?notice=updated")
 
 
-@router.post("/{credential_id}/delete")
-async def delete_connector_credential(
-    request: Request, credential_id: str, credentials: Credentials
-) -> Response:
-    return await act_posted(
-        request,
-        lambda actor: credentials.delete(credential_id, actor=actor),
-        f"{PREFIX}/connector-credentials?notice=deleted",
-        _WHAT,
-    )
+add_delete_route(
+    router,
+    "/{credential_id}/delete",
+    ConnectorCredentialService,
+    f"{PREFIX}/connector-credentials?notice=deleted",
+    _WHAT,
+)
 
 
 @router.post("/{credential_id}/connect")

@@ -33,6 +33,7 @@ from credgate.web.pages import (
     PREFIX,
     UiSession,
     act_posted,
+    add_delete_route,
     field_errors,
     form_list,
     form_text,
@@ -70,6 +71,24 @@ Exporters = Annotated[ExporterService, Depends(provided(ExporterService))]
 Worker = Annotated[OutboundWorker, Depends(provided(OutboundWorker))]
 Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
 Definitions = Annotated[DefinitionService, Depends(provided(DefinitionService))]
+
+
+@dataclass(frozen=True, slots=True)
+class _ExporterServices:
+    """What the exporter form pages read and change."""
+
+    exporters: ExporterService
+    credentials: ConnectorCredentialService
+    definitions: DefinitionService
+
+
+async def _exporter_services(
+    exporters: Exporters, credentials: Credentials, definitions: Definitions
+) -> _ExporterServices:
+    return _ExporterServices(exporters, credentials, definitions)
+
+
+ExporterForm = Annotated[_ExporterServices, Depends(_exporter_services)]
 
 FORMATS = (("csv", "CSV"), ("jsonl", "JSON lines"))
 SCHEDULES = (("hourly", "Hourly"), ("daily", "Daily"), ("weekly", "Weekly"))
@@ -430,14 +449,9 @@ async def update_webhook(
     return await _save_webhook(request, ref, webhooks, credentials)
 
 
-@router.post("/webhooks/{ref}/delete")
-async def delete_webhook(request: Request, ref: str, webhooks: Webhooks) -> Response:
-    return await act_posted(
-        request,
-        lambda actor: webhooks.delete(ref, actor=actor),
-        f"{PREFIX}/webhooks?notice=deleted",
-        "webhook",
-    )
+add_delete_route(
+    router, "/webhooks/{ref}/delete", WebhookService, f"{PREFIX}/webhooks?notice=deleted", "webhook"
+)
 
 
 @router.post("/webhooks/{ref}/test")
@@ -572,19 +586,18 @@ def _query_label(key: str, needs: list[str]) -> str:
 
 async def _exporter_form(
     session: UiSession,
-    credentials: ConnectorCredentialService,
-    definitions: DefinitionService,
+    services: _ExporterServices,
     values: dict[str, Any],
     *,
     record: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    queries = await anyio.to_thread.run_sync(lambda: definitions.list("query"))
+    queries = await anyio.to_thread.run_sync(lambda: services.definitions.list("query"))
     return await _form(
         "outbound/exporter_form.html",
         session,
-        credentials,
+        services.credentials,
         _exporter_usable,
         values,
         record,
@@ -618,26 +631,17 @@ async def list_exporters(
 
 
 @router.get("/exporters/new")
-async def new_exporter(
-    request: Request, credentials: Credentials, definitions: Definitions
-) -> Response:
+async def new_exporter(request: Request, services: ExporterForm) -> Response:
     session = await require_session(request)
-    return await _exporter_form(session, credentials, definitions, _exporter_values(None))
+    return await _exporter_form(session, services, _exporter_values(None))
 
 
-async def _save_exporter(
-    request: Request,
-    ref: str | None,
-    exporters: ExporterService,
-    credentials: ConnectorCredentialService,
-    definitions: DefinitionService,
-) -> Response:
-    posted = await _post(request, ref, exporters, "exporter", _exporter_shape)
+async def _save_exporter(request: Request, ref: str | None, services: ExporterForm) -> Response:
+    posted = await _post(request, ref, services.exporters, "exporter", _exporter_shape)
     if posted.saved is None:
         return await _exporter_form(
             posted.session,
-            credentials,
-            definitions,
+            services,
             posted.values,
             record=posted.record,
             errors=posted.errors,
@@ -649,39 +653,20 @@ async def _save_exporter(
 
 
 @router.post("/exporters")
-async def create_exporter(
-    request: Request,
-    exporters: Exporters,
-    credentials: Credentials,
-    definitions: Definitions,
-) -> Response:
-    return await _save_exporter(request, None, exporters, credentials, definitions)
+async def create_exporter(request: Request, services: ExporterForm) -> Response:
+    return await _save_exporter(request, None, services)
 
 
 @router.get("/exporters/{ref}/edit")
-async def edit_exporter(
-    request: Request,
-    ref: str,
-    exporters: Exporters,
-    credentials: Credentials,
-    definitions: Definitions,
-) -> Response:
+async def edit_exporter(request: Request, ref: str, services: ExporterForm) -> Response:
     session = await require_session(request)
-    view = await get_or_404(exporters.get, ref, "exporter")
-    return await _exporter_form(
-        session, credentials, definitions, _exporter_values(None, view), record=view
-    )
+    view = await get_or_404(services.exporters.get, ref, "exporter")
+    return await _exporter_form(session, services, _exporter_values(None, view), record=view)
 
 
 @router.post("/exporters/{ref}")
-async def update_exporter(
-    request: Request,
-    ref: str,
-    exporters: Exporters,
-    credentials: Credentials,
-    definitions: Definitions,
-) -> Response:
-    return await _save_exporter(request, ref, exporters, credentials, definitions)
+async def update_exporter(request: Request, ref: str, services: ExporterForm) -> Response:
+    return await _save_exporter(request, ref, services)
 
 
 @router.get("/exporters/{ref}")
@@ -715,11 +700,10 @@ async def run_exporter(
     return redirect(f"{PREFIX}/exporters/{view['id']}")
 
 
-@router.post("/exporters/{ref}/delete")
-async def delete_exporter(request: Request, ref: str, exporters: Exporters) -> Response:
-    return await act_posted(
-        request,
-        lambda actor: exporters.delete(ref, actor=actor),
-        f"{PREFIX}/exporters?notice=deleted",
-        "exporter",
-    )
+add_delete_route(
+    router,
+    "/exporters/{ref}/delete",
+    ExporterService,
+    f"{PREFIX}/exporters?notice=deleted",
+    "exporter",
+)

@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.staticfiles import StaticFiles
@@ -60,6 +60,7 @@ __all__ = [
     "SignedIn",
     "UiSession",
     "act_posted",
+    "add_delete_route",
     "add_templates",
     "age",
     "check_login_csrf",
@@ -303,6 +304,25 @@ async def act_posted(
     with missing(what, gone):
         await anyio.to_thread.run_sync(act, actor)
     return redirect(then)
+
+
+class Deletable(Protocol):
+    def delete(self, ref: str, /, *, actor: Actor) -> object: ...
+
+
+D = TypeVar("D", bound=Deletable)
+
+
+def add_delete_route(router: APIRouter, path: str, kind: type[D], then: str, what: str) -> None:
+    """``POST path``, whose one path parameter is an id: the application's ``kind`` deletes
+    that thing as the signed-in administrator, then the browser goes to ``then``."""
+
+    async def delete(request: Request) -> Response:
+        (ref,) = request.path_params.values()
+        service = _services(request).get(kind)
+        return await act_posted(request, lambda actor: service.delete(ref, actor=actor), then, what)
+
+    router.add_api_route(path, delete, methods=["POST"])
 
 
 async def submitted(
