@@ -17,11 +17,13 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from credgate.apicredentials.services import ApiCredentialService, CreatedSecret, CredentialView
+from credgate.core.audit.services import Actor
 from credgate.core.errors import FieldError
 from credgate.core.permissions import BY_ID, CATALOGUE
 from credgate.core.services import provided
 from credgate.web.pages import (
     PREFIX,
+    PostedForm,
     UiSession,
     add_delete_route,
     field_errors,
@@ -30,11 +32,11 @@ from credgate.web.pages import (
     get_or_404,
     list_view,
     missing,
+    post_form,
     redirect,
     render,
     require_post,
     require_session,
-    submitted,
     ui_actor,
 )
 
@@ -151,23 +153,16 @@ async def new_api_credential(request: Request) -> Response:
 
 @router.post("/api-credentials")
 async def create_api_credential(request: Request, service: ApiCredentials) -> Response:
-    session, form = await require_post(request)
-    values = _values(form)
-    actor = ui_actor(request, session)
-    created, errors = await submitted(
-        lambda: service.create(
-            name=values["name"],
-            description=values["description"],
-            permissions=values["permissions"],
-            rate_limit=values["rate_limit"],
-            actor=actor,
-        ),
-        _WHAT,
-    )
-    if created is None:
-        return _form_page(session, values, None, errors, status=422)
+    def create(form: FormData, actor: Actor) -> CreatedSecret:
+        values = _values(form)
+        del values["disabled"]  # a new credential is enabled
+        return service.create(actor=actor, **values)
+
+    posted: PostedForm[None, CreatedSecret] = await post_form(request, _WHAT, create)
+    if posted.saved is None:
+        return _form_page(posted.session, _values(posted.form), None, posted.errors, status=422)
     # The secret is in this one response only: not in a URL, a cookie or a flash message.
-    return await _list_page(request, session, service, created)
+    return await _list_page(request, posted.session, service, posted.saved)
 
 
 @router.get("/api-credentials/{client_id}")
@@ -183,24 +178,16 @@ async def edit_api_credential(
 async def update_api_credential(
     request: Request, client_id: str, service: ApiCredentials
 ) -> Response:
-    session, form = await require_post(request)
-    view = await get_or_404(service.get, client_id, _WHAT)
-    values = _values(form)
-    actor = ui_actor(request, session)
-    _saved, errors = await submitted(
-        lambda: service.update(
-            client_id,
-            actor=actor,
-            name=values["name"],
-            description=values["description"],
-            permissions=values["permissions"],
-            disabled=values["disabled"],
-            rate_limit=values["rate_limit"],
-        ),
+    posted = await post_form(
+        request,
         _WHAT,
+        lambda form, actor: service.update(client_id, actor=actor, **_values(form)),
+        lambda: service.get(client_id),
     )
-    if errors:
-        return _form_page(session, values, view, errors, status=422)
+    if posted.errors:
+        return _form_page(
+            posted.session, _values(posted.form), posted.record, posted.errors, status=422
+        )
     return redirect(f"{PREFIX}/api-credentials?notice=updated")
 
 

@@ -41,18 +41,18 @@ from credgate.core.services import provided
 from credgate.web.pages import (
     PREFIX,
     PageNotFound,
+    PostedForm,
     UiSession,
     add_delete_route,
     field_errors,
     form_text,
     get_or_404,
     missing,
+    post_form,
     redirect,
     render,
     require_post,
     require_session,
-    submitted,
-    ui_actor,
 )
 
 __all__ = [
@@ -165,11 +165,9 @@ def form_to_input(form: Mapping[str, str]) -> dict[str, Any]:
     return data
 
 
-def _flat(form: FormData) -> tuple[dict[str, str], dict[str, Any]]:
-    """The form's fields as typed, and as the validation's input."""
+def _flat(form: FormData) -> dict[str, str]:
     names = {"name", "protocol", "url", "auth_type", *FIELD_HELP}
-    flat = {name: form_text(form, name) for name in names}
-    return flat, form_to_input(flat)
+    return {name: form_text(form, name) for name in names}
 
 
 def _values_of(record: CredentialView | None) -> dict[str, str]:
@@ -336,18 +334,19 @@ _REFUSED = (CredentialValidationError,)
 
 @router.post("")
 async def create_connector_credential(request: Request, credentials: Credentials) -> Response:
-    session, form = await require_post(request)
-    flat, data = _flat(form)
-    actor = ui_actor(request, session)
-    created, errors = await submitted(
-        lambda: credentials.create(data, actor=actor), _WHAT, _REFUSED
+    posted: PostedForm[None, CredentialView] = await post_form(
+        request,
+        _WHAT,
+        lambda form, actor: credentials.create(form_to_input(_flat(form)), actor=actor),
+        refused=_REFUSED,
     )
-    if created is None:
+    if posted.saved is None:
+        kept = _kept_values(_flat(posted.form))
         return _form_page(
-            request, session, _kept_values(flat), record=None, errors=errors, status=422
+            request, posted.session, kept, record=None, errors=posted.errors, status=422
         )
-    if created.redirect_url:  # the administrator registers it at the third party next
-        return redirect(f"{PREFIX}/connector-credentials/{created.id}?notice=connect")
+    if posted.saved.redirect_url:  # the administrator registers it at the third party next
+        return redirect(f"{PREFIX}/connector-credentials/{posted.saved.id}?notice=connect")
     return redirect(f"{PREFIX}/connector-credentials?notice=created")
 
 
@@ -364,16 +363,19 @@ async def edit_connector_credential(
 async def update_connector_credential(
     request: Request, credential_id: str, credentials: Credentials
 ) -> Response:
-    session, form = await require_post(request)
-    record = await get_or_404(credentials.get, credential_id, _WHAT)
-    flat, data = _flat(form)
-    actor = ui_actor(request, session)
-    _saved, errors = await submitted(
-        lambda: credentials.update(credential_id, data, actor=actor), _WHAT, _REFUSED
+    posted = await post_form(
+        request,
+        _WHAT,
+        lambda form, actor: credentials.update(
+            credential_id, form_to_input(_flat(form)), actor=actor
+        ),
+        lambda: credentials.get(credential_id),
+        _REFUSED,
     )
-    if errors:
+    if posted.errors:
+        kept = _kept_values(_flat(posted.form))
         return _form_page(
-            request, session, _kept_values(flat), record=record, errors=errors, status=422
+            request, posted.session, kept, record=posted.record, errors=posted.errors, status=422
         )
     return redirect(f"{PREFIX}/connector-credentials?notice=updated")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -31,6 +31,7 @@ from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
 from credgate.web.pages import (
     PREFIX,
+    PostedForm,
     UiSession,
     act_posted,
     add_delete_route,
@@ -40,12 +41,11 @@ from credgate.web.pages import (
     get_or_404,
     list_view,
     missing,
+    post_form,
     redirect,
     render,
     require_post,
     require_session,
-    submitted,
-    ui_actor,
 )
 
 __all__ = [
@@ -198,41 +198,32 @@ class _Editable(Protocol[_T_co]):
 _Shape = tuple[dict[str, Any], dict[str, Any], list[FieldError]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Posted(Generic[_T]):
-    """A posted webhook or exporter form: what was saved (``None`` if nothing) or the errors."""
-
-    session: UiSession
-    record: dict[str, Any] | None
-    values: dict[str, Any]
-    saved: _T | None
-    errors: list[FieldError]
-
-
 async def _post(
     request: Request,
     ref: str | None,
     service: _Editable[_T],
     what: str,
     shape: Callable[[FormData, str | None], _Shape],
-) -> _Posted[_T]:
+) -> PostedForm[dict[str, Any], _T]:
     """Create (``ref`` None) or update from a form whose own shape is sound; otherwise only
     check it, so that the service's problems join the form's in one box."""
-    session, form = await require_post(request)
-    record = None if ref is None else await get_or_404(service.get, ref, what)
-    values, body, errors = shape(form, ref)
-    errors += _too_long(values)
-    actor = ui_actor(request, session)
-    if errors:
-        _nothing, found = await submitted(lambda: service.check(body), what)
-        known = {e.field for e in errors}
-        errors += [e for e in found if e.field not in known]
-        return _Posted(session, record, values, None, errors)
-    if ref is None:
-        saved, errors = await submitted(lambda: service.create(body, actor=actor), what)
-    else:
-        saved, errors = await submitted(lambda: service.update(ref, body, actor=actor), what)
-    return _Posted(session, record, values, saved, errors)
+
+    def save(form: FormData, actor: Actor) -> _T:
+        values, body, errors = shape(form, ref)
+        errors += _too_long(values)
+        if errors:
+            try:
+                service.check(body)
+            except (InvalidInputError, ConflictError) as exc:
+                known = {e.field for e in errors}
+                errors += [e for e in exc.errors if e.field not in known]
+            raise InvalidInputError(errors)
+        if ref is None:
+            return service.create(body, actor=actor)
+        return service.update(ref, body, actor=actor)
+
+    read = None if ref is None else lambda: service.get(ref)
+    return await post_form(request, what, save, read)
 
 
 async def _form(
@@ -413,7 +404,7 @@ async def _save_webhook(
         return await _webhook_form(
             posted.session,
             credentials,
-            posted.values,
+            _webhook_shape(posted.form, ref)[0],
             view=posted.record,
             errors=posted.errors,
             status=422,
@@ -642,7 +633,7 @@ async def _save_exporter(request: Request, ref: str | None, services: ExporterFo
         return await _exporter_form(
             posted.session,
             services,
-            posted.values,
+            _exporter_shape(posted.form, ref)[0],
             record=posted.record,
             errors=posted.errors,
             status=422,

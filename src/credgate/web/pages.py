@@ -57,6 +57,7 @@ __all__ = [
     "Listing",
     "LoginRequired",
     "PageNotFound",
+    "PostedForm",
     "SignedIn",
     "UiSession",
     "act_posted",
@@ -74,6 +75,7 @@ __all__ = [
     "list_view",
     "missing",
     "new_login_csrf",
+    "post_form",
     "read_form",
     "redirect",
     "render",
@@ -86,6 +88,7 @@ __all__ = [
 PREFIX = "/admin"
 
 T = TypeVar("T")
+R = TypeVar("R")
 CSRF_COOKIE = "credgate_csrf"
 LOGIN_CSRF_COOKIE = "credgate_login_csrf"
 CSRF_FIELD = "csrf_token"
@@ -337,6 +340,38 @@ async def submitted(
             return await anyio.to_thread.run_sync(save), []
         except caught as exc:
             return None, list(getattr(exc, "errors", ()))
+
+
+@dataclass(frozen=True, slots=True)
+class PostedForm(Generic[R, T]):
+    """A posted create or edit form: who posted it, what it edits (``None`` when it creates),
+    what was saved (``None`` when refused) and the fields at fault."""
+
+    session: UiSession
+    form: FormData
+    record: R | None
+    saved: T | None
+    errors: list[FieldError]
+
+
+async def post_form(
+    request: Request,
+    what: str,
+    save: Callable[[FormData, Actor], T],
+    read: Callable[[], R] | None = None,
+    refused: tuple[type[Exception], ...] = (),
+) -> PostedForm[R, T]:
+    """The flow of every create and edit form: the CSRF token checked, the edited thing read
+    (``read``; the 404 page of ``what`` if it is gone), then ``save(form, actor)`` as the
+    signed-in administrator, each off the event loop (see :func:`submitted`)."""
+    session, form = await require_post(request)
+    record = None
+    if read is not None:
+        with missing(what):
+            record = await anyio.to_thread.run_sync(read)
+    actor = ui_actor(request, session)
+    saved, errors = await submitted(lambda: save(form, actor), what, refused)
+    return PostedForm(session, form, record, saved, errors)
 
 
 def form_text(form: FormData, name: str) -> str:
