@@ -10,9 +10,10 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
@@ -31,7 +32,6 @@ from credgate.outbound.worker import OutboundWorker
 from credgate.platform.definitions import DefinitionService
 from credgate.web.pages import (
     PREFIX,
-    PostedForm,
     UiSession,
     act_posted,
     add_delete_route,
@@ -196,6 +196,10 @@ class _Editable(Protocol[_T_co]):
 
 #: A form's values, the admin REST body they make, and the problems of its shape.
 _Shape = tuple[dict[str, Any], dict[str, Any], list[FieldError]]
+#: A form page: (session, values, the record edited, errors, status).
+_FormPage = Callable[
+    [UiSession, dict[str, Any], dict[str, Any] | None, list[FieldError], int], Awaitable[Response]
+]
 
 
 async def _post(
@@ -204,9 +208,11 @@ async def _post(
     service: _Editable[_T],
     what: str,
     shape: Callable[[FormData, str | None], _Shape],
-) -> PostedForm[dict[str, Any], _T]:
+    form_page: _FormPage,
+) -> tuple[UiSession, _T] | Response:
     """Create (``ref`` None) or update from a form whose own shape is sound; otherwise only
-    check it, so that the service's problems join the form's in one box."""
+    check it, so that the service's problems join the form's in one box. Answers who saved
+    what, or the form again with what was typed and why it was refused."""
 
     def save(form: FormData, actor: Actor) -> _T:
         values, body, errors = shape(form, ref)
@@ -223,7 +229,11 @@ async def _post(
         return service.update(ref, body, actor=actor)
 
     read = None if ref is None else lambda: service.get(ref)
-    return await post_form(request, what, save, read)
+    posted = await post_form(request, what, save, read)
+    if posted.saved is None:
+        values = shape(posted.form, ref)[0]
+        return await form_page(posted.session, values, posted.record, posted.errors, 422)
+    return posted.session, posted.saved
 
 
 async def _form(
@@ -329,11 +339,10 @@ def _webhook_usable(credential: CredentialView) -> tuple[str, bool]:
 
 
 async def _webhook_form(
-    session: UiSession,
     credentials: ConnectorCredentialService,
+    session: UiSession,
     values: dict[str, Any],
-    *,
-    view: dict[str, Any] | None,
+    view: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
@@ -390,7 +399,7 @@ async def list_webhooks(request: Request, webhooks: Webhooks, credentials: Crede
 @router.get("/webhooks/new")
 async def new_webhook(request: Request, credentials: Credentials) -> Response:
     session = await require_session(request)
-    return await _webhook_form(session, credentials, _webhook_values(None, None), view=None)
+    return await _webhook_form(credentials, session, _webhook_values(None, None))
 
 
 async def _save_webhook(
@@ -399,20 +408,14 @@ async def _save_webhook(
     webhooks: WebhookService,
     credentials: ConnectorCredentialService,
 ) -> Response:
-    posted = await _post(request, ref, webhooks, "webhook", _webhook_shape)
-    if posted.saved is None:
-        return await _webhook_form(
-            posted.session,
-            credentials,
-            _webhook_shape(posted.form, ref)[0],
-            view=posted.record,
-            errors=posted.errors,
-            status=422,
-        )
-    saved, secret = posted.saved
+    form_page = partial(_webhook_form, credentials)
+    posted = await _post(request, ref, webhooks, "webhook", _webhook_shape, form_page)
+    if isinstance(posted, Response):
+        return posted
+    session, (saved, secret) = posted
     if secret is not None:
         return await _webhooks_page(
-            request, posted.session, webhooks, credentials, secret=(saved["name"], secret)
+            request, session, webhooks, credentials, secret=(saved["name"], secret)
         )
     return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
 
@@ -430,7 +433,7 @@ async def edit_webhook(
 ) -> Response:
     session = await require_session(request)
     view = await get_or_404(webhooks.get, ref, "webhook")
-    return await _webhook_form(session, credentials, _webhook_values(None, view), view=view)
+    return await _webhook_form(credentials, session, _webhook_values(None, view), view)
 
 
 @router.post("/webhooks/{ref}")
@@ -576,10 +579,9 @@ def _query_label(key: str, needs: list[str]) -> str:
 
 
 async def _exporter_form(
-    session: UiSession,
     services: _ExporterServices,
+    session: UiSession,
     values: dict[str, Any],
-    *,
     record: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
@@ -624,20 +626,14 @@ async def list_exporters(
 @router.get("/exporters/new")
 async def new_exporter(request: Request, services: ExporterForm) -> Response:
     session = await require_session(request)
-    return await _exporter_form(session, services, _exporter_values(None))
+    return await _exporter_form(services, session, _exporter_values(None))
 
 
 async def _save_exporter(request: Request, ref: str | None, services: ExporterForm) -> Response:
-    posted = await _post(request, ref, services.exporters, "exporter", _exporter_shape)
-    if posted.saved is None:
-        return await _exporter_form(
-            posted.session,
-            services,
-            _exporter_shape(posted.form, ref)[0],
-            record=posted.record,
-            errors=posted.errors,
-            status=422,
-        )
+    form_page = partial(_exporter_form, services)
+    posted = await _post(request, ref, services.exporters, "exporter", _exporter_shape, form_page)
+    if isinstance(posted, Response):
+        return posted
     if ref is None:
         return redirect(f"{PREFIX}/exporters?notice=created")
     return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
@@ -652,7 +648,7 @@ async def create_exporter(request: Request, services: ExporterForm) -> Response:
 async def edit_exporter(request: Request, ref: str, services: ExporterForm) -> Response:
     session = await require_session(request)
     view = await get_or_404(services.exporters.get, ref, "exporter")
-    return await _exporter_form(session, services, _exporter_values(None, view), record=view)
+    return await _exporter_form(services, session, _exporter_values(None, view), view)
 
 
 @router.post("/exporters/{ref}")
