@@ -13,14 +13,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
     JsonOpt,
+    LimitOpt,
+    SearchOpt,
     cli_actor,
     emit,
-    emit_table,
+    emit_page,
     open_services,
     parse_duration,
     sub_app,
 )
+from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     from credgate.admins.services import AdminService
@@ -60,18 +65,29 @@ def admins_create(
 
 
 @admins_app.command("list")
-def admins_list(as_json: JsonOpt = False) -> None:
-    """List administrators."""
+def admins_list(
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List administrators by username, a page at a time (or --all)."""
     with _admins() as admins:
-        rows = [a.as_dict() for a in admins.list_admins()]
-        emit_table(
-            rows,
-            as_json,
+        emit_page(
+            admins.admins_page,
+            lambda view: view.as_dict(),
             [
                 ("username", "username"),
                 ("state", lambda r: "disabled" if r["disabled"] else "active"),
                 ("created", "created_at"),
             ],
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="administrator(s)",
         )
 
 
@@ -164,14 +180,18 @@ def admins_tokens_list(
     username: Annotated[
         str | None, typer.Argument(help="Whose tokens (default: every administrator's).")
     ] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List admin API tokens: name, created, last used, expiry. Never the secrets."""
+    """List admin API tokens, newest first: name, created, last used, expiry. Never the
+    secrets."""
     with _admins() as admins:
-        rows = [t.as_dict() for t in admins.list_tokens(username)]
-        emit_table(
-            rows,
-            as_json,
+        emit_page(
+            lambda wanted: admins.tokens_page(wanted, username),
+            lambda view: view.as_dict(),
             [
                 ("admin", "admin"),
                 ("name", "name"),
@@ -179,6 +199,12 @@ def admins_tokens_list(
                 ("last used", lambda r: r["last_used_at"] or "never"),
                 ("expires", lambda r: f"{r['expires_at']}{' (expired)' if r['expired'] else ''}"),
             ],
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="token(s)",
         )
 
 
