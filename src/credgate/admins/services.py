@@ -472,7 +472,7 @@ class AdminService:
             )
             wanted = {t.admin_id for t in page.items}
             owners = dict(
-                session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(wanted)))
+                session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(wanted))).all()
             )
             return page.map(
                 lambda t: AdminTokenView(
