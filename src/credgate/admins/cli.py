@@ -6,7 +6,7 @@ arguments; generated passwords and new tokens are printed once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,6 +21,7 @@ from credgate.core.cli import (
     cli_actor,
     emit,
     emit_page,
+    list_command,
     open_services,
     parse_duration,
     sub_app,
@@ -28,7 +29,9 @@ from credgate.core.cli import (
 from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
-    from credgate.admins.services import AdminService
+    from credgate.admins.services import AdminService, AdminView
+    from credgate.core.paging import Page, PageRequest
+    from credgate.core.services import Services
 
 __all__ = ["admins_app"]
 
@@ -64,31 +67,24 @@ def admins_create(
         typer.echo(f"created administrator {username!r}")
 
 
-@admins_app.command("list")
-def admins_list(
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List administrators by username, a page at a time (or --all)."""
-    with _admins() as admins:
-        emit_page(
-            admins.admins_page,
-            lambda view: view.as_dict(),
-            [
-                ("username", "username"),
-                ("state", lambda r: "disabled" if r["disabled"] else "active"),
-                ("created", "created_at"),
-            ],
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="administrator(s)",
-        )
+def _admins_page(services: Services) -> Callable[[PageRequest], Page[AdminView]]:
+    from credgate.admins.services import AdminService
+
+    return services.get(AdminService).admins_page
+
+
+list_command(
+    admins_app,
+    _admins_page,
+    lambda view: view.as_dict(),
+    [
+        ("username", "username"),
+        ("state", lambda r: "disabled" if r["disabled"] else "active"),
+        ("created", "created_at"),
+    ],
+    noun="administrator(s)",
+    help="List administrators by username, a page at a time (or --all).",
+)
 
 
 @admins_app.command("disable")
