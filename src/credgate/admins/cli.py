@@ -6,24 +6,32 @@ arguments; generated passwords and new tokens are printed once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
     JsonOpt,
+    LimitOpt,
+    SearchOpt,
     cli_actor,
     emit,
-    emit_table,
+    emit_page,
+    list_command,
     open_services,
     parse_duration,
     sub_app,
 )
+from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
-    from credgate.admins.services import AdminService
+    from credgate.admins.services import AdminService, AdminView
+    from credgate.core.paging import Page, PageRequest
+    from credgate.core.services import Services
 
 __all__ = ["admins_app"]
 
@@ -59,20 +67,24 @@ def admins_create(
         typer.echo(f"created administrator {username!r}")
 
 
-@admins_app.command("list")
-def admins_list(as_json: JsonOpt = False) -> None:
-    """List administrators."""
-    with _admins() as admins:
-        rows = [a.as_dict() for a in admins.list_admins()]
-        emit_table(
-            rows,
-            as_json,
-            [
-                ("username", "username"),
-                ("state", lambda r: "disabled" if r["disabled"] else "active"),
-                ("created", "created_at"),
-            ],
-        )
+def _admins_page(services: Services) -> Callable[[PageRequest], Page[AdminView]]:
+    from credgate.admins.services import AdminService
+
+    return services.get(AdminService).admins_page
+
+
+list_command(
+    admins_app,
+    _admins_page,
+    lambda view: view.as_dict(),
+    [
+        ("username", "username"),
+        ("state", lambda r: "disabled" if r["disabled"] else "active"),
+        ("created", "created_at"),
+    ],
+    noun="administrator(s)",
+    help="List administrators by username, a page at a time (or --all).",
+)
 
 
 @admins_app.command("disable")
@@ -164,14 +176,18 @@ def admins_tokens_list(
     username: Annotated[
         str | None, typer.Argument(help="Whose tokens (default: every administrator's).")
     ] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List admin API tokens: name, created, last used, expiry. Never the secrets."""
+    """List admin API tokens, newest first: name, created, last used, expiry. Never the
+    secrets."""
     with _admins() as admins:
-        rows = [t.as_dict() for t in admins.list_tokens(username)]
-        emit_table(
-            rows,
-            as_json,
+        emit_page(
+            lambda wanted: admins.tokens_page(wanted, username),
+            lambda view: view.as_dict(),
             [
                 ("admin", "admin"),
                 ("name", "name"),
@@ -179,6 +195,12 @@ def admins_tokens_list(
                 ("last used", lambda r: r["last_used_at"] or "never"),
                 ("expires", lambda r: f"{r['expires_at']}{' (expired)' if r['expired'] else ''}"),
             ],
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="token(s)",
         )
 
 

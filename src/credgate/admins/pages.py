@@ -41,6 +41,7 @@ from credgate.web.pages import (
     client_address,
     field_errors,
     form_text,
+    list_view,
     missing,
     new_login_csrf,
     read_form,
@@ -234,10 +235,17 @@ async def _account_page(
     password_errors: list[dict[str, str]] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    tokens = await anyio.to_thread.run_sync(admins.list_tokens, session.admin.username)
+    username = session.admin.username
+    listing, paging_errors = await list_view(
+        request, "/account", lambda wanted: admins.tokens_page(wanted, username)
+    )
+    if paging_errors and status == 200:
+        status = 422
     context = {
         "nav": "account",
-        "tokens": tokens,
+        "listing": listing,
+        "list_errors": paging_errors,
+        "tokens": listing.page.items,
         "lifetimes": token_lifetimes(settings),
         "default_days": settings.admin_token_default_days,
         "created": created,
@@ -359,14 +367,17 @@ async def _admins_page(
     errors: list[dict[str, str]] | None = None,
     reset: tuple[str, str] | None = None,
 ) -> Response:
-    listed = await anyio.to_thread.run_sync(admins.list_admins)
+    listing, paging_errors = await list_view(request, "/administrators", admins.admins_page)
     context = {
         "nav": "admins",
-        "admins": listed,
-        "errors": errors or [],
+        "listing": listing,
+        "admins": listing.page.items,
+        "errors": (errors or []) + paging_errors,
         "reset": reset,
         "notice": _notice(request),
     }
+    if paging_errors and status == 200:
+        status = 422
     return render("admins/administrators.html", context, session=session, status=status)
 
 

@@ -47,6 +47,7 @@ from credgate.web.pages import (
     field_errors,
     form_text,
     get_or_404,
+    list_view,
     missing,
     post_form,
     redirect,
@@ -58,7 +59,6 @@ from credgate.web.pages import (
 __all__ = [
     "AUTH_TYPE_LABELS",
     "FIELD_HELP",
-    "PAGE_SIZE",
     "TEMPLATES",
     "form_to_input",
     "router",
@@ -72,7 +72,6 @@ router = APIRouter(prefix=f"{PREFIX}/connector-credentials", include_in_schema=F
 Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
 Connected = Annotated[Connections, Depends(provided(Connections))]
 
-PAGE_SIZE = 50
 AUTH_TYPE_LABELS: Mapping[AuthType, str] = {
     AuthType.NONE: "No auth",
     AuthType.BASIC: "Basic",
@@ -277,27 +276,19 @@ _NOTICES = {
 }
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
-
-
 async def _list_page(
     request: Request,
     session: UiSession,
     credentials: ConnectorCredentialService,
     verdict: tuple[str, Verdict] | None = None,
 ) -> Response:
-    number = _page_number(request)
-    page = await anyio.to_thread.run_sync(
-        lambda: credentials.list(offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    )
+    listing, errors = await list_view(request, "/connector-credentials", credentials.page)
+    page = listing.page
     context = {
         "nav": "connectors",
+        "listing": listing,
         "records": page.items,
-        "total": page.total,
-        "page": number,
-        "pages": max(1, -(-page.total // PAGE_SIZE)),
+        "errors": errors,
         "auth_labels": {t.value: label for t, label in AUTH_TYPE_LABELS.items()},
         "notice": _NOTICES.get(request.query_params.get("notice", ""), ""),
         "verdict": verdict,
@@ -312,6 +303,7 @@ async def _list_page(
         "connectors/connector_credentials.html",
         context,
         session=session,
+        status=422 if errors else 200,
         form_targets=consent_pages,
     )
 

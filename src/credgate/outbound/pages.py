@@ -97,7 +97,6 @@ BODIES = (
     ("json_array", "A JSON array"),
     ("json_object", "A JSON object holding the array"),
 )
-_DELIVERY_LIMIT = 200
 _FIELD_MAX = 65536
 _WEBHOOK_FIELDS = ("name", "credential", "method", "resource", "headers", "payload_template")
 _EXPORTER_FIELDS = (
@@ -479,19 +478,24 @@ async def list_deliveries(request: Request, webhooks: Webhooks) -> Response:
     session = await require_session(request)
     webhook = request.query_params.get("webhook") or None
     with missing("webhook"):
-        items = await anyio.to_thread.run_sync(
-            lambda: webhooks.deliveries(webhook=webhook, limit=_DELIVERY_LIMIT)
+        listing, errors = await list_view(
+            request,
+            "/deliveries",
+            lambda wanted: webhooks.deliveries_page(wanted, webhook=webhook),
+            keep={"webhook": webhook or ""},
         )
     return render(
         "outbound/deliveries.html",
         {
             "nav": "deliveries",
-            "records": items,
+            "listing": listing,
+            "records": listing.page.items,
+            "errors": errors,
             "hook_names": await _hook_names(webhooks),
             "notice": _notice(request),
-            "limit": _DELIVERY_LIMIT,
         },
         session=session,
+        status=422 if errors else 200,
     )
 
 
@@ -609,17 +613,20 @@ async def list_exporters(
     request: Request, exporters: Exporters, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    items = await anyio.to_thread.run_sync(exporters.list)
+    listing, errors = await list_view(request, "/exporters", exporters.page)
     return render(
         "outbound/exporters.html",
         {
             "nav": "exporters",
-            "records": items,
+            "listing": listing,
+            "records": listing.page.items,
+            "errors": errors,
             "credential_names": await _credential_names(credentials),
             "notice": _notice(request),
             "run": None,
         },
         session=session,
+        status=422 if errors else 200,
     )
 
 

@@ -9,10 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from credgate.core.cli import (
-    JsonOpt,
     YesOpt,
     cli_actor,
-    emit_table,
     fail,
     list_command,
     open_services,
@@ -22,7 +20,7 @@ from credgate.core.cli import (
 if TYPE_CHECKING:
     from credgate.core.paging import Page, PageRequest
     from credgate.core.services import Services
-    from credgate.users.services import UserService, UserView
+    from credgate.users.services import ProfileView, UserService, UserView
 
 __all__ = ["profiles_app", "users_app"]
 
@@ -102,17 +100,21 @@ def profiles_create(
         typer.echo(f"created profile {name!r}")
 
 
-@profiles_app.command("list")
-def profiles_list(as_json: JsonOpt = False) -> None:
-    """List profiles."""
-    with _users() as users:
-        items = [p.as_dict() for p in users.list_profiles()]
-        emit_table(
-            items,
-            as_json,
-            [
-                ("name", "name"),
-                ("data privacy", "data_privacy"),
-                ("finder access", "finder_access"),
-            ],
-        )
+def _profiles_page(services: Services) -> Callable[[PageRequest], Page[ProfileView]]:
+    from credgate.users.services import UserService
+
+    return services.get(UserService).page_profiles
+
+
+list_command(
+    profiles_app,
+    _profiles_page,
+    lambda view: view.as_dict(),
+    [
+        ("name", "name"),
+        ("data privacy", "data_privacy"),
+        ("finder access", "finder_access"),
+    ],
+    noun="profile(s)",
+    help="List profiles by name, a page at a time (or --all).",
+)

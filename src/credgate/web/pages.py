@@ -22,7 +22,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -439,6 +439,8 @@ class Listing(Generic[T]):
     request: PageRequest
     page: Page[T]
     sizes: tuple[int, ...] = PAGE_SIZES
+    keep: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters of the list's own (a filter) that its search box and pager carry on."""
 
 
 def list_request(request: Request) -> tuple[PageRequest, list[dict[str, str]]]:
@@ -452,12 +454,17 @@ def list_request(request: Request) -> tuple[PageRequest, list[dict[str, str]]]:
 
 
 async def list_view(
-    request: Request, base: str, read: Callable[[PageRequest], Page[T]]
+    request: Request,
+    base: str,
+    read: Callable[[PageRequest], Page[T]],
+    keep: Mapping[str, str] | None = None,
 ) -> tuple[Listing[T], list[dict[str, str]]]:
-    """Read the page a list page asks for, off the event loop."""
+    """Read the page a list page asks for, off the event loop. ``keep``: the list's filters,
+    which its search box and pager links carry on."""
     wanted, errors = list_request(request)
     page = await anyio.to_thread.run_sync(read, wanted)
-    return Listing(base=f"{PREFIX}{base}", request=wanted, page=page), errors
+    kept = {k: v for k, v in (keep or {}).items() if v}
+    return Listing(base=f"{PREFIX}{base}", request=wanted, page=page, keep=kept), errors
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
