@@ -41,6 +41,7 @@ from support import Tls, TlsServer, assert_no_secrets, free_port, make_tls
 from support.provider import CLIENT_ID as AC_CLIENT_ID
 from support.provider import CLIENT_SECRET as AC_CLIENT_SECRET
 from support.provider import Provider, ProviderState
+from support.ssh import AuthLog, RecordingServer
 
 __all__ = [
     "AC_CLIENT_ID",
@@ -156,41 +157,13 @@ SFTP_USER = "exporter"
 SFTP_PASSWORD = "Sftp-outbound-pa55-4e1d"
 
 
-@dataclass
-class SshLog:
-    connections: int = 0
-    auth_started: int = 0
-    password_attempts: int = 0
-
-
-class _RecordingServer(asyncssh.SSHServer):
-    def __init__(self, log: SshLog) -> None:
-        self.log = log
-
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self.log.connections += 1
-
-    def begin_auth(self, username: str) -> bool:
-        self.log.auth_started += 1
-        return True
-
-    def password_auth_supported(self) -> bool:
-        return True
-
-    def validate_password(self, username: str, password: str) -> bool:
-        self.log.password_attempts += 1
-        return username == SFTP_USER and hmac.compare_digest(
-            password.encode(), SFTP_PASSWORD.encode()
-        )
-
-
 class SshPeer:
     """asyncssh's SSH server with SFTP chrooted to ``root``, in a thread with its own loop."""
 
     def __init__(self, root: Path, key: asyncssh.SSHKey) -> None:
         self.root = root
         self.key = key
-        self.log = SshLog()
+        self.log = AuthLog()
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -201,7 +174,7 @@ class SshPeer:
             "127.0.0.1",
             0,
             server_host_keys=[self.key],
-            server_factory=lambda: _RecordingServer(self.log),
+            server_factory=lambda: RecordingServer(self.log, SFTP_USER, SFTP_PASSWORD),
             sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.root).encode()),
             allow_scp=False,
         )

@@ -4,7 +4,6 @@ it is installed. The pinned host key is the only one accepted, before any creden
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 import shutil
 import socket
@@ -13,7 +12,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +35,7 @@ from credgate.connectors.sftp import (
     connect_credential,
 )
 from support import LOOPBACK, free_port
+from support.ssh import AuthLog, RecordingServer
 
 T = TypeVar("T")
 
@@ -67,34 +67,6 @@ async def refused(
             "127.0.0.1", port, user, password, key, timeouts=timeouts, destinations=LOOPBACK
         )
     return info.value
-
-
-@dataclass
-class AuthLog:
-    """What the server saw: connections and every authentication attempt."""
-
-    connections: int = 0
-    auth_started: list[str] = field(default_factory=list)
-    password_attempts: int = 0
-
-
-class RecordingServer(asyncssh.SSHServer):
-    def __init__(self, log: AuthLog) -> None:
-        self.log = log
-
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self.log.connections += 1
-
-    def begin_auth(self, username: str) -> bool:
-        self.log.auth_started.append(username)
-        return True
-
-    def password_auth_supported(self) -> bool:
-        return True
-
-    def validate_password(self, username: str, password: str) -> bool:
-        self.log.password_attempts += 1
-        return username == USER and hmac.compare_digest(password.encode(), PASSWORD.encode())
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +113,7 @@ async def sftp_server(
         "127.0.0.1",
         0,
         server_host_keys=list(host_keys),
-        server_factory=lambda: RecordingServer(log),
+        server_factory=lambda: RecordingServer(log, USER, PASSWORD),
         sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root).encode()),
         allow_scp=False,
     )

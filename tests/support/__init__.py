@@ -1,4 +1,9 @@
-"""Helpers shared by the tests: key material, settings, and a real server on loopback."""
+"""Helpers shared by the tests: key material and settings, installations and PostgreSQL
+databases of their own, real servers on loopback (plain or TLS), and HTTP, page and CLI helpers.
+
+Peers with more behaviour live beside it: ``support.provider`` (an Authlib authorization
+server), ``support.ssh`` (a recording SSH server), ``support.connector_data`` (credentials).
+"""
 
 from __future__ import annotations
 
