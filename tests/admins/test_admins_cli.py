@@ -34,12 +34,8 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def installed(cli_home: Path) -> str:
     """An installation made by ``credgate init``; returns the administrator's password."""
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("CREDGATE_DATA_DIR", str(tmp_path / "var"))
     code, out, _ = run("init")
     assert code == 0, out
     return out.split("password:")[1].split()[0]

@@ -13,18 +13,12 @@ from typer.testing import CliRunner
 
 from credgate.cli import app
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
-    values = {"CREDGATE_DATA_DIR": str(tmp_path / "var")}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+def env(cli_home: Path) -> dict[str, str]:
+    return {"CREDGATE_DATA_DIR": str(cli_home)}
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str, str]:

@@ -6,13 +6,19 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from webhooks_receiver import Receiver, ca_bundle
-from webhooks_support import ACTOR, PASSWORD, basic_credential, drain, make_webhook
+from webhooks_receiver import Receiver
+from webhooks_support import (
+    ACTOR,
+    PASSWORD,
+    basic_credential,
+    drain,
+    make_webhook,
+    webhook_settings,
+)
 
 from credgate.connectors.connections import CONNECTIONS_PER_DESTINATION
 from credgate.container import Container
@@ -25,19 +31,7 @@ EVENTS = 100
 
 @pytest.fixture
 def settings_overrides(tmp_path: Path) -> dict[str, Any]:
-    return {
-        "outbound_ca_bundle": ca_bundle(tmp_path),
-        "webhook_backoff_base_seconds": 0.01,
-        "webhook_backoff_max_seconds": 0.05,
-        "worker_in_serve": False,
-        "worker_batch_size": 20,
-    }
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
+    return webhook_settings(tmp_path, worker_batch_size=20)
 
 
 @pytest.fixture

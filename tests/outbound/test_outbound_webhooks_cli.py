@@ -14,7 +14,7 @@ from webhooks_receiver import Receiver, ca_bundle
 from credgate.cli import app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from support import LOOPBACK_ALLOWED
+from support import cli_env
 
 ACTOR = Actor("tests", "pytest")
 
@@ -25,18 +25,8 @@ def settings_overrides(tmp_path: Path) -> dict[str, Any]:
 
 
 def env_of(container: Container) -> dict[str, str | None]:
-    s = container.settings
-    assert s.master_key is not None
-    assert s.pepper is not None
-    return {
-        "CREDGATE_DATA_DIR": str(s.data_dir),
-        "CREDGATE_DATABASE_URL": s.resolved_database_url,
-        "CREDGATE_MASTER_KEY": s.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": s.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_CA_BUNDLE": str(s.outbound_ca_bundle),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-        "CREDGATE_CONFIG_FILE": None,
-    }
+    ca_bundle = str(container.settings.outbound_ca_bundle)
+    return cli_env(container, CREDGATE_OUTBOUND_CA_BUNDLE=ca_bundle)
 
 
 def run(env: dict[str, str | None], *args: str) -> Any:
