@@ -6,7 +6,6 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 @pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name in list(os.environ):
         if name.startswith("CREDGATE_"):
             monkeypatch.delenv(name)
@@ -28,7 +27,7 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
         monkeypatch.setenv(key, value)
     result = CliRunner().invoke(app, ["init"])
     assert result.exit_code == 0, result.output
-    yield env
+    return env
 
 
 def _type(name: str) -> type[object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,67 @@ def test_cli_webhooks_list_pages_and_streams(container: Container) -> None:
     assert [w["name"] for w in json.loads(every.stdout)] == ["hook 1", "hook 2", "hook 3"]
     found = run(env, "webhooks", "list", "-q", "k 2", "--json")
     assert [w["name"] for w in json.loads(found.stdout)] == ["hook 2"]
+
+
+def test_cli_webhooks_update_replaces_the_definition(container: Container, tmp_path: Path) -> None:
+    env = env_of(container)
+    container.connector_credentials.create(
+        {
+            "name": "tool",
+            "protocol": "HTTPS",
+            "url": "https://127.0.0.1:9/",
+            "authorization": {"type": "BEARER", "token": "Tk-cli-hook-3"},
+        },
+        actor=ACTOR,
+    )
+    for name in ("edited hook", "other hook"):
+        made = run(
+            env,
+            "webhooks",
+            "create",
+            "--data",
+            json.dumps({"name": name, "credential": "tool", "signing_secret": "generate"}),
+        )
+        assert made.exit_code == 0, made.output
+    body = {
+        "name": "edited hook",
+        "credential": "tool",
+        "resource": "/changed",
+        "triggers": ["explicit"],
+        "enabled": False,
+    }
+    body_file = tmp_path / "edit.json"
+    body_file.write_text(json.dumps(body))
+    updated = run(env, "webhooks", "update", "edited hook", "--file", str(body_file), "--json")
+    assert updated.exit_code == 0, updated.output
+    view = json.loads(updated.stdout)
+    assert (view["resource"], view["enabled"], view["signed"]) == ("/changed", False, True)
+    assert "signing_secret" not in view, "absent: the stored secret is kept, and not shown"
+    stored = container.outbound.webhooks.get("edited hook")
+    assert (stored["resource"], stored["enabled"]) == ("/changed", False)
+
+    regenerated = run(
+        env,
+        "webhooks",
+        "update",
+        view["id"],
+        "--data",
+        json.dumps({**body, "signing_secret": "generate"}),
+    )
+    assert regenerated.exit_code == 0, regenerated.output
+    assert re.search(r"^signing_secret: +whsec_", regenerated.stdout, re.M), "printed once"
+    assert "whsec_" not in run(env, "webhooks", "show", "edited hook").stdout
+
+    for args, message in (
+        (["other hook", "--data", json.dumps(body)], "name"),
+        (["no such hook", "--data", json.dumps(body)], "no such hook"),
+        (["edited hook", "--data", "{not json"], "--data: not valid JSON"),
+        (["edited hook", "--data", json.dumps({**body, "method": "GET"})], "method"),
+        (["edited hook"], "--file: give a JSON object"),
+    ):
+        bad = run(env, "webhooks", "update", *args)
+        assert bad.exit_code == 2, (args, bad.output)
+        assert bad.stderr.startswith("error: "), (args, bad.stderr)
+        assert len(bad.stderr.strip().splitlines()) == 1, (args, bad.stderr)
+        assert message in bad.stderr, (args, bad.stderr)
+    assert container.outbound.webhooks.get("other hook")["resource"] != "/changed"
