@@ -239,3 +239,60 @@ def test_cli_webhooks_update_replaces_the_definition(container: Container, tmp_p
         assert len(bad.stderr.strip().splitlines()) == 1, (args, bad.stderr)
         assert message in bad.stderr, (args, bad.stderr)
     assert container.outbound.webhooks.get("other hook")["resource"] != "/changed"
+
+
+def test_cli_exporters_run_exits_1_on_failure_and_goes_through_the_server(
+    container: Container, admin_token: str
+) -> None:
+    """`exporters run` from this process cannot reach a destination only the server may reach
+    (its CA bundle and allowed networks): exit 1 and a note; through CREDGATE_ADMIN_API_URL the
+    running server runs it and the rows arrive."""
+    from credgate.app import create_app
+    from credgate.platform.models import InventoryObject
+    from support import LiveServer, free_port
+
+    with container.db.session() as session:
+        session.add(InventoryObject(object="device", uid="uid-1", name="alpha", fields={}))
+    container.definitions.create(
+        "query", {"id": "#all_devices", "object": "devices", "columns": ["name"]}, actor=ACTOR
+    )
+    with Receiver() as receiver:
+        _tool(container, receiver, "Tk-cli-export-1")
+        container.outbound.exporters.create(
+            {
+                "name": "nightly devices",
+                "query_id": "#all_devices",
+                "credential": "tool",
+                "path": "/ingest",
+                "format": "jsonl",
+            },
+            actor=ACTOR,
+        )
+        bare = {
+            **env_of(container),
+            "CREDGATE_OUTBOUND_CA_BUNDLE": None,
+            "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": None,
+        }
+        local = run(bare, "exporters", "run", "nightly devices", "--json")
+        assert local.exit_code == 1, local.output
+        assert json.loads(local.stdout)["state"] == "failed"
+        assert "from this process" in local.stderr
+        assert receiver.requests == []
+
+        with LiveServer(create_app(container=container), free_port()) as server:
+            through = {
+                **bare,
+                "CREDGATE_ADMIN_API_URL": server.url,
+                "CREDGATE_ADMIN_API_TOKEN": admin_token,
+            }
+            remote = run(through, "exporters", "run", "nightly devices", "--json")
+            missing = run(through, "exporters", "run", "no such exporter")
+        assert remote.exit_code == 0, remote.output
+        assert json.loads(remote.stdout)["state"] == "succeeded"
+        assert "from this process" not in remote.stderr
+        [got] = receiver.requests
+        assert got.path == "/ingest"
+        assert json.loads(got.body.splitlines()[0]) == {"name": "alpha"}
+        assert missing.exit_code == 2
+        assert missing.stderr.startswith("error: ")
+        assert len(missing.stderr.strip().splitlines()) == 1
