@@ -86,3 +86,24 @@ def test_a_list_command_imports_neither_the_container_nor_the_web_framework(
     for heavy in ("credgate.container", "fastapi", "asyncssh", "credgate.outbound.worker"):
         assert heavy not in imported, f"{heavy} was imported"
     assert "credgate.apicredentials.services" in imported
+
+
+def test_a_missing_signing_key_is_one_line_for_the_commands_that_need_it(
+    instance: dict[str, str],
+) -> None:
+    import sqlite3
+
+    database = Path(instance["CREDGATE_DATA_DIR"]) / "credgate.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("DELETE FROM signing_keys")
+    connection.close()
+    keys = CliRunner().invoke(app, ["keys", "list"])
+    assert keys.exit_code == 2, keys.output
+    assert keys.stderr.strip() == (
+        "error: no active signing key: run `credgate init` or `credgate keys rotate`"
+    )
+    hooks = CliRunner().invoke(app, ["webhooks", "list"])
+    assert hooks.exit_code == 2, hooks.output
+    assert len(hooks.stderr.strip().splitlines()) == 1
+    listed = CliRunner().invoke(app, ["api-credentials", "list"])
+    assert listed.exit_code == 0, "listing credentials needs no signing key"

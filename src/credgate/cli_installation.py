@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from credgate.container import Container
     from credgate.core.config import Settings
     from credgate.core.db import Database
+    from credgate.security.secrets import SecretHasher
     from credgate.security.vault import Vault
 
 T = TypeVar("T")
@@ -100,15 +101,25 @@ def _open_installation() -> tuple[Settings, Database, Vault, bytes]:
     return settings, db, vault, pepper
 
 
+def _container(settings: Settings, db: Database, vault: Vault, hasher: SecretHasher) -> Container:
+    """The composition root over keys already checked; a missing signing key exits with one
+    line, as any other problem of the installation does."""
+    from credgate.container import Container
+
+    try:
+        return Container(settings=settings, db=db, vault=vault, hasher=hasher)
+    except LookupError as exc:
+        fail(str(exc))
+
+
 @contextmanager
 def open_container() -> Iterator[Container]:
     """Open the installation for one command; a service's error exits with ``error: ...``."""
-    from credgate.container import Container
     from credgate.security.secrets import SecretHasher
 
     settings, db, vault, pepper = _open_installation()
     try:
-        container = Container(settings=settings, db=db, vault=vault, hasher=SecretHasher(pepper))
+        container = _container(settings, db, vault, SecretHasher(pepper))
     except BaseException:
         db.dispose()
         raise
@@ -155,11 +166,7 @@ class CommandServices(Services):
     def container(self) -> Container:
         """The whole composition root, built once, for the services not built alone."""
         if self._container is None:
-            from credgate.container import Container
-
-            self._container = Container(
-                settings=self.settings, db=self.db, vault=self.vault, hasher=self.hasher
-            )
+            self._container = _container(self.settings, self.db, self.vault, self.hasher)
             # Changes made through services built here reach the container's caches too.
             self.feed.subscribe(self._container.feed.notify_local)
         return self._container
