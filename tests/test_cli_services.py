@@ -83,7 +83,13 @@ def test_a_list_command_imports_neither_the_container_nor_the_web_framework(
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Importer" in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    for heavy in ("credgate.container", "fastapi", "asyncssh", "credgate.outbound.worker"):
+    for heavy in (
+        "credgate.container",
+        "fastapi",
+        "asyncssh",
+        "credgate.outbound.worker",
+        "limits",
+    ):
         assert heavy not in imported, f"{heavy} was imported"
     assert "credgate.apicredentials.services" in imported
 
