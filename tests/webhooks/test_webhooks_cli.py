@@ -46,11 +46,15 @@ def run(env: dict[str, str | None], *args: str) -> Any:
 
 def _tool(container: Container, receiver: Receiver, token: str) -> None:
     """The connector credential "tool": Bearer ``token`` to the receiver."""
+    _tool_at(container, receiver.url + "/", token)
+
+
+def _tool_at(container: Container, url: str, token: str) -> None:
     container.connector_credentials.create(
         {
             "name": "tool",
             "protocol": "HTTPS",
-            "url": receiver.url + "/",
+            "url": url,
             "authorization": {"type": "BEARER", "token": token},
         },
         actor=ACTOR,
@@ -152,15 +156,7 @@ def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
 
 def test_cli_webhooks_list_pages_and_streams(container: Container) -> None:
     env = env_of(container)
-    container.connector_credentials.create(
-        {
-            "name": "tool",
-            "protocol": "HTTPS",
-            "url": "https://127.0.0.1:9/",
-            "authorization": {"type": "BEARER", "token": "Tk-cli-hook-2"},
-        },
-        actor=ACTOR,
-    )
+    _tool_at(container, "https://127.0.0.1:9/", "Tk-cli-hook-2")
     for name in ["hook 3", "hook 1", "hook 2"]:
         made = run(
             env, "webhooks", "create", "--data", json.dumps({"name": name, "credential": "tool"})
@@ -179,15 +175,7 @@ def test_cli_webhooks_list_pages_and_streams(container: Container) -> None:
 
 def test_cli_webhooks_update_replaces_the_definition(container: Container, tmp_path: Path) -> None:
     env = env_of(container)
-    container.connector_credentials.create(
-        {
-            "name": "tool",
-            "protocol": "HTTPS",
-            "url": "https://127.0.0.1:9/",
-            "authorization": {"type": "BEARER", "token": "Tk-cli-hook-3"},
-        },
-        actor=ACTOR,
-    )
+    _tool_at(container, "https://127.0.0.1:9/", "Tk-cli-hook-3")
     for name in ("edited hook", "other hook"):
         made = run(
             env,
