@@ -113,6 +113,21 @@ def webhooks_create(
     emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
 
 
+@webhooks_app.command("update")
+def webhooks_update(
+    ref: RefArg, file: FileOpt = None, data: DataAliasOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Replace a webhook's definition (id or name) with a JSON object of all its fields.
+
+    "signing_secret" absent or null keeps the stored secret, "" removes it, "generate" makes a
+    new one (printed once).
+    """
+    body = json_object(file, data)
+    with _outbound() as outbound:
+        view, secret = outbound.webhooks.update(ref, body, actor=cli_actor())
+    emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
+
+
 @webhooks_app.command("show")
 def webhooks_show(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Show a webhook."""
