@@ -19,12 +19,20 @@ from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp, create_app
-from credgate.bootstrap import initialise
 from credgate.container import Container
 from credgate.core.config import Settings
-from credgate.core.db import Database
 from credgate.models import metadata
-from support import LiveServer, free_port, make_key_material, make_settings
+from support import (
+    LiveServer,
+    Tls,
+    free_port,
+    make_key_material,
+    make_settings,
+    make_tls,
+    open_container,
+    own_pg_database,
+    sign_in,
+)
 
 # The user's own default instance (~/.config/credgate/credgate.toml) must not reach the tests,
 # nor may a test write one there.
@@ -32,39 +40,12 @@ os.environ["XDG_CONFIG_HOME"] = str(
     Path(os.environ.get("TMPDIR", "/tmp")) / f"credgate-tests-xdg-{uuid.uuid4().hex}"
 )
 
-PG_ADMIN_URL = os.environ.get(
-    "CREDGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _pg_available() -> str | None:
-    try:
-        engine = create_engine(
-            PG_ADMIN_URL, connect_args={"connect_timeout": 3}, poolclass=NullPool
-        )
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        return f"PostgreSQL at {PG_ADMIN_URL} does not answer ({type(exc).__name__}); its tests are skipped"
-    return None
-
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database for this run, dropped at the end."""
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    name = f"credgate_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with own_pg_database("credgate_test") as url:
+        yield url
 
 
 def _empty_pg(url: str) -> None:
@@ -120,10 +101,7 @@ def settings(
 
 @pytest.fixture
 def container(settings: Settings) -> Iterator[Container]:
-    db = Database(settings.resolved_database_url)
-    initialise(settings, db, create_keys=False)
-    db.dispose()
-    rt = Container.open(settings)
+    rt = open_container(settings)
     yield rt
     rt.close()
 
@@ -152,6 +130,31 @@ def admin_client(client: TestClient, admin_token: str) -> TestClient:
     return client
 
 
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """A private CA and a certificate for 127.0.0.1, for the outbound peers of a module."""
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean environment for in-process ``credgate`` commands: none of the caller's CREDGATE_*
+    variables, and a data directory under ``tmp_path`` (returned)."""
+    for name in list(os.environ):
+        if name.startswith("CREDGATE_"):
+            monkeypatch.delenv(name)
+    data_dir = tmp_path / "var"
+    monkeypatch.setenv("CREDGATE_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+@pytest.fixture
+def ui(client: TestClient) -> TestClient:
+    """The test client signed in to the administration pages as ``admin``."""
+    assert sign_in(client).status_code == 303
+    return client
+
+
 @pytest.fixture
 def live_settings_overrides() -> dict[str, Any]:
     return {}
@@ -170,10 +173,7 @@ def live_server(
         port=port,
         **live_settings_overrides,
     )
-    db = Database(settings.resolved_database_url)
-    initialise(settings, db, create_keys=False)
-    db.dispose()
-    container = Container.open(settings)
+    container = open_container(settings)
     with LiveServer(create_app(container=container), port) as server:
         yield server
     container.close()

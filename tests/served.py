@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,29 @@ def run_credgate(
     )
 
 
+def wait_ready(
+    url: str,
+    process: subprocess.Popen[bytes],
+    *,
+    timeout: float = 30,
+    output: Callable[[], str] | None = None,
+) -> None:
+    """Wait until ``url``/readyz answers 200; if ``process`` exits first, fail with the end of
+    what it wrote (``output``, or its stderr pipe)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            said = output() if output else process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"the server exited: {said[-3000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("the server did not become ready")
+
+
 class ServedCredgate:
     """``credgate serve`` with its own data directory; stderr goes to ``serve.log`` there."""
 
@@ -76,18 +100,12 @@ class ServedCredgate:
                 stderr=subprocess.STDOUT,
                 umask=self.umask,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"credgate serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("credgate serve did not become ready")
+        try:
+            wait_ready(self.url, self.process, timeout=60, output=self.log.read_text)
+        except RuntimeError:
+            self.__exit__()
+            raise
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -273,6 +273,9 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        # Longer than a load balancer keeps its idle upstream connections (nginx and most cloud
+        # balancers: 60 s), so that it never sends a request on one credgate is closing.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
 

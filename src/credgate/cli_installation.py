@@ -8,10 +8,10 @@ columns), so they live here, beside the entry point, and not in ``credgate.secur
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -25,15 +25,20 @@ from credgate.core.cli import (
     settings_or_exit,
     sub_app,
 )
+from credgate.core.services import Services
 
 if TYPE_CHECKING:
     from credgate.container import Container
     from credgate.core.config import Settings
     from credgate.core.db import Database
-    from credgate.core.services import Services
     from credgate.security.rotation import ReencryptOptions
+    from credgate.security.secrets import SecretHasher
+    from credgate.security.vault import Vault
+
+T = TypeVar("T")
 
 __all__ = [
+    "CommandServices",
     "backup",
     "keys_app",
     "open_container",
@@ -61,23 +66,64 @@ def _not_initialised(settings: Settings, message: str) -> str:
     )
 
 
-@contextmanager
-def open_container() -> Iterator[Container]:
-    """Open the installation for one command; a service's error exits with ``error: ...``."""
-    from credgate.container import Container
-    from credgate.security.keyfiles import BootstrapError
+def _open_installation() -> tuple[Settings, Database, Vault, bytes]:
+    """The settings, the database and the checked keys; exits with one line when one of them
+    cannot be had."""
+    import logging
+
+    from credgate.core.db import Database
+    from credgate.security.keyfiles import (
+        BootstrapError,
+        check_file_modes,
+        check_keys,
+        open_keys,
+    )
 
     settings = settings_or_exit()
+    db = Database(settings.resolved_database_url)
     try:
         with database_errors_to_exit(settings.resolved_database_url):
-            container = Container.open(settings)
+            vault, pepper = open_keys(settings)
+            check_keys(db, vault, pepper)
+        for warning in check_file_modes(settings):
+            logging.getLogger("credgate.container").warning(warning)
     except BootstrapError as exc:
+        db.dispose()
         message = str(exc)
         if message.startswith(("no master key", "no pepper")):
             fail(_not_initialised(settings, message.split(":")[0]))
         fail(message)
     except LookupError as exc:
+        db.dispose()
         fail(str(exc))
+    except BaseException:
+        db.dispose()
+        raise
+    return settings, db, vault, pepper
+
+
+def _container(settings: Settings, db: Database, vault: Vault, hasher: SecretHasher) -> Container:
+    """The composition root over keys already checked; a missing signing key exits with one
+    line, as any other problem of the installation does."""
+    from credgate.container import Container
+
+    try:
+        return Container(settings=settings, db=db, vault=vault, hasher=hasher)
+    except LookupError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def open_container() -> Iterator[Container]:
+    """Open the installation for one command; a service's error exits with ``error: ...``."""
+    from credgate.security.secrets import SecretHasher
+
+    settings, db, vault, pepper = _open_installation()
+    try:
+        container = _container(settings, db, vault, SecretHasher(pepper))
+    except BaseException:
+        db.dispose()
+        raise
     try:
         with errors_to_exit():
             yield container
@@ -85,11 +131,141 @@ def open_container() -> Iterator[Container]:
         container.close()
 
 
+class CommandServices(Services):
+    """The services of one command, each built when the command first asks for it.
+
+    Building the container would import every feature (the web framework, every route, the
+    outbound worker, SSH) and load the signing keys and the revocation list, most of a second
+    before a command that lists one table. The services the feature commands use alone are
+    built here from their own module (:data:`_FACTORIES`); any other type is taken from a
+    container built on first need, over the same database and keys.
+    """
+
+    def __init__(self, settings: Settings, db: Database, vault: Vault, pepper: bytes) -> None:
+        from credgate.core.changes import ChangeFeed
+        from credgate.core.config import Settings
+        from credgate.core.db import Database
+        from credgate.security.secrets import SecretHasher
+
+        super().__init__()
+        self.settings = settings
+        self.db = db
+        self.vault = vault
+        self.hasher = SecretHasher(pepper)
+        self.feed = ChangeFeed(db)
+        self._container: Container | None = None
+        self.provide(Settings, settings)
+        self.provide(Database, db)
+
+    def get(self, kind: type[T]) -> T:
+        if not super().__contains__(kind):
+            factory = _FACTORIES.get(f"{kind.__module__}.{kind.__qualname__}")
+            instance = factory(self) if factory else self.container().services.get(kind)
+            self.provide(kind, cast(T, instance))
+        return super().get(kind)
+
+    def container(self) -> Container:
+        """The whole composition root, built once, for the services not built alone."""
+        if self._container is None:
+            self._container = _container(self.settings, self.db, self.vault, self.hasher)
+            # Changes made through services built here reach the container's caches too.
+            self.feed.subscribe(self._container.feed.notify_local)
+        return self._container
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def _api_credentials(s: CommandServices) -> object:
+    from credgate.apicredentials.services import ApiCredentialService
+
+    return ApiCredentialService(s.db, s.hasher, s.feed.notify_local)
+
+
+def _admins(s: CommandServices) -> object:
+    import datetime as dt
+
+    from credgate.admins.services import AdminService
+
+    return AdminService(
+        s.db,
+        s.hasher,
+        token_default=dt.timedelta(days=s.settings.admin_token_default_days),
+        token_max=dt.timedelta(days=s.settings.admin_token_max_days),
+    )
+
+
+def _users(s: CommandServices) -> object:
+    from credgate.users.services import UserService
+
+    return UserService(s.db)
+
+
+def _engines(s: CommandServices) -> object:
+    from credgate.classic.engines import EngineService
+
+    return EngineService(s.db)
+
+
+def _definitions(s: CommandServices) -> object:
+    from credgate.platform.definitions import DefinitionService
+
+    definitions = DefinitionService(s.db)
+    s.feed.subscribe(definitions.on_change)
+    return definitions
+
+
+def _connector_credentials(s: CommandServices) -> object:
+    from credgate.connectors.credentials.services import ConnectorCredentialService
+
+    return ConnectorCredentialService(
+        s.db,
+        s.vault,
+        base_url=s.settings.base_url,
+        on_change=s.feed.notify_local,
+        destinations=s.settings.outbound_destinations,
+    )
+
+
+def _connectors(s: CommandServices) -> object:
+    from credgate.connectors.services import ConnectorService
+
+    return ConnectorService(s.db)
+
+
+def _connections(s: CommandServices) -> object:
+    from credgate.connectors.connections import Connections
+    from credgate.connectors.credentials.services import ConnectorCredentialService
+
+    connections = Connections(s.settings, s.db, s.vault, s.get(ConnectorCredentialService))
+    s.feed.subscribe(connections.on_change)
+    return connections
+
+
+_FACTORIES: dict[str, Callable[[CommandServices], object]] = {
+    "credgate.apicredentials.services.ApiCredentialService": _api_credentials,
+    "credgate.admins.services.AdminService": _admins,
+    "credgate.users.services.UserService": _users,
+    "credgate.classic.engines.EngineService": _engines,
+    "credgate.platform.definitions.DefinitionService": _definitions,
+    "credgate.connectors.credentials.services.ConnectorCredentialService": _connector_credentials,
+    "credgate.connectors.services.ConnectorService": _connectors,
+    "credgate.connectors.connections.Connections": _connections,
+}
+"""Services a command may have without the container, by the qualified name of their type
+(a name, not the class: the table must not import the features). Each is built as
+:class:`~credgate.container.Container` builds it."""
+
+
 @contextmanager
 def open_services() -> Iterator[Services]:
-    """The container's services (:data:`credgate.core.cli.ServicesOpener`)."""
-    with open_container() as container:
-        yield container.services
+    """The services of one command (:data:`credgate.core.cli.ServicesOpener`), built as asked."""
+    services = CommandServices(*_open_installation())
+    try:
+        with errors_to_exit():
+            yield services
+    finally:
+        services.close()
 
 
 # keys -----------------------------------------------------------------------------------------

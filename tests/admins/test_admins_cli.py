@@ -34,12 +34,8 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def installed(cli_home: Path) -> str:
     """An installation made by ``credgate init``; returns the administrator's password."""
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("CREDGATE_DATA_DIR", str(tmp_path / "var"))
     code, out, _ = run("init")
     assert code == 0, out
     return out.split("password:")[1].split()[0]
@@ -71,7 +67,9 @@ def test_token_lifetime_list_and_revoke(installed: str) -> None:
 
     code, listed, _ = run("admins", "tokens", "list")
     assert code == 0
-    rows = [line.split() for line in listed.splitlines()]
+    *table, count = listed.splitlines()
+    assert count == "2 of 2 token(s)"
+    rows = [line.split() for line in table]
     assert rows[0] == ["ADMIN", "NAME", "CREATED", "LAST", "USED", "EXPIRES"]
     assert {(r[0], r[1], r[3]) for r in rows[1:]} == {
         ("admin", "ci", "never"),
@@ -91,7 +89,7 @@ def test_token_lifetime_list_and_revoke(installed: str) -> None:
     with _open() as rt:
         assert rt.admins.check_token(token) is None
     code, listed, _ = run("admins", "tokens", "list")
-    assert [line.split()[1] for line in listed.splitlines()[1:]] == ["cli"]
+    assert [line.split()[1] for line in listed.splitlines()[1:-1]] == ["cli"]
     code, _, err = run("admins", "tokens", "revoke", "admin", "ci")
     assert code == 2
     assert err.strip() == "error: 'admin' has no admin API token named 'ci'"
@@ -171,10 +169,11 @@ def test_disable_enable_and_the_last_active_administrator(installed: str) -> Non
         "error: disabled: this is the last active administrator; enable or create another first"
     )
     code, listed, _ = run("admins", "list")
-    assert [line.split()[:2] for line in listed.splitlines()[1:]] == [
+    assert [line.split()[:2] for line in listed.splitlines()[1:-1]] == [
         ["admin", "active"],
         ["bob", "disabled"],
     ]
+    assert listed.splitlines()[-1] == "2 of 2 administrator(s)"
     with _open() as rt:
         assert rt.admins.check_password("bob", "bob's first password") is None
     assert run("admins", "enable", "bob")[0] == 0

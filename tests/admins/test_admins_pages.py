@@ -22,17 +22,11 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+# SQLite unless a test asks for more: the pages add little database work of their own (the
+# services under them are tested on both databases).
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """SQLite unless a test asks for more: the pages add little database work of their own (the
-    services under them are tested on both databases)."""
     return str(getattr(request, "param", "sqlite"))
-
-
-@pytest.fixture
-def ui(client: TestClient) -> TestClient:
-    assert sign_in(client).status_code == 303
-    return client
 
 
 def test_the_account_page_lists_tokens_and_never_their_secrets(

@@ -14,12 +14,11 @@ from sqlalchemy import event, select, update
 from starlette.testclient import TestClient
 
 from credgate.admins.models import AdminToken
-from credgate.app import create_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import utcnow
-from support import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD, node_client
 
 API = "/admin/api/v1"
 #: Any request that needs an administrator (one that older versions have too).
@@ -180,12 +179,8 @@ def test_last_use_is_written_at_most_once_a_minute(
 @pytest.fixture
 def second_node(settings: Settings, container: Container) -> Iterator[TestClient]:
     """Another credgate node on the same database."""
-    other = Container.open(settings)
-    try:
-        with TestClient(create_app(container=other), base_url="http://127.0.0.1:8080") as client:
-            yield client
-    finally:
-        other.close()
+    with node_client(Container.open(settings)) as client:
+        yield client
 
 
 def test_revoking_is_immediate_on_every_node(

@@ -9,21 +9,14 @@ from starlette.testclient import TestClient
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from support import csrf_field, sign_in
+from support import csrf_field
 
 
+# SQLite unless a test asks for more: the pages add little database work of their own (the
+# services under them are tested on both databases).
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """SQLite unless a test asks for more: the pages add little database work of their own (the
-    services under them are tested on both databases)."""
     return str(getattr(request, "param", "sqlite"))
-
-
-@pytest.fixture
-def ui(client: TestClient) -> TestClient:
-    response = sign_in(client)
-    assert response.status_code == 303
-    return client
 
 
 def test_create_shows_the_secret_once_and_it_authenticates(

@@ -1,4 +1,5 @@
-"""Helpers for the classic API tests: users with each kind of profile, tokens, Basic headers."""
+"""Helpers for the classic API tests: users with each kind of profile, tokens, Basic headers, and
+an inventory to query."""
 
 from __future__ import annotations
 
@@ -6,12 +7,23 @@ import base64
 
 from starlette.testclient import TestClient
 
+from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "classic password 1234"
 TOKEN_URL = "/oauth2/default/v1/token"
+
+QUERY = (
+    "(select (name ram_gb) (from device) (where device (ge ram_gb (integer %1)))"
+    " (order_by name asc))"
+)
+DEVICES = [
+    {"name": "alpha", "ram_gb": 16, "platform": "windows"},
+    {"name": "beta", "ram_gb": 8, "platform": "mac_os"},
+    {"name": "gamma", "ram_gb": 4, "platform": "windows"},
+]
 
 # username -> (profile, data privacy, Finder access)
 USERS = {
@@ -58,3 +70,12 @@ def token(client: TestClient, client_id: str, secret: str, scope: str) -> str:
     assert answer.json()["scope"] == scope
     value: str = answer.json()["access_token"]
     return value
+
+
+def finder_inventory(
+    container: Container, client: TestClient, devices: list[dict[str, object]] = DEVICES
+) -> TestClient:
+    """``client`` with the ``finder`` user and ``devices`` as the inventory NXQL answers from."""
+    add_users(container, "finder")
+    container.services.provide(InventorySource, MemoryInventory({"devices": devices}))
+    return client

@@ -10,25 +10,16 @@ from starlette.testclient import TestClient
 from support_classic import (
     ACTOR,
     PASSWORD,
+    QUERY,
     TOKEN_URL,
     add_users,
     basic,
     credential,
+    finder_inventory,
     token,
 )
 
-from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
-
-QUERY = (
-    "(select (name ram_gb) (from device) (where device (ge ram_gb (integer %1)))"
-    " (order_by name asc))"
-)
-DEVICES = [
-    {"name": "alpha", "ram_gb": 16, "platform": "windows"},
-    {"name": "beta", "ram_gb": 8, "platform": "mac_os"},
-    {"name": "gamma", "ram_gb": 4, "platform": "windows"},
-]
 
 
 @pytest.fixture
@@ -39,9 +30,7 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def classic(container: Container, client: TestClient) -> TestClient:
-    add_users(container, "finder")
-    container.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
-    return client
+    return finder_inventory(container, client)
 
 
 def test_users_without_the_right_profile_get_403(classic: TestClient, container: Container) -> None:

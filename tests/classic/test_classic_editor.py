@@ -6,9 +6,8 @@ import re
 
 import pytest
 from starlette.testclient import TestClient
-from support_classic import add_users, basic
+from support_classic import basic, finder_inventory
 
-from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
 
 DEVICES = [
@@ -26,9 +25,7 @@ def backend() -> str:
 
 @pytest.fixture
 def editor(container: Container, client: TestClient) -> TestClient:
-    add_users(container, "finder")
-    container.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
-    return client
+    return finder_inventory(container, client, DEVICES)
 
 
 def _cells(page: str) -> list[list[str]]:

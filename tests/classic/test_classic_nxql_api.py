@@ -13,20 +13,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from starlette.testclient import TestClient
-from support_classic import add_users, basic
+from support_classic import QUERY, basic, finder_inventory
 
-from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
-
-QUERY = (
-    "(select (name ram_gb) (from device) (where device (ge ram_gb (integer %1)))"
-    " (order_by name asc))"
-)
-DEVICES = [
-    {"name": "alpha", "ram_gb": 16, "platform": "windows"},
-    {"name": "beta", "ram_gb": 8, "platform": "mac_os"},
-    {"name": "gamma", "ram_gb": 4, "platform": "windows"},
-]
 
 
 @pytest.fixture
@@ -36,9 +25,7 @@ def backend() -> str:
 
 @pytest.fixture
 def classic(container: Container, client: TestClient) -> TestClient:
-    add_users(container, "finder")
-    container.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
-    return client
+    return finder_inventory(container, client)
 
 
 def _rows(fmt: str, text: str) -> list[list[str]]:

@@ -12,10 +12,10 @@ import pytest
 from starlette.testclient import TestClient
 from support_classic import ACTOR, credential, token
 
-from credgate.app import create_app
 from credgate.classic.inventory import InventorySource, MemoryInventory
 from credgate.container import Container
 from credgate.core.config import Settings
+from support import node_client
 
 QUERY = {"query": "(select (name) (from device))"}
 DEVICES = [{"name": "alpha", "platform": "windows"}]
@@ -32,11 +32,8 @@ def other_node(settings: Settings, container: Container) -> Iterator[TestClient]
     """A second node of the same installation: its own container, caches and sync loop."""
     node = Container.open(settings)
     node.services.provide(InventorySource, MemoryInventory({"devices": DEVICES}))
-    try:
-        with TestClient(create_app(container=node), base_url="http://127.0.0.1:8081") as client:
-            yield client
-    finally:
-        node.close()
+    with node_client(node, port=8081) as client:
+        yield client
 
 
 def test_removed_permission_closes_the_classic_apis_on_every_node(

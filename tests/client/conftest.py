@@ -17,12 +17,21 @@ import pytest
 from contract_server import ContractServer, Target
 
 from credgate.client import ClientConfig
+from credgate.testing import Sandbox
 
 _ENV = (
     "CREDGATE_SDK_TEST_BASE_URL",
     "CREDGATE_SDK_TEST_CLIENT_ID",
     "CREDGATE_SDK_TEST_CLIENT_SECRET",
 )
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A seeded credgate sandbox for the module (see credgate.testing)."""
+    with Sandbox() as server:
+        server.seed()
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import hmac
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -23,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from support import ThreadServer
 
 TOKEN_PATH = "/oauth2/default/v1/token"
 LEGACY_TOKEN_PATH = "/api/v1/token"
@@ -442,32 +442,17 @@ def build_app(state: ContractState) -> Starlette:
 
 
 class ContractServer:
-    """The app on a free loopback port, served by uvicorn in a daemon thread."""
+    """The app on a free loopback port, served by :class:`support.ThreadServer`."""
 
     def __init__(self, state: ContractState | None = None) -> None:
         self.state = state or ContractState()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            build_app(self.state), log_level="warning", lifespan="off", loop="asyncio", http="h11"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._server = ThreadServer(build_app(self.state))
+        self.port = self._server.port
+        self.base_url = self._server.url
 
     def start(self) -> ContractServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the contract server did not start")
-            time.sleep(0.01)
+        self._server.__enter__()
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+        self._server.__exit__()

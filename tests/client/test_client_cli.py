@@ -4,7 +4,6 @@ gets them, claims decoded, calls with automatic token handling, and no secret ev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from typer.testing import CliRunner
 
 from credgate.cli import app
 from credgate.testing import Sandbox, SandboxCredential
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        server.seed()
-        yield server
 
 
 @pytest.fixture(scope="module")

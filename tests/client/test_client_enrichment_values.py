@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from credgate.client import Enrichment, EnrichmentField, ValidationError
 from credgate.testing import Sandbox
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        server.seed()
-        yield server
 
 
 def test_numeric_value_is_sent_as_a_number_and_read_back(sandbox: Sandbox) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -30,13 +30,6 @@ from credgate.testing import ALL_PERMISSIONS, Sandbox
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 WORKFLOW_UUID = "6f1c7c1e-54a5-4b8f-9d3e-0a2b1c3d4e5f"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as server:
-        server.seed()
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,17 @@ def unit_config(**overrides: object) -> ClientConfig:
     return ClientConfig(**options)  # type: ignore[arg-type]
 
 
+def served_config(contract: ContractServer, **options: object) -> ClientConfig:
+    """A configuration with the contract server's own credential."""
+    state = contract.state
+    return ClientConfig(
+        base_url=contract.base_url,
+        client_id=state.client_id,
+        client_secret=state.client_secret,
+        **options,  # type: ignore[arg-type]
+    )
+
+
 def token_response(request: httpx.Request, value: str, expires_in: int = 900) -> httpx.Response:
     return httpx.Response(
         200,
@@ -193,9 +204,7 @@ def test_malformed_token_response_is_a_token_error(body: dict[str, object]) -> N
 
 def test_token_is_fetched_once_and_sent_as_documented(contract: ContractServer) -> None:
     state = contract.state
-    config = ClientConfig(
-        base_url=contract.base_url, client_id=state.client_id, client_secret=state.client_secret
-    )
+    config = served_config(contract)
     with Client(config) as client:
         for _ in range(5):
             client.list_workflows()
@@ -214,12 +223,7 @@ def test_token_is_fetched_once_and_sent_as_documented(contract: ContractServer) 
 
 def test_legacy_token_path(contract: ContractServer) -> None:
     state = contract.state
-    config = ClientConfig(
-        base_url=contract.base_url,
-        client_id=state.client_id,
-        client_secret=state.client_secret,
-        token_path=LEGACY_TOKEN_PATH,
-    )
+    config = served_config(contract, token_path=LEGACY_TOKEN_PATH)
     with Client(config) as client:
         assert client.list_workflows()
     assert [c.path for c in state.token_calls] == ["/api/v1/token"]
@@ -227,12 +231,7 @@ def test_legacy_token_path(contract: ContractServer) -> None:
 
 def test_client_secret_post_against_the_server(contract: ContractServer) -> None:
     state = contract.state
-    config = ClientConfig(
-        base_url=contract.base_url,
-        client_id=state.client_id,
-        client_secret=state.client_secret,
-        token_auth_method="client_secret_post",
-    )
+    config = served_config(contract, token_auth_method="client_secret_post")
     with Client(config) as client:
         assert client.list_remote_actions()
     assert "authorization" not in state.token_calls[0].headers

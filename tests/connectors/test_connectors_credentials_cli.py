@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,22 @@ def test_create_show_list_update_delete(container: Container, tmp_path: Path) ->
 
     listed = run(env, "connector-credentials", "list", "--protocol", "SFTP", "--json")
     assert listed.exit_code == 0, listed.output
-    page = json.loads(listed.output)
-    assert page["total"] == 1
-    assert [item["name"] for item in page["items"]] == ["Exports"]
+    assert [item["name"] for item in json.loads(listed.output)] == ["Exports"]
     everything = run(env, "connector-credentials", "list")
-    assert "3 connector credential(s)" in everything.output
+    assert "3 of 3 connector credential(s)" in everything.output
+    first = run(env, "connector-credentials", "list", "--limit", "1")
+    assert "1 of 3 connector credential(s)" in first.stdout
+    cursor = re.search(r"--cursor (\S+)", first.stderr)
+    assert cursor
+    rest = run(env, "connector-credentials", "list", "--cursor", cursor.group(1), "--json")
+    assert len(json.loads(rest.stdout)) == 2
+    older = run(env, "connector-credentials", "list", "--offset", "2", "--limit", "1", "--json")
+    assert (json.loads(older.stdout)["offset"], json.loads(older.stdout)["total"]) == (2, 3)
+    found = run(env, "connector-credentials", "list", "--search", "servicenow", "--json")
+    assert [item["name"] for item in json.loads(found.stdout)] == ["ServiceNow"]
+    bad = run(env, "connector-credentials", "list", "--cursor", "%")
+    assert bad.exit_code == 2
+    assert "cursor: is not a cursor this list gave" in bad.stderr
 
     shown = run(env, "connector-credentials", "show", "ServiceNow")
     assert shown.exit_code == 0

@@ -21,7 +21,6 @@ from outbound_peers import (
     ResourcePeer,
     Tls,
     TlsServer,
-    make_tls,
 )
 from sqlalchemy import select, update
 from starlette.applications import Starlette
@@ -48,7 +47,8 @@ from credgate.core.audit.services import Actor
 from credgate.models import SEALED
 from credgate.security.rotation import reencrypt_installation
 from credgate.security.vault import VaultError
-from support import ADMIN_PASSWORD, LOOPBACK_ALLOWED
+from support import ADMIN_PASSWORD, cli_env, connector_data
+from support.connector_data import variant
 
 BASE = "/admin/api/v1/connector-credentials"
 ACTOR = Actor("tests", "pytest")
@@ -61,31 +61,11 @@ def host_key() -> str:
     return asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode()
 
 
-AUTHORIZATION_CODE = {
-    "name": "4me",
-    "protocol": "HTTPS",
-    "url": "https://api.4me.com/",
-    "authorization": {
-        "type": "OAUTH2_AUTHORIZATION_CODE",
-        "client_id": "4me-client",
-        "client_secret": CODE_SECRET,
-        "authorization_url": "https://login.4me.com/oauth/authorize",
-        "access_token_url": "https://login.4me.com/oauth/token",
-        "scope": "read",
-    },
-}
-SFTP = {
-    "name": "Files",
-    "protocol": "SFTP",
-    "url": "sftp://sftp.example.com:22/",
-    "authorization": {"username": "exporter", "password": SFTP_SECRET, "host_key": host_key()},
-}
-BASIC = {
-    "name": "Desk",
-    "protocol": "HTTPS",
-    "url": "https://desk.example.com/",
-    "authorization": {"type": "BASIC", "username": "svc", "password": BASIC_SECRET},
-}
+AUTHORIZATION_CODE = variant(
+    connector_data.AUTHORIZATION_CODE, client_secret=CODE_SECRET, scope="read"
+)
+SFTP = variant(connector_data.SFTP, "Files", password=SFTP_SECRET, host_key=host_key())
+BASIC = variant(connector_data.BASIC, "Desk", "https://desk.example.com/", password=BASIC_SECRET)
 
 
 def create(client: TestClient, body: dict[str, Any]) -> str:
@@ -104,11 +84,6 @@ def refused_fields(answer: Any) -> dict[str, str]:
 
 
 # -- OAuth 2.0: the token of the old provider never reaches the new host ------------------------
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -291,17 +266,7 @@ def test_the_pages_ask_for_the_password_when_the_host_key_changes(
 
 
 def test_the_cli_names_the_secret_when_the_url_changes(container: Container) -> None:
-    settings = container.settings
-    assert settings.master_key is not None
-    assert settings.pepper is not None
-    env = {
-        "CREDGATE_DATA_DIR": str(settings.data_dir),
-        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
-        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-        "CREDGATE_CONFIG_FILE": None,
-    }
+    env = cli_env(container)
     credential_id = container.connector_credentials.create(BASIC, actor=ACTOR).id
     moved = ["connector-credentials", "update", "Desk", "--url", "https://attacker.example/"]
     refused = CliRunner().invoke(cli_app, moved, env=env)

@@ -26,7 +26,6 @@ from outbound_peers import (
     TlsServer,
     assert_no_secrets,
     consent_credential,
-    make_tls,
 )
 from sqlalchemy import update
 from starlette.testclient import TestClient
@@ -38,14 +37,9 @@ from credgate.connectors.consent import ConnectorConsent
 from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from support import LOOPBACK_ALLOWED
+from support import cli_env
 
 ACTOR = Actor("tests", "pytest")
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -189,15 +183,28 @@ def test_consent_round_trip_then_refresh_with_rotation(
     assert all(v not in shown["status"] for v in values)
 
 
-def test_bad_state_is_refused_and_leaves_the_consent_pending(
+@pytest.fixture
+def started(
     container: Container,
     admin_client: TestClient,
     provider: tuple[ProviderState, str],
     tls: Tls,
-) -> None:
+) -> tuple[str, str]:
+    """A consent started through the admin API, and the provider's redirect back to credgate:
+    the credential's id and the callback URL."""
     state, url = provider
     credential_id = ac_credential(container, url, state)
-    location = browse(start(admin_client, credential_id), tls)
+    return credential_id, browse(start(admin_client, credential_id), tls)
+
+
+def test_bad_state_is_refused_and_leaves_the_consent_pending(
+    container: Container,
+    admin_client: TestClient,
+    provider: tuple[ProviderState, str],
+    started: tuple[str, str],
+) -> None:
+    state, _url = provider
+    credential_id, location = started
     good_state = parse_qs(urlsplit(location).query)["state"][0]
     code = parse_qs(urlsplit(location).query)["code"][0]
     # Anyone can call the redirect URL, without a session: a wrong, empty or missing state
@@ -229,12 +236,10 @@ def test_bad_state_is_refused_and_leaves_the_consent_pending(
 def test_expired_consent_and_unknown_credential_are_refused(
     container: Container,
     admin_client: TestClient,
-    provider: tuple[ProviderState, str],
+    started: tuple[str, str],
     tls: Tls,
 ) -> None:
-    state, url = provider
-    credential_id = ac_credential(container, url, state)
-    location = browse(start(admin_client, credential_id), tls)
+    credential_id, location = started
     with container.db.session() as session:
         session.execute(
             update(ConnectorConsent).values(
@@ -271,17 +276,7 @@ def test_connect_refuses_other_types_and_the_cli_prints_the_url(
     assert refused.json()["errors"][0]["field"] == "authorization.type"
     assert admin_client.post("/admin/api/v1/connector-credentials/nope/connect").status_code == 404
 
-    settings = container.settings
-    assert settings.master_key is not None
-    assert settings.pepper is not None
-    env = {
-        "CREDGATE_DATA_DIR": str(settings.data_dir),
-        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
-        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-        "CREDGATE_CONFIG_FILE": None,
-    }
+    env = cli_env(container)
     result = CliRunner().invoke(cli_app, ["connector-credentials", "connect", "CRM"], env=env)
     assert result.exit_code == 0, result.output
     printed = result.output.strip()

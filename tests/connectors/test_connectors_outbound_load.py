@@ -25,25 +25,23 @@ from pathlib import Path
 
 import pytest
 from outbound_load_worker import send
-from outbound_peers import SRC, CredgateServer, Tls, assert_no_secrets, free_port, make_tls
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
+from outbound_peers import SRC, CredgateServer, Tls, assert_no_secrets, free_port
 
-from credgate.bootstrap import initialise
 from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.core.config import Settings
-from credgate.core.db import Database
-from support import LOOPBACK_ALLOWED, make_key_material, make_settings
+from support import (
+    make_key_material,
+    make_settings,
+    open_container,
+    own_pg_database,
+    settings_env,
+)
 
 ACTOR = Actor("tests", "pytest")
 LIFETIME = 5
 DURATION = 60.0
 WORKER = Path(__file__).with_name("outbound_load_worker.py")
-PG_ADMIN_URL = os.environ.get(
-    "CREDGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 pytestmark = pytest.mark.slow
 
@@ -55,25 +53,8 @@ class Server:
     client_secret: str
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    assert settings.master_key is not None
-    assert settings.pepper is not None
-    return {
-        "CREDGATE_DATA_DIR": str(settings.data_dir),
-        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
-        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-    }
-
-
 def _clean_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("CREDGATE_")}
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[Serve
         token_ttl_seconds=LIFETIME,
         public_base_url=f"https://127.0.0.1:{port}",
     )
-    db = Database(settings.resolved_database_url)
-    initialise(settings, db, create_keys=False)
-    db.dispose()
-    container = Container.open(settings)
+    container = open_container(settings)
     try:
         created = container.api_credentials.create(
             name="outbound-load", permissions=["workflows"], actor=ACTOR
@@ -99,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[Serve
     finally:
         container.close()
     env = {
-        **_env(settings),
+        **settings_env(settings),
         "CREDGATE_TOKEN_TTL_SECONDS": str(LIFETIME),
         "CREDGATE_PUBLIC_BASE_URL": settings.public_base_url or "",
         "CREDGATE_LOG_LEVEL": "WARNING",
@@ -152,10 +130,7 @@ def test_64_senders_in_one_process_share_each_renewal(
         make_key_material(),
         outbound_ca_bundle=tls.ca_bundle,
     )
-    db = Database(settings.resolved_database_url)
-    initialise(settings, db, create_keys=False)
-    db.dispose()
-    container = Container.open(settings)
+    container = open_container(settings)
     try:
         credential_id = connector_credential(container, server)
         before = server.process.tokens_issued()
@@ -188,29 +163,9 @@ def test_64_senders_in_one_process_share_each_renewal(
 @pytest.fixture
 def sender_database() -> Iterator[str]:
     """A PostgreSQL database of the sending side, for this test only."""
-    try:
-        admin = create_engine(
-            PG_ADMIN_URL,
-            isolation_level="AUTOCOMMIT",
-            poolclass=NullPool,
-            connect_args={"connect_timeout": 3},
-        )
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        pytest.skip(
-            f"PostgreSQL at {PG_ADMIN_URL} does not answer ({type(exc).__name__}): the "
-            "two-process lease test needs a database both workers share"
-        )
-    name = f"credgate_load_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    why = "the two-process lease test needs a database both workers share"
+    with own_pg_database("credgate_load", why) as url:
+        yield url
 
 
 def test_two_worker_processes_share_the_lease(
@@ -219,10 +174,7 @@ def test_two_worker_processes_share_the_lease(
     settings = make_settings(
         tmp_path, sender_database, make_key_material(), outbound_ca_bundle=tls.ca_bundle
     )
-    db = Database(settings.resolved_database_url)
-    initialise(settings, db, create_keys=False)
-    db.dispose()
-    container = Container.open(settings)
+    container = open_container(settings)
     try:
         credential_id = connector_credential(container, server)
     finally:
@@ -230,7 +182,7 @@ def test_two_worker_processes_share_the_lease(
     before = server.process.tokens_issued()
     env = {
         **_clean_environ(),
-        **_env(settings),
+        **settings_env(settings),
         "CREDGATE_OUTBOUND_CA_BUNDLE": str(tls.ca_bundle),
         "PYTHONPATH": str(SRC),
         "LOAD_START_AT": str(time.time() + 4),

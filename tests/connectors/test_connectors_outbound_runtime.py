@@ -23,7 +23,6 @@ from outbound_peers import (
     Tls,
     TlsServer,
     assert_no_secrets,
-    make_tls,
 )
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -45,11 +44,6 @@ from credgate.core.errors import InvalidInputError, NotFoundError
 from credgate.models import SEALED
 
 ACTOR = Actor("tests", "pytest")
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return make_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from support import LOOPBACK_ALLOWED
+from support import cli_env
 
 ACTOR = Actor("tests", "pytest")
 
@@ -103,7 +103,7 @@ def test_wrong_pinned_key_is_refused_and_recorded(
     assert "SHA256:" in verdict["detail"]
     assert SFTP_PASSWORD not in verdict["detail"]
     assert expected not in verdict["detail"]
-    assert ssh.log.auth_started == 0
+    assert ssh.log.auth_started == []
     assert ssh.log.password_attempts == 0
     shown = admin_client.get(f"/admin/api/v1/connector-credentials/{credential_id}").json()
     assert shown["last_test"] == {
@@ -118,17 +118,7 @@ def test_wrong_password_from_the_cli(
 ) -> None:
     credential_id = sftp_credential(container, ssh.port, server_key, password="not-the-password")
     name = container.connector_credentials.get(credential_id).name
-    settings = container.settings
-    assert settings.master_key is not None
-    assert settings.pepper is not None
-    env = {
-        "CREDGATE_DATA_DIR": str(settings.data_dir),
-        "CREDGATE_DATABASE_URL": settings.resolved_database_url,
-        "CREDGATE_MASTER_KEY": settings.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": settings.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-        "CREDGATE_CONFIG_FILE": None,
-    }
+    env = cli_env(container)
     result = CliRunner().invoke(cli_app, ["connector-credentials", "test", name], env=env)
     assert result.exit_code == 1
     assert result.stdout.startswith("FAILED: ")

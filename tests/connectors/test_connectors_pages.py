@@ -19,18 +19,11 @@ HOST_KEY = (
 )
 
 
+# SQLite unless a test asks for more: the pages add little database work of their own (the
+# services under them are tested on both databases).
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """SQLite unless a test asks for more: the pages add little database work of their own (the
-    services under them are tested on both databases)."""
     return str(getattr(request, "param", "sqlite"))
-
-
-@pytest.fixture
-def ui(client: TestClient) -> TestClient:
-    response = sign_in(client)
-    assert response.status_code == 303
-    return client
 
 
 def test_connector_errors_name_fields_and_never_echo_secrets(

@@ -4,7 +4,6 @@ it is installed. The pinned host key is the only one accepted, before any creden
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 import shutil
 import socket
@@ -13,7 +12,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +34,8 @@ from credgate.connectors.sftp import (
     connect,
     connect_credential,
 )
-from support import LOOPBACK
+from support import LOOPBACK, free_port
+from support.ssh import AuthLog, RecordingServer
 
 T = TypeVar("T")
 
@@ -49,32 +49,24 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-@dataclass
-class AuthLog:
-    """What the server saw: connections and every authentication attempt."""
-
-    connections: int = 0
-    auth_started: list[str] = field(default_factory=list)
-    password_attempts: int = 0
+E = TypeVar("E", bound=BaseException)
 
 
-class RecordingServer(asyncssh.SSHServer):
-    def __init__(self, log: AuthLog) -> None:
-        self.log = log
-
-    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        self.log.connections += 1
-
-    def begin_auth(self, username: str) -> bool:
-        self.log.auth_started.append(username)
-        return True
-
-    def password_auth_supported(self) -> bool:
-        return True
-
-    def validate_password(self, username: str, password: str) -> bool:
-        self.log.password_attempts += 1
-        return username == USER and hmac.compare_digest(password.encode(), PASSWORD.encode())
+async def refused(
+    kind: type[E],
+    port: int,
+    key: HostKey,
+    *,
+    user: str = USER,
+    password: str = PASSWORD,
+    timeouts: Timeouts = FAST,
+) -> E:
+    """The ``kind`` of error ``connect`` raises for 127.0.0.1:``port`` with ``key`` pinned."""
+    with pytest.raises(kind) as info:
+        await connect(
+            "127.0.0.1", port, user, password, key, timeouts=timeouts, destinations=LOOPBACK
+        )
+    return info.value
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +113,7 @@ async def sftp_server(
         "127.0.0.1",
         0,
         server_host_keys=list(host_keys),
-        server_factory=lambda: RecordingServer(log),
+        server_factory=lambda: RecordingServer(log, USER, PASSWORD),
         sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(root).encode()),
         allow_scp=False,
     )
@@ -132,10 +124,18 @@ async def sftp_server(
         await server.wait_closed()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@asynccontextmanager
+async def session(
+    root: Path, server_key: asyncssh.SSHKey, key: HostKey
+) -> AsyncIterator[SftpClient]:
+    """A client signed in to a fresh :func:`sftp_server` over ``root``, with ``key`` pinned."""
+    async with (
+        sftp_server(root, server_key) as (port, _log),
+        await connect(
+            "127.0.0.1", port, USER, PASSWORD, key, timeouts=FAST, destinations=LOOPBACK
+        ) as client,
+    ):
+        yield client
 
 
 def all_text(exc: BaseException) -> str:
@@ -183,12 +183,7 @@ def test_upload_from_a_local_file(
     local.write_bytes(payload)
 
     async def scenario() -> int:
-        async with (
-            sftp_server(root, server_key) as (port, _log),
-            await connect(
-                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
-            ) as client,
-        ):
+        async with session(root, server_key, pinned) as client:
             return await client.upload(local, "big.jsonl")
 
     assert run(scenario()) == len(payload)
@@ -208,12 +203,7 @@ def test_upload_without_posix_rename_still_replaces(
     (root / "report.csv").write_bytes(b"old")
 
     async def scenario() -> None:
-        async with (
-            sftp_server(root, server_key) as (port, _log),
-            await connect(
-                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
-            ) as client,
-        ):
+        async with session(root, server_key, pinned) as client:
             await client.upload(b"new", "report.csv")
 
     run(scenario())
@@ -225,12 +215,7 @@ def test_failed_upload_is_a_transfer_error_and_leaves_nothing(
     root: Path, server_key: asyncssh.SSHKey, pinned: HostKey
 ) -> None:
     async def scenario() -> TransferFailed:
-        async with (
-            sftp_server(root, server_key) as (port, _log),
-            await connect(
-                "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
-            ) as client,
-        ):
+        async with session(root, server_key, pinned) as client:
             with pytest.raises(TransferFailed) as info:
                 await client.upload(b"data", "missing-dir/report.csv")
             with pytest.raises(TransferFailed, match="not a file path"):
@@ -273,18 +258,9 @@ def test_wrong_key_is_refused_before_any_credential_is_sent(
 ) -> None:
     async def scenario() -> tuple[HostKeyMismatch, AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
-            with pytest.raises(HostKeyMismatch) as info:
-                await connect(
-                    "127.0.0.1",
-                    port,
-                    USER,
-                    PASSWORD,
-                    other_key,
-                    timeouts=FAST,
-                    destinations=LOOPBACK,
-                )
+            error = await refused(HostKeyMismatch, port, other_key)
             await asyncio.sleep(0.05)  # let the server side finish handling the disconnect
-            return info.value, log
+            return error, log
 
     error, log = run(scenario())
     assert log.connections == 1  # the server was reached...
@@ -308,11 +284,8 @@ def test_pinned_key_type_the_server_lacks_is_refused(
 
     async def scenario() -> tuple[HostKeyMismatch, AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
-            with pytest.raises(HostKeyMismatch) as info:
-                await connect(
-                    "127.0.0.1", port, USER, PASSWORD, ed25519, timeouts=FAST, destinations=LOOPBACK
-                )
-            return info.value, log
+            error = await refused(HostKeyMismatch, port, ed25519)
+            return error, log
 
     error, log = run(scenario())
     assert error.presented_fingerprint == pinned.sha256_fingerprint()
@@ -332,16 +305,7 @@ def test_known_hosts_and_config_in_home_are_ignored(
         async with sftp_server(root, server_key) as (port, log):
             (empty_home / ".ssh/known_hosts").write_text(f"[127.0.0.1]:{port} {pinned.openssh}\n")
             (empty_home / ".ssh/config").write_text("Host *\n  User intruder\n")
-            with pytest.raises(HostKeyMismatch):
-                await connect(
-                    "127.0.0.1",
-                    port,
-                    USER,
-                    PASSWORD,
-                    other_key,
-                    timeouts=FAST,
-                    destinations=LOOPBACK,
-                )
+            await refused(HostKeyMismatch, port, other_key)
             async with await connect(
                 "127.0.0.1", port, USER, PASSWORD, pinned, timeouts=FAST, destinations=LOOPBACK
             ) as client:
@@ -362,11 +326,8 @@ def test_wrong_password_is_a_clear_error(
 
     async def scenario() -> tuple[AuthenticationFailed, AuthLog]:
         async with sftp_server(root, server_key) as (port, log):
-            with pytest.raises(AuthenticationFailed) as info:
-                await connect(
-                    "127.0.0.1", port, USER, wrong, pinned, timeouts=FAST, destinations=LOOPBACK
-                )
-            return info.value, log
+            error = await refused(AuthenticationFailed, port, pinned, password=wrong)
+            return error, log
 
     error, log = run(scenario())
     assert str(error).startswith("the SFTP server 127.0.0.1:")
@@ -379,14 +340,7 @@ def test_wrong_password_is_a_clear_error(
 def test_unreachable_host_is_a_connection_error() -> None:
     port = free_port()  # nothing listens there now
 
-    async def scenario() -> ConnectionFailed:
-        with pytest.raises(ConnectionFailed) as info:
-            await connect(
-                "127.0.0.1", port, USER, PASSWORD, _any_key(), timeouts=FAST, destinations=LOOPBACK
-            )
-        return info.value
-
-    error = run(scenario())
+    error = run(refused(ConnectionFailed, port, _any_key()))
     assert f"cannot reach 127.0.0.1:{port}" in str(error)
     assert PASSWORD not in all_text(error)
 
@@ -401,19 +355,12 @@ def test_silent_server_times_out() -> None:
         port = server.sockets[0].getsockname()[1]
         started = time.monotonic()
         try:
-            with pytest.raises(ConnectionFailed) as info:
-                await connect(
-                    "127.0.0.1",
-                    port,
-                    USER,
-                    PASSWORD,
-                    _any_key(),
-                    timeouts=Timeouts(connect=0.5, operation=1),
-                    destinations=LOOPBACK,
-                )
+            error = await refused(
+                ConnectionFailed, port, _any_key(), timeouts=Timeouts(connect=0.5, operation=1)
+            )
         finally:
             server.close()
-        return info.value, time.monotonic() - started
+        return error, time.monotonic() - started
 
     error, elapsed = run(scenario())
     assert "within 0.5 s" in str(error)
@@ -430,19 +377,10 @@ def test_not_an_ssh_server_is_a_connection_error() -> None:
         server = await asyncio.start_server(http, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         try:
-            with pytest.raises(ConnectionFailed) as info:
-                await connect(
-                    "127.0.0.1",
-                    port,
-                    USER,
-                    PASSWORD,
-                    _any_key(),
-                    timeouts=FAST,
-                    destinations=LOOPBACK,
-                )
+            error = await refused(ConnectionFailed, port, _any_key())
         finally:
             server.close()
-        return info.value
+        return error
 
     error = run(scenario())
     assert "closed the connection before an SSH session was set up" in str(error)
@@ -637,37 +575,17 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
 
 
 def test_sshd_right_key_reaches_authentication(sshd: Sshd) -> None:
-    with pytest.raises(AuthenticationFailed) as info:
-        run(
-            connect(
-                "127.0.0.1",
-                sshd.port,
-                "credgate-no-such-user",
-                PASSWORD,
-                sshd.host_key,
-                timeouts=FAST,
-                destinations=LOOPBACK,
-            )
-        )
-    assert PASSWORD not in all_text(info.value)
+    error = run(
+        refused(AuthenticationFailed, sshd.port, sshd.host_key, user="credgate-no-such-user")
+    )
+    assert PASSWORD not in all_text(error)
     assert sshd.auth_lines()  # sshd did receive the authentication request
 
 
 def test_sshd_wrong_key_is_refused(sshd: Sshd, other_key: HostKey) -> None:
-    with pytest.raises(HostKeyMismatch) as info:
-        run(
-            connect(
-                "127.0.0.1",
-                sshd.port,
-                USER,
-                PASSWORD,
-                other_key,
-                timeouts=FAST,
-                destinations=LOOPBACK,
-            )
-        )
-    assert info.value.presented_fingerprint == sshd.host_key.sha256_fingerprint()
-    assert PASSWORD not in all_text(info.value)
+    error = run(refused(HostKeyMismatch, sshd.port, other_key))
+    assert error.presented_fingerprint == sshd.host_key.sha256_fingerprint()
+    assert PASSWORD not in all_text(error)
     time.sleep(0.1)  # let sshd write its log lines for the closed connection
     log = sshd.log.read_text()
     assert "Connection from 127.0.0.1" in log  # it was reached...

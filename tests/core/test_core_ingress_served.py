@@ -196,3 +196,17 @@ def test_an_authenticated_body_over_the_limit_is_refused_and_a_normal_one_works(
 def test_the_server_log_has_no_traceback(server: ServedCredgate) -> None:
     log = Path(server.log).read_text()
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_an_idle_connection_stays_open_longer_than_a_load_balancer_keeps_it(
+    server: ServedCredgate,
+) -> None:
+    # A balancer (nginx: 60 s) reuses idle upstream connections; had credgate closed one after
+    # uvicorn's default 5 s, a request sent on it just then would fail. 6 s shows it is not 5 s.
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for pause in (0.0, 6.0):
+            time.sleep(pause)
+            sock.sendall(request)
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), (pause, answer[:80])

@@ -15,65 +15,36 @@ from credgate.container import Container
 from credgate.core.audit.models import AuditEvent
 from credgate.core.audit.services import Actor
 from credgate.core.errors import ConflictError, InvalidInputError, NotFoundError
+from credgate.demo import DEVICES_BY_OS
+from support import cli_env
+from support.connector_data import AUTHORIZATION_CODE, BEARER, SFTP, variant
 
 ACTOR = Actor("tests", "pytest")
-HOST_KEY = (
-    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7"
-    "opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg="
-)
 
 
 def _setup(container: Container) -> None:
     create = container.connector_credentials.create
     create(
-        {
-            "name": "tickets",
-            "protocol": "HTTPS",
-            "url": "https://tickets.example.com/",
-            "authorization": {"type": "BEARER", "token": "tok-exp-1"},
-        },
-        actor=ACTOR,
+        variant(BEARER, "tickets", "https://tickets.example.com/", token="tok-exp-1"), actor=ACTOR
     )
-    create(
-        {
-            "name": "files",
-            "protocol": "SFTP",
-            "url": "sftp://files.example.com:22/",
-            "authorization": {
-                "type": "BASIC",
-                "username": "exporter",
-                "password": "sftp-pass",
-                "host_key": HOST_KEY,
-            },
-        },
-        actor=ACTOR,
+    sftp = variant(
+        SFTP, "files", "sftp://files.example.com:22/", type="BASIC", password="sftp-pass"
     )
-    create(
-        {
-            "name": "consent",
-            "protocol": "HTTPS",
-            "url": "https://crm.example.com/",
-            "authorization": {
-                "type": "OAUTH2_AUTHORIZATION_CODE",
-                "client_id": "crm",
-                "client_secret": "crm-secret",
-                "authorization_url": "https://crm.example.com/authorize",
-                "access_token_url": "https://crm.example.com/token",
-            },
-        },
-        actor=ACTOR,
+    create(sftp, actor=ACTOR)
+    crm = "https://crm.example.com"
+    consent = variant(
+        AUTHORIZATION_CODE,
+        "consent",
+        f"{crm}/",
+        client_id="crm",
+        client_secret="crm-secret",
+        authorization_url=f"{crm}/authorize",
+        access_token_url=f"{crm}/token",
     )
+    create(consent, actor=ACTOR)
     container.definitions.create("enrichment_field", {"id": "device/device/#os"}, actor=ACTOR)
-    container.definitions.create(
-        "query",
-        {
-            "id": "#by_os",
-            "object": "devices",
-            "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
-            "columns": ["name"],
-        },
-        actor=ACTOR,
-    )
+    by_os = {**DEVICES_BY_OS, "id": "#by_os", "columns": ["name"]}
+    container.definitions.create("query", by_os, actor=ACTOR)
 
 
 def _exporter(**changes: Any) -> dict[str, Any]:
@@ -200,16 +171,7 @@ def test_a_webhook_on_an_sftp_credential_is_refused_with_every_other_problem(
 def test_cli_exporters_update(container: Container) -> None:
     _setup(container)
     container.outbound.exporters.create(_exporter(), actor=ACTOR)
-    s = container.settings
-    assert s.master_key is not None
-    assert s.pepper is not None
-    env = {
-        "CREDGATE_DATA_DIR": str(s.data_dir),
-        "CREDGATE_DATABASE_URL": s.resolved_database_url,
-        "CREDGATE_MASTER_KEY": s.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": s.pepper.get_secret_value(),
-        "CREDGATE_CONFIG_FILE": None,
-    }
+    env = cli_env(container, CREDGATE_OUTBOUND_ALLOWED_NETWORKS=None)
     runner = CliRunner()
     done = runner.invoke(
         app,

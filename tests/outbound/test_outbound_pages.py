@@ -3,91 +3,31 @@ against a real HTTPS receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from webhooks_support import basic_credential, drain, webhook_settings
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
+from support import csrf_field
 
 ACTOR = Actor("tests", "pytest")
-PASSWORD = "correct horse battery staple"
-CRED_PASSWORD = "Pw-7d1f-outbound-ui"
 
 
-def _receiver_module() -> Any:
-    name = "webhooks_receiver"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "webhooks" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
+# SQLite unless a test asks for more: the pages add little database work of their own (the
+# services under them are tested on both databases).
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """SQLite unless a test asks for more: the pages add little database work of their own (the
-    services under them are tested on both databases)."""
     return str(getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture
 def settings_overrides(tmp_path: Path) -> dict[str, Any]:
-    return {
-        "outbound_ca_bundle": _receiver_module().ca_bundle(tmp_path),
-        "webhook_backoff_base_seconds": 0.01,
-        "webhook_backoff_max_seconds": 0.02,
-        "webhook_max_attempts": 2,
-        "worker_in_serve": False,
-    }
-
-
-@pytest.fixture
-def receiver() -> Iterator[Any]:
-    with _receiver_module().Receiver() as r:
-        yield r
-
-
-@pytest.fixture
-def ui(client: TestClient) -> TestClient:
-    page = client.get("/admin/login")
-    response = client.post(
-        "/admin/login",
-        data={"username": "admin", "password": PASSWORD, "csrf_token": _csrf(page.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
-    return client
-
-
-def _credential(container: Container, url: str, name: str = "Receiver") -> str:
-    view = container.connector_credentials.create(
-        {
-            "name": name,
-            "protocol": "HTTPS",
-            "url": url + "/",
-            "authorization": {"type": "BASIC", "username": "svc", "password": CRED_PASSWORD},
-        },
-        actor=ACTOR,
-    )
-    return str(view.id)
+    return webhook_settings(tmp_path, webhook_backoff_max_seconds=0.02, webhook_max_attempts=2)
 
 
 def _webhook_form(ui: TestClient, credential: str, **fields: Any) -> Any:
@@ -103,28 +43,16 @@ def _webhook_form(ui: TestClient, credential: str, **fields: Any) -> Any:
         "triggers": ["workflow_execution"],
         "secret_choice": "generate",
         "enabled": "on",
-        "csrf_token": _csrf(form.text),
+        "csrf_token": csrf_field(form.text),
         **fields,
     }
     return ui.post("/admin/webhooks", data=data, follow_redirects=False)
 
 
-def _drain(container: Container) -> None:
-    async def go() -> None:
-        for _ in range(100):
-            await container.outbound.worker.run_once()
-            if not container.outbound.webhooks.counts().get("pending"):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError("deliveries still pending")
-
-    asyncio.run(go())
-
-
 def test_webhook_created_through_the_form_shows_its_secret_once(
     ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(container, receiver.url)
+    credential = basic_credential(container, receiver.url, "Receiver")
     created = _webhook_form(ui, credential)
     assert created.status_code == 200, created.text
     assert created.headers["cache-control"] == "no-store"
@@ -151,7 +79,7 @@ def test_webhook_created_through_the_form_shows_its_secret_once(
             "headers": "",
             "triggers": ["campaign"],
             "secret_choice": "keep",
-            "csrf_token": _csrf(edit.text),
+            "csrf_token": csrf_field(edit.text),
         },
         follow_redirects=False,
     )
@@ -163,14 +91,14 @@ def test_webhook_created_through_the_form_shows_its_secret_once(
     # test send: the receiver answers 200
     tested = ui.post(
         f"/admin/webhooks/{hook['id']}/test",
-        data={"csrf_token": _csrf(listing.text), "event": "workflow_execution"},
+        data={"csrf_token": csrf_field(listing.text), "event": "workflow_execution"},
     )
     assert tested.status_code == 200
     assert "Test send of incidents v2: delivered (HTTP 200)" in tested.text
     assert receiver.requests[-1].path == "/api/incident"
     deleted = ui.post(
         f"/admin/webhooks/{hook['id']}/delete",
-        data={"csrf_token": _csrf(listing.text)},
+        data={"csrf_token": csrf_field(listing.text)},
         follow_redirects=False,
     )
     assert deleted.status_code == 303
@@ -192,7 +120,7 @@ def test_bad_webhook_input_names_the_fields_and_keeps_the_values(
     assert "api/no-slash" in bad.text
     assert "kept {{ payload.x }}" in bad.text
     assert container.outbound.webhooks.list() == []
-    credential = _credential(container, "https://127.0.0.1:9")
+    credential = basic_credential(container, "https://127.0.0.1:9", "Receiver")
     headers = _webhook_form(ui, credential, headers="Authorization: x\nnot a header line")
     assert headers.status_code == 422
     assert "<strong>Headers</strong></a>: line 2" in headers.text
@@ -211,12 +139,12 @@ def test_bad_webhook_input_names_the_fields_and_keeps_the_values(
 def test_failed_delivery_shows_its_attempts_and_replays(
     ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(container, receiver.url)
+    credential = basic_credential(container, receiver.url, "Receiver")
     assert _webhook_form(ui, credential, secret_choice="none").status_code == 303
     [hook] = container.outbound.webhooks.list()
     receiver.script = [(500, {}, b"boom-body"), (500, {}, b"boom-body")]
     container.outbound.webhooks.send(hook["id"], {"hello": "world"}, actor=ACTOR)
-    _drain(container)
+    drain(container, rounds=100)
     listing = ui.get("/admin/deliveries")
     assert listing.status_code == 200
     found = re.search(r'<tr data-id="([^"]+)"', listing.text)
@@ -230,12 +158,12 @@ def test_failed_delivery_shows_its_attempts_and_replays(
     assert 'id="replay"' in detail.text
     replayed = ui.post(
         f"/admin/deliveries/{delivery_id}/replay",
-        data={"csrf_token": _csrf(detail.text)},
+        data={"csrf_token": csrf_field(detail.text)},
         follow_redirects=False,
     )
     assert replayed.status_code == 303
     assert container.outbound.webhooks.delivery(delivery_id)["state"] == "pending"
-    _drain(container)
+    drain(container, rounds=100)
     again = ui.get(f"/admin/deliveries/{delivery_id}")
     assert "delivered" in again.text
     assert 'id="replay"' not in again.text
@@ -246,7 +174,7 @@ def test_failed_delivery_shows_its_attempts_and_replays(
 def test_exporter_create_run_now_and_history(
     ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(container, receiver.url, name="Sink")
+    credential = basic_credential(container, receiver.url, name="Sink")
     container.definitions.create(
         "query", {"id": "#all_devices", "object": "devices", "columns": ["name"]}, actor=ACTOR
     )
@@ -264,7 +192,7 @@ def test_exporter_create_run_now_and_history(
         "body": "json_array",
         "array_key": "items",
         "schedule": "hourly",
-        "csrf_token": _csrf(form.text),
+        "csrf_token": csrf_field(form.text),
     }
     bad = ui.post(
         "/admin/exporters",
@@ -288,7 +216,7 @@ def test_exporter_create_run_now_and_history(
         "array_key": "items",
     }
     ran = ui.post(
-        f"/admin/exporters/{exporter['id']}/run", data={"csrf_token": _csrf(listing.text)}
+        f"/admin/exporters/{exporter['id']}/run", data={"csrf_token": csrf_field(listing.text)}
     )
     assert ran.status_code == 200
     [run] = container.outbound.exporters.runs(exporter["id"])
@@ -303,7 +231,7 @@ def test_exporter_create_run_now_and_history(
     spare_id = next(e["id"] for e in container.outbound.exporters.list() if e["name"] == "spare")
     deleted = ui.post(
         f"/admin/exporters/{spare_id}/delete",
-        data={"csrf_token": _csrf(listing.text)},
+        data={"csrf_token": csrf_field(listing.text)},
         follow_redirects=False,
     )
     assert deleted.status_code == 303
@@ -313,7 +241,7 @@ def test_exporter_create_run_now_and_history(
 def test_posts_without_the_csrf_token_are_refused(
     ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(container, receiver.url)
+    credential = basic_credential(container, receiver.url, "Receiver")
     refused = _webhook_form(ui, credential, csrf_token="")
     assert refused.status_code in (302, 303, 403)
     assert container.outbound.webhooks.list() == []
@@ -326,7 +254,7 @@ def test_posts_without_the_csrf_token_are_refused(
 def test_webhook_list_pages_and_searches(
     ui: TestClient, container: Container, receiver: Any
 ) -> None:
-    credential = _credential(container, receiver.url)
+    credential = basic_credential(container, receiver.url, "Receiver")
     for name in ["hook c", "hook a", "hook b"]:
         assert _webhook_form(ui, credential, name=name).status_code == 200
     first = ui.get("/admin/webhooks?limit=2")

@@ -13,6 +13,7 @@ EXAMPLE = ROOT / "tests" / "integrator_example"
 
 
 def _run(*extra: str) -> subprocess.CompletedProcess[str]:
+    """pytest on the example in a fresh process, plugins loaded only as ``extra`` asks."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDGATE_", "PYTEST_"))}
     env["PYTHONPATH"] = str(ROOT / "src")
     # Load the plugin only when asked with -p, whether or not credgate is installed (an
@@ -24,8 +25,6 @@ def _run(*extra: str) -> subprocess.CompletedProcess[str]:
             "-m",
             "pytest",
             "tests/integrator_example",
-            "-p",
-            "credgate.testing.pytest_plugin",
             "-p",
             "no:cacheprovider",
             *extra,
@@ -40,7 +39,7 @@ def _run(*extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_integrator_example_passes_with_the_plugin() -> None:
-    result = _run()
+    result = _run("-p", "credgate.testing.pytest_plugin")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
     assert not (EXAMPLE / "conftest.py").exists()
@@ -51,27 +50,6 @@ def test_the_integrator_example_passes_with_the_plugin() -> None:
 
 def test_without_the_plugin_the_fixtures_are_missing() -> None:
     """The plugin is what provides the fixtures (so the first test proves it works)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDGATE_", "PYTEST_"))}
-    env["PYTHONPATH"] = str(ROOT / "src")
-    # Load the plugin only when asked with -p, whether or not credgate is installed (an
-    # installed credgate registers it as an entry point, which pytest would load by itself).
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "tests/integrator_example",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run("-q")
     assert result.returncode != 0
     assert "fixture 'credgate_client' not found" in result.stdout

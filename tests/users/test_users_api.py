@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -68,11 +67,8 @@ def test_admin_api_bad_input(admin_client: TestClient) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("CREDGATE_DATA_DIR", str(tmp_path / "var"))
+def env(cli_home: Path) -> None:
+    return None
 
 
 def _run(*args: str, input: str | None = None) -> tuple[int, str]:

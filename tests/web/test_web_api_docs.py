@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from starlette.testclient import TestClient
 
 from support import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
@@ -53,30 +51,9 @@ def test_redoc_and_the_cdn_pages_are_gone(client: TestClient) -> None:
     assert client.get("/openapi.json").status_code == 200
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import Error, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-        except Error as exc:
-            pytest.skip(f"chromium cannot be launched here: {exc.message.splitlines()[0]}")
-        yield browser
-        browser.close()
-
-
 @pytest.mark.slow
-def test_swagger_ui_renders_in_a_browser_offline(chromium: Any, live_server: LiveServer) -> None:
-    context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
-    )
+def test_swagger_ui_renders_in_a_browser_offline(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     problems: list[str] = []
     requested: list[str] = []

@@ -1,7 +1,8 @@
 """The whole console in a real headless Chromium against a real server: every page at 1280 and
-1920 px with each row action inside the viewport, an axe-core scan of each page, Connect
-through a consent round-trip at a local Authlib authorization server, whole-form validation,
-exporter editing, and the one-time secret that asks before it is discarded.
+1920 px with each row action inside the viewport, the lists at 700 px wrapped rather than
+scrolled, an axe-core scan of each page, Connect through a consent round-trip at a local Authlib
+authorization server, whole-form validation, exporter editing, and the one-time secret that asks
+before it is discarded.
 
 Screenshots go to ``test-artifacts/screenshots/console-*.png`` for a person to look at.
 """
@@ -292,6 +293,64 @@ def test_every_page_fits_at_1280_and_1920_and_passes_axe(
     tab.context.close()
     assert errors == []
     assert editor_errors == []
+
+
+NARROW = 700
+LISTS = (
+    ("api-credentials", "/admin/api-credentials"),
+    ("connectors", "/admin/connector-credentials"),
+    ("webhooks", "/admin/webhooks"),
+    ("deliveries", "/admin/deliveries"),
+    ("exporters", "/admin/exporters"),
+    ("signing-keys", "/admin/signing-keys"),
+    ("audit", "/admin/audit"),
+    ("administrators", "/admin/administrators"),
+)
+
+
+def check_wraps(tab: Any, name: str) -> None:
+    """Each table fits its box without scrolling sideways: long names and addresses wrap
+    inside their cells, and no cell is squeezed to a sliver (a column a word or two wide)."""
+    tables = tab.evaluate(
+        """() => [...document.querySelectorAll(".table-wrap")].map(w => ({
+            overflow: w.scrollWidth - w.clientWidth,
+            narrowest: Math.min(...[...w.querySelectorAll("tbody tr > *:not(.actions-cell)")]
+                .filter(c => c.innerText.trim().length > 12)
+                .map(c => c.getBoundingClientRect().width)),
+        }))"""
+    )
+    assert tables, name
+    for table in tables:
+        assert table["overflow"] <= 1, (name, table)
+        assert table["narrowest"] >= 72, (name, table)
+
+
+def test_lists_wrap_below_760_px_with_row_actions_in_view(
+    browser: Any, live_server: Any, provider: tuple[ProviderState, str]
+) -> None:
+    seed(live_server.app.container, provider)
+    tab, errors = new_page(browser, live_server.url)
+    sign_in(tab)
+    tab.set_viewport_size({"width": NARROW, "height": 900})
+    for name, path in LISTS:
+        tab.goto(path)
+        shot(tab, f"{NARROW}-{name}")
+        check_fits(tab, NARROW, f"{name}@{NARROW}")
+        check_wraps(tab, f"{name}@{NARROW}")
+        labels = tab.locator(".actions-cell .button").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height)"
+        )
+        assert max(labels, default=0) < 40, (name, "a button's label is on one line")
+    # The navigation folds above the content rather than taking a column of its own.
+    nav = tab.locator(".sidebar").bounding_box()
+    content = tab.locator("main").bounding_box()
+    assert nav is not None
+    assert content is not None
+    assert content["y"] >= nav["y"] + nav["height"] - 1
+    assert nav["height"] < 200, "the navigation takes its own height, not half the page"
+    assert content["width"] >= NARROW - 1
+    tab.context.close()
+    assert errors == []
 
 
 def test_connect_completes_a_consent_round_trip(

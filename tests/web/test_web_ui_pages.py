@@ -13,13 +13,6 @@ from credgate.core.audit.services import Actor
 from support import csrf_field, sign_in
 
 
-@pytest.fixture
-def ui(client: TestClient) -> TestClient:
-    response = sign_in(client)
-    assert response.status_code == 303
-    return client
-
-
 def test_pages_need_a_session(client: TestClient) -> None:
     response = client.get("/admin/api-credentials", follow_redirects=False)
     assert response.status_code == 303

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
-from credgate.admins.services import AdminIdentity, AdminService
+from credgate.admins.services import AdminIdentity, AdminService, AdminTokenView, AdminView
 from credgate.core.audit.services import page_events
 from credgate.core.db import Database
 from credgate.core.paging import PageRequest
@@ -25,6 +25,7 @@ from credgate.web.api import (
     ApiError,
     AppSettings,
     CurrentAdmin,
+    Paging,
     client_address,
     page_answer,
     require_admin,
@@ -157,8 +158,10 @@ def _too_many(exc: PasswordAttemptsExceeded) -> ApiError:
     return ApiError(429, "too_many_attempts", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
-@router.get("/admin-tokens", summary="List admin API tokens (never their secrets)")
+@router.get("/admin-tokens", summary="List admin API tokens, newest first (never their secrets)")
 def list_admin_tokens(
+    request: Request,
+    paging: Paging,
     admins: Admins,
     admin: CurrentAdmin,
     owner: Annotated[
@@ -172,8 +175,9 @@ def list_admin_tokens(
     ] = None,
 ) -> dict[str, Any]:
     username = None if owner == "*" else (owner or admin.username)
-    items = [t.as_dict() for t in admins.list_tokens(username)]
-    return {"total": len(items), "items": items}
+    return page_answer(
+        request.url, admins.tokens_page(paging, username).map(AdminTokenView.as_dict)
+    )
 
 
 @router.post(
@@ -225,9 +229,10 @@ def revoke_admin_token(
 
 
 @router.get("/admins", summary="List administrators")
-def list_admins(admins: Admins, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [a.as_dict() for a in admins.list_admins()]
-    return {"total": len(items), "items": items}
+def list_admins(
+    request: Request, paging: Paging, admins: Admins, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return page_answer(request.url, admins.admins_page(paging).map(AdminView.as_dict))
 
 
 @router.patch(

@@ -6,24 +6,32 @@ arguments; generated passwords and new tokens are printed once.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
     JsonOpt,
+    LimitOpt,
+    SearchOpt,
     cli_actor,
     emit,
-    emit_table,
+    emit_page,
+    list_command,
+    open_services,
     parse_duration,
-    rows_command,
     sub_app,
-    using,
 )
+from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
-    from credgate.admins.services import AdminService
+    from credgate.admins.services import AdminService, AdminView
+    from credgate.core.paging import Page, PageRequest
+    from credgate.core.services import Services
 
 __all__ = ["admins_app"]
 
@@ -32,10 +40,12 @@ tokens_app = sub_app("List and revoke admin API tokens.")
 admins_app.add_typer(tokens_app, name="tokens")
 
 
-def _admins() -> AbstractContextManager[AdminService]:
+@contextmanager
+def _admins() -> Iterator[AdminService]:
     from credgate.admins.services import AdminService
 
-    return using(AdminService)
+    with open_services() as services:
+        yield services.get(AdminService)
 
 
 @admins_app.command("create")
@@ -57,16 +67,23 @@ def admins_create(
         typer.echo(f"created administrator {username!r}")
 
 
-rows_command(
+def _admins_page(services: Services) -> Callable[[PageRequest], Page[AdminView]]:
+    from credgate.admins.services import AdminService
+
+    return services.get(AdminService).admins_page
+
+
+list_command(
     admins_app,
-    _admins,
-    lambda admins: [a.as_dict() for a in admins.list_admins()],
+    _admins_page,
+    lambda view: view.as_dict(),
     [
         ("username", "username"),
         ("state", lambda r: "disabled" if r["disabled"] else "active"),
         ("created", "created_at"),
     ],
-    help="List administrators.",
+    noun="administrator(s)",
+    help="List administrators by username, a page at a time (or --all).",
 )
 
 
@@ -159,14 +176,18 @@ def admins_tokens_list(
     username: Annotated[
         str | None, typer.Argument(help="Whose tokens (default: every administrator's).")
     ] = None,
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List admin API tokens: name, created, last used, expiry. Never the secrets."""
+    """List admin API tokens, newest first: name, created, last used, expiry. Never the
+    secrets."""
     with _admins() as admins:
-        rows = [t.as_dict() for t in admins.list_tokens(username)]
-        emit_table(
-            rows,
-            as_json,
+        emit_page(
+            lambda wanted: admins.tokens_page(wanted, username),
+            lambda view: view.as_dict(),
             [
                 ("admin", "admin"),
                 ("name", "name"),
@@ -174,6 +195,12 @@ def admins_tokens_list(
                 ("last used", lambda r: r["last_used_at"] or "never"),
                 ("expires", lambda r: f"{r['expires_at']}{' (expired)' if r['expired'] else ''}"),
             ],
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="token(s)",
         )
 
 

@@ -10,7 +10,8 @@ session cookie alone is not enough to mint a credential that outlives it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
@@ -21,7 +22,7 @@ from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminIdentity, AdminService, IssuedAdminToken
 from credgate.core.audit.models import AuditEvent
-from credgate.core.audit.services import record
+from credgate.core.audit.services import Actor, record
 from credgate.core.config import Settings
 from credgate.core.db import Base, Database
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
@@ -35,10 +36,13 @@ from credgate.web.pages import (
     PREFIX,
     LoginRequired,
     UiSession,
+    act_posted,
     check_login_csrf,
     client_address,
     field_errors,
     form_text,
+    list_view,
+    missing,
     new_login_csrf,
     read_form,
     redirect,
@@ -71,6 +75,7 @@ _NOTICES = {
     "enabled": "Administrator enabled.",
 }
 _LIFETIMES = (1, 7, 30, 90, 180, 365)
+_T = TypeVar("_T")
 
 
 def _notice(request: Request) -> str:
@@ -84,13 +89,15 @@ def _admin(session: UiSession) -> AdminIdentity:
     return session.admin
 
 
-def _not_found(session: UiSession, what: str, gone: str = "deleted") -> Response:
-    return render(
-        "error.html",
-        {"title": "Not found", "message": f"There is no {what} with this id. It may be {gone}."},
-        session=session,
-        status=404,
-    )
+async def _as_me(
+    request: Request,
+    session: UiSession,
+    throttle: AuthThrottle,
+    call: Callable[[AdminIdentity, Actor], _T],
+) -> _T:
+    """``call`` as the signed-in administrator, whose password it checks: throttled."""
+    admin, actor = _admin(session), ui_actor(request, session)
+    return await password_checked(throttle, admin.username, lambda: call(admin, actor))
 
 
 # Sign-in ---------------------------------------------------------------------------------------
@@ -228,10 +235,17 @@ async def _account_page(
     password_errors: list[dict[str, str]] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    tokens = await anyio.to_thread.run_sync(admins.list_tokens, session.admin.username)
+    username = session.admin.username
+    listing, paging_errors = await list_view(
+        request, "/account", lambda wanted: admins.tokens_page(wanted, username)
+    )
+    if paging_errors and status == 200:
+        status = 422
     context = {
         "nav": "account",
-        "tokens": tokens,
+        "listing": listing,
+        "list_errors": paging_errors,
+        "tokens": listing.page.items,
         "lifetimes": token_lifetimes(settings),
         "default_days": settings.admin_token_default_days,
         "created": created,
@@ -265,17 +279,14 @@ async def create_token(
         return await _account_page(
             request, session, admins, settings, status=422, token_errors=errors, values=values
         )
-    admin, actor = _admin(session), ui_actor(request, session)
+    ttl = dt.timedelta(days=int(days))
     try:
-        issued = await password_checked(
+        issued = await _as_me(
+            request,
+            session,
             throttle,
-            admin.username,
-            lambda: admins.mint_token(
-                admin,
-                values["name"],
-                actor=actor,
-                ttl=dt.timedelta(days=int(days)),
-                password=password,
+            lambda admin, actor: admins.mint_token(
+                admin, values["name"], actor=actor, ttl=ttl, password=password
             ),
         )
     except (InvalidInputError, ConflictError) as exc:
@@ -300,13 +311,13 @@ async def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, token_id: int, admins: Admins) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: admins.revoke_token(token_id, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "admin API token", "revoked")
-    return redirect(f"{PREFIX}/account?notice=token-revoked")
+    return await act_posted(
+        request,
+        lambda actor: admins.revoke_token(token_id, actor=actor),
+        f"{PREFIX}/account?notice=token-revoked",
+        "admin API token",
+        "revoked",
+    )
 
 
 @router.post("/account/password")
@@ -321,12 +332,12 @@ async def change_password(
         return await _account_page(
             request, session, admins, settings, status=422, password_errors=errors
         )
-    admin, actor = _admin(session), ui_actor(request, session)
     try:
-        await password_checked(
+        await _as_me(
+            request,
+            session,
             throttle,
-            admin.username,
-            lambda: admins.change_password(
+            lambda admin, actor: admins.change_password(
                 admin.username, current, new, actor=actor, keep_session=admin.session_hash
             ),
         )
@@ -356,14 +367,17 @@ async def _admins_page(
     errors: list[dict[str, str]] | None = None,
     reset: tuple[str, str] | None = None,
 ) -> Response:
-    listed = await anyio.to_thread.run_sync(admins.list_admins)
+    listing, paging_errors = await list_view(request, "/administrators", admins.admins_page)
     context = {
         "nav": "admins",
-        "admins": listed,
-        "errors": errors or [],
+        "listing": listing,
+        "admins": listing.page.items,
+        "errors": (errors or []) + paging_errors,
         "reset": reset,
         "notice": _notice(request),
     }
+    if paging_errors and status == 200:
+        status = 422
     return render("admins/administrators.html", context, session=session, status=status)
 
 
@@ -379,9 +393,10 @@ async def _set_disabled(
     session, _form = await require_post(request)
     actor = ui_actor(request, session)
     try:
-        await anyio.to_thread.run_sync(lambda: admins.set_disabled(username, disabled, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "administrator", "revoked")
+        with missing("administrator", "revoked"):
+            await anyio.to_thread.run_sync(
+                lambda: admins.set_disabled(username, disabled, actor=actor)
+            )
     except ConflictError as exc:
         return await _admins_page(
             request, session, admins, status=409, errors=field_errors(exc.errors)
@@ -404,12 +419,12 @@ async def reset_password(request: Request, admins: Admins, throttle: Throttle) -
     session, form = await require_post(request)
     username = form_text(form, "username")[:100]
     password = form_text(form, "password")[:1000]
-    admin, actor = _admin(session), ui_actor(request, session)
     try:
-        new = await password_checked(
+        new = await _as_me(
+            request,
+            session,
             throttle,
-            admin.username,
-            lambda: admins.reset_password(
+            lambda admin, actor: admins.reset_password(
                 username, actor=actor, caller=admin, caller_password=password
             ),
         )

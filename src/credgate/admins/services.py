@@ -28,6 +28,7 @@ from credgate.admins.models import Admin, AdminSession, AdminToken
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database, utcnow
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError, found
+from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.core.views import wire_dict
 from credgate.security.passwords import hash_password, needs_rehash, verify_password
 from credgate.security.secrets import (
@@ -180,6 +181,14 @@ class AdminService:
                 AdminView(a.id, a.username, a.disabled, a.created_at)
                 for a in session.scalars(select(Admin).order_by(Admin.username))
             ]
+
+    def admins_page(self, request: PageRequest) -> Page[AdminView]:
+        """One page of administrators, by user name; ``q`` finds a part of it."""
+        with self.db.session() as session:
+            page = keyset_page(
+                session, select(Admin), request, order=[Admin.username], search=[Admin.username]
+            )
+            return page.map(lambda a: AdminView(a.id, a.username, a.disabled, a.created_at))
 
     def get(self, username: str) -> AdminView:
         with self.db.session() as session:
@@ -420,6 +429,33 @@ class AdminService:
                 AdminTokenView(t.id, owner, t.name, t.created_at, t.expires_at, t.last_used_at)
                 for t, owner in session.execute(query)
             ]
+
+    def tokens_page(
+        self, request: PageRequest, username: str | None = None
+    ) -> Page[AdminTokenView]:
+        """One page of tokens (of ``username``, when given), newest first; ``q`` finds a part of
+        the token's name."""
+        with self.db.session() as session:
+            query = select(AdminToken)
+            if username is not None:
+                query = query.where(AdminToken.admin_id == self._admin(session, username).id)
+            page = keyset_page(
+                session,
+                query,
+                request,
+                order=[AdminToken.created_at, AdminToken.id],
+                search=[AdminToken.name],
+                descending=True,
+            )
+            wanted = {t.admin_id for t in page.items}
+            owners = dict(
+                session.execute(select(Admin.id, Admin.username).where(Admin.id.in_(wanted))).all()
+            )
+            return page.map(
+                lambda t: AdminTokenView(
+                    t.id, owners[t.admin_id], t.name, t.created_at, t.expires_at, t.last_used_at
+                )
+            )
 
     def token_id(self, username: str, name: str) -> int:
         with self.db.session() as session:

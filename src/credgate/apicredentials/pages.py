@@ -8,6 +8,7 @@ template. The service checks every field and names the one at fault; the pages s
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -16,16 +17,22 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from credgate.apicredentials.services import ApiCredentialService, CreatedSecret, CredentialView
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.audit.services import Actor
+from credgate.core.errors import FieldError
 from credgate.core.permissions import BY_ID, CATALOGUE
 from credgate.core.services import provided
 from credgate.web.pages import (
     PREFIX,
+    PostedForm,
     UiSession,
+    add_delete_route,
     field_errors,
     form_list,
     form_text,
+    get_or_404,
     list_view,
+    missing,
+    post_form,
     redirect,
     render,
     require_post,
@@ -86,11 +93,14 @@ async def api_credentials(request: Request, service: ApiCredentials) -> Response
     return await _list_page(request, session, service)
 
 
+_WHAT = "API credential"
+
+
 def _form_page(
     session: UiSession,
     values: dict[str, Any],
     editing: CredentialView | None,
-    errors: list[dict[str, str]] | None = None,
+    errors: Sequence[FieldError] = (),
     *,
     status: int = 200,
 ) -> Response:
@@ -98,7 +108,7 @@ def _form_page(
         "nav": "api",
         "catalogue": CATALOGUE,
         "values": values,
-        "errors": errors or [],
+        "errors": field_errors(errors),
         "editing": editing,
         "overlap_choices": OVERLAP_CHOICES,
     }
@@ -117,7 +127,15 @@ def _values(form: FormData) -> dict[str, Any]:
     }
 
 
-def _values_of(view: CredentialView) -> dict[str, Any]:
+def _values_of(view: CredentialView | None) -> dict[str, Any]:
+    if view is None:
+        return {
+            "name": "",
+            "description": "",
+            "permissions": [],
+            "disabled": False,
+            "rate_limit": "",
+        }
     return {
         "name": view.name,
         "description": view.description,
@@ -130,54 +148,21 @@ def _values_of(view: CredentialView) -> dict[str, Any]:
 @router.get("/api-credentials/new")
 async def new_api_credential(request: Request) -> Response:
     session = await require_session(request)
-    values = {
-        "name": "",
-        "description": "",
-        "permissions": [],
-        "disabled": False,
-        "rate_limit": "",
-    }
-    return _form_page(session, values, None)
+    return _form_page(session, _values_of(None), None)
 
 
 @router.post("/api-credentials")
 async def create_api_credential(request: Request, service: ApiCredentials) -> Response:
-    session, form = await require_post(request)
-    values = _values(form)
-    actor = ui_actor(request, session)
-    try:
-        created = await anyio.to_thread.run_sync(
-            lambda: service.create(
-                name=values["name"],
-                description=values["description"],
-                permissions=values["permissions"],
-                rate_limit=values["rate_limit"],
-                actor=actor,
-            )
-        )
-    except (InvalidInputError, ConflictError) as exc:
-        return _form_page(session, values, None, field_errors(exc.errors), status=422)
+    def create(form: FormData, actor: Actor) -> CreatedSecret:
+        values = _values(form)
+        del values["disabled"]  # a new credential is enabled
+        return service.create(actor=actor, **values)
+
+    posted: PostedForm[None, CreatedSecret] = await post_form(request, _WHAT, create)
+    if posted.saved is None:
+        return _form_page(posted.session, _values(posted.form), None, posted.errors, status=422)
     # The secret is in this one response only: not in a URL, a cookie or a flash message.
-    return await _list_page(request, session, service, created)
-
-
-async def _credential(service: ApiCredentialService, client_id: str) -> CredentialView | None:
-    try:
-        return await anyio.to_thread.run_sync(service.get, client_id)
-    except NotFoundError:
-        return None
-
-
-def _not_found(session: UiSession) -> Response:
-    return render(
-        "error.html",
-        {
-            "title": "Not found",
-            "message": "There is no API credential with this id. It may be deleted.",
-        },
-        session=session,
-        status=404,
-    )
+    return await _list_page(request, posted.session, service, posted.saved)
 
 
 @router.get("/api-credentials/{client_id}")
@@ -185,9 +170,7 @@ async def edit_api_credential(
     request: Request, client_id: str, service: ApiCredentials
 ) -> Response:
     session = await require_session(request)
-    view = await _credential(service, client_id)
-    if view is None:
-        return _not_found(session)
+    view = await get_or_404(service.get, client_id, _WHAT)
     return _form_page(session, _values_of(view), view)
 
 
@@ -195,28 +178,16 @@ async def edit_api_credential(
 async def update_api_credential(
     request: Request, client_id: str, service: ApiCredentials
 ) -> Response:
-    session, form = await require_post(request)
-    view = await _credential(service, client_id)
-    if view is None:
-        return _not_found(session)
-    values = _values(form)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(
-            lambda: service.update(
-                client_id,
-                actor=actor,
-                name=values["name"],
-                description=values["description"],
-                permissions=values["permissions"],
-                disabled=values["disabled"],
-                rate_limit=values["rate_limit"],
-            )
+    posted = await post_form(
+        request,
+        _WHAT,
+        lambda form, actor: service.update(client_id, actor=actor, **_values(form)),
+        lambda: service.get(client_id),
+    )
+    if posted.errors:
+        return _form_page(
+            posted.session, _values(posted.form), posted.record, posted.errors, status=422
         )
-    except NotFoundError:
-        return _not_found(session)
-    except (InvalidInputError, ConflictError) as exc:
-        return _form_page(session, values, view, field_errors(exc.errors), status=422)
     return redirect(f"{PREFIX}/api-credentials?notice=updated")
 
 
@@ -225,33 +196,25 @@ async def regenerate_api_credential(
     request: Request, client_id: str, service: ApiCredentials
 ) -> Response:
     session, form = await require_post(request)
-    view = await _credential(service, client_id)
-    if view is None:
-        return _not_found(session)
+    view = await get_or_404(service.get, client_id, _WHAT)
     raw = form_text(form, "overlap_seconds") or "0"
     allowed = {str(seconds): seconds for seconds, _ in OVERLAP_CHOICES}
     if raw not in allowed:  # only the windows offered, not every one the service would take
-        errors = field_errors([FieldError("overlap_seconds", "choose one of the overlap windows")])
+        errors = [FieldError("overlap_seconds", "choose one of the overlap windows")]
         return _form_page(session, _values_of(view), view, errors, status=422)
     overlap = dt.timedelta(seconds=allowed[raw])
     actor = ui_actor(request, session)
-    try:
+    with missing(_WHAT):
         created = await anyio.to_thread.run_sync(
             lambda: service.regenerate(client_id, actor=actor, overlap=overlap)
         )
-    except NotFoundError:
-        return _not_found(session)
     return await _list_page(request, session, service, created)
 
 
-@router.post("/api-credentials/{client_id}/delete")
-async def delete_api_credential(
-    request: Request, client_id: str, service: ApiCredentials
-) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: service.delete(client_id, actor=actor))
-    except NotFoundError:
-        return _not_found(session)
-    return redirect(f"{PREFIX}/api-credentials?notice=deleted")
+add_delete_route(
+    router,
+    "/api-credentials/{client_id}/delete",
+    ApiCredentialService,
+    f"{PREFIX}/api-credentials?notice=deleted",
+    _WHAT,
+)

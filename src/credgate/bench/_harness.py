@@ -116,6 +116,51 @@ class Server:
             db.dispose()
         return made
 
+    def seed_deliveries(self, count: int, chunk: int = 10_000) -> None:
+        """One webhook and ``count`` of its deliveries, a second apart, written straight to the
+        database (the worker never sees them: the webhook is disabled)."""
+        import datetime as dt
+
+        from credgate.outbound.models import Webhook, WebhookDelivery
+
+        db, _hasher = self.open_database()
+        start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        try:
+            with db.session() as session:
+                session.add(
+                    Webhook(
+                        id="bench-hook",
+                        name="bench hook",
+                        credential_id="none",
+                        method="POST",
+                        resource="/",
+                        enabled=False,
+                        disabled_reason="bench",
+                    )
+                )
+            for first in range(0, count, chunk):
+                rows = []
+                for n in range(first, min(first + chunk, count)):
+                    at = start + dt.timedelta(seconds=n)
+                    rows.append(
+                        {
+                            "id": f"msg_bench{n:09d}",
+                            "webhook_id": "bench-hook",
+                            "event_type": "explicit",
+                            "data": {},
+                            "state": "delivered",
+                            "attempts": 1,
+                            "next_attempt_at": at,
+                            "last_error": "",
+                            "created_at": at,
+                            "updated_at": at,
+                        }
+                    )
+                with db.session() as session:
+                    session.execute(insert(WebhookDelivery), rows)
+        finally:
+            db.dispose()
+
     def create_credential(self, name: str, permissions: list[str]) -> tuple[str, str]:
         args = ["api-credentials", "create", "--name", name, "--json"]
         for permission in permissions:

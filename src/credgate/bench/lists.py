@@ -1,8 +1,11 @@
 """Admin lists with 100k API credentials: the first page of the REST list, the UI list and the
-CLI list, and ``/healthz`` while they are being served.
+CLI list, and ``/healthz`` while they are being served. Then the webhook delivery log with 100k
+deliveries: its first page (REST and UI), a page 90% of the way down by cursor, and, as the
+baseline in the same run, the same page read by OFFSET (the way lists paged before cursors).
 
 Targets: each first page under 200 ms (median of the rounds); ``/healthz`` under 50 ms (its
-worst answer) while REST and UI lists are fetched in a loop.
+worst answer) while REST and UI lists are fetched in a loop; the deep page by cursor, like a
+first page, under 200 ms.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Callable
 
 import httpx
 
-from credgate.bench._harness import server
+from credgate.bench._harness import Server, server
 
 LIST_TARGET_MS = 200.0
 HEALTH_TARGET_MS = 50.0
@@ -60,7 +63,73 @@ def _ok(response: httpx.Response) -> httpx.Response:
     return response
 
 
-def main(count: int = 100_000, rounds: int = 5) -> bool:
+def _deep_cursor(api: httpx.Client, depth: int) -> str:
+    """The cursor ``depth`` rows down the delivery log, walked to 500 rows at a time."""
+    cursor: str | None = None
+    walked = 0
+    while walked < depth:
+        step = min(500, depth - walked)
+        params: dict[str, str | int] = {"limit": step}
+        if cursor:
+            params["cursor"] = cursor
+        body = _ok(api.get("/admin/api/v1/deliveries", params=params)).json()
+        cursor = body["next_cursor"]
+        walked += step
+        if cursor is None:
+            raise SystemExit(f"the delivery log ended before row {depth}")
+    assert cursor is not None
+    return cursor
+
+
+def _offset_page_ms(srv: Server, depth: int, rounds: int) -> list[float]:
+    """The same deep page read by OFFSET, with its count, on the server's database."""
+    from sqlalchemy import func, select
+
+    from credgate.outbound.models import WebhookDelivery
+
+    db, _hasher = srv.open_database()
+    query = select(WebhookDelivery).order_by(
+        WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()
+    )
+    try:
+
+        def read() -> None:
+            with db.session() as session:
+                session.scalar(select(func.count()).select_from(WebhookDelivery))
+                list(session.scalars(query.offset(depth).limit(51)))
+
+        return [_timed(read) for _ in range(rounds)]
+    finally:
+        db.dispose()
+
+
+def _keyset_page_ms(srv: Server, cursor: str, rounds: int) -> list[float]:
+    """The deep page by cursor, through the service the REST list uses, on the same database."""
+    from sqlalchemy import select
+
+    from credgate.core.paging import PageRequest, keyset_page
+    from credgate.outbound.models import WebhookDelivery
+
+    db, _hasher = srv.open_database()
+    wanted = PageRequest(limit=50, cursor=cursor)
+    try:
+
+        def read() -> None:
+            with db.session() as session:
+                keyset_page(
+                    session,
+                    select(WebhookDelivery),
+                    wanted,
+                    order=[WebhookDelivery.created_at, WebhookDelivery.id],
+                    descending=True,
+                )
+
+        return [_timed(read) for _ in range(rounds)]
+    finally:
+        db.dispose()
+
+
+def main(count: int = 100_000, rounds: int = 5, deliveries: int = 100_000) -> bool:
     with server() as srv:
         started = time.perf_counter()
         srv.seed_credentials("bench", count, ["workflows", "nql"])
@@ -135,6 +204,34 @@ def main(count: int = 100_000, rounds: int = 5) -> bool:
         for worker in workers:
             worker.join()
 
+        started = time.perf_counter()
+        srv.seed_deliveries(deliveries)
+        print(f"seeded {deliveries:,} deliveries in {time.perf_counter() - started:.1f} s")
+
+        def log() -> httpx.Response:
+            return _ok(api.get("/admin/api/v1/deliveries"))
+
+        def log_page() -> httpx.Response:
+            return _ok(ui.get("/admin/deliveries"))
+
+        log(), log_page()
+        log_ms = [_timed(log) for _ in range(rounds)]
+        log_ui_ms = [_timed(log_page) for _ in range(rounds)]
+        depth = deliveries * 9 // 10
+        deep = _deep_cursor(api, depth)
+
+        def deep_log() -> httpx.Response:
+            return _ok(api.get("/admin/api/v1/deliveries", params={"cursor": deep}))
+
+        deep_log()
+        deep_ms = [_timed(deep_log) for _ in range(rounds)]
+        # Alternating rounds, so that a busy moment of the machine hits both alike.
+        offset_ms: list[float] = []
+        keyset_ms: list[float] = []
+        for _ in range(rounds):
+            offset_ms += _offset_page_ms(srv, depth, 1)
+            keyset_ms += _keyset_page_ms(srv, deep, 1)
+
     def median(values: list[float]) -> float:
         return statistics.median(values)
 
@@ -143,7 +240,20 @@ def main(count: int = 100_000, rounds: int = 5) -> bool:
         ("UI first page (median ms)", median(ui_ms), LIST_TARGET_MS),
         ("CLI list command, in process (median ms)", median(command_ms), LIST_TARGET_MS),
         ("/healthz under list load (max ms)", max(health_ms), HEALTH_TARGET_MS),
+        ("delivery log REST first page (median ms)", median(log_ms), LIST_TARGET_MS),
+        ("delivery log UI first page (median ms)", median(log_ui_ms), LIST_TARGET_MS),
+        (
+            f"delivery log REST row {depth:,} by cursor (median ms)",
+            median(deep_ms),
+            LIST_TARGET_MS,
+        ),
     ]
+    ratio = median(offset_ms) / median(keyset_ms)
+    print(
+        f"delivery log page at row {depth:,}, database only (median of {rounds} alternating "
+        f"rounds): OFFSET {median(offset_ms):.1f} ms, cursor {median(keyset_ms):.1f} ms, "
+        f"cursor {ratio:.1f}x faster"
+    )
     print(f"CLI list as a new process, wall time (median) {median(cli_ms):.0f} ms")
     p99 = (
         statistics.quantiles(health_ms, n=100, method="inclusive")[98]
@@ -159,7 +269,7 @@ def main(count: int = 100_000, rounds: int = 5) -> bool:
         good = value < target
         ok &= good
         print(
-            f"{name:<40} {value:8.1f}   target < {target:.0f}   {'OK' if good else 'ABOVE TARGET'}"
+            f"{name:<48} {value:8.1f}   target < {target:.0f}   {'OK' if good else 'ABOVE TARGET'}"
         )
     return ok
 
@@ -168,8 +278,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--deliveries", type=int, default=100_000)
     args = parser.parse_args()
-    main(count=args.count, rounds=args.rounds)
+    main(count=args.count, rounds=args.rounds, deliveries=args.deliveries)
 
 
 if __name__ == "__main__":

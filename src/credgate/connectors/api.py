@@ -24,13 +24,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.connectors.connections import Connections, ConsentFailed
-from credgate.connectors.credentials.services import (
-    DEFAULT_PAGE_SIZE,
-    ConnectorCredentialService,
-)
+from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
 from credgate.connectors.services import ConnectorService
 from credgate.core.services import provided
-from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 from credgate.web.pages import render
 
 __all__ = ["router"]
@@ -73,17 +70,25 @@ def create_credential(
 
 @router.get(
     "/admin/api/v1/connector-credentials",
-    summary="List connector credentials, with the total count",
+    summary="List connector credentials by name, a page at a time, with the total count",
+    description="Pages by `cursor` (the `next_cursor` of the page before) like every admin "
+    "list. The older `offset` still answers `{total, offset, limit, items}`.",
     tags=["Connector credentials"],
 )
 def list_credentials(
+    request: Request,
+    paging: Paging,
     credentials: Credentials,
     _admin: CurrentAdmin,
     protocol: Annotated[str | None, Query(description="HTTPS or SFTP")] = None,
-    offset: Annotated[int, Query(description="Items to skip")] = 0,
-    limit: Annotated[int, Query(description="Items per page (1 to 500)")] = DEFAULT_PAGE_SIZE,
+    offset: Annotated[
+        int | None, Query(description="Items to skip (deprecated: use `cursor`)", deprecated=True)
+    ] = None,
 ) -> dict[str, Any]:
-    return credentials.list(protocol=protocol, offset=offset, limit=limit).as_dict()
+    if offset is not None:
+        return credentials.list(protocol=protocol, offset=offset, limit=paging.limit).as_dict()
+    page = credentials.page(paging, protocol=protocol)
+    return page_answer(request.url, page.map(CredentialView.as_dict))
 
 
 @router.get(

@@ -15,12 +15,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from credgate.core.cli import (
+    AllOpt,
+    Column,
+    CursorOpt,
     DataAliasOpt,
     JsonOpt,
+    LimitOpt,
+    SearchOpt,
     YesOpt,
     admin_api,
     cli_actor,
     emit,
+    emit_page,
     emit_table,
     fail,
     json_object,
@@ -29,6 +35,7 @@ from credgate.core.cli import (
     settings_or_exit,
     sub_app,
 )
+from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     from credgate.connectors.connections import Connections
@@ -231,29 +238,50 @@ def cc_create(
         emit(view.as_dict(), as_json, _print_connector_credential)
 
 
+_CREDENTIAL_COLUMNS: list[Column] = [
+    ("id", "id"),
+    ("name", "name"),
+    ("protocol", "protocol"),
+    ("type", lambda r: r["authorization"]["type"]),
+    ("url", "url"),
+    ("status", "status"),
+]
+
+
 @connector_credentials_app.command("list")
 def cc_list(
     protocol: Annotated[str | None, typer.Option(help="Only HTTPS or only SFTP.")] = None,
-    offset: Annotated[int, typer.Option(help="Credentials to skip.")] = 0,
-    limit: Annotated[int, typer.Option(help="Credentials to show (1 to 500).")] = 50,
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
+    offset: Annotated[
+        int | None, typer.Option(help="Credentials to skip (the older paging).", hidden=True)
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List connector credentials, with the total count."""
+    """List connector credentials by name, a page at a time (or --all)."""
     with _connectors() as svc:
-        page = svc.credentials.list(protocol=protocol, offset=offset, limit=limit)
-        emit_table(
-            page.as_dict(),
-            as_json,
-            [
-                ("id", "id"),
-                ("name", "name"),
-                ("protocol", "protocol"),
-                ("type", lambda r: r["authorization"]["type"]),
-                ("url", "url"),
-                ("status", "status"),
-            ],
-            key="items",
-            counted="connector credential(s)",
+        if offset is not None:
+            page = svc.credentials.list(protocol=protocol, offset=offset, limit=limit)
+            emit_table(
+                page.as_dict(),
+                as_json,
+                _CREDENTIAL_COLUMNS,
+                key="items",
+                counted="connector credential(s)",
+            )
+            return
+        emit_page(
+            lambda wanted: svc.credentials.page(wanted, protocol=protocol),
+            lambda view: view.as_dict(),
+            _CREDENTIAL_COLUMNS,
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="connector credential(s)",
         )
 
 

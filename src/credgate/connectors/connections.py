@@ -40,6 +40,7 @@ import anyio.to_thread
 import httpx
 
 from credgate.connectors.auth import (
+    KEEPALIVE_SECONDS,
     STATUS_OK,
     BasicAuth,
     BearerAuth,
@@ -86,6 +87,7 @@ CONNECTIONS_PER_DESTINATION: Final = 8
 _POOLED_LIMITS: Final = httpx.Limits(
     max_connections=CONNECTIONS_PER_DESTINATION,
     max_keepalive_connections=CONNECTIONS_PER_DESTINATION,
+    keepalive_expiry=KEEPALIVE_SECONDS,
 )
 
 

@@ -13,7 +13,7 @@ its secret inputs empty, not with what was typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -36,24 +36,29 @@ from credgate.connectors.credentials import (
 )
 from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
 from credgate.connectors.sftp import Verdict
-from credgate.core.errors import ConflictError, InvalidInputError, NotFoundError
+from credgate.core.errors import FieldError, InvalidInputError
 from credgate.core.services import provided
 from credgate.web.pages import (
     PREFIX,
+    PageNotFound,
+    PostedForm,
     UiSession,
+    add_delete_route,
     field_errors,
     form_text,
+    get_or_404,
+    list_view,
+    missing,
+    post_form,
     redirect,
     render,
     require_post,
     require_session,
-    ui_actor,
 )
 
 __all__ = [
     "AUTH_TYPE_LABELS",
     "FIELD_HELP",
-    "PAGE_SIZE",
     "TEMPLATES",
     "form_to_input",
     "router",
@@ -67,7 +72,6 @@ router = APIRouter(prefix=f"{PREFIX}/connector-credentials", include_in_schema=F
 Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
 Connected = Annotated[Connections, Depends(provided(Connections))]
 
-PAGE_SIZE = 50
 AUTH_TYPE_LABELS: Mapping[AuthType, str] = {
     AuthType.NONE: "No auth",
     AuthType.BASIC: "Basic",
@@ -215,7 +219,7 @@ def _form_page(
     values: dict[str, str],
     *,
     record: CredentialView | None,
-    errors: list[dict[str, str]] | None = None,
+    errors: Sequence[FieldError] = (),
     status: int = 200,
 ) -> Response:
     boxed = [
@@ -224,7 +228,7 @@ def _form_page(
             "label": _error_label(e["field"], values.get("protocol", "")),
             "input": _input_id(e["field"]),
         }
-        for e in errors or []
+        for e in field_errors(errors)
     ]
     bad = {e["input"].removeprefix("f-") for e in boxed}
     # Which (protocol, type) pairs show each field, for the script and for the no-script view.
@@ -243,7 +247,7 @@ def _form_page(
         "required": {
             spec.name for specs in AUTH_FIELDS.values() for spec in specs if spec.required
         },
-        "protocols": PROTOCOL_LABELS,
+        "protocols": [(p.value, label) for p, label in PROTOCOL_LABELS.items()],
         "auth_types": {
             protocol.value: [(t.value, AUTH_TYPE_LABELS[t]) for t in types]
             for protocol, types in ALLOWED_AUTH_TYPES.items()
@@ -272,27 +276,19 @@ _NOTICES = {
 }
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
-
-
 async def _list_page(
     request: Request,
     session: UiSession,
     credentials: ConnectorCredentialService,
     verdict: tuple[str, Verdict] | None = None,
 ) -> Response:
-    number = _page_number(request)
-    page = await anyio.to_thread.run_sync(
-        lambda: credentials.list(offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    )
+    listing, errors = await list_view(request, "/connector-credentials", credentials.page)
+    page = listing.page
     context = {
         "nav": "connectors",
+        "listing": listing,
         "records": page.items,
-        "total": page.total,
-        "page": number,
-        "pages": max(1, -(-page.total // PAGE_SIZE)),
+        "errors": errors,
         "auth_labels": {t.value: label for t, label in AUTH_TYPE_LABELS.items()},
         "notice": _NOTICES.get(request.query_params.get("notice", ""), ""),
         "verdict": verdict,
@@ -307,6 +303,7 @@ async def _list_page(
         "connectors/connector_credentials.html",
         context,
         session=session,
+        status=422 if errors else 200,
         form_targets=consent_pages,
     )
 
@@ -323,42 +320,26 @@ async def new_connector_credential(request: Request) -> Response:
     return _form_page(request, session, _values_of(None), record=None)
 
 
+_WHAT = "connector credential"
+_REFUSED = (CredentialValidationError,)
+
+
 @router.post("")
 async def create_connector_credential(request: Request, credentials: Credentials) -> Response:
-    session, form = await require_post(request)
-    flat = _flat(form)
-    data = form_to_input(flat)
-    actor = ui_actor(request, session)
-    try:
-        created = await anyio.to_thread.run_sync(lambda: credentials.create(data, actor=actor))
-    except (CredentialValidationError, ConflictError, InvalidInputError) as exc:
-        errors = field_errors(exc.errors)
-    else:
-        if created.redirect_url:  # the administrator registers it at the third party next
-            return redirect(f"{PREFIX}/connector-credentials/{created.id}?notice=connect")
-        return redirect(f"{PREFIX}/connector-credentials?notice=created")
-    return _form_page(request, session, _kept_values(flat), record=None, errors=errors, status=422)
-
-
-async def _record(
-    credentials: ConnectorCredentialService, credential_id: str
-) -> CredentialView | None:
-    try:
-        return await anyio.to_thread.run_sync(credentials.get, credential_id)
-    except NotFoundError:
-        return None
-
-
-def _not_found(session: UiSession) -> Response:
-    return render(
-        "error.html",
-        {
-            "title": "Not found",
-            "message": "There is no connector credential with this id. It may be deleted.",
-        },
-        session=session,
-        status=404,
+    posted: PostedForm[None, CredentialView] = await post_form(
+        request,
+        _WHAT,
+        lambda form, actor: credentials.create(form_to_input(_flat(form)), actor=actor),
+        refused=_REFUSED,
     )
+    if posted.saved is None:
+        kept = _kept_values(_flat(posted.form))
+        return _form_page(
+            request, posted.session, kept, record=None, errors=posted.errors, status=422
+        )
+    if posted.saved.redirect_url:  # the administrator registers it at the third party next
+        return redirect(f"{PREFIX}/connector-credentials/{posted.saved.id}?notice=connect")
+    return redirect(f"{PREFIX}/connector-credentials?notice=created")
 
 
 @router.get("/{credential_id}")
@@ -366,9 +347,7 @@ async def edit_connector_credential(
     request: Request, credential_id: str, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    record = await _record(credentials, credential_id)
-    if record is None:
-        return _not_found(session)
+    record = await get_or_404(credentials.get, credential_id, _WHAT)
     return _form_page(request, session, _values_of(record), record=record)
 
 
@@ -376,37 +355,30 @@ async def edit_connector_credential(
 async def update_connector_credential(
     request: Request, credential_id: str, credentials: Credentials
 ) -> Response:
-    session, form = await require_post(request)
-    record = await _record(credentials, credential_id)
-    if record is None:
-        return _not_found(session)
-    flat = _flat(form)
-    data = form_to_input(flat)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: credentials.update(credential_id, data, actor=actor))
-    except NotFoundError:
-        return _not_found(session)
-    except (CredentialValidationError, ConflictError, InvalidInputError) as exc:
-        errors = field_errors(exc.errors)
-    else:
-        return redirect(f"{PREFIX}/connector-credentials?notice=updated")
-    return _form_page(
-        request, session, _kept_values(flat), record=record, errors=errors, status=422
+    posted = await post_form(
+        request,
+        _WHAT,
+        lambda form, actor: credentials.update(
+            credential_id, form_to_input(_flat(form)), actor=actor
+        ),
+        lambda: credentials.get(credential_id),
+        _REFUSED,
     )
+    if posted.errors:
+        kept = _kept_values(_flat(posted.form))
+        return _form_page(
+            request, posted.session, kept, record=posted.record, errors=posted.errors, status=422
+        )
+    return redirect(f"{PREFIX}/connector-credentials?notice=updated")
 
 
-@router.post("/{credential_id}/delete")
-async def delete_connector_credential(
-    request: Request, credential_id: str, credentials: Credentials
-) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: credentials.delete(credential_id, actor=actor))
-    except NotFoundError:
-        return _not_found(session)
-    return redirect(f"{PREFIX}/connector-credentials?notice=deleted")
+add_delete_route(
+    router,
+    "/{credential_id}/delete",
+    ConnectorCredentialService,
+    f"{PREFIX}/connector-credentials?notice=deleted",
+    _WHAT,
+)
 
 
 @router.post("/{credential_id}/connect")
@@ -414,11 +386,12 @@ async def connect_connector_credential(
     request: Request, credential_id: str, connections: Connected
 ) -> Response:
     """Start the consent round-trip of an authorization-code credential: off to the provider."""
-    session, _form = await require_post(request)
+    await require_post(request)
     try:
-        url = await anyio.to_thread.run_sync(connections.start_consent, credential_id)
-    except (NotFoundError, InvalidInputError):
-        return _not_found(session)
+        with missing(_WHAT):
+            url = await anyio.to_thread.run_sync(connections.start_consent, credential_id)
+    except InvalidInputError:
+        raise PageNotFound(_WHAT) from None
     return RedirectResponse(url, status_code=303)
 
 
@@ -428,11 +401,7 @@ async def test_connector_credential(
 ) -> Response:
     """Reach the host and authenticate; the verdict is kept on the credential and shown."""
     session, _form = await require_post(request)
-    record = await _record(credentials, credential_id)
-    if record is None:
-        return _not_found(session)
-    try:
+    record = await get_or_404(credentials.get, credential_id, _WHAT)
+    with missing(_WHAT):
         verdict = await connections.test(credential_id)
-    except NotFoundError:
-        return _not_found(session)
     return await _list_page(request, session, credentials, (record.name, verdict))

@@ -383,6 +383,10 @@ def name_metavars(command: Any) -> None:
     its Python type (``<str>``); an explicit metavar is kept. ``command`` is the click command
     Typer builds (duck-typed: Typer carries its own copy of click)."""
     for param in command.params:
+        if param.param_type_name == "argument":
+            # Typer prints an argument's Python type after its name (``REF <str>``), metavar
+            # or not; the name and the help say what it takes.
+            param.display_type_rich = lambda ctx: None
         if param.metavar is not None or not param.name or getattr(param, "is_flag", False):
             continue
         if param.param_type_name in ("option", "argument"):

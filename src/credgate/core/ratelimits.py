@@ -24,16 +24,16 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
-
-from limits import RateLimitItem, parse_many
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from typing import TYPE_CHECKING, Protocol
 
 from credgate.core.asgi import ASGIApp, Message, Receive, Scope, Send, json_response
 from credgate.core.permissions import ENRICHMENT, NQL, SPARK, WORKFLOWS
+
+# The counters are imported when a limiter is built or a limit parsed, not with the settings
+# that check a limit's syntax: the command line loads the settings and never counts.
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
 
 __all__ = [
     "Caller",
@@ -60,6 +60,8 @@ request carries a token that route would accept, else None (the route answers it
 
 def parse_limit(text: str) -> RateLimitItem:
     """One limit, ``60/minute``; a ValueError saying what is expected otherwise."""
+    from limits import parse_many
+
     if len(text) > MAX_LIMIT_LENGTH:
         raise ValueError(f"a rate limit is at most {MAX_LIMIT_LENGTH} characters")
     try:
@@ -116,6 +118,9 @@ class _MemoryCounter:
     """One process's counts: a few dictionary operations under a lock, so run on the loop."""
 
     def __init__(self) -> None:
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> tuple[bool, float, int]:
@@ -135,6 +140,9 @@ class _RedisCounter:
     def _get(self) -> AsyncMovingWindow:
         # Built on first use, inside the serving event loop the client's connections belong to.
         if self._limiter is None:
+            from limits.aio.storage import RedisStorage
+            from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
+
             storage = RedisStorage(
                 f"async+{self._url}",
                 implementation="redispy",

@@ -14,9 +14,10 @@ The container fills one :class:`Services` per process and the application keeps 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from starlette.requests import Request
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 __all__ = ["APP_STATE_SERVICES", "MissingServiceError", "Services", "protocol", "provided"]
 
@@ -60,10 +61,15 @@ def provided(kind: type[T]) -> Callable[[Request], Awaitable[T]]:
     request of the hot paths (the platform APIs).
     """
 
+    from starlette.requests import Request
+
     async def dependency(request: Request) -> T:
         services: Services = getattr(request.app.state, APP_STATE_SERVICES)
         return services.get(kind)
 
+    # The framework passes the request by this annotation. Imported here, not with the module:
+    # the command line's services are a Services too, and it has no use for the web framework.
+    dependency.__annotations__["request"] = Request
     dependency.__name__ = f"provided_{kind.__name__}"
     return dependency
 

@@ -105,16 +105,16 @@ async def send_test(
     return await worker.test_send(ref, event)
 
 
-@router.get("/deliveries", summary="The delivery log, newest first")
+@router.get("/deliveries", summary="The delivery log, newest first, a page at a time")
 def list_deliveries(
+    request: Request,
+    paging: Paging,
     webhooks: Webhooks,
     _admin: CurrentAdmin,
     webhook: Annotated[str | None, Query(description="A webhook id or name.")] = None,
     state: Annotated[str | None, Query(description="pending, delivered or failed")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    items = webhooks.deliveries(webhook=webhook, state=state, limit=limit)
-    return {"total": len(items), "items": items}
+    return page_answer(request.url, webhooks.deliveries_page(paging, webhook=webhook, state=state))
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
@@ -128,9 +128,10 @@ def replay_delivery(delivery_id: str, webhooks: Webhooks, actor: AdminActor) -> 
 
 
 @router.get("/exporters", summary="List data exporters")
-def list_exporters(exporters: Exporters, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = exporters.list()
-    return {"total": len(items), "items": items}
+def list_exporters(
+    request: Request, paging: Paging, exporters: Exporters, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return page_answer(request.url, exporters.page(paging))
 
 
 @router.post("/exporters", status_code=201, summary="Create a data exporter")

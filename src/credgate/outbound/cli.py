@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from credgate.core.cli import (
+    AllOpt,
+    CursorOpt,
     DataAliasOpt,
     FileOpt,
     JsonOpt,
+    LimitOpt,
+    SearchOpt,
     admin_api,
     cli_actor,
     emit,
+    emit_page,
     emit_table,
     json_object,
     list_command,
@@ -27,6 +32,7 @@ from credgate.core.cli import (
     settings_or_exit,
     sub_app,
 )
+from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     from credgate.core.paging import Page, PageRequest
@@ -107,6 +113,21 @@ def webhooks_create(
     emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
 
 
+@webhooks_app.command("update")
+def webhooks_update(
+    ref: RefArg, file: FileOpt = None, data: DataAliasOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Replace a webhook's definition (id or name) with a JSON object of all its fields.
+
+    "signing_secret" absent or null keeps the stored secret, "" removes it, "generate" makes a
+    new one (printed once).
+    """
+    body = json_object(file, data)
+    with _outbound() as outbound:
+        view, secret = outbound.webhooks.update(ref, body, actor=cli_actor())
+    emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
+
+
 @webhooks_app.command("show")
 def webhooks_show(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Show a webhook."""
@@ -161,23 +182,31 @@ def webhooks_test(
 def deliveries_list(
     webhook: Annotated[str | None, typer.Option(help="A webhook id or name.")] = None,
     state: Annotated[str | None, typer.Option(help="pending, delivered or failed.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries to show.")] = 100,
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The delivery log, newest first."""
+    """The delivery log, newest first, a page at a time (or --all)."""
     with _outbound() as outbound:
-        items = outbound.webhooks.deliveries(webhook=webhook, state=state, limit=limit)
-    emit_table(
-        items,
-        as_json,
-        [
-            ("id", "id"),
-            ("event", "event_type"),
-            ("state", "state"),
-            ("attempts", "attempts"),
-            ("last error", "last_error"),
-        ],
-    )
+        emit_page(
+            lambda wanted: outbound.webhooks.deliveries_page(wanted, webhook=webhook, state=state),
+            dict,
+            [
+                ("id", "id"),
+                ("event", "event_type"),
+                ("state", "state"),
+                ("attempts", "attempts"),
+                ("last error", "last_error"),
+            ],
+            limit=limit,
+            every=every,
+            search=search,
+            cursor=cursor,
+            as_json=as_json,
+            noun="delivery(ies)",
+        )
 
 
 @deliveries_app.command("show")
@@ -198,22 +227,26 @@ def deliveries_replay(
         emit(outbound.webhooks.replay(delivery_id, actor=cli_actor()), as_json, _fields)
 
 
-@exporters_app.command("list")
-def exporters_list(as_json: JsonOpt = False) -> None:
-    """List data exporters."""
-    with _outbound() as outbound:
-        items = outbound.exporters.list()
-    emit_table(
-        items,
-        as_json,
-        [
-            ("id", "id"),
-            ("name", "name"),
-            ("schedule", "schedule"),
-            ("enabled", "enabled"),
-            ("next run", "next_run_at"),
-        ],
-    )
+def _exporters_page(services: Services) -> Callable[[PageRequest], Page[dict[str, Any]]]:
+    from credgate.outbound.exporters import ExporterService
+
+    return services.get(ExporterService).page
+
+
+list_command(
+    exporters_app,
+    _exporters_page,
+    dict,
+    [
+        ("id", "id"),
+        ("name", "name"),
+        ("schedule", "schedule"),
+        ("enabled", "enabled"),
+        ("next run", "next_run_at"),
+    ],
+    noun="exporter(s)",
+    help="List data exporters by name, a page at a time (or --all).",
+)
 
 
 @exporters_app.command("create")

@@ -32,6 +32,7 @@ from credgate.core.errors import (
     found,
     plain_errors,
 )
+from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.outbound.models import Exporter, ExporterRun
 
 __all__ = [
@@ -292,6 +293,18 @@ class ExporterService:
     def list(self) -> list[dict[str, Any]]:
         with self.db.session() as session:
             return [_view(r) for r in session.scalars(select(Exporter).order_by(Exporter.name))]
+
+    def page(self, request: PageRequest) -> Page[dict[str, Any]]:
+        """One page of exporters, by name; ``q`` finds a part of the name or of the id."""
+        with self.db.session() as session:
+            page = keyset_page(
+                session,
+                select(Exporter),
+                request,
+                order=[Exporter.name],
+                search=[Exporter.name, Exporter.id],
+            )
+            return page.map(_view)
 
     def get(self, ref: str) -> dict[str, Any]:
         with self.db.session() as session:

@@ -127,7 +127,11 @@ class WebhookDelivery(Claimable, Base):
     """
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),
+        # The log's order (newest first): a page of it reads the index, not a sort of the table.
+        Index("ix_webhook_deliveries_log", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     webhook_id: Mapped[str] = mapped_column(

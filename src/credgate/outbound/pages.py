@@ -10,6 +10,10 @@ the answer to the form, with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
@@ -19,7 +23,7 @@ from starlette.datastructures import FormData
 
 from credgate.connectors.interfaces import CredentialDirectory, CredentialSummary
 from credgate.core.audit.services import Actor
-from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError
 from credgate.core.services import protocol, provided
 from credgate.outbound.events import EVENT_TYPES
 from credgate.outbound.exporters import ExporterService
@@ -29,15 +33,19 @@ from credgate.platform.interfaces import SavedQueries
 from credgate.web.pages import (
     PREFIX,
     UiSession,
+    act_posted,
+    add_delete_route,
     field_errors,
     form_list,
     form_text,
+    get_or_404,
     list_view,
+    missing,
+    post_form,
     redirect,
     render,
     require_post,
     require_session,
-    ui_actor,
 )
 
 __all__ = [
@@ -64,6 +72,24 @@ Worker = Annotated[OutboundWorker, Depends(provided(OutboundWorker))]
 Credentials = Annotated[CredentialDirectory, Depends(provided(protocol(CredentialDirectory)))]
 Definitions = Annotated[SavedQueries, Depends(provided(protocol(SavedQueries)))]
 
+
+@dataclass(frozen=True, slots=True)
+class _ExporterServices:
+    """What the exporter form pages read and change."""
+
+    exporters: ExporterService
+    credentials: CredentialDirectory
+    definitions: SavedQueries
+
+
+async def _exporter_services(
+    exporters: Exporters, credentials: Credentials, definitions: Definitions
+) -> _ExporterServices:
+    return _ExporterServices(exporters, credentials, definitions)
+
+
+ExporterForm = Annotated[_ExporterServices, Depends(_exporter_services)]
+
 FORMATS = (("csv", "CSV"), ("jsonl", "JSON lines"))
 SCHEDULES = (("hourly", "Hourly"), ("daily", "Daily"), ("weekly", "Weekly"))
 BODIES = (
@@ -71,7 +97,6 @@ BODIES = (
     ("json_array", "A JSON array"),
     ("json_object", "A JSON object holding the array"),
 )
-_DELIVERY_LIMIT = 200
 _FIELD_MAX = 65536
 _WEBHOOK_FIELDS = ("name", "credential", "method", "resource", "headers", "payload_template")
 _EXPORTER_FIELDS = (
@@ -156,37 +181,91 @@ def _credentials(credentials: CredentialDirectory) -> list[CredentialSummary]:
     return credentials.summaries()
 
 
-def _not_found(session: UiSession, what: str) -> Response:
-    return render(
-        "error.html",
-        {"title": "Not found", "message": f"There is no {what} with this id. It may be deleted."},
-        session=session,
-        status=404,
-    )
+async def _credential_names(credentials: CredentialDirectory) -> dict[str, str]:
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    return {c.id: c.name for c in listed}
 
 
 class _Editable(Protocol[_T_co]):
+    def get(self, ref: str) -> dict[str, Any]: ...
     def check(self, data: object) -> None: ...
     def create(self, data: object, *, actor: Actor) -> _T_co: ...
     def update(self, ref: str, data: object, *, actor: Actor) -> _T_co: ...
 
 
-async def _submit(
-    service: _Editable[_T], ref: str | None, body: object, errors: list[FieldError], actor: Actor
-) -> tuple[_T | None, list[FieldError]]:
+#: A form's values, the admin REST body they make, and the problems of its shape.
+_Shape = tuple[dict[str, Any], dict[str, Any], list[FieldError]]
+#: A form page: (session, values, the record edited, errors, status).
+_FormPage = Callable[
+    [UiSession, dict[str, Any], dict[str, Any] | None, list[FieldError], int], Awaitable[Response]
+]
+
+
+async def _post(
+    request: Request,
+    ref: str | None,
+    service: _Editable[_T],
+    what: str,
+    shape: Callable[[FormData, str | None], _Shape],
+    form_page: _FormPage,
+) -> tuple[UiSession, _T] | Response:
     """Create (``ref`` None) or update from a form whose own shape is sound; otherwise only
-    check it, so that the service's problems join the form's in one box. Answers what was saved
-    (``None`` if nothing) and every problem; :class:`NotFoundError` passes through."""
-    try:
+    check it, so that the service's problems join the form's in one box. Answers who saved
+    what, or the form again with what was typed and why it was refused."""
+
+    def save(form: FormData, actor: Actor) -> _T:
+        values, body, errors = shape(form, ref)
+        errors += _too_long(values)
         if errors:
-            await anyio.to_thread.run_sync(service.check, body)
-            return None, errors
+            try:
+                service.check(body)
+            except (InvalidInputError, ConflictError) as exc:
+                known = {e.field for e in errors}
+                errors += [e for e in exc.errors if e.field not in known]
+            raise InvalidInputError(errors)
         if ref is None:
-            return await anyio.to_thread.run_sync(lambda: service.create(body, actor=actor)), []
-        return await anyio.to_thread.run_sync(lambda: service.update(ref, body, actor=actor)), []
-    except (InvalidInputError, ConflictError) as exc:
-        known = {e.field for e in errors}
-        return None, errors + [e for e in exc.errors if e.field not in known]
+            return service.create(body, actor=actor)
+        return service.update(ref, body, actor=actor)
+
+    read = None if ref is None else lambda: service.get(ref)
+    posted = await post_form(request, what, save, read)
+    if posted.saved is None:
+        values = shape(posted.form, ref)[0]
+        return await form_page(posted.session, values, posted.record, posted.errors, 422)
+    return posted.session, posted.saved
+
+
+async def _form(
+    template: str,
+    session: UiSession,
+    credentials: CredentialDirectory,
+    usable: Callable[[CredentialSummary], tuple[str, bool]],
+    values: dict[str, Any],
+    record: dict[str, Any] | None,
+    errors: list[FieldError] | None,
+    status: int,
+    **context: Any,
+) -> Response:
+    """A webhook's or an exporter's form. ``usable``: how a credential is offered (its label's
+    note, and whether it may be chosen)."""
+    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    chosen = next((c.id for c in listed if values["credential"] in (c.id, c.name)), "")
+    boxed = _boxed(errors or [])
+    return render(
+        template,
+        {
+            "values": {**values, "credential": chosen or values["credential"]},
+            "record": record,
+            "errors": boxed,
+            "bad": {e["input"].removeprefix("f-") for e in boxed},
+            "credential_choices": [
+                (c.id, f"{c.name}{note}", refused) for c in listed for note, refused in [usable(c)]
+            ],
+            **context,
+        },
+        session=session,
+        status=status,
+    )
 
 
 def _notice(request: Request) -> str:
@@ -245,31 +324,39 @@ def _webhook_values(form: FormData | None, view: dict[str, Any] | None) -> dict[
     }
 
 
+def _webhook_shape(form: FormData, ref: str | None) -> _Shape:
+    values = _webhook_values(form, None)
+    if ref is None and values["secret_choice"] == "keep":
+        values["secret_choice"] = "none"
+    return (values, *webhook_body(values))
+
+
+def _webhook_usable(credential: CredentialSummary) -> tuple[str, bool]:
+    if credential.protocol != "HTTPS":
+        return " (SFTP: webhooks send HTTPS requests)", True
+    return "", False
+
+
 async def _webhook_form(
-    session: UiSession,
     credentials: CredentialDirectory,
+    session: UiSession,
     values: dict[str, Any],
-    *,
-    view: dict[str, Any] | None,
+    view: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
-    boxed = _boxed(errors or [])
-    return render(
+    return await _form(
         "outbound/webhook_form.html",
-        {
-            "nav": "webhooks",
-            "values": values,
-            "record": view,
-            "errors": boxed,
-            "bad": {e["input"].removeprefix("f-") for e in boxed},
-            "credentials": listed,
-            "methods": METHODS,
-            "events": EVENT_TYPES,
-        },
-        session=session,
-        status=status,
+        session,
+        credentials,
+        _webhook_usable,
+        values,
+        view,
+        errors,
+        status,
+        nav="webhooks",
+        methods=METHODS,
+        events=EVENT_TYPES,
     )
 
 
@@ -284,7 +371,6 @@ async def _webhooks_page(
     status: int = 200,
 ) -> Response:
     listing, errors = await list_view(request, "/webhooks", webhooks.page)
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
     return render(
         "outbound/webhooks.html",
         {
@@ -292,7 +378,7 @@ async def _webhooks_page(
             "listing": listing,
             "records": listing.page.items,
             "errors": errors,
-            "credential_names": {c.id: c.name for c in listed},
+            "credential_names": await _credential_names(credentials),
             "notice": _notice(request),
             "secret": secret,
             "verdict": verdict,
@@ -312,7 +398,7 @@ async def list_webhooks(request: Request, webhooks: Webhooks, credentials: Crede
 @router.get("/webhooks/new")
 async def new_webhook(request: Request, credentials: Credentials) -> Response:
     session = await require_session(request)
-    return await _webhook_form(session, credentials, _webhook_values(None, None), view=None)
+    return await _webhook_form(credentials, session, _webhook_values(None, None))
 
 
 async def _save_webhook(
@@ -321,30 +407,16 @@ async def _save_webhook(
     webhooks: WebhookService,
     credentials: CredentialDirectory,
 ) -> Response:
-    session, form = await require_post(request)
-    view: dict[str, Any] | None = None
-    if ref is not None:
-        try:
-            view = await anyio.to_thread.run_sync(webhooks.get, ref)
-        except NotFoundError:
-            return _not_found(session, "webhook")
-    values = _webhook_values(form, None)
-    if ref is None and values["secret_choice"] == "keep":
-        values["secret_choice"] = "none"
-    body, errors = webhook_body(values)
-    errors += _too_long(values)
-    try:
-        done, errors = await _submit(webhooks, ref, body, errors, ui_actor(request, session))
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    if done is not None:
-        saved, secret = done
-        if secret is not None:
-            return await _webhooks_page(
-                request, session, webhooks, credentials, secret=(saved["name"], secret)
-            )
-        return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
-    return await _webhook_form(session, credentials, values, view=view, errors=errors, status=422)
+    form_page = partial(_webhook_form, credentials)
+    posted = await _post(request, ref, webhooks, "webhook", _webhook_shape, form_page)
+    if isinstance(posted, Response):
+        return posted
+    session, (saved, secret) = posted
+    if secret is not None:
+        return await _webhooks_page(
+            request, session, webhooks, credentials, secret=(saved["name"], secret)
+        )
+    return redirect(f"{PREFIX}/webhooks?notice={'created' if ref is None else 'updated'}")
 
 
 @router.post("/webhooks")
@@ -359,11 +431,8 @@ async def edit_webhook(
     request: Request, ref: str, webhooks: Webhooks, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    try:
-        view = await anyio.to_thread.run_sync(webhooks.get, ref)
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    return await _webhook_form(session, credentials, _webhook_values(None, view), view=view)
+    view = await get_or_404(webhooks.get, ref, "webhook")
+    return await _webhook_form(credentials, session, _webhook_values(None, view), view)
 
 
 @router.post("/webhooks/{ref}")
@@ -373,15 +442,9 @@ async def update_webhook(
     return await _save_webhook(request, ref, webhooks, credentials)
 
 
-@router.post("/webhooks/{ref}/delete")
-async def delete_webhook(request: Request, ref: str, webhooks: Webhooks) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: webhooks.delete(ref, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    return redirect(f"{PREFIX}/webhooks?notice=deleted")
+add_delete_route(
+    router, "/webhooks/{ref}/delete", WebhookService, f"{PREFIX}/webhooks?notice=deleted", "webhook"
+)
 
 
 @router.post("/webhooks/{ref}/test")
@@ -390,11 +453,10 @@ async def test_webhook(
 ) -> Response:
     session, form = await require_post(request)
     event = form_text(form, "event") or "explicit"
+    view = await get_or_404(webhooks.get, ref, "webhook")
     try:
-        view = await anyio.to_thread.run_sync(webhooks.get, ref)
-        result = await worker.test_send(view["id"], event)
-    except NotFoundError:
-        return _not_found(session, "webhook")
+        with missing("webhook"):
+            result = await worker.test_send(view["id"], event)
     except InvalidInputError as exc:
         result = {"outcome": "failed", "status_code": None, "duration_ms": 0, "response": ""}
         result["error"] = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
@@ -406,44 +468,47 @@ async def test_webhook(
 # Deliveries ------------------------------------------------------------------------------------
 
 
+async def _hook_names(webhooks: WebhookService) -> dict[str, str]:
+    hooks = await anyio.to_thread.run_sync(webhooks.list)
+    return {h["id"]: h["name"] for h in hooks}
+
+
 @router.get("/deliveries")
 async def list_deliveries(request: Request, webhooks: Webhooks) -> Response:
     session = await require_session(request)
     webhook = request.query_params.get("webhook") or None
-    try:
-        items = await anyio.to_thread.run_sync(
-            lambda: webhooks.deliveries(webhook=webhook, limit=_DELIVERY_LIMIT)
+    with missing("webhook"):
+        listing, errors = await list_view(
+            request,
+            "/deliveries",
+            lambda wanted: webhooks.deliveries_page(wanted, webhook=webhook),
+            keep={"webhook": webhook or ""},
         )
-    except NotFoundError:
-        return _not_found(session, "webhook")
-    hooks = await anyio.to_thread.run_sync(webhooks.list)
     return render(
         "outbound/deliveries.html",
         {
             "nav": "deliveries",
-            "records": items,
-            "hook_names": {h["id"]: h["name"] for h in hooks},
+            "listing": listing,
+            "records": listing.page.items,
+            "errors": errors,
+            "hook_names": await _hook_names(webhooks),
             "notice": _notice(request),
-            "limit": _DELIVERY_LIMIT,
         },
         session=session,
+        status=422 if errors else 200,
     )
 
 
 @router.get("/deliveries/{delivery_id}")
 async def show_delivery(request: Request, delivery_id: str, webhooks: Webhooks) -> Response:
     session = await require_session(request)
-    try:
-        item = await anyio.to_thread.run_sync(webhooks.delivery, delivery_id)
-    except NotFoundError:
-        return _not_found(session, "delivery")
-    hooks = await anyio.to_thread.run_sync(webhooks.list)
+    item = await get_or_404(webhooks.delivery, delivery_id, "delivery")
     return render(
         "outbound/delivery.html",
         {
             "nav": "deliveries",
             "d": item,
-            "hook_names": {h["id"]: h["name"] for h in hooks},
+            "hook_names": await _hook_names(webhooks),
             "notice": _notice(request),
         },
         session=session,
@@ -452,15 +517,12 @@ async def show_delivery(request: Request, delivery_id: str, webhooks: Webhooks) 
 
 @router.post("/deliveries/{delivery_id}/replay")
 async def replay_delivery(request: Request, delivery_id: str, webhooks: Webhooks) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: webhooks.replay(delivery_id, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "delivery")
-    except ConflictError:
-        pass  # still pending: it is on its way already
-    return redirect(f"{PREFIX}/deliveries/{delivery_id}?notice=replayed")
+    def replay(actor: Actor) -> None:
+        with suppress(ConflictError):  # still pending: it is on its way already
+            webhooks.replay(delivery_id, actor=actor)
+
+    then = f"{PREFIX}/deliveries/{delivery_id}?notice=replayed"
+    return await act_posted(request, replay, then, "delivery")
 
 
 # Exporters -------------------------------------------------------------------------------------
@@ -505,35 +567,44 @@ def _exporter_values(form: FormData | None, view: dict[str, Any] | None = None) 
     return values
 
 
+def _exporter_shape(form: FormData, _ref: str | None) -> _Shape:
+    values = _exporter_values(form)
+    return (values, *exporter_body(values))
+
+
+def _exporter_usable(credential: CredentialSummary) -> tuple[str, bool]:
+    consent = credential.auth_type == "OAUTH2_AUTHORIZATION_CODE"
+    note = ", authorization code: not for unattended exports" if consent else ""
+    return f" ({credential.protocol}{note})", consent
+
+
+def _query_label(key: str, needs: list[str]) -> str:
+    return f"{key} (needs {', '.join(f'${n}' for n in needs)})" if needs else key
+
+
 async def _exporter_form(
+    services: _ExporterServices,
     session: UiSession,
-    credentials: CredentialDirectory,
-    definitions: SavedQueries,
     values: dict[str, Any],
-    *,
     record: dict[str, Any] | None = None,
     errors: list[FieldError] | None = None,
     status: int = 200,
 ) -> Response:
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
-    queries = await anyio.to_thread.run_sync(definitions.catalog)
-    boxed = _boxed(errors or [])
-    return render(
+    queries = await anyio.to_thread.run_sync(services.definitions.catalog)
+    return await _form(
         "outbound/exporter_form.html",
-        {
-            "nav": "exporters",
-            "values": values,
-            "record": record,
-            "errors": boxed,
-            "bad": {e["input"].removeprefix("f-") for e in boxed},
-            "credentials": listed,
-            "queries": queries,
-            "formats": FORMATS,
-            "schedules": SCHEDULES,
-            "bodies": BODIES,
-        },
-        session=session,
-        status=status,
+        session,
+        services.credentials,
+        _exporter_usable,
+        values,
+        record,
+        errors,
+        status,
+        nav="exporters",
+        queries=[(key, _query_label(key, needs)) for key, needs in queries],
+        formats=FORMATS,
+        schedules=SCHEDULES,
+        bodies=BODIES,
     )
 
 
@@ -542,96 +613,54 @@ async def list_exporters(
     request: Request, exporters: Exporters, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    items = await anyio.to_thread.run_sync(exporters.list)
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    listing, errors = await list_view(request, "/exporters", exporters.page)
     return render(
         "outbound/exporters.html",
         {
             "nav": "exporters",
-            "records": items,
-            "credential_names": {c.id: c.name for c in listed},
+            "listing": listing,
+            "records": listing.page.items,
+            "errors": errors,
+            "credential_names": await _credential_names(credentials),
             "notice": _notice(request),
             "run": None,
         },
         session=session,
+        status=422 if errors else 200,
     )
 
 
 @router.get("/exporters/new")
-async def new_exporter(
-    request: Request, credentials: Credentials, definitions: Definitions
-) -> Response:
+async def new_exporter(request: Request, services: ExporterForm) -> Response:
     session = await require_session(request)
-    return await _exporter_form(session, credentials, definitions, _exporter_values(None))
+    return await _exporter_form(services, session, _exporter_values(None))
 
 
-async def _save_exporter(
-    request: Request,
-    ref: str | None,
-    exporters: ExporterService,
-    credentials: CredentialDirectory,
-    definitions: SavedQueries,
-) -> Response:
-    session, form = await require_post(request)
-    record: dict[str, Any] | None = None
-    if ref is not None:
-        try:
-            record = await anyio.to_thread.run_sync(exporters.get, ref)
-        except NotFoundError:
-            return _not_found(session, "exporter")
-    values = _exporter_values(form)
-    body, errors = exporter_body(values)
-    errors += _too_long(dict(values))
-    try:
-        done, errors = await _submit(exporters, ref, body, errors, ui_actor(request, session))
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    if done is not None:
-        if ref is None:
-            return redirect(f"{PREFIX}/exporters?notice=created")
-        return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
-    return await _exporter_form(
-        session, credentials, definitions, values, record=record, errors=errors, status=422
-    )
+async def _save_exporter(request: Request, ref: str | None, services: ExporterForm) -> Response:
+    form_page = partial(_exporter_form, services)
+    posted = await _post(request, ref, services.exporters, "exporter", _exporter_shape, form_page)
+    if isinstance(posted, Response):
+        return posted
+    if ref is None:
+        return redirect(f"{PREFIX}/exporters?notice=created")
+    return redirect(f"{PREFIX}/exporters/{ref}?notice=updated")
 
 
 @router.post("/exporters")
-async def create_exporter(
-    request: Request,
-    exporters: Exporters,
-    credentials: Credentials,
-    definitions: Definitions,
-) -> Response:
-    return await _save_exporter(request, None, exporters, credentials, definitions)
+async def create_exporter(request: Request, services: ExporterForm) -> Response:
+    return await _save_exporter(request, None, services)
 
 
 @router.get("/exporters/{ref}/edit")
-async def edit_exporter(
-    request: Request,
-    ref: str,
-    exporters: Exporters,
-    credentials: Credentials,
-    definitions: Definitions,
-) -> Response:
+async def edit_exporter(request: Request, ref: str, services: ExporterForm) -> Response:
     session = await require_session(request)
-    try:
-        view = await anyio.to_thread.run_sync(exporters.get, ref)
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    return await _exporter_form(
-        session, credentials, definitions, _exporter_values(None, view), record=view
-    )
+    view = await get_or_404(services.exporters.get, ref, "exporter")
+    return await _exporter_form(services, session, _exporter_values(None, view), view)
 
 
 @router.post("/exporters/{ref}")
-async def update_exporter(
-    request: Request,
-    ref: str,
-    exporters: Exporters,
-    credentials: Credentials,
-    definitions: Definitions,
-) -> Response:
-    return await _save_exporter(request, ref, exporters, credentials, definitions)
+async def update_exporter(request: Request, ref: str, services: ExporterForm) -> Response:
+    return await _save_exporter(request, ref, services)
 
 
 @router.get("/exporters/{ref}")
@@ -639,19 +668,15 @@ async def show_exporter(
     request: Request, ref: str, exporters: Exporters, credentials: Credentials
 ) -> Response:
     session = await require_session(request)
-    try:
-        view = await anyio.to_thread.run_sync(exporters.get, ref)
-        runs = await anyio.to_thread.run_sync(exporters.runs, ref)
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    listed = await anyio.to_thread.run_sync(_credentials, credentials)
+    view = await get_or_404(exporters.get, ref, "exporter")
+    runs = await get_or_404(exporters.runs, ref, "exporter")
     return render(
         "outbound/exporter.html",
         {
             "nav": "exporters",
             "e": view,
             "runs": runs,
-            "credential_names": {c.id: c.name for c in listed},
+            "credential_names": await _credential_names(credentials),
             "destination_labels": _LABELS,
             "notice": _notice(request),
         },
@@ -663,21 +688,16 @@ async def show_exporter(
 async def run_exporter(
     request: Request, ref: str, exporters: Exporters, worker: Worker
 ) -> Response:
-    session, _form = await require_post(request)
-    try:
-        view = await anyio.to_thread.run_sync(exporters.get, ref)
-    except NotFoundError:
-        return _not_found(session, "exporter")
+    await require_post(request)
+    view = await get_or_404(exporters.get, ref, "exporter")
     await worker.run_export(view["id"], "manual")
     return redirect(f"{PREFIX}/exporters/{view['id']}")
 
 
-@router.post("/exporters/{ref}/delete")
-async def delete_exporter(request: Request, ref: str, exporters: Exporters) -> Response:
-    session, _form = await require_post(request)
-    actor = ui_actor(request, session)
-    try:
-        await anyio.to_thread.run_sync(lambda: exporters.delete(ref, actor=actor))
-    except NotFoundError:
-        return _not_found(session, "exporter")
-    return redirect(f"{PREFIX}/exporters?notice=deleted")
+add_delete_route(
+    router,
+    "/exporters/{ref}/delete",
+    ExporterService,
+    f"{PREFIX}/exporters?notice=deleted",
+    "exporter",
+)

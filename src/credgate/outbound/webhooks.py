@@ -486,6 +486,27 @@ class WebhookService:
                 query = query.where(WebhookDelivery.state == state)
             return [delivery_view(r) for r in session.scalars(query)]
 
+    def deliveries_page(
+        self, request: PageRequest, *, webhook: str | None = None, state: str | None = None
+    ) -> Page[dict[str, Any]]:
+        """One page of the delivery log, newest first; ``q`` finds a part of the delivery id
+        (the ``webhook-id`` header) or of the event type."""
+        with self.db.session() as session:
+            query = select(WebhookDelivery)
+            if webhook is not None:
+                query = query.where(WebhookDelivery.webhook_id == self._get(session, webhook).id)
+            if state is not None:
+                query = query.where(WebhookDelivery.state == state)
+            page = keyset_page(
+                session,
+                query,
+                request,
+                order=[WebhookDelivery.created_at, WebhookDelivery.id],
+                search=[WebhookDelivery.id, WebhookDelivery.event_type],
+                descending=True,
+            )
+            return page.map(delivery_view)
+
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         with self.db.session() as session:
             row = found(session.get(WebhookDelivery, delivery_id), f"no delivery {delivery_id!r}")

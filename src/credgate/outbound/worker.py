@@ -267,18 +267,21 @@ class OutboundWorker:
         items: Sequence[Claimed],
         token: str,
         slots: dict[str, asyncio.Semaphore] | None = None,
+        order: tuple[asyncio.Event | None, asyncio.Event] | None = None,
     ) -> list[Finished]:
         """Send the deliveries claimed under ``token`` and record the outcomes (one
         transaction).
 
         They are sent concurrently, started in the order they were claimed (oldest first), at
         most ``max_connections`` requests at once per credential (``slots``, shared by the
-        batches in flight together). The claim is extended while they are sent, so a slow
-        receiver does not let another worker take them meanwhile.
+        batches in flight together). With ``order`` (the batch ahead's event, this batch's
+        event), this batch's requests start or queue for a slot only after the batch ahead's
+        did. The claim is extended while they are sent, so a slow receiver does not let
+        another worker take them meanwhile.
         """
         keeper = asyncio.create_task(self._keep_claim(token))
         try:
-            finished = await self._send(items, {} if slots is None else slots)
+            finished = await self._send(items, {} if slots is None else slots, order)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -297,9 +300,27 @@ class OutboundWorker:
                 log.exception("outbound worker: could not extend a claim")
 
     async def _send(
-        self, items: Sequence[Claimed], slots: dict[str, asyncio.Semaphore]
+        self,
+        items: Sequence[Claimed],
+        slots: dict[str, asyncio.Semaphore],
+        order: tuple[asyncio.Event | None, asyncio.Event] | None,
     ) -> list[Finished]:
-        hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
+        ahead, queued = order if order is not None else (None, asyncio.Event())
+        try:
+            hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
+            if ahead is not None:
+                await ahead.wait()
+            return await self._send_loaded(items, slots, hooks, queued)
+        finally:
+            queued.set()  # never hold up the batch behind, whatever happened here
+
+    async def _send_loaded(
+        self,
+        items: Sequence[Claimed],
+        slots: dict[str, asyncio.Semaphore],
+        hooks: dict[str, tuple[Webhook, str | None]],
+        queued: asyncio.Event,
+    ) -> list[Finished]:
         finished: list[Finished] = []
         gone: list[str] = []
 
@@ -323,7 +344,12 @@ class OutboundWorker:
                 gone.append(webhook_id)
             finished.append(self._outcome(item, result))
 
-        await asyncio.gather(*(send(item) for item in items))
+        sending = asyncio.gather(*(send(item) for item in items))
+        # One turn of the loop runs each send() up to its request or to its place in the
+        # slot's first-come first-served queue: from then on, later batches come after it.
+        await asyncio.sleep(0)
+        queued.set()
+        await sending
         for webhook_id in gone:
             await anyio.to_thread.run_sync(self.webhooks.disable, webhook_id, GONE)
         return finished
@@ -365,6 +391,7 @@ class OutboundWorker:
         total = 0
         in_flight: set[asyncio.Task[list[Finished]]] = set()
         problems: list[BaseException] = []
+        ahead: asyncio.Event | None = None
 
         def collect(done: set[asyncio.Task[list[Finished]]]) -> None:
             for task in done:
@@ -384,7 +411,10 @@ class OutboundWorker:
                 items = await self._claim(token)
                 total += len(items)
                 if items:
-                    in_flight.add(asyncio.create_task(self.deliver_batch(items, token, slots)))
+                    queued = asyncio.Event()
+                    batch = self.deliver_batch(items, token, slots, (ahead, queued))
+                    in_flight.add(asyncio.create_task(batch))
+                    ahead = queued
                 if len(items) < self.batch_size:
                     break
         finally:

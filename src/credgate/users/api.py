@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.core.services import provided
-from credgate.users.services import UserService, UserView
+from credgate.users.services import ProfileView, UserService, UserView
 from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 
 __all__ = ["router"]
@@ -35,9 +35,10 @@ class UserIn(BaseModel):
 
 
 @router.get("/profiles", summary="List profiles")
-def list_profiles(users: Users, _admin: CurrentAdmin) -> dict[str, Any]:
-    items = [p.as_dict() for p in users.list_profiles()]
-    return {"total": len(items), "items": items}
+def list_profiles(
+    request: Request, paging: Paging, users: Users, _admin: CurrentAdmin
+) -> dict[str, Any]:
+    return page_answer(request.url, users.page_profiles(paging).map(ProfileView.as_dict))
 
 
 @router.post("/profiles", status_code=201, summary="Create a profile")

@@ -13,7 +13,6 @@ from credgate.core.cli import (
     cli_actor,
     fail,
     list_command,
-    rows_command,
     sub_app,
     using,
 )
@@ -21,7 +20,7 @@ from credgate.core.cli import (
 if TYPE_CHECKING:
     from credgate.core.paging import Page, PageRequest
     from credgate.core.services import Services
-    from credgate.users.services import UserService, UserView
+    from credgate.users.services import ProfileView, UserService, UserView
 
 __all__ = ["profiles_app", "users_app"]
 
@@ -99,10 +98,21 @@ def profiles_create(
         typer.echo(f"created profile {name!r}")
 
 
-rows_command(
+def _profiles_page(services: Services) -> Callable[[PageRequest], Page[ProfileView]]:
+    from credgate.users.services import UserService
+
+    return services.get(UserService).page_profiles
+
+
+list_command(
     profiles_app,
-    _users,
-    lambda users: [p.as_dict() for p in users.list_profiles()],
-    [("name", "name"), ("data privacy", "data_privacy"), ("finder access", "finder_access")],
-    help="List profiles.",
+    _profiles_page,
+    lambda view: view.as_dict(),
+    [
+        ("name", "name"),
+        ("data privacy", "data_privacy"),
+        ("finder access", "finder_access"),
+    ],
+    noun="profile(s)",
+    help="List profiles by name, a page at a time (or --all).",
 )

@@ -115,6 +115,14 @@ class UserService:
             rows = session.scalars(select(Profile).order_by(Profile.name)).all()
             return [_profile_view(r) for r in rows]
 
+    def page_profiles(self, request: PageRequest) -> Page[ProfileView]:
+        """One page of profiles, by name; ``q`` finds a part of it."""
+        with self._db.session() as session:
+            page = keyset_page(
+                session, select(Profile), request, order=[Profile.name], search=[Profile.name]
+            )
+            return page.map(_profile_view)
+
     def delete_profile(self, name: str, *, actor: Actor) -> None:
         with self._db.session() as session:
             row = self._profile(session, name)

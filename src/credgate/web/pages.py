@@ -20,15 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import anyio.to_thread
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.staticfiles import StaticFiles
@@ -38,7 +39,7 @@ from credgate.core.asgi import BodyTooLarge
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import utcnow
-from credgate.core.errors import InvalidInputError
+from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from credgate.core.paging import Page, PageRequest
 from credgate.core.services import APP_STATE_SERVICES, Services, protocol
 from credgate.web.api import SESSION_COOKIE
@@ -55,8 +56,12 @@ __all__ = [
     "FormTooLarge",
     "Listing",
     "LoginRequired",
+    "PageNotFound",
+    "PostedForm",
     "SignedIn",
     "UiSession",
+    "act_posted",
+    "add_delete_route",
     "add_templates",
     "age",
     "check_login_csrf",
@@ -64,21 +69,26 @@ __all__ = [
     "field_errors",
     "form_list",
     "form_text",
+    "get_or_404",
     "install_page_handlers",
     "list_request",
     "list_view",
+    "missing",
     "new_login_csrf",
+    "post_form",
     "read_form",
     "redirect",
     "render",
     "require_post",
     "require_session",
+    "submitted",
     "ui_actor",
 ]
 
 PREFIX = "/admin"
 
 T = TypeVar("T")
+R = TypeVar("R")
 CSRF_COOKIE = "credgate_csrf"
 LOGIN_CSRF_COOKIE = "credgate_login_csrf"
 CSRF_FIELD = "csrf_token"
@@ -194,6 +204,14 @@ class CsrfRefused(Exception):
     """A post without the right CSRF token: refused with 403, nothing changed."""
 
 
+class PageNotFound(Exception):
+    """A page names something that does not exist (any more): answered with a 404 page."""
+
+    def __init__(self, what: str, gone: str = "deleted") -> None:
+        super().__init__(f"There is no {what} with this id. It may be {gone}.")
+        self.message = str(self)
+
+
 def _services(request: Request) -> Services:
     services: Services = getattr(request.app.state, APP_STATE_SERVICES)
     return services
@@ -264,6 +282,98 @@ def ui_actor(request: Request, session: UiSession) -> Actor:
     return Actor(name=session.admin.username, source=client_address(request))
 
 
+@contextmanager
+def missing(what: str, gone: str = "deleted") -> Iterator[None]:
+    """A service's :class:`NotFoundError` inside as the 404 page of ``what``."""
+    try:
+        yield
+    except NotFoundError:
+        raise PageNotFound(what, gone) from None
+
+
+async def get_or_404(read: Callable[[str], T], ref: str, what: str) -> T:
+    """``read(ref)`` off the event loop; the 404 page of ``what`` if there is none."""
+    with missing(what):
+        return await anyio.to_thread.run_sync(read, ref)
+
+
+async def act_posted(
+    request: Request, act: Callable[[Actor], object], then: str, what: str, gone: str = "deleted"
+) -> Response:
+    """A posted button that changes one thing (delete, revoke, replay): ``act`` runs off the
+    event loop as the signed-in administrator, then the browser goes to ``then``."""
+    session, _form = await require_post(request)
+    actor = ui_actor(request, session)
+    with missing(what, gone):
+        await anyio.to_thread.run_sync(act, actor)
+    return redirect(then)
+
+
+class Deletable(Protocol):
+    def delete(self, ref: str, /, *, actor: Actor) -> object: ...
+
+
+D = TypeVar("D", bound=Deletable)
+
+
+def add_delete_route(router: APIRouter, path: str, kind: type[D], then: str, what: str) -> None:
+    """``POST path``, whose one path parameter is an id: the application's ``kind`` deletes
+    that thing as the signed-in administrator, then the browser goes to ``then``."""
+
+    async def delete(request: Request) -> Response:
+        (ref,) = request.path_params.values()
+        service = _services(request).get(kind)
+        return await act_posted(request, lambda actor: service.delete(ref, actor=actor), then, what)
+
+    router.add_api_route(path, delete, methods=["POST"])
+
+
+async def submitted(
+    save: Callable[[], T], what: str, refused: tuple[type[Exception], ...] = ()
+) -> tuple[T | None, list[FieldError]]:
+    """A form's create, update or check, off the event loop: what the service answers, or, when
+    it refuses the input (:class:`InvalidInputError`, :class:`ConflictError` or one of
+    ``refused``, each listing ``errors``), nothing and the fields at fault."""
+    caught: tuple[type[Exception], ...] = (InvalidInputError, ConflictError, *refused)
+    with missing(what):
+        try:
+            return await anyio.to_thread.run_sync(save), []
+        except caught as exc:
+            return None, list(getattr(exc, "errors", ()))
+
+
+@dataclass(frozen=True, slots=True)
+class PostedForm(Generic[R, T]):
+    """A posted create or edit form: who posted it, what it edits (``None`` when it creates),
+    what was saved (``None`` when refused) and the fields at fault."""
+
+    session: UiSession
+    form: FormData
+    record: R | None
+    saved: T | None
+    errors: list[FieldError]
+
+
+async def post_form(
+    request: Request,
+    what: str,
+    save: Callable[[FormData, Actor], T],
+    read: Callable[[], R] | None = None,
+    refused: tuple[type[Exception], ...] = (),
+) -> PostedForm[R, T]:
+    """The flow of every create and edit form: the CSRF token checked, the edited thing read
+    (``read``; the 404 page of ``what`` if it is gone), then ``save(form, actor)`` as the
+    signed-in administrator, each off the event loop (see :func:`submitted`)."""
+    session, form = await require_post(request)
+    record = None
+    if read is not None:
+        with missing(what):
+            record = await anyio.to_thread.run_sync(read)
+    actor = ui_actor(request, session)
+    saved, errors = await submitted(lambda: save(form, actor), what, refused)
+    return PostedForm(session, form, record, saved, errors)
+
+
 def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
@@ -329,6 +439,8 @@ class Listing(Generic[T]):
     request: PageRequest
     page: Page[T]
     sizes: tuple[int, ...] = PAGE_SIZES
+    keep: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters of the list's own (a filter) that its search box and pager carry on."""
 
 
 def list_request(request: Request) -> tuple[PageRequest, list[dict[str, str]]]:
@@ -342,12 +454,17 @@ def list_request(request: Request) -> tuple[PageRequest, list[dict[str, str]]]:
 
 
 async def list_view(
-    request: Request, base: str, read: Callable[[PageRequest], Page[T]]
+    request: Request,
+    base: str,
+    read: Callable[[PageRequest], Page[T]],
+    keep: Mapping[str, str] | None = None,
 ) -> tuple[Listing[T], list[dict[str, str]]]:
-    """Read the page a list page asks for, off the event loop."""
+    """Read the page a list page asks for, off the event loop. ``keep``: the list's filters,
+    which its search box and pager links carry on."""
     wanted, errors = list_request(request)
     page = await anyio.to_thread.run_sync(read, wanted)
-    return Listing(base=f"{PREFIX}{base}", request=wanted, page=page), errors
+    kept = {k: v for k, v in (keep or {}).items() if v}
+    return Listing(base=f"{PREFIX}{base}", request=wanted, page=page, keep=kept), errors
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
@@ -386,6 +503,16 @@ def install_page_handlers(framework: FastAPI, templates: Iterable[str] = ()) -> 
                 "page and try again.",
             },
             status=403,
+        )
+
+    @framework.exception_handler(PageNotFound)
+    async def _not_found(request: Request, exc: PageNotFound) -> Response:
+        session = await current_session(request)
+        return render(
+            "error.html",
+            {"title": "Not found", "message": exc.message},
+            session=session,
+            status=404,
         )
 
     @framework.exception_handler(FormTooLarge)

@@ -1,7 +1,5 @@
 """Loopback peers for the outbound-auth tests (imported by conftest.py and the tests).
 
-* :class:`LiveServer` runs an ASGI app with uvicorn on 127.0.0.1 and a free port,
-  in a background thread (optionally over TLS).
 * :class:`TokenServer` is a tiny OAuth 2.0 token endpoint (client credentials)
   plus a protected resource. It counts token and resource requests, issues
   tokens with a short ``expires_in`` and can be told to answer 401.
@@ -13,8 +11,6 @@ import asyncio
 import base64
 import logging
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,58 +18,15 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from support import ThreadServer, assert_no_secrets
+
 CLIENT_ID = "connector-client"
 CLIENT_SECRET = "cs_Very+Secret/Value=42"
-
-
-class LiveServer:
-    """uvicorn on 127.0.0.1:<free port> in a thread; ``with`` starts and stops it."""
-
-    def __init__(
-        self, app: Any, *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
-    ) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        scheme = "https" if ssl_certfile else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            lifespan="off",
-            http="h11",
-            ws="none",
-            loop="asyncio",
-            access_log=False,
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-            backlog=512,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
 
 
 @dataclass
@@ -160,30 +113,8 @@ class TokenServer:
 def token_server() -> Iterator[tuple[TokenServer, str]]:
     """A running :class:`TokenServer` and its base URL."""
     state = TokenServer()
-    with LiveServer(state.app()) as server:
+    with ThreadServer(state.app()) as server:
         yield state, server.url
-
-
-def assert_no_secrets(
-    records: Iterable[logging.LogRecord], secrets_: Iterable[str], *, skip: tuple[str, ...] = ()
-) -> int:
-    """Fail if any secret appears in a log record (message, args or traceback).
-
-    Returns how many records were checked, so a caller can assert logs were
-    captured at all. ``skip`` names logger prefixes of test peers.
-    """
-    values = [s for s in secrets_ if s]
-    checked = 0
-    for record in records:
-        if record.name.startswith(skip):
-            continue
-        checked += 1
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += repr(record.exc_info[1]) + str(record.exc_info[1])
-        for value in values:
-            assert value not in text, f"secret found in log record of {record.name}"
-    return checked
 
 
 @pytest.fixture

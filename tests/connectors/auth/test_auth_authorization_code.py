@@ -3,35 +3,21 @@
 The server is Authlib's framework-free ``AuthorizationServer`` with
 ``AuthorizationCodeGrant`` + ``CodeChallenge(required=True)`` and a rotating
 ``RefreshTokenGrant``, behind a minimal Starlette adapter (Authlib ships no
-Starlette server integration), served by uvicorn on loopback.
+Starlette server integration), served by uvicorn on loopback (support/provider.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import secrets
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
-from auth_peers import LiveServer
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, RefreshTokenGrant
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc6750 import BearerTokenGenerator
-from authlib.oauth2.rfc7636 import CodeChallenge
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from credgate.connectors.auth import (
     ConsentError,
@@ -47,265 +33,23 @@ from credgate.connectors.auth import (
     make_client,
     start_consent,
 )
-from support import LOOPBACK
-
-CLIENT_ID = "crm-connector"
-CLIENT_SECRET = "cs_authcode+secret/42"
-REDIRECT_URI = "https://credgate.example/connectors/oauth2/callback"
-USER = "admin@example"
+from support import LOOPBACK, ThreadServer
+from support.provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT_URI,
+    USER,
+    Provider,
+    ProviderState,
+)
 
 Check = Callable[[Iterable[str]], None]
-
-
-# --- Authlib models -------------------------------------------------------------------------
-
-
-@dataclass
-class Client:
-    client_id: str = CLIENT_ID
-    client_secret: str = CLIENT_SECRET
-    redirect_uris: tuple[str, ...] = (REDIRECT_URI,)
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> str:
-        return self.redirect_uris[0]
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        return scope or ""
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in ("client_secret_basic", "client_secret_post")
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in ("authorization_code", "refresh_token")
-
-
-@dataclass
-class AuthorizationCode:
-    code: str
-    client_id: str
-    redirect_uri: str
-    scope: str
-    user: str
-    code_challenge: str | None
-    code_challenge_method: str | None
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-
-@dataclass
-class IssuedToken:
-    access_token: str
-    refresh_token: str | None
-    client_id: str
-    scope: str
-    user: str
-    expires_at: float
-    revoked: bool = False
-
-    def check_client(self, client: Client) -> bool:
-        return client.client_id == self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-    def is_expired(self) -> bool:
-        return time.time() >= self.expires_at
-
-
-@dataclass
-class ProviderState:
-    expires_in: int = 3600
-    client: Client = field(default_factory=Client)
-    codes: dict[str, AuthorizationCode] = field(default_factory=dict)
-    tokens: dict[str, IssuedToken] = field(default_factory=dict)  # by access token
-    by_refresh: dict[str, IssuedToken] = field(default_factory=dict)
-    refresh_requests: int = 0
-    presented: list[str] = field(default_factory=list)  # refresh tokens presented
-    on_refresh: Callable[[str], None] | None = None  # sees each presented refresh token
-    resource_requests: int = 0
-
-
-class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-    @property
-    def state(self) -> ProviderState:
-        return self.server.state  # type: ignore[no-any-return]
-
-    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
-        data = request.payload.data
-        self.state.codes[code] = AuthorizationCode(
-            code,
-            request.client.client_id,
-            data.get("redirect_uri"),
-            data.get("scope", ""),
-            request.user,
-            data.get("code_challenge"),
-            data.get("code_challenge_method"),
-        )
-
-    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        found = self.state.codes.get(code)
-        return found if found and found.client_id == client.client_id else None
-
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        self.state.codes.pop(authorization_code.code, None)
-
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> str:
-        return authorization_code.user
-
-
-class PKCE(CodeChallenge):  # type: ignore[misc]
-    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
-        return authorization_code.code_challenge
-
-    def get_authorization_code_challenge_method(
-        self, authorization_code: AuthorizationCode
-    ) -> str | None:
-        return authorization_code.code_challenge_method
-
-
-class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh issues a new refresh token
-
-    @property
-    def state(self) -> ProviderState:
-        return self.server.state  # type: ignore[no-any-return]
-
-    def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
-        self.state.refresh_requests += 1
-        self.state.presented.append(refresh_token)
-        if self.state.on_refresh is not None:
-            self.state.on_refresh(refresh_token)
-        found = self.state.by_refresh.get(refresh_token)
-        return found if found and not found.revoked else None
-
-    def authenticate_user(self, refresh_token: IssuedToken) -> str:
-        return refresh_token.user
-
-    def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
-        refresh_token.revoked = True
-
-
-# --- a minimal Starlette adapter around Authlib's generic server ----------------------------
-
-
-class FormRequest(OAuth2Request):  # type: ignore[misc]
-    def __init__(self, method: str, uri: str, headers: Mapping[str, str], data: dict[str, str]):
-        super().__init__(method, uri, headers=headers)
-        self.payload = BasicOAuth2Payload(data)
-        self._data = data
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._data if self.method == "GET" else {}
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._data if self.method == "POST" else {}
-
-
-class Provider(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, state: ProviderState) -> None:
-        super().__init__(scopes_supported=["read", "write", "offline_access"])
-        self.state = state
-        self.register_token_generator(
-            "default",
-            BearerTokenGenerator(
-                access_token_generator=lambda **_: "at_" + secrets.token_urlsafe(24),
-                refresh_token_generator=lambda **_: "rt_" + secrets.token_urlsafe(24),
-                expires_generator=lambda client, grant_type: state.expires_in,
-            ),
-        )
-        self.register_grant(CodeGrant, [PKCE(required=True)])
-        self.register_grant(RotatingRefreshGrant)
-
-    def query_client(self, client_id: str) -> Client | None:
-        return self.state.client if client_id == self.state.client.client_id else None
-
-    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        issued = IssuedToken(
-            token["access_token"],
-            token.get("refresh_token"),
-            request.client.client_id,
-            token.get("scope", ""),
-            request.user,
-            time.time() + token["expires_in"],
-        )
-        self.state.tokens[issued.access_token] = issued
-        if issued.refresh_token:
-            self.state.by_refresh[issued.refresh_token] = issued
-
-    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
-        return request
-
-    def handle_response(self, status: int, body: Any, headers: Any) -> Response:
-        if isinstance(body, dict):
-            return JSONResponse(body, status_code=status, headers=dict(headers))
-        return Response(body or b"", status_code=status, headers=dict(headers))
-
-    def app(self) -> Starlette:
-        async def authorize(request: Request) -> Response:
-            oauth_request = FormRequest(
-                "GET", str(request.url), request.headers, dict(request.query_params)
-            )
-            try:  # the administrator approves at once
-                grant = self.get_consent_grant(oauth_request, end_user=USER)
-            except OAuth2Error as error:
-                return self.handle_error_response(oauth_request, error)  # type: ignore[no-any-return]
-            return self.create_authorization_response(  # type: ignore[no-any-return]
-                oauth_request, grant_user=USER, grant=grant
-            )
-
-        async def token(request: Request) -> Response:
-            form = dict(parse_qsl((await request.body()).decode()))
-            oauth_request = FormRequest("POST", str(request.url), request.headers, form)
-            return self.create_token_response(oauth_request)  # type: ignore[no-any-return]
-
-        async def resource(request: Request) -> Response:
-            self.state.resource_requests += 1
-            header = request.headers.get("authorization", "")
-            found = self.state.tokens.get(header.removeprefix("Bearer "))
-            if found is None or found.is_expired():
-                return JSONResponse({"error": "invalid_token"}, status_code=401)
-            return JSONResponse({"user": found.user})
-
-        return Starlette(
-            routes=[
-                Route("/authorize", authorize),
-                Route("/token", token, methods=["POST"]),
-                Route("/resource", resource),
-            ]
-        )
 
 
 @pytest.fixture
 def provider() -> Any:
     state = ProviderState()
-    with LiveServer(Provider(state).app()) as server:
+    with ThreadServer(Provider(state).app()) as server:
         yield state, server.url
 
 
@@ -322,6 +66,31 @@ def browser_logs_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def exchange(
+    token_url: str, expected_state: str, code_verifier: str, callback_params: dict[str, str]
+) -> dict[str, Any]:
+    """The arguments of finishing a consent as this test's client, at ``token_url``."""
+    return {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "token_url": token_url,
+        "redirect_uri": REDIRECT_URI,
+        "expected_state": expected_state,
+        "code_verifier": code_verifier,
+        "callback_params": callback_params,
+    }
+
+
+def authorize(client: httpx.Client, url: str) -> tuple[str, str, dict[str, str]]:
+    """Start a consent for ``read`` and follow the provider's answer, as the browser would:
+    the state and verifier kept, and the parameters of the callback."""
+    authorization_url, state, verifier = start_consent(
+        CLIENT_ID, f"{url}/authorize", REDIRECT_URI, "read"
+    )
+    location = client.get(authorization_url).headers["Location"]
+    return state, verifier, dict(parse_qsl(urlsplit(location).query))
+
+
 def consent(url: str, scope: str = "read offline_access") -> tuple[Token, str]:
     """The whole round-trip: start, follow the browser redirect, finish."""
     consent_request = start_consent(CLIENT_ID, f"{url}/authorize", REDIRECT_URI, scope)
@@ -333,16 +102,7 @@ def consent(url: str, scope: str = "read offline_access") -> tuple[Token, str]:
     assert location.startswith(REDIRECT_URI + "?")
     params = dict(parse_qsl(urlsplit(location).query))
     with make_client(destinations=LOOPBACK) as client:
-        token = finish_consent(
-            client,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            token_url=f"{url}/token",
-            redirect_uri=REDIRECT_URI,
-            expected_state=state,
-            code_verifier=code_verifier,
-            callback_params=params,
-        )
+        token = finish_consent(client, **exchange(f"{url}/token", state, code_verifier, params))
     return token, params["code"]
 
 
@@ -372,13 +132,7 @@ def test_start_consent_builds_pkce_s256_request() -> None:
 
 def test_consent_exchange_by_hand_checks_state_then_posts_code_and_verifier() -> None:
     flow = consent_exchange_flow(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        token_url="https://idp.example/token",
-        redirect_uri=REDIRECT_URI,
-        expected_state="s-1",
-        code_verifier="v" * 50,
-        callback_params={"code": "c-1", "state": "s-1"},
+        **exchange("https://idp.example/token", "s-1", "v" * 50, {"code": "c-1", "state": "s-1"})
     )
     request = next(flow)
     form = parse_qs(request.content.decode())
@@ -406,15 +160,7 @@ def test_consent_exchange_by_hand_checks_state_then_posts_code_and_verifier() ->
     ],
 )
 def test_consent_callback_problems_are_refused(params: dict[str, str], error: str) -> None:
-    flow = consent_exchange_flow(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        token_url="https://idp.example/token",
-        redirect_uri=REDIRECT_URI,
-        expected_state="s-1",
-        code_verifier="v" * 50,
-        callback_params=params,
-    )
+    flow = consent_exchange_flow(**exchange("https://idp.example/token", "s-1", "v" * 50, params))
     with pytest.raises(ConsentError) as caught:
         next(flow)  # refused before any request leaves
     assert caught.value.error == error
@@ -535,44 +281,20 @@ def test_wrong_code_verifier_is_refused_by_the_provider(
     provider: tuple[ProviderState, str],
 ) -> None:
     _, url = provider
-    authorization_url, state, _verifier = start_consent(
-        CLIENT_ID, f"{url}/authorize", REDIRECT_URI, "read"
-    )
     with make_client(destinations=LOOPBACK) as client:
-        location = client.get(authorization_url).headers["Location"]
-        params = dict(parse_qsl(urlsplit(location).query))
+        state, _verifier, params = authorize(client, url)
         with pytest.raises(RenewalError) as caught:
-            finish_consent(
-                client,
-                client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET,
-                token_url=f"{url}/token",
-                redirect_uri=REDIRECT_URI,
-                expected_state=state,
-                code_verifier="x" * 64,
-                callback_params=params,
-            )
+            finish_consent(client, **exchange(f"{url}/token", state, "x" * 64, params))
     assert caught.value.error == "invalid_grant"
 
 
 def test_bad_state_on_a_live_callback_is_refused(provider: tuple[ProviderState, str]) -> None:
     _, url = provider
-    authorization_url, _state, verifier = start_consent(
-        CLIENT_ID, f"{url}/authorize", REDIRECT_URI, "read"
-    )
     with make_client(destinations=LOOPBACK) as client:
-        location = client.get(authorization_url).headers["Location"]
-        params = dict(parse_qsl(urlsplit(location).query))
+        _state, verifier, params = authorize(client, url)
         with pytest.raises(ConsentError, match="state_mismatch"):
             finish_consent(
-                client,
-                client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET,
-                token_url=f"{url}/token",
-                redirect_uri=REDIRECT_URI,
-                expected_state=secrets.token_urlsafe(32),
-                code_verifier=verifier,
-                callback_params=params,
+                client, **exchange(f"{url}/token", secrets.token_urlsafe(32), verifier, params)
             )
 
 
@@ -588,13 +310,9 @@ def test_async_consent_and_refresh_on_expiry(provider: tuple[ProviderState, str]
             location = (await client.get(authorization_url)).headers["Location"]
             token = await afinish_consent(
                 client,
-                client_id=CLIENT_ID,
-                client_secret=CLIENT_SECRET,
-                token_url=f"{url}/token",
-                redirect_uri=REDIRECT_URI,
-                expected_state=expected,
-                code_verifier=verifier,
-                callback_params=dict(parse_qsl(urlsplit(location).query)),
+                **exchange(
+                    f"{url}/token", expected, verifier, dict(parse_qsl(urlsplit(location).query))
+                ),
                 token_endpoint_auth_method="client_secret_post",
             )
         auth = OAuth2AuthorizationCodeAuth(

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from auth_peers import CLIENT_ID, CLIENT_SECRET, LiveServer, TokenServer
+from auth_peers import CLIENT_ID, CLIENT_SECRET, TokenServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -25,7 +25,7 @@ from credgate.connectors.auth import (
     make_async_client,
     make_client,
 )
-from support import LOOPBACK, hammer
+from support import LOOPBACK, ThreadServer, hammer
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def https_token_server(
 ) -> Iterator[tuple[TokenServer, str]]:
     _, cert, key = private_ca
     state = TokenServer()
-    with LiveServer(state.app(), ssl_certfile=str(cert), ssl_keyfile=str(key)) as server:
+    with ThreadServer(state.app(), certfile=cert, keyfile=key) as server:
         yield state, server.url
 
 
@@ -118,7 +118,7 @@ def elsewhere() -> Iterator[tuple[list[str], str]]:
         seen.append(request.headers.get("authorization", ""))
         return JSONResponse({})
 
-    with LiveServer(Starlette(routes=[Route("/{path:path}", anything)])) as server:
+    with ThreadServer(Starlette(routes=[Route("/{path:path}", anything)])) as server:
         yield seen, server.url
 
 
@@ -132,7 +132,7 @@ def test_redirect_to_another_host_is_not_followed_with_credentials(
 
     app = Starlette(routes=[Route("/api", redirect)])
     with (
-        LiveServer(app) as origin,
+        ThreadServer(app) as origin,
         make_client(BasicAuth("svc", "pa55-word"), destinations=LOOPBACK) as client,
     ):
         response = client.get(f"{origin.url}/api")
@@ -164,7 +164,7 @@ def test_48_threads_on_one_client_keep_their_connections_and_lose_no_request() -
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[Route("/resource", resource)])
-    with LiveServer(app) as server, make_client(destinations=LOOPBACK) as client:
+    with ThreadServer(app) as server, make_client(destinations=LOOPBACK) as client:
         errors = hammer(lambda: client.get(f"{server.url}/resource").raise_for_status(), threads=48)
     assert errors == []
     assert len(peers) <= 48

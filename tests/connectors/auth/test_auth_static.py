@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 
 import httpx
 import pytest
-from auth_peers import LiveServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,7 +19,7 @@ from credgate.connectors.auth import (
     NoAuth,
     make_client,
 )
-from support import LOOPBACK
+from support import LOOPBACK, ThreadServer
 
 URL = "https://itsm.example/api/now/table/incident"
 Check = Callable[[Iterable[str]], None]
@@ -101,7 +100,7 @@ def echo_server() -> Iterator[str]:
     async def echo(request: Request) -> Response:
         return JSONResponse({"authorization": request.headers.get("authorization")})
 
-    with LiveServer(Starlette(routes=[Route("/echo", echo)])) as server:
+    with ThreadServer(Starlette(routes=[Route("/echo", echo)])) as server:
         yield server.url
 
 

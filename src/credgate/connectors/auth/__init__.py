@@ -16,6 +16,7 @@ from ._errors import (
 )
 from ._http import (
     DEFAULT_TIMEOUT,
+    KEEPALIVE_SECONDS,
     POOL_LIMITS,
     RefusedDestination,
     check_transport,
@@ -40,6 +41,7 @@ from .oauth2_client_credentials import OAuth2ClientCredentialsAuth
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "KEEPALIVE_SECONDS",
     "POOL_LIMITS",
     "STATUS_OK",
     "BasicAuth",

@@ -48,8 +48,15 @@ __all__ = [
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 
+#: How long an idle connection is kept for reuse: under the 5 s after which uvicorn, Node and
+#: Apache close an idle connection by default. At 5 s (httpx's default) a request could be sent
+#: on a connection just as the server closes it, and fail with "server disconnected".
+KEEPALIVE_SECONDS = 4.0
+
 #: At most 100 connections per client, and all of them may be kept alive.
-POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+POOL_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
+)
 
 
 def ssl_context(ca_bundle: str | os.PathLike[str] | None = None) -> ssl.SSLContext:

@@ -53,6 +53,7 @@ from credgate.core.changes import publish
 from credgate.core.db import Database, name_conflicts, utcnow
 from credgate.core.destinations import STRICT, DestinationPolicy
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, NotFoundError, found
+from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.security.vault import Vault, VaultError
 
 __all__ = [
@@ -228,6 +229,37 @@ class ConnectorCredentialService:
         """Where the third party sends the authorization code (RFC 6749 section 3.1.2)."""
         return f"{self._base_url}/oauth2/callback/{credential_id}"
 
+    @staticmethod
+    def _protocol(protocol: str | None, errors: list[FieldError]) -> Protocol | None:
+        if protocol is None or not protocol.strip():
+            return None
+        try:
+            return Protocol(protocol.strip().upper())
+        except ValueError:
+            allowed = ", ".join(p.value for p in Protocol)
+            errors.append(FieldError("protocol", f"allowed values: {allowed}"))
+            return None
+
+    def page(self, request: PageRequest, *, protocol: str | None = None) -> Page[CredentialView]:
+        """One page of credentials by name (keyset); ``q`` finds a part of the name, the id or
+        the URL."""
+        errors: list[FieldError] = []
+        wanted = self._protocol(protocol, errors)
+        if errors:
+            raise InvalidInputError(errors)
+        query = select(ConnectorCredential)
+        if wanted is not None:
+            query = query.where(ConnectorCredential.protocol == wanted.value)
+        with self._db.session() as session:
+            page = keyset_page(
+                session,
+                query,
+                request,
+                order=[ConnectorCredential.name],
+                search=[ConnectorCredential.name, ConnectorCredential.id, ConnectorCredential.url],
+            )
+            return page.map(self._view)
+
     def list(
         self,
         *,
@@ -235,15 +267,10 @@ class ConnectorCredentialService:
         offset: int = 0,
         limit: int = DEFAULT_PAGE_SIZE,
     ) -> CredentialPage:
-        """One page of credentials by name, with the total count of those that match."""
+        """One page of credentials by name at an offset, with the total count of those that
+        match (the older way; :meth:`page` reads by cursor)."""
         errors: list[FieldError] = []
-        wanted: Protocol | None = None
-        if protocol is not None and protocol.strip():
-            try:
-                wanted = Protocol(protocol.strip().upper())
-            except ValueError:
-                allowed = ", ".join(p.value for p in Protocol)
-                errors.append(FieldError("protocol", f"allowed values: {allowed}"))
+        wanted = self._protocol(protocol, errors)
         if not 0 <= offset <= MAX_OFFSET:
             # The upper bound keeps the value inside a 64-bit SQL integer on every back end.
             errors.append(FieldError("offset", f"must be between 0 and {MAX_OFFSET}"))

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi import Depends, FastAPI
-from resource_support import ACTOR, fetch_token
 from starlette.testclient import TestClient
 
 from credgate.app import create_app
@@ -24,6 +23,9 @@ from credgate.oauth.rfc6750 import (
     verified_token,
 )
 from credgate.oauth.rfc9068 import AccessTokenVerifier, VerifiedToken
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import ACTOR
+from support import fetch_token
 
 
 def _guard(container: Container) -> BearerGuard:

@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from resource_support import ThreadServer, TokenFor, free_port
 from starlette.testclient import TestClient
 
 from credgate.container import Container
 from credgate.core.asgi import Receive, Scope, Send, read_body
 from credgate.platform.upstream import CLIENT_HEADER, PERMISSIONS_HEADER
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import TokenFor
+from support import ThreadServer, free_port
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 

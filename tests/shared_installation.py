@@ -1,4 +1,11 @@
-"""Helpers of the platform API tests: credentials, tokens good and bad, seed definitions."""
+"""One installation per test module, for the API tests of the resource side (the platform
+families, the bearer guard, forward auth): its fixtures, tokens good and bad, seed definitions.
+
+On SQLite (the PostgreSQL path is exercised by the two-process test): these tests only add rows
+of their own, and one installation per module keeps them fast. A module opts in by importing the
+fixtures (``from shared_installation import *``): ``backend``, ``container`` and
+``admin_token`` then replace tests/conftest.py's.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +13,36 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import uvicorn
+import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from starlette.testclient import TestClient
 
-from credgate.bootstrap import initialise
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from credgate.core.config import Settings
-from credgate.core.db import Database
 from credgate.core.permissions import CATALOGUE
 from credgate.demo import DEVICES_BY_OS
+from support import fetch_token, make_key_material, make_settings, open_container
+
+__all__ = [  # the fixtures, which a module takes with ``from shared_installation import *``
+    "admin_token",
+    "all_headers",
+    "backend",
+    "container",
+    "crafted",
+    "seeded",
+    "shared_container",
+    "shared_settings_overrides",
+    "token_for",
+]
 
 ACTOR = Actor("tests", "pytest")
 ALL_PERMISSIONS = [p.id for p in CATALOGUE]
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    raw = f"{client_id}:{secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-def fetch_token(client: TestClient, client_id: str, secret: str) -> str:
-    response = client.post(
-        "/oauth2/default/v1/token",
-        headers={"Content-Type": "application/x-www-form-urlencoded", **basic(client_id, secret)},
-        content="grant_type=client_credentials&scope=service%3Aintegration",
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 def _b64(data: bytes) -> str:
@@ -69,44 +66,6 @@ def _claims(container: Container, client_id: str, **changes: Any) -> dict[str, A
 
 
 TokenFor = Callable[[list[str]], dict[str, str]]
-
-# Paths that reach the NQL API however a gateway or server spells them. A token holding only
-# "workflows" used to pass for every one of them.
-TRICKS = {
-    "/api/v1/workflows/../nql/execute": "nql",
-    "/api/v1/%6eql/execute": "nql",
-    "/api/v1/%6Eql/execute": "nql",
-    "//api/v1/nql/execute": "nql",
-    "/api/v1//nql/execute": "nql",
-    "/API/v1/nql/execute": "nql",
-    "/api/v1/./nql/execute": "nql",
-    "/api/v1/x/../act/execute": "remote-actions",
-    "/../api/v1/nql/execute": "nql",
-    "/2/query": "nql",
-    "/2/query?query=(select%20(name)%20(from%20device))": "nql",
-    "/api/configuration/v1/engines": "engines",
-    "/audit-trail/api/v1/engine/e-1/type/auditlog": "audit-trail",
-    "http://gateway.example/api/v1/nql/execute": "nql",
-}
-# Paths gateways and servers read in different ways: refused whatever the token.
-REFUSED = {
-    "/api/v1/nql;x/execute": "';'",
-    "/api/v1/workflows/..;/nql/execute": "';'",
-    "/api/v1/workflows%2F..%2Fnql/execute": "encoded slash",
-    "/api/v1/workflows%2f..%2fnql/execute": "encoded slash",
-    "/api/v1/workflows/%5c..%5cnql/execute": "encoded slash",
-    "/api/v1/workflows/%2e%2e/nql/execute": "encoded dot segment",
-    "/api/v1/workflows/.%2E/nql/execute": "encoded dot segment",
-    "/api/v1/workflows//../../nql/execute": "both // and a dot segment",
-    "/api/v1/nql/execute%00": "encoded control character",
-    "/api/v1/nql/execute\x00": "control character",
-    "/api/v1/nql/exe%zzcute": "bad percent-encoding",
-    "/api/v1/nql/execute%": "bad percent-encoding",
-    "/api/v1/workflows\\..\\nql\\execute": "backslash",
-    "/api/v1/nql/ex\xe9cute": "not ASCII",
-    "api/v1/nql/execute": "must start with /",
-    "/" + "a" * 9000: "longer than",
-}
 
 BAD_TOKENS = ("expired", "forged", "other_issuer", "alg_none", "unknown_kid", "hs256", "garbage")
 
@@ -196,52 +155,75 @@ def bad_token(container: Container, client_id: str, kind: str) -> str:
     return "not-a-jwt"
 
 
-def settings_for(directory: Path, database_url: str, **overrides: Any) -> Settings:
-    return Settings(
-        data_dir=directory / "var",
-        database_url=database_url,
-        admin_password="correct horse battery staple",
-        sync_interval_seconds=0.2,
-        master_key=f"1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-        pepper=base64.b64encode(secrets.token_bytes(32)).decode(),
-        **overrides,
-    )
+# Fixtures (see ``__all__``)
 
 
-def open_container(settings: Settings) -> Container:
-    db = Database(settings.resolved_database_url)
-    initialise(settings, db, create_keys=False)
-    db.dispose()
-    return Container.open(settings)
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture(scope="module")
+def shared_settings_overrides() -> dict[str, object]:
+    """Override in a module to change the shared installation's settings."""
+    return {}
 
 
-class ThreadServer:
-    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
+@pytest.fixture(scope="module")
+def shared_container(
+    tmp_path_factory: pytest.TempPathFactory, shared_settings_overrides: dict[str, object]
+) -> Iterator[Container]:
+    tmp = tmp_path_factory.mktemp("platform")
+    url = f"sqlite:///{tmp / 'credgate.db'}"
+    rt = open_container(make_settings(tmp, url, make_key_material(), **shared_settings_overrides))
+    seed(rt)
+    yield rt
+    rt.close()
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+
+@pytest.fixture
+def container(shared_container: Container) -> Container:
+    return shared_container
+
+
+@pytest.fixture
+def seeded(container: Container) -> Container:
+    """The container with :func:`seed`'s definitions (made once per module)."""
+    return container
+
+
+@pytest.fixture
+def token_for(client: TestClient, container: Container) -> TokenFor:
+    """``token_for(["workflows"])`` -> an Authorization header for a new credential."""
+
+    def make(permissions: list[str]) -> dict[str, str]:
+        created = container.api_credentials.create(
+            name=f"it-{uuid.uuid4().hex[:10]}", permissions=permissions, actor=ACTOR
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        token = fetch_token(client, created.credential.client_id, created.client_secret)
+        return {"Authorization": f"Bearer {token}"}
 
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        return self
+    return make
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+
+@pytest.fixture
+def all_headers(token_for: TokenFor) -> dict[str, str]:
+    return token_for(ALL_PERMISSIONS)
+
+
+@pytest.fixture
+def crafted(container: Container) -> Callable[[str], str]:
+    """``crafted(kind)``: a token for an active credential holding every permission, wrong in
+    one way (see :data:`BAD_TOKENS`), or ``"good"``."""
+    created = container.api_credentials.create(
+        name=f"crafted-{uuid.uuid4().hex[:8]}", permissions=ALL_PERMISSIONS, actor=ACTOR
+    )
+    return lambda kind: bad_token(container, created.credential.client_id, kind)
+
+
+@pytest.fixture
+def admin_token(container: Container) -> str:
+    """An admin API token; named anew per test, as token names are unique per administrator
+    and this directory shares one installation per module."""
+    name = f"tests {uuid.uuid4().hex[:8]}"
+    return container.admins.issue_token("admin", name, actor=ACTOR).token

@@ -1,15 +1,31 @@
-"""Shared steps of the webhook tests: a Basic credential, a webhook, and a worker drained."""
+"""Shared steps of the webhook tests: settings, a Basic credential, a webhook, and a worker
+drained."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
+
+from webhooks_receiver import ca_bundle
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "Pw-5e1c9a7b-receiver"
+
+
+def webhook_settings(directory: Path, **changes: Any) -> dict[str, Any]:
+    """Settings of a webhook test: the receiver's CA trusted, short backoffs, and the worker run
+    by the test itself."""
+    return {
+        "outbound_ca_bundle": ca_bundle(directory),
+        "webhook_backoff_base_seconds": 0.01,
+        "webhook_backoff_max_seconds": 0.05,
+        "worker_in_serve": False,
+        **changes,
+    }
 
 
 def basic_credential(container: Container, url: str, name: str = "ServiceNow") -> str:

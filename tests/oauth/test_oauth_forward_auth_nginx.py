@@ -17,13 +17,16 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from resource_support import REFUSED, TRICKS, ThreadServer, TokenFor, free_port
+from forward_auth_paths import REFUSED, TRICKS
 
 from credgate.app import create_app
 from credgate.container import Container
 from credgate.core.paths import PROTECTED
 from credgate.oauth.forward_auth import PathRefusedError, normalise_path
 from nginx_support import MISSING, NGINX, start_nginx
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import TokenFor
+from support import ThreadServer, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from resource_support import ALL_PERMISSIONS, TokenFor
 from starlette.testclient import TestClient
 
 from credgate.container import Container
@@ -22,6 +21,8 @@ from credgate.platform.schemas import (
     workflows,
 )
 from credgate.platform.schemas._common import RequestError
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import ALL_PERMISSIONS, TokenFor
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 SID = "S-1-5-21-1004"
@@ -351,39 +352,42 @@ def test_list_filters_and_detail_queries(
     assert missing_param.json()["source"] == "parameters.os"
 
 
-def test_only_api_enabled_definitions_can_be_triggered(
-    client: TestClient, seeded: Container, all_headers: dict[str, str]
-) -> None:
-    wf = client.post(
+# Triggers of definitions the API may not start: path, body, and the documented 400 code.
+NOT_TRIGGERABLE = {
+    "manual-only workflow": (
         "/api/v1/workflows/execute",
-        json={"workflowId": "#manual_only", "devices": [DEVICE]},
-        headers=all_headers,
-    )
-    assert wf.status_code == 400
-    assert wf.json()["code"] == "NOT_API_TRIGGERABLE"
-    ra = client.post(
+        {"workflowId": "#manual_only", "devices": [DEVICE]},
+        "NOT_API_TRIGGERABLE",
+    ),
+    "manual remote action": (
         "/api/v1/act/execute",
-        json={"remoteActionId": "#not_for_api", "devices": [DEVICE]},
-        headers=all_headers,
-    )
-    assert ra.status_code == 400
-    assert ra.json()["code"] == "NOT_API_ENABLED"
-    unknown = client.post(
+        {"remoteActionId": "#not_for_api", "devices": [DEVICE]},
+        "NOT_API_ENABLED",
+    ),
+    # documented as a 400; the operation lists no 404
+    "unknown remote action": (
         "/api/v1/act/execute",
-        json={"remoteActionId": "#ghost", "devices": [DEVICE]},
-        headers=all_headers,
-    )
-    assert unknown.status_code == 400  # documented; the operation lists no 404
-    assert unknown.json()["code"] == "NOT_FOUND"
-    camp = client.post(
+        {"remoteActionId": "#ghost", "devices": [DEVICE]},
+        "NOT_FOUND",
+    ),
+    "campaign with an unknown parameter": (
         "/api/v1/euf/campaign/trigger",
-        json={
+        {
             "campaignNqlId": "#onboarding",
             "userSid": [SID],
             "expiresInMinutes": 5,
             "parameters": {"colour": "x"},
         },
-        headers=all_headers,
-    )
-    assert camp.status_code == 400
-    assert camp.json()["code"] == "INVALID_PARAMETER"
+        "INVALID_PARAMETER",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NOT_TRIGGERABLE.values(), ids=NOT_TRIGGERABLE)
+def test_only_api_enabled_definitions_can_be_triggered(
+    client: TestClient, seeded: Container, all_headers: dict[str, str], case: tuple[Any, ...]
+) -> None:
+    path, body, code = case
+    answer = client.post(path, json=body, headers=all_headers)
+    assert answer.status_code == 400
+    assert answer.json()["code"] == code

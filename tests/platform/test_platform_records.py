@@ -17,6 +17,7 @@ import zstandard
 from starlette.testclient import TestClient
 
 from credgate.container import Container
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 

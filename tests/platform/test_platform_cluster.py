@@ -9,63 +9,29 @@ import secrets
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from resource_support import ACTOR, free_port
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
 
 from credgate.bootstrap import initialise
 from credgate.container import Container
 from credgate.core.config import Settings
 from credgate.core.db import Database
+from served import wait_ready
+from shared_installation import ACTOR
+from support import free_port, own_pg_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PG_ADMIN_URL = os.environ.get(
-    "CREDGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
 def cluster_database() -> Iterator[str]:
-    """A database of its own, dropped at the end; skipped when PostgreSQL does not answer."""
-    try:
-        admin = create_engine(
-            PG_ADMIN_URL,
-            isolation_level="AUTOCOMMIT",
-            poolclass=NullPool,
-            connect_args={"connect_timeout": 3},
-        )
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} does not answer ({type(exc).__name__})")
-    name = f"credgate_cluster_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the server did not become ready")
+    with own_pg_database("credgate_cluster") as url:
+        yield url
 
 
 def test_deleted_credential_is_refused_by_both_nodes(tmp_path: Path, cluster_database: str) -> None:
@@ -110,7 +76,7 @@ def test_deleted_credential_is_refused_by_both_nodes(tmp_path: Path, cluster_dat
             )
             processes.append(process)
         for url, process in zip(urls, processes, strict=True):
-            _wait_ready(url, process, time.monotonic() + 30)
+            wait_ready(url, process)
         container = Container.open(settings)
         try:
             created = container.api_credentials.create(

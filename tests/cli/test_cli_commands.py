@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from credgate.cli import app
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
-    values = {"CREDGATE_DATA_DIR": str(tmp_path / "var")}
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+def env(cli_home: Path) -> dict[str, str]:
+    return {"CREDGATE_DATA_DIR": str(cli_home)}
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -276,6 +272,33 @@ def test_help_names_what_options_take() -> None:
     assert "-f, --file FILE" in result.stdout
     assert "-F, --field NAME=VALUE" in result.stdout
     assert "--data" not in result.stdout, "the older spelling is a hidden alias"
+
+
+def _leaf_commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    subs = getattr(group, "commands", None)
+    if not subs:
+        return [path]
+    return [leaf for name, sub in subs.items() for leaf in _leaf_commands(sub, (*path, name))]
+
+
+def test_no_help_names_a_python_type() -> None:
+    """Every command's help, options and arguments alike, as the entry point builds it."""
+    import contextlib
+    import io
+
+    from credgate.cli import command
+
+    root = command()
+    leaves = _leaf_commands(root)
+    assert ("webhooks", "show") in leaves
+    python_type = re.compile(r"<(?:str|bool|int|float|file|path|list\[[^>]*\]|[a-z]+ range)>")
+    for leaf in leaves:
+        shown = io.StringIO()
+        with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):
+            root.main([*leaf, "--help"], prog_name="credgate", standalone_mode=False)
+        assert "Usage: credgate" in shown.getvalue(), leaf
+        found = python_type.findall(shown.getvalue())
+        assert not found, (" ".join(leaf), found)
 
 
 def test_did_you_mean(env: dict[str, str]) -> None:

@@ -13,47 +13,24 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 from webhooks_receiver import Receiver, ca_bundle
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.outbound.models import DeliveryAttempt, WebhookDelivery
-from support import LOOPBACK_ALLOWED, free_port
+from served import wait_ready
+from support import LOOPBACK_ALLOWED, free_port, own_pg_database
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ACTOR = Actor("tests", "pytest")
-PG_ADMIN_URL = os.environ.get(
-    "CREDGATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-def _own_pg_database() -> Iterator[str]:
-    try:
-        admin = create_engine(
-            PG_ADMIN_URL,
-            isolation_level="AUTOCOMMIT",
-            poolclass=NullPool,
-            connect_args={"connect_timeout": 3},
-        )
-        with admin.connect() as conn:
-            name = f"credgate_wh_{uuid.uuid4().hex[:12]}"
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} does not answer ({type(exc).__name__}); skipped")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -61,12 +38,14 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'durable.db'}"
     else:
-        yield from _own_pg_database()
+        with own_pg_database("credgate_wh", "skipped") as url:
+            yield url
 
 
 @pytest.fixture
 def pg_only(tmp_path: Path) -> Iterator[str]:
-    yield from _own_pg_database()
+    with own_pg_database("credgate_wh", "skipped") as url:
+        yield url
 
 
 class Installation:
@@ -137,20 +116,6 @@ class Installation:
     def states(self) -> Counter[str]:
         with self.container.db.session() as session:
             return Counter(session.scalars(select(WebhookDelivery.state)).all())
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("the server did not become ready")
 
 
 def wait_until(predicate: object, timeout: float, what: str) -> None:

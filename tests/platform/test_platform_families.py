@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from resource_support import ACTOR, BAD_TOKENS, WORKFLOW_UUID, TokenFor, basic, fetch_token
 from starlette.testclient import TestClient
 
 from credgate.container import Container
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import ACTOR, BAD_TOKENS, WORKFLOW_UUID, TokenFor
+from support import basic, fetch_token
 
 DEVICE = "0b5d2f9e-1f44-4c1e-9a39-3f1f2a6f0c11"
 

@@ -7,7 +7,6 @@ import csv
 import hmac
 import io
 import json
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,14 +14,12 @@ from typing import Any
 
 import asyncssh
 import pytest
+from webhooks_receiver import Receiver, ca_bundle
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError
 from credgate.platform.models import InventoryObject
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webhooks"))
-from webhooks_receiver import Receiver, ca_bundle
 
 ACTOR = Actor("tests", "pytest")
 USER = "exporter"

@@ -8,12 +8,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from resource_support import ACTOR, open_container, settings_for
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from credgate.cli import app as cli_app
 from credgate.container import Container
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import ACTOR
+from support import make_key_material, make_settings, open_container
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ def test_saved_query_lists_its_parameters(
 def test_cli_manages_definitions_and_lists_requests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}")
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}", make_key_material())
     open_container(settings).close()
     monkeypatch.setenv("CREDGATE_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("CREDGATE_DATA_DIR", str(settings.data_dir))
@@ -214,7 +216,7 @@ def test_cli_manages_definitions_and_lists_requests(
 
 
 def test_a_change_reaches_the_other_nodes_cache(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'two.db'}")
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'two.db'}", make_key_material())
     first = open_container(settings)
     second = Container.open(settings)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,15 @@ import pytest
 import standardwebhooks
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from webhooks_receiver import Receiver, ca_bundle
-from webhooks_support import ACTOR, PASSWORD, basic_credential, drain, make_webhook
+from webhooks_receiver import Receiver
+from webhooks_support import (
+    ACTOR,
+    PASSWORD,
+    basic_credential,
+    drain,
+    make_webhook,
+    webhook_settings,
+)
 
 from credgate.container import Container
 from credgate.core.errors import InvalidInputError
@@ -24,19 +30,7 @@ from credgate.outbound.models import WebhookDelivery
 
 @pytest.fixture
 def settings_overrides(tmp_path: Path) -> dict[str, Any]:
-    return {
-        "outbound_ca_bundle": ca_bundle(tmp_path),
-        "webhook_backoff_base_seconds": 0.01,
-        "webhook_backoff_max_seconds": 0.05,
-        "webhook_max_attempts": 5,
-        "worker_in_serve": False,
-    }
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
-        yield r
+    return webhook_settings(tmp_path, webhook_max_attempts=5)
 
 
 def test_receiver_gets_rendered_signed_request(container: Container, receiver: Receiver) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from resource_support import ACTOR, ALL_PERMISSIONS, REFUSED, TRICKS, fetch_token
+from forward_auth_paths import REFUSED, TRICKS
 from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
@@ -21,6 +22,9 @@ from credgate.core.audit.services import Actor
 from credgate.core.paths import PROTECTED
 from credgate.oauth.forward_auth import PathRefusedError, normalise_path
 from credgate.platform import routes as platform_routes
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import ACTOR, ALL_PERMISSIONS
+from support import fetch_token
 
 
 @pytest.fixture
@@ -161,25 +165,15 @@ def test_forwarded_uri_headers_must_agree(client: TestClient, container: Contain
     """nginx sets X-Original-URI and passes the client's own headers on: a client-sent
     X-Forwarded-Uri naming another path must not decide."""
     workflows = _bearer(client, container, "workflows")
-    answer = client.get(
-        "/forward-auth",
-        headers={
-            **workflows,
-            "X-Original-URI": "/api/v1/nql/execute",
-            "X-Forwarded-Uri": "/api/v1/workflows",
-        },
-    )
+
+    def ask(original: str, forwarded: str) -> Any:
+        headers = {**workflows, "X-Original-URI": original, "X-Forwarded-Uri": forwarded}
+        return client.get("/forward-auth", headers=headers)
+
+    answer = ask("/api/v1/nql/execute", "/api/v1/workflows")
     assert answer.status_code == 403
     assert "disagree" in answer.json()["error_description"]
-    same = client.get(
-        "/forward-auth",
-        headers={
-            **workflows,
-            "X-Original-URI": "/api/v1/workflows",
-            "X-Forwarded-Uri": "/api/v1/workflows",
-        },
-    )
-    assert same.status_code == 200
+    assert ask("/api/v1/workflows", "/api/v1/workflows").status_code == 200
 
 
 def _calls(dependant: Dependant) -> set[object]:

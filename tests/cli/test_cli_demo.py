@@ -4,10 +4,8 @@ runs, on both back ends, and found by the APIs the README calls."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -51,11 +49,7 @@ def test_demo_load_is_idempotent_and_answers_the_readme_query(
     assert [w["id"] for w in workflows] == ["#restart_service"]
 
 
-def test_demo_commands_load_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("CREDGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("CREDGATE_DATA_DIR", str(tmp_path / "var"))
+def test_demo_commands_load_once(cli_home: Path) -> None:
     first = CliRunner().invoke(app, ["init", "--demo"])
     assert first.exit_code == 0, first.stderr
     assert "added query #devices_by_os" in first.stdout

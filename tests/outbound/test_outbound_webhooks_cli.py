@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from webhooks_receiver import Receiver, ca_bundle
 from credgate.cli import app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
-from support import LOOPBACK_ALLOWED
+from support import cli_env
 
 ACTOR = Actor("tests", "pytest")
 
@@ -25,18 +26,8 @@ def settings_overrides(tmp_path: Path) -> dict[str, Any]:
 
 
 def env_of(container: Container) -> dict[str, str | None]:
-    s = container.settings
-    assert s.master_key is not None
-    assert s.pepper is not None
-    return {
-        "CREDGATE_DATA_DIR": str(s.data_dir),
-        "CREDGATE_DATABASE_URL": s.resolved_database_url,
-        "CREDGATE_MASTER_KEY": s.master_key.get_secret_value(),
-        "CREDGATE_PEPPER": s.pepper.get_secret_value(),
-        "CREDGATE_OUTBOUND_CA_BUNDLE": str(s.outbound_ca_bundle),
-        "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": LOOPBACK_ALLOWED,
-        "CREDGATE_CONFIG_FILE": None,
-    }
+    ca_bundle = str(container.settings.outbound_ca_bundle)
+    return cli_env(container, CREDGATE_OUTBOUND_CA_BUNDLE=ca_bundle)
 
 
 def run(env: dict[str, str | None], *args: str) -> Any:
@@ -45,11 +36,15 @@ def run(env: dict[str, str | None], *args: str) -> Any:
 
 def _tool(container: Container, receiver: Receiver, token: str) -> None:
     """The connector credential "tool": Bearer ``token`` to the receiver."""
+    _tool_at(container, receiver.url + "/", token)
+
+
+def _tool_at(container: Container, url: str, token: str) -> None:
     container.connector_credentials.create(
         {
             "name": "tool",
             "protocol": "HTTPS",
-            "url": receiver.url + "/",
+            "url": url,
             "authorization": {"type": "BEARER", "token": token},
         },
         actor=ACTOR,
@@ -151,15 +146,7 @@ def test_cli_test_exits_1_on_failure_and_goes_through_the_server(
 
 def test_cli_webhooks_list_pages_and_streams(container: Container) -> None:
     env = env_of(container)
-    container.connector_credentials.create(
-        {
-            "name": "tool",
-            "protocol": "HTTPS",
-            "url": "https://127.0.0.1:9/",
-            "authorization": {"type": "BEARER", "token": "Tk-cli-hook-2"},
-        },
-        actor=ACTOR,
-    )
+    _tool_at(container, "https://127.0.0.1:9/", "Tk-cli-hook-2")
     for name in ["hook 3", "hook 1", "hook 2"]:
         made = run(
             env, "webhooks", "create", "--data", json.dumps({"name": name, "credential": "tool"})
@@ -174,3 +161,116 @@ def test_cli_webhooks_list_pages_and_streams(container: Container) -> None:
     assert [w["name"] for w in json.loads(every.stdout)] == ["hook 1", "hook 2", "hook 3"]
     found = run(env, "webhooks", "list", "-q", "k 2", "--json")
     assert [w["name"] for w in json.loads(found.stdout)] == ["hook 2"]
+
+
+def test_cli_webhooks_update_replaces_the_definition(container: Container, tmp_path: Path) -> None:
+    env = env_of(container)
+    _tool_at(container, "https://127.0.0.1:9/", "Tk-cli-hook-3")
+    for name in ("edited hook", "other hook"):
+        made = run(
+            env,
+            "webhooks",
+            "create",
+            "--data",
+            json.dumps({"name": name, "credential": "tool", "signing_secret": "generate"}),
+        )
+        assert made.exit_code == 0, made.output
+    body = {
+        "name": "edited hook",
+        "credential": "tool",
+        "resource": "/changed",
+        "triggers": ["explicit"],
+        "enabled": False,
+    }
+    body_file = tmp_path / "edit.json"
+    body_file.write_text(json.dumps(body))
+    updated = run(env, "webhooks", "update", "edited hook", "--file", str(body_file), "--json")
+    assert updated.exit_code == 0, updated.output
+    view = json.loads(updated.stdout)
+    assert (view["resource"], view["enabled"], view["signed"]) == ("/changed", False, True)
+    assert "signing_secret" not in view, "absent: the stored secret is kept, and not shown"
+    stored = container.outbound.webhooks.get("edited hook")
+    assert (stored["resource"], stored["enabled"]) == ("/changed", False)
+
+    regenerated = run(
+        env,
+        "webhooks",
+        "update",
+        view["id"],
+        "--data",
+        json.dumps({**body, "signing_secret": "generate"}),
+    )
+    assert regenerated.exit_code == 0, regenerated.output
+    assert re.search(r"^signing_secret: +whsec_", regenerated.stdout, re.M), "printed once"
+    assert "whsec_" not in run(env, "webhooks", "show", "edited hook").stdout
+
+    for args, message in (
+        (["other hook", "--data", json.dumps(body)], "name"),
+        (["no such hook", "--data", json.dumps(body)], "no such hook"),
+        (["edited hook", "--data", "{not json"], "--data: not valid JSON"),
+        (["edited hook", "--data", json.dumps({**body, "method": "GET"})], "method"),
+        (["edited hook"], "--file: give a JSON object"),
+    ):
+        bad = run(env, "webhooks", "update", *args)
+        assert bad.exit_code == 2, (args, bad.output)
+        assert bad.stderr.startswith("error: "), (args, bad.stderr)
+        assert len(bad.stderr.strip().splitlines()) == 1, (args, bad.stderr)
+        assert message in bad.stderr, (args, bad.stderr)
+    assert container.outbound.webhooks.get("other hook")["resource"] != "/changed"
+
+
+def test_cli_exporters_run_exits_1_on_failure_and_goes_through_the_server(
+    container: Container, admin_token: str
+) -> None:
+    """`exporters run` from this process cannot reach a destination only the server may reach
+    (its CA bundle and allowed networks): exit 1 and a note; through CREDGATE_ADMIN_API_URL the
+    running server runs it and the rows arrive."""
+    from credgate.app import create_app
+    from credgate.platform.models import InventoryObject
+    from support import LiveServer, free_port
+
+    with container.db.session() as session:
+        session.add(InventoryObject(object="device", uid="uid-1", name="alpha", fields={}))
+    container.definitions.create(
+        "query", {"id": "#all_devices", "object": "devices", "columns": ["name"]}, actor=ACTOR
+    )
+    with Receiver() as receiver:
+        _tool(container, receiver, "Tk-cli-export-1")
+        container.outbound.exporters.create(
+            {
+                "name": "nightly devices",
+                "query_id": "#all_devices",
+                "credential": "tool",
+                "path": "/ingest",
+                "format": "jsonl",
+            },
+            actor=ACTOR,
+        )
+        bare = {
+            **env_of(container),
+            "CREDGATE_OUTBOUND_CA_BUNDLE": None,
+            "CREDGATE_OUTBOUND_ALLOWED_NETWORKS": None,
+        }
+        local = run(bare, "exporters", "run", "nightly devices", "--json")
+        assert local.exit_code == 1, local.output
+        assert json.loads(local.stdout)["state"] == "failed"
+        assert "from this process" in local.stderr
+        assert receiver.requests == []
+
+        with LiveServer(create_app(container=container), free_port()) as server:
+            through = {
+                **bare,
+                "CREDGATE_ADMIN_API_URL": server.url,
+                "CREDGATE_ADMIN_API_TOKEN": admin_token,
+            }
+            remote = run(through, "exporters", "run", "nightly devices", "--json")
+            missing = run(through, "exporters", "run", "no such exporter")
+        assert remote.exit_code == 0, remote.output
+        assert json.loads(remote.stdout)["state"] == "succeeded"
+        assert "from this process" not in remote.stderr
+        [got] = receiver.requests
+        assert got.path == "/ingest"
+        assert json.loads(got.body.splitlines()[0]) == {"name": "alpha"}
+        assert missing.exit_code == 2
+        assert missing.stderr.startswith("error: ")
+        assert len(missing.stderr.strip().splitlines()) == 1

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from resource_support import ACTOR, WORKFLOW_UUID
 from starlette.testclient import TestClient
 
 from credgate.app import CredgateApp
@@ -19,6 +18,8 @@ from credgate.container import Container
 from credgate.core.asgi import Receive, Scope, Send
 from credgate.core.db import Database
 from credgate.platform.definitions import DefinitionService
+from shared_installation import *  # noqa: F403 - its fixtures replace conftest.py's here
+from shared_installation import ACTOR, WORKFLOW_UUID
 
 READS = [
     ("/api/v1/workflows", ""),

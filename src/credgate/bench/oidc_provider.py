@@ -1,0 +1,186 @@
+"""The token endpoint against node-oidc-provider (npm ``oidc-provider``) on the same machine.
+
+Both issue ES256-signed JWT access tokens (``at+jwt``) for ``client_credentials`` with HTTP
+Basic client authentication: credgate with one uvicorn worker, oidc-provider in one Node.js
+process. wrk drives them alternately (``rounds`` times each, same body, connections and
+seconds), and the ratio of the medians is printed. oidc-provider is installed from npm into a
+temporary directory (``--oidc-dir`` reuses an installed one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from credgate.bench._harness import LoadResult, _free_port, run_wrk, server
+
+BODY = "grant_type=client_credentials&scope=service%3Aintegration"
+TARGET = 2.5
+VERSION = "8.8.1"
+CLIENT_ID = "bench"
+CLIENT_SECRET = "bench-secret-0123456789"
+
+_SERVER = """
+import Provider from 'oidc-provider';
+import { generateKeyPairSync } from 'node:crypto';
+const port = Number(process.argv[2]);
+const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'ES256' };
+const provider = new Provider(`http://127.0.0.1:${port}`, {
+  clients: [{
+    client_id: '%(client_id)s', client_secret: '%(client_secret)s',
+    grant_types: ['client_credentials'], redirect_uris: [], response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'ES256', scope: 'service:integration',
+  }],
+  scopes: ['service:integration'],
+  jwks: { keys: [jwk] },
+  enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'https://api.example.com',
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'service:integration', audience: 'https://api.example.com',
+        accessTokenTTL: 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } },
+      }),
+    },
+  },
+});
+provider.listen(port, '127.0.0.1');
+"""
+
+
+def _install(directory: Path) -> None:
+    if (directory / "node_modules" / "oidc-provider").is_dir():
+        return
+    subprocess.run(
+        ["npm", "install", "--silent", "--no-audit", "--no-fund", f"oidc-provider@{VERSION}"],
+        cwd=directory,
+        check=True,
+    )
+
+
+@contextmanager
+def _oidc_provider(directory: Path | None) -> Iterator[str]:
+    """oidc-provider serving on a free loopback port; yields its token endpoint."""
+    work = directory or Path(tempfile.mkdtemp(prefix="credgate-oidc-"))
+    work.mkdir(parents=True, exist_ok=True)
+    _install(work)
+    script = work / "bench-server.mjs"
+    script.write_text(_SERVER % {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["node", str(script), str(port)],
+        cwd=work,
+        env={**os.environ, "NODE_ENV": "production"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/token"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.post(
+                    url,
+                    content=BODY,
+                    auth=(CLIENT_ID, CLIENT_SECRET),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    timeout=2,
+                )
+                if answer.status_code == 200 and answer.json()["access_token"].count(".") == 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("oidc-provider did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if directory is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main(
+    seconds: int = 5, rounds: int = 3, connections: int = 32, oidc_dir: Path | None = None
+) -> float:
+    with server() as srv, _oidc_provider(oidc_dir) as oidc_url:
+        client_id, secret = srv.create_credential("bench", ["workflows", "nql"])
+        ours = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode(),
+        }
+        theirs = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "Basic "
+            + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode(),
+        }
+        token_url = f"{srv.url}/oauth2/default/v1/token"
+        for url, headers in ((token_url, ours), (oidc_url, theirs)):
+            run_wrk("warm-up", url, method="POST", body=BODY, headers=headers, seconds=2)
+        credgate: list[LoadResult] = []
+        node: list[LoadResult] = []
+        for _ in range(rounds):
+            for url, headers, name, results in (
+                (token_url, ours, "credgate token endpoint", credgate),
+                (oidc_url, theirs, "node-oidc-provider /token", node),
+            ):
+                results.append(
+                    run_wrk(
+                        name,
+                        url,
+                        method="POST",
+                        body=BODY,
+                        headers=headers,
+                        seconds=seconds,
+                        connections=connections,
+                    )
+                )
+    for result in [*credgate, *node]:
+        print(result.row())
+    ours_rps = statistics.median(r.requests_per_second for r in credgate)
+    theirs_rps = statistics.median(r.requests_per_second for r in node)
+    ratio = ours_rps / theirs_rps
+    print(
+        f"\ncredgate tokens/s (median) {ours_rps:,.0f}   oidc-provider (median) {theirs_rps:,.0f}"
+    )
+    verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
+    print(f"ratio credgate/oidc-provider = {ratio:.2f}   target >= {TARGET}   {verdict}")
+    failures = sum(r.non_2xx for r in [*credgate, *node])
+    if failures:
+        print(f"WARNING: {failures} responses were not 2xx")
+    return ratio
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--oidc-dir", type=Path, default=None, help="Reuse this npm directory.")
+    args = parser.parse_args()
+    main(args.seconds, args.rounds, args.connections, args.oidc_dir)
+
+
+if __name__ == "__main__":
+    cli()
