@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, literal, select, text, union_all
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
@@ -76,17 +76,37 @@ def pg_database() -> Iterator[str]:
 
 
 def _empty_pg(url: str) -> None:
+    """Every table of the schema empty, its identities restarted. A test leaves rows in a few
+    tables: those are emptied with DELETE, which on a handful of rows costs much less than
+    TRUNCATE of every table (new files for each)."""
     engine = create_engine(url, poolclass=NullPool)
-    with engine.begin() as conn:
-        tables = [t.name for t in metadata.sorted_tables]
-        existing = {
-            r[0]
-            for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
-        }
-        present = [t for t in tables if t in existing]
-        if present:
-            conn.execute(text(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            existing = {
+                r[0]
+                for r in conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                )
+            }
+            present = [t for t in metadata.sorted_tables if t.name in existing]
+            if not present:
+                return
+            probe = union_all(
+                *(select(literal(t.name)).where(select(1).select_from(t).exists()) for t in present)
+            )
+            filled = set(conn.scalars(probe))
+            for table in reversed(present):  # those referring to others first
+                if table.name in filled:
+                    conn.execute(table.delete())
+            for (sequence,) in conn.execute(
+                text(
+                    "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences"
+                    " WHERE schemaname = 'public' AND last_value IS NOT NULL"
+                )
+            ):
+                conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
