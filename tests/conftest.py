@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, literal, select, text, union_all
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
@@ -217,7 +218,11 @@ class Installations:
             self.pg_rows[key] = _pg_snapshot(url)
             return
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _pg_restore(url, *snapshot)
+        try:
+            _pg_restore(url, *snapshot)
+        except DBAPIError:
+            # Not the emptied database of ``database_url`` (rolled back): initialised as asked.
+            self._initialise(settings)
 
 
 def _pg_snapshot(url: str) -> tuple[dict[str, list[Any]], list[Any]]:
@@ -231,7 +236,7 @@ def _pg_snapshot(url: str) -> tuple[dict[str, list[Any]], list[Any]]:
             conn.execute(
                 text(
                     "SELECT format('%I.%I', schemaname, sequencename), last_value"
-                    " FROM pg_sequences WHERE last_value IS NOT NULL"
+                    " FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
                 )
             )
         )
