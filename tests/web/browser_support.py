@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+#: Screenshots are for a person to look at, and a full-page PNG costs more than the checks on
+#: the page: taken when this variable is set (``CREDGATE_TEST_SCREENSHOTS=1 scripts/test tests/web``).
+SCREENSHOTS = os.environ.get("CREDGATE_TEST_SCREENSHOTS", "") not in ("", "0")
+
+
+def screenshot(tab: Any, name: str, *, full_page: bool = True) -> None:
+    """``test-artifacts/screenshots/<name>.png``, when screenshots are asked for."""
+    if not SCREENSHOTS:
+        return
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def watch_errors(tab: Any) -> list[str]:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import screenshot
 from starlette.testclient import TestClient
 
 from support import LiveServer
-
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 def test_the_page_references_no_other_origin(client: TestClient) -> None:
@@ -66,8 +64,7 @@ def test_swagger_ui_renders_in_a_browser_offline(browser: Any, live_server: Live
         paths = page.locator(".opblock-summary-path").all_inner_texts()
         assert any("/admin/api/v1/api-credentials" in p for p in paths), paths
         assert page.locator(".information-container .title").inner_text().startswith("credgate")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "api-docs.png"))
+        screenshot(page, "api-docs", full_page=False)
     finally:
         context.close()
     assert problems == [], problems  # a CSP violation is logged as a console error

@@ -4,7 +4,8 @@ scrolled, an axe-core scan of each page, Connect through a consent round-trip at
 authorization server, whole-form validation, exporter editing, and the one-time secret that asks
 before it is discarded.
 
-Screenshots go to ``test-artifacts/screenshots/console-*.png`` for a person to look at.
+With ``CREDGATE_TEST_SCREENSHOTS=1``, screenshots go to ``test-artifacts/screenshots/console-*.png``
+for a person to look at.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import watch_errors
+from browser_support import screenshot, watch_errors
 
 from credgate.core.audit.services import Actor
 from credgate.outbound.models import DeliveryAttempt
@@ -36,7 +37,6 @@ pytestmark = pytest.mark.slow
 ACTOR = Actor("tests", "pytest")
 PASSWORD = "correct horse battery staple"
 CLASSIC_PASSWORD = "classic editor pass 1234"
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 WIDTHS = (1280, 1920)
 HOST_KEY = (
@@ -168,22 +168,31 @@ def sign_in(tab: Any) -> None:
 
 
 def shot(tab: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
+    screenshot(tab, f"console-{name}")
 
 
 def check_fits(tab: Any, width: int, name: str) -> None:
     """Nothing scrolls sideways, and every row action lies inside the viewport and inside its
     table's visible box."""
     assert tab.evaluate("document.documentElement.scrollWidth") <= width, name
-    actions = tab.locator(".actions-cell a, .actions-cell button")
-    for index in range(actions.count()):
-        box = actions.nth(index).bounding_box()
-        wrap = actions.nth(index).locator("xpath=ancestor::div[@class='table-wrap']")
-        frame = wrap.bounding_box()
-        assert box is not None, name
-        assert frame is not None, name
-        label = actions.nth(index).get_attribute("aria-label") or actions.nth(index).inner_text()
+    # Measured in one round trip: a page lists dozens of actions, and asking for each box
+    # separately cost more than the rest of the page's checks.
+    actions = tab.evaluate(
+        """() => [...document.querySelectorAll(".actions-cell a, .actions-cell button")].map(el => {
+            const box = el.getClientRects().length ? el.getBoundingClientRect() : null;
+            const wrap = el.closest("div[class='table-wrap']");
+            const frame = wrap && wrap.getClientRects().length ? wrap.getBoundingClientRect() : null;
+            return {
+                label: el.getAttribute("aria-label") || el.innerText,
+                box: box && {x: box.x, width: box.width},
+                frame: frame && {x: frame.x, width: frame.width},
+            };
+        })"""
+    )
+    for action in actions:
+        box, frame, label = action["box"], action["frame"], action["label"]
+        assert box is not None, (name, label)
+        assert frame is not None, (name, label)
         assert box["x"] >= 0, (name, label, box)
         assert box["x"] + box["width"] <= width, (name, label, box)
         assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 0.5, (name, label)

@@ -1,25 +1,24 @@
 """The administration pages in a real headless Chromium, against a real server.
 
-Each page is screenshotted to ``test-artifacts/screenshots/`` for a person to look at.
+With ``CREDGATE_TEST_SCREENSHOTS=1``, each page is screenshotted to ``test-artifacts/screenshots/``
+for a person to look at.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from browser_support import watch_errors
+from browser_support import screenshot, watch_errors
 
 from credgate.connectors.credentials import MASK
 from credgate.connectors.sftp import Verdict
 
 pytestmark = pytest.mark.slow
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
 HOST_KEY = (
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7"
@@ -40,8 +39,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 
 def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def login(page: Any) -> None:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -195,8 +196,10 @@ def quirks_handled() -> Iterator[None]:
         unregister(before_load_schema)
 
 
+@cache
 def load_schema(name: str) -> schemathesis.BaseSchema:
-    """A published document, as schemathesis reads it, its quirks handled."""
+    """A published document, as schemathesis reads it, its quirks handled (read once per
+    document: each of its operations is a test of its own)."""
     with quirks_handled():
         return schemathesis.openapi.from_path(str(DOCUMENTS / name))
 
