@@ -51,6 +51,7 @@ class SignIn:
     checks: list[str] = field(default_factory=list)
     _clients: dict[tuple[int, str], TestClient] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    monkeypatch: pytest.MonkeyPatch | None = None
 
     def __call__(
         self, address: str, password: str, *, username: str | None = None, app: Any = None
@@ -81,16 +82,21 @@ class SignIn:
         return _outcome(status, ok=200)
 
     def spy(self, container: Container) -> None:
-        """Note every password check the service really makes (the check itself still runs)."""
+        """Note every password check the service really makes (the check itself still runs).
+
+        The services are slotted dataclasses, so the spy goes on the class, for this instance.
+        """
         service: Any = container.users if self.kind == "classic" else container.admins
-        real = service.check_password
+        real = type(service).check_password
 
-        def counted(username: str, password: str) -> Any:
-            with self._lock:
-                self.checks.append(username)
-            return real(username, password)
+        def counted(this: Any, username: str, password: str) -> Any:
+            if this is service:
+                with self._lock:
+                    self.checks.append(username)
+            return real(this, username, password)
 
-        service.check_password = counted
+        assert self.monkeypatch is not None, "the sign_in fixture sets it"
+        self.monkeypatch.setattr(type(service), "check_password", counted)
 
 
 def _outcome(status: int, *, ok: int) -> str:
@@ -100,7 +106,9 @@ def _outcome(status: int, *, ok: int) -> str:
 
 
 @pytest.fixture(params=["admin-api", "admin-ui", "classic"])
-def sign_in(request: pytest.FixtureRequest, container: Container, app: Any) -> SignIn:
+def sign_in(
+    request: pytest.FixtureRequest, container: Container, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> SignIn:
     kind = str(request.param)
     if kind != "classic":
         helper = SignIn(kind, container, app, "admin", ADMIN_PASSWORD)
@@ -110,6 +118,7 @@ def sign_in(request: pytest.FixtureRequest, container: Container, app: Any) -> S
         )
         container.users.create_user("finder", CLASSIC_PASSWORD, profile="analysts", actor=ACTOR)
         helper = SignIn(kind, container, app, "finder", CLASSIC_PASSWORD)
+    helper.monkeypatch = monkeypatch
     helper.spy(container)
     return helper
 
