@@ -241,9 +241,13 @@ def test_an_unreachable_database_is_one_line(
         assert len(err.strip().splitlines()) == 1
 
 
-def test_serve_on_a_busy_port_says_so_before_starting(env: dict[str, str]) -> None:
+def test_serve_on_a_busy_port_says_so_before_starting(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
+    # serve passes --port on to its workers through CREDGATE_PORT: undone after this test.
+    monkeypatch.delenv("CREDGATE_PORT", raising=False)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -7,6 +7,7 @@ answer (or close the connection) at once, without taking the body in.
 
 from __future__ import annotations
 
+import http.client
 import json
 import select
 import socket
@@ -203,10 +204,16 @@ def test_an_idle_connection_stays_open_longer_than_a_load_balancer_keeps_it(
 ) -> None:
     # A balancer (nginx: 60 s) reuses idle upstream connections; had credgate closed one after
     # uvicorn's default 5 s, a request sent on it just then would fail. 6 s shows it is not 5 s.
-    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
         for pause in (0.0, 6.0):
             time.sleep(pause)
-            sock.sendall(request)
-            answer = sock.recv(65536)
-            assert answer.startswith(b"HTTP/1.1 200"), (pause, answer[:80])
+            connection.request("GET", "/healthz")
+            answer = connection.getresponse()  # RemoteDisconnected had credgate closed it
+            assert answer.status == 200, pause
+            assert answer.read() == b'{"status":"ok"}'
+            if pause == 0.0:
+                first = connection.sock
+        assert connection.sock is first  # the same connection, not a new one
+    finally:
+        connection.close()
