@@ -246,12 +246,12 @@ def test_serve_on_a_busy_port_says_so_before_starting(
 ) -> None:
     import socket
 
-    # serve passes --port on to its workers through CREDGATE_PORT: undone after this test.
-    monkeypatch.delenv("CREDGATE_PORT", raising=False)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        # serve passes --port on to its workers through CREDGATE_PORT: undone after this test.
+        monkeypatch.setenv("CREDGATE_PORT", str(port))
         code, out, err = run("serve", "--port", str(port))
     assert code == 2
     assert "serving on" not in out + err
