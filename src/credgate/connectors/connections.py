@@ -60,7 +60,12 @@ from credgate.connectors.consent import ConsentStore, StateMismatch
 from credgate.connectors.credentials.models import destination_digest
 from credgate.connectors.credentials.schemas import AuthType, Protocol, ValidatedCredential
 from credgate.connectors.credentials.services import CHANGE_KIND, ConnectorCredentialService
-from credgate.connectors.interfaces import CredentialMissing, CredentialUnusable, PooledClient
+from credgate.connectors.interfaces import (
+    CONNECTIONS_PER_DESTINATION,
+    CredentialMissing,
+    CredentialUnusable,
+    PooledClient,
+)
 from credgate.connectors.sftp import (
     SessionOptions,
     SftpClient,
@@ -82,8 +87,6 @@ log = logging.getLogger("credgate.connectors.outbound")
 
 _REFUSED: Final = frozenset({401, 403})
 
-#: How many connections the pooled client of one credential (one destination) may open.
-CONNECTIONS_PER_DESTINATION: Final = 8
 _POOLED_LIMITS: Final = httpx.Limits(
     max_connections=CONNECTIONS_PER_DESTINATION,
     max_keepalive_connections=CONNECTIONS_PER_DESTINATION,

@@ -14,7 +14,7 @@ Outbound's definitions and pages name a credential by id or name and offer a cho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
     import httpx
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from credgate.connectors.sftp import SftpClient
 
 __all__ = [
+    "CONNECTIONS_PER_DESTINATION",
     "CredentialClients",
     "CredentialDirectory",
     "CredentialMissing",
@@ -29,6 +30,10 @@ __all__ = [
     "CredentialUnusable",
     "PooledClient",
 ]
+
+#: How many connections the pooled client of one credential (one destination) may open, and so
+#: how many requests a sender may have in flight to one tool at once.
+CONNECTIONS_PER_DESTINATION: Final = 8
 
 
 class CredentialUnusable(Exception):

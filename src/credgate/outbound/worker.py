@@ -19,6 +19,7 @@ import random
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,12 @@ from typing import Any
 import anyio.to_thread
 import httpx
 
-from credgate.connectors.interfaces import CredentialClients, CredentialUnusable, PooledClient
+from credgate.connectors.interfaces import (
+    CONNECTIONS_PER_DESTINATION,
+    CredentialClients,
+    CredentialUnusable,
+    PooledClient,
+)
 from credgate.core.db import utcnow
 from credgate.core.errors import FieldError, InvalidInputError, NotFoundError
 from credgate.core.logs import redact
@@ -344,12 +350,28 @@ class OutboundWorker:
                 gone.append(webhook_id)
             finished.append(self._outcome(item, result))
 
-        sending = asyncio.gather(*(send(item) for item in items))
-        # One turn of the loop runs each send() up to its request or to its place in the
-        # slot's first-come first-served queue: from then on, later batches come after it.
-        await asyncio.sleep(0)
-        queued.set()
-        await sending
+        # Per destination, as many senders as it takes requests at once, each taking the next
+        # delivery in claimed order (cheaper than a task per delivery queued on the slot). Once
+        # the last delivery is taken, the batch behind may start its own.
+        lanes: dict[str, deque[Claimed]] = {}
+        for item in items:
+            loaded = hooks.get(item[1])
+            lanes.setdefault(loaded[0].credential_id if loaded else "", deque()).append(item)
+
+        async def sender(lane: deque[Claimed]) -> None:
+            while lane:
+                item = lane.popleft()
+                if not any(lanes.values()):
+                    queued.set()
+                await send(item)
+
+        await asyncio.gather(
+            *(
+                sender(lane)
+                for lane in lanes.values()
+                for _ in range(min(len(lane), CONNECTIONS_PER_DESTINATION))
+            )
+        )
         for webhook_id in gone:
             await anyio.to_thread.run_sync(self.webhooks.disable, webhook_id, GONE)
         return finished
