@@ -12,7 +12,7 @@ from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.paging import PageRequest
-from support import cli_env, sign_in
+from support import cli_env, next_console_page, sign_in
 
 ACTOR = Actor("tests", "pytest")
 OTHERS = ["bob", "carol", "dave", "erin_x"]
@@ -97,9 +97,7 @@ def test_pages_show_the_pager(client: TestClient, container: Container) -> None:
     assert page.status_code == 200
     assert len(re.findall(r"<tr data-username=", page.text)) == 2
     assert "Showing 2 of 5" in page.text
-    following = re.search(r'rel="next" href="([^"]+)"', page.text)
-    assert following
-    second = client.get(following.group(1).replace("&amp;", "&"))
+    second = next_console_page(client, page)
     assert re.findall(r'<tr data-username="([^"]+)"', second.text) == ["carol", "dave"]
     bad = client.get("/admin/administrators?limit=0")
     assert bad.status_code == 422
@@ -108,9 +106,7 @@ def test_pages_show_the_pager(client: TestClient, container: Container) -> None:
     account = client.get("/admin/account?limit=2")
     assert account.status_code == 200
     assert "Showing 2 of 5" in account.text
-    following = re.search(r'rel="next" href="([^"]+)"', account.text)
-    assert following
-    second = client.get(following.group(1).replace("&amp;", "&"))
+    second = next_console_page(client, account)
     shown = re.findall(r'<tr data-token-id="\d+">\s*<th scope="row">([^<]+)</th>', second.text)
     assert shown == newest_first[2:4]
 

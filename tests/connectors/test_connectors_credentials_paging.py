@@ -12,7 +12,7 @@ from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.paging import PageRequest
-from support import cli_env, sign_in
+from support import cli_env, next_console_page, sign_in
 
 ACTOR = Actor("tests", "pytest")
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "fox_trot", "golf"]
@@ -103,9 +103,7 @@ def test_list_page_shows_the_pager(client: TestClient, container: Container) -> 
     assert page.status_code == 200
     assert len(re.findall(r"<tr data-id=", page.text)) == 3
     assert "Showing 3 of 8" in page.text
-    following = re.search(r'rel="next" href="([^"]+)"', page.text)
-    assert following
-    second = client.get(following.group(1).replace("&amp;", "&"))
+    second = next_console_page(client, page)
     assert ">delta<" in second.text
     assert ">alpha<" not in second.text
     found = client.get("/admin/connector-credentials?q=golf")

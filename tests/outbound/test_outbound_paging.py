@@ -13,7 +13,7 @@ from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.paging import PageRequest
 from credgate.outbound.models import Exporter, Webhook, WebhookDelivery
-from support import cli_env, sign_in
+from support import cli_env, next_console_page, sign_in
 
 EXPORTERS = ["alpha", "bravo", "charlie", "delta", "echo", "fox_trot", "golf"]
 T0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
@@ -166,9 +166,7 @@ def test_pages_show_the_pager_and_keep_the_filter(client: TestClient, container:
     assert page.status_code == 200
     assert len(re.findall(r"<tr data-id=", page.text)) == 3
     assert "Showing 3 of 7" in page.text
-    following = re.search(r'rel="next" href="([^"]+)"', page.text)
-    assert following
-    second = client.get(following.group(1).replace("&amp;", "&"))
+    second = next_console_page(client, page)
     assert ">delta<" in second.text
     assert ">alpha<" not in second.text
     assert 'rel="first"' in second.text

@@ -8,8 +8,10 @@ server), ``support.ssh`` (a recording SSH server), ``support.connector_data`` (c
 from __future__ import annotations
 
 import base64
+import html
 import logging
 import os
+import re
 import secrets
 import socket
 import sys
@@ -342,3 +344,10 @@ def cli_env(container: Any, **extra: str | None) -> dict[str, str | None]:
     env: dict[str, str | None] = {**settings_env(container.settings), "CREDGATE_CONFIG_FILE": None}
     env.update(extra)
     return env
+
+
+def next_console_page(client: TestClient, page: Any) -> Any:
+    """The page a console list's pager links as the next one (the link must be there)."""
+    following = re.search(r'rel="next" href="([^"]+)"', page.text)
+    assert following, "the page links no next page"
+    return client.get(html.unescape(following.group(1)))
