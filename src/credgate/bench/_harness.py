@@ -25,7 +25,7 @@ from credgate.core.db import Database
 from credgate.security.keyfiles import open_keys
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
-__all__ = ["LoadResult", "Server", "run_wrk", "run_wrk_script", "server"]
+__all__ = ["LoadResult", "Server", "run_wrk", "run_wrk_script", "server", "stop"]
 
 
 @dataclass(frozen=True)
@@ -219,12 +219,17 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
             time.sleep(0.1)
         yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a benchmark server: asked first, killed after 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 _LUA = """

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from credgate.bench._harness import LoadResult, _free_port, run_wrk, server
+from credgate.bench._harness import LoadResult, _free_port, run_wrk, server, stop
 
 BODY = "grant_type=client_credentials&scope=service%3Aintegration"
 TARGET = 2.5
@@ -112,11 +112,7 @@ def _oidc_provider(directory: Path | None) -> Iterator[str]:
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if directory is None:
             shutil.rmtree(work, ignore_errors=True)
 
