@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send
 from credgate.core.config import Settings
+from credgate.core.heap import settle
 from credgate.core.ingress import Ingress
 from credgate.core.paths import PROTECTED
 from credgate.core.ratelimits import RateLimitMiddleware
@@ -41,7 +43,9 @@ from credgate.web.api import admin_gate, install_error_handlers
 from credgate.web.docs import install_api_docs
 from credgate.web.pages import install_page_handlers
 
-__all__ = ["CredgateApp", "create_app", "install_admin_ui"]
+log = logging.getLogger(__name__)
+
+__all__ = ["CredgateApp", "create_app", "create_served_app", "install_admin_ui"]
 
 
 async def _to_console(scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,9 +145,21 @@ def install_admin_ui(framework: FastAPI) -> None:
         framework.include_router(feature.router)
 
 
+def create_served_app() -> CredgateApp:
+    """The application as ``credgate serve`` runs it in each worker process."""
+    return create_app(serving=True)
+
+
 def create_app(
-    settings: Settings | None = None, *, container: Container | None = None, bootstrap: bool = False
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    bootstrap: bool = False,
+    serving: bool = False,
 ) -> CredgateApp:
+    """The application. ``serving``: this process serves it for its whole life (``credgate
+    serve``), so what start-up built is frozen out of the garbage collector's way once the caches
+    are warm (credgate.core.heap)."""
     if container is None:
         from credgate.core.config import load_settings
 
@@ -157,6 +173,8 @@ def create_app(
         exports = asyncio.create_task(container.platform.exports.run(stop), name="credgate-exports")
         # The newest clients and the platform definitions, so first requests need not load them.
         warm = asyncio.create_task(container.warm(), name="credgate-warm")
+        if serving:
+            warm.add_done_callback(lambda _: log.info("heap settled", extra={"frozen": settle()}))
         tasks = [task, exports, warm]
         if container.settings.worker_in_serve:  # the outbound worker: webhooks and exporters
             worker = container.outbound.worker.run(stop)

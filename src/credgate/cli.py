@@ -264,7 +264,7 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        "credgate.app:create_app",
+        "credgate.app:create_served_app",
         factory=True,
         host=settings.host,
         port=settings.port,

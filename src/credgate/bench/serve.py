@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from credgate.app import CredgateApp
-from credgate.app import create_app as create_credgate_app
+from credgate.app import CredgateApp, create_served_app
 from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.platform.reads import PlatformReads
@@ -86,7 +85,7 @@ class Baselines:
 
 
 def create_app() -> Baselines:
-    return Baselines(create_credgate_app())
+    return Baselines(create_served_app())
 
 
 def main() -> None:
