@@ -252,8 +252,10 @@ class Container:
         if verified is None:
             return None
         scope[ACCEPTED] = (family, verified)
-        # Not ``cached``: the sync loop may have evicted the record since the guard read it.
-        record = await self.registry.aget(verified.client_id)
+        # The record the guard has just read; loaded again if the sync loop evicted it since.
+        record = self.registry.cached(verified.client_id) or await self.registry.aget(
+            verified.client_id
+        )
         return verified.client_id, record.rate_limit if record is not None else None
 
     # Construction -----------------------------------------------------------------------------

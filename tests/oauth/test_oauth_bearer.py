@@ -55,8 +55,9 @@ def test_header_parsing() -> None:
             bearer_token(bad)
 
 
+@pytest.mark.parametrize("raw", [False, True], ids=["token", "raw header"])
 def test_cache_hits_still_check_revocation_and_the_client(
-    container: Container, issued: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+    container: Container, issued: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch, raw: bool
 ) -> None:
     cid, _secret, token = issued
     guard = _guard(container)
@@ -69,7 +70,8 @@ def test_cache_hits_still_check_revocation_and_the_client(
         return original(self, token, now=now)
 
     monkeypatch.setattr(AccessTokenVerifier, "verify", counting)
-    header = f"Bearer {token}"
+    # The lean routes hand over the header's raw bytes, which the cache keys as they come.
+    header: str | bytes = f"Bearer {token}".encode() if raw else f"Bearer {token}"
     first = asyncio.run(guard.authorize(header, "nql"))
     second = asyncio.run(guard.authorize(header, "nql"))
     assert first == second
@@ -83,6 +85,19 @@ def test_cache_hits_still_check_revocation_and_the_client(
     with pytest.raises(InvalidToken, match="revoked"):
         asyncio.run(guard.authorize(header, "nql"))
     assert len(calls) == 1  # refused from the cache, without re-verifying
+
+
+def test_a_raw_header_is_parsed_before_it_is_trusted(
+    container: Container, issued: tuple[str, str, str]
+) -> None:
+    guard = _guard(container)
+    token = issued[2]
+    for bad in (f"Basic {token}".encode(), f"Bearer {token} x".encode(), b"Bearer"):
+        with pytest.raises(InvalidToken):
+            asyncio.run(guard.authorize(bad, "nql"))
+    assert len(guard) == 0
+    spelled = asyncio.run(guard.authorize(f"bearer  {token}".encode(), "nql"))
+    assert spelled.client_id == issued[0]
 
 
 def test_cache_is_bounded_and_expired_entries_go(

@@ -107,19 +107,23 @@ class BearerGuard:
         self._revoked = revoked
         self._leeway = leeway
         self._max = max_entries
-        self._cache: dict[str, VerifiedToken] = {}
+        # Keyed by the token, and by the raw header value the lean routes hand over (bytes), so
+        # that a token seen before costs one lookup without parsing its header again.
+        self._cache: dict[str | bytes, VerifiedToken] = {}
 
-    def _verified(self, token: str, now: float) -> VerifiedToken:
-        cached = self._cache.get(token)
+    def _verified(self, key: str | bytes, now: float) -> VerifiedToken:
+        """The verified token of ``key``: a bearer token, or a raw ``Authorization`` value."""
+        cached = self._cache.get(key)
         if cached is not None:
             # The verifier accepted it with the same leeway; past that, it is expired again.
             if cached.expires_at + self._leeway >= now:
                 return cached
-            self._cache.pop(token, None)
+            self._cache.pop(key, None)
+        token = key if isinstance(key, str) else bearer_token(key)
         verified = self._verifier.verify(token, now=int(now))
         if len(self._cache) >= self._max:
             self._evict(now)
-        self._cache[token] = verified
+        self._cache[key] = verified
         return verified
 
     def _evict(self, now: float) -> None:
@@ -156,8 +160,9 @@ class BearerGuard:
     async def _authorize(
         self, authorization: str | bytes | None, permission: str | None
     ) -> VerifiedToken:
-        token = bearer_token(authorization)
-        verified = self._verified(token, time.time())
+        if authorization is None or not isinstance(authorization, bytes):
+            authorization = bearer_token(authorization)
+        verified = self._verified(authorization, time.time())
         if verified.jti in self._revoked:
             raise InvalidToken("the token has been revoked")
         client = await self._clients(verified.client_id)
