@@ -244,37 +244,34 @@ def resolve_scope(requested: str | None, held: frozenset[str]) -> tuple[list[str
     return sorted(granted, key=_ORDER.__getitem__), " ".join(asked)
 
 
+def _ignore(_value: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class TokenEndpoint:
-    def __init__(
-        self,
-        *,
-        authenticator: ClientAuthenticator,
-        keys: Callable[[], KeySet],
-        issuer: str,
-        audience: str,
-        ttl: int,
-        on_issued: Callable[[str], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
-    ) -> None:
-        self._authenticator = authenticator
-        self._keys = keys
-        self._issuer = issuer
-        self._audience = audience
-        self._ttl = ttl
-        self._on_issued = on_issued or (lambda _c: None)
-        self._on_error = on_error or (lambda _e: None)
+    """§4.4 client credentials grant; ``on_issued`` hears each client id given a token,
+    ``on_error`` each error code answered."""
+
+    authenticator: ClientAuthenticator
+    keys: Callable[[], KeySet]
+    issuer: str
+    audience: str
+    ttl: int
+    on_issued: Callable[[str], None] = _ignore
+    on_error: Callable[[str], None] = _ignore
 
     async def handle(self, post: FormPost, *, legacy: bool) -> PlainResponse:
         try:
             return await self._handle(post, legacy)
         except OAuth2Error as error:
-            self._on_error(error.error)
+            self.on_error(error.error)
             return error.response()
 
     async def _handle(self, post: FormPost, legacy: bool) -> PlainResponse:
         # The legacy endpoint is documented as called with a Basic header and no body at all.
         form = parse_form(post.content_type, post.body, allow_empty=legacy)
-        client = await self._authenticator.authenticate(post.authorization, form, post.address)
+        client = await self.authenticator.authenticate(post.authorization, form, post.address)
         grant_type = form.get("grant_type", GRANT_CLIENT_CREDENTIALS if legacy else None)
         if grant_type is None:
             raise InvalidRequest("grant_type is required")
@@ -282,18 +279,18 @@ class TokenEndpoint:
             raise UnsupportedGrantType(f"only {GRANT_CLIENT_CREDENTIALS} is supported")
         granted, answered_scope = resolve_scope(form.get("scope"), client.record.permissions)
         issued = issue_access_token(
-            self._keys(),
-            issuer=self._issuer,
-            audience=self._audience,
+            self.keys(),
+            issuer=self.issuer,
+            audience=self.audience,
             client_id=client.record.client_id,
             scopes=granted,
-            ttl=self._ttl,
+            ttl=self.ttl,
         )
-        self._on_issued(client.record.client_id)
+        self.on_issued(client.record.client_id)
         # §5.1, and exactly the documented fields in the documented order. A fixed shape: the
         # strings go through the json module's own escaper (tests compare with json.loads).
         body_out = (
-            f'{{"token_type":"Bearer","expires_in":{self._ttl:d},'
+            f'{{"token_type":"Bearer","expires_in":{self.ttl:d},'
             f'"access_token":{_string(issued.access_token)},"scope":{_string(answered_scope)}}}'
         ).encode()
         return PlainResponse(200, body_out, list(_HEADERS))

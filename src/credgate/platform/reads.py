@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from starlette.datastructures import QueryParams
@@ -208,22 +208,18 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
+@dataclass(eq=False, kw_only=True)
 class PlatformReads:
     """Exact-path routes for the platform reads; ``fallback`` answers what they leave."""
 
-    def __init__(
-        self,
-        *,
-        guard: Guard,
-        definitions: DefinitionService,
-        settings: Settings,
-        fallback: ASGIApp,
-    ) -> None:
-        self.guard = guard
-        self.definitions = definitions
-        self.settings = settings
-        self.fallback = fallback
-        self._bodies: dict[str, _Bodies] = {}
+    guard: Guard
+    definitions: DefinitionService
+    settings: Settings = field(repr=False)
+    fallback: ASGIApp
+    routes: dict[str, ASGIApp] = field(init=False)
+    _bodies: dict[str, _Bodies] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
         reads: tuple[tuple[str, Family, Kind, Render], ...] = (
             ("/api/v1/workflows", WORKFLOWS, "workflow", _workflow_list),
             ("/api/v1/workflows/details", WORKFLOWS, "workflow", _workflow_details),
@@ -235,7 +231,7 @@ class PlatformReads:
                 _remote_action_details,
             ),
         )
-        self.routes: dict[str, ASGIApp] = {
+        self.routes = {
             path: _Read(self, path, family, kind, render) for path, family, kind, render in reads
         }
 
