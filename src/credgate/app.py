@@ -27,7 +27,7 @@ from credgate.classic import pages as classic_pages
 from credgate.connectors import pages as connectors_pages
 from credgate.connectors.api import router as connectors_router
 from credgate.container import Container
-from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send
+from credgate.core.asgi import ASGIApp, ExactPaths, PlainResponse, Receive, Scope, Send
 from credgate.core.config import Settings
 from credgate.core.heap import settle
 from credgate.core.ingress import Ingress
@@ -82,7 +82,7 @@ class CredgateApp:
         )
         self.routes.update(self.platform_reads.routes)
         limited = RateLimitMiddleware(
-            self._dispatch,
+            ExactPaths(self.routes, framework),
             container.rate_limiter,
             family_of=PROTECTED.resolve,
             caller=container.rate_limited_caller,
@@ -94,14 +94,6 @@ class CredgateApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._ingress(scope, receive, send)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            route = self.routes.get(scope["path"])
-            if route is not None:
-                await route(scope, receive, send)
-                return
-        await self.framework(scope, receive, send)
 
 
 def _document_lean_routes(framework: FastAPI) -> None:

@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -96,25 +95,13 @@ def fetch_token(config: ClientConfig) -> str:
     """One access token, fetched exactly as `Client` does (429 waits included)."""
     import httpx
 
-    from credgate.client import Sleep, TokenFlow
+    from credgate.client import CredgateAuth
 
-    flow = TokenFlow(config)
-    steps = flow.token_flow()
-    reply: object = None
     with httpx.Client(timeout=config.timeout, follow_redirects=False) as http:
-        while True:
-            try:
-                step = steps.send(reply)
-            except StopIteration as done:
-                return str(done.value)
-            if isinstance(step, Sleep):
-                time.sleep(step.seconds)
-                reply = None
-            else:
-                try:
-                    reply = http.send(step)
-                except httpx.HTTPError as exc:
-                    _fail(f"{config.token_url}: {type(exc).__name__}: {exc}", 1)
+        try:
+            return CredgateAuth(config).fetch_token(http.send)
+        except httpx.HTTPError as exc:
+            _fail(f"{config.token_url}: {type(exc).__name__}: {exc}", 1)
 
 
 def decode_claims(token: str) -> dict[str, Any]:

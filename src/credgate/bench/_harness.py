@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,19 @@ from credgate.core.db import Database
 from credgate.security.keyfiles import open_keys
 from credgate.security.secrets import SecretHasher, generate_client_id, generate_secret
 
-__all__ = ["LoadResult", "Server", "run_wrk", "run_wrk_script", "server", "stop"]
+__all__ = [
+    "LoadResult",
+    "Server",
+    "alternate",
+    "medians",
+    "options",
+    "run_wrk",
+    "run_wrk_script",
+    "server",
+    "stop",
+    "verdict",
+    "warn_failures",
+]
 
 
 @dataclass(frozen=True)
@@ -292,3 +306,40 @@ def run_wrk_script(
         p99_ms=_latency_ms(out, "99"),
         non_2xx=int(non_2xx_match.group(1)) if non_2xx_match else 0,
     )
+
+
+def alternate(rounds: int, *loads: Callable[[], LoadResult]) -> list[list[LoadResult]]:
+    """Each load's results, the loads run one after the other ``rounds`` times, so that a busy
+    moment of a shared machine hits them all alike."""
+    results: list[list[LoadResult]] = [[] for _ in loads]
+    for _ in range(rounds):
+        for load, found in zip(loads, results, strict=True):
+            found.append(load())
+    return results
+
+
+def medians(*runs: list[LoadResult]) -> list[float]:
+    """Print every result's row; the median requests/s of each list of results."""
+    for results in runs:
+        for result in results:
+            print(result.row())
+    return [statistics.median(r.requests_per_second for r in results) for results in runs]
+
+
+def verdict(ratio: float, target: float) -> str:
+    return "OK" if ratio >= target else "BELOW TARGET"
+
+
+def warn_failures(results: list[LoadResult], what: str = "responses") -> None:
+    failures = sum(r.non_2xx for r in results)
+    if failures:
+        print(f"WARNING: {failures} {what} were not 2xx")
+
+
+def options(doc: str, **defaults: int) -> argparse.ArgumentParser:
+    """A benchmark's command line: described by its docstring's first line, with an integer
+    option ``--NAME`` for each default (its ``main``'s keyword of that name)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    return parser

@@ -11,11 +11,17 @@ does, the clients are too few for the rate, the figure is too low, and a warning
 
 from __future__ import annotations
 
-import argparse
 import base64
-import statistics
 
-from credgate.bench._harness import LoadResult, run_wrk_script, server
+from credgate.bench._harness import (
+    LoadResult,
+    medians,
+    options,
+    run_wrk_script,
+    server,
+    verdict,
+    warn_failures,
+)
 
 BODY = "grant_type=client_credentials&scope=service%3Aintegration"
 TARGET = 0.5
@@ -61,31 +67,18 @@ def main(clients: int = 10_000, rounds: int = 3, seconds: int = 5, connections: 
             pairs = srv.seed_credentials(f"cold {round_}", clients, ["workflows", "nql"])
             cold.append(measure(f"{clients:,} never-seen clients", pairs, once=True))
             hot.append(measure(f"the same {clients:,}, cached", pairs, once=False))
-    for result in [*cold, *hot]:
-        print(result.row())
-    cold_rps = statistics.median(r.requests_per_second for r in cold)
-    hot_rps = statistics.median(r.requests_per_second for r in hot)
+    cold_rps, hot_rps = medians(cold, hot)
     ratio = cold_rps / hot_rps
     print(f"\ncold tokens/s (median) {cold_rps:,.0f}   hot tokens/s (median) {hot_rps:,.0f}")
-    print(
-        f"ratio cold/hot = {ratio:.3f}   target >= {TARGET}   "
-        f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}"
-    )
+    print(f"ratio cold/hot = {ratio:.3f}   target >= {TARGET}   {verdict(ratio, TARGET)}")
     if any(r.requests_per_second * seconds >= clients * 0.95 for r in cold):
         print(f"WARNING: a cold run used up its {clients:,} clients; give more with --clients")
-    failures = sum(r.non_2xx for r in [*cold, *hot])
-    if failures:
-        print(f"WARNING: {failures} token responses were not 2xx")
+    warn_failures([*cold, *hot], "token responses")
     return ratio
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=5)
-    args = parser.parse_args()
-    main(clients=args.clients, rounds=args.rounds, seconds=args.seconds)
+    main(**vars(options(__doc__, clients=10_000, rounds=3, seconds=5).parse_args()))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ first page, under 200 ms.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
@@ -22,7 +21,7 @@ from collections.abc import Callable
 
 import httpx
 
-from credgate.bench._harness import Server, server
+from credgate.bench._harness import Server, options, server
 
 LIST_TARGET_MS = 200.0
 HEALTH_TARGET_MS = 50.0
@@ -290,12 +289,7 @@ def main(count: int = 100_000, rounds: int = 5, deliveries: int = 100_000) -> bo
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--deliveries", type=int, default=100_000)
-    args = parser.parse_args()
-    main(count=args.count, rounds=args.rounds, deliveries=args.deliveries)
+    main(**vars(options(__doc__, count=100_000, rounds=5, deliveries=100_000).parse_args()))
 
 
 if __name__ == "__main__":

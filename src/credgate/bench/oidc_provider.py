@@ -9,21 +9,30 @@ temporary directory (``--oidc-dir`` reuses an installed one).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
 
-from credgate.bench._harness import LoadResult, _free_port, run_wrk, server, stop
+from credgate.bench._harness import (
+    _free_port,
+    alternate,
+    medians,
+    options,
+    run_wrk,
+    server,
+    stop,
+    verdict,
+    warn_failures,
+)
 
 BODY = "grant_type=client_credentials&scope=service%3Aintegration"
 TARGET = 2.5
@@ -134,48 +143,28 @@ def main(
         token_url = f"{srv.url}/oauth2/default/v1/token"
         for url, headers in ((token_url, ours), (oidc_url, theirs)):
             run_wrk("warm-up", url, method="POST", body=BODY, headers=headers, seconds=2)
-        credgate: list[LoadResult] = []
-        node: list[LoadResult] = []
-        for _ in range(rounds):
-            for url, headers, name, results in (
-                (token_url, ours, "credgate token endpoint", credgate),
-                (oidc_url, theirs, "node-oidc-provider /token", node),
-            ):
-                results.append(
-                    run_wrk(
-                        name,
-                        url,
-                        method="POST",
-                        body=BODY,
-                        headers=headers,
-                        seconds=seconds,
-                        connections=connections,
-                    )
-                )
-    for result in [*credgate, *node]:
-        print(result.row())
-    ours_rps = statistics.median(r.requests_per_second for r in credgate)
-    theirs_rps = statistics.median(r.requests_per_second for r in node)
+        post = partial(run_wrk, method="POST", body=BODY, seconds=seconds, connections=connections)
+        credgate, node = alternate(
+            rounds,
+            partial(post, "credgate token endpoint", token_url, headers=ours),
+            partial(post, "node-oidc-provider /token", oidc_url, headers=theirs),
+        )
+    ours_rps, theirs_rps = medians(credgate, node)
     ratio = ours_rps / theirs_rps
     print(
         f"\ncredgate tokens/s (median) {ours_rps:,.0f}   oidc-provider (median) {theirs_rps:,.0f}"
     )
-    verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
-    print(f"ratio credgate/oidc-provider = {ratio:.2f}   target >= {TARGET}   {verdict}")
-    failures = sum(r.non_2xx for r in [*credgate, *node])
-    if failures:
-        print(f"WARNING: {failures} responses were not 2xx")
+    print(
+        f"ratio credgate/oidc-provider = {ratio:.2f}   target >= {TARGET}   {verdict(ratio, TARGET)}"
+    )
+    warn_failures([*credgate, *node])
     return ratio
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
+    parser = options(__doc__, seconds=5, rounds=3, connections=32)
     parser.add_argument("--oidc-dir", type=Path, default=None, help="Reuse this npm directory.")
-    args = parser.parse_args()
-    main(args.seconds, args.rounds, args.connections, args.oidc_dir)
+    main(**vars(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,23 @@ Target: workflows/s >= 0.3 x minimal/s.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import statistics
 import time
+from functools import partial
 
 import httpx
 
-from credgate.bench._harness import LoadResult, Server, run_wrk, server
+from credgate.bench._harness import (
+    Server,
+    alternate,
+    medians,
+    options,
+    run_wrk,
+    server,
+    verdict,
+    warn_failures,
+)
 from credgate.bench.serve import MINIMAL
 
 TARGET = 0.3
@@ -59,8 +68,6 @@ def _token(srv: Server) -> str:
 
 
 def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
-    minimal: list[LoadResult] = []
-    reads: list[LoadResult] = []
     with server() as srv:
         _seed_workflows(srv, WORKFLOWS)
         token = _token(srv)
@@ -80,23 +87,19 @@ def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
             raise SystemExit("the workflow list answered without a token")
         run_wrk("warm-up", url, headers=headers, seconds=2, connections=connections)
         run_wrk("warm-up", baseline, seconds=2, connections=connections)
-        for _ in range(rounds):
-            minimal.append(
-                run_wrk(f"GET {MINIMAL}", baseline, seconds=seconds, connections=connections)
-            )
-            reads.append(
-                run_wrk(
-                    "GET /api/v1/workflows",
-                    url,
-                    headers=headers,
-                    seconds=seconds,
-                    connections=connections,
-                )
-            )
-    for result in [*minimal, *reads]:
-        print(result.row())
-    minimal_rps = statistics.median(r.requests_per_second for r in minimal)
-    reads_rps = statistics.median(r.requests_per_second for r in reads)
+        minimal, reads = alternate(
+            rounds,
+            partial(run_wrk, f"GET {MINIMAL}", baseline, seconds=seconds, connections=connections),
+            partial(
+                run_wrk,
+                "GET /api/v1/workflows",
+                url,
+                headers=headers,
+                seconds=seconds,
+                connections=connections,
+            ),
+        )
+    minimal_rps, reads_rps = medians(minimal, reads)
     # Both loads run back to back in each round: the median of the per-round ratios follows a
     # shared machine's drifting load less than the ratio of the medians does.
     pairs = [
@@ -111,21 +114,14 @@ def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
     print(
         f"ratio workflows/minimal = {ratio:.3f} (median of rounds; ratio of medians "
         f"{reads_rps / minimal_rps:.3f})   target >= {TARGET}   "
-        f"{'OK' if ratio >= TARGET else 'BELOW TARGET'}"
+        f"{verdict(ratio, TARGET)}"
     )
-    failures = sum(r.non_2xx for r in [*minimal, *reads])
-    if failures:
-        print(f"WARNING: {failures} responses were not 2xx")
+    warn_failures([*minimal, *reads])
     return ratio
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    main(seconds=args.seconds, rounds=args.rounds, connections=args.connections)
+    main(**vars(options(__doc__, seconds=3, rounds=7, connections=32).parse_args()))
 
 
 if __name__ == "__main__":

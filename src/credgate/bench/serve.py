@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 from credgate.app import CredgateApp, create_served_app
-from credgate.core.asgi import ASGIApp, PlainResponse, Receive, Scope, Send, read_body
+from credgate.core.asgi import ExactPaths, PlainResponse, Receive, Scope, Send, read_body
 from credgate.oauth.rfc9068 import VerifiedToken
 from credgate.platform.reads import PlatformReads
 
@@ -62,19 +62,14 @@ class Baselines:
             settings=container.settings,
             fallback=app.framework,
         )
-        self._routes: dict[str, ASGIApp] = {MINIMAL: _MINIMAL}
+        self._serve = ExactPaths({MINIMAL: _MINIMAL}, app)
         # Among credgate's own exact-path routes, behind the same ingress and rate limit as the
         # routes they are compared with (which let an unprotected path through untouched).
         app.routes[ECHO] = self._echo
         app.routes[OPEN_WORKFLOWS] = open_reads.routes["/api/v1/workflows"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            route = self._routes.get(scope["path"])
-            if route is not None:
-                await route(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        await self._serve(scope, receive, send)
 
     @staticmethod
     async def _echo(scope: Scope, receive: Receive, send: Send) -> None:

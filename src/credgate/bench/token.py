@@ -7,9 +7,9 @@ times each), and the ratio of the medians is printed. Target: tokens/s >= 0.3 x 
 from __future__ import annotations
 
 import base64
-import statistics
+from functools import partial
 
-from credgate.bench._harness import LoadResult, run_wrk, server
+from credgate.bench._harness import alternate, medians, run_wrk, server, verdict, warn_failures
 
 BODY = "grant_type=client_credentials&scope=service%3Aintegration"
 TARGET = 0.3
@@ -32,43 +32,24 @@ def main(seconds: int = 5, rounds: int = 3, connections: int = 32) -> float:
             headers=headers,
             seconds=2,
         )
-        echo: list[LoadResult] = []
-        token: list[LoadResult] = []
-        for _ in range(rounds):
-            echo.append(
-                run_wrk(
-                    "raw-ASGI echo (same body)",
-                    f"{srv.url}/_bench/echo",
-                    method="POST",
-                    body=BODY,
-                    headers=headers,
-                    seconds=seconds,
-                    connections=connections,
-                )
-            )
-            token.append(
-                run_wrk(
-                    "POST /oauth2/default/v1/token",
-                    f"{srv.url}/oauth2/default/v1/token",
-                    method="POST",
-                    body=BODY,
-                    headers=headers,
-                    seconds=seconds,
-                    connections=connections,
-                )
-            )
-    for result in [*echo, *token]:
-        print(result.row())
-    echo_rps = statistics.median(r.requests_per_second for r in echo)
-    token_rps = statistics.median(r.requests_per_second for r in token)
+        post = partial(
+            run_wrk,
+            method="POST",
+            body=BODY,
+            headers=headers,
+            seconds=seconds,
+            connections=connections,
+        )
+        echo, token = alternate(
+            rounds,
+            partial(post, "raw-ASGI echo (same body)", f"{srv.url}/_bench/echo"),
+            partial(post, "POST /oauth2/default/v1/token", f"{srv.url}/oauth2/default/v1/token"),
+        )
+    echo_rps, token_rps = medians(echo, token)
     ratio = token_rps / echo_rps
-    failures = sum(r.non_2xx for r in token)
     print(f"\ntokens/s (median) {token_rps:,.0f}   echo/s (median) {echo_rps:,.0f}")
-    print(
-        f"ratio tokens/echo = {ratio:.3f}   target >= {TARGET}   {'OK' if ratio >= TARGET else 'BELOW TARGET'}"
-    )
-    if failures:
-        print(f"WARNING: {failures} token responses were not 2xx")
+    print(f"ratio tokens/echo = {ratio:.3f}   target >= {TARGET}   {verdict(ratio, TARGET)}")
+    warn_failures(token, "token responses")
     return ratio
 
 

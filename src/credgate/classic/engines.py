@@ -18,6 +18,7 @@ from credgate.classic.models import ENGINE_STATUSES, Engine
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database
 from credgate.core.errors import ConflictError, FieldError, InvalidInputError, found
+from credgate.core.views import view_of
 
 __all__ = ["EngineService", "EngineView"]
 
@@ -47,20 +48,6 @@ class EngineView:
             "timezone": self.timezone,
             "version": self.version,
         }
-
-
-def _view(row: Engine) -> EngineView:
-    return EngineView(
-        row.name,
-        row.database_uid,
-        row.machine_id,
-        row.description,
-        row.status,
-        row.address,
-        row.port,
-        row.timezone,
-        row.version,
-    )
 
 
 _LIMITS = {
@@ -124,11 +111,14 @@ class EngineService:
             session.flush()
             changed = [k for k, v in values.items() if v] + ["status", "port"]
             record(session, actor, "engine.create", "engine", row.name, changed)
-            return _view(row)
+            return view_of(EngineView, row)
 
     def list(self) -> list[EngineView]:
         with self._db.session() as session:
-            return [_view(r) for r in session.scalars(select(Engine).order_by(Engine.name))]
+            return [
+                view_of(EngineView, r)
+                for r in session.scalars(select(Engine).order_by(Engine.name))
+            ]
 
     def names(self) -> set[str]:
         with self._db.session() as session:

@@ -317,20 +317,37 @@ class CredgateAuth(httpx.Auth):
             token = self.flow.current(stale)  # another thread may have renewed it meanwhile
             if token is not None:
                 return token
-            fetch = self.flow.token_flow()
-            reply: object = None
+            return (yield from self._sync_fetch())
+
+    def _sync_fetch(self) -> Generator[httpx.Request, httpx.Response, str]:
+        """`TokenFlow.token_flow` with its waits slept and each response read before it goes
+        back in."""
+        fetch = self.flow.token_flow()
+        reply: object = None
+        while True:
+            try:
+                step = fetch.send(reply)
+            except StopIteration as done:
+                return _token_value(done.value)
+            if isinstance(step, Sleep):
+                self._sleep(step.seconds)
+                reply = None
+            else:
+                response = yield step
+                response.read()
+                reply = response
+
+    def fetch_token(self, send: Callable[[httpx.Request], httpx.Response]) -> str:
+        """A new access token, each request sent with the blocking `send`: a token on its own
+        (as `credgate token` prints one), fetched as the clients fetch theirs."""
+        with self._thread_lock:
+            steps = self._sync_fetch()
+            request = next(steps)
             while True:
                 try:
-                    step = fetch.send(reply)
+                    request = steps.send(send(request))
                 except StopIteration as done:
                     return _token_value(done.value)
-                if isinstance(step, Sleep):
-                    self._sleep(step.seconds)
-                    reply = None
-                else:
-                    response = yield step
-                    response.read()
-                    reply = response
 
     def _async_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

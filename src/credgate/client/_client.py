@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import ssl
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
 
 import httpx
@@ -25,6 +24,7 @@ __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 VerifyTypes = ssl.SSLContext | str | bool
 
@@ -120,9 +120,22 @@ class _Call(Generic[P, T]):
         return call
 
 
-class _ClientBase:
-    config: ClientConfig
-    _auth: CredgateAuth
+class _ClientBase(Generic[TransportT]):
+    """What both clients share; each opens its own kind of httpx client (``_open``)."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        verify: VerifyTypes = True,
+        transport: TransportT | None = None,
+    ) -> None:
+        self.config = config
+        self._auth = CredgateAuth(config)
+        self._open(transport, self._http_options(verify))
+
+    def _open(self, transport: TransportT | None, options: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (
@@ -173,7 +186,7 @@ class _ClientBase:
     nxql = _Call(families.nxql)
 
 
-class Client(_ClientBase):
+class Client(_ClientBase[httpx.BaseTransport]):
     """Blocking client. One token per client object, shared by every thread that uses it.
 
     ```
@@ -183,26 +196,15 @@ class Client(_ClientBase):
     ```
     """
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        *,
-        verify: VerifyTypes = True,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.config = config
-        self._auth = CredgateAuth(config)
-        self._http = httpx.Client(transport=transport, **self._http_options(verify))
+    _http: httpx.Client
+
+    def _open(self, transport: httpx.BaseTransport | None, options: dict[str, Any]) -> None:
+        self._http = httpx.Client(transport=transport, **options)
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -231,29 +233,18 @@ class Client(_ClientBase):
         return parse_success(operation, response)
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(_ClientBase[httpx.AsyncBaseTransport]):
     """Async client. One token per client object; concurrent tasks share one token fetch."""
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        *,
-        verify: VerifyTypes = True,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.config = config
-        self._auth = CredgateAuth(config)
-        self._http = httpx.AsyncClient(transport=transport, **self._http_options(verify))
+    _http: httpx.AsyncClient
+
+    def _open(self, transport: httpx.AsyncBaseTransport | None, options: dict[str, Any]) -> None:
+        self._http = httpx.AsyncClient(transport=transport, **options)
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

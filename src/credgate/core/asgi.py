@@ -13,7 +13,15 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-__all__ = ["ASGIApp", "BodyTooLarge", "PlainResponse", "header", "json_response", "read_body"]
+__all__ = [
+    "ASGIApp",
+    "BodyTooLarge",
+    "ExactPaths",
+    "PlainResponse",
+    "header",
+    "json_response",
+    "read_body",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,6 +57,26 @@ class PlainResponse:
         headers = [*self.headers, (b"content-length", str(len(self.body)).encode())]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
+
+
+@dataclass(slots=True)
+class ExactPaths:
+    """HTTP requests for one of ``routes``' paths go to that route, everything else (other
+    paths, the lifespan) to ``fallback``.
+
+    ``routes`` is kept, not copied, so that routes added to it later are served too.
+    """
+
+    routes: dict[str, ASGIApp]
+    fallback: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.routes.get(scope["path"])
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await self.fallback(scope, receive, send)
 
 
 def json_response(

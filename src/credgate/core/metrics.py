@@ -12,40 +12,33 @@ __all__ = ["Metrics"]
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.tokens_issued = Counter(
-            "credgate_tokens_issued",
-            "Access tokens issued by the token endpoint.",
-            registry=self.registry,
+        self.tokens_issued = self._counter(
+            "tokens_issued", "Access tokens issued by the token endpoint."
         )
-        self.token_errors = Counter(
-            "credgate_token_errors",
-            "Token endpoint errors by RFC 6749 error code.",
-            ["error"],
-            registry=self.registry,
+        self.token_errors = self._counter(
+            "token_errors", "Token endpoint errors by RFC 6749 error code.", "error"
         )
-        self.bearer_rejections = Counter(
-            "credgate_bearer_rejections",
-            "Bearer checks that failed, by error.",
-            ["error"],
-            registry=self.registry,
+        self.bearer_rejections = self._counter(
+            "bearer_rejections", "Bearer checks that failed, by error.", "error"
         )
         self.client_cache_loads = Gauge(
             "credgate_client_cache_loads",
             "Client records loaded from the database by this process.",
             registry=self.registry,
         )
-        self.changes_applied = Counter(
-            "credgate_changes_applied",
-            "Change-log entries applied by this process.",
-            registry=self.registry,
+        self.changes_applied = self._counter(
+            "changes_applied", "Change-log entries applied by this process."
         )
-        self.rate_limited = Counter(
-            "credgate_rate_limited",
+        self.rate_limited = self._counter(
+            "rate_limited",
             "Requests answered 429 by a credential's rate limit, by API family.",
-            ["family"],
-            registry=self.registry,
+            "family",
         )
         self._error_children: dict[str, Any] = {}
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        """The counter ``credgate_<name>`` of this registry, by ``labels``."""
+        return Counter(f"credgate_{name}", documentation, labels, registry=self.registry)
 
     def token_error(self, error: str) -> None:
         child = self._error_children.get(error)

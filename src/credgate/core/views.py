@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["wire_dict"]
+__all__ = ["view_of", "wire_dict"]
+
+V = TypeVar("V", bound="DataclassInstance")
 
 
 def _plain(value: Any) -> Any:
@@ -34,3 +36,9 @@ def wire_dict(view: DataclassInstance, *, camel: bool = False) -> dict[str, Any]
     APIs' spelling), in declaration order, with JSON-ready values."""
     key = _camel if camel else str
     return {key(f.name): _plain(getattr(view, f.name)) for f in fields(view)}
+
+
+def view_of(view: type[V], row: object) -> V:
+    """A ``view`` of ``row``: each of the view's fields read from the row's attribute of the
+    same name, so that a column added to both cannot be forgotten in between."""
+    return view(**{f.name: getattr(row, f.name) for f in fields(view)})

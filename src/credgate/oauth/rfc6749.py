@@ -14,7 +14,7 @@ import binascii
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _string
 from urllib.parse import unquote_plus
 
@@ -34,7 +34,13 @@ from credgate.security.keys import KeySet
 from credgate.security.secrets import SecretHasher, has_valid_checksum
 from credgate.security.throttle import AuthThrottle, network_of
 
-__all__ = ["AuthenticatedClient", "ClientAuthenticator", "TokenEndpoint", "parse_form"]
+__all__ = [
+    "AuthenticatedClient",
+    "ClientAuthenticator",
+    "FormPost",
+    "TokenEndpoint",
+    "parse_form",
+]
 
 log = logging.getLogger("credgate.oauth")
 
@@ -85,6 +91,17 @@ def parse_form(content_type: bytes | None, body: bytes, *, allow_empty: bool) ->
         if len(form) > 32:
             raise InvalidRequest("too many form parameters")
     return form
+
+
+@dataclass(frozen=True, slots=True)
+class FormPost:
+    """A form POST to the token, introspection or revocation endpoint: the pieces its form
+    and its client authentication are read from."""
+
+    content_type: bytes | None
+    authorization: bytes | None = field(repr=False)  # may hold the client secret
+    body: bytes = field(repr=False)  # may hold the client secret or a token
+    address: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,13 +207,11 @@ class ClientAuthenticator:
             await asyncio.sleep(delay)
         raise InvalidClient(basic=used_basic)
 
-    async def named_token(
-        self, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
-    ) -> tuple[AuthenticatedClient, str]:
+    async def named_token(self, post: FormPost) -> tuple[AuthenticatedClient, str]:
         """The authenticated caller of a revocation or introspection request and the ``token``
         it names (RFC 7009 §2.1, RFC 7662 §2.1: the same form and client authentication)."""
-        form = parse_form(content_type, body, allow_empty=False)
-        caller = await self.authenticate(authorization, form, address)
+        form = parse_form(post.content_type, post.body, allow_empty=False)
+        caller = await self.authenticate(post.authorization, form, post.address)
         token = form.get("token")
         if token is None:
             raise InvalidRequest("token is required")
@@ -229,52 +244,34 @@ def resolve_scope(requested: str | None, held: frozenset[str]) -> tuple[list[str
     return sorted(granted, key=_ORDER.__getitem__), " ".join(asked)
 
 
-class TokenEndpoint:
-    def __init__(
-        self,
-        *,
-        authenticator: ClientAuthenticator,
-        keys: Callable[[], KeySet],
-        issuer: str,
-        audience: str,
-        ttl: int,
-        on_issued: Callable[[str], None] | None = None,
-        on_error: Callable[[str], None] | None = None,
-    ) -> None:
-        self._authenticator = authenticator
-        self._keys = keys
-        self._issuer = issuer
-        self._audience = audience
-        self._ttl = ttl
-        self._on_issued = on_issued or (lambda _c: None)
-        self._on_error = on_error or (lambda _e: None)
+def _ignore(_value: str) -> None:
+    return None
 
-    async def handle(
-        self,
-        *,
-        content_type: bytes | None,
-        authorization: bytes | None,
-        body: bytes,
-        address: str,
-        legacy: bool,
-    ) -> PlainResponse:
+
+@dataclass(frozen=True, slots=True, eq=False, kw_only=True)
+class TokenEndpoint:
+    """§4.4 client credentials grant; ``on_issued`` hears each client id given a token,
+    ``on_error`` each error code answered."""
+
+    authenticator: ClientAuthenticator
+    keys: Callable[[], KeySet]
+    issuer: str
+    audience: str
+    ttl: int
+    on_issued: Callable[[str], None] = _ignore
+    on_error: Callable[[str], None] = _ignore
+
+    async def handle(self, post: FormPost, *, legacy: bool) -> PlainResponse:
         try:
-            return await self._handle(content_type, authorization, body, address, legacy)
+            return await self._handle(post, legacy)
         except OAuth2Error as error:
-            self._on_error(error.error)
+            self.on_error(error.error)
             return error.response()
 
-    async def _handle(
-        self,
-        content_type: bytes | None,
-        authorization: bytes | None,
-        body: bytes,
-        address: str,
-        legacy: bool,
-    ) -> PlainResponse:
+    async def _handle(self, post: FormPost, legacy: bool) -> PlainResponse:
         # The legacy endpoint is documented as called with a Basic header and no body at all.
-        form = parse_form(content_type, body, allow_empty=legacy)
-        client = await self._authenticator.authenticate(authorization, form, address)
+        form = parse_form(post.content_type, post.body, allow_empty=legacy)
+        client = await self.authenticator.authenticate(post.authorization, form, post.address)
         grant_type = form.get("grant_type", GRANT_CLIENT_CREDENTIALS if legacy else None)
         if grant_type is None:
             raise InvalidRequest("grant_type is required")
@@ -282,18 +279,18 @@ class TokenEndpoint:
             raise UnsupportedGrantType(f"only {GRANT_CLIENT_CREDENTIALS} is supported")
         granted, answered_scope = resolve_scope(form.get("scope"), client.record.permissions)
         issued = issue_access_token(
-            self._keys(),
-            issuer=self._issuer,
-            audience=self._audience,
+            self.keys(),
+            issuer=self.issuer,
+            audience=self.audience,
             client_id=client.record.client_id,
             scopes=granted,
-            ttl=self._ttl,
+            ttl=self.ttl,
         )
-        self._on_issued(client.record.client_id)
+        self.on_issued(client.record.client_id)
         # §5.1, and exactly the documented fields in the documented order. A fixed shape: the
         # strings go through the json module's own escaper (tests compare with json.loads).
         body_out = (
-            f'{{"token_type":"Bearer","expires_in":{self._ttl:d},'
+            f'{{"token_type":"Bearer","expires_in":{self.ttl:d},'
             f'"access_token":{_string(issued.access_token)},"scope":{_string(answered_scope)}}}'
         ).encode()
         return PlainResponse(200, body_out, list(_HEADERS))

@@ -20,7 +20,7 @@ from credgate.core.db import Database
 from credgate.oauth.errors import InvalidToken, OAuth2Error, UnauthorizedClient
 from credgate.oauth.models import RevokedToken
 from credgate.oauth.revocation import CHANGE_KIND, RevocationList, change_key
-from credgate.oauth.rfc6749 import ClientAuthenticator
+from credgate.oauth.rfc6749 import ClientAuthenticator, FormPost
 from credgate.oauth.rfc9068 import AccessTokenVerifier
 
 __all__ = ["RevocationEndpoint"]
@@ -48,13 +48,9 @@ class RevocationEndpoint:
                 )
                 publish(session, CHANGE_KIND, change_key(jti, expires_at))
 
-    async def handle(
-        self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
-    ) -> PlainResponse:
+    async def handle(self, post: FormPost) -> PlainResponse:
         try:
-            caller, token = await self.authenticator.named_token(
-                content_type, authorization, body, address
-            )
+            caller, token = await self.authenticator.named_token(post)
             try:
                 verified = self.verifier.verify(token)
             except InvalidToken:

@@ -14,7 +14,7 @@ from credgate.core.asgi import PlainResponse, json_response
 from credgate.oauth.clients import ClientRegistry
 from credgate.oauth.errors import InvalidToken, OAuth2Error
 from credgate.oauth.revocation import RevocationList
-from credgate.oauth.rfc6749 import ClientAuthenticator
+from credgate.oauth.rfc6749 import ClientAuthenticator, FormPost
 from credgate.oauth.rfc9068 import AccessTokenVerifier
 
 __all__ = ["IntrospectionEndpoint"]
@@ -29,13 +29,9 @@ class IntrospectionEndpoint:
     registry: ClientRegistry
     revoked: RevocationList
 
-    async def handle(
-        self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
-    ) -> PlainResponse:
+    async def handle(self, post: FormPost) -> PlainResponse:
         try:
-            caller, token = await self.authenticator.named_token(
-                content_type, authorization, body, address
-            )
+            caller, token = await self.authenticator.named_token(post)
         except OAuth2Error as error:
             return error.response()
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from functools import partial
 
 from credgate.core.asgi import (
     BodyTooLarge,
@@ -22,7 +22,7 @@ from credgate.core.asgi import (
 from credgate.core.config import Settings
 from credgate.core.proxies import client_address
 from credgate.oauth.errors import InvalidRequest
-from credgate.oauth.rfc6749 import TokenEndpoint
+from credgate.oauth.rfc6749 import FormPost, TokenEndpoint
 from credgate.oauth.rfc7009 import RevocationEndpoint
 from credgate.oauth.rfc7662 import IntrospectionEndpoint
 from credgate.oauth.rfc8414 import metadata
@@ -35,14 +35,6 @@ _POST_ONLY = PlainResponse(
     b'{"error":"invalid_request","error_description":"use POST"}',
     [(b"content-type", b"application/json"), (b"allow", b"POST")],
 )
-
-
-class _FormHandler(Protocol):
-    """The ``handle`` of the introspection and revocation endpoints."""
-
-    def __call__(
-        self, *, content_type: bytes | None, authorization: bytes | None, body: bytes, address: str
-    ) -> Awaitable[PlainResponse]: ...
 
 
 class OAuthRoutes:
@@ -91,63 +83,43 @@ class OAuthRoutes:
             **dict.fromkeys(metadata_paths, self.metadata),
         }
 
-    async def _form_call(
-        self, scope: Scope, receive: Receive
-    ) -> tuple[bytes, bytes | None, bytes | None, str] | PlainResponse:
+    async def _form(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        handle: Callable[[FormPost], Awaitable[PlainResponse]],
+    ) -> None:
         if scope["method"] != "POST":
-            return _POST_ONLY
+            await _POST_ONLY(scope, receive, send)
+            return
         try:
             body = await read_body(receive, self._limit)
         except BodyTooLarge:
             error = InvalidRequest(f"the request body exceeds {self._limit} bytes").response()
             error.status = 413
-            return error
-        return (
-            body,
-            header(scope, b"content-type"),
-            header(scope, b"authorization"),
-            client_address(scope, self._proxies),
-        )
-
-    async def _token(self, scope: Scope, receive: Receive, send: Send, legacy: bool) -> None:
-        parts = await self._form_call(scope, receive)
-        if isinstance(parts, PlainResponse):
-            await parts(scope, receive, send)
+            await error(scope, receive, send)
             return
-        body, content_type, authorization, address = parts
-        response = await self._token_endpoint.handle(
-            content_type=content_type,
-            authorization=authorization,
+        post = FormPost(
+            content_type=header(scope, b"content-type"),
+            authorization=header(scope, b"authorization"),
             body=body,
-            address=address,
-            legacy=legacy,
+            address=client_address(scope, self._proxies),
         )
+        response = await handle(post)
         await response(scope, receive, send)
 
     async def token(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._token(scope, receive, send, legacy=False)
+        await self._form(scope, receive, send, partial(self._token_endpoint.handle, legacy=False))
 
     async def legacy_token(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._token(scope, receive, send, legacy=True)
+        await self._form(scope, receive, send, partial(self._token_endpoint.handle, legacy=True))
 
     async def introspect(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._authenticated_form(scope, receive, send, self._introspection.handle)
+        await self._form(scope, receive, send, self._introspection.handle)
 
     async def revoke(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._authenticated_form(scope, receive, send, self._revocation.handle)
-
-    async def _authenticated_form(
-        self, scope: Scope, receive: Receive, send: Send, handle: _FormHandler
-    ) -> None:
-        parts = await self._form_call(scope, receive)
-        if isinstance(parts, PlainResponse):
-            await parts(scope, receive, send)
-            return
-        body, content_type, authorization, address = parts
-        response = await handle(
-            content_type=content_type, authorization=authorization, body=body, address=address
-        )
-        await response(scope, receive, send)
+        await self._form(scope, receive, send, self._revocation.handle)
 
     async def jwks(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A short cache lifetime: a rotation must reach resource servers well before old keys go.

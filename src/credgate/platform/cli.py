@@ -81,6 +81,22 @@ def show_definition(collection: CollectionArg, key: str, as_json: JsonOpt = Fals
         _print(definitions.get(kind, key).as_dict(), as_json)
 
 
+def _save(
+    collection: str, file: str | None, data: str | None, as_json: bool, key: str | None = None
+) -> None:
+    """Create a definition from the JSON fields of --file (or --data), or, given ``key``,
+    change that definition's fields; print what was saved."""
+    kind = _kind(collection)
+    fields = json_object(file, data)
+    actor = cli_actor()
+    with _definitions() as definitions:
+        if key is None:
+            saved = definitions.create(kind, fields, actor=actor)
+        else:
+            saved = definitions.update(kind, key, fields, actor=actor)
+        _print(saved.as_dict(), as_json)
+
+
 @platform_app.command("create")
 def create_definition(
     collection: CollectionArg,
@@ -89,10 +105,7 @@ def create_definition(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a definition from its JSON fields (--file)."""
-    kind = _kind(collection)
-    fields = json_object(file, data)
-    with _definitions() as definitions:
-        _print(definitions.create(kind, fields, actor=cli_actor()).as_dict(), as_json)
+    _save(collection, file, data, as_json)
 
 
 @platform_app.command("update")
@@ -104,10 +117,7 @@ def update_definition(
     as_json: JsonOpt = False,
 ) -> None:
     """Change some fields of a definition (--file: a JSON object of the fields)."""
-    kind = _kind(collection)
-    fields = json_object(file, data)
-    with _definitions() as definitions:
-        _print(definitions.update(kind, key, fields, actor=cli_actor()).as_dict(), as_json)
+    _save(collection, file, data, as_json, key=key)
 
 
 @platform_app.command("delete")

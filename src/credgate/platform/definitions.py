@@ -48,7 +48,7 @@ from credgate.platform.nql.engine import (
     QueryDefinitionError,
     validate_query_definition,
 )
-from credgate.platform.schemas._common import UUID_PATTERN, nested_deeper_than, problems_from
+from credgate.platform.schemas._common import Uuid, nested_deeper_than, problems_from
 from credgate.platform.schemas.enrichment import field_name_is_valid
 from credgate.platform.schemas.remote_actions import RemoteAction, ScriptInfo, Targeting, wire_text
 from credgate.platform.schemas.workflows import Workflow
@@ -73,6 +73,7 @@ needs 4; past a few hundred, validation and serialisation fail on the recursion 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\s/?]+$")]
 Text = Annotated[str, StringConstraints(max_length=4000)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 TriggerMethod = Literal["API", "MANUAL", "MANUAL_MULTIPLE", "SCHEDULER"]
@@ -88,11 +89,16 @@ class _In(BaseModel):
     )
 
 
-class WorkflowIn(_In):
+class _NamedIn(_In):
+    """What a workflow, a remote action and a campaign are all known by."""
+
     id: Key
-    uuid: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
+    uuid: Uuid | None = None
     name: Name
     description: Text = ""
+
+
+class WorkflowIn(_NamedIn):
     status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
     trigger_methods: list[TriggerMethod] = Field(default_factory=_api_only, max_length=4)
     dependency: Literal["USER", "DEVICE", "USER_AND_DEVICE", "NONE"] = "NONE"
@@ -112,7 +118,7 @@ DocumentedText = Annotated[str, BeforeValidator(wire_text), StringConstraints(ma
 
 class ScriptInfoIn(_In):
     execution_service_delegate: DocumentedText = ""
-    run_as: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "LOCAL_SYSTEM"
+    run_as: Label = "LOCAL_SYSTEM"
     timeout_seconds: int = Field(120, ge=1, le=86400)
     has_script_windows: bool = False
     has_script_mac_os: bool = False
@@ -120,12 +126,8 @@ class ScriptInfoIn(_In):
     outputs: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
 
 
-class RemoteActionIn(_In):
-    id: Key
-    uuid: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
-    name: Name
-    description: Text = ""
-    origin: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "CUSTOM"
+class RemoteActionIn(_NamedIn):
+    origin: Label = "CUSTOM"
     built_in_content_version: DocumentedText = ""
     purpose: list[Literal["DATA_COLLECTION", "REMEDIATION"]] = Field(
         default_factory=list, max_length=2
@@ -134,21 +136,15 @@ class RemoteActionIn(_In):
     script_info: ScriptInfoIn = Field(default_factory=ScriptInfoIn)
 
 
-class CampaignIn(_In):
-    id: Key
-    uuid: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
-    name: Name
-    description: Text = ""
+class CampaignIn(_NamedIn):
     status: Literal["ACTIVE", "INACTIVE"] = "ACTIVE"
     api_enabled: bool = True
-    parameters: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=30
-    )
+    parameters: list[Label] = Field(default_factory=list, max_length=30)
 
 
 class QueryIn(_In):
     id: Annotated[str, Field(pattern=r"^#[a-z0-9_]{2,255}$")]
-    uuid: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
+    uuid: Uuid | None = None
     description: Text = ""
     api_enabled: bool = True
     object: str
@@ -160,7 +156,7 @@ class QueryIn(_In):
 
 class EnrichmentFieldIn(_In):
     id: Annotated[str, StringConstraints(min_length=5, max_length=255)]
-    uuid: Annotated[str, Field(pattern=UUID_PATTERN)] | None = None
+    uuid: Uuid | None = None
     description: Text = ""
     type: Literal["string", "number", "boolean"] = "string"
     api_enabled: bool = True

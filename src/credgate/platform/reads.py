@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from starlette.datastructures import QueryParams
@@ -55,7 +56,9 @@ class Guard(Protocol):
 
 
 Snapshot = Mapping[str, StoredDefinition]
-Render = Callable[[str, Snapshot, Mapping[str, str]], tuple[str | None, Callable[[], object]]]
+Rendered = tuple[str | None, Callable[[], object]]
+"""The key its body is kept under (None: not kept) and what makes the body."""
+Render = Callable[[str, Snapshot, Mapping[str, str]], Rendered]
 """From the path, a snapshot and the query: the key the body is kept under (``None``: not
 kept), and what makes the body; or raises :class:`RequestError`. Keys are few per snapshot (a
 filter-free list, an existing definition's details), so what is kept stays bounded whatever
@@ -100,9 +103,7 @@ def _find(snapshot: Snapshot, key: str) -> StoredDefinition | None:
     return next((d for d in snapshot.values() if d.uuid == key), None)
 
 
-def _workflow_list(
-    path: str, snapshot: Snapshot, query: Mapping[str, str]
-) -> tuple[str | None, Callable[[], object]]:
+def _workflow_list(path: str, snapshot: Snapshot, query: Mapping[str, str]) -> Rendered:
     filters = workflows.parse_list_filters(query)
 
     def make() -> object:
@@ -112,36 +113,41 @@ def _workflow_list(
     return (path if filters == _NO_FILTERS else None, make)
 
 
-def _workflow_details(
-    path: str, snapshot: Snapshot, query: Mapping[str, str]
-) -> tuple[str | None, Callable[[], object]]:
-    nql_id = workflows.parse_details_query(query)
-    found = _find(snapshot, nql_id)
-    if found is None:
-        raise WORKFLOWS.fail(400, "NOT_FOUND", f"nqlId: no workflow {nql_id!r}")
-    return (f"{path}?{found.key}", lambda: [workflows.workflow_body(to_workflow(found))])
+@dataclass(frozen=True, slots=True)
+class _Details:
+    """A details read: the one definition its query names, its body kept per definition."""
+
+    parse: Callable[[Mapping[str, str]], str]
+    missing: Callable[[str], RequestError]
+    body: Callable[[StoredDefinition], object]
+
+    def __call__(self, path: str, snapshot: Snapshot, query: Mapping[str, str]) -> Rendered:
+        nql_id = self.parse(query)
+        found = _find(snapshot, nql_id)
+        if found is None:
+            raise self.missing(nql_id)
+        return (f"{path}?{found.key}", lambda: self.body(found))
 
 
-def _remote_action_list(
-    path: str, snapshot: Snapshot, _query: Mapping[str, str]
-) -> tuple[str | None, Callable[[], object]]:
+_workflow_details = _Details(
+    workflows.parse_details_query,
+    lambda nql_id: WORKFLOWS.fail(400, "NOT_FOUND", f"nqlId: no workflow {nql_id!r}"),
+    lambda found: [workflows.workflow_body(to_workflow(found))],
+)
+
+
+def _remote_action_list(path: str, snapshot: Snapshot, _query: Mapping[str, str]) -> Rendered:
     def make() -> object:
         return [remote_actions.remote_action_body(to_remote_action(d)) for d in snapshot.values()]
 
     return (path, make)
 
 
-def _remote_action_details(
-    path: str, snapshot: Snapshot, query: Mapping[str, str]
-) -> tuple[str | None, Callable[[], object]]:
-    nql_id = remote_actions.parse_details_query(query)
-    found = _find(snapshot, nql_id)
-    if found is None:
-        raise REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"nql-id: no remote action {nql_id!r}")
-    return (
-        f"{path}?{found.key}",
-        lambda: remote_actions.remote_action_body(to_remote_action(found)),
-    )
+_remote_action_details = _Details(
+    remote_actions.parse_details_query,
+    lambda nql_id: REMOTE_ACTIONS.fail(404, "NOT_FOUND", f"nql-id: no remote action {nql_id!r}"),
+    lambda found: remote_actions.remote_action_body(to_remote_action(found)),
+)
 
 
 class _Bodies:
@@ -202,22 +208,18 @@ async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
+@dataclass(eq=False, kw_only=True)
 class PlatformReads:
     """Exact-path routes for the platform reads; ``fallback`` answers what they leave."""
 
-    def __init__(
-        self,
-        *,
-        guard: Guard,
-        definitions: DefinitionService,
-        settings: Settings,
-        fallback: ASGIApp,
-    ) -> None:
-        self.guard = guard
-        self.definitions = definitions
-        self.settings = settings
-        self.fallback = fallback
-        self._bodies: dict[str, _Bodies] = {}
+    guard: Guard
+    definitions: DefinitionService
+    settings: Settings = field(repr=False)
+    fallback: ASGIApp
+    routes: dict[str, ASGIApp] = field(init=False)
+    _bodies: dict[str, _Bodies] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
         reads: tuple[tuple[str, Family, Kind, Render], ...] = (
             ("/api/v1/workflows", WORKFLOWS, "workflow", _workflow_list),
             ("/api/v1/workflows/details", WORKFLOWS, "workflow", _workflow_details),
@@ -229,7 +231,7 @@ class PlatformReads:
                 _remote_action_details,
             ),
         )
-        self.routes: dict[str, ASGIApp] = {
+        self.routes = {
             path: _Read(self, path, family, kind, render) for path, family, kind, render in reads
         }
 

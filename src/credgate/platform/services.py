@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from credgate.core.db import Database, utcnow
-from credgate.core.views import wire_dict
+from credgate.core.views import view_of, wire_dict
 from credgate.platform.definitions import DefinitionService, to_query
 from credgate.platform.interfaces import RequestSink
 from credgate.platform.models import InventoryObject, PlatformRequest
@@ -98,20 +98,6 @@ class RequestView:
         return wire_dict(self, camel=True)
 
 
-def _view(row: PlatformRequest) -> RequestView:
-    return RequestView(
-        row.id,
-        row.kind,
-        row.client_id,
-        row.target,
-        row.state,
-        row.payload,
-        row.result,
-        row.created_at,
-        row.updated_at,
-    )
-
-
 @dataclass(slots=True, eq=False)
 class PlatformService:
     """Requests, inventory and exports. Blocking: call it off the event loop."""
@@ -170,14 +156,14 @@ class PlatformService:
     def get_request(self, request_id: str) -> RequestView | None:
         with self.db.session() as session:
             row = session.get(PlatformRequest, request_id)
-            return _view(row) if row is not None else None
+            return view_of(RequestView, row) if row is not None else None
 
     def list_requests(self, kind: str | None = None, *, limit: int = 100) -> list[RequestView]:
         query = select(PlatformRequest).order_by(PlatformRequest.created_at.desc()).limit(limit)
         if kind:
             query = query.where(PlatformRequest.kind == kind)
         with self.db.session() as session:
-            return [_view(r) for r in session.scalars(query).all()]
+            return [view_of(RequestView, r) for r in session.scalars(query).all()]
 
     # Inventory ---------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ __all__ = [
     "invalid_request",
     "is_uuid",
     "load_json",
+    "load_object",
     "nested_deeper_than",
     "parse_model",
     "problems_from",
@@ -241,18 +242,24 @@ def problems_from(exc: ValidationError) -> list[Problem]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_model(
-    model: type[M],
-    body: object,
-    fail: Callable[[Sequence[Problem]], RequestError],
-) -> M:
-    """Load ``body`` and validate it as ``model``; any problem becomes ``fail(problems)``."""
+def load_object(body: object, fail: Callable[[Sequence[Problem]], RequestError]) -> dict[str, Any]:
+    """``body`` as a JSON object; not JSON, or JSON of another type, becomes ``fail(problems)``."""
     try:
         data = load_json(body)
     except ValueError as exc:
         raise fail([Problem("body", str(exc), "json")]) from None
     if not isinstance(data, dict):
         raise fail([Problem("body", "must be a JSON object", "type")])
+    return data
+
+
+def parse_model(
+    model: type[M],
+    body: object,
+    fail: Callable[[Sequence[Problem]], RequestError],
+) -> M:
+    """Load ``body`` and validate it as ``model``; any problem becomes ``fail(problems)``."""
+    data = load_object(body, fail)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -27,7 +27,7 @@ from credgate.platform.schemas._common import (
     RequestError,
     describe,
     is_uuid,
-    load_json,
+    load_object,
 )
 
 __all__ = [
@@ -165,12 +165,7 @@ def parse_fields(body: object) -> EnrichmentRequest:
     Raises :class:`RequestError` (400) only for whole-request problems; an invalid enrichment is
     returned in :attr:`EnrichmentRequest.errors` beside the valid ones.
     """
-    try:
-        data = load_json(body)
-    except ValueError as exc:
-        raise _fail([Problem("body", str(exc), "json")]) from None
-    if not isinstance(data, dict):
-        raise _fail([Problem("body", "must be a JSON object", "type")])
+    data = load_object(body, _fail)
     problems: list[Problem] = []
     domain = data.get("domain")
     if domain is None:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Final, Literal, Self, TypeVar
+from typing import Annotated, Final, Generic, Literal, Self, TypeVar
 
 from pydantic import Field, StringConstraints, ValidationError, model_validator
 
@@ -61,15 +61,21 @@ TriggerMethod = Literal["API", "MANUAL", "MANUAL_MULTIPLE", "SCHEDULER"]
 WorkflowStatus = Literal["ACTIVE", "INACTIVE"]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+DeviceT = TypeVar("DeviceT")
+UserT = TypeVar("UserT")
 
 
-class ExecuteRequestV1(WireModel):
-    """Body of ``POST /api/v1/workflows/execute``: devices by UUID, users by SID."""
+class _ExecuteRequest(WireModel, Generic[DeviceT, UserT]):
+    """Body of a workflow execution; each version names its devices and users its own way."""
 
     workflow_id: str = Field(min_length=1)
-    devices: list[Uuid] = Field(default_factory=list, max_length=MAX_DEVICES)
-    users: list[Sid] = Field(default_factory=list, max_length=MAX_USERS)
+    devices: list[DeviceT] = Field(default_factory=list, max_length=MAX_DEVICES)
+    users: list[UserT] = Field(default_factory=list, max_length=MAX_USERS)
     params: dict[str, str] = Field(default_factory=dict)
+
+
+class ExecuteRequestV1(_ExecuteRequest[Uuid, Sid]):
+    """Body of ``POST /api/v1/workflows/execute``: devices by UUID, users by SID."""
 
 
 class _AnyOf(WireModel):
@@ -100,13 +106,8 @@ class DeviceRef(_AnyOf):
     uid: Uuid | None = None
 
 
-class ExecuteRequestV2(WireModel):
+class ExecuteRequestV2(_ExecuteRequest[DeviceRef, UserRef]):
     """Body of ``POST /api/v2/workflows/execute``."""
-
-    workflow_id: str = Field(min_length=1)
-    devices: list[DeviceRef] = Field(default_factory=list, max_length=MAX_DEVICES)
-    users: list[UserRef] = Field(default_factory=list, max_length=MAX_USERS)
-    params: dict[str, str] = Field(default_factory=dict)
 
 
 class TriggerRequest(WireModel):
