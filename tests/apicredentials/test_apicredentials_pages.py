@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from starlette.testclient import TestClient
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field
-
-
-# SQLite unless a test asks for more: the pages add little database work of their own (the
-# services under them are tested on both databases).
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "sqlite"))
+from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
 
 
 def test_create_shows_the_secret_once_and_it_authenticates(

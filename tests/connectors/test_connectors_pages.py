@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from starlette.testclient import TestClient
 
 from credgate.connectors.credentials import MASK
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field, sign_in
+from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
 
 HOST_KEY = (
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7"
     "opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg="
 )
-
-
-# SQLite unless a test asks for more: the pages add little database work of their own (the
-# services under them are tested on both databases).
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "sqlite"))
 
 
 def test_connector_errors_name_fields_and_never_echo_secrets(

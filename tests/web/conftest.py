@@ -8,15 +8,10 @@ from typing import Any
 
 import pytest
 
+# The audit-log query, which is the pages' own, is tested on both databases.
+from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
+
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    """SQLite unless a test asks for more: the pages add little database work of their own
-    (the services under them are tested on both databases); the audit-log query, which is the
-    pages' own, is tested on both."""
-    return str(getattr(request, "param", "sqlite"))
 
 
 # Module scope: the sync API keeps an event loop running in the main thread while it is open,
