@@ -12,7 +12,7 @@ from credgate.app import CredgateApp
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import ADMIN_PASSWORD, csrf_field, sign_in
-from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 PASSWORD = ADMIN_PASSWORD
 BOB_PASSWORD = "bob's own long password"

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field
-from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 
 def test_create_shows_the_secret_once_and_it_authenticates(

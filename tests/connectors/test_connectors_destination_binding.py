@@ -49,6 +49,7 @@ from credgate.security.rotation import reencrypt_installation
 from credgate.security.vault import VaultError
 from support import ADMIN_PASSWORD, cli_env, connector_data
 from support.connector_data import variant
+from support.fixtures import trusting_test_ca  # noqa: F401 - a fixture
 
 BASE = "/admin/api/v1/connector-credentials"
 ACTOR = Actor("tests", "pytest")
@@ -84,11 +85,6 @@ def refused_fields(answer: Any) -> dict[str, str]:
 
 
 # -- OAuth 2.0: the token of the old provider never reaches the new host ------------------------
-
-
-@pytest.fixture
-def settings_overrides(tls: Tls) -> dict[str, Any]:
-    return {"outbound_ca_bundle": tls.ca_bundle}
 
 
 class Elsewhere:

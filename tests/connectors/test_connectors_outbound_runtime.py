@@ -42,13 +42,9 @@ from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError, NotFoundError
 from credgate.models import SEALED
+from support.fixtures import trusting_test_ca  # noqa: F401 - a fixture
 
 ACTOR = Actor("tests", "pytest")
-
-
-@pytest.fixture
-def settings_overrides(tls: Tls) -> dict[str, Any]:
-    return {"outbound_ca_bundle": tls.ca_bundle}
 
 
 @pytest.fixture

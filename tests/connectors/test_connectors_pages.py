@@ -11,7 +11,7 @@ from credgate.connectors.credentials import MASK
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field, sign_in
-from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 HOST_KEY = (
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7"

@@ -14,7 +14,7 @@ from webhooks_support import basic_credential, drain, webhook_settings
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field, next_console_page
-from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 ACTOR = Actor("tests", "pytest")
 

@@ -306,15 +306,6 @@ def hammer(send: Callable[[], object], *, threads: int = 48, seconds: float = 1.
 # Administration pages ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def pages_backend(request: pytest.FixtureRequest) -> str:
-    """The ``backend`` of the administration pages' tests, which take it by name with ``from
-    support import pages_backend as backend``: SQLite unless a test asks for more (``backend``
-    parametrised indirectly), since the pages add little database work of their own (the
-    services under them are tested on both databases)."""
-    return str(getattr(request, "param", "sqlite"))
-
-
 def csrf_field(html: str) -> str:
     """The CSRF token of the first form on a page."""
     import re

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-# The audit-log query, which is the pages' own, is tested on both databases.
-from support import pages_backend as backend  # noqa: F401 - a fixture, used by name
+# ``backend``: SQLite unless a test asks for more; the audit-log query, which is the pages' own,
+# is tested on both databases.
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 CHROMIUM = "/usr/bin/chromium"
 

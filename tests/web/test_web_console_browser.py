@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,12 @@ from browser_support import screenshot, watch_errors
 
 from credgate.core.audit.services import Actor
 from credgate.outbound.models import DeliveryAttempt
+from support.fixtures import tls_provider  # noqa: F401 - a fixture
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
 from outbound_peers import (
-    Provider,
     ProviderState,
     Tls,
-    TlsServer,
     consent_credential,
     make_tls,
 )
@@ -55,13 +53,6 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
 @pytest.fixture
 def live_settings_overrides(tls: Tls) -> dict[str, Any]:
     return {"outbound_ca_bundle": tls.ca_bundle, "worker_in_serve": False}
-
-
-@pytest.fixture
-def provider(tls: Tls) -> Iterator[tuple[ProviderState, str]]:
-    state = ProviderState()
-    with TlsServer(Provider(state).app(), tls) as server:
-        yield state, server.url
 
 
 def seed(container: Any, provider: tuple[ProviderState, str]) -> dict[str, str]:
