@@ -21,6 +21,7 @@ from browser_support import screenshot, watch_errors
 from credgate.core.audit.services import Actor
 from credgate.outbound.models import DeliveryAttempt
 from support.fixtures import tls_provider  # noqa: F401 - a fixture
+from support.platform_data import save_query
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
 from outbound_peers import (
@@ -108,16 +109,7 @@ def seed(container: Any, provider: tuple[ProviderState, str]) -> dict[str, str]:
         attempt=DeliveryAttempt(status_code=None, duration_ms=12, error="connection refused"),
     )
     container.definitions.create("enrichment_field", {"id": "device/device/#os"}, actor=ACTOR)
-    container.definitions.create(
-        "query",
-        {
-            "id": "#devices_by_os",
-            "object": "devices",
-            "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
-            "columns": ["name"],
-        },
-        actor=ACTOR,
-    )
+    save_query(container, "#devices_by_os", ["name"], where=("#os", "eq", "$os"))
     exporter = container.outbound.exporters.create(
         {
             "name": "Linux devices every night to the exports server",
