@@ -1,12 +1,17 @@
-"""Saved NQL queries and inventory devices, set up as the platform tests need them."""
+"""Saved NQL queries and inventory devices, set up as the platform tests need them, and the
+refusals of the platform's request parsers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.platform.models import InventoryObject
+from credgate.platform.schemas import RequestError
 
 ACTOR = Actor("tests", "pytest")
 
@@ -40,3 +45,23 @@ def add_devices(container: Container, count: int) -> None:
             session.add(
                 InventoryObject(object="device", uid=f"d{n}", name=f"pc-{n}", fields=fields)
             )
+
+
+def refusal(parse: Callable[[Any], object], data: object) -> RequestError:
+    """What ``parse`` (a family's request parser) raises for ``data``, which it must refuse."""
+    with pytest.raises(RequestError) as info:
+        parse(data)
+    return info.value
+
+
+def assert_invalid_unless(
+    parse: Callable[[Any], object], data: object, message: str | None
+) -> None:
+    """``parse`` takes ``data`` when ``message`` is None; otherwise it refuses it with a 400
+    ``INVALID_REQUEST`` that says ``message``."""
+    if message is None:
+        parse(data)
+        return
+    refused = refusal(parse, data)
+    assert refused.status == 400
+    assert refused.body == {"code": "INVALID_REQUEST", "message": message}
