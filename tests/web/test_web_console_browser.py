@@ -368,6 +368,16 @@ def test_connect_completes_a_consent_round_trip(
     assert errors == []
 
 
+def saved_with_errors(tab: Any, *errors: str) -> str:
+    """Save an outbound form left without a name or a credential: the alert (answered) names
+    those two and each of ``errors``."""
+    tab.get_by_role("button", name="Save").click()
+    box: str = tab.get_by_role("alert").inner_text()
+    for words in ("Name: is required", "Connector credential: is required", *errors):
+        assert words in box, box
+    return box
+
+
 def test_forms_are_checked_as_a_whole_and_exporters_are_edited(
     browser: Any, live_server: Any, provider: tuple[ProviderState, str]
 ) -> None:
@@ -381,15 +391,11 @@ def test_forms_are_checked_as_a_whole_and_exporters_are_edited(
     assert sftp.is_disabled()
     tab.get_by_label("Resource path").fill("api/incident")
     tab.get_by_label("Headers").fill("no separator here")
-    tab.get_by_role("button", name="Save").click()
-    box = tab.get_by_role("alert").inner_text()
-    for words in (
-        "Name: is required",
-        "Connector credential: is required",
+    box = saved_with_errors(
+        tab,
         "Headers: line 1 is not 'name: value'",
         "Resource path: must start with '/'",
-    ):
-        assert words in box, box
+    )
     assert "String should" not in box
     assert tab.get_by_label("Resource path").input_value() == "api/incident"
     shot(tab, "webhook-errors")
@@ -398,14 +404,7 @@ def test_forms_are_checked_as_a_whole_and_exporters_are_edited(
     tab.goto("/admin/exporters/new")
     assert tab.locator("#f-credential option", has_text="CRM consent").is_disabled()
     tab.get_by_label("Saved query").select_option("#devices_by_os")
-    tab.get_by_role("button", name="Save").click()
-    box = tab.get_by_role("alert").inner_text()
-    for words in (
-        "Name: is required",
-        "Connector credential: is required",
-        "Query parameters: the query #devices_by_os needs a value for $os",
-    ):
-        assert words in box, box
+    saved_with_errors(tab, "Query parameters: the query #devices_by_os needs a value for $os")
     shot(tab, "exporter-errors")
 
     # Edit an exporter: what was stored is shown, a change is saved.
