@@ -75,6 +75,14 @@ def create(client: TestClient, body: dict[str, Any]) -> str:
     return str(answer.json()["id"])
 
 
+def create_bound(client: TestClient, container: Container, body: dict[str, Any]) -> tuple[str, str]:
+    """A credential created through the API, and the digest of the destination that its
+    secrets are bound to."""
+    credential_id = create(client, body)
+    destination = container.connector_credentials.load(credential_id).destination
+    return credential_id, destination_digest(destination)
+
+
 def shown(client: TestClient, credential_id: str) -> dict[str, Any]:
     return dict(client.get(f"{BASE}/{credential_id}").json())
 
@@ -282,8 +290,7 @@ def test_a_secret_does_not_open_for_another_destination(
     container: Container, admin_client: TestClient
 ) -> None:
     service = container.connector_credentials
-    credential_id = create(admin_client, BASIC)
-    before = destination_digest(service.load(credential_id).destination)
+    credential_id, before = create_bound(admin_client, container, BASIC)
     with container.db.session() as session:
         row = session.get(ConnectorCredentialSecret, (credential_id, "password"))
         assert row is not None
@@ -380,8 +387,7 @@ def test_a_token_obtained_for_the_old_destination_is_not_kept(
 ) -> None:
     """A renewal in flight while the credential is pointed elsewhere: its token is dropped."""
     service = container.connector_credentials
-    credential_id = create(admin_client, AUTHORIZATION_CODE)
-    old = destination_digest(service.load(credential_id).destination)
+    credential_id, old = create_bound(admin_client, container, AUTHORIZATION_CODE)
     store = DatabaseTokenStore(container.db, service, credential_id, destination=old)
     store.save(Token("At-before", refresh_token="Rt-before"))
     assert store.load() is not None

@@ -11,6 +11,7 @@ from credgate.connectors.credentials import MASK
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field, sign_in
+from support.connector_data import BASIC, UNREACHABLE, variant
 from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 HOST_KEY = (
@@ -142,15 +143,8 @@ def test_test_and_connect_buttons_use_the_connections(
     from credgate.core.audit.services import Actor
 
     actor = Actor("tests", "pytest")
-    unreachable = container.connector_credentials.create(
-        {
-            "name": "Nowhere",
-            "protocol": "HTTPS",
-            "url": "https://127.0.0.1:9/",
-            "authorization": {"type": "BASIC", "username": "svc", "password": "not-shown-1"},
-        },
-        actor=actor,
-    )
+    nowhere = variant(BASIC, "Nowhere", UNREACHABLE, username="svc", password="not-shown-1")
+    unreachable = container.connector_credentials.create(nowhere, actor=actor)
     consent = container.connector_credentials.create(
         {
             "name": "Provider",
