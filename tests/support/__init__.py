@@ -306,6 +306,11 @@ def hammer(send: Callable[[], object], *, threads: int = 48, seconds: float = 1.
 # Administration pages ----------------------------------------------------------------------------
 
 
+def post_malformed_json(client: Any, path: str) -> Any:
+    """A POST to ``path`` of a body that says it is JSON and is not."""
+    return client.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
+
+
 def csrf_field(html: str) -> str:
     """The CSRF token of the first form on a page."""
     import re
