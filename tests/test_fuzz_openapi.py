@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from credgate.app import CredgateApp
+from support.fuzzing import reproducible
 
 EXAMPLES = 25
 SHARDS = 4
@@ -47,16 +48,8 @@ def test_no_server_errors(app: CredgateApp, admin_token: str, shard: int) -> Non
         operation = result.ok()
         operations += 1
 
-        # Derandomised so CI is reproducible: the same examples every run. To explore further,
-        # raise EXAMPLES or drop derandomize locally.
         @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-            derandomize=True,
-        )
+        @reproducible(EXAMPLES)
         def check(case: schemathesis.Case) -> None:
             is_platform = (
                 case.path.startswith(("/api/v1/", "/api/v2/")) and case.path != "/api/v1/token"

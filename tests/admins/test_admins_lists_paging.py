@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from starlette.testclient import TestClient
@@ -12,12 +11,13 @@ from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.paging import PageRequest
-from support import cli_env, next_console_page, sign_in
+from support import cli_env, paging
 
 ACTOR = Actor("tests", "pytest")
 OTHERS = ["bob", "carol", "dave", "erin_x"]
 PASSWORD = "a long enough password 1"
 API = "/admin/api/v1"
+BAD_PAGING = [("limit=0", "limit"), ("limit=x", "limit"), ("cursor=%25", "cursor")]
 
 
 def _seed(container: Container) -> list[str]:
@@ -63,50 +63,29 @@ def test_rest_lists_page_and_reject_bad_paging(
     admin_client: TestClient, container: Container
 ) -> None:
     newest_first = _seed(container)
-    for url, key, expected in [
-        (f"{API}/admins?limit=2", "username", ["admin", *OTHERS]),
-        # the admin_client's own token ("tests") was issued first, so it comes last
-        (f"{API}/admin-tokens?limit=2", "name", [*newest_first, "tests"]),
-    ]:
-        seen: list[str] = []
-        next_url: str | None = url
-        while next_url:
-            response = admin_client.get(next_url)
-            assert response.status_code == 200, response.text
-            body = response.json()
-            assert body["limit"] == 2
-            seen += [item[key] for item in body["items"]]
-            next_url = body["next"]
-        assert seen == expected
+    admins = paging.rest_list(admin_client, f"{API}/admins?limit=2", "username", limit=2, total=5)
+    assert admins == ["admin", *OTHERS]
+    # the admin_client's own token ("tests") was issued first, so it comes last
+    tokens = paging.rest_list(admin_client, f"{API}/admin-tokens?limit=2", "name", limit=2, total=6)
+    assert tokens == [*newest_first, "tests"]
     everyone = admin_client.get(f"{API}/admin-tokens", params={"admin": "*", "limit": 3}).json()
     assert everyone["total"] == 7
     assert "admin=%2A" in everyone["next"]
     found = admin_client.get(f"{API}/admins", params={"q": "car"}).json()
     assert [a["username"] for a in found["items"]] == ["carol"]
     for path in ("admins", "admin-tokens"):
-        for query, field in [("limit=0", "limit"), ("limit=x", "limit"), ("cursor=%25", "cursor")]:
-            response = admin_client.get(f"{API}/{path}?{query}")
-            assert response.status_code == 422, (path, query)
-            assert [e["field"] for e in response.json()["errors"]] == [field]
+        paging.assert_rest_rejects(admin_client, f"{API}/{path}", BAD_PAGING)
 
 
-def test_pages_show_the_pager(client: TestClient, container: Container) -> None:
+def test_pages_show_the_pager(ui: TestClient, container: Container) -> None:
     newest_first = _seed(container)
-    assert sign_in(client).status_code == 303
-    page = client.get("/admin/administrators?limit=2")
-    assert page.status_code == 200
-    assert len(re.findall(r"<tr data-username=", page.text)) == 2
-    assert "Showing 2 of 5" in page.text
-    second = next_console_page(client, page)
+    second = paging.console_next_page(
+        ui, "/admin/administrators?limit=2", shown=2, total=5, row=r"<tr data-username="
+    )
     assert re.findall(r'<tr data-username="([^"]+)"', second.text) == ["carol", "dave"]
-    bad = client.get("/admin/administrators?limit=0")
-    assert bad.status_code == 422
-    assert "Limit" in bad.text
+    paging.console_rejects(ui, "/admin/administrators?limit=0", "Limit")
 
-    account = client.get("/admin/account?limit=2")
-    assert account.status_code == 200
-    assert "Showing 2 of 5" in account.text
-    second = next_console_page(client, account)
+    second = paging.console_next_page(ui, "/admin/account?limit=2", shown=2, total=5)
     shown = re.findall(r'<tr data-token-id="\d+">\s*<th scope="row">([^<]+)</th>', second.text)
     assert shown == newest_first[2:4]
 
@@ -115,19 +94,12 @@ def test_cli_lists_page_and_stream(container: Container) -> None:
     newest_first = _seed(container)
     env = cli_env(container)
     runner = CliRunner()
-    page = runner.invoke(cli_app, ["admins", "list", "--limit", "2"], env=env)
-    assert page.exit_code == 0, page.output
-    assert "2 of 5 administrator(s)" in page.stdout
-    cursor = re.search(r"--cursor (\S+)", page.stderr)
-    assert cursor
-    more = runner.invoke(cli_app, ["admins", "list", "--cursor", cursor.group(1)], env=env)
-    assert "carol" in more.stdout
-    assert "bob" not in more.stdout
-    mine = runner.invoke(cli_app, ["admins", "tokens", "list", "admin", "--all", "--json"], env=env)
-    assert mine.exit_code == 0, mine.output
-    assert [row["name"] for row in json.loads(mine.stdout)] == newest_first
+    more = paging.cli_second_page(
+        runner, ["admins", "list"], env, "2 of 5 administrator(s)", last="bob", then="carol"
+    )
+    assert "bob" not in more
+    mine = paging.cli_list_json(runner, ["admins", "tokens", "list", "admin"], env)
+    assert [row["name"] for row in mine] == newest_first
     found = runner.invoke(cli_app, ["admins", "tokens", "list", "--search", "bob's"], env=env)
     assert "1 of 1 token(s)" in found.stdout
-    bad = runner.invoke(cli_app, ["admins", "tokens", "list", "--limit", "501"], env=env)
-    assert bad.exit_code == 2
-    assert "limit: must be between 1 and 500" in bad.stderr
+    paging.assert_cli_rejects_limit(runner, ["admins", "tokens", "list"], "501", env)

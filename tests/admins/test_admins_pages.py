@@ -12,6 +12,7 @@ from credgate.app import CredgateApp
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import ADMIN_PASSWORD, csrf_field, sign_in
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 PASSWORD = ADMIN_PASSWORD
 BOB_PASSWORD = "bob's own long password"
@@ -20,13 +21,6 @@ ACTOR = Actor("tests", "pytest")
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-# SQLite unless a test asks for more: the pages add little database work of their own (the
-# services under them are tested on both databases).
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "sqlite"))
 
 
 def test_the_account_page_lists_tokens_and_never_their_secrets(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from support import ADMIN_PASSWORD
+from support import ADMIN_PASSWORD, post_malformed_json
 
 
 def test_crud_round_trip(admin_client: TestClient) -> None:
@@ -70,11 +70,7 @@ def test_bad_input_names_every_field(
 
 
 def test_malformed_json_and_duplicate_name(admin_client: TestClient) -> None:
-    bad = admin_client.post(
-        "/admin/api/v1/api-credentials",
-        content=b"{not json",
-        headers={"Content-Type": "application/json"},
-    )
+    bad = post_malformed_json(admin_client, "/admin/api/v1/api-credentials")
     assert bad.status_code == 422
     assert (
         admin_client.post(

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 
-# SQLite unless a test asks for more: the pages add little database work of their own (the
-# services under them are tested on both databases).
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "sqlite"))
+def _submit(ui: TestClient, form: Any, **fields: Any) -> Any:
+    """The new-credential form (``form`` is the page) posted with ``fields`` and its CSRF token."""
+    return ui.post("/admin/api-credentials", data={**fields, "csrf_token": csrf_field(form.text)})
 
 
 def test_create_shows_the_secret_once_and_it_authenticates(
@@ -24,14 +23,8 @@ def test_create_shows_the_secret_once_and_it_authenticates(
 ) -> None:
     form = ui.get("/admin/api-credentials/new")
     assert "Save and generate credentials" in form.text
-    response = ui.post(
-        "/admin/api-credentials",
-        data={
-            "name": "ServiceNow",
-            "description": "tickets",
-            "permissions": ["workflows", "nql"],
-            "csrf_token": csrf_field(form.text),
-        },
+    response = _submit(
+        ui, form, name="ServiceNow", description="tickets", permissions=["workflows", "nql"]
     )
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -53,30 +46,20 @@ def test_create_shows_the_secret_once_and_it_authenticates(
 
 def test_create_errors_name_each_field_and_keep_what_was_typed(ui: TestClient) -> None:
     form = ui.get("/admin/api-credentials/new")
-    response = ui.post(
-        "/admin/api-credentials",
-        data={"name": "  ", "description": "kept <text>", "csrf_token": csrf_field(form.text)},
-    )
+    response = _submit(ui, form, name="  ", description="kept <text>")
     assert response.status_code == 422
     assert 'role="alert"' in response.text
     assert "<strong>Name</strong></a>: is required" in response.text
     assert "<strong>Permissions</strong></a>: choose at least one permission" in response.text
     assert "kept &lt;text&gt;</textarea>" in response.text  # kept, and escaped
-    unknown = ui.post(
-        "/admin/api-credentials",
-        data={"name": "x", "permissions": ["bogus"], "csrf_token": csrf_field(form.text)},
-    )
+    unknown = _submit(ui, form, name="x", permissions=["bogus"])
     assert unknown.status_code == 422
     assert "unknown permission" in unknown.text
 
 
 def test_duplicate_name_is_a_field_error(ui: TestClient, container: Container) -> None:
     container.api_credentials.create(name="Taken", permissions=["nql"], actor=Actor("t", "t"))
-    form = ui.get("/admin/api-credentials/new")
-    response = ui.post(
-        "/admin/api-credentials",
-        data={"name": "Taken", "permissions": ["nql"], "csrf_token": csrf_field(form.text)},
-    )
+    response = _submit(ui, ui.get("/admin/api-credentials/new"), name="Taken", permissions=["nql"])
     assert response.status_code == 422
     assert "already exists" in response.text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -10,12 +9,11 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from credgate.apicredentials.services import ApiCredentialService
-from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError
 from credgate.core.paging import PageRequest
-from support import cli_env, next_console_page, sign_in
+from support import cli_env, paging
 
 ACTOR = Actor("tests", "pytest")
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "fox_trot", "golf"]
@@ -71,17 +69,7 @@ def test_rest_list_has_totals_and_next_links(
 ) -> None:
     _seed(container.api_credentials)
     url = "/admin/api/v1/api-credentials?limit=4"
-    seen: list[str] = []
-    while url:
-        response = admin_client.get(url)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["total"] == 7
-        assert body["limit"] == 4
-        assert all("client_secret" not in item for item in body["items"])
-        seen += [item["name"] for item in body["items"]]
-        url = body["next"]
-        assert (url is None) == (body["next_cursor"] is None)
+    seen = paging.rest_list(admin_client, url, "name", limit=4, total=7, hidden='"client_secret"')
     assert seen == NAMES
     found = admin_client.get("/admin/api/v1/api-credentials", params={"q": "golf"}).json()
     assert [item["name"] for item in found["items"]] == ["golf"]
@@ -103,23 +91,16 @@ def test_rest_list_rejects_bad_paging(admin_client: TestClient, query: str, fiel
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
-def test_list_page_pages_and_searches(client: TestClient, container: Container) -> None:
+def test_list_page_pages_and_searches(ui: TestClient, container: Container) -> None:
     _seed(container.api_credentials)
-    assert sign_in(client).status_code == 303
-    page = client.get("/admin/api-credentials?limit=3")
-    assert page.status_code == 200
-    assert len(re.findall(r"<tr data-client-id=", page.text)) == 3
-    assert "Showing 3 of 7" in page.text
-    second = next_console_page(client, page)
-    assert "delta" in second.text
-    assert "alpha" not in second.text
+    row = r"<tr data-client-id="
+    second = paging.console_next_page(
+        ui, "/admin/api-credentials?limit=3", shown=3, total=7, row=row, moved=("alpha", "delta")
+    )
     assert 'rel="first"' in second.text
-    found = client.get("/admin/api-credentials?q=echo")
-    assert len(re.findall(r"<tr data-client-id=", found.text)) == 1
+    found = paging.console_search(ui, "/admin/api-credentials?q=echo", row)
     assert 'value="echo"' in found.text
-    bad = client.get("/admin/api-credentials?limit=many")
-    assert bad.status_code == 422
-    assert "Limit" in bad.text
+    bad = paging.console_rejects(ui, "/admin/api-credentials?limit=many", "Limit")
     assert len(re.findall(r"<tr data-client-id=", bad.text)) == 7
 
 
@@ -127,20 +108,14 @@ def test_cli_list_pages_and_streams_everything(container: Container) -> None:
     _seed(container.api_credentials)
     env = cli_env(container)
     runner = CliRunner()
-    page = runner.invoke(cli_app, ["api-credentials", "list", "--limit", "2"], env=env)
-    assert page.exit_code == 0, page.output
-    assert "2 of 7 API credential(s)" in page.stdout
-    assert "bravo" in page.stdout
-    assert "charlie" not in page.stdout
-    cursor = re.search(r"--cursor (\S+)", page.stderr)
-    assert cursor
-    more = runner.invoke(
-        cli_app, ["api-credentials", "list", "--limit", "2", "--cursor", cursor.group(1)], env=env
+    paging.cli_second_page(
+        runner,
+        ["api-credentials", "list"],
+        env,
+        "2 of 7 API credential(s)",
+        last="bravo",
+        then="charlie",
     )
-    assert "charlie" in more.stdout
-    every = runner.invoke(cli_app, ["api-credentials", "list", "--all", "--json"], env=env)
-    assert every.exit_code == 0, every.output
-    assert [row["name"] for row in json.loads(every.stdout)] == NAMES
-    bad = runner.invoke(cli_app, ["api-credentials", "list", "--limit", "0"], env=env)
-    assert bad.exit_code == 2
-    assert "limit: must be between 1 and 500" in bad.stderr
+    every = paging.cli_list_json(runner, ["api-credentials", "list"], env)
+    assert [row["name"] for row in every] == NAMES
+    paging.assert_cli_rejects_limit(runner, ["api-credentials", "list"], "0", env)

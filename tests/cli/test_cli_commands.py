@@ -28,6 +28,13 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def refused(*args: str) -> str:
+    """The standard error of a command that must exit 2 (a usage or configuration error)."""
+    code, _, err = run(*args)
+    assert code == 2
+    return err
+
+
 def test_init_creates_keys_and_admin_once(env: dict[str, str], tmp_path: Path) -> None:
     code, out, _ = run("init")
     assert code == 0, out
@@ -63,8 +70,7 @@ def test_api_credentials_lifecycle(env: dict[str, str]) -> None:
     assert json.loads(regenerated)["client_secret"] != secret
     code, _, _ = run("api-credentials", "delete", "Jira", "--yes")
     assert code == 0
-    code, _, err = run("api-credentials", "show", "Jira")
-    assert code == 2
+    err = refused("api-credentials", "show", "Jira")
     assert "no API credential" in err
 
 
@@ -84,8 +90,7 @@ def test_api_credentials_lifecycle(env: dict[str, str]) -> None:
 )
 def test_bad_input_names_the_field(env: dict[str, str], args: list[str], message: str) -> None:
     assert run("init")[0] == 0
-    code, _, err = run(*args)
-    assert code == 2
+    err = refused(*args)
     assert message in err
 
 
@@ -93,14 +98,12 @@ def test_bad_configuration_names_the_variable(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CREDGATE_PORT", "99999")
-    code, _, err = run("init")
-    assert code == 2
+    err = refused("init")
     assert "CREDGATE_PORT" in err
 
 
 def test_uninitialised_installation_says_what_to_do(env: dict[str, str]) -> None:
-    code, _, err = run("api-credentials", "list")
-    assert code == 2
+    err = refused("api-credentials", "list")
     assert "credgate init" in err
 
 
@@ -181,8 +184,7 @@ def test_an_instance_that_is_not_there_is_named(
     bare: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CREDGATE_HOME", str(bare / "nothing"))
-    code, _, err = run("api-credentials", "list")
-    assert code == 2
+    err = refused("api-credentials", "list")
     assert f"no credgate instance at {bare / 'nothing' / 'var'}" in err
     assert "CREDGATE_HOME" in err
     assert len(err.strip().splitlines()) == 1
@@ -216,8 +218,7 @@ def test_a_missing_config_file_is_an_error(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CREDGATE_CONFIG_FILE", "/nonexistent/credgate.toml")
-    code, _, err = run("init")
-    assert code == 2
+    err = refused("init")
     assert err.strip() == (
         "error: invalid configuration: CREDGATE_CONFIG_FILE: no such file: "
         "/nonexistent/credgate.toml"
@@ -232,8 +233,7 @@ def test_an_unreachable_database_is_one_line(
     port = free_port()
     monkeypatch.setenv("CREDGATE_DATABASE_URL", f"postgresql+psycopg://u:pw@127.0.0.1:{port}/x")
     for args in (["init"], ["api-credentials", "list"]):
-        code, _, err = run(*args)
-        assert code == 2
+        err = refused(*args)
         assert err.startswith(
             f"error: cannot open the database postgresql+psycopg://u:***@127.0.0.1:{port}/x: "
         )
@@ -307,14 +307,11 @@ def test_no_help_names_a_python_type() -> None:
 
 def test_did_you_mean(env: dict[str, str]) -> None:
     assert run("init")[0] == 0
-    code, _, err = run("api-credentials", "create", "--name", "x", "-p", "Workflows")
-    assert code == 2
+    err = refused("api-credentials", "create", "--name", "x", "-p", "Workflows")
     assert "--permission: unknown permission 'Workflows' (did you mean 'workflows'?)" in err
-    code, _, err = run("api-credentails", "list")
-    assert code == 2
+    err = refused("api-credentails", "list")
     assert "Did you mean 'api-credentials'" in err
-    code, _, err = run("platform", "list", "workflow")
-    assert code == 2
+    err = refused("platform", "list", "workflow")
     assert "(did you mean 'workflows'?)" in err
 
 
@@ -347,6 +344,5 @@ def test_file_and_its_hidden_alias(env: dict[str, str], tmp_path: Path) -> None:
         json.dumps({**body, "id": "#other", "name": "Other"}),
     )
     assert code == 0, err
-    code, _, err = run("platform", "create", "workflows", "--file", str(tmp_path / "none.json"))
-    assert code == 2
+    err = refused("platform", "create", "workflows", "--file", str(tmp_path / "none.json"))
     assert "--file: cannot read" in err

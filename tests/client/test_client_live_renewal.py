@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from credgate.testing import Sandbox
+from support.sdk import concurrent_rounds
 
 LIFETIME = 3
 RENEW_AFTER = LIFETIME * 0.9  # the SDK renews a tenth of the lifetime early
@@ -52,23 +54,12 @@ def test_a_long_running_client_keeps_working_across_renewals(sandbox: Sandbox) -
 
 
 def test_100_concurrent_tasks_make_one_token_request_per_lifetime(sandbox: Sandbox) -> None:
+    def check(results: list[Any]) -> None:
+        assert all(r[0].id == "#restart_service" for r in results)
+
     async def scenario() -> list[tuple[int, float]]:
-        rounds: list[tuple[int, float]] = []
         async with sandbox.async_client(["workflows"]) as client:
-            for round_number in range(3):
-                if round_number:
-                    # Start each round once the previous token is due for renewal.
-                    for _ in range(500):
-                        if client._auth.flow.current() is None:
-                            break
-                        await asyncio.sleep(0.01)
-                before = sandbox.tokens_issued()
-                started = time.monotonic()
-                results = await asyncio.gather(*(client.list_workflows() for _ in range(100)))
-                took = time.monotonic() - started
-                assert all(r[0].id == "#restart_service" for r in results)
-                rounds.append((sandbox.tokens_issued() - before, took))
-        return rounds
+            return await concurrent_rounds(client, sandbox.tokens_issued, check)
 
     rounds = asyncio.run(scenario())
     for made, took in rounds:

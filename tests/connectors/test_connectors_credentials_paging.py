@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.paging import PageRequest
-from support import cli_env, next_console_page, sign_in
+from support import cli_env, paging
 
 ACTOR = Actor("tests", "pytest")
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "fox_trot", "golf"]
@@ -72,52 +68,34 @@ def test_rest_follows_next_links_and_rejects_bad_paging(
     admin_client: TestClient, container: Container
 ) -> None:
     _seed(container)
-    seen: list[str] = []
-    url: str | None = f"{BASE}?limit=3&protocol=HTTPS"
-    while url:
-        body = admin_client.get(url).json()
-        assert (body["total"], body["limit"]) == (7, 3)
-        assert all("Pw-sftp" not in json.dumps(item) for item in body["items"])
-        seen += [item["name"] for item in body["items"]]
-        url = body["next"]
-    assert seen == NAMES
+    url = f"{BASE}?limit=3&protocol=HTTPS"
+    assert paging.rest_list(admin_client, url, "name", limit=3, total=7, hidden="Pw-sftp") == NAMES
     found = admin_client.get(BASE, params={"q": "zulu"}).json()
     assert [item["name"] for item in found["items"]] == ["zulu files"]
-    for query, field in [
-        ("limit=0", "limit"),
-        ("limit=abc", "limit"),
-        ("limit=501", "limit"),
-        ("cursor=%25", "cursor"),
-        ("cursor=W1tdXQ", "cursor"),  # [[]]: a list, but not of this list's values
-        ("protocol=FTP", "protocol"),
-    ]:
-        response = admin_client.get(f"{BASE}?{query}")
-        assert response.status_code == 422, query
-        assert [e["field"] for e in response.json()["errors"]] == [field]
+    paging.assert_rest_rejects(
+        admin_client,
+        BASE,
+        [
+            *paging.BAD_PAGING,
+            ("cursor=W1tdXQ", "cursor"),  # [[]]: a list, but not of this list's values
+            ("protocol=FTP", "protocol"),
+        ],
+    )
 
 
-def test_list_page_shows_the_pager(client: TestClient, container: Container) -> None:
+def test_list_page_shows_the_pager(ui: TestClient, container: Container) -> None:
     _seed(container)
-    assert sign_in(client).status_code == 303
-    page = client.get("/admin/connector-credentials?limit=3")
-    assert page.status_code == 200
-    assert len(re.findall(r"<tr data-id=", page.text)) == 3
-    assert "Showing 3 of 8" in page.text
-    second = next_console_page(client, page)
-    assert ">delta<" in second.text
-    assert ">alpha<" not in second.text
-    found = client.get("/admin/connector-credentials?q=golf")
-    assert len(re.findall(r"<tr data-id=", found.text)) == 1
-    bad = client.get("/admin/connector-credentials?cursor=%25")
-    assert bad.status_code == 422
-    assert "Cursor" in bad.text
+    url = "/admin/connector-credentials"
+    row = r"<tr data-id="
+    paging.console_next_page(
+        ui, f"{url}?limit=3", shown=3, total=8, row=row, moved=(">alpha<", ">delta<")
+    )
+    paging.console_search(ui, f"{url}?q=golf", row)
+    paging.console_rejects(ui, f"{url}?cursor=%25", "Cursor")
 
 
 def test_cli_streams_every_page(container: Container) -> None:
     _seed(container)
     env = cli_env(container)
-    every = CliRunner().invoke(
-        cli_app, ["connector-credentials", "list", "--all", "--json"], env=env
-    )
-    assert every.exit_code == 0, every.output
-    assert [row["name"] for row in json.loads(every.stdout)] == [*NAMES, "zulu files"]
+    every = paging.cli_list_json(CliRunner(), ["connector-credentials", "list"], env)
+    assert [row["name"] for row in every] == [*NAMES, "zulu files"]

@@ -49,6 +49,7 @@ from credgate.security.rotation import reencrypt_installation
 from credgate.security.vault import VaultError
 from support import ADMIN_PASSWORD, cli_env, connector_data
 from support.connector_data import variant
+from support.fixtures import trusting_test_ca  # noqa: F401 - a fixture
 
 BASE = "/admin/api/v1/connector-credentials"
 ACTOR = Actor("tests", "pytest")
@@ -74,6 +75,14 @@ def create(client: TestClient, body: dict[str, Any]) -> str:
     return str(answer.json()["id"])
 
 
+def create_bound(client: TestClient, container: Container, body: dict[str, Any]) -> tuple[str, str]:
+    """A credential created through the API, and the digest of the destination that its
+    secrets are bound to."""
+    credential_id = create(client, body)
+    destination = container.connector_credentials.load(credential_id).destination
+    return credential_id, destination_digest(destination)
+
+
 def shown(client: TestClient, credential_id: str) -> dict[str, Any]:
     return dict(client.get(f"{BASE}/{credential_id}").json())
 
@@ -84,11 +93,6 @@ def refused_fields(answer: Any) -> dict[str, str]:
 
 
 # -- OAuth 2.0: the token of the old provider never reaches the new host ------------------------
-
-
-@pytest.fixture
-def settings_overrides(tls: Tls) -> dict[str, Any]:
-    return {"outbound_ca_bundle": tls.ca_bundle}
 
 
 class Elsewhere:
@@ -286,8 +290,7 @@ def test_a_secret_does_not_open_for_another_destination(
     container: Container, admin_client: TestClient
 ) -> None:
     service = container.connector_credentials
-    credential_id = create(admin_client, BASIC)
-    before = destination_digest(service.load(credential_id).destination)
+    credential_id, before = create_bound(admin_client, container, BASIC)
     with container.db.session() as session:
         row = session.get(ConnectorCredentialSecret, (credential_id, "password"))
         assert row is not None
@@ -384,8 +387,7 @@ def test_a_token_obtained_for_the_old_destination_is_not_kept(
 ) -> None:
     """A renewal in flight while the credential is pointed elsewhere: its token is dropped."""
     service = container.connector_credentials
-    credential_id = create(admin_client, AUTHORIZATION_CODE)
-    old = destination_digest(service.load(credential_id).destination)
+    credential_id, old = create_bound(admin_client, container, AUTHORIZATION_CODE)
     store = DatabaseTokenStore(container.db, service, credential_id, destination=old)
     store.save(Token("At-before", refresh_token="Rt-before"))
     assert store.load() is not None

@@ -55,6 +55,7 @@ from credgate.core.destinations import (
     literal_address,
 )
 from support import LOOPBACK
+from support.fixtures import trusting_test_ca  # noqa: F401 - a fixture
 
 ACTOR = Actor("tests", "pytest")
 HOSTS = ("127.0.0.1", "tool.example", "login.example")
@@ -318,11 +319,6 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     cert.cert_chain_pems[0].write_to_path(str(found.certfile))
     cert.private_key_pem.write_to_path(str(found.keyfile))
     return found
-
-
-@pytest.fixture
-def settings_overrides(tls: Tls) -> dict[str, Any]:
-    return {"outbound_ca_bundle": tls.ca_bundle}
 
 
 @dataclass

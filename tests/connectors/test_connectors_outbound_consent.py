@@ -13,17 +13,14 @@ import logging
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from outbound_peers import (
     AC_CLIENT_SECRET,
-    Provider,
     ProviderState,
     Tls,
-    TlsServer,
     assert_no_secrets,
     consent_credential,
 )
@@ -38,20 +35,9 @@ from credgate.connectors.tokenstore import DatabaseTokenStore
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import cli_env
+from support.fixtures import tls_provider, trusting_test_ca  # noqa: F401 - fixtures
 
 ACTOR = Actor("tests", "pytest")
-
-
-@pytest.fixture
-def settings_overrides(tls: Tls) -> dict[str, Any]:
-    return {"outbound_ca_bundle": tls.ca_bundle}
-
-
-@pytest.fixture
-def provider(tls: Tls) -> Iterator[tuple[ProviderState, str]]:
-    state = ProviderState()
-    with TlsServer(Provider(state).app(), tls) as server:
-        yield state, server.url
 
 
 @contextmanager

@@ -42,13 +42,10 @@ from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.errors import InvalidInputError, NotFoundError
 from credgate.models import SEALED
+from support.connector_data import BASIC, UNREACHABLE, variant
+from support.fixtures import trusting_test_ca  # noqa: F401 - a fixture
 
 ACTOR = Actor("tests", "pytest")
-
-
-@pytest.fixture
-def settings_overrides(tls: Tls) -> dict[str, Any]:
-    return {"outbound_ca_bundle": tls.ca_bundle}
 
 
 @pytest.fixture
@@ -335,15 +332,8 @@ def test_test_connection_needs_the_private_ca(
 
 
 def test_unreachable_instance_gives_a_clear_verdict(container: Container) -> None:
-    view = container.connector_credentials.create(
-        {
-            "name": "down",
-            "protocol": "HTTPS",
-            "url": "https://127.0.0.1:9/",
-            "authorization": {"type": "BASIC", "username": "u", "password": "pw-down"},
-        },
-        actor=ACTOR,
-    )
+    down = variant(BASIC, "down", UNREACHABLE, username="u", password="pw-down")
+    view = container.connector_credentials.create(down, actor=ACTOR)
     verdict = asyncio.run(container.connections.test(view.id))
     assert not verdict.ok
     assert verdict.code == "connection_failed"

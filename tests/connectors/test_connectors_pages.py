@@ -4,14 +4,16 @@ and Connect."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
 from credgate.connectors.credentials import MASK
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field, sign_in
+from support.connector_data import BASIC, UNREACHABLE, variant
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 HOST_KEY = (
     "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7"
@@ -19,35 +21,48 @@ HOST_KEY = (
 )
 
 
-# SQLite unless a test asks for more: the pages add little database work of their own (the
-# services under them are tested on both databases).
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "sqlite"))
+#: The form of a Basic credential for Jira, without its password.
+JIRA = {
+    "name": "Jira",
+    "protocol": "HTTPS",
+    "url": "https://jira.example.com/",
+    "auth_type": "BASIC",
+    "username": "svc",
+}
+
+
+def _submit(client: TestClient, url: str, page: Any, fields: dict[str, str]) -> Any:
+    """``fields`` posted to ``url`` with the CSRF token of ``page``, where the form is."""
+    data = {**fields, "csrf_token": csrf_field(page.text)}
+    return client.post(url, data=data, follow_redirects=False)
 
 
 def test_connector_errors_name_fields_and_never_echo_secrets(
     ui: TestClient, container: Container
 ) -> None:
     form = ui.get("/admin/connector-credentials/new")
-    response = ui.post(
-        "/admin/connector-credentials",
-        data={
-            "name": "Jira",
-            "protocol": "HTTPS",
-            "url": "http://not-https.example/",
-            "auth_type": "BASIC",
-            "username": "svc",
-            "password": "hunter2-typed-secret",
-            "csrf_token": csrf_field(form.text),
-        },
-    )
+    typed = {**JIRA, "url": "http://not-https.example/", "password": "hunter2-typed-secret"}
+    response = _submit(ui, "/admin/connector-credentials", form, typed)
     assert response.status_code == 422
     assert "<strong>URL</strong>" in response.text
     assert 'value="http://not-https.example/"' in response.text  # kept
     assert 'value="svc"' in response.text
     assert "hunter2-typed-secret" not in response.text
     assert container.connector_credentials.list().total == 0
+
+
+def _save_masked(
+    client: TestClient, credential_id: str, secret: str, fields: dict[str, str]
+) -> Any:
+    """Open a credential's edit page, which masks its password ``secret``, and save ``fields``
+    with the password left masked (kept as stored). Answers the edit page."""
+    url = f"/admin/connector-credentials/{credential_id}"
+    page = client.get(url)
+    assert secret not in page.text
+    assert f'value="{MASK}"' in page.text
+    saved = _submit(client, url, page, {**fields, "password": MASK})
+    assert saved.status_code == 303, saved.text
+    return page
 
 
 def test_connector_edit_keeps_masked_secrets(ui: TestClient, container: Container) -> None:
@@ -65,24 +80,15 @@ def test_connector_edit_keeps_masked_secrets(ui: TestClient, container: Containe
         },
         actor=Actor("t"),
     )
-    page = ui.get(f"/admin/connector-credentials/{record.id}")
-    assert "p@ss" not in page.text
-    assert f'value="{MASK}"' in page.text
-    response = ui.post(
-        f"/admin/connector-credentials/{record.id}",
-        data={
-            "name": "SFTP drop renamed",
-            "protocol": "SFTP",
-            "url": "sftp://files.example.com:22/",
-            "auth_type": "BASIC",
-            "username": "u",
-            "password": MASK,
-            "host_key": HOST_KEY,
-            "csrf_token": csrf_field(page.text),
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
+    renamed = {
+        "name": "SFTP drop renamed",
+        "protocol": "SFTP",
+        "url": "sftp://files.example.com:22/",
+        "auth_type": "BASIC",
+        "username": "u",
+        "host_key": HOST_KEY,
+    }
+    _save_masked(ui, record.id, "p@ss", renamed)
     stored = container.connector_credentials.load(record.id)
     assert stored.name == "SFTP drop renamed"
     assert stored.secrets["password"] == "p@ss"
@@ -94,46 +100,20 @@ def test_pages_drive_the_container_s_own_connector_store(
     store = container.connector_credentials
     assert sign_in(client).status_code == 303
     form = client.get("/admin/connector-credentials/new")
-    created = client.post(
-        "/admin/connector-credentials",
-        data={
-            "name": "Jira",
-            "protocol": "HTTPS",
-            "url": "https://jira.example.com/",
-            "auth_type": "BASIC",
-            "username": "svc",
-            "password": "s3cret-pass",
-            "csrf_token": csrf_field(form.text),
-        },
-        follow_redirects=False,
+    created = _submit(
+        client, "/admin/connector-credentials", form, {**JIRA, "password": "s3cret-pass"}
     )
     assert created.status_code == 303, created.text
     listing = client.get("/admin/connector-credentials")
     assert "1 credential<" in listing.text
     credential_id = re.search(r'data-id="([^"]+)"', listing.text)
     assert credential_id
-    edit = client.get(f"/admin/connector-credentials/{credential_id.group(1)}")
-    assert "s3cret-pass" not in edit.text
-    assert f'value="{MASK}"' in edit.text
-    saved = client.post(
-        f"/admin/connector-credentials/{credential_id.group(1)}",
-        data={
-            "name": "Jira renamed",
-            "protocol": "HTTPS",
-            "url": "https://jira.example.com/",
-            "auth_type": "BASIC",
-            "username": "svc",
-            "password": MASK,
-            "csrf_token": csrf_field(edit.text),
-        },
-        follow_redirects=False,
+    edit = _save_masked(
+        client, credential_id.group(1), "s3cret-pass", {**JIRA, "name": "Jira renamed"}
     )
-    assert saved.status_code == 303, saved.text
     assert store.load(credential_id.group(1)).secrets["password"] == "s3cret-pass"
-    bad = client.post(
-        "/admin/connector-credentials",
-        data={"name": "", "protocol": "SFTP", "url": "x", "csrf_token": csrf_field(edit.text)},
-    )
+    empty = {"name": "", "protocol": "SFTP", "url": "x"}
+    bad = _submit(client, "/admin/connector-credentials", edit, empty)
     assert bad.status_code == 422
     assert "<strong>Name</strong>" in bad.text
     assert "<strong>Hostname</strong>" in bad.text
@@ -149,15 +129,8 @@ def test_test_and_connect_buttons_use_the_connections(
     from credgate.core.audit.services import Actor
 
     actor = Actor("tests", "pytest")
-    unreachable = container.connector_credentials.create(
-        {
-            "name": "Nowhere",
-            "protocol": "HTTPS",
-            "url": "https://127.0.0.1:9/",
-            "authorization": {"type": "BASIC", "username": "svc", "password": "not-shown-1"},
-        },
-        actor=actor,
-    )
+    nowhere = variant(BASIC, "Nowhere", UNREACHABLE, username="svc", password="not-shown-1")
+    unreachable = container.connector_credentials.create(nowhere, actor=actor)
     consent = container.connector_credentials.create(
         {
             "name": "Provider",

@@ -21,6 +21,7 @@ from credgate.container import Container
 from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.ingress import DEFAULT_FAMILY, FAMILIES, Ingress
+from support import post_malformed_json
 
 ACTOR = Actor("tests", "pytest")
 LIMITS = {
@@ -60,11 +61,7 @@ def test_the_admin_api_refuses_an_anonymous_body_without_reading_it(app: Credgat
 
 
 def test_an_anonymous_malformed_body_is_answered_401_not_422(client: TestClient) -> None:
-    response = client.post(
-        "/admin/api/v1/api-credentials",
-        content=b"{not json",
-        headers={"Content-Type": "application/json"},
-    )
+    response = post_malformed_json(client, "/admin/api/v1/api-credentials")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer realm="credgate-admin"'
 

@@ -14,15 +14,9 @@ from webhooks_support import basic_credential, drain, webhook_settings
 from credgate.container import Container
 from credgate.core.audit.services import Actor
 from support import csrf_field, next_console_page
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
 
 ACTOR = Actor("tests", "pytest")
-
-
-# SQLite unless a test asks for more: the pages add little database work of their own (the
-# services under them are tested on both databases).
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request, "param", "sqlite"))
 
 
 @pytest.fixture

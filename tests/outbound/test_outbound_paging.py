@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from credgate.cli import app as cli_app
 from credgate.container import Container
 from credgate.core.paging import PageRequest
 from credgate.outbound.models import Exporter, Webhook, WebhookDelivery
-from support import cli_env, next_console_page, sign_in
+from support import cli_env, paging
 
 EXPORTERS = ["alpha", "bravo", "charlie", "delta", "echo", "fox_trot", "golf"]
+ROW = r"<tr data-id="
 T0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
 
 
@@ -115,17 +114,7 @@ def test_rest_lists_follow_next_links(admin_client: TestClient, container: Conta
         ("/admin/api/v1/exporters?limit=3", "name", EXPORTERS),
         ("/admin/api/v1/deliveries?limit=3", "id", newest_first),
     ]:
-        seen: list[str] = []
-        next_url: str | None = url
-        while next_url:
-            response = admin_client.get(next_url)
-            assert response.status_code == 200, response.text
-            body = response.json()
-            assert (body["total"], body["limit"]) == (7, 3)
-            seen += [item[key] for item in body["items"]]
-            next_url = body["next"]
-            assert (next_url is None) == (body["next_cursor"] is None)
-        assert seen == expected
+        assert paging.rest_list(admin_client, url, key, limit=3, total=7) == expected
     # A filter stays on the next link.
     first = admin_client.get("/admin/api/v1/deliveries?state=failed&limit=2").json()
     assert "state=failed" in first["next"]
@@ -139,51 +128,35 @@ def test_rest_lists_follow_next_links(admin_client: TestClient, container: Conta
 
 def test_rest_lists_reject_bad_paging(admin_client: TestClient) -> None:
     for path in ("exporters", "deliveries"):
-        for query, field in [
-            ("limit=0", "limit"),
-            ("limit=abc", "limit"),
-            ("limit=501", "limit"),
-            ("cursor=%25", "cursor"),
-        ]:
-            response = admin_client.get(f"/admin/api/v1/{path}?{query}")
-            assert response.status_code == 422, (path, query)
-            assert [e["field"] for e in response.json()["errors"]] == [field]
+        paging.assert_rest_rejects(admin_client, f"/admin/api/v1/{path}")
 
 
 def test_a_forged_cursor_of_the_wrong_shape_is_422(admin_client: TestClient) -> None:
     # A cursor of another list (one name, where the log wants a time and an id).
     exporters_cursor = "WyJhbHBoYSJd"
-    response = admin_client.get(f"/admin/api/v1/deliveries?cursor={exporters_cursor}")
-    assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
+    paging.assert_rest_rejects(
+        admin_client, "/admin/api/v1/deliveries", [(f"cursor={exporters_cursor}", "cursor")]
+    )
 
 
-def test_pages_show_the_pager_and_keep_the_filter(client: TestClient, container: Container) -> None:
+def test_pages_show_the_pager_and_keep_the_filter(ui: TestClient, container: Container) -> None:
     _exporters(container)
     _deliveries(container)
-    assert sign_in(client).status_code == 303
-    page = client.get("/admin/exporters?limit=3")
-    assert page.status_code == 200
-    assert len(re.findall(r"<tr data-id=", page.text)) == 3
-    assert "Showing 3 of 7" in page.text
-    second = next_console_page(client, page)
-    assert ">delta<" in second.text
-    assert ">alpha<" not in second.text
+    second = paging.console_next_page(
+        ui, "/admin/exporters?limit=3", shown=3, total=7, row=ROW, moved=(">alpha<", ">delta<")
+    )
     assert 'rel="first"' in second.text
-    found = client.get("/admin/exporters?q=echo")
-    assert len(re.findall(r"<tr data-id=", found.text)) == 1
-    bad = client.get("/admin/exporters?limit=many")
-    assert bad.status_code == 422
-    assert "Limit" in bad.text
+    paging.console_search(ui, "/admin/exporters?q=echo", ROW)
+    paging.console_rejects(ui, "/admin/exporters?limit=many", "Limit")
 
-    log = client.get("/admin/deliveries?webhook=hook-a&limit=2")
+    log = ui.get("/admin/deliveries?webhook=hook-a&limit=2")
     assert log.status_code == 200
     assert "Showing 2 of 6" in log.text
     following = re.search(r'rel="next" href="([^"]+)"', log.text)
     assert following
     assert "webhook=hook-a" in following.group(1)
     assert 'type="hidden" name="webhook" value="hook-a"' in log.text
-    second = client.get(following.group(1).replace("&amp;", "&"))
+    second = ui.get(following.group(1).replace("&amp;", "&"))
     assert "Showing 2 of 6" in second.text
     assert "msg_04" in second.text
     assert "msg_06" not in second.text
@@ -194,26 +167,11 @@ def test_cli_lists_page_and_stream(container: Container) -> None:
     newest_first = _deliveries(container)
     env = cli_env(container)
     runner = CliRunner()
-    page = runner.invoke(cli_app, ["exporters", "list", "--limit", "2"], env=env)
-    assert page.exit_code == 0, page.output
-    assert "2 of 7 exporter(s)" in page.stdout
-    assert "bravo" in page.stdout
-    assert "charlie" not in page.stdout
-    cursor = re.search(r"--cursor (\S+)", page.stderr)
-    assert cursor
-    more = runner.invoke(
-        cli_app, ["exporters", "list", "--limit", "2", "--cursor", cursor.group(1)], env=env
+    paging.cli_second_page(
+        runner, ["exporters", "list"], env, "2 of 7 exporter(s)", last="bravo", then="charlie"
     )
-    assert "charlie" in more.stdout
-    every = runner.invoke(cli_app, ["deliveries", "list", "--all", "--json"], env=env)
-    assert every.exit_code == 0, every.output
-    assert [row["id"] for row in json.loads(every.stdout)] == newest_first
-    failed = runner.invoke(
-        cli_app, ["deliveries", "list", "--state", "failed", "--limit", "1"], env=env
-    )
-    assert failed.exit_code == 0, failed.output
-    assert "1 of 3 delivery(ies)" in failed.stdout
-    assert "--cursor" in failed.stderr
-    bad = runner.invoke(cli_app, ["deliveries", "list", "--limit", "0"], env=env)
-    assert bad.exit_code == 2
-    assert "limit: must be between 1 and 500" in bad.stderr
+    every = paging.cli_list_json(runner, ["deliveries", "list"], env)
+    assert [row["id"] for row in every] == newest_first
+    failed = ["deliveries", "list", "--state", "failed", "--limit", "1"]
+    paging.cli_first_page(runner, failed, env, "1 of 3 delivery(ies)")
+    paging.assert_cli_rejects_limit(runner, ["deliveries", "list"], "0", env)

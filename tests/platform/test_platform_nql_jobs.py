@@ -20,8 +20,9 @@ from credgate.core.audit.services import Actor
 from credgate.core.config import Settings
 from credgate.core.db import utcnow
 from credgate.platform import services as platform_services
-from credgate.platform.models import InventoryObject, PlatformRequest
+from credgate.platform.models import PlatformRequest
 from credgate.platform.services import EXPORT_LEASE
+from support.platform_data import add_devices, save_query
 
 ACTOR = Actor("tests", "pytest")
 TOKEN_URL = "/oauth2/default/v1/token"
@@ -29,33 +30,9 @@ TOKEN_URL = "/oauth2/default/v1/token"
 
 @pytest.fixture
 def installed(container: Container) -> Iterator[Container]:
-    container.definitions.create(
-        "query",
-        {
-            "id": "#by_os",
-            "object": "devices",
-            "filters": [{"field": "os", "op": "eq", "value": "$os"}],
-            "columns": ["name", "ram"],
-            "sort": [{"field": "name"}],
-        },
-        actor=ACTOR,
-    )
-    container.definitions.create(
-        "query",
-        {
-            "id": "#misfit",
-            "object": "devices",
-            "filters": [{"field": "ram", "op": "eq", "value": "lots"}],
-            "columns": ["name"],
-        },
-        actor=ACTOR,
-    )
-    with container.db.session() as session:
-        for n in range(5):
-            fields = {"os": "Linux" if n % 2 else "BSD", "ram": 4 * n}
-            session.add(
-                InventoryObject(object="device", uid=f"d{n}", name=f"pc-{n}", fields=fields)
-            )
+    save_query(container, "#by_os", ["name", "ram"], where=("os", "eq", "$os"), sort="name")
+    save_query(container, "#misfit", ["name"], where=("ram", "eq", "lots"))
+    add_devices(container, 5)
     yield container
     container.platform.exports.join(30)  # no export outlives the test's database
 

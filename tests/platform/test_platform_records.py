@@ -33,6 +33,24 @@ def _enrich(name: str, os: str, ram: object, tag: str = "lab") -> dict[str, obje
     }
 
 
+def _set_on_uid(
+    client: TestClient, headers: dict[str, str], uid: str, fields: dict[str, str]
+) -> Any:
+    """Enrich the device ``uid`` with ``fields`` (names below ``device/device/``) through the
+    Enrichment API."""
+    item = {
+        "identification": [{"name": "device/device/uid", "value": uid}],
+        "fields": [
+            {"name": f"device/device/{name}", "value": value} for name, value in fields.items()
+        ],
+    }
+    return client.post(
+        "/api/v1/enrichment/data/fields",
+        json={"domain": "d", "enrichments": [item]},
+        headers=headers,
+    )
+
+
 @pytest.fixture
 def fleet(client: TestClient, seeded: Container, all_headers: dict[str, str]) -> str:
     """Three devices of a fresh OS name, written through the Enrichment API."""
@@ -99,33 +117,10 @@ def test_enrichment_updates_and_clears_fields(
     client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     uid = str(uuid.uuid4())
-    first = {
-        "identification": [{"name": "device/device/uid", "value": uid}],
-        "fields": [
-            {"name": "device/device/virtualization/type", "value": "vm"},
-            {"name": "device/device/configuration_tag", "value": "gold"},
-        ],
-    }
-    assert (
-        client.post(
-            "/api/v1/enrichment/data/fields",
-            json={"domain": "d", "enrichments": [first]},
-            headers=all_headers,
-        ).status_code
-        == 200
-    )
-    clear = {
-        "identification": [{"name": "device/device/uid", "value": uid}],
-        "fields": [{"name": "device/device/configuration_tag", "value": ""}],
-    }
-    assert (
-        client.post(
-            "/api/v1/enrichment/data/fields",
-            json={"domain": "d", "enrichments": [clear]},
-            headers=all_headers,
-        ).status_code
-        == 200
-    )
+    first = {"virtualization/type": "vm", "configuration_tag": "gold"}
+    assert _set_on_uid(client, all_headers, uid, first).status_code == 200
+    cleared = _set_on_uid(client, all_headers, uid, {"configuration_tag": ""})
+    assert cleared.status_code == 200
     row = next(r for r in seeded.platform.rows("devices") if r["uid"] == uid)
     assert row == {"uid": uid, "virtualization.type": "vm"}
 
@@ -281,12 +276,8 @@ def test_requests_are_records(
         "/admin/api/v1/platform/requests", params={"kind": "campaign"}, headers=admin
     ).json()
     assert {r["kind"] for r in only["items"]} == {"campaign"}
-    assert (
-        client.get(
-            "/admin/api/v1/platform/requests", params={"kind": "x"}, headers=admin
-        ).status_code
-        == 404
-    )
+    unknown = client.get("/admin/api/v1/platform/requests", params={"kind": "x"}, headers=admin)
+    assert unknown.status_code == 404
     assert client.get("/admin/api/v1/platform/requests", headers=all_headers).status_code == 401
 
 
@@ -294,15 +285,7 @@ def test_device_deletion_removes_inventory_devices(
     client: TestClient, seeded: Container, all_headers: dict[str, str]
 ) -> None:
     uid = str(uuid.uuid4())
-    enrich = {
-        "identification": [{"name": "device/device/uid", "value": uid}],
-        "fields": [{"name": "device/device/configuration_tag", "value": "to-delete"}],
-    }
-    client.post(
-        "/api/v1/enrichment/data/fields",
-        json={"domain": "d", "enrichments": [enrich]},
-        headers=all_headers,
-    )
+    _set_on_uid(client, all_headers, uid, {"configuration_tag": "to-delete"})
     assert any(r["uid"] == uid for r in seeded.platform.rows("devices"))
     response = client.post(
         "/api/v1/data-management/device/deletions",

@@ -6,31 +6,13 @@ from __future__ import annotations
 import pytest
 
 from credgate.container import Container
-from credgate.core.audit.services import Actor
 from credgate.platform.interfaces import ParameterError, SavedQueries
-from credgate.platform.models import InventoryObject
-
-ACTOR = Actor("tests", "pytest")
+from support.platform_data import add_devices, save_query
 
 
 def test_saved_queries_listed_checked_and_run(container: Container) -> None:
-    container.definitions.create(
-        "query",
-        {
-            "id": "#by_os",
-            "object": "devices",
-            "filters": [{"field": "os", "op": "eq", "value": "$os"}],
-            "columns": ["name", "ram"],
-            "sort": [{"field": "name"}],
-        },
-        actor=ACTOR,
-    )
-    with container.db.session() as session:
-        for n in range(4):
-            fields = {"os": "Linux" if n % 2 else "BSD", "ram": 4 * n}
-            session.add(
-                InventoryObject(object="device", uid=f"d{n}", name=f"pc-{n}", fields=fields)
-            )
+    save_query(container, "#by_os", ["name", "ram"], where=("os", "eq", "$os"), sort="name")
+    add_devices(container, 4)
     queries: SavedQueries = container.saved_queries
     assert queries.catalog() == [("#by_os", ["os"])]
     assert queries.parameters("#by_os") == ["os"]

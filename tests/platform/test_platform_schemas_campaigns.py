@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from credgate.platform.schemas import RequestError, campaigns
+from credgate.platform.schemas import campaigns
+from support.platform_data import assert_invalid_unless, refusal
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -43,22 +44,14 @@ def sids(n: int) -> list[str]:
     ],
 )
 def test_limits(changes: dict[str, Any], message: str | None) -> None:
-    if message is None:
-        campaigns.parse_trigger(body(**changes))
-        return
-    with pytest.raises(RequestError) as info:
-        campaigns.parse_trigger(body(**changes))
-    assert info.value.status == 400
-    assert info.value.body == {"code": "INVALID_REQUEST", "message": message}
+    assert_invalid_unless(campaigns.parse_trigger, body(**changes), message)
 
 
 @pytest.mark.parametrize("missing", ["campaignNqlId", "userSid", "expiresInMinutes"])
 def test_required(missing: str) -> None:
     data = body()
     del data[missing]
-    with pytest.raises(RequestError) as info:
-        campaigns.parse_trigger(data)
-    assert info.value.body["message"] == f"{missing}: is required"
+    assert refusal(campaigns.parse_trigger, data).body["message"] == f"{missing}: is required"
 
 
 def test_duplicate_sids_are_dropped_keeping_order() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from credgate.platform.schemas import RequestError, remote_actions
+from support.platform_data import assert_invalid_unless, refusal
 
 DEVICE = "0b7c1c9e-2f5a-4d0e-9a51-1d2f3c4b5a69"
 
@@ -68,22 +69,15 @@ def test_full_request() -> None:
     ],
 )
 def test_limits(changes: dict[str, Any], valid: bool, message: str) -> None:
-    if valid:
-        remote_actions.parse_execute(body(**changes))
-        return
-    with pytest.raises(RequestError) as info:
-        remote_actions.parse_execute(body(**changes))
-    assert info.value.status == 400
-    assert info.value.body == {"code": "INVALID_REQUEST", "message": message}
+    assert_invalid_unless(remote_actions.parse_execute, body(**changes), None if valid else message)
 
 
 @pytest.mark.parametrize("missing", ["remoteActionId", "devices"])
 def test_required_fields(missing: str) -> None:
     data = body()
     del data[missing]
-    with pytest.raises(RequestError) as info:
-        remote_actions.parse_execute(data)
-    assert info.value.body["message"] == f"{missing}: is required"
+    refused = refusal(remote_actions.parse_execute, data)
+    assert refused.body["message"] == f"{missing}: is required"
 
 
 def test_every_problem_is_named_at_once() -> None:

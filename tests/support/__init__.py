@@ -2,7 +2,10 @@
 databases of their own, real servers on loopback (plain or TLS), and HTTP, page and CLI helpers.
 
 Peers with more behaviour live beside it: ``support.provider`` (an Authlib authorization
-server), ``support.ssh`` (a recording SSH server), ``support.connector_data`` (credentials).
+server), ``support.ssh`` (a recording SSH server), ``support.connector_data`` (credentials),
+``support.platform_data`` (saved queries, devices, parser refusals), ``support.paging`` (the
+checks every paged list shares), ``support.fixtures`` (fixtures a module takes by importing
+them), ``support.fuzzing`` (Hypothesis settings) and ``support.sdk`` (SDK token rounds).
 """
 
 from __future__ import annotations
@@ -304,6 +307,11 @@ def hammer(send: Callable[[], object], *, threads: int = 48, seconds: float = 1.
 
 
 # Administration pages ----------------------------------------------------------------------------
+
+
+def post_malformed_json(client: Any, path: str) -> Any:
+    """A POST to ``path`` of a body that says it is JSON and is not."""
+    return client.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
 
 
 def csrf_field(html: str) -> str:

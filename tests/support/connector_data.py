@@ -69,6 +69,8 @@ NO_AUTH = {
     "authorization": {"type": "NONE"},
 }
 EVERY_KIND = (BASIC, BEARER, CLIENT_CREDENTIALS, AUTHORIZATION_CODE, SFTP, NO_AUTH)
+#: An address that refuses connections at once: the discard port, on loopback.
+UNREACHABLE = "https://127.0.0.1:9/"
 
 
 def variant(

@@ -8,15 +8,11 @@ from typing import Any
 
 import pytest
 
+# ``backend``: SQLite unless a test asks for more; the audit-log query, which is the pages' own,
+# is tested on both databases.
+from support.fixtures import pages_backend  # noqa: F401 - a fixture
+
 CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    """SQLite unless a test asks for more: the pages add little database work of their own
-    (the services under them are tested on both databases); the audit-log query, which is the
-    pages' own, is tested on both."""
-    return str(getattr(request, "param", "sqlite"))
 
 
 # Module scope: the sync API keeps an event loop running in the main thread while it is open,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,13 @@ from browser_support import screenshot, watch_errors
 
 from credgate.core.audit.services import Actor
 from credgate.outbound.models import DeliveryAttempt
+from support.fixtures import tls_provider  # noqa: F401 - a fixture
+from support.platform_data import save_query
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connectors"))
 from outbound_peers import (
-    Provider,
     ProviderState,
     Tls,
-    TlsServer,
     consent_credential,
     make_tls,
 )
@@ -55,13 +54,6 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
 @pytest.fixture
 def live_settings_overrides(tls: Tls) -> dict[str, Any]:
     return {"outbound_ca_bundle": tls.ca_bundle, "worker_in_serve": False}
-
-
-@pytest.fixture
-def provider(tls: Tls) -> Iterator[tuple[ProviderState, str]]:
-    state = ProviderState()
-    with TlsServer(Provider(state).app(), tls) as server:
-        yield state, server.url
 
 
 def seed(container: Any, provider: tuple[ProviderState, str]) -> dict[str, str]:
@@ -117,16 +109,7 @@ def seed(container: Any, provider: tuple[ProviderState, str]) -> dict[str, str]:
         attempt=DeliveryAttempt(status_code=None, duration_ms=12, error="connection refused"),
     )
     container.definitions.create("enrichment_field", {"id": "device/device/#os"}, actor=ACTOR)
-    container.definitions.create(
-        "query",
-        {
-            "id": "#devices_by_os",
-            "object": "devices",
-            "filters": [{"field": "#os", "op": "eq", "value": "$os"}],
-            "columns": ["name"],
-        },
-        actor=ACTOR,
-    )
+    save_query(container, "#devices_by_os", ["name"], where=("#os", "eq", "$os"))
     exporter = container.outbound.exporters.create(
         {
             "name": "Linux devices every night to the exports server",
@@ -385,6 +368,16 @@ def test_connect_completes_a_consent_round_trip(
     assert errors == []
 
 
+def saved_with_errors(tab: Any, *errors: str) -> str:
+    """Save an outbound form left without a name or a credential: the alert (answered) names
+    those two and each of ``errors``."""
+    tab.get_by_role("button", name="Save").click()
+    box: str = tab.get_by_role("alert").inner_text()
+    for words in ("Name: is required", "Connector credential: is required", *errors):
+        assert words in box, box
+    return box
+
+
 def test_forms_are_checked_as_a_whole_and_exporters_are_edited(
     browser: Any, live_server: Any, provider: tuple[ProviderState, str]
 ) -> None:
@@ -398,15 +391,11 @@ def test_forms_are_checked_as_a_whole_and_exporters_are_edited(
     assert sftp.is_disabled()
     tab.get_by_label("Resource path").fill("api/incident")
     tab.get_by_label("Headers").fill("no separator here")
-    tab.get_by_role("button", name="Save").click()
-    box = tab.get_by_role("alert").inner_text()
-    for words in (
-        "Name: is required",
-        "Connector credential: is required",
+    box = saved_with_errors(
+        tab,
         "Headers: line 1 is not 'name: value'",
         "Resource path: must start with '/'",
-    ):
-        assert words in box, box
+    )
     assert "String should" not in box
     assert tab.get_by_label("Resource path").input_value() == "api/incident"
     shot(tab, "webhook-errors")
@@ -415,14 +404,7 @@ def test_forms_are_checked_as_a_whole_and_exporters_are_edited(
     tab.goto("/admin/exporters/new")
     assert tab.locator("#f-credential option", has_text="CRM consent").is_disabled()
     tab.get_by_label("Saved query").select_option("#devices_by_os")
-    tab.get_by_role("button", name="Save").click()
-    box = tab.get_by_role("alert").inner_text()
-    for words in (
-        "Name: is required",
-        "Connector credential: is required",
-        "Query parameters: the query #devices_by_os needs a value for $os",
-    ):
-        assert words in box, box
+    saved_with_errors(tab, "Query parameters: the query #devices_by_os needs a value for $os")
     shot(tab, "exporter-errors")
 
     # Edit an exporter: what was stored is shown, a change is saved.

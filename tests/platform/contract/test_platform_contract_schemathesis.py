@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from platform_contract import DOCUMENTS, Contract, document_names, load_document, load_schema
 from schemathesis.checks import (
     content_type_conformance,
@@ -19,6 +19,8 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from support.fuzzing import reproducible
 
 EXAMPLES: Final = 10
 CHECKS: Final = [
@@ -61,13 +63,7 @@ def test_operation_conforms(contract: Contract, document: str, method: str, path
     ran = 0
 
     @given(case=operation.as_strategy())
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-        derandomize=True,
-    )
+    @reproducible(EXAMPLES)
     def check(case: schemathesis.Case) -> None:
         nonlocal ran
         ran += 1
