@@ -13,30 +13,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from credgate.core.cli import (
-    AllOpt,
-    CursorOpt,
     DataAliasOpt,
     FileOpt,
     JsonOpt,
-    LimitOpt,
-    SearchOpt,
     admin_api,
     cli_actor,
     emit,
-    emit_page,
     emit_table,
     json_object,
-    list_command,
     local_fallback_note,
     open_services,
     settings_or_exit,
     sub_app,
 )
-from credgate.core.paging import DEFAULT_LIMIT
+from credgate.core.cli_lists import filtered_list_command, service_list_command
 
 if TYPE_CHECKING:
     from credgate.core.paging import Page, PageRequest
-    from credgate.core.services import Services
     from credgate.outbound.exporters import ExporterService
     from credgate.outbound.webhooks import WebhookService
     from credgate.outbound.worker import OutboundWorker
@@ -81,15 +74,22 @@ def _fields(data: Any) -> None:
         typer.echo(f"{key + ':':<{width}} {'-' if shown is None else shown}")
 
 
-def _webhooks_page(services: Services) -> Callable[[PageRequest], Page[dict[str, Any]]]:
+def _webhook_service() -> type[WebhookService]:
     from credgate.outbound.webhooks import WebhookService
 
-    return services.get(WebhookService).page
+    return WebhookService
 
 
-list_command(
+def _exporter_service() -> type[ExporterService]:
+    from credgate.outbound.exporters import ExporterService
+
+    return ExporterService
+
+
+service_list_command(
     webhooks_app,
-    _webhooks_page,
+    _webhook_service,
+    lambda webhooks: webhooks.page,
     dict,
     [
         ("id", "id"),
@@ -178,35 +178,26 @@ def webhooks_test(
         raise typer.Exit(1)
 
 
-@deliveries_app.command("list")
+@filtered_list_command(
+    deliveries_app,
+    _webhook_service,
+    dict,
+    [
+        ("id", "id"),
+        ("event", "event_type"),
+        ("state", "state"),
+        ("attempts", "attempts"),
+        ("last error", "last_error"),
+    ],
+    noun="delivery(ies)",
+    help="The delivery log, newest first, a page at a time (or --all).",
+)
 def deliveries_list(
+    webhooks: WebhookService,
     webhook: Annotated[str | None, typer.Option(help="A webhook id or name.")] = None,
     state: Annotated[str | None, typer.Option(help="pending, delivered or failed.")] = None,
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The delivery log, newest first, a page at a time (or --all)."""
-    with _outbound() as outbound:
-        emit_page(
-            lambda wanted: outbound.webhooks.deliveries_page(wanted, webhook=webhook, state=state),
-            dict,
-            [
-                ("id", "id"),
-                ("event", "event_type"),
-                ("state", "state"),
-                ("attempts", "attempts"),
-                ("last error", "last_error"),
-            ],
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="delivery(ies)",
-        )
+) -> Callable[[PageRequest], Page[dict[str, Any]]]:
+    return lambda wanted: webhooks.deliveries_page(wanted, webhook=webhook, state=state)
 
 
 @deliveries_app.command("show")
@@ -227,15 +218,10 @@ def deliveries_replay(
         emit(outbound.webhooks.replay(delivery_id, actor=cli_actor()), as_json, _fields)
 
 
-def _exporters_page(services: Services) -> Callable[[PageRequest], Page[dict[str, Any]]]:
-    from credgate.outbound.exporters import ExporterService
-
-    return services.get(ExporterService).page
-
-
-list_command(
+service_list_command(
     exporters_app,
-    _exporters_page,
+    _exporter_service,
+    lambda exporters: exporters.page,
     dict,
     [
         ("id", "id"),
