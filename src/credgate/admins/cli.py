@@ -13,6 +13,7 @@ import typer
 
 from credgate.core.cli import JsonOpt, cli_actor, emit, parse_duration, sub_app, using
 from credgate.core.cli_lists import as_dict, filtered_list_command, service_list_command
+from credgate.core.cli_options import new_password
 
 if TYPE_CHECKING:
     from credgate.admins.services import AdminService, AdminTokenView
@@ -34,15 +35,7 @@ def _service() -> type[AdminService]:
 @admins_app.command("create")
 def admins_create(
     username: Annotated[str, typer.Argument()],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CREDGATE_NEW_ADMIN_PASSWORD",
-        ),
-    ],
+    password: Annotated[str, new_password("CREDGATE_NEW_ADMIN_PASSWORD")],
 ) -> None:
     """Add an administrator."""
     with using(_service()) as admins:

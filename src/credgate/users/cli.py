@@ -8,6 +8,7 @@ import typer
 
 from credgate.core.cli import YesOpt, cli_actor, fail, sub_app, using
 from credgate.core.cli_lists import as_dict, service_list_command
+from credgate.core.cli_options import new_password
 
 if TYPE_CHECKING:
     from credgate.users.services import UserService
@@ -28,15 +29,7 @@ def _service() -> type[UserService]:
 def users_create(
     username: Annotated[str, typer.Argument()],
     profile: Annotated[str, typer.Option(help="Profile name (see `credgate profiles list`).")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CREDGATE_NEW_USER_PASSWORD",
-        ),
-    ],
+    password: Annotated[str, new_password("CREDGATE_NEW_USER_PASSWORD")],
 ) -> None:
     """Add a classic user account."""
     with using(_service()) as users:
