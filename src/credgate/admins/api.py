@@ -15,7 +15,7 @@ from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminIdentity, AdminService, AdminTokenView, AdminView
 from credgate.core.audit.services import page_events
 from credgate.core.db import Database
-from credgate.core.paging import PageRequest
+from credgate.core.paging import Page, PageRequest
 from credgate.core.services import provided
 from credgate.security.lockout import TooManyAttempts
 from credgate.security.throttle import AuthThrottle
@@ -30,6 +30,7 @@ from credgate.web.api import (
     page_answer,
     require_admin,
 )
+from credgate.web.api_pages import page_route
 
 __all__ = ["router"]
 
@@ -228,11 +229,9 @@ def revoke_admin_token(
     return Response(status_code=204)
 
 
-@router.get("/admins", summary="List administrators")
-def list_admins(
-    request: Request, paging: Paging, admins: Admins, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, admins.admins_page(paging).map(AdminView.as_dict))
+@page_route(router, "/admins", AdminService, summary="List administrators")
+def list_admins(admins: AdminService, paging: PageRequest) -> Page[dict[str, Any]]:
+    return admins.admins_page(paging).map(AdminView.as_dict)
 
 
 @router.patch(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from credgate.apicredentials.services import ApiCredentialService, CredentialView
+from credgate.core.paging import Page, PageRequest
 from credgate.core.permissions import CATALOGUE
 from credgate.core.services import provided
-from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
+from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api_pages import page_route
 
 __all__ = ["router"]
 
@@ -61,11 +63,11 @@ def list_permissions(_admin: CurrentAdmin) -> list[dict[str, str]]:
     return [{"id": p.id, "label": p.label, "description": p.description} for p in CATALOGUE]
 
 
-@router.get("/api-credentials", summary="List API credentials")
+@page_route(router, "/api-credentials", ApiCredentialService, summary="List API credentials")
 def list_credentials(
-    request: Request, paging: Paging, credentials: ApiCredentials, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, credentials.page(paging).map(CredentialView.as_dict))
+    credentials: ApiCredentialService, paging: PageRequest
+) -> Page[dict[str, Any]]:
+    return credentials.page(paging).map(CredentialView.as_dict)
 
 
 @router.post(
