@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
@@ -17,6 +17,7 @@ from credgate.core.audit.services import page_events
 from credgate.core.db import Database
 from credgate.core.paging import Page, PageRequest
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.security.lockout import TooManyAttempts
 from credgate.security.throttle import AuthThrottle
 from credgate.web.api import (
@@ -46,9 +47,7 @@ Me = Annotated[AdminIdentity, Depends(require_admin)]
 container provides is :class:`AdminService`, whose checks answer an :class:`AdminIdentity`."""
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LoginIn(StrictModel):
     username: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
@@ -65,9 +64,7 @@ _ConfirmingPassword = Annotated[
 _Password = Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     expires_in: Annotated[
         int | None,
@@ -82,21 +79,15 @@ class TokenIn(BaseModel):
     password: _ConfirmingPassword = None
 
 
-class AdminPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdminPatch(StrictModel):
     disabled: bool
 
 
-class ResetIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ResetIn(StrictModel):
     password: _ConfirmingPassword = None
 
 
-class PasswordChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PasswordChangeIn(StrictModel):
     current_password: _Password
     new_password: _Password
 

@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credgate.apicredentials.services import ApiCredentialService, CredentialView
 from credgate.core.paging import Page, PageRequest
 from credgate.core.permissions import CATALOGUE
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.web.api import AdminActor, CurrentAdmin
 from credgate.web.api_pages import page_route
 
@@ -32,18 +33,14 @@ RateLimit = Annotated[
 ]
 
 
-class CredentialIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CredentialIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     permissions: Annotated[list[str], Field(min_length=1, max_length=50)]
     rate_limit: RateLimit = None
 
 
-class CredentialPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CredentialPatch(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     permissions: Annotated[list[str], Field(min_length=1, max_length=50)] | None = None
@@ -52,9 +49,7 @@ class CredentialPatch(BaseModel):
     """``null`` removes the credential's own limit; leaving the field out keeps it."""
 
 
-class RegenerateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegenerateIn(StrictModel):
     overlap_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 0
 
 

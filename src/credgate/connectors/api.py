@@ -21,12 +21,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credgate.connectors.connections import Connections, ConsentFailed
 from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
 from credgate.connectors.services import ConnectorService
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 from credgate.web.pages import render
 
@@ -130,9 +131,7 @@ router.include_router(_credentials)
 # Connector records ------------------------------------------------------------------------------
 
 
-class ConnectorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConnectorIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Literal["webhook", "exporter"]
     credential_id: Annotated[str, Field(min_length=1, max_length=36)]

@@ -19,7 +19,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Literal
 
 import anyio.to_thread
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import delete, select
 
 from credgate.connectors.interfaces import CredentialClients
@@ -33,6 +33,7 @@ from credgate.core.errors import (
     plain_errors,
 )
 from credgate.core.paging import Page, PageRequest, keyset_page
+from credgate.core.strict import StrictModel
 from credgate.outbound.models import Exporter, ExporterRun
 
 __all__ = [
@@ -53,9 +54,7 @@ _PATTERN_FIELDS = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._{}:%\-]+$")
 
 
-class ExporterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExporterIn(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     query_id: str = Field(min_length=1, description="A saved NQL query's id, e.g. #devices.")
     parameters: dict[str, str] = Field(default_factory=dict)

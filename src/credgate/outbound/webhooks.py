@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from credgate.core.errors import (
     plain_errors,
 )
 from credgate.core.paging import Page, PageRequest, keyset_page
+from credgate.core.strict import StrictModel
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES, sample_context
 from credgate.outbound.models import (
     DeliveryAttempt,
@@ -76,10 +77,8 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_hex(16)
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(StrictModel):
     """A webhook as entered. ``signing_secret``: ``whsec_<base64>``, ``"generate"`` or null."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     credential: str = Field(min_length=1, description="Connector credential id or name.")

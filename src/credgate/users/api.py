@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credgate.core.paging import Page, PageRequest
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.users.services import ProfileView, UserService, UserView
 from credgate.web.api import AdminActor, CurrentAdmin
 from credgate.web.api_pages import page_route
@@ -20,17 +21,13 @@ router = APIRouter(prefix="/admin/api/v1", tags=["Classic users"])
 Users = Annotated[UserService, Depends(provided(UserService))]
 
 
-class ProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProfileIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     data_privacy: Literal["none", "partial", "full"]
     finder_access: bool = False
 
 
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserIn(StrictModel):
     username: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
     profile: Annotated[str, Field(min_length=1, max_length=100)]
