@@ -22,7 +22,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import anyio.to_thread
 import httpx
@@ -83,6 +83,9 @@ class DeliveryPolicy:
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
+_SHOWN_RESULT: Final = ("outcome", "status_code", "duration_ms", "error", "response")
+
+
 @dataclass(slots=True)
 class AttemptResult:
     outcome: str  # delivered | retry | failed | gone
@@ -94,13 +97,8 @@ class AttemptResult:
     request: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "outcome": self.outcome,
-            "status_code": self.status_code,
-            "duration_ms": self.duration_ms,
-            "error": self.error,
-            "response": self.response,
-        }
+        """The answer of a test send: the outcome, not how the worker goes on or what it sent."""
+        return {name: getattr(self, name) for name in _SHOWN_RESULT}
 
 
 def retry_after_seconds(value: str | None) -> float | None:
