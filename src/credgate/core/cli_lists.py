@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar, Unpack
 
 from credgate.core.cli import (
     AllOpt,
@@ -30,7 +30,14 @@ if TYPE_CHECKING:
 
     from credgate.core.paging import Page, PageRequest
 
-__all__ = ["as_dict", "filtered_list_command", "service_list_command"]
+__all__ = ["Naming", "as_dict", "filtered_list_command", "service_list_command"]
+
+
+class Naming(TypedDict):
+    noun: str
+    """What the rows are, counted under the table: ``token(s)``."""
+    help: str
+    """The command's help."""
 
 
 class _View(Protocol):
@@ -53,19 +60,10 @@ def service_list_command(
     read: Callable[[S], Callable[[PageRequest], Page[T]]],
     shape: Callable[[T], dict[str, Any]],
     columns: Sequence[Column],
-    *,
-    noun: str,
-    help: str,
+    **naming: Unpack[Naming],
 ) -> None:
     """Add a ``list`` command to ``app`` that pages through ``read(the service)``."""
-    list_command(
-        app,
-        lambda services: read(services.get(service())),
-        shape,
-        columns,
-        noun=noun,
-        help=help,
-    )
+    list_command(app, lambda services: read(services.get(service())), shape, columns, **naming)
 
 
 def _paging(
@@ -101,9 +99,7 @@ def filtered_list_command(
     service: Callable[[], type[S]],
     shape: Callable[[Any], dict[str, Any]],
     columns: Sequence[Column],
-    *,
-    noun: str,
-    help: str,
+    **naming: Unpack[Naming],
 ) -> Callable[[Callable[..., Callable[[PageRequest], Page[Any]]]], None]:
     """Decorate ``read(service, **filters)``, which answers the page reader for its filters,
     into a ``list`` command of ``app``: its options are the filters (arguments and options as
@@ -119,12 +115,12 @@ def filtered_list_command(
                     read(services.get(service()), **options),
                     shape,
                     columns,
-                    noun=noun,
+                    noun=naming["noun"],
                     **paging,
                 )
 
         # Typer reads a command's options from its signature: the filters, then the paging.
         list_rows.__signature__ = inspect.Signature([*filters, *_PAGING])  # type: ignore[attr-defined]
-        app.command("list", help=help)(list_rows)
+        app.command("list", help=naming["help"])(list_rows)
 
     return register
