@@ -32,9 +32,9 @@ from credgate.core.errors import (
     found,
     plain_errors,
 )
-from credgate.core.paging import Page, PageRequest, keyset_page
+from credgate.core.paging import Page, PageRequest
 from credgate.core.strict import StrictModel
-from credgate.outbound.models import Exporter, ExporterRun
+from credgate.outbound.models import Exporter, ExporterRun, page_by_name
 
 __all__ = [
     "PERIODS",
@@ -296,14 +296,7 @@ class ExporterService:
     def page(self, request: PageRequest) -> Page[dict[str, Any]]:
         """One page of exporters, by name; ``q`` finds a part of the name or of the id."""
         with self.db.session() as session:
-            page = keyset_page(
-                session,
-                select(Exporter),
-                request,
-                order=[Exporter.name],
-                search=[Exporter.name, Exporter.id],
-            )
-            return page.map(_view)
+            return page_by_name(session, Exporter, request).map(_view)
 
     def get(self, ref: str) -> dict[str, Any]:
         with self.db.session() as session:

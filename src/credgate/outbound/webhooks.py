@@ -36,6 +36,7 @@ from credgate.outbound.models import (
     Webhook,
     WebhookDelivery,
     WebhookSecret,
+    page_by_name,
     signing_secret_context,
 )
 from credgate.outbound.payloads import (
@@ -328,13 +329,7 @@ class WebhookService:
     def page(self, request: PageRequest) -> Page[dict[str, Any]]:
         """One page of webhooks, by name; ``q`` finds a part of the name or of the id."""
         with self.db.session() as session:
-            page = keyset_page(
-                session,
-                select(Webhook),
-                request,
-                order=[Webhook.name],
-                search=[Webhook.name, Webhook.id],
-            )
+            page = page_by_name(session, Webhook, request)
             shown = [row.id for row in page.items]
             signed = set(
                 session.scalars(
