@@ -4,8 +4,9 @@ log."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
@@ -42,6 +43,8 @@ Logins = Annotated[AdminLogins, Depends(provided(AdminLogins))]
 Throttle = Annotated[AuthThrottle, Depends(provided(AuthThrottle))]
 Keys = Annotated[SigningKeys, Depends(provided(SigningKeys))]
 Db = Annotated[Database, Depends(provided(Database))]
+T = TypeVar("T")
+
 Me = Annotated[AdminIdentity, Depends(require_admin)]
 """The signed-in administrator as this feature knows them: the admin API authentication the
 container provides is :class:`AdminService`, whose checks answer an :class:`AdminIdentity`."""
@@ -150,6 +153,29 @@ def _too_many(exc: PasswordAttemptsExceeded) -> ApiError:
     return ApiError(429, "too_many_attempts", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
+@dataclass(frozen=True, slots=True)
+class _PasswordGuard:
+    """The signed-in administrator, and the throttle that counts their wrong passwords."""
+
+    throttle: AuthThrottle
+    admin: AdminIdentity
+
+    async def __call__(self, call: Callable[[], T]) -> T:
+        """``call`` (a service call that checks the administrator's password), throttled; too
+        many wrong passwords answer 429."""
+        try:
+            return await password_checked(self.throttle, self.admin.username, call)
+        except PasswordAttemptsExceeded as exc:
+            raise _too_many(exc) from None
+
+
+async def _password_guard(throttle: Throttle, admin: Me) -> _PasswordGuard:
+    return _PasswordGuard(throttle, admin)
+
+
+PasswordGuard = Annotated[_PasswordGuard, Depends(_password_guard)]
+
+
 @router.get("/admin-tokens", summary="List admin API tokens, newest first (never their secrets)")
 def list_admin_tokens(
     request: Request,
@@ -186,24 +212,14 @@ def list_admin_tokens(
     "the new token cannot outlive the one making the request.",
 )
 async def create_admin_token(
-    body: TokenIn,
-    response: Response,
-    admins: Admins,
-    throttle: Throttle,
-    admin: Me,
-    actor: AdminActor,
+    body: TokenIn, response: Response, admins: Admins, guard: PasswordGuard, actor: AdminActor
 ) -> dict[str, Any]:
     ttl = dt.timedelta(seconds=body.expires_in) if body.expires_in is not None else None
-    try:
-        issued = await password_checked(
-            throttle,
-            admin.username,
-            lambda: admins.mint_token(
-                admin, body.name, actor=actor, ttl=ttl, password=body.password
-            ),
+    issued = await guard(
+        lambda: admins.mint_token(
+            guard.admin, body.name, actor=actor, ttl=ttl, password=body.password
         )
-    except PasswordAttemptsExceeded as exc:
-        raise _too_many(exc) from None
+    )
     response.headers["Cache-Control"] = "no-store"
     return issued.as_dict()
 
@@ -251,20 +267,14 @@ async def reset_admin_password(
     body: ResetIn,
     response: Response,
     admins: Admins,
-    throttle: Throttle,
-    admin: Me,
+    guard: PasswordGuard,
     actor: AdminActor,
 ) -> dict[str, Any]:
-    try:
-        password = await password_checked(
-            throttle,
-            admin.username,
-            lambda: admins.reset_password(
-                username, actor=actor, caller=admin, caller_password=body.password
-            ),
+    password = await guard(
+        lambda: admins.reset_password(
+            username, actor=actor, caller=guard.admin, caller_password=body.password
         )
-    except PasswordAttemptsExceeded as exc:
-        raise _too_many(exc) from None
+    )
     response.headers["Cache-Control"] = "no-store"
     return {"username": username, "password": password}
 
@@ -277,22 +287,17 @@ async def reset_admin_password(
     "request stays signed in.",
 )
 async def change_own_password(
-    body: PasswordChangeIn, admins: Admins, throttle: Throttle, admin: Me, actor: AdminActor
+    body: PasswordChangeIn, admins: Admins, guard: PasswordGuard, actor: AdminActor
 ) -> Response:
-    try:
-        await password_checked(
-            throttle,
-            admin.username,
-            lambda: admins.change_password(
-                admin.username,
-                body.current_password,
-                body.new_password,
-                actor=actor,
-                keep_session=admin.session_hash,
-            ),
+    await guard(
+        lambda: admins.change_password(
+            guard.admin.username,
+            body.current_password,
+            body.new_password,
+            actor=actor,
+            keep_session=guard.admin.session_hash,
         )
-    except PasswordAttemptsExceeded as exc:
-        raise _too_many(exc) from None
+    )
     return Response(status_code=204)
 
 
