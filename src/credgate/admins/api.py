@@ -32,7 +32,7 @@ from credgate.web.api import (
     page_answer,
     require_admin,
 )
-from credgate.web.api_pages import page_route
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 

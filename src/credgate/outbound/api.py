@@ -13,7 +13,7 @@ from credgate.outbound.exporters import ExporterService
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import OutboundWorker
 from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
-from credgate.web.api_pages import page_route
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 

@@ -12,7 +12,7 @@ from credgate.core.services import provided
 from credgate.core.strict import StrictModel
 from credgate.users.services import ProfileView, UserService, UserView
 from credgate.web.api import AdminActor, CurrentAdmin
-from credgate.web.api_pages import page_route
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 
