@@ -4,19 +4,21 @@ log."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credgate.admins.guard import PasswordAttemptsExceeded, password_checked
 from credgate.admins.interfaces import AdminLogins, SigningKeys
 from credgate.admins.services import AdminIdentity, AdminService, AdminTokenView, AdminView
 from credgate.core.audit.services import page_events
 from credgate.core.db import Database
-from credgate.core.paging import PageRequest
+from credgate.core.paging import Page, PageRequest
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.security.lockout import TooManyAttempts
 from credgate.security.throttle import AuthThrottle
 from credgate.web.api import (
@@ -30,6 +32,7 @@ from credgate.web.api import (
     page_answer,
     require_admin,
 )
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 
@@ -40,14 +43,14 @@ Logins = Annotated[AdminLogins, Depends(provided(AdminLogins))]
 Throttle = Annotated[AuthThrottle, Depends(provided(AuthThrottle))]
 Keys = Annotated[SigningKeys, Depends(provided(SigningKeys))]
 Db = Annotated[Database, Depends(provided(Database))]
+T = TypeVar("T")
+
 Me = Annotated[AdminIdentity, Depends(require_admin)]
 """The signed-in administrator as this feature knows them: the admin API authentication the
 container provides is :class:`AdminService`, whose checks answer an :class:`AdminIdentity`."""
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LoginIn(StrictModel):
     username: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
@@ -64,9 +67,7 @@ _ConfirmingPassword = Annotated[
 _Password = Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     expires_in: Annotated[
         int | None,
@@ -81,21 +82,15 @@ class TokenIn(BaseModel):
     password: _ConfirmingPassword = None
 
 
-class AdminPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AdminPatch(StrictModel):
     disabled: bool
 
 
-class ResetIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ResetIn(StrictModel):
     password: _ConfirmingPassword = None
 
 
-class PasswordChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PasswordChangeIn(StrictModel):
     current_password: _Password
     new_password: _Password
 
@@ -158,6 +153,29 @@ def _too_many(exc: PasswordAttemptsExceeded) -> ApiError:
     return ApiError(429, "too_many_attempts", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
+@dataclass(frozen=True, slots=True)
+class _PasswordGuard:
+    """The signed-in administrator, and the throttle that counts their wrong passwords."""
+
+    throttle: AuthThrottle
+    admin: AdminIdentity
+
+    async def __call__(self, call: Callable[[], T]) -> T:
+        """``call`` (a service call that checks the administrator's password), throttled; too
+        many wrong passwords answer 429."""
+        try:
+            return await password_checked(self.throttle, self.admin.username, call)
+        except PasswordAttemptsExceeded as exc:
+            raise _too_many(exc) from None
+
+
+async def _password_guard(throttle: Throttle, admin: Me) -> _PasswordGuard:
+    return _PasswordGuard(throttle, admin)
+
+
+PasswordGuard = Annotated[_PasswordGuard, Depends(_password_guard)]
+
+
 @router.get("/admin-tokens", summary="List admin API tokens, newest first (never their secrets)")
 def list_admin_tokens(
     request: Request,
@@ -194,24 +212,14 @@ def list_admin_tokens(
     "the new token cannot outlive the one making the request.",
 )
 async def create_admin_token(
-    body: TokenIn,
-    response: Response,
-    admins: Admins,
-    throttle: Throttle,
-    admin: Me,
-    actor: AdminActor,
+    body: TokenIn, response: Response, admins: Admins, guard: PasswordGuard, actor: AdminActor
 ) -> dict[str, Any]:
     ttl = dt.timedelta(seconds=body.expires_in) if body.expires_in is not None else None
-    try:
-        issued = await password_checked(
-            throttle,
-            admin.username,
-            lambda: admins.mint_token(
-                admin, body.name, actor=actor, ttl=ttl, password=body.password
-            ),
+    issued = await guard(
+        lambda: admins.mint_token(
+            guard.admin, body.name, actor=actor, ttl=ttl, password=body.password
         )
-    except PasswordAttemptsExceeded as exc:
-        raise _too_many(exc) from None
+    )
     response.headers["Cache-Control"] = "no-store"
     return issued.as_dict()
 
@@ -228,11 +236,9 @@ def revoke_admin_token(
     return Response(status_code=204)
 
 
-@router.get("/admins", summary="List administrators")
-def list_admins(
-    request: Request, paging: Paging, admins: Admins, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, admins.admins_page(paging).map(AdminView.as_dict))
+@page_route(router, "/admins", AdminService, summary="List administrators")
+def list_admins(admins: AdminService, paging: PageRequest) -> Page[dict[str, Any]]:
+    return admins.admins_page(paging).map(AdminView.as_dict)
 
 
 @router.patch(
@@ -261,20 +267,14 @@ async def reset_admin_password(
     body: ResetIn,
     response: Response,
     admins: Admins,
-    throttle: Throttle,
-    admin: Me,
+    guard: PasswordGuard,
     actor: AdminActor,
 ) -> dict[str, Any]:
-    try:
-        password = await password_checked(
-            throttle,
-            admin.username,
-            lambda: admins.reset_password(
-                username, actor=actor, caller=admin, caller_password=body.password
-            ),
+    password = await guard(
+        lambda: admins.reset_password(
+            username, actor=actor, caller=guard.admin, caller_password=body.password
         )
-    except PasswordAttemptsExceeded as exc:
-        raise _too_many(exc) from None
+    )
     response.headers["Cache-Control"] = "no-store"
     return {"username": username, "password": password}
 
@@ -287,22 +287,17 @@ async def reset_admin_password(
     "request stays signed in.",
 )
 async def change_own_password(
-    body: PasswordChangeIn, admins: Admins, throttle: Throttle, admin: Me, actor: AdminActor
+    body: PasswordChangeIn, admins: Admins, guard: PasswordGuard, actor: AdminActor
 ) -> Response:
-    try:
-        await password_checked(
-            throttle,
-            admin.username,
-            lambda: admins.change_password(
-                admin.username,
-                body.current_password,
-                body.new_password,
-                actor=actor,
-                keep_session=admin.session_hash,
-            ),
+    await guard(
+        lambda: admins.change_password(
+            guard.admin.username,
+            body.current_password,
+            body.new_password,
+            actor=actor,
+            keep_session=guard.admin.session_hash,
         )
-    except PasswordAttemptsExceeded as exc:
-        raise _too_many(exc) from None
+    )
     return Response(status_code=204)
 
 

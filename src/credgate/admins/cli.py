@@ -6,32 +6,18 @@ arguments; generated passwords and new tokens are printed once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credgate.core.cli import (
-    AllOpt,
-    CursorOpt,
-    JsonOpt,
-    LimitOpt,
-    SearchOpt,
-    cli_actor,
-    emit,
-    emit_page,
-    list_command,
-    open_services,
-    parse_duration,
-    sub_app,
-)
-from credgate.core.paging import DEFAULT_LIMIT
+from credgate.core.cli import JsonOpt, cli_actor, emit, parse_duration, sub_app, using
+from credgate.core.cli_lists import as_dict, filtered_list_command, service_list_command
+from credgate.core.cli_options import new_password
 
 if TYPE_CHECKING:
-    from credgate.admins.services import AdminService, AdminView
+    from credgate.admins.services import AdminService, AdminTokenView
     from credgate.core.paging import Page, PageRequest
-    from credgate.core.services import Services
 
 __all__ = ["admins_app"]
 
@@ -40,43 +26,28 @@ tokens_app = sub_app("List and revoke admin API tokens.")
 admins_app.add_typer(tokens_app, name="tokens")
 
 
-@contextmanager
-def _admins() -> Iterator[AdminService]:
+def _service() -> type[AdminService]:
     from credgate.admins.services import AdminService
 
-    with open_services() as services:
-        yield services.get(AdminService)
+    return AdminService
 
 
 @admins_app.command("create")
 def admins_create(
     username: Annotated[str, typer.Argument()],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CREDGATE_NEW_ADMIN_PASSWORD",
-        ),
-    ],
+    password: Annotated[str, new_password("CREDGATE_NEW_ADMIN_PASSWORD")],
 ) -> None:
     """Add an administrator."""
-    with _admins() as admins:
+    with using(_service()) as admins:
         admins.create(username, password, actor=cli_actor())
         typer.echo(f"created administrator {username!r}")
 
 
-def _admins_page(services: Services) -> Callable[[PageRequest], Page[AdminView]]:
-    from credgate.admins.services import AdminService
-
-    return services.get(AdminService).admins_page
-
-
-list_command(
+service_list_command(
     admins_app,
-    _admins_page,
-    lambda view: view.as_dict(),
+    _service,
+    lambda admins: admins.admins_page,
+    as_dict,
     [
         ("username", "username"),
         ("state", lambda r: "disabled" if r["disabled"] else "active"),
@@ -90,7 +61,7 @@ list_command(
 @admins_app.command("disable")
 def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable USERNAME: no sign-in; their sessions and admin API tokens are refused."""
-    with _admins() as admins:
+    with using(_service()) as admins:
         admins.set_disabled(username, True, actor=cli_actor())
         typer.echo(f"disabled administrator {username!r}")
 
@@ -98,7 +69,7 @@ def admins_disable(username: Annotated[str, typer.Argument()]) -> None:
 @admins_app.command("enable")
 def admins_enable(username: Annotated[str, typer.Argument()]) -> None:
     """Enable USERNAME again (their unexpired tokens work again)."""
-    with _admins() as admins:
+    with using(_service()) as admins:
         admins.set_disabled(username, False, actor=cli_actor())
         typer.echo(f"enabled administrator {username!r}")
 
@@ -112,7 +83,7 @@ def admins_change_password(username: Annotated[str, typer.Argument()]) -> None:
     """
     current = typer.prompt("Current password", hide_input=True)
     new = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    with _admins() as admins:
+    with using(_service()) as admins:
         admins.change_password(username, current, new, actor=cli_actor())
         typer.echo(f"changed the password of {username!r}; their sessions have ended")
 
@@ -132,7 +103,7 @@ def admins_reset_password(
     chosen = (
         typer.prompt("New password", hide_input=True, confirmation_prompt=True) if prompt else None
     )
-    with _admins() as admins:
+    with using(_service()) as admins:
         password = admins.reset_password(username, actor=cli_actor(), new_password=chosen)
         if chosen is None:
             typer.echo(f"new password for {username!r}: {password}\n(shown once)")
@@ -160,7 +131,7 @@ def admins_token(
 ) -> None:
     """Create a personal admin API token for USERNAME; prints it once."""
     ttl = parse_duration(expires_in, "--expires-in") if expires_in is not None else None
-    with _admins() as admins:
+    with using(_service()) as admins:
         issued = admins.issue_token(username, name, actor=cli_actor(), ttl=ttl)
         emit(
             issued.as_dict(),
@@ -171,37 +142,27 @@ def admins_token(
         )
 
 
-@tokens_app.command("list")
+@filtered_list_command(
+    tokens_app,
+    _service,
+    as_dict,
+    [
+        ("admin", "admin"),
+        ("name", "name"),
+        ("created", "created_at"),
+        ("last used", lambda r: r["last_used_at"] or "never"),
+        ("expires", lambda r: f"{r['expires_at']}{' (expired)' if r['expired'] else ''}"),
+    ],
+    noun="token(s)",
+    help="List admin API tokens, newest first: name, created, last used, expiry. Never the secrets.",
+)
 def admins_tokens_list(
+    admins: AdminService,
     username: Annotated[
         str | None, typer.Argument(help="Whose tokens (default: every administrator's).")
     ] = None,
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List admin API tokens, newest first: name, created, last used, expiry. Never the
-    secrets."""
-    with _admins() as admins:
-        emit_page(
-            lambda wanted: admins.tokens_page(wanted, username),
-            lambda view: view.as_dict(),
-            [
-                ("admin", "admin"),
-                ("name", "name"),
-                ("created", "created_at"),
-                ("last used", lambda r: r["last_used_at"] or "never"),
-                ("expires", lambda r: f"{r['expires_at']}{' (expired)' if r['expired'] else ''}"),
-            ],
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="token(s)",
-        )
+) -> Callable[[PageRequest], Page[AdminTokenView]]:
+    return lambda wanted: admins.tokens_page(wanted, username)
 
 
 @tokens_app.command("revoke")
@@ -210,6 +171,6 @@ def admins_tokens_revoke(
     name: Annotated[str, typer.Argument(help="The token's name (see `tokens list`).")],
 ) -> None:
     """Revoke USERNAME's token NAME: refused from the next request on."""
-    with _admins() as admins:
+    with using(_service()) as admins:
         admins.revoke_token(admins.token_id(username, name), actor=cli_actor())
         typer.echo(f"revoked {username!r}'s admin API token {name!r}")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Response
+from pydantic import Field
 
 from credgate.apicredentials.services import ApiCredentialService, CredentialView
+from credgate.core.paging import Page, PageRequest
 from credgate.core.permissions import CATALOGUE
 from credgate.core.services import provided
-from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
+from credgate.core.strict import StrictModel
+from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 
@@ -30,18 +33,14 @@ RateLimit = Annotated[
 ]
 
 
-class CredentialIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CredentialIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     permissions: Annotated[list[str], Field(min_length=1, max_length=50)]
     rate_limit: RateLimit = None
 
 
-class CredentialPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CredentialPatch(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     permissions: Annotated[list[str], Field(min_length=1, max_length=50)] | None = None
@@ -50,9 +49,7 @@ class CredentialPatch(BaseModel):
     """``null`` removes the credential's own limit; leaving the field out keeps it."""
 
 
-class RegenerateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegenerateIn(StrictModel):
     overlap_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 0
 
 
@@ -61,11 +58,11 @@ def list_permissions(_admin: CurrentAdmin) -> list[dict[str, str]]:
     return [{"id": p.id, "label": p.label, "description": p.description} for p in CATALOGUE]
 
 
-@router.get("/api-credentials", summary="List API credentials")
+@page_route(router, "/api-credentials", ApiCredentialService, summary="List API credentials")
 def list_credentials(
-    request: Request, paging: Paging, credentials: ApiCredentials, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, credentials.page(paging).map(CredentialView.as_dict))
+    credentials: ApiCredentialService, paging: PageRequest
+) -> Page[dict[str, Any]]:
+    return credentials.page(paging).map(CredentialView.as_dict)
 
 
 @router.post(

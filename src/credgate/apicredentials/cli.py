@@ -3,8 +3,6 @@ and ``regenerate``, and never again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,16 +14,14 @@ from credgate.core.cli import (
     did_you_mean,
     emit,
     fail,
-    list_command,
     parse_duration,
     sub_app,
     using,
 )
+from credgate.core.cli_lists import as_dict, service_list_command
 
 if TYPE_CHECKING:
-    from credgate.apicredentials.services import ApiCredentialService, CredentialView
-    from credgate.core.paging import Page, PageRequest
-    from credgate.core.services import Services
+    from credgate.apicredentials.services import ApiCredentialService
 
 __all__ = ["api_credentials_app"]
 
@@ -41,10 +37,10 @@ RateLimitOpt = Annotated[
 ]
 
 
-def _credentials() -> AbstractContextManager[ApiCredentialService]:
+def _service() -> type[ApiCredentialService]:
     from credgate.apicredentials.services import ApiCredentialService
 
-    return using(ApiCredentialService)
+    return ApiCredentialService
 
 
 def _checked_permissions(values: list[str]) -> list[str]:
@@ -95,7 +91,7 @@ def ac_create(
 ) -> None:
     """Create an API credential; prints the client id and the secret, once."""
     permission = _checked_permissions(permission)
-    with _credentials() as credentials:
+    with using(_service()) as credentials:
         created = credentials.create(
             name=name,
             description=description,
@@ -110,16 +106,11 @@ def ac_create(
         )
 
 
-def _page(services: Services) -> Callable[[PageRequest], Page[CredentialView]]:
-    from credgate.apicredentials.services import ApiCredentialService
-
-    return services.get(ApiCredentialService).page
-
-
-list_command(
+service_list_command(
     api_credentials_app,
-    _page,
-    lambda view: view.as_dict(),
+    _service,
+    lambda credentials: credentials.page,
+    as_dict,
     [
         ("client id", "client_id"),
         ("name", "name"),
@@ -134,7 +125,7 @@ list_command(
 @api_credentials_app.command("show")
 def ac_show(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Show one API credential (never its secret)."""
-    with _credentials() as credentials:
+    with using(_service()) as credentials:
         emit(credentials.find(ref).as_dict(), as_json, _print_credential)
 
 
@@ -155,7 +146,7 @@ def ac_update(
     """Edit an API credential."""
     if permission:
         permission = _checked_permissions(permission)
-    with _credentials() as credentials:
+    with using(_service()) as credentials:
         current = credentials.find(ref)
         view = credentials.update(
             current.client_id,
@@ -172,7 +163,7 @@ def ac_update(
 @api_credentials_app.command("delete")
 def ac_delete(ref: RefArg, yes: YesOpt = False) -> None:
     """Delete an API credential: new tokens stop at once, live ones within seconds."""
-    with _credentials() as credentials:
+    with using(_service()) as credentials:
         current = credentials.find(ref)
         if not yes and not typer.confirm(
             f"Delete API credential {current.name!r} ({current.client_id})?"
@@ -192,7 +183,7 @@ def ac_regenerate(
 ) -> None:
     """Generate a new secret; prints it once."""
     window = parse_duration(overlap, "--overlap")
-    with _credentials() as credentials:
+    with using(_service()) as credentials:
         current = credentials.find(ref)
         created = credentials.regenerate(current.client_id, actor=cli_actor(), overlap=window)
         emit(

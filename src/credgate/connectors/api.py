@@ -21,18 +21,30 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credgate.connectors.connections import Connections, ConsentFailed
 from credgate.connectors.credentials.services import ConnectorCredentialService, CredentialView
 from credgate.connectors.services import ConnectorService
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
 from credgate.web.pages import render
 
 __all__ = ["router"]
 
 router = APIRouter()
+
+
+def _resource(path: str, tag: str) -> APIRouter:
+    """The routes under ``/admin/api/v1/<path>``, listed under ``tag`` in the API document."""
+    return APIRouter(prefix=f"/admin/api/v1/{path}", tags=[tag])
+
+
+_credentials = _resource("connector-credentials", "Connector credentials")
+_connectors = _resource("connectors", "Connectors")
+# The tests and the consent come after the connector records in the API document.
+_connections = _resource("connector-credentials", "Connector credentials")
 
 Credentials = Annotated[ConnectorCredentialService, Depends(provided(ConnectorCredentialService))]
 Connectors = Annotated[ConnectorService, Depends(provided(ConnectorService))]
@@ -56,11 +68,8 @@ CredentialBody = Annotated[
 ]
 
 
-@router.post(
-    "/admin/api/v1/connector-credentials",
-    status_code=201,
-    summary="Create a connector credential (secrets are masked in the answer)",
-    tags=["Connector credentials"],
+@_credentials.post(
+    "", status_code=201, summary="Create a connector credential (secrets are masked in the answer)"
 )
 def create_credential(
     body: CredentialBody, credentials: Credentials, actor: AdminActor
@@ -68,12 +77,11 @@ def create_credential(
     return credentials.create(body, actor=actor).as_dict()
 
 
-@router.get(
-    "/admin/api/v1/connector-credentials",
+@_credentials.get(
+    "",
     summary="List connector credentials by name, a page at a time, with the total count",
     description="Pages by `cursor` (the `next_cursor` of the page before) like every admin "
     "list. The older `offset` still answers `{total, offset, limit, items}`.",
-    tags=["Connector credentials"],
 )
 def list_credentials(
     request: Request,
@@ -91,21 +99,15 @@ def list_credentials(
     return page_answer(request.url, page.map(CredentialView.as_dict))
 
 
-@router.get(
-    "/admin/api/v1/connector-credentials/{credential_id}",
-    summary="Show a connector credential",
-    tags=["Connector credentials"],
-)
+@_credentials.get("/{credential_id}", summary="Show a connector credential")
 def get_credential(
     credential_id: str, credentials: Credentials, _admin: CurrentAdmin
 ) -> dict[str, Any]:
     return credentials.get(credential_id).as_dict()
 
 
-@router.put(
-    "/admin/api/v1/connector-credentials/{credential_id}",
-    summary="Replace a connector credential (the mask keeps a stored secret)",
-    tags=["Connector credentials"],
+@_credentials.put(
+    "/{credential_id}", summary="Replace a connector credential (the mask keeps a stored secret)"
 )
 def update_credential(
     credential_id: str, body: CredentialBody, credentials: Credentials, actor: AdminActor
@@ -113,34 +115,29 @@ def update_credential(
     return credentials.update(credential_id, body, actor=actor).as_dict()
 
 
-@router.delete(
-    "/admin/api/v1/connector-credentials/{credential_id}",
+@_credentials.delete(
+    "/{credential_id}",
     status_code=204,
     summary="Delete a connector credential (its connectors then report it missing)",
-    tags=["Connector credentials"],
 )
 def delete_credential(credential_id: str, credentials: Credentials, actor: AdminActor) -> Response:
     credentials.delete(credential_id, actor=actor)
     return Response(status_code=204)
 
 
+router.include_router(_credentials)
+
+
 # Connector records ------------------------------------------------------------------------------
 
 
-class ConnectorIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConnectorIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Literal["webhook", "exporter"]
     credential_id: Annotated[str, Field(min_length=1, max_length=36)]
 
 
-@router.post(
-    "/admin/api/v1/connectors",
-    status_code=201,
-    summary="Create a connector record",
-    tags=["Connectors"],
-)
+@_connectors.post("", status_code=201, summary="Create a connector record")
 def create_connector(
     body: ConnectorIn, connectors: Connectors, actor: AdminActor
 ) -> dict[str, Any]:
@@ -149,34 +146,26 @@ def create_connector(
     ).as_dict()
 
 
-@router.get(
-    "/admin/api/v1/connectors",
-    summary="List connectors and whether their credential exists",
-    tags=["Connectors"],
-)
+@_connectors.get("", summary="List connectors and whether their credential exists")
 def list_connectors(connectors: Connectors, _admin: CurrentAdmin) -> dict[str, Any]:
     items = [c.as_dict() for c in connectors.list()]
     return {"total": len(items), "items": items}
 
 
-@router.get(
-    "/admin/api/v1/connectors/{connector_id}", summary="Show a connector", tags=["Connectors"]
-)
+@_connectors.get("/{connector_id}", summary="Show a connector")
 def get_connector(
     connector_id: str, connectors: Connectors, _admin: CurrentAdmin
 ) -> dict[str, Any]:
     return connectors.get(connector_id).as_dict()
 
 
-@router.delete(
-    "/admin/api/v1/connectors/{connector_id}",
-    status_code=204,
-    summary="Delete a connector",
-    tags=["Connectors"],
-)
+@_connectors.delete("/{connector_id}", status_code=204, summary="Delete a connector")
 def delete_connector(connector_id: str, connectors: Connectors, actor: AdminActor) -> Response:
     connectors.delete(connector_id, actor=actor)
     return Response(status_code=204)
+
+
+router.include_router(_connectors)
 
 
 # Connection tests and consent -------------------------------------------------------------------
@@ -194,10 +183,9 @@ def _page(title: str, message: str, status_code: int) -> HTMLResponse:
     )
 
 
-@router.post(
-    "/admin/api/v1/connector-credentials/{credential_id}/test",
+@_connections.post(
+    "/{credential_id}/test",
     summary="Test a connector credential: reach the tool and authenticate (recorded)",
-    tags=["Connector credentials"],
 )
 async def test_credential(
     credential_id: str,
@@ -208,15 +196,17 @@ async def test_credential(
     return {"ok": verdict.ok, "code": verdict.code, "detail": verdict.detail}
 
 
-@router.post(
-    "/admin/api/v1/connector-credentials/{credential_id}/connect",
+@_connections.post(
+    "/{credential_id}/connect",
     summary="Start the OAuth 2.0 consent of an authorization code credential",
-    tags=["Connector credentials"],
 )
 def connect_credential(
     credential_id: str, connections: ConnectionsDep, _admin: CurrentAdmin
 ) -> dict[str, str]:
     return {"authorization_url": connections.start_consent(credential_id)}
+
+
+router.include_router(_connections)
 
 
 @router.get(

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
+from credgate.core.paging import Page, PageRequest
 from credgate.core.services import provided
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES
 from credgate.outbound.exporters import ExporterService
 from credgate.outbound.webhooks import WebhookService
 from credgate.outbound.worker import OutboundWorker
 from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 
@@ -47,11 +49,9 @@ def list_events(_admin: CurrentAdmin) -> dict[str, Any]:
     }
 
 
-@router.get("/webhooks", summary="List webhooks")
-def list_webhooks(
-    request: Request, paging: Paging, webhooks: Webhooks, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, webhooks.page(paging))
+@page_route(router, "/webhooks", WebhookService, summary="List webhooks")
+def list_webhooks(webhooks: WebhookService, paging: PageRequest) -> Page[dict[str, Any]]:
+    return webhooks.page(paging)
 
 
 @router.post(
@@ -127,11 +127,9 @@ def replay_delivery(delivery_id: str, webhooks: Webhooks, actor: AdminActor) -> 
     return webhooks.replay(delivery_id, actor=actor)
 
 
-@router.get("/exporters", summary="List data exporters")
-def list_exporters(
-    request: Request, paging: Paging, exporters: Exporters, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, exporters.page(paging))
+@page_route(router, "/exporters", ExporterService, summary="List data exporters")
+def list_exporters(exporters: ExporterService, paging: PageRequest) -> Page[dict[str, Any]]:
+    return exporters.page(paging)
 
 
 @router.post("/exporters", status_code=201, summary="Create a data exporter")

@@ -5,38 +5,30 @@ installation and lives with ``serve`` in the entry points."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from credgate.core.cli import (
-    AllOpt,
-    CursorOpt,
     DataAliasOpt,
     FileOpt,
     JsonOpt,
-    LimitOpt,
-    SearchOpt,
     admin_api,
     cli_actor,
     emit,
-    emit_page,
     emit_table,
     json_object,
-    list_command,
     local_fallback_note,
     open_services,
     settings_or_exit,
     sub_app,
+    using,
 )
-from credgate.core.paging import DEFAULT_LIMIT
+from credgate.core.cli_lists import filtered_list_command, service_list_command
 
 if TYPE_CHECKING:
     from credgate.core.paging import Page, PageRequest
-    from credgate.core.services import Services
     from credgate.outbound.exporters import ExporterService
     from credgate.outbound.webhooks import WebhookService
     from credgate.outbound.worker import OutboundWorker
@@ -50,27 +42,6 @@ exporters_app = sub_app("Data exporters: saved queries sent on a schedule.")
 RefArg = Annotated[str, typer.Argument(metavar="REF", help="Id or name.")]
 
 
-@dataclass(frozen=True, slots=True)
-class _Outbound:
-    webhooks: WebhookService
-    exporters: ExporterService
-    worker: OutboundWorker
-
-
-@contextmanager
-def _outbound() -> Iterator[_Outbound]:
-    from credgate.outbound.exporters import ExporterService
-    from credgate.outbound.webhooks import WebhookService
-    from credgate.outbound.worker import OutboundWorker
-
-    with open_services() as services:
-        yield _Outbound(
-            services.get(WebhookService),
-            services.get(ExporterService),
-            services.get(OutboundWorker),
-        )
-
-
 def _fields(data: Any) -> None:
     """One ``key: value`` line per field, nested values as compact JSON."""
     import json
@@ -81,15 +52,28 @@ def _fields(data: Any) -> None:
         typer.echo(f"{key + ':':<{width}} {'-' if shown is None else shown}")
 
 
-def _webhooks_page(services: Services) -> Callable[[PageRequest], Page[dict[str, Any]]]:
+def _webhook_service() -> type[WebhookService]:
     from credgate.outbound.webhooks import WebhookService
 
-    return services.get(WebhookService).page
+    return WebhookService
 
 
-list_command(
+def _exporter_service() -> type[ExporterService]:
+    from credgate.outbound.exporters import ExporterService
+
+    return ExporterService
+
+
+def _worker() -> type[OutboundWorker]:
+    from credgate.outbound.worker import OutboundWorker
+
+    return OutboundWorker
+
+
+service_list_command(
     webhooks_app,
-    _webhooks_page,
+    _webhook_service,
+    lambda webhooks: webhooks.page,
     dict,
     [
         ("id", "id"),
@@ -108,8 +92,8 @@ def webhooks_create(
 ) -> None:
     """Create a webhook from a JSON object (a generated signing secret is printed once)."""
     body = json_object(file, data)
-    with _outbound() as outbound:
-        view, secret = outbound.webhooks.create(body, actor=cli_actor())
+    with using(_webhook_service()) as webhooks:
+        view, secret = webhooks.create(body, actor=cli_actor())
     emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
 
 
@@ -123,23 +107,23 @@ def webhooks_update(
     new one (printed once).
     """
     body = json_object(file, data)
-    with _outbound() as outbound:
-        view, secret = outbound.webhooks.update(ref, body, actor=cli_actor())
+    with using(_webhook_service()) as webhooks:
+        view, secret = webhooks.update(ref, body, actor=cli_actor())
     emit(view if secret is None else {**view, "signing_secret": secret}, as_json, _fields)
 
 
 @webhooks_app.command("show")
 def webhooks_show(ref: RefArg, as_json: JsonOpt = False) -> None:
     """Show a webhook."""
-    with _outbound() as outbound:
-        emit(outbound.webhooks.get(ref), as_json, _fields)
+    with using(_webhook_service()) as webhooks:
+        emit(webhooks.get(ref), as_json, _fields)
 
 
 @webhooks_app.command("delete")
 def webhooks_delete(ref: RefArg) -> None:
     """Delete a webhook and its deliveries."""
-    with _outbound() as outbound:
-        outbound.webhooks.delete(ref, actor=cli_actor())
+    with using(_webhook_service()) as webhooks:
+        webhooks.delete(ref, actor=cli_actor())
     typer.echo(f"deleted webhook {ref}")
 
 
@@ -149,8 +133,8 @@ def webhooks_send(
 ) -> None:
     """Queue an explicit send with a JSON payload (--file; default: an empty object)."""
     payload = json_object(file, data, required=False) or {}
-    with _outbound() as outbound:
-        message_id = outbound.webhooks.send(ref, payload, actor=cli_actor())
+    with using(_webhook_service()) as webhooks:
+        message_id = webhooks.send(ref, payload, actor=cli_actor())
     emit({"id": message_id, "state": "pending"}, as_json, lambda d: typer.echo(d["id"]))
 
 
@@ -171,42 +155,33 @@ def webhooks_test(
         local_fallback_note("sending the test")
         import asyncio
 
-        with _outbound() as outbound:
-            result = asyncio.run(outbound.worker.test_send(ref, event))
+        with using(_worker()) as worker:
+            result = asyncio.run(worker.test_send(ref, event))
     emit(result, as_json, _fields)
     if result.get("outcome") != "delivered":
         raise typer.Exit(1)
 
 
-@deliveries_app.command("list")
+@filtered_list_command(
+    deliveries_app,
+    _webhook_service,
+    dict,
+    [
+        ("id", "id"),
+        ("event", "event_type"),
+        ("state", "state"),
+        ("attempts", "attempts"),
+        ("last error", "last_error"),
+    ],
+    noun="delivery(ies)",
+    help="The delivery log, newest first, a page at a time (or --all).",
+)
 def deliveries_list(
+    webhooks: WebhookService,
     webhook: Annotated[str | None, typer.Option(help="A webhook id or name.")] = None,
     state: Annotated[str | None, typer.Option(help="pending, delivered or failed.")] = None,
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The delivery log, newest first, a page at a time (or --all)."""
-    with _outbound() as outbound:
-        emit_page(
-            lambda wanted: outbound.webhooks.deliveries_page(wanted, webhook=webhook, state=state),
-            dict,
-            [
-                ("id", "id"),
-                ("event", "event_type"),
-                ("state", "state"),
-                ("attempts", "attempts"),
-                ("last error", "last_error"),
-            ],
-            limit=limit,
-            every=every,
-            search=search,
-            cursor=cursor,
-            as_json=as_json,
-            noun="delivery(ies)",
-        )
+) -> Callable[[PageRequest], Page[dict[str, Any]]]:
+    return lambda wanted: webhooks.deliveries_page(wanted, webhook=webhook, state=state)
 
 
 @deliveries_app.command("show")
@@ -214,8 +189,8 @@ def deliveries_show(
     delivery_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False
 ) -> None:
     """One delivery with every attempt."""
-    with _outbound() as outbound:
-        emit(outbound.webhooks.delivery(delivery_id), as_json, _fields)
+    with using(_webhook_service()) as webhooks:
+        emit(webhooks.delivery(delivery_id), as_json, _fields)
 
 
 @deliveries_app.command("replay")
@@ -223,19 +198,14 @@ def deliveries_replay(
     delivery_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonOpt = False
 ) -> None:
     """Queue a failed delivery again (same webhook-id)."""
-    with _outbound() as outbound:
-        emit(outbound.webhooks.replay(delivery_id, actor=cli_actor()), as_json, _fields)
+    with using(_webhook_service()) as webhooks:
+        emit(webhooks.replay(delivery_id, actor=cli_actor()), as_json, _fields)
 
 
-def _exporters_page(services: Services) -> Callable[[PageRequest], Page[dict[str, Any]]]:
-    from credgate.outbound.exporters import ExporterService
-
-    return services.get(ExporterService).page
-
-
-list_command(
+service_list_command(
     exporters_app,
-    _exporters_page,
+    _exporter_service,
+    lambda exporters: exporters.page,
     dict,
     [
         ("id", "id"),
@@ -255,8 +225,8 @@ def exporters_create(
 ) -> None:
     """Create a data exporter from a JSON object."""
     body = json_object(file, data)
-    with _outbound() as outbound:
-        emit(outbound.exporters.create(body, actor=cli_actor()), as_json, _fields)
+    with using(_exporter_service()) as exporters:
+        emit(exporters.create(body, actor=cli_actor()), as_json, _fields)
 
 
 @exporters_app.command("update")
@@ -265,8 +235,8 @@ def exporters_update(
 ) -> None:
     """Replace a data exporter's definition (id or name) with a JSON object of all its fields."""
     body = json_object(file, data)
-    with _outbound() as outbound:
-        emit(outbound.exporters.update(ref, body, actor=cli_actor()), as_json, _fields)
+    with using(_exporter_service()) as exporters:
+        emit(exporters.update(ref, body, actor=cli_actor()), as_json, _fields)
 
 
 @exporters_app.command("run")
@@ -280,9 +250,9 @@ def exporters_run(ref: RefArg, as_json: JsonOpt = False) -> None:
         local_fallback_note("running the export")
         import asyncio
 
-        with _outbound() as outbound:
-            exporter_id = outbound.exporters.get(ref)["id"]
-            result = asyncio.run(outbound.worker.run_export(exporter_id, "manual"))
+        with open_services() as services:
+            exporter_id = services.get(_exporter_service()).get(ref)["id"]
+            result = asyncio.run(services.get(_worker()).run_export(exporter_id, "manual"))
     emit(result, as_json, _fields)
     if result.get("state") == "failed":
         raise typer.Exit(1)
@@ -291,8 +261,8 @@ def exporters_run(ref: RefArg, as_json: JsonOpt = False) -> None:
 @exporters_app.command("runs")
 def exporters_runs(ref: RefArg, as_json: JsonOpt = False) -> None:
     """The history of an exporter's runs."""
-    with _outbound() as outbound:
-        items = outbound.exporters.runs(ref)
+    with using(_exporter_service()) as exporters:
+        items = exporters.runs(ref)
     emit_table(
         items,
         as_json,

@@ -19,7 +19,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, Literal
 
 import anyio.to_thread
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import delete, select
 
 from credgate.connectors.interfaces import CredentialClients
@@ -32,8 +32,9 @@ from credgate.core.errors import (
     found,
     plain_errors,
 )
-from credgate.core.paging import Page, PageRequest, keyset_page
-from credgate.outbound.models import Exporter, ExporterRun
+from credgate.core.paging import Page, PageRequest
+from credgate.core.strict import StrictModel
+from credgate.outbound.models import Exporter, ExporterRun, page_by_name
 
 __all__ = [
     "PERIODS",
@@ -53,9 +54,7 @@ _PATTERN_FIELDS = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._{}:%\-]+$")
 
 
-class ExporterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExporterIn(StrictModel):
     name: str = Field(min_length=1, max_length=200)
     query_id: str = Field(min_length=1, description="A saved NQL query's id, e.g. #devices.")
     parameters: dict[str, str] = Field(default_factory=dict)
@@ -297,14 +296,7 @@ class ExporterService:
     def page(self, request: PageRequest) -> Page[dict[str, Any]]:
         """One page of exporters, by name; ``q`` finds a part of the name or of the id."""
         with self.db.session() as session:
-            page = keyset_page(
-                session,
-                select(Exporter),
-                request,
-                order=[Exporter.name],
-                search=[Exporter.name, Exporter.id],
-            )
-            return page.map(_view)
+            return page_by_name(session, Exporter, request).map(_view)
 
     def get(self, ref: str) -> dict[str, Any]:
         with self.db.session() as session:

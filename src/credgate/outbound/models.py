@@ -7,7 +7,7 @@ request that caused it, and workers claim rows (``claimed_by``/``claim_until``) 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -19,11 +19,13 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    select,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from credgate.core.db import Base, UTCDateTime, utcnow
+from credgate.core.paging import Page, PageRequest, keyset_page
 from credgate.security.rotation import sealed_column
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "Webhook",
     "WebhookDelivery",
     "WebhookSecret",
+    "page_by_name",
     "signing_secret_context",
 ]
 
@@ -213,3 +216,14 @@ SEALED_SIGNING_SECRETS = sealed_column(
     lambda k: signing_secret_context(str(k["webhook_id"])),
 )
 """How master-key rotation re-encrypts webhook signing secrets (:mod:`credgate.security.rotation`)."""
+
+
+Named = TypeVar("Named", Webhook, Exporter)
+
+
+def page_by_name(session: Session, model: type[Named], request: PageRequest) -> Page[Named]:
+    """One page of webhooks or exporters, by their unique name; ``q`` finds a part of the name
+    or of the id."""
+    return keyset_page(
+        session, select(model), request, order=[model.name], search=[model.name, model.id]
+    )

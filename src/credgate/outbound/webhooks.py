@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -29,12 +29,14 @@ from credgate.core.errors import (
     plain_errors,
 )
 from credgate.core.paging import Page, PageRequest, keyset_page
+from credgate.core.strict import StrictModel
 from credgate.outbound.events import COMMON_VARIABLES, EVENT_TYPES, sample_context
 from credgate.outbound.models import (
     DeliveryAttempt,
     Webhook,
     WebhookDelivery,
     WebhookSecret,
+    page_by_name,
     signing_secret_context,
 )
 from credgate.outbound.payloads import (
@@ -76,10 +78,8 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_hex(16)
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(StrictModel):
     """A webhook as entered. ``signing_secret``: ``whsec_<base64>``, ``"generate"`` or null."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     credential: str = Field(min_length=1, description="Connector credential id or name.")
@@ -329,13 +329,7 @@ class WebhookService:
     def page(self, request: PageRequest) -> Page[dict[str, Any]]:
         """One page of webhooks, by name; ``q`` finds a part of the name or of the id."""
         with self.db.session() as session:
-            page = keyset_page(
-                session,
-                select(Webhook),
-                request,
-                order=[Webhook.name],
-                search=[Webhook.name, Webhook.id],
-            )
+            page = page_by_name(session, Webhook, request)
             shown = [row.id for row in page.items]
             signed = set(
                 session.scalars(

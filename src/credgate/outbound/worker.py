@@ -21,8 +21,8 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, Final
 
 import anyio.to_thread
 import httpx
@@ -83,6 +83,9 @@ class DeliveryPolicy:
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
+_SHOWN_RESULT: Final = ("outcome", "status_code", "duration_ms", "error", "response")
+
+
 @dataclass(slots=True)
 class AttemptResult:
     outcome: str  # delivered | retry | failed | gone
@@ -94,13 +97,8 @@ class AttemptResult:
     request: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "outcome": self.outcome,
-            "status_code": self.status_code,
-            "duration_ms": self.duration_ms,
-            "error": self.error,
-            "response": self.response,
-        }
+        """The answer of a test send: the outcome, not how the worker goes on or what it sent."""
+        return {name: getattr(self, name) for name in _SHOWN_RESULT}
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -206,35 +204,27 @@ async def attempt(
     )
 
 
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(eq=False, repr=False)
 class OutboundWorker:
     """Claims due deliveries and exporters and works on them until stopped."""
 
-    def __init__(
-        self,
-        webhooks: WebhookService,
-        exporters: ExporterService,
-        transport: CredentialClients,
-        policy: DeliveryPolicy,
-        *,
-        batch_size: int = 20,
-        poll_interval: float = 1.0,
-        lease_seconds: float = 60.0,
-        export_query: Any = None,
-        protocol_of: Any = None,
-        worker_id: str | None = None,
-    ) -> None:
-        self.webhooks = webhooks
-        self.exporters = exporters
-        self.transport = transport
-        self.policy = policy
-        self.batch_size = batch_size
-        self.poll_interval = poll_interval
-        self.lease_seconds = lease_seconds
-        self.export_query = export_query
-        self.protocol_of = protocol_of
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        self._exports: set[asyncio.Task[Any]] = set()
-        self._hooks: dict[str, tuple[Webhook, str | None]] = {}
+    webhooks: WebhookService
+    exporters: ExporterService
+    transport: CredentialClients
+    policy: DeliveryPolicy
+    _: KW_ONLY
+    batch_size: int = 20
+    poll_interval: float = 1.0
+    lease_seconds: float = 60.0
+    export_query: Any = None
+    protocol_of: Any = None
+    worker_id: str = field(default_factory=_this_process)
+    _exports: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+    _hooks: dict[str, tuple[Webhook, str | None]] = field(default_factory=dict, init=False)
 
     def _load_hooks(self, webhook_ids: set[str]) -> dict[str, tuple[Webhook, str | None]]:
         """The webhooks and their decrypted signing secrets, read again only when changed."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Response
+from pydantic import Field
 
+from credgate.core.paging import Page, PageRequest
 from credgate.core.services import provided
+from credgate.core.strict import StrictModel
 from credgate.users.services import ProfileView, UserService, UserView
-from credgate.web.api import AdminActor, CurrentAdmin, Paging, page_answer
+from credgate.web.api import AdminActor, CurrentAdmin
+from credgate.web.api_lists import page_route
 
 __all__ = ["router"]
 
@@ -18,27 +21,21 @@ router = APIRouter(prefix="/admin/api/v1", tags=["Classic users"])
 Users = Annotated[UserService, Depends(provided(UserService))]
 
 
-class ProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProfileIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     data_privacy: Literal["none", "partial", "full"]
     finder_access: bool = False
 
 
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserIn(StrictModel):
     username: Annotated[str, Field(min_length=1, max_length=100)]
     password: Annotated[str, Field(min_length=1, max_length=1000, repr=False)]
     profile: Annotated[str, Field(min_length=1, max_length=100)]
 
 
-@router.get("/profiles", summary="List profiles")
-def list_profiles(
-    request: Request, paging: Paging, users: Users, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, users.page_profiles(paging).map(ProfileView.as_dict))
+@page_route(router, "/profiles", UserService, summary="List profiles")
+def list_profiles(users: UserService, paging: PageRequest) -> Page[dict[str, Any]]:
+    return users.page_profiles(paging).map(ProfileView.as_dict)
 
 
 @router.post("/profiles", status_code=201, summary="Create a profile")
@@ -57,11 +54,9 @@ def delete_profile(name: str, users: Users, actor: AdminActor) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/users", summary="List classic users")
-def list_users(
-    request: Request, paging: Paging, users: Users, _admin: CurrentAdmin
-) -> dict[str, Any]:
-    return page_answer(request.url, users.page_users(paging).map(UserView.as_dict))
+@page_route(router, "/users", UserService, summary="List classic users")
+def list_users(users: UserService, paging: PageRequest) -> Page[dict[str, Any]]:
+    return users.page_users(paging).map(UserView.as_dict)
 
 
 @router.post("/users", status_code=201, summary="Create a classic user")

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from credgate.core.cli import (
-    YesOpt,
-    cli_actor,
-    fail,
-    list_command,
-    sub_app,
-    using,
-)
+from credgate.core.cli import YesOpt, cli_actor, fail, sub_app, using
+from credgate.core.cli_lists import as_dict, service_list_command
+from credgate.core.cli_options import new_password
 
 if TYPE_CHECKING:
-    from credgate.core.paging import Page, PageRequest
-    from credgate.core.services import Services
-    from credgate.users.services import ProfileView, UserService, UserView
+    from credgate.users.services import UserService
 
 __all__ = ["profiles_app", "users_app"]
 
@@ -28,42 +19,29 @@ users_app = sub_app("Manage classic user accounts.")
 profiles_app = sub_app("Manage classic user profiles.")
 
 
-def _users() -> AbstractContextManager[UserService]:
+def _service() -> type[UserService]:
     from credgate.users.services import UserService
 
-    return using(UserService)
+    return UserService
 
 
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Argument()],
     profile: Annotated[str, typer.Option(help="Profile name (see `credgate profiles list`).")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="CREDGATE_NEW_USER_PASSWORD",
-        ),
-    ],
+    password: Annotated[str, new_password("CREDGATE_NEW_USER_PASSWORD")],
 ) -> None:
     """Add a classic user account."""
-    with _users() as users:
+    with using(_service()) as users:
         users.create_user(username, password, profile=profile, actor=cli_actor())
         typer.echo(f"created user {username!r} with profile {profile!r}")
 
 
-def _page(services: Services) -> Callable[[PageRequest], Page[UserView]]:
-    from credgate.users.services import UserService
-
-    return services.get(UserService).page_users
-
-
-list_command(
+service_list_command(
     users_app,
-    _page,
-    lambda view: view.as_dict(),
+    _service,
+    lambda users: users.page_users,
+    as_dict,
     [("username", "username"), ("profile", "profile")],
     noun="classic user(s)",
     help="List classic users by name, a page at a time (or --all).",
@@ -73,7 +51,7 @@ list_command(
 @users_app.command("delete")
 def users_delete(username: Annotated[str, typer.Argument()], yes: YesOpt = False) -> None:
     """Delete a classic user account."""
-    with _users() as users:
+    with using(_service()) as users:
         if not yes and not typer.confirm(f"Delete user {username!r}?"):
             fail("not deleted", code=1)
         users.delete_user(username, actor=cli_actor())
@@ -91,23 +69,18 @@ def profiles_create(
     ] = False,
 ) -> None:
     """Add a profile."""
-    with _users() as users:
+    with using(_service()) as users:
         users.create_profile(
             name, data_privacy=data_privacy, finder_access=finder_access, actor=cli_actor()
         )
         typer.echo(f"created profile {name!r}")
 
 
-def _profiles_page(services: Services) -> Callable[[PageRequest], Page[ProfileView]]:
-    from credgate.users.services import UserService
-
-    return services.get(UserService).page_profiles
-
-
-list_command(
+service_list_command(
     profiles_app,
-    _profiles_page,
-    lambda view: view.as_dict(),
+    _service,
+    lambda users: users.page_profiles,
+    as_dict,
     [
         ("name", "name"),
         ("data privacy", "data_privacy"),

@@ -6,11 +6,12 @@ audit entry that names the fields, never a password.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from credgate.core.audit.services import Actor, record
 from credgate.core.db import Database
@@ -21,6 +22,9 @@ from credgate.security.passwords import hash_password, needs_rehash, verify_pass
 from credgate.users.models import DATA_PRIVACY_LEVELS, Profile, User
 
 __all__ = ["ClassicUser", "ProfileView", "UserService", "UserView"]
+
+M = TypeVar("M", Profile, User)
+V = TypeVar("V")
 
 MIN_PASSWORD = 12
 
@@ -74,6 +78,13 @@ def _check_name(field: str, value: str, errors: list[FieldError]) -> str:
     return clean
 
 
+def _named(
+    session: Session, model: type[M], name: InstrumentedAttribute[str], value: str, noun: str
+) -> M:
+    """The profile or user of that name; a 404 that names it when there is none."""
+    return found(session.scalar(select(model).where(name == value)), f"no {noun} named {value!r}")
+
+
 class UserService:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -111,32 +122,38 @@ class UserService:
             return _profile_view(row)
 
     def list_profiles(self) -> list[ProfileView]:
-        with self._db.session() as session:
-            rows = session.scalars(select(Profile).order_by(Profile.name)).all()
-            return [_profile_view(r) for r in rows]
+        return self._every(Profile, Profile.name, _profile_view)
 
     def page_profiles(self, request: PageRequest) -> Page[ProfileView]:
         """One page of profiles, by name; ``q`` finds a part of it."""
-        with self._db.session() as session:
-            page = keyset_page(
-                session, select(Profile), request, order=[Profile.name], search=[Profile.name]
-            )
-            return page.map(_profile_view)
+        return self._page(Profile, Profile.name, _profile_view, request)
 
     def delete_profile(self, name: str, *, actor: Actor) -> None:
         with self._db.session() as session:
-            row = self._profile(session, name)
+            row = _named(session, Profile, Profile.name, name, "profile")
             if session.scalar(select(User.id).where(User.profile_id == row.id).limit(1)):
                 raise ConflictError("name", f"the profile {name!r} is still given to users")
             session.delete(row)
             record(session, actor, "profile.delete", "profile", name)
 
-    @staticmethod
-    def _profile(session: Session, name: str) -> Profile:
-        return found(
-            session.scalar(select(Profile).where(Profile.name == name)),
-            f"no profile named {name!r}",
-        )
+    # Profiles and users are listed the same way: by their unique name, which ``q`` searches.
+
+    def _every(
+        self, model: type[M], name: InstrumentedAttribute[str], view: Callable[[M], V]
+    ) -> list[V]:
+        with self._db.session() as session:
+            return [view(row) for row in session.scalars(select(model).order_by(name))]
+
+    def _page(
+        self,
+        model: type[M],
+        name: InstrumentedAttribute[str],
+        view: Callable[[M], V],
+        request: PageRequest,
+    ) -> Page[V]:
+        with self._db.session() as session:
+            page = keyset_page(session, select(model), request, order=[name], search=[name])
+            return page.map(view)
 
     # Users ------------------------------------------------------------------------------------
 
@@ -162,33 +179,20 @@ class UserService:
             return _user_view(row)
 
     def list_users(self) -> list[UserView]:
-        with self._db.session() as session:
-            rows = session.scalars(select(User).order_by(User.username)).all()
-            return [_user_view(r) for r in rows]
+        return self._every(User, User.username, _user_view)
 
     def page_users(self, request: PageRequest) -> Page[UserView]:
         """One page of classic users, by user name; ``q`` finds a part of it."""
-        with self._db.session() as session:
-            page = keyset_page(
-                session, select(User), request, order=[User.username], search=[User.username]
-            )
-            return page.map(_user_view)
+        return self._page(User, User.username, _user_view, request)
 
     def get_user(self, username: str) -> UserView:
         with self._db.session() as session:
-            return _user_view(self._user(session, username))
+            return _user_view(_named(session, User, User.username, username, "user"))
 
     def delete_user(self, username: str, *, actor: Actor) -> None:
         with self._db.session() as session:
-            session.delete(self._user(session, username))
+            session.delete(_named(session, User, User.username, username, "user"))
             record(session, actor, "user.delete", "user", username)
-
-    @staticmethod
-    def _user(session: Session, username: str) -> User:
-        return found(
-            session.scalar(select(User).where(User.username == username)),
-            f"no user named {username!r}",
-        )
 
     def check_password(self, username: str, password: str) -> UserView | None:
         """The user when the password is right and the account enabled, else None.
