@@ -15,6 +15,7 @@ that imports point down: features know this module, never the composition root.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import re
 import sys
@@ -254,6 +255,20 @@ def emit_page(
         typer.echo(f"more: --cursor {page.next_cursor} (or --all)", err=True)
 
 
+def _paging(
+    limit: LimitOpt = DEFAULT_LIMIT,
+    every: AllOpt = False,
+    search: SearchOpt = "",
+    cursor: CursorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Only a signature: the paging options every list command ends with."""
+
+
+PAGING_OPTIONS = tuple(inspect.signature(_paging, eval_str=True).parameters.values())
+"""The paging options of every ``list`` command, for a command whose signature is built."""
+
+
 def list_command(
     app: typer.Typer,
     read: Callable[[Services], Callable[[PageRequest], Page[Any]]],
@@ -267,26 +282,13 @@ def list_command(
     :func:`emit_page`). ``read`` imports its service when called, so that listing the
     commands loads no feature."""
 
-    @app.command("list", help=help)
-    def list_rows(
-        limit: LimitOpt = DEFAULT_LIMIT,
-        every: AllOpt = False,
-        search: SearchOpt = "",
-        cursor: CursorOpt = None,
-        as_json: JsonOpt = False,
-    ) -> None:
+    def list_rows(**paging: Any) -> None:
         with open_services() as services:
-            emit_page(
-                read(services),
-                shape,
-                columns,
-                limit=limit,
-                every=every,
-                search=search,
-                cursor=cursor,
-                as_json=as_json,
-                noun=noun,
-            )
+            emit_page(read(services), shape, columns, noun=noun, **paging)
+
+    # Typer reads a command's options from its signature.
+    list_rows.__signature__ = inspect.Signature(list(PAGING_OPTIONS))  # type: ignore[attr-defined]
+    app.command("list", help=help)(list_rows)
 
 
 def parse_duration(text: str, option: str) -> dt.timedelta:

@@ -13,17 +13,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar, Unpack
 
 from credgate.core.cli import (
-    AllOpt,
+    PAGING_OPTIONS,
     Column,
-    CursorOpt,
-    JsonOpt,
-    LimitOpt,
-    SearchOpt,
     emit_page,
     list_command,
     open_services,
 )
-from credgate.core.paging import DEFAULT_LIMIT
 
 if TYPE_CHECKING:
     import typer
@@ -66,19 +61,6 @@ def service_list_command(
     list_command(app, lambda services: read(services.get(service())), shape, columns, **naming)
 
 
-def _paging(
-    limit: LimitOpt = DEFAULT_LIMIT,
-    every: AllOpt = False,
-    search: SearchOpt = "",
-    cursor: CursorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Only a signature: the paging options every list command ends with."""
-
-
-_PAGING = tuple(inspect.signature(_paging, eval_str=True).parameters.values())
-
-
 def _filters(read: Callable[..., Any]) -> list[inspect.Parameter]:
     """``read``'s parameters after the service, their annotations evaluated as Typer needs them.
 
@@ -109,7 +91,7 @@ def filtered_list_command(
         filters = _filters(read)
 
         def list_rows(**options: Any) -> None:
-            paging = {param.name: options.pop(param.name) for param in _PAGING}
+            paging = {param.name: options.pop(param.name) for param in PAGING_OPTIONS}
             with open_services() as services:
                 emit_page(
                     read(services.get(service()), **options),
@@ -120,7 +102,7 @@ def filtered_list_command(
                 )
 
         # Typer reads a command's options from its signature: the filters, then the paging.
-        list_rows.__signature__ = inspect.Signature([*filters, *_PAGING])  # type: ignore[attr-defined]
+        list_rows.__signature__ = inspect.Signature([*filters, *PAGING_OPTIONS])  # type: ignore[attr-defined]
         app.command("list", help=naming["help"])(list_rows)
 
     return register
