@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import string
 
 import pytest
 from hypothesis import given, settings
@@ -107,6 +108,21 @@ def test_any_claim_text_round_trips_exactly(
 
 
 _KEY = loaded_key()
+
+
+def test_jti_is_128_random_bits_in_base64url() -> None:
+    keys = KeySet(active=_KEY, published=(_KEY,))
+    jtis = {
+        issue_access_token(
+            keys, issuer=ISSUER, audience=AUDIENCE, client_id="c", scopes=[], ttl=60
+        ).jti
+        for _ in range(200)
+    }
+    assert len(jtis) == 200
+    for jti in jtis:
+        assert len(jti) == 22
+        assert len(base64.urlsafe_b64decode(jti + "==")) == 16
+        assert set(jti) <= set(string.ascii_letters + string.digits + "-_")
 
 
 def test_a_new_active_key_signs_at_once_and_the_old_key_no_longer_verifies_it() -> None:
