@@ -73,8 +73,8 @@ def parse_form(content_type: bytes | None, body: bytes, *, allow_empty: bool) ->
         if allow_empty:
             return {}
         raise InvalidRequest("the request body is empty; send grant_type=client_credentials")
-    media = (content_type or b"").split(b";", 1)[0].strip().lower()
-    if media != _FORM:
+    # The header as clients send it needs no parsing; parameters and case variants do.
+    if content_type != _FORM and (content_type or b"").split(b";", 1)[0].strip().lower() != _FORM:
         raise InvalidRequest("the content type must be application/x-www-form-urlencoded")
     try:
         text = body.decode("utf-8")
