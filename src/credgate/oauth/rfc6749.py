@@ -314,9 +314,10 @@ class TokenEndpoint:
         )
         self._on_issued(client.record.client_id)
         # §5.1, and exactly the documented fields in the documented order. A fixed shape: the
-        # strings go through the json module's own escaper (tests compare with json.loads).
+        # scope goes through the json module's own escaper (tests compare with json.loads); the
+        # token is base64url segments and dots, nothing to escape in its 600 characters.
         body_out = (
             f'{{"token_type":"Bearer","expires_in":{self._ttl:d},'
-            f'"access_token":{_string(issued.access_token)},"scope":{_string(answered_scope)}}}'
+            f'"access_token":"{issued.access_token}","scope":{_string(answered_scope)}}}'
         ).encode()
         return PlainResponse(200, body_out, list(_HEADERS))
