@@ -76,8 +76,8 @@ def _install(directory: Path) -> None:
 
 
 @contextmanager
-def _oidc_provider(directory: Path | None) -> Iterator[str]:
-    """oidc-provider serving on a free loopback port; yields its token endpoint."""
+def _oidc_provider(directory: Path | None) -> Iterator[tuple[str, int]]:
+    """oidc-provider serving on a free loopback port; yields its token endpoint and process."""
     work = directory or Path(tempfile.mkdtemp(prefix="credgate-oidc-"))
     work.mkdir(parents=True, exist_ok=True)
     _install(work)
@@ -110,7 +110,7 @@ def _oidc_provider(directory: Path | None) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("oidc-provider did not start")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         stop(proc)
         if directory is None:
@@ -120,7 +120,7 @@ def _oidc_provider(directory: Path | None) -> Iterator[str]:
 def main(
     seconds: int = 5, rounds: int = 3, connections: int = 32, oidc_dir: Path | None = None
 ) -> float:
-    with server() as srv, _oidc_provider(oidc_dir) as oidc_url:
+    with server() as srv, _oidc_provider(oidc_dir) as (oidc_url, oidc_pid):
         client_id, secret = srv.create_credential("bench", ["workflows", "nql"])
         ours = {
             "Content-Type": "application/x-www-form-urlencoded",
@@ -137,9 +137,9 @@ def main(
         credgate: list[LoadResult] = []
         node: list[LoadResult] = []
         for _ in range(rounds):
-            for url, headers, name, results in (
-                (token_url, ours, "credgate token endpoint", credgate),
-                (oidc_url, theirs, "node-oidc-provider /token", node),
+            for url, headers, name, results, pid in (
+                (token_url, ours, "credgate token endpoint", credgate, srv.pid),
+                (oidc_url, theirs, "node-oidc-provider /token", node, oidc_pid),
             ):
                 results.append(
                     run_wrk(
@@ -150,6 +150,7 @@ def main(
                         headers=headers,
                         seconds=seconds,
                         connections=connections,
+                        pid=pid,
                     )
                 )
     for result in [*credgate, *node]:
@@ -162,6 +163,15 @@ def main(
     )
     verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
     print(f"ratio credgate/oidc-provider = {ratio:.2f}   target >= {TARGET}   {verdict}")
+    ours_cpu = [r.cpu_us_per_request for r in credgate if r.cpu_us_per_request is not None]
+    theirs_cpu = [r.cpu_us_per_request for r in node if r.cpu_us_per_request is not None]
+    if ours_cpu and theirs_cpu:
+        # CPU per token moves far less with a busy machine than tokens per second do.
+        ours_us, theirs_us = statistics.median(ours_cpu), statistics.median(theirs_cpu)
+        print(
+            f"server CPU per token (median): credgate {ours_us:.1f} us   oidc-provider "
+            f"{theirs_us:.1f} us   ratio {theirs_us / ours_us:.2f}"
+        )
     failures = sum(r.non_2xx for r in [*credgate, *node])
     if failures:
         print(f"WARNING: {failures} responses were not 2xx")

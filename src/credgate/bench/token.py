@@ -44,6 +44,7 @@ def main(seconds: int = 5, rounds: int = 3, connections: int = 32) -> float:
                     headers=headers,
                     seconds=seconds,
                     connections=connections,
+                    pid=srv.pid,
                 )
             )
             token.append(
@@ -55,6 +56,7 @@ def main(seconds: int = 5, rounds: int = 3, connections: int = 32) -> float:
                     headers=headers,
                     seconds=seconds,
                     connections=connections,
+                    pid=srv.pid,
                 )
             )
     for result in [*echo, *token]:
