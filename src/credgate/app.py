@@ -81,19 +81,37 @@ class CredgateApp:
             fallback=framework,
         )
         self.routes.update(self.platform_reads.routes)
-        limited = RateLimitMiddleware(
+        self._limited = RateLimitMiddleware(
             ExactPaths(self.routes, framework),
             container.rate_limiter,
             family_of=PROTECTED.resolve,
             caller=container.rate_limited_caller,
             on_limited=lambda family: container.metrics.rate_limited.labels(family=family).inc(),
         )
+        # Whether each exact path has a rate-limited family, learnt on its first request (routes
+        # may be added after construction); only paths in ``routes`` are kept, so it stays small.
+        self._has_family: dict[str, bool] = {}
         self._ingress = Ingress(
-            limited, container.settings, gates={"admin-api": admin_gate(container.admins)}
+            self._route, container.settings, gates={"admin-api": admin_gate(container.admins)}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._ingress(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An exact-path route that no rate limit covers (the token endpoint, JWKS, health) is
+        called at once: the rate limit would only hand it on to the exact paths unchanged."""
+        if scope["type"] == "http":
+            path = scope["path"]
+            route = self.routes.get(path)
+            if route is not None:
+                limited = self._has_family.get(path)
+                if limited is None:
+                    limited = self._has_family[path] = PROTECTED.resolve(path) is not None
+                if not limited:
+                    await route(scope, receive, send)
+                    return
+        await self._limited(scope, receive, send)
 
 
 def _document_lean_routes(framework: FastAPI) -> None:

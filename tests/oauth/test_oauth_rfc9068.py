@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import string
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from credgate.oauth.errors import InvalidToken
-from credgate.oauth.rfc9068 import AccessTokenVerifier, issue_access_token
+from credgate.oauth.rfc9068 import AccessTokenVerifier, _der_to_raw, issue_access_token
 from credgate.security.keys import KeySet, LoadedKey
 
 ISSUER = "http://127.0.0.1:8000/oauth2/default"
@@ -107,6 +109,34 @@ def test_any_claim_text_round_trips_exactly(
 
 
 _KEY = loaded_key()
+# The order of P-256: r and s are below it.
+_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    r=st.one_of(st.sampled_from([1, 127, 128, 2**248 - 1, 2**255, _N - 1]), st.integers(1, _N - 1)),
+    s=st.one_of(st.sampled_from([1, 255, 256, 2**255 - 1, 2**255, _N - 1]), st.integers(1, _N - 1)),
+)
+def test_signature_der_becomes_r_and_s_in_32_octets_each(r: int, s: int) -> None:
+    # Short integers (leading zero octets dropped) and long ones (a zero octet added to keep
+    # them positive) both come out as 32 octets.
+    assert _der_to_raw(encode_dss_signature(r, s)) == r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def test_jti_is_128_random_bits_in_base64url() -> None:
+    keys = KeySet(active=_KEY, published=(_KEY,))
+    jtis = {
+        issue_access_token(
+            keys, issuer=ISSUER, audience=AUDIENCE, client_id="c", scopes=[], ttl=60
+        ).jti
+        for _ in range(200)
+    }
+    assert len(jtis) == 200
+    for jti in jtis:
+        assert len(jti) == 22
+        assert len(base64.urlsafe_b64decode(jti + "==")) == 16
+        assert set(jti) <= set(string.ascii_letters + string.digits + "-_")
 
 
 def test_a_new_active_key_signs_at_once_and_the_old_key_no_longer_verifies_it() -> None:

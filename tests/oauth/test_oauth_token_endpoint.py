@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import unquote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from starlette.testclient import TestClient
 
 from credgate.container import Container
 from credgate.core.audit.services import Actor
+from credgate.oauth.rfc6749 import parse_form
 from support import basic
 
 ACTOR = Actor("tests", "pytest")
@@ -354,3 +358,24 @@ def test_classic_token_path_grants_classic_scopes(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert query.status_code == 200, query.text
+
+
+# Text a form value may carry: escapes (valid or not, of ASCII or of UTF-8 bytes), plus signs,
+# and raw non-ASCII next to them; "&" and "=" would end the pair.
+_FORM_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(["%", "%3A", "%2B", "%C3", "%A9", "%e2%82%ac", "%zz", "+", "é", "€"]),
+        st.characters(exclude_categories=("Cs",), exclude_characters="&="),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=_FORM_TEXT, value=_FORM_TEXT)
+def test_form_pairs_decode_as_unquote_plus_does(name: str, value: str) -> None:
+    form = parse_form(
+        b"application/x-www-form-urlencoded", f"{name}={value}".encode(), allow_empty=False
+    )
+    # §3.1: a parameter without a value counts as omitted.
+    assert form == ({unquote_plus(name): unquote_plus(value)} if unquote_plus(value) else {})

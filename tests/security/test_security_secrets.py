@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from credgate.security.secrets import (
@@ -52,3 +54,12 @@ def test_hasher_is_keyed_and_hides_its_pepper() -> None:
     assert "a" * 32 not in repr(a)
     with pytest.raises(ValueError, match="32 bytes"):
         SecretHasher(b"short")
+
+
+def test_hash_is_hmac_sha256_of_the_pepper_call_after_call() -> None:
+    # Stored hashes must keep verifying: the prepared key hashes exactly as a fresh HMAC does,
+    # and one secret leaves nothing behind for the next.
+    pepper = bytes(range(48))
+    hasher = SecretHasher(pepper)
+    for secret in ["cgs_a", "cgs_b", "", "é" * 100, "cgs_a"]:
+        assert hasher.hash(secret) == hmac.new(pepper, secret.encode(), "sha256").hexdigest()

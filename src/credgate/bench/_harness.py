@@ -31,6 +31,7 @@ __all__ = [
     "LoadResult",
     "Server",
     "alternate",
+    "cpu_seconds",
     "medians",
     "options",
     "run_wrk",
@@ -49,11 +50,18 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    cpu_us_per_request: float | None = None
+    """The server's CPU time (user + system) per request, when its process was given."""
 
     def row(self) -> str:
+        cpu = (
+            ""
+            if self.cpu_us_per_request is None
+            else f"   cpu {self.cpu_us_per_request:6.1f} us/req"
+        )
         return (
             f"{self.name:<28} {self.requests_per_second:>10,.0f} req/s   p50 {self.p50_ms:7.2f} ms"
-            f"   p99 {self.p99_ms:7.2f} ms   non-2xx {self.non_2xx}"
+            f"   p99 {self.p99_ms:7.2f} ms   non-2xx {self.non_2xx}{cpu}"
         )
 
 
@@ -62,6 +70,7 @@ class Server:
     url: str
     env: dict[str, str]
     data_dir: Path
+    pid: int = 0
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(
@@ -216,6 +225,7 @@ def server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    srv.pid = proc.pid
     try:
         deadline = time.monotonic() + 120  # a loaded machine starts slowly
         while True:
@@ -246,6 +256,17 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, all threads) a process has used so far; None where /proc has
+    no answer. On a shared machine it moves far less with the load than requests per second."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 _LUA = """
 wrk.method = "{method}"
 wrk.body = {body}
@@ -270,16 +291,24 @@ def run_wrk(
     headers: dict[str, str] | None = None,
     seconds: int = 10,
     connections: int = 32,
+    pid: int | None = None,
 ) -> LoadResult:
+    """wrk against ``url``; with ``pid``, the result also has that server's CPU per request."""
     header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
     script = _LUA.format(
         method=method, body=json.dumps(body) if body is not None else "nil", headers=header_lines
     )
-    return run_wrk_script(name, url, script, seconds=seconds, connections=connections)
+    return run_wrk_script(name, url, script, seconds=seconds, connections=connections, pid=pid)
 
 
 def run_wrk_script(
-    name: str, url: str, script: str, *, seconds: int = 10, connections: int = 32
+    name: str,
+    url: str,
+    script: str,
+    *,
+    seconds: int = 10,
+    connections: int = 32,
+    pid: int | None = None,
 ) -> LoadResult:
     """wrk with a Lua script of one's own (one thread, so the script sees every request)."""
     wrk = shutil.which("wrk")
@@ -288,6 +317,7 @@ def run_wrk_script(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         lua = handle.name
+    cpu_before = cpu_seconds(pid) if pid else None
     try:
         out = subprocess.run(
             [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua, url],
@@ -297,6 +327,11 @@ def run_wrk_script(
         ).stdout
     finally:
         os.unlink(lua)
+    cpu_after = cpu_seconds(pid) if pid else None
+    requests = re.search(r"(\d+) requests in", out)
+    cpu_us = None
+    if cpu_before is not None and cpu_after is not None and requests and int(requests.group(1)):
+        cpu_us = (cpu_after - cpu_before) / int(requests.group(1)) * 1e6
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non_2xx_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return LoadResult(
@@ -305,6 +340,7 @@ def run_wrk_script(
         p50_ms=_latency_ms(out, "50"),
         p99_ms=_latency_ms(out, "99"),
         non_2xx=int(non_2xx_match.group(1)) if non_2xx_match else 0,
+        cpu_us_per_request=cpu_us,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -85,8 +86,8 @@ def _install(directory: Path) -> None:
 
 
 @contextmanager
-def _oidc_provider(directory: Path | None) -> Iterator[str]:
-    """oidc-provider serving on a free loopback port; yields its token endpoint."""
+def _oidc_provider(directory: Path | None) -> Iterator[tuple[str, int]]:
+    """oidc-provider serving on a free loopback port; yields its token endpoint and process."""
     work = directory or Path(tempfile.mkdtemp(prefix="credgate-oidc-"))
     work.mkdir(parents=True, exist_ok=True)
     _install(work)
@@ -119,7 +120,7 @@ def _oidc_provider(directory: Path | None) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("oidc-provider did not start")
             time.sleep(0.2)
-        yield url
+        yield url, proc.pid
     finally:
         stop(proc)
         if directory is None:
@@ -129,7 +130,7 @@ def _oidc_provider(directory: Path | None) -> Iterator[str]:
 def main(
     seconds: int = 5, rounds: int = 3, connections: int = 32, oidc_dir: Path | None = None
 ) -> float:
-    with server() as srv, _oidc_provider(oidc_dir) as oidc_url:
+    with server() as srv, _oidc_provider(oidc_dir) as (oidc_url, oidc_pid):
         client_id, secret = srv.create_credential("bench", ["workflows", "nql"])
         ours = {
             "Content-Type": "application/x-www-form-urlencoded",
@@ -146,8 +147,8 @@ def main(
         post = partial(run_wrk, method="POST", body=BODY, seconds=seconds, connections=connections)
         credgate, node = alternate(
             rounds,
-            partial(post, "credgate token endpoint", token_url, headers=ours),
-            partial(post, "node-oidc-provider /token", oidc_url, headers=theirs),
+            partial(post, "credgate token endpoint", token_url, headers=ours, pid=srv.pid),
+            partial(post, "node-oidc-provider /token", oidc_url, headers=theirs, pid=oidc_pid),
         )
     ours_rps, theirs_rps = medians(credgate, node)
     ratio = ours_rps / theirs_rps
@@ -157,6 +158,15 @@ def main(
     print(
         f"ratio credgate/oidc-provider = {ratio:.2f}   target >= {TARGET}   {verdict(ratio, TARGET)}"
     )
+    ours_cpu = [r.cpu_us_per_request for r in credgate if r.cpu_us_per_request is not None]
+    theirs_cpu = [r.cpu_us_per_request for r in node if r.cpu_us_per_request is not None]
+    if ours_cpu and theirs_cpu:
+        # CPU per token moves far less with a busy machine than tokens per second do.
+        ours_us, theirs_us = statistics.median(ours_cpu), statistics.median(theirs_cpu)
+        print(
+            f"server CPU per token (median): credgate {ours_us:.1f} us   oidc-provider "
+            f"{theirs_us:.1f} us   ratio {theirs_us / ours_us:.2f}"
+        )
     warn_failures([*credgate, *node])
     return ratio
 

@@ -39,6 +39,7 @@ def main(seconds: int = 5, rounds: int = 3, connections: int = 32) -> float:
             headers=headers,
             seconds=seconds,
             connections=connections,
+            pid=srv.pid,
         )
         echo, token = alternate(
             rounds,

@@ -12,8 +12,9 @@ passes every decoding option explicitly, so no library default decides what is a
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import time
+from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from json.encoder import encode_basestring_ascii as _string
@@ -21,12 +22,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from joserfc.jwt import JWTClaimsRegistry
-from joserfc.util import urlsafe_b64encode
 
 from credgate.oauth.errors import InvalidToken
 from credgate.security.keys import ALGORITHM, KeySet, LoadedKey
@@ -50,6 +49,13 @@ class IssuedToken:
 
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64url(data: bytes) -> bytes:
+    """RFC 7515 §2 base64url without padding: the C encoder and one translate, where
+    ``base64.urlsafe_b64encode`` adds two Python calls and a translate table look-up."""
+    return b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +80,33 @@ def _signer_for(loaded: LoadedKey) -> _Signer:
     if not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"signing key {loaded.kid} holds no private key")
     header = {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": loaded.kid}
-    segment = urlsafe_b64encode(json.dumps(header, separators=(",", ":")).encode())
+    segment = _b64url(json.dumps(header, separators=(",", ":")).encode())
     current = _signer = _Signer(loaded.kid, segment + b".", private_key)
     return current
 
 
 def _es256(signing_input: bytes, private_key: ec.EllipticCurvePrivateKey) -> bytes:
     """RFC 7518 §3.4: the ECDSA P-256 SHA-256 signature as R || S, 32 octets each."""
-    r, s = decode_dss_signature(private_key.sign(signing_input, _ECDSA_SHA256))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return _der_to_raw(private_key.sign(signing_input, _ECDSA_SHA256))
+
+
+def _der_to_raw(der: bytes) -> bytes:
+    """R || S from the DER ``SEQUENCE { INTEGER r, INTEGER s }`` OpenSSL returns for P-256.
+
+    Both integers are at most 33 octets (a leading zero keeps them positive), so every length
+    is one octet: r's at [3], s's right after r. Slicing costs a tenth of
+    ``decode_dss_signature`` and two ``int.to_bytes``.
+    """
+    end_r = 4 + der[3]
+    r = der[4:end_r].lstrip(b"\0")
+    s = der[end_r + 2 : end_r + 2 + der[end_r + 1]].lstrip(b"\0")
+    return r.rjust(32, b"\0") + s.rjust(32, b"\0")
+
+
+def _token_id() -> str:
+    """A ``jti``: 128 bits from the OS CSPRNG, base64url (what ``secrets.token_urlsafe(16)``
+    returns, for a third of its cost)."""
+    return _b64url(os.urandom(16)).decode("ascii")
 
 
 def issue_access_token(
@@ -96,7 +120,7 @@ def issue_access_token(
     now: int | None = None,
 ) -> IssuedToken:
     iat = int(time.time()) if now is None else now
-    jti = secrets.token_urlsafe(16)
+    jti = _token_id()
     # RFC 7515 §7.1 compact serialization, with the signature from ``cryptography``. joserfc's
     # ``jwt.encode`` re-validates the fixed header and looks up the algorithm and key on every
     # call, and json.dumps builds an encoder per call; together they cost a third of a token
@@ -108,12 +132,12 @@ def issue_access_token(
     claims = (
         f'{{"iss":{_string(issuer)},"sub":{subject},"client_id":{subject},'
         f'"aud":{_string(audience)},"iat":{iat:d},"exp":{iat + ttl:d},'
-        f'"jti":{_string(jti)},"scope":{_string(" ".join(scopes))}}}'
+        # The jti is base64url: nothing in it to escape.
+        f'"jti":"{jti}","scope":{_string(" ".join(scopes))}}}'
     )
     signer = _signer_for(keys.active)
-    payload = urlsafe_b64encode(claims.encode())
-    signing_input = signer.header_segment + payload
-    signature = urlsafe_b64encode(_es256(signing_input, signer.private_key))
+    signing_input = signer.header_segment + _b64url(claims.encode())
+    signature = _b64url(_es256(signing_input, signer.private_key))
     return IssuedToken((signing_input + b"." + signature).decode("ascii"), jti, iat + ttl)
 
 
