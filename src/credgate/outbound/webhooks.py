@@ -563,21 +563,29 @@ class WebhookService:
             .limit(limit)
         )
         until = now + dt.timedelta(seconds=lease)
+        table = cast(Table, WebhookDelivery.__table__)
+        columns = (
+            table.c.id,
+            table.c.webhook_id,
+            table.c.event_type,
+            table.c.data,
+            table.c.attempts,
+            table.c.next_attempt_at,
+            table.c.created_at,
+        )
         with self.db.session() as session:
-            WebhookDelivery.claim(session, due, token, until, postgresql=self.db.is_postgresql)
-        with self.db.session() as session:
-            rows = session.execute(
-                select(
-                    WebhookDelivery.id,
-                    WebhookDelivery.webhook_id,
-                    WebhookDelivery.event_type,
-                    WebhookDelivery.data,
-                    WebhookDelivery.attempts,
-                )
-                .where(WebhookDelivery.claimed_by == token)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
-            ).all()
-            return [(r.id, r.webhook_id, r.event_type, dict(r.data), r.attempts) for r in rows]
+            rows = WebhookDelivery.claim(
+                session,
+                due,
+                token,
+                until,
+                postgresql=self.db.is_postgresql,
+                returning=columns,
+            )
+            if rows is None:  # the database returns nothing from an UPDATE: read them
+                rows = session.execute(select(*columns).where(table.c.claimed_by == token)).all()
+        oldest_first = sorted(rows, key=lambda r: (r.next_attempt_at, r.created_at))
+        return [(r.id, r.webhook_id, r.event_type, r.data, r.attempts) for r in oldest_first]
 
     def extend_claim(self, token: str, lease: float) -> None:
         """Hold the deliveries still claimed under ``token`` for ``lease`` more seconds."""
@@ -611,8 +619,8 @@ class WebhookService:
             states = {
                 str(delivery_id): str(state)
                 for delivery_id, state in session.execute(
-                    select(WebhookDelivery.id, WebhookDelivery.state).where(
-                        WebhookDelivery.id.in_([f.delivery_id for f in finished])
+                    select(table.c.id, table.c.state).where(
+                        table.c.id.in_([f.delivery_id for f in finished])
                     )
                 )
             }
@@ -621,7 +629,7 @@ class WebhookService:
                 return
             now = utcnow()
             session.execute(
-                insert(DeliveryAttempt),
+                insert(cast(Table, DeliveryAttempt.__table__)),
                 [
                     {
                         "delivery_id": f.delivery_id,
@@ -635,34 +643,46 @@ class WebhookService:
                     for f in present
                 ],
             )
-            still_open = [f for f in present if states[f.delivery_id] != "delivered"]
-            for retried in (True, False):  # a retry also moves next_attempt_at
-                params = [
-                    {
-                        "b_id": f.delivery_id,
-                        "b_state": f.state,
-                        "b_attempts": f.attempts,
-                        "b_error": f.error[:2000],
-                        "b_next": f.next_attempt_at,
-                    }
-                    for f in still_open
-                    if (f.next_attempt_at is not None) is retried
-                ]
-                if not params:
+            settled: dict[tuple[str, int, str], list[str]] = {}
+            retried: list[dict[str, Any]] = []
+            for f in present:
+                if states[f.delivery_id] == "delivered":
                     continue
-                values: dict[str, Any] = {
-                    "state": bindparam("b_state"),
-                    "attempts": bindparam("b_attempts"),
-                    "last_error": bindparam("b_error"),
-                    "claimed_by": None,
-                    "claim_until": None,
-                    "updated_at": now,
-                }
-                if retried:
-                    values["next_attempt_at"] = bindparam("b_next")
+                if f.next_attempt_at is None:
+                    settled.setdefault((f.state, f.attempts, f.error[:2000]), []).append(
+                        f.delivery_id
+                    )
+                else:
+                    retried.append(
+                        {
+                            "b_id": f.delivery_id,
+                            "b_state": f.state,
+                            "b_attempts": f.attempts,
+                            "b_error": f.error[:2000],
+                            "b_next": f.next_attempt_at,
+                        }
+                    )
+            released = {"claimed_by": None, "claim_until": None, "updated_at": now}
+            # Delivered and failed deliveries mostly share their new state, so that a batch
+            # takes one UPDATE per kind of outcome rather than one per delivery.
+            for (state, attempts, error), ids in settled.items():
                 session.execute(
-                    update(table).where(table.c.id == bindparam("b_id")).values(**values),
-                    params,
+                    update(table)
+                    .where(table.c.id.in_(ids))
+                    .values(state=state, attempts=attempts, last_error=error, **released)
+                )
+            if retried:  # each has its own next attempt
+                session.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        state=bindparam("b_state"),
+                        attempts=bindparam("b_attempts"),
+                        last_error=bindparam("b_error"),
+                        next_attempt_at=bindparam("b_next"),
+                        **released,
+                    ),
+                    retried,
                 )
 
     def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:

@@ -285,15 +285,29 @@ class OutboundWorker:
         did. The claim is extended while they are sent, so a slow receiver does not let
         another worker take them meanwhile.
         """
+        hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
+        finished = await self._send_claimed(
+            items, token, hooks, {} if slots is None else slots, order
+        )
+        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
+        return finished
+
+    async def _send_claimed(
+        self,
+        items: Sequence[Claimed],
+        token: str,
+        hooks: dict[str, tuple[Webhook, str | None]],
+        slots: dict[str, asyncio.Semaphore],
+        order: tuple[asyncio.Event | None, asyncio.Event] | None,
+    ) -> list[Finished]:
+        """:meth:`deliver_batch` but for the recording: answers the outcomes to record."""
         keeper = asyncio.create_task(self._keep_claim(token))
         try:
-            finished = await self._send(items, {} if slots is None else slots, order)
+            return await self._send(items, hooks, slots, order)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await keeper
-        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
-        return finished
 
     async def _keep_claim(self, token: str) -> None:
         while True:
@@ -308,12 +322,12 @@ class OutboundWorker:
     async def _send(
         self,
         items: Sequence[Claimed],
+        hooks: dict[str, tuple[Webhook, str | None]],
         slots: dict[str, asyncio.Semaphore],
         order: tuple[asyncio.Event | None, asyncio.Event] | None,
     ) -> list[Finished]:
         ahead, queued = order if order is not None else (None, asyncio.Event())
         try:
-            hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
             if ahead is not None:
                 await ahead.wait()
             return await self._send_loaded(items, slots, hooks, queued)
@@ -386,6 +400,19 @@ class OutboundWorker:
             )
         )
 
+    def _record_and_claim(
+        self, finished: list[Finished], token: str
+    ) -> tuple[list[Claimed], dict[str, tuple[Webhook, str | None]]]:
+        """Record the outcomes of the batches sent (and empty ``finished``, so that a failed
+        claim does not have them recorded twice), then claim the next batch and load its
+        webhooks: one trip off the event loop between two batches. Blocking."""
+        self.webhooks.finish_many(finished)
+        finished.clear()
+        items = self.webhooks.claim(
+            self.worker_id, self.batch_size, self.lease_seconds, token=token
+        )
+        return items, (self._load_hooks({i[1] for i in items}) if items else {})
+
     async def run_once(self) -> int:
         """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
         token = self._new_claim_token()
@@ -403,47 +430,58 @@ class OutboundWorker:
         """Deliver batch after batch until a claim finds less than a full batch, or ``stop`` is
         set; answers how many deliveries were claimed.
 
-        Batches overlap: the next batch is claimed, and its requests queue behind the current
-        one's, while the current one is still being sent, and its outcomes are written while
-        the next one's requests go out. The receiver so never waits for the database between
-        batches. Requests still start oldest first (the per-credential slots are shared and
-        first-come first-served), and a batch's outcomes are written as soon as it is done.
+        Batches overlap: at most :data:`BATCHES_IN_FLIGHT` are being sent at once, and the
+        next batch's requests queue behind the current one's. As soon as a batch's answers are
+        all in, its outcomes are written and the next batch is claimed, in one trip to the
+        database, while the batch behind it is still being sent: the receiver so never waits
+        for the database between batches. Requests still start oldest first (the
+        per-credential slots are shared and first-come first-served).
         """
         slots = {} if slots is None else slots
         total = 0
-        in_flight: set[asyncio.Task[list[Finished]]] = set()
+        sending: set[asyncio.Task[list[Finished]]] = set()
+        unwritten: list[Finished] = []  # outcomes of the batches whose answers are all in
         problems: list[BaseException] = []
         ahead: asyncio.Event | None = None
+        claiming = True
 
         def collect(done: set[asyncio.Task[list[Finished]]]) -> None:
             for task in done:
                 if (problem := task.exception()) is not None:
                     problems.append(problem)
+                else:
+                    unwritten.extend(task.result())
 
         try:
-            while stop is None or not stop.is_set():
-                if len(in_flight) >= BATCHES_IN_FLIGHT:
-                    done, in_flight = await asyncio.wait(
-                        in_flight, return_when=asyncio.FIRST_COMPLETED
+            while True:
+                claiming = claiming and not problems and (stop is None or not stop.is_set())
+                if claiming and len(sending) < BATCHES_IN_FLIGHT:
+                    token = self._new_claim_token()
+                    items, hooks = await anyio.to_thread.run_sync(
+                        self._record_and_claim, unwritten, token
                     )
-                    collect(done)
-                    if problems:
-                        break
-                token = self._new_claim_token()
-                items = await self._claim(token)
-                total += len(items)
-                if items:
-                    queued = asyncio.Event()
-                    batch = self.deliver_batch(items, token, slots, (ahead, queued))
-                    in_flight.add(asyncio.create_task(batch))
-                    ahead = queued
-                if len(items) < self.batch_size:
+                    total += len(items)
+                    if items:
+                        queued = asyncio.Event()
+                        batch = self._send_claimed(items, token, hooks, slots, (ahead, queued))
+                        sending.add(asyncio.create_task(batch))
+                        ahead = queued
+                    claiming = len(items) >= self.batch_size
+                    continue
+                if unwritten:  # no claim to ride along with: written on their own
+                    await anyio.to_thread.run_sync(self.webhooks.finish_many, unwritten)
+                    unwritten = []
+                if not sending:
                     break
+                done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                collect(done)
         finally:
             # Whatever happens, the batches already claimed are sent and recorded first.
-            if in_flight:
-                done, _ = await asyncio.wait(in_flight)
+            if sending:
+                done, _ = await asyncio.wait(sending)
                 collect(done)
+            if unwritten:
+                await anyio.to_thread.run_sync(self.webhooks.finish_many, unwritten)
         if problems:
             raise problems[0]
         return total
