@@ -51,6 +51,7 @@ from credgate.security.vault import Vault
 __all__ = [
     "METHODS",
     "AttemptRecord",
+    "Claimed",
     "Finished",
     "WebhookIn",
     "WebhookService",
@@ -70,6 +71,10 @@ _RESERVED = {
     "transfer-encoding",
     "connection",
 }
+
+
+#: A claimed delivery: (id, webhook id, event type, data, attempts so far).
+Claimed = tuple[str, str, str, dict[str, Any], int]
 
 
 def new_message_id() -> str:
@@ -543,15 +548,31 @@ class WebhookService:
 
     def claim(
         self, worker: str, limit: int, lease: float, *, token: str | None = None
-    ) -> builtins.list[tuple[str, str, str, dict[str, Any], int]]:
+    ) -> builtins.list[Claimed]:
         """Claim up to ``limit`` due deliveries for ``lease`` seconds, under ``token`` (a new
         one by default; :meth:`extend_claim` takes it).
 
         Two workers never take the same row (see :meth:`Claimable.claim`). Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
         oldest first.
         """
-        now = utcnow()
         token = token or f"{worker}:{uuid.uuid4().hex[:12]}"
+        with self.db.session() as session:
+            return self._claim(session, limit, lease, token)
+
+    def finish_and_claim(
+        self, finished: Sequence[Finished], limit: int, lease: float, *, token: str
+    ) -> tuple[builtins.list[Claimed], dict[str, dt.datetime]]:
+        """:meth:`finish_many`, then :meth:`claim`, in one transaction (one commit between two
+        batches); answers the claimed deliveries and :meth:`versions` of their webhooks."""
+        with self.db.session() as session:
+            self._finish(session, finished)
+            claimed = self._claim(session, limit, lease, token)
+            return claimed, self._versions(session, {c[1] for c in claimed})
+
+    def _claim(
+        self, session: Session, limit: int, lease: float, token: str
+    ) -> builtins.list[Claimed]:
+        now = utcnow()
         due = (
             select(WebhookDelivery.id)
             .where(
@@ -573,17 +594,16 @@ class WebhookService:
             table.c.next_attempt_at,
             table.c.created_at,
         )
-        with self.db.session() as session:
-            rows = WebhookDelivery.claim(
-                session,
-                due,
-                token,
-                until,
-                postgresql=self.db.is_postgresql,
-                returning=columns,
-            )
-            if rows is None:  # the database returns nothing from an UPDATE: read them
-                rows = session.execute(select(*columns).where(table.c.claimed_by == token)).all()
+        rows: Sequence[Any] | None = WebhookDelivery.claim(
+            session,
+            due,
+            token,
+            until,
+            postgresql=self.db.is_postgresql,
+            returning=columns,
+        )
+        if rows is None:  # the database returns nothing from an UPDATE: read them
+            rows = session.execute(select(*columns).where(table.c.claimed_by == token)).all()
         oldest_first = sorted(rows, key=lambda r: (r.next_attempt_at, r.created_at))
         return [(r.id, r.webhook_id, r.event_type, r.data, r.attempts) for r in oldest_first]
 
@@ -612,88 +632,98 @@ class WebhookService:
 
     def finish_many(self, finished: Sequence[Finished]) -> None:
         """:meth:`finish` for a batch of deliveries, in one transaction of a few statements."""
+        if finished:
+            with self.db.session() as session:
+                self._finish(session, finished)
+
+    @staticmethod
+    def _finish(session: Session, finished: Sequence[Finished]) -> None:
         if not finished:
             return
         table = cast(Table, WebhookDelivery.__table__)
-        with self.db.session() as session:
-            states = {
-                str(delivery_id): str(state)
-                for delivery_id, state in session.execute(
-                    select(table.c.id, table.c.state).where(
-                        table.c.id.in_([f.delivery_id for f in finished])
-                    )
+        states = {
+            str(delivery_id): str(state)
+            for delivery_id, state in session.execute(
+                select(table.c.id, table.c.state).where(
+                    table.c.id.in_([f.delivery_id for f in finished])
                 )
-            }
-            present = [f for f in finished if f.delivery_id in states]  # else deleted meanwhile
-            if not present:
-                return
-            now = utcnow()
-            session.execute(
-                insert(cast(Table, DeliveryAttempt.__table__)),
-                [
-                    {
-                        "delivery_id": f.delivery_id,
-                        "attempted_at": f.attempt.attempted_at or now,
-                        "status_code": f.attempt.status_code,
-                        "duration_ms": f.attempt.duration_ms or 0,
-                        "error": f.attempt.error or "",
-                        "response_excerpt": f.attempt.response_excerpt or "",
-                        "worker": f.attempt.worker or "",
-                    }
-                    for f in present
-                ],
             )
-            settled: dict[tuple[str, int, str], list[str]] = {}
-            retried: list[dict[str, Any]] = []
-            for f in present:
-                if states[f.delivery_id] == "delivered":
-                    continue
-                if f.next_attempt_at is None:
-                    settled.setdefault((f.state, f.attempts, f.error[:2000]), []).append(
-                        f.delivery_id
-                    )
-                else:
-                    retried.append(
-                        {
-                            "b_id": f.delivery_id,
-                            "b_state": f.state,
-                            "b_attempts": f.attempts,
-                            "b_error": f.error[:2000],
-                            "b_next": f.next_attempt_at,
-                        }
-                    )
-            released = {"claimed_by": None, "claim_until": None, "updated_at": now}
-            # Delivered and failed deliveries mostly share their new state, so that a batch
-            # takes one UPDATE per kind of outcome rather than one per delivery.
-            for (state, attempts, error), ids in settled.items():
-                session.execute(
-                    update(table)
-                    .where(table.c.id.in_(ids))
-                    .values(state=state, attempts=attempts, last_error=error, **released)
+        }
+        present = [f for f in finished if f.delivery_id in states]  # else deleted meanwhile
+        if not present:
+            return
+        now = utcnow()
+        session.execute(
+            insert(cast(Table, DeliveryAttempt.__table__)),
+            [
+                {
+                    "delivery_id": f.delivery_id,
+                    "attempted_at": f.attempt.attempted_at or now,
+                    "status_code": f.attempt.status_code,
+                    "duration_ms": f.attempt.duration_ms or 0,
+                    "error": f.attempt.error or "",
+                    "response_excerpt": f.attempt.response_excerpt or "",
+                    "worker": f.attempt.worker or "",
+                }
+                for f in present
+            ],
+        )
+        settled: dict[tuple[str, int, str], list[str]] = {}
+        retried: list[dict[str, Any]] = []
+        for f in present:
+            if states[f.delivery_id] == "delivered":
+                continue
+            if f.next_attempt_at is None:
+                settled.setdefault((f.state, f.attempts, f.error[:2000]), []).append(f.delivery_id)
+            else:
+                retried.append(
+                    {
+                        "b_id": f.delivery_id,
+                        "b_state": f.state,
+                        "b_attempts": f.attempts,
+                        "b_error": f.error[:2000],
+                        "b_next": f.next_attempt_at,
+                    }
                 )
-            if retried:  # each has its own next attempt
-                session.execute(
-                    update(table)
-                    .where(table.c.id == bindparam("b_id"))
-                    .values(
-                        state=bindparam("b_state"),
-                        attempts=bindparam("b_attempts"),
-                        last_error=bindparam("b_error"),
-                        next_attempt_at=bindparam("b_next"),
-                        **released,
-                    ),
-                    retried,
-                )
+        released = {"claimed_by": None, "claim_until": None, "updated_at": now}
+        # Delivered and failed deliveries mostly share their new state, so that a batch
+        # takes one UPDATE per kind of outcome rather than one per delivery.
+        for (state, attempts, error), ids in settled.items():
+            session.execute(
+                update(table)
+                .where(table.c.id.in_(ids))
+                .values(state=state, attempts=attempts, last_error=error, **released)
+            )
+        if retried:  # each has its own next attempt
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    state=bindparam("b_state"),
+                    attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_error"),
+                    next_attempt_at=bindparam("b_next"),
+                    **released,
+                ),
+                retried,
+            )
 
     def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
         """When each of the webhooks was last changed (absent: deleted), for the worker's cache."""
         with self.db.session() as session:
-            return {
-                str(wid): changed
-                for wid, changed in session.execute(
-                    select(Webhook.id, Webhook.updated_at).where(Webhook.id.in_(list(webhook_ids)))
-                )
-            }
+            return self._versions(session, webhook_ids)
+
+    @staticmethod
+    def _versions(session: Session, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        ids = list(webhook_ids)
+        if not ids:
+            return {}
+        return {
+            str(wid): changed
+            for wid, changed in session.execute(
+                select(Webhook.id, Webhook.updated_at).where(Webhook.id.in_(ids))
+            )
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from credgate.outbound.payloads import (
     render_resource,
 )
 from credgate.outbound.signing import signature_headers
-from credgate.outbound.webhooks import AttemptRecord, Finished, WebhookService
+from credgate.outbound.webhooks import AttemptRecord, Claimed, Finished, WebhookService
 
 __all__ = [
     "AttemptResult",
@@ -63,9 +63,6 @@ GONE = "the receiver answered 410 Gone"
 
 #: How many claimed batches one worker sends at once (see :meth:`OutboundWorker.drain`).
 BATCHES_IN_FLIGHT = 2
-
-#: A claimed delivery: (id, webhook id, event type, data, attempts so far).
-Claimed = tuple[str, str, str, dict[str, Any], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +233,13 @@ class OutboundWorker:
         self._exports: set[asyncio.Task[Any]] = set()
         self._hooks: dict[str, tuple[Webhook, str | None]] = {}
 
-    def _load_hooks(self, webhook_ids: set[str]) -> dict[str, tuple[Webhook, str | None]]:
-        """The webhooks and their decrypted signing secrets, read again only when changed."""
-        versions = self.webhooks.versions(webhook_ids)
+    def _load_hooks(
+        self, webhook_ids: set[str], versions: Mapping[str, dt.datetime] | None = None
+    ) -> dict[str, tuple[Webhook, str | None]]:
+        """The webhooks and their decrypted signing secrets, read again only when changed
+        (``versions``: :meth:`WebhookService.versions`, read now if not given)."""
+        if versions is None:
+            versions = self.webhooks.versions(webhook_ids)
         for webhook_id in webhook_ids:
             cached = self._hooks.get(webhook_id)
             changed = versions.get(webhook_id)
@@ -403,15 +404,14 @@ class OutboundWorker:
     def _record_and_claim(
         self, finished: list[Finished], token: str
     ) -> tuple[list[Claimed], dict[str, tuple[Webhook, str | None]]]:
-        """Record the outcomes of the batches sent (and empty ``finished``, so that a failed
-        claim does not have them recorded twice), then claim the next batch and load its
-        webhooks: one trip off the event loop between two batches. Blocking."""
-        self.webhooks.finish_many(finished)
-        finished.clear()
-        items = self.webhooks.claim(
-            self.worker_id, self.batch_size, self.lease_seconds, token=token
+        """Record the outcomes of the batches sent (and empty ``finished``), then claim the
+        next batch and load its webhooks: one trip off the event loop, and one transaction,
+        between two batches. Blocking."""
+        items, versions = self.webhooks.finish_and_claim(
+            finished, self.batch_size, self.lease_seconds, token=token
         )
-        return items, (self._load_hooks({i[1] for i in items}) if items else {})
+        finished.clear()
+        return items, (self._load_hooks({i[1] for i in items}, versions) if items else {})
 
     async def run_once(self) -> int:
         """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
