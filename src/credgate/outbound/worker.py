@@ -45,7 +45,7 @@ from credgate.outbound.payloads import (
     render_payload,
     render_resource,
 )
-from credgate.outbound.signing import signature_headers
+from credgate.outbound.signing import Signer, signature_headers
 from credgate.outbound.webhooks import AttemptRecord, Claimed, Finished, WebhookService
 
 __all__ = [
@@ -132,6 +132,34 @@ def _sent_secrets(request: httpx.Request | None) -> list[str]:
     return [value, value.partition(" ")[2]] if value else []
 
 
+@dataclass(slots=True, eq=False)
+class Prepared:
+    """What every request of one webhook (as stored at one ``updated_at``) shares, worked out
+    once: the path and the headers when they hold no placeholder, the signing key, and the
+    parsed request URL for each instance URL its credential had."""
+
+    path: str | None
+    headers: dict[str, str] | None
+    signer: Signer | None = field(repr=False)
+    urls: dict[str, httpx.URL] = field(default_factory=dict)
+
+
+def prepare(hook: Webhook, signing_secret: str | None) -> Prepared:
+    """:class:`Prepared` for ``hook``; what cannot be worked out now is left to each request."""
+    path: str | None = None
+    headers: dict[str, str] | None = None
+    signer: Signer | None = None
+    with contextlib.suppress(TemplateProblem):  # each request reports it
+        if "{" not in hook.resource:
+            path = render_resource(hook.resource, {})
+        if not any("{" in v for v in hook.headers.values()):
+            headers = {k: render_header(k, v, {}) for k, v in hook.headers.items()}
+            headers.setdefault("content-type", "application/json")
+    with contextlib.suppress(ValueError):  # each request's signing raises it, as before
+        signer = Signer(signing_secret) if signing_secret else None
+    return Prepared(path, headers, signer)
+
+
 async def attempt(
     hook: Webhook,
     signing_secret: str | None,
@@ -140,11 +168,13 @@ async def attempt(
     transport: CredentialClients,
     timeout: float,  # noqa: ASYNC109 - the request's own timeout, passed on to httpx
     slots: dict[str, asyncio.Semaphore] | None = None,
+    prepared: Prepared | None = None,
 ) -> AttemptResult:
     """Render and send one request; never raises for what the receiver or the data did.
 
     ``slots`` holds one semaphore per credential, so that no more requests go to one
-    destination at once than its pooled client has connections.
+    destination at once than its pooled client has connections. ``prepared``: what the
+    requests of ``hook`` share, if the caller keeps it (see :func:`prepare`).
     """
     started = time.monotonic()
     secrets: list[str] = [signing_secret] if signing_secret else []
@@ -155,9 +185,15 @@ async def attempt(
         result.response = scrub(result.response, secrets)
         return result
 
+    if prepared is None:
+        prepared = prepare(hook, signing_secret)
     try:
-        path = render_resource(hook.resource, context)
-        headers = {k: render_header(k, v, context) for k, v in hook.headers.items()}
+        path = render_resource(hook.resource, context) if prepared.path is None else prepared.path
+        if prepared.headers is None:
+            headers = {k: render_header(k, v, context) for k, v in hook.headers.items()}
+            headers.setdefault("content-type", "application/json")
+        else:
+            headers = dict(prepared.headers)
         body = render_payload(hook.payload_template, context)
     except TemplateProblem as exc:
         return done(AttemptResult("failed", error=str(exc)))
@@ -166,13 +202,15 @@ async def attempt(
     except CredentialUnusable as exc:
         return done(AttemptResult("failed", error=str(exc)))
     secrets += pooled.secrets
-    headers.setdefault("content-type", "application/json")
-    headers.update(signature_headers(signing_secret, message_id, int(time.time()), body))
-    url = pooled.url.rstrip("/") + path if path else pooled.url
+    signer = prepared.signer or signing_secret
+    headers.update(signature_headers(signer, message_id, int(time.time()), body))
     if slots is None:
         slots = {}
-    slot = slots.setdefault(hook.credential_id, asyncio.Semaphore(pooled.max_connections))
+    slot = slots.get(hook.credential_id)
+    if slot is None:
+        slot = slots[hook.credential_id] = asyncio.Semaphore(pooled.max_connections)
     try:
+        url = _request_url(prepared, pooled.url, path)
         async with slot:
             answer = await pooled.client.request(
                 hook.method, url, content=body, headers=headers, timeout=timeout
@@ -201,6 +239,18 @@ async def attempt(
             retry_after=retry_after_seconds(answer.headers.get("retry-after")),
         )
     )
+
+
+def _request_url(prepared: Prepared, instance: str, path: str) -> httpx.URL | str:
+    """The instance URL with the path, parsed once per instance URL when the path is fixed
+    (parsing costs more than the rest of a request's set-up)."""
+    url = instance.rstrip("/") + path if path else instance
+    if prepared.path is None:
+        return url
+    parsed = prepared.urls.get(instance)
+    if parsed is None:
+        parsed = prepared.urls[instance] = httpx.URL(url)
+    return parsed
 
 
 class OutboundWorker:
@@ -232,6 +282,8 @@ class OutboundWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self._exports: set[asyncio.Task[Any]] = set()
         self._hooks: dict[str, tuple[Webhook, str | None]] = {}
+        # What the requests of each cached webhook share, with the Webhook it was made from.
+        self._prepared: dict[str, tuple[Webhook, Prepared]] = {}
 
     def _load_hooks(
         self, webhook_ids: set[str], versions: Mapping[str, dt.datetime] | None = None
@@ -245,13 +297,21 @@ class OutboundWorker:
             changed = versions.get(webhook_id)
             if changed is None:
                 self._hooks.pop(webhook_id, None)
+                self._prepared.pop(webhook_id, None)
             elif cached is None or cached[0].updated_at != changed:
                 loaded = self.webhooks.load(webhook_id)
                 if loaded is None:
                     self._hooks.pop(webhook_id, None)
+                    self._prepared.pop(webhook_id, None)
                 else:
                     self._hooks[webhook_id] = loaded
         return {w: self._hooks[w] for w in webhook_ids if w in self._hooks}
+
+    def _prepared_for(self, webhook_id: str, hook: Webhook, secret: str | None) -> Prepared:
+        kept = self._prepared.get(webhook_id)
+        if kept is None or kept[0] is not hook:
+            kept = self._prepared[webhook_id] = (hook, prepare(hook, secret))
+        return kept[1]
 
     def _outcome(self, item: Claimed, result: AttemptResult) -> Finished:
         delivery_id, _webhook_id, _event, _data, attempts = item
@@ -359,7 +419,14 @@ class OutboundWorker:
             else:
                 context = {**data, "event_id": delivery_id}
                 result = await attempt(
-                    hook, secret, context, delivery_id, self.transport, self.policy.timeout, slots
+                    hook,
+                    secret,
+                    context,
+                    delivery_id,
+                    self.transport,
+                    self.policy.timeout,
+                    slots,
+                    self._prepared_for(webhook_id, hook, secret),
                 )
             if result.outcome == "gone" and webhook_id not in gone:
                 gone.append(webhook_id)
