@@ -16,7 +16,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
@@ -641,38 +641,41 @@ class WebhookService:
         if not finished:
             return
         table = cast(Table, WebhookDelivery.__table__)
-        states = {
-            str(delivery_id): str(state)
-            for delivery_id, state in session.execute(
-                select(table.c.id, table.c.state).where(
-                    table.c.id.in_([f.delivery_id for f in finished])
-                )
+        log = cast(Table, DeliveryAttempt.__table__)
+        now = utcnow()
+        # The attempt of a delivery deleted meanwhile (with its webhook) is not logged: each
+        # row is inserted only if its delivery is still there.
+        values = {
+            column: bindparam(f"a_{column}", type_=log.c[column].type)
+            for column in (
+                "delivery_id",
+                "attempted_at",
+                "status_code",
+                "duration_ms",
+                "error",
+                "response_excerpt",
+                "worker",
             )
         }
-        present = [f for f in finished if f.delivery_id in states]  # else deleted meanwhile
-        if not present:
-            return
-        now = utcnow()
+        still_there = exists().where(table.c.id == values["delivery_id"])
         session.execute(
-            insert(cast(Table, DeliveryAttempt.__table__)),
+            insert(log).from_select(list(values), select(*values.values()).where(still_there)),
             [
                 {
-                    "delivery_id": f.delivery_id,
-                    "attempted_at": f.attempt.attempted_at or now,
-                    "status_code": f.attempt.status_code,
-                    "duration_ms": f.attempt.duration_ms or 0,
-                    "error": f.attempt.error or "",
-                    "response_excerpt": f.attempt.response_excerpt or "",
-                    "worker": f.attempt.worker or "",
+                    "a_delivery_id": f.delivery_id,
+                    "a_attempted_at": f.attempt.attempted_at or now,
+                    "a_status_code": f.attempt.status_code,
+                    "a_duration_ms": f.attempt.duration_ms or 0,
+                    "a_error": f.attempt.error or "",
+                    "a_response_excerpt": f.attempt.response_excerpt or "",
+                    "a_worker": f.attempt.worker or "",
                 }
-                for f in present
+                for f in finished
             ],
         )
         settled: dict[tuple[str, int, str], list[str]] = {}
         retried: list[dict[str, Any]] = []
-        for f in present:
-            if states[f.delivery_id] == "delivered":
-                continue
+        for f in finished:
             if f.next_attempt_at is None:
                 settled.setdefault((f.state, f.attempts, f.error[:2000]), []).append(f.delivery_id)
             else:
@@ -685,19 +688,22 @@ class WebhookService:
                         "b_next": f.next_attempt_at,
                     }
                 )
+        # A delivery another worker delivered meanwhile (after this claim's lease ran out)
+        # stays delivered.
+        open_ = table.c.state != "delivered"
         released = {"claimed_by": None, "claim_until": None, "updated_at": now}
         # Delivered and failed deliveries mostly share their new state, so that a batch
         # takes one UPDATE per kind of outcome rather than one per delivery.
         for (state, attempts, error), ids in settled.items():
             session.execute(
                 update(table)
-                .where(table.c.id.in_(ids))
+                .where(table.c.id.in_(ids), open_)
                 .values(state=state, attempts=attempts, last_error=error, **released)
             )
         if retried:  # each has its own next attempt
             session.execute(
                 update(table)
-                .where(table.c.id == bindparam("b_id"))
+                .where(table.c.id == bindparam("b_id"), open_)
                 .values(
                     state=bindparam("b_state"),
                     attempts=bindparam("b_attempts"),
