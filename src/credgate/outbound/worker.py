@@ -52,7 +52,9 @@ __all__ = [
     "AttemptResult",
     "DeliveryPolicy",
     "OutboundWorker",
+    "Prepared",
     "attempt",
+    "prepare",
     "retry_after_seconds",
     "scrub",
 ]
