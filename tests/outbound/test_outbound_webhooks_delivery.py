@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from webhooks_support import (
 )
 
 from credgate.container import Container
-from credgate.core.errors import InvalidInputError
+from credgate.core.db import utcnow
+from credgate.core.errors import InvalidInputError, NotFoundError
 from credgate.models import SEALED
 from credgate.outbound.models import WebhookDelivery
+from credgate.outbound.webhooks import AttemptRecord, Finished
 
 
 @pytest.fixture
@@ -121,6 +124,45 @@ def test_last_attempt_fails_then_replay_delivers(container: Container, receiver:
     drain(container)
     assert container.outbound.webhooks.delivery(mid)["state"] == "delivered"
     assert receiver.requests[-1].headers["webhook-id"] == mid
+
+
+def test_a_batch_s_outcomes_leave_deleted_and_already_delivered_deliveries_alone(
+    container: Container,
+) -> None:
+    service = container.outbound.webhooks
+    cred = basic_credential(container, "https://127.0.0.1:9")
+    kept, _ = make_webhook(container, cred, name="kept", triggers=[])
+    deleted, _ = make_webhook(container, cred, name="deleted", triggers=[])
+    first, second, third = (service.send(kept["id"], {"n": n}, actor=ACTOR) for n in range(3))
+    orphan = service.send(deleted["id"], {}, actor=ACTOR)
+    assert {c[0] for c in service.claim("w1", 10, 60.0)} == {first, second, third, orphan}
+    # Meanwhile another worker delivered `second` (after the claim's lease ran out), and the
+    # webhook `deleted` was deleted with its deliveries.
+    service.finish_many(
+        [Finished(second, "delivered", 1, None, "", AttemptRecord(200, 3, "", "ok", "w2"))]
+    )
+    service.delete(deleted["id"], actor=ACTOR)
+
+    ok = AttemptRecord(200, 5, "", "ok", "w1")
+    later = utcnow() + dt.timedelta(minutes=5)
+    service.finish_many(
+        [
+            Finished(first, "delivered", 1, None, "", ok),
+            Finished(second, "pending", 1, later, "HTTP 503", AttemptRecord(503, 5, "", "", "w1")),
+            Finished(third, "failed", 1, None, "HTTP 400", AttemptRecord(400, 5, "", "", "w1")),
+            Finished(orphan, "delivered", 1, None, "", ok),
+        ]
+    )
+
+    assert service.counts() == {"delivered": 2, "failed": 1}
+    assert service.delivery(first)["state"] == "delivered"
+    late = service.delivery(second)
+    assert late["state"] == "delivered"  # not sent again
+    assert [a["status_code"] for a in late["log"]] == [200, 503]  # both attempts logged
+    assert service.delivery(third)["last_error"] == "HTTP 400"
+    with pytest.raises(NotFoundError):
+        service.delivery(orphan)
+    assert service.claim("w3", 10, 60.0) == []
 
 
 def test_gone_disables_the_webhook(container: Container, receiver: Receiver) -> None:

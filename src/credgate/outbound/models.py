@@ -7,7 +7,8 @@ request that caused it, and workers claim rows (``claimed_by``/``claim_until``) 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,8 +17,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
     Select,
     String,
+    Table,
     Text,
     select,
     update,
@@ -67,20 +70,29 @@ class Claimable:
         until: dt.datetime,
         *,
         postgresql: bool,
-    ) -> None:
+        returning: Sequence[ColumnElement[Any]] = (),
+    ) -> Sequence[Row[Any]] | None:
         """Claim the rows whose ids ``due`` selects under ``token`` until ``until``.
 
         PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the claiming UPDATE, so two
         workers never take the same row. SQLite: the UPDATE is atomic (one writer at a time).
+
+        With ``returning`` columns, where the database can return them from the UPDATE (SQLite
+        from 3.35), answers them for the rows claimed, in no particular order; otherwise None,
+        and the caller reads the rows held under ``token``.
         """
         if postgresql:
             due = due.with_for_update(skip_locked=True)
-        session.execute(
-            update(cls)
-            .where(cls.id.in_(due.scalar_subquery()))
+        table = cast(Table, cls.__table__)  # type: ignore[attr-defined]
+        statement = (
+            update(table)
+            .where(table.c.id.in_(due.scalar_subquery()))
             .values(claimed_by=token, claim_until=until)
-            .execution_options(synchronize_session=False)
         )
+        if returning and session.get_bind().dialect.update_returning:
+            return session.execute(statement.returning(*returning)).all()
+        session.execute(statement)
+        return None
 
 
 class Webhook(Base):

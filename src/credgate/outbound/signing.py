@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["generate_secret", "parse_secret", "sign", "signature_headers"]
+__all__ = ["Signer", "generate_secret", "parse_secret", "sign", "signature_headers"]
 
 PREFIX = "whsec_"
 
@@ -33,16 +33,33 @@ def parse_secret(secret: str) -> bytes:
     return key
 
 
+class Signer:
+    """Signs with one secret, its key parsed and set up once for every message it signs."""
+
+    __slots__ = ("_mac",)
+
+    def __init__(self, secret: str) -> None:
+        self._mac = hmac.new(parse_secret(secret), digestmod=hashlib.sha256)
+
+    def __repr__(self) -> str:
+        return "Signer([secure])"
+
+    def sign(self, msg_id: str, timestamp: int, body: bytes) -> str:
+        mac = self._mac.copy()
+        mac.update(f"{msg_id}.{timestamp}.".encode())
+        mac.update(body)
+        return "v1," + base64.b64encode(mac.digest()).decode()
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(parse_secret(secret), content, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return Signer(secret).sign(msg_id, timestamp, body)
 
 
 def signature_headers(
-    secret: str | None, msg_id: str, timestamp: int, body: bytes
+    secret: str | Signer | None, msg_id: str, timestamp: int, body: bytes
 ) -> dict[str, str]:
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
     if secret:
-        headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
+        signer = secret if isinstance(secret, Signer) else Signer(secret)
+        headers["webhook-signature"] = signer.sign(msg_id, timestamp, body)
     return headers

@@ -16,7 +16,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Final, cast
 
 from pydantic import Field, ValidationError
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from credgate.core.audit.services import Actor, record
@@ -53,6 +53,7 @@ from credgate.security.vault import Vault
 __all__ = [
     "METHODS",
     "AttemptRecord",
+    "Claimed",
     "Finished",
     "WebhookIn",
     "WebhookService",
@@ -72,6 +73,10 @@ _RESERVED = {
     "transfer-encoding",
     "connection",
 }
+
+
+#: A claimed delivery: (id, webhook id, event type, data, attempts so far).
+Claimed = tuple[str, str, str, dict[str, Any], int]
 
 
 def new_message_id() -> str:
@@ -537,15 +542,31 @@ class WebhookService:
 
     def claim(
         self, worker: str, limit: int, lease: float, *, token: str | None = None
-    ) -> builtins.list[tuple[str, str, str, dict[str, Any], int]]:
+    ) -> builtins.list[Claimed]:
         """Claim up to ``limit`` due deliveries for ``lease`` seconds, under ``token`` (a new
         one by default; :meth:`extend_claim` takes it).
 
         Two workers never take the same row (see :meth:`Claimable.claim`). Answers (id, webhook_id, event_type, data, attempts) of the rows now held by this claim,
         oldest first.
         """
-        now = utcnow()
         token = token or f"{worker}:{uuid.uuid4().hex[:12]}"
+        with self.db.session() as session:
+            return self._claim(session, limit, lease, token)
+
+    def finish_and_claim(
+        self, finished: Sequence[Finished], limit: int, lease: float, *, token: str
+    ) -> tuple[builtins.list[Claimed], dict[str, dt.datetime]]:
+        """:meth:`finish_many`, then :meth:`claim`, in one transaction (one commit between two
+        batches); answers the claimed deliveries and :meth:`versions` of their webhooks."""
+        with self.db.session() as session:
+            self._finish(session, finished)
+            claimed = self._claim(session, limit, lease, token)
+            return claimed, self._versions(session, {c[1] for c in claimed})
+
+    def _claim(
+        self, session: Session, limit: int, lease: float, token: str
+    ) -> builtins.list[Claimed]:
+        now = utcnow()
         due = (
             select(WebhookDelivery.id)
             .where(
@@ -557,21 +578,28 @@ class WebhookService:
             .limit(limit)
         )
         until = now + dt.timedelta(seconds=lease)
-        with self.db.session() as session:
-            WebhookDelivery.claim(session, due, token, until, postgresql=self.db.is_postgresql)
-        with self.db.session() as session:
-            rows = session.execute(
-                select(
-                    WebhookDelivery.id,
-                    WebhookDelivery.webhook_id,
-                    WebhookDelivery.event_type,
-                    WebhookDelivery.data,
-                    WebhookDelivery.attempts,
-                )
-                .where(WebhookDelivery.claimed_by == token)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
-            ).all()
-            return [(r.id, r.webhook_id, r.event_type, dict(r.data), r.attempts) for r in rows]
+        table = cast(Table, WebhookDelivery.__table__)
+        columns = (
+            table.c.id,
+            table.c.webhook_id,
+            table.c.event_type,
+            table.c.data,
+            table.c.attempts,
+            table.c.next_attempt_at,
+            table.c.created_at,
+        )
+        rows: Sequence[Any] | None = WebhookDelivery.claim(
+            session,
+            due,
+            token,
+            until,
+            postgresql=self.db.is_postgresql,
+            returning=columns,
+        )
+        if rows is None:  # the database returns nothing from an UPDATE: read them
+            rows = session.execute(select(*columns).where(table.c.claimed_by == token)).all()
+        oldest_first = sorted(rows, key=lambda r: (r.next_attempt_at, r.created_at))
+        return [(r.id, r.webhook_id, r.event_type, r.data, r.attempts) for r in oldest_first]
 
     def extend_claim(self, token: str, lease: float) -> None:
         """Hold the deliveries still claimed under ``token`` for ``lease`` more seconds."""
@@ -598,40 +626,54 @@ class WebhookService:
 
     def finish_many(self, finished: Sequence[Finished]) -> None:
         """:meth:`finish` for a batch of deliveries, in one transaction of a few statements."""
+        if finished:
+            with self.db.session() as session:
+                self._finish(session, finished)
+
+    @staticmethod
+    def _finish(session: Session, finished: Sequence[Finished]) -> None:
         if not finished:
             return
         table = cast(Table, WebhookDelivery.__table__)
-        with self.db.session() as session:
-            states = {
-                str(delivery_id): str(state)
-                for delivery_id, state in session.execute(
-                    select(WebhookDelivery.id, WebhookDelivery.state).where(
-                        WebhookDelivery.id.in_([f.delivery_id for f in finished])
-                    )
-                )
-            }
-            present = [f for f in finished if f.delivery_id in states]  # else deleted meanwhile
-            if not present:
-                return
-            now = utcnow()
-            session.execute(
-                insert(DeliveryAttempt),
-                [
-                    {
-                        "delivery_id": f.delivery_id,
-                        "attempted_at": f.attempt.attempted_at or now,
-                        "status_code": f.attempt.status_code,
-                        "duration_ms": f.attempt.duration_ms or 0,
-                        "error": f.attempt.error or "",
-                        "response_excerpt": f.attempt.response_excerpt or "",
-                        "worker": f.attempt.worker or "",
-                    }
-                    for f in present
-                ],
+        log = cast(Table, DeliveryAttempt.__table__)
+        now = utcnow()
+        # The attempt of a delivery deleted meanwhile (with its webhook) is not logged: each
+        # row is inserted only if its delivery is still there.
+        values = {
+            column: bindparam(f"a_{column}", type_=log.c[column].type)
+            for column in (
+                "delivery_id",
+                "attempted_at",
+                "status_code",
+                "duration_ms",
+                "error",
+                "response_excerpt",
+                "worker",
             )
-            still_open = [f for f in present if states[f.delivery_id] != "delivered"]
-            for retried in (True, False):  # a retry also moves next_attempt_at
-                params = [
+        }
+        still_there = exists().where(table.c.id == values["delivery_id"])
+        session.execute(
+            insert(log).from_select(list(values), select(*values.values()).where(still_there)),
+            [
+                {
+                    "a_delivery_id": f.delivery_id,
+                    "a_attempted_at": f.attempt.attempted_at or now,
+                    "a_status_code": f.attempt.status_code,
+                    "a_duration_ms": f.attempt.duration_ms or 0,
+                    "a_error": f.attempt.error or "",
+                    "a_response_excerpt": f.attempt.response_excerpt or "",
+                    "a_worker": f.attempt.worker or "",
+                }
+                for f in finished
+            ],
+        )
+        settled: dict[tuple[str, int, str], list[str]] = {}
+        retried: list[dict[str, Any]] = []
+        for f in finished:
+            if f.next_attempt_at is None:
+                settled.setdefault((f.state, f.attempts, f.error[:2000]), []).append(f.delivery_id)
+            else:
+                retried.append(
                     {
                         "b_id": f.delivery_id,
                         "b_state": f.state,
@@ -639,35 +681,49 @@ class WebhookService:
                         "b_error": f.error[:2000],
                         "b_next": f.next_attempt_at,
                     }
-                    for f in still_open
-                    if (f.next_attempt_at is not None) is retried
-                ]
-                if not params:
-                    continue
-                values: dict[str, Any] = {
-                    "state": bindparam("b_state"),
-                    "attempts": bindparam("b_attempts"),
-                    "last_error": bindparam("b_error"),
-                    "claimed_by": None,
-                    "claim_until": None,
-                    "updated_at": now,
-                }
-                if retried:
-                    values["next_attempt_at"] = bindparam("b_next")
-                session.execute(
-                    update(table).where(table.c.id == bindparam("b_id")).values(**values),
-                    params,
                 )
+        # A delivery another worker delivered meanwhile (after this claim's lease ran out)
+        # stays delivered.
+        open_ = table.c.state != "delivered"
+        released = {"claimed_by": None, "claim_until": None, "updated_at": now}
+        # Delivered and failed deliveries mostly share their new state, so that a batch
+        # takes one UPDATE per kind of outcome rather than one per delivery.
+        for (state, attempts, error), ids in settled.items():
+            session.execute(
+                update(table)
+                .where(table.c.id.in_(ids), open_)
+                .values(state=state, attempts=attempts, last_error=error, **released)
+            )
+        if retried:  # each has its own next attempt
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), open_)
+                .values(
+                    state=bindparam("b_state"),
+                    attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_error"),
+                    next_attempt_at=bindparam("b_next"),
+                    **released,
+                ),
+                retried,
+            )
 
     def versions(self, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
         """When each of the webhooks was last changed (absent: deleted), for the worker's cache."""
         with self.db.session() as session:
-            return {
-                str(wid): changed
-                for wid, changed in session.execute(
-                    select(Webhook.id, Webhook.updated_at).where(Webhook.id.in_(list(webhook_ids)))
-                )
-            }
+            return self._versions(session, webhook_ids)
+
+    @staticmethod
+    def _versions(session: Session, webhook_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        ids = list(webhook_ids)
+        if not ids:
+            return {}
+        return {
+            str(wid): changed
+            for wid, changed in session.execute(
+                select(Webhook.id, Webhook.updated_at).where(Webhook.id.in_(ids))
+            )
+        }
 
 
 @dataclass(frozen=True, slots=True)

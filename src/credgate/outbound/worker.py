@@ -45,14 +45,16 @@ from credgate.outbound.payloads import (
     render_payload,
     render_resource,
 )
-from credgate.outbound.signing import signature_headers
-from credgate.outbound.webhooks import AttemptRecord, Finished, WebhookService
+from credgate.outbound.signing import Signer, signature_headers
+from credgate.outbound.webhooks import AttemptRecord, Claimed, Finished, WebhookService
 
 __all__ = [
     "AttemptResult",
     "DeliveryPolicy",
     "OutboundWorker",
+    "Prepared",
     "attempt",
+    "prepare",
     "retry_after_seconds",
     "scrub",
 ]
@@ -63,9 +65,6 @@ GONE = "the receiver answered 410 Gone"
 
 #: How many claimed batches one worker sends at once (see :meth:`OutboundWorker.drain`).
 BATCHES_IN_FLIGHT = 2
-
-#: A claimed delivery: (id, webhook id, event type, data, attempts so far).
-Claimed = tuple[str, str, str, dict[str, Any], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +132,34 @@ def _sent_secrets(request: httpx.Request | None) -> list[str]:
     return [value, value.partition(" ")[2]] if value else []
 
 
+@dataclass(slots=True, eq=False)
+class Prepared:
+    """What every request of one webhook (as stored at one ``updated_at``) shares, worked out
+    once: the path and the headers when they hold no placeholder, the signing key, and the
+    parsed request URL for each instance URL its credential had."""
+
+    path: str | None
+    headers: dict[str, str] | None
+    signer: Signer | None = field(repr=False)
+    urls: dict[str, httpx.URL] = field(default_factory=dict)
+
+
+def prepare(hook: Webhook, signing_secret: str | None) -> Prepared:
+    """:class:`Prepared` for ``hook``; what cannot be worked out now is left to each request."""
+    path: str | None = None
+    headers: dict[str, str] | None = None
+    signer: Signer | None = None
+    with contextlib.suppress(TemplateProblem):  # each request reports it
+        if "{" not in hook.resource:
+            path = render_resource(hook.resource, {})
+        if not any("{" in v for v in hook.headers.values()):
+            headers = {k: render_header(k, v, {}) for k, v in hook.headers.items()}
+            headers.setdefault("content-type", "application/json")
+    with contextlib.suppress(ValueError):  # each request's signing raises it, as before
+        signer = Signer(signing_secret) if signing_secret else None
+    return Prepared(path, headers, signer)
+
+
 async def attempt(
     hook: Webhook,
     signing_secret: str | None,
@@ -141,11 +168,13 @@ async def attempt(
     transport: CredentialClients,
     timeout: float,  # noqa: ASYNC109 - the request's own timeout, passed on to httpx
     slots: dict[str, asyncio.Semaphore] | None = None,
+    prepared: Prepared | None = None,
 ) -> AttemptResult:
     """Render and send one request; never raises for what the receiver or the data did.
 
     ``slots`` holds one semaphore per credential, so that no more requests go to one
-    destination at once than its pooled client has connections.
+    destination at once than its pooled client has connections. ``prepared``: what the
+    requests of ``hook`` share, if the caller keeps it (see :func:`prepare`).
     """
     started = time.monotonic()
     secrets: list[str] = [signing_secret] if signing_secret else []
@@ -156,9 +185,15 @@ async def attempt(
         result.response = scrub(result.response, secrets)
         return result
 
+    if prepared is None:
+        prepared = prepare(hook, signing_secret)
     try:
-        path = render_resource(hook.resource, context)
-        headers = {k: render_header(k, v, context) for k, v in hook.headers.items()}
+        path = render_resource(hook.resource, context) if prepared.path is None else prepared.path
+        if prepared.headers is None:
+            headers = {k: render_header(k, v, context) for k, v in hook.headers.items()}
+            headers.setdefault("content-type", "application/json")
+        else:
+            headers = dict(prepared.headers)
         body = render_payload(hook.payload_template, context)
     except TemplateProblem as exc:
         return done(AttemptResult("failed", error=str(exc)))
@@ -167,13 +202,15 @@ async def attempt(
     except CredentialUnusable as exc:
         return done(AttemptResult("failed", error=str(exc)))
     secrets += pooled.secrets
-    headers.setdefault("content-type", "application/json")
-    headers.update(signature_headers(signing_secret, message_id, int(time.time()), body))
-    url = pooled.url.rstrip("/") + path if path else pooled.url
+    signer = prepared.signer or signing_secret
+    headers.update(signature_headers(signer, message_id, int(time.time()), body))
     if slots is None:
         slots = {}
-    slot = slots.setdefault(hook.credential_id, asyncio.Semaphore(pooled.max_connections))
+    slot = slots.get(hook.credential_id)
+    if slot is None:
+        slot = slots[hook.credential_id] = asyncio.Semaphore(pooled.max_connections)
     try:
+        url = _request_url(prepared, pooled.url, path)
         async with slot:
             answer = await pooled.client.request(
                 hook.method, url, content=body, headers=headers, timeout=timeout
@@ -204,6 +241,18 @@ async def attempt(
     )
 
 
+def _request_url(prepared: Prepared, instance: str, path: str) -> httpx.URL | str:
+    """The instance URL with the path, parsed once per instance URL when the path is fixed
+    (parsing costs more than the rest of a request's set-up)."""
+    url = instance.rstrip("/") + path if path else instance
+    if prepared.path is None:
+        return url
+    parsed = prepared.urls.get(instance)
+    if parsed is None:
+        parsed = prepared.urls[instance] = httpx.URL(url)
+    return parsed
+
+
 def _this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -225,22 +274,36 @@ class OutboundWorker:
     worker_id: str = field(default_factory=_this_process)
     _exports: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
     _hooks: dict[str, tuple[Webhook, str | None]] = field(default_factory=dict, init=False)
+    # What the requests of each cached webhook share, with the Webhook it was made from.
+    _prepared: dict[str, tuple[Webhook, Prepared]] = field(default_factory=dict, init=False)
 
-    def _load_hooks(self, webhook_ids: set[str]) -> dict[str, tuple[Webhook, str | None]]:
-        """The webhooks and their decrypted signing secrets, read again only when changed."""
-        versions = self.webhooks.versions(webhook_ids)
+    def _load_hooks(
+        self, webhook_ids: set[str], versions: Mapping[str, dt.datetime] | None = None
+    ) -> dict[str, tuple[Webhook, str | None]]:
+        """The webhooks and their decrypted signing secrets, read again only when changed
+        (``versions``: :meth:`WebhookService.versions`, read now if not given)."""
+        if versions is None:
+            versions = self.webhooks.versions(webhook_ids)
         for webhook_id in webhook_ids:
             cached = self._hooks.get(webhook_id)
             changed = versions.get(webhook_id)
             if changed is None:
                 self._hooks.pop(webhook_id, None)
+                self._prepared.pop(webhook_id, None)
             elif cached is None or cached[0].updated_at != changed:
                 loaded = self.webhooks.load(webhook_id)
                 if loaded is None:
                     self._hooks.pop(webhook_id, None)
+                    self._prepared.pop(webhook_id, None)
                 else:
                     self._hooks[webhook_id] = loaded
         return {w: self._hooks[w] for w in webhook_ids if w in self._hooks}
+
+    def _prepared_for(self, webhook_id: str, hook: Webhook, secret: str | None) -> Prepared:
+        kept = self._prepared.get(webhook_id)
+        if kept is None or kept[0] is not hook:
+            kept = self._prepared[webhook_id] = (hook, prepare(hook, secret))
+        return kept[1]
 
     def _outcome(self, item: Claimed, result: AttemptResult) -> Finished:
         delivery_id, _webhook_id, _event, _data, attempts = item
@@ -275,15 +338,29 @@ class OutboundWorker:
         did. The claim is extended while they are sent, so a slow receiver does not let
         another worker take them meanwhile.
         """
+        hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
+        finished = await self._send_claimed(
+            items, token, hooks, {} if slots is None else slots, order
+        )
+        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
+        return finished
+
+    async def _send_claimed(
+        self,
+        items: Sequence[Claimed],
+        token: str,
+        hooks: dict[str, tuple[Webhook, str | None]],
+        slots: dict[str, asyncio.Semaphore],
+        order: tuple[asyncio.Event | None, asyncio.Event] | None,
+    ) -> list[Finished]:
+        """:meth:`deliver_batch` but for the recording: answers the outcomes to record."""
         keeper = asyncio.create_task(self._keep_claim(token))
         try:
-            finished = await self._send(items, {} if slots is None else slots, order)
+            return await self._send(items, hooks, slots, order)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await keeper
-        await anyio.to_thread.run_sync(self.webhooks.finish_many, finished)
-        return finished
 
     async def _keep_claim(self, token: str) -> None:
         while True:
@@ -298,12 +375,12 @@ class OutboundWorker:
     async def _send(
         self,
         items: Sequence[Claimed],
+        hooks: dict[str, tuple[Webhook, str | None]],
         slots: dict[str, asyncio.Semaphore],
         order: tuple[asyncio.Event | None, asyncio.Event] | None,
     ) -> list[Finished]:
         ahead, queued = order if order is not None else (None, asyncio.Event())
         try:
-            hooks = await anyio.to_thread.run_sync(self._load_hooks, {i[1] for i in items})
             if ahead is not None:
                 await ahead.wait()
             return await self._send_loaded(items, slots, hooks, queued)
@@ -334,7 +411,14 @@ class OutboundWorker:
             else:
                 context = {**data, "event_id": delivery_id}
                 result = await attempt(
-                    hook, secret, context, delivery_id, self.transport, self.policy.timeout, slots
+                    hook,
+                    secret,
+                    context,
+                    delivery_id,
+                    self.transport,
+                    self.policy.timeout,
+                    slots,
+                    self._prepared_for(webhook_id, hook, secret),
                 )
             if result.outcome == "gone" and webhook_id not in gone:
                 gone.append(webhook_id)
@@ -376,6 +460,18 @@ class OutboundWorker:
             )
         )
 
+    def _record_and_claim(
+        self, finished: list[Finished], token: str
+    ) -> tuple[list[Claimed], dict[str, tuple[Webhook, str | None]]]:
+        """Record the outcomes of the batches sent (and empty ``finished``), then claim the
+        next batch and load its webhooks: one trip off the event loop, and one transaction,
+        between two batches. Blocking."""
+        items, versions = self.webhooks.finish_and_claim(
+            finished, self.batch_size, self.lease_seconds, token=token
+        )
+        finished.clear()
+        return items, (self._load_hooks({i[1] for i in items}, versions) if items else {})
+
     async def run_once(self) -> int:
         """Claim and deliver one batch; start due exporters. Answers how many were claimed."""
         token = self._new_claim_token()
@@ -393,47 +489,58 @@ class OutboundWorker:
         """Deliver batch after batch until a claim finds less than a full batch, or ``stop`` is
         set; answers how many deliveries were claimed.
 
-        Batches overlap: the next batch is claimed, and its requests queue behind the current
-        one's, while the current one is still being sent, and its outcomes are written while
-        the next one's requests go out. The receiver so never waits for the database between
-        batches. Requests still start oldest first (the per-credential slots are shared and
-        first-come first-served), and a batch's outcomes are written as soon as it is done.
+        Batches overlap: at most :data:`BATCHES_IN_FLIGHT` are being sent at once, and the
+        next batch's requests queue behind the current one's. As soon as a batch's answers are
+        all in, its outcomes are written and the next batch is claimed, in one trip to the
+        database, while the batch behind it is still being sent: the receiver so never waits
+        for the database between batches. Requests still start oldest first (the
+        per-credential slots are shared and first-come first-served).
         """
         slots = {} if slots is None else slots
         total = 0
-        in_flight: set[asyncio.Task[list[Finished]]] = set()
+        sending: set[asyncio.Task[list[Finished]]] = set()
+        unwritten: list[Finished] = []  # outcomes of the batches whose answers are all in
         problems: list[BaseException] = []
         ahead: asyncio.Event | None = None
+        claiming = True
 
         def collect(done: set[asyncio.Task[list[Finished]]]) -> None:
             for task in done:
                 if (problem := task.exception()) is not None:
                     problems.append(problem)
+                else:
+                    unwritten.extend(task.result())
 
         try:
-            while stop is None or not stop.is_set():
-                if len(in_flight) >= BATCHES_IN_FLIGHT:
-                    done, in_flight = await asyncio.wait(
-                        in_flight, return_when=asyncio.FIRST_COMPLETED
+            while True:
+                claiming = claiming and not problems and (stop is None or not stop.is_set())
+                if claiming and len(sending) < BATCHES_IN_FLIGHT:
+                    token = self._new_claim_token()
+                    items, hooks = await anyio.to_thread.run_sync(
+                        self._record_and_claim, unwritten, token
                     )
-                    collect(done)
-                    if problems:
-                        break
-                token = self._new_claim_token()
-                items = await self._claim(token)
-                total += len(items)
-                if items:
-                    queued = asyncio.Event()
-                    batch = self.deliver_batch(items, token, slots, (ahead, queued))
-                    in_flight.add(asyncio.create_task(batch))
-                    ahead = queued
-                if len(items) < self.batch_size:
+                    total += len(items)
+                    if items:
+                        queued = asyncio.Event()
+                        batch = self._send_claimed(items, token, hooks, slots, (ahead, queued))
+                        sending.add(asyncio.create_task(batch))
+                        ahead = queued
+                    claiming = len(items) >= self.batch_size
+                    continue
+                if unwritten:  # no claim to ride along with: written on their own
+                    await anyio.to_thread.run_sync(self.webhooks.finish_many, unwritten)
+                    unwritten = []
+                if not sending:
                     break
+                done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                collect(done)
         finally:
             # Whatever happens, the batches already claimed are sent and recorded first.
-            if in_flight:
-                done, _ = await asyncio.wait(in_flight)
+            if sending:
+                done, _ = await asyncio.wait(sending)
                 collect(done)
+            if unwritten:
+                await anyio.to_thread.run_sync(self.webhooks.finish_many, unwritten)
         if problems:
             raise problems[0]
         return total
