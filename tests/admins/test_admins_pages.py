@@ -258,3 +258,34 @@ def test_audit_log_filters(ui: TestClient, container: Container) -> None:
     assert ">bob<" not in only_alice.text
     nothing = ui.get("/admin/audit", params={"action": "%"})
     assert "Nothing matches these filters" in nothing.text
+
+
+def test_any_administrator_can_be_reset_not_only_those_on_the_page(
+    ui: TestClient, container: Container, app: CredgateApp
+) -> None:
+    for name in ("carol", "dave", "erin"):
+        container.admins.create(name, BOB_PASSWORD, actor=ACTOR)
+    first = ui.get("/admin/administrators", params={"limit": 2})
+    assert first.status_code == 200
+    assert '<tr data-username="erin">' not in first.text  # on a later page
+    assert 'list="others-on-page"' in first.text
+    csrf = csrf_field(first.text)
+    form = {"csrf_token": csrf, "password": PASSWORD}
+    unknown = ui.post("/admin/administrators/reset-password", data={**form, "username": "zed"})
+    assert unknown.status_code == 422
+    assert "no administrator is called &#39;zed&#39;" in unknown.text
+    reset = ui.post("/admin/administrators/reset-password", data={**form, "username": "erin"})
+    assert reset.status_code == 200
+    new = re.search(r'id="new-password" type="text" readonly value="([^"]+)"', reset.text)
+    assert new, "the generated password is shown in the dialog"
+    erins = TestClient(app, base_url="http://127.0.0.1:8080")
+    try:
+        assert sign_in(erins, "erin", new.group(1)).status_code == 303
+    finally:
+        erins.close()
+
+
+def test_the_reset_form_is_not_offered_to_the_only_administrator(ui: TestClient) -> None:
+    page = ui.get("/admin/administrators")
+    assert page.status_code == 200
+    assert "reset-password" not in page.text

@@ -429,7 +429,10 @@ async def reset_password(request: Request, admins: Admins, throttle: Throttle) -
             ),
         )
     except NotFoundError:
-        errors = field_errors([FieldError("username", "choose an administrator")])
+        problem = (
+            f"no administrator is called {username!r}" if username else "name an administrator"
+        )
+        errors = field_errors([FieldError("username", problem)])
         return await _admins_page(request, session, admins, status=422, errors=errors)
     except InvalidInputError as exc:
         return await _admins_page(
