@@ -32,7 +32,7 @@ TARGET = 0.3
 WORKFLOWS = 5
 
 
-def _seed_workflows(srv: Server, count: int) -> None:
+def seed_workflows(srv: Server, count: int) -> None:
     from credgate.core.audit.services import Actor
     from credgate.platform.definitions import DefinitionService
 
@@ -56,7 +56,8 @@ def _seed_workflows(srv: Server, count: int) -> None:
         db.dispose()
 
 
-def _token(srv: Server) -> str:
+def workflows_token(srv: Server) -> str:
+    """A bearer token of a new credential holding the Workflows permission."""
     client_id, secret = srv.create_credential("bench", ["workflows"])
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     answer = httpx.post(
@@ -67,24 +68,30 @@ def _token(srv: Server) -> str:
     return token
 
 
+def listed_workflows(srv: Server) -> str:
+    """Seed the workflows, wait until the server lists them; a token that may read them."""
+    seed_workflows(srv, WORKFLOWS)
+    token = workflows_token(srv)
+    url = f"{srv.url}/api/v1/workflows"
+    deadline = time.monotonic() + 30
+    while True:  # the server hears of the seeded workflows at its next change-log poll
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        answer.raise_for_status()
+        if len(answer.json()) == WORKFLOWS:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server lists {len(answer.json())} workflows")
+        time.sleep(0.2)
+    if httpx.get(url, timeout=10).status_code != 401:
+        raise SystemExit("the workflow list answered without a token")
+    return token
+
+
 def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
     with server() as srv:
-        _seed_workflows(srv, WORKFLOWS)
-        token = _token(srv)
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {"Authorization": f"Bearer {listed_workflows(srv)}"}
         url, baseline = f"{srv.url}/api/v1/workflows", f"{srv.url}{MINIMAL}"
-        deadline = time.monotonic() + 30
-        while True:  # the server hears of the seeded workflows at its next change-log poll
-            answer = httpx.get(url, headers=headers, timeout=10)
-            answer.raise_for_status()
-            if len(answer.json()) == WORKFLOWS:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the server lists {len(answer.json())} workflows")
-            time.sleep(0.2)
-        size = len(answer.content)
-        if httpx.get(url, timeout=10).status_code != 401:
-            raise SystemExit("the workflow list answered without a token")
+        size = len(httpx.get(url, headers=headers, timeout=10).content)
         run_wrk("warm-up", url, headers=headers, seconds=2, connections=connections)
         run_wrk("warm-up", baseline, seconds=2, connections=connections)
         minimal, reads = alternate(
