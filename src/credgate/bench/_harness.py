@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -31,9 +32,11 @@ __all__ = [
     "LoadResult",
     "Server",
     "alternate",
+    "alternate_gets",
     "cpu_seconds",
     "medians",
     "options",
+    "paired_ratio",
     "run_wrk",
     "run_wrk_script",
     "server",
@@ -354,12 +357,51 @@ def alternate(rounds: int, *loads: Callable[[], LoadResult]) -> list[list[LoadRe
     return results
 
 
+def alternate_gets(
+    rounds: int, *gets: tuple[str, str, dict[str, str] | None], seconds: int, connections: int
+) -> list[list[LoadResult]]:
+    """wrk GETs of each ``(name, url, headers)``: each warmed up for 2 s, then run alternately
+    ``rounds`` times (:func:`alternate`)."""
+    for _name, url, headers in gets:
+        run_wrk("warm-up", url, headers=headers, seconds=2, connections=connections)
+    load = partial(run_wrk, seconds=seconds, connections=connections)
+    return alternate(
+        rounds, *(partial(load, name, url, headers=headers) for name, url, headers in gets)
+    )
+
+
 def medians(*runs: list[LoadResult]) -> list[float]:
     """Print every result's row; the median requests/s of each list of results."""
     for results in runs:
         for result in results:
             print(result.row())
     return [statistics.median(r.requests_per_second for r in results) for results in runs]
+
+
+def paired_ratio(
+    name: str, measured: list[LoadResult], baseline: list[LoadResult], target: float
+) -> float:
+    """Print and return the median of the per-round ratios ``measured``/``baseline`` (with a
+    warning if any answer was not 2xx).
+
+    Both loads run back to back in each round: the median of the per-round ratios follows a
+    shared machine's drifting load less than the ratio of the medians does (printed beside it).
+    """
+    pairs = [
+        m.requests_per_second / b.requests_per_second
+        for m, b in zip(measured, baseline, strict=True)
+    ]
+    ratio = statistics.median(pairs)
+    of_medians = statistics.median(m.requests_per_second for m in measured) / statistics.median(
+        b.requests_per_second for b in baseline
+    )
+    print(f"per-round ratios: {', '.join(f'{p:.3f}' for p in pairs)}")
+    print(
+        f"ratio {name} = {ratio:.3f} (median of rounds; ratio of medians {of_medians:.3f})   "
+        f"target >= {target}   {verdict(ratio, target)}"
+    )
+    warn_failures([*measured, *baseline])
+    return ratio
 
 
 def verdict(ratio: float, target: float) -> str:

@@ -1,34 +1,41 @@
-"""Platform reads against the smallest route on the same server.
+"""Platform reads: ``GET /api/v1/workflows`` with a valid token, on one server process
+(``credgate.bench.serve``: credgate with the baselines mounted by the harness), against two
+baselines, each in its own run, wrk driving both routes alternately ``rounds`` times; the median
+of the per-round ratios is printed.
 
-One server process (``credgate.bench.serve``: credgate with the baselines mounted by the
-harness); wrk drives ``GET /_bench/minimal`` (a constant JSON answer, no credgate code) and
-``GET /api/v1/workflows`` with a valid bearer token alternately, ``rounds`` times each. Each
-round's ratio is workflows/minimal; the median of the rounds is printed.
-Target: workflows/s >= 0.3 x minimal/s.
+- :func:`main`: against ``GET /_bench/minimal`` (a constant JSON answer, no credgate code).
+  Target: workflows/s >= 0.3 x minimal/s.
+- :func:`bearer_main`: against ``/_bench/workflows``, the same handler with a bearer check that
+  lets anyone through; then both called straight through the ASGI application, with no
+  sockets: much less noisy, and what the protection costs per request.
+  Target (SPEC section 10): protected >= 0.9 x unprotected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import os
 import statistics
 import time
-from functools import partial
+from collections.abc import MutableMapping
+from typing import Any
 
 import httpx
 
 from credgate.bench._harness import (
     Server,
-    alternate,
+    alternate_gets,
     medians,
     options,
-    run_wrk,
+    paired_ratio,
     server,
-    verdict,
-    warn_failures,
 )
-from credgate.bench.serve import MINIMAL
+from credgate.bench.serve import MINIMAL, OPEN_WORKFLOWS
 
 TARGET = 0.3
+BEARER_TARGET = 0.9
+PROTECTED = "/api/v1/workflows"
 WORKFLOWS = 5
 
 
@@ -88,47 +95,130 @@ def listed_workflows(srv: Server) -> str:
 
 
 def main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
+    """Platform reads vs the smallest route on the same server (see the module)."""
     with server() as srv:
         headers = {"Authorization": f"Bearer {listed_workflows(srv)}"}
         url, baseline = f"{srv.url}/api/v1/workflows", f"{srv.url}{MINIMAL}"
         size = len(httpx.get(url, headers=headers, timeout=10).content)
-        run_wrk("warm-up", url, headers=headers, seconds=2, connections=connections)
-        run_wrk("warm-up", baseline, seconds=2, connections=connections)
-        minimal, reads = alternate(
+        minimal, reads = alternate_gets(
             rounds,
-            partial(run_wrk, f"GET {MINIMAL}", baseline, seconds=seconds, connections=connections),
-            partial(
-                run_wrk,
-                "GET /api/v1/workflows",
-                url,
-                headers=headers,
-                seconds=seconds,
-                connections=connections,
-            ),
+            (f"GET {MINIMAL}", baseline, None),
+            ("GET /api/v1/workflows", url, headers),
+            seconds=seconds,
+            connections=connections,
         )
     minimal_rps, reads_rps = medians(minimal, reads)
-    # Both loads run back to back in each round: the median of the per-round ratios follows a
-    # shared machine's drifting load less than the ratio of the medians does.
-    pairs = [
-        r.requests_per_second / m.requests_per_second for r, m in zip(reads, minimal, strict=True)
-    ]
-    ratio = statistics.median(pairs)
     print(f"\nminimal route (median)      {minimal_rps:>10,.0f} req/s")
     print(
         f"/api/v1/workflows (median)  {reads_rps:>10,.0f} req/s   ({WORKFLOWS} workflows, {size} bytes)"
     )
-    print(f"per-round ratios: {', '.join(f'{p:.3f}' for p in pairs)}")
+    return paired_ratio("workflows/minimal", reads, minimal, TARGET)
+
+
+def in_process(
+    srv: Server, token: str, requests: int = 3000, rounds: int = 3
+) -> tuple[float, float, float]:
+    """Per-request cost of both routes called through the ASGI app, and of the guard alone, in
+    microseconds (medians of ``rounds``): (open, protected, guard)."""
+    from credgate.app import create_app
+    from credgate.bench.serve import Baselines
+    from credgate.container import Container
+    from credgate.core.config import load_settings
+
+    saved = dict(os.environ)
+    os.environ.update(srv.env)
+    try:
+        container = Container.open(load_settings())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    app = Baselines(create_app(container=container))
+
+    async def call(path: str, auth: bool) -> None:
+        headers = [(b"host", b"bench")]
+        if auth:
+            headers.append((b"authorization", f"Bearer {token}".encode()))
+        scope = {
+            "type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "headers": headers, "http_version": "1.1", "scheme": "http",
+            "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "",
+        }  # fmt: skip
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+
+        await app(scope, receive, send)
+        if status != [200]:
+            raise SystemExit(f"{path} answered {status} in process")
+
+    async def per_request(path: str, auth: bool) -> float:
+        started = time.perf_counter()
+        for _ in range(requests):
+            await call(path, auth)
+        return (time.perf_counter() - started) / requests * 1e6
+
+    async def run() -> tuple[float, float, float]:
+        await call(PROTECTED, True)  # warm the caches
+        open_us, protected_us = [], []
+        for _ in range(rounds):
+            open_us.append(await per_request(OPEN_WORKFLOWS, False))
+            protected_us.append(await per_request(PROTECTED, True))
+        guard = container.bearer_guard
+        started = time.perf_counter()
+        for _ in range(requests * 10):
+            await guard.authorize(f"Bearer {token}", "workflows")
+        guard_us = (time.perf_counter() - started) / (requests * 10) * 1e6
+        return statistics.median(open_us), statistics.median(protected_us), guard_us
+
+    try:
+        return asyncio.run(run())
+    finally:
+        container.close()
+
+
+def bearer_main(seconds: int = 3, rounds: int = 7, connections: int = 32) -> float:
+    """Bearer protection vs the same handler unprotected, on one server (see the module)."""
+    with server() as srv:
+        token = listed_workflows(srv)
+        headers = {"Authorization": f"Bearer {token}"}
+        protected_url, open_url = f"{srv.url}{PROTECTED}", f"{srv.url}{OPEN_WORKFLOWS}"
+        check = httpx.get(protected_url, headers=headers, timeout=10)
+        same = httpx.get(open_url, timeout=10)
+        if check.json() != same.json():
+            raise SystemExit("the two routes must run the same handler")
+        unprotected, protected = alternate_gets(
+            rounds,
+            (f"GET {OPEN_WORKFLOWS} (open)", open_url, None),
+            (f"GET {PROTECTED} (bearer)", protected_url, headers),
+            seconds=seconds,
+            connections=connections,
+        )
+        open_us, protected_us, guard_us = in_process(srv, token)
+    open_rps, protected_rps = medians(unprotected, protected)
+    print(f"\nunprotected (median) {open_rps:>10,.0f} req/s")
+    print(f"protected (median)   {protected_rps:>10,.0f} req/s")
+    ratio = paired_ratio("protected/unprotected", protected, unprotected, BEARER_TARGET)
     print(
-        f"ratio workflows/minimal = {ratio:.3f} (median of rounds; ratio of medians "
-        f"{reads_rps / minimal_rps:.3f})   target >= {TARGET}   "
-        f"{verdict(ratio, TARGET)}"
+        f"\nin process (no sockets): open {open_us:.1f} us/request, protected "
+        f"{protected_us:.1f} us/request, ratio (open/protected time) "
+        f"{open_us / protected_us:.3f}; the guard alone {guard_us:.2f} us per cached check"
     )
-    warn_failures([*minimal, *reads])
     return ratio
 
 
 def cli() -> None:
-    main(**vars(options(__doc__, seconds=3, rounds=7, connections=32).parse_args()))
+    parser = options(main.__doc__ or "", seconds=3, rounds=7, connections=32)
+    main(**vars(parser.parse_args()))
+
+
+def bearer_cli() -> None:
+    parser = options(bearer_main.__doc__ or "", seconds=3, rounds=7, connections=32)
+    bearer_main(**vars(parser.parse_args()))
 
 
 if __name__ == "__main__":
