@@ -30,7 +30,7 @@ def _seed(container: Container) -> None:
             for h in hooks
         )
         session.flush()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for n in range(ROWS):
             at = T0 + dt.timedelta(seconds=n // 2)  # two to a second: the id breaks the tie
             rows.append(

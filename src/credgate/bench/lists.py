@@ -1,9 +1,9 @@
 """Admin lists with 100k API credentials: the first page of the REST list, the UI list and the
 CLI list, and ``/healthz`` while they are being served. Then the webhook delivery log with 100k
-deliveries spread over 10 webhooks: its first page (REST and UI), a page 90% of the way down by
-cursor, and, as the baseline in the same run, the same page read by OFFSET (the way lists paged
-before cursors); then the log filtered to one webhook (its first page, and a page 90% of the way
-down its deliveries by cursor) and to the failed deliveries (first page).
+deliveries spread over 10 webhooks (``--webhooks``): its first page (REST and UI), a page 90%
+of the way down by cursor, and, as the baseline in the same run, the same page read by OFFSET
+(the way lists paged before cursors); then the log filtered to one webhook (its first page, and
+a page 90% of the way down its deliveries by cursor) and to the failed deliveries (first page).
 
 Targets: each first page under 200 ms (median of the rounds); ``/healthz`` under 50 ms (its
 worst answer) while REST and UI lists are fetched in a loop; each deep page by cursor, like a
@@ -269,6 +269,7 @@ def main(
         hook_ms = [_timed(hook_log) for _ in range(rounds)]
         hook_deep_ms = [_timed(hook_deep_log) for _ in range(rounds)]
         failed_ms = [_timed(failed_log) for _ in range(rounds)]
+
         # Alternating rounds, so that a busy moment of the machine hits both alike.
         offset_ms: list[float] = []
         keyset_ms: list[float] = []
