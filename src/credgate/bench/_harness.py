@@ -33,6 +33,7 @@ __all__ = [
     "Server",
     "alternate",
     "alternate_gets",
+    "bench_webhook",
     "cpu_seconds",
     "medians",
     "options",
@@ -142,27 +143,30 @@ class Server:
             db.dispose()
         return made
 
-    def seed_deliveries(self, count: int, chunk: int = 10_000) -> None:
-        """One webhook and ``count`` of its deliveries, a second apart, written straight to the
-        database (the worker never sees them: the webhook is disabled)."""
+    def seed_deliveries(self, count: int, webhooks: int = 1, chunk: int = 10_000) -> None:
+        """``webhooks`` webhooks and ``count`` deliveries dealt round-robin among them, a second
+        apart, written straight to the database (the worker never sees them: the webhooks are
+        disabled). A tenth of each webhook's deliveries failed, the others were delivered."""
         import datetime as dt
 
         from credgate.outbound.models import Webhook, WebhookDelivery
 
         db, _hasher = self.open_database()
         start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        hooks = [bench_webhook(k) for k in range(webhooks)]
         try:
             with db.session() as session:
-                session.add(
+                session.add_all(
                     Webhook(
-                        id="bench-hook",
-                        name="bench hook",
+                        id=hook,
+                        name=hook.replace("-", " "),
                         credential_id="none",
                         method="POST",
                         resource="/",
                         enabled=False,
                         disabled_reason="bench",
                     )
+                    for hook in hooks
                 )
             for first in range(0, count, chunk):
                 rows = []
@@ -171,10 +175,10 @@ class Server:
                     rows.append(
                         {
                             "id": f"msg_bench{n:09d}",
-                            "webhook_id": "bench-hook",
+                            "webhook_id": hooks[n % webhooks],
                             "event_type": "explicit",
                             "data": {},
-                            "state": "delivered",
+                            "state": "failed" if n // webhooks % 10 == 9 else "delivered",
                             "attempts": 1,
                             "next_attempt_at": at,
                             "last_error": "",
@@ -193,6 +197,11 @@ class Server:
             args += ["-p", permission]
         data = json.loads(self.cli(*args))
         return data["client_id"], data["client_secret"]
+
+
+def bench_webhook(index: int) -> str:
+    """The id of the ``index``-th webhook :meth:`Server.seed_deliveries` makes."""
+    return f"bench-hook-{index}"
 
 
 def _free_port() -> int:
