@@ -247,6 +247,27 @@ def test_every_page_fits_at_1280_and_1920_and_passes_axe(
                 findings[name] = axe_violations(tab)
     assert {k: v for k, v in findings.items() if v} == {}
 
+    # A list's search row: a styled search box, a page-size menu as wide as its numbers, and
+    # the button beside them, on one line at 1280 px.
+    tab.goto("/admin/api-credentials")
+    row = tab.locator(".list-search").evaluate(
+        """form => {
+            const box = r => form.querySelector(r).getBoundingClientRect();
+            const search = form.querySelector("#f-q");
+            return {
+                radius: getComputedStyle(search).borderTopLeftRadius,
+                searchWidth: box("#f-q").width,
+                limitWidth: box("#f-limit").width,
+                tops: [box("#f-q").top, box("#f-limit").top, box("button").top],
+                height: form.getBoundingClientRect().height,
+            };
+        }"""
+    )
+    assert row["radius"] == "6px", row
+    assert row["limitWidth"] < 120, row
+    assert row["searchWidth"] >= 200, row
+    assert row["height"] < 60, row  # one line
+
     # Human times with the exact time on hover; an absent status code reads as a dash.
     tab.goto(f"/admin/deliveries/{ids['delivery']}")
     when = tab.locator("#attempts tbody td time").first
