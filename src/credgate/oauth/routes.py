@@ -49,7 +49,9 @@ class OAuthRoutes:
         keys: Callable[[], KeySet],
         settings: Settings,
     ) -> None:
-        self._token_endpoint = token_endpoint
+        # Bound once, not per request: the token paths are the hot path.
+        self._issue = partial(token_endpoint.handle, legacy=False)
+        self._issue_legacy = partial(token_endpoint.handle, legacy=True)
         self._introspection = introspection
         self._revocation = revocation
         self._keys = keys
@@ -110,10 +112,10 @@ class OAuthRoutes:
         await response(scope, receive, send)
 
     async def token(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._form(scope, receive, send, partial(self._token_endpoint.handle, legacy=False))
+        await self._form(scope, receive, send, self._issue)
 
     async def legacy_token(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._form(scope, receive, send, partial(self._token_endpoint.handle, legacy=True))
+        await self._form(scope, receive, send, self._issue_legacy)
 
     async def introspect(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._form(scope, receive, send, self._introspection.handle)
